@@ -1,0 +1,97 @@
+# tokmeter — the front door.
+#
+#   make run     install missing Debian packages, build, start `tokmeter serve`
+#   make test    the same set-up, then every test (also under ASan + UBSan)
+#   make bench   benchmarks (not part of CI)
+#
+# Everything is built under build/: build/tokmeter, build/libtokmeter.a,
+# and build/asan/ for the sanitizer build of the library and unit tests.
+
+PKGS     := sqlite3 yajl libmicrohttpd
+CC       ?= cc
+WARN     := -Wall -Wextra -Werror -Wshadow -Wvla -Wstrict-prototypes -Wno-missing-field-initializers
+CFLAGS   ?= -O2 -g
+BASE     := -std=c11 -D_GNU_SOURCE -Iinclude $(WARN) -MMD -MP
+PKGCFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKGLIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+LIB_SRC  := $(wildcard src/core/*.c src/store/*.c src/lib/*.c src/server/*.c)
+CLI_SRC  := $(wildcard src/cli/*.c)
+UNIT_SRC := $(wildcard tests/unit/*.c)
+BENCH_SRC:= $(wildcard bench/*.c)
+
+LIB_OBJ  := $(LIB_SRC:%.c=build/obj/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=build/obj/%.o)
+UNIT_OBJ := $(UNIT_SRC:%.c=build/obj/%.o)
+ASAN_LIB := $(LIB_SRC:%.c=build/asan/%.o)
+ASAN_UNIT:= $(UNIT_SRC:%.c=build/asan/%.o)
+ASAN_CLI := $(CLI_SRC:%.c=build/asan/%.o)
+
+TESTHELP := build/tm_crashwriter
+
+.PHONY: all deps run test unit unit-asan cli-test bench clean fmt
+all: build/tokmeter
+
+deps:
+	@sh scripts/deps.sh
+
+build/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE) $(CFLAGS) $(PKGCFLAGS) -c $< -o $@
+
+build/asan/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE) -O1 -g $(SAN) $(PKGCFLAGS) -c $< -o $@
+
+build/libtokmeter.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+build/tokmeter: $(CLI_OBJ) build/libtokmeter.a
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) build/libtokmeter.a $(PKGLIBS)
+
+build/asan/tokmeter: $(ASAN_CLI) $(ASAN_LIB)
+	$(CC) -g $(SAN) -o $@ $^ $(PKGLIBS)
+
+build/test_unit: $(UNIT_OBJ) build/libtokmeter.a
+	$(CC) $(CFLAGS) -o $@ $(UNIT_OBJ) build/libtokmeter.a $(PKGLIBS) -lcriterion
+
+build/asan/test_unit: $(ASAN_UNIT) $(ASAN_LIB)
+	$(CC) -g $(SAN) -o $@ $^ $(PKGLIBS) -lcriterion
+
+build/tm_crashwriter: build/obj/tests/helpers/crashwriter.o build/libtokmeter.a
+	$(CC) $(CFLAGS) -o $@ $^ $(PKGLIBS)
+
+build/bench_%: build/obj/bench/%.o build/libtokmeter.a
+	$(CC) $(CFLAGS) -o $@ $^ $(PKGLIBS)
+
+run: deps
+	@$(MAKE) --no-print-directory build/tokmeter
+	./build/tokmeter serve
+
+unit: build/test_unit
+	./build/test_unit --jobs 2
+
+# Sanitizer runs: Criterion forks each test; ASan's leak checker is on.
+unit-asan: build/asan/test_unit
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./build/asan/test_unit --jobs 2
+
+cli-test: build/tokmeter build/asan/tokmeter $(TESTHELP)
+	sh tests/cli/run.sh
+
+test: deps
+	@$(MAKE) --no-print-directory build/tokmeter build/test_unit build/asan/test_unit build/asan/tokmeter $(TESTHELP)
+	@$(MAKE) --no-print-directory unit unit-asan cli-test
+
+bench: deps
+	@$(MAKE) --no-print-directory $(BENCH_SRC:bench/%.c=build/bench_%) build/tokmeter
+	sh bench/run.sh
+
+fmt:
+	clang-format -i $(LIB_SRC) $(CLI_SRC) $(UNIT_SRC) include/*.h src/*/*.h
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,158 @@
+/*
+ * cli.c — option parsing and helpers shared by the command files.
+ */
+#include "cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/dec.h"
+#include "../core/tmtime.h"
+
+static const cli_opt *find(const cli_opt *opts, const char *name, size_t n)
+{
+    for (const cli_opt *o = opts; o && o->name; o++)
+        if (strlen(o->name) == n && strncmp(o->name, name, n) == 0)
+            return o;
+    return NULL;
+}
+
+int cli_parse(const cli_cmd *cmd, const cli_opt *opts, cli_global *g, int argc, char **argv)
+{
+    const cli_opt globals[] = {
+        {"db", "PATH", NULL, &g->db, NULL},
+        {"json", NULL, NULL, NULL, &g->json},
+        {"help", NULL, NULL, NULL, &g->help},
+        {NULL, NULL, NULL, NULL, NULL},
+    };
+    int npos = 0, only_pos = 0;
+    for (int i = 0; i < argc; i++) {
+        char *a = argv[i];
+        if (only_pos || a[0] != '-' || strcmp(a, "-") == 0) {
+            argv[npos++] = a;
+            continue;
+        }
+        if (strcmp(a, "--") == 0) {
+            only_pos = 1;
+            continue;
+        }
+        if (strcmp(a, "-h") == 0) {
+            g->help = 1;
+            continue;
+        }
+        if (strncmp(a, "--", 2) != 0) {
+            fprintf(stderr, "tokmeter %s: unknown option %s (see tokmeter %s --help)\n",
+                    cmd->name, a, cmd->name);
+            return -1;
+        }
+        const char *name = a + 2, *eq = strchr(name, '=');
+        size_t n = eq ? (size_t)(eq - name) : strlen(name);
+        const cli_opt *o = find(opts, name, n);
+        if (!o)
+            o = find(globals, name, n);
+        if (!o) {
+            fprintf(stderr, "tokmeter %s: unknown option --%.*s (see tokmeter %s --help)\n",
+                    cmd->name, (int)n, name, cmd->name);
+            return -1;
+        }
+        if (!o->arg) {
+            if (eq) {
+                fprintf(stderr, "tokmeter %s: --%s takes no value\n", cmd->name, o->name);
+                return -1;
+            }
+            *o->flag = 1;
+            continue;
+        }
+        if (eq) {
+            *o->val = eq + 1;
+        } else if (i + 1 < argc) {
+            *o->val = argv[++i];
+        } else {
+            fprintf(stderr, "tokmeter %s: --%s needs a value (%s)\n", cmd->name, o->name, o->arg);
+            return -1;
+        }
+    }
+    return npos;
+}
+
+void cli_help(const cli_cmd *cmd, const cli_opt *opts, const char *extra)
+{
+    printf("usage: tokmeter %s [options] %s\n\n%s\n\noptions:\n", cmd->name,
+           cmd->args ? cmd->args : "", cmd->summary);
+    for (const cli_opt *o = opts; o && o->name; o++) {
+        char left[64];
+        snprintf(left, sizeof left, "--%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+        printf("  %-28s %s\n", left, o->help ? o->help : "");
+    }
+    printf("  %-28s %s\n", "--db PATH", "the store (default $TOKMETER_DB, else ~/.local/share/tokmeter/tokmeter.db)");
+    printf("  %-28s %s\n", "--json", "machine-readable output");
+    printf("  %-28s %s\n", "-h, --help", "this help");
+    if (extra)
+        printf("\n%s", extra);
+}
+
+const char *cli_db_path(const cli_global *g)
+{
+    static char path[4096];
+    const char *env;
+    if (g->db && *g->db)
+        return g->db;
+    if ((env = getenv("TOKMETER_DB")) && *env)
+        return env;
+    if ((env = getenv("XDG_DATA_HOME")) && *env) {
+        snprintf(path, sizeof path, "%s/tokmeter/tokmeter.db", env);
+        return path;
+    }
+    env = getenv("HOME");
+    snprintf(path, sizeof path, "%s/.local/share/tokmeter/tokmeter.db", env && *env ? env : ".");
+    return path;
+}
+
+void cli_error(const char *what, int err)
+{
+    const char *m = tm_errmsg();
+    fprintf(stderr, "tokmeter: %s: %s\n", what, m && *m ? m : tm_strerror(err));
+}
+
+tm *cli_open(const cli_global *g)
+{
+    tm *t = NULL;
+    const char *path = cli_db_path(g);
+    int rc = tm_open(&t, path, NULL);
+    if (rc) {
+        char what[4200];
+        snprintf(what, sizeof what, "cannot open store %s", path);
+        cli_error(what, rc);
+        return NULL;
+    }
+    return t;
+}
+
+int cli_parse_time(const char *s, int64_t *us)
+{
+    size_t n = strlen(s);
+    const char *why;
+    if (n >= 2 && strchr("smhdw", s[n - 1]) && s[0] >= '0' && s[0] <= '9') {
+        uint64_t v;
+        if (tm__uint_parse(s, n - 1, 1000000000ull, &v) != TM_DEC_OK)
+            return -1;
+        int64_t unit = s[n - 1] == 's' ? 1 : s[n - 1] == 'm' ? 60 : s[n - 1] == 'h' ? 3600
+                     : s[n - 1] == 'd' ? 86400 : 604800;
+        *us = tm__now_us() - (int64_t)v * unit * TM_US_PER_SEC;
+        if (*us < 0)
+            *us = 0;
+        return 0;
+    }
+    return tm__time_parse(s, n, us, &why);
+}
+
+int cli_parse_count(const char *opt, const char *s, size_t *out)
+{
+    uint64_t v;
+    if (tm__uint_parse(s, strlen(s), 1000000000000ull, &v) != TM_DEC_OK) {
+        fprintf(stderr, "tokmeter: --%s: must be a non-negative integer, not '%s'\n", opt, s);
+        return -1;
+    }
+    *out = (size_t)v;
+    return 0;
+}

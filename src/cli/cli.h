@@ -1,0 +1,71 @@
+/*
+ * cli.h — what the command files share: option parsing, the store path,
+ * output helpers and the exit-code vocabulary. The commands use only the
+ * public API (tokmeter.h) plus the core helpers named here.
+ */
+#ifndef TM_CLI_H
+#define TM_CLI_H
+
+#include <stdio.h>
+
+#include "tokmeter.h"
+
+/* Exit codes, documented in `tokmeter --help`. */
+enum {
+    EXIT_OK = 0,
+    EXIT_FAIL = 1,      /* the store or a file could not be used          */
+    EXIT_REJECTED = 2,  /* input was rejected (some or all of it)          */
+    EXIT_USAGE = 64,    /* the command line was wrong                      */
+};
+
+/* One option of a command. Exactly one of val / flag is set. */
+typedef struct cli_opt {
+    const char *name;       /* "limit" for --limit                         */
+    const char *arg;        /* metavariable ("N"), NULL for a flag         */
+    const char *help;
+    const char **val;       /* receives the argument                        */
+    int *flag;              /* set to 1 when given                          */
+} cli_opt;
+
+/* Options every command takes. */
+typedef struct cli_global {
+    const char *db;         /* --db PATH                                   */
+    int json;               /* --json                                      */
+    int help;               /* --help / -h                                 */
+} cli_global;
+
+typedef struct cli_cmd {
+    const char *name;
+    const char *args;       /* "[FILE|-]" for the usage line               */
+    const char *summary;
+    int (*run)(cli_global *g, int argc, char **argv);
+} cli_cmd;
+
+/* Parses argv (after the command name) against opts plus --db, --json and
+ * --help. Positional arguments are moved to the front of argv; their count
+ * is returned, or -1 after printing a usage error. */
+int cli_parse(const cli_cmd *cmd, const cli_opt *opts, cli_global *g, int argc, char **argv);
+
+/* Prints a command's --help from its option table. */
+void cli_help(const cli_cmd *cmd, const cli_opt *opts, const char *extra);
+
+/* The store path: --db, else $TOKMETER_DB, else $XDG_DATA_HOME/tokmeter/
+ * tokmeter.db, else ~/.local/share/tokmeter/tokmeter.db. */
+const char *cli_db_path(const cli_global *g);
+
+/* Opens the store or prints why not; returns NULL on failure. */
+tm *cli_open(const cli_global *g);
+
+/* Prints "tokmeter: <what>: <tm_errmsg or strerror>" to stderr. */
+void cli_error(const char *what, int err);
+
+/* Parses a time for --since/--until: RFC 3339, a date, epoch ms, or a
+ * duration back from now ("24h", "7d", "30m"). Returns 0 or -1. */
+int cli_parse_time(const char *s, int64_t *us);
+
+/* Parses a non-negative integer option, or prints why not and returns -1. */
+int cli_parse_count(const char *opt, const char *s, size_t *out);
+
+extern const cli_cmd cmd_track, cmd_ingest, cmd_events, cmd_verify, cmd_serve;
+
+#endif

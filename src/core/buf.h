@@ -1,0 +1,29 @@
+/*
+ * buf.h — a growable byte buffer with a size cap (curl's dynbuf idea).
+ *
+ * Appends past `max` fail with TM_ETOOBIG and leave the buffer as it was,
+ * so input can never grow memory without bound. The content is always
+ * NUL-terminated when data is not NULL.
+ */
+#ifndef TM_CORE_BUF_H
+#define TM_CORE_BUF_H
+
+#include <stddef.h>
+
+typedef struct tm_buf {
+    char *data;     /* owned; NULL until the first append                    */
+    size_t len;     /* bytes used, excluding the terminating NUL             */
+    size_t cap;     /* bytes allocated                                       */
+    size_t max;     /* most bytes len may reach; 0 means 1 GiB               */
+} tm_buf;
+
+#define TM_BUF_INIT {NULL, 0, 0, 0}
+
+int tm__buf_add(tm_buf *b, const void *p, size_t n);  /* TM_OK / ETOOBIG / ENOMEM */
+int tm__buf_puts(tm_buf *b, const char *s);
+int tm__buf_putc(tm_buf *b, char c);
+int tm__buf_printf(tm_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void tm__buf_reset(tm_buf *b);    /* len = 0, keeps the memory */
+void tm__buf_free(tm_buf *b);     /* frees; the buffer may be reused after */
+
+#endif

@@ -1,0 +1,349 @@
+/*
+ * tokmeter.c — libtokmeter's public calls: the glue from tm_event (or JSON)
+ * through validation to the writer, and the read calls.
+ *
+ * The ingest path of every source passes here:
+ *
+ *   tm_track / tm_track_sync / tm_track_json
+ *     → decode (JSON only) → tm__event_finish (validate, defaults)
+ *     → tm__event_clone (owned copy, generated id) → writer (group commit)
+ *
+ * tm_track_json works in chunks: it decodes chunk k+1 while the writer
+ * commits chunk k, then waits for every chunk before answering, so a large
+ * body streams through bounded memory and still answers only when durable.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/err.h"
+#include "../core/event.h"
+#include "../core/tmtime.h"
+#include "../store/store.h"
+#include "tokmeter.h"
+
+#define CHUNK 4096
+
+struct tm {
+    tm_store *store;
+    tm_writer *writer;
+};
+
+int tm_open(tm **out, const char *path, const tm_options *opts)
+{
+    tm *t = NULL;
+    int rc;
+    tm__clear_err();
+    *out = NULL;
+    if (!path || !*path)
+        return tm__fail(TM_EINVAL, "tm_open: no store path given");
+    if (!(t = calloc(1, sizeof *t)))
+        return TM_ENOMEM;
+    if ((rc = tm__store_open(path, &t->store)))
+        goto out;
+    rc = tm__writer_start(&t->writer, t->store, opts ? opts->queue_max : 0,
+                          opts ? opts->batch_max : 0);
+out:
+    if (rc) {
+        tm__store_close(t->store);
+        free(t);
+        return rc;
+    }
+    *out = t;
+    return TM_OK;
+}
+
+int tm_close(tm *t)
+{
+    if (!t)
+        return TM_OK;
+    int rc = tm__writer_stop(t->writer);
+    tm__store_close(t->store);
+    free(t);
+    return rc;
+}
+
+/* Validates a copy of ev and returns an owned clone ready for the writer. */
+static int prepare(const tm_event *ev, tm_event **out)
+{
+    char err[256];
+    tm_event e = *ev;
+    e.has &= ~(unsigned)TM__HAS_GEN_ID;
+    if (tm__event_finish(&e, tm__now_us(), err, sizeof err))
+        return tm__fail(TM_EINVAL, "%s", err);
+    if (!(*out = tm__event_clone(&e)))
+        return TM_ENOMEM;
+    return TM_OK;
+}
+
+int tm_track(tm *t, const tm_event *ev)
+{
+    tm_event *c = NULL;
+    tm__clear_err();
+    int rc = prepare(ev, &c);
+    return rc ? rc : tm__writer_submit(t->writer, &c, 1, NULL);
+}
+
+int tm_track_sync(tm *t, const tm_event *ev, int *duplicate)
+{
+    tm_event *c = NULL;
+    unsigned char dup = 0;
+    tm_ticket ticket = {1, 0, &dup};
+    tm__clear_err();
+    int rc = prepare(ev, &c);
+    if (rc == TM_OK)
+        rc = tm__writer_submit(t->writer, &c, 1, &ticket);
+    if (rc == TM_OK)
+        rc = tm__writer_wait(t->writer, &ticket);
+    if (duplicate)
+        *duplicate = rc == TM_OK && dup;
+    return rc;
+}
+
+int tm_flush(tm *t)
+{
+    tm__clear_err();
+    return tm__writer_flush(t->writer);
+}
+
+/* ---- JSON ingest ---- */
+
+typedef struct chunk {
+    tm_ticket ticket;
+    size_t n;                   /* events submitted                         */
+    size_t *items;              /* result index of each submitted event     */
+    unsigned char *dup;
+    struct chunk *next;
+} chunk;
+
+typedef struct jctx {
+    tm *t;
+    tm_batch_result *res;
+    size_t cap;
+    tm_arena arena;             /* decode scratch, reset per chunk          */
+    tm_event **pending;         /* clones of the open chunk                 */
+    size_t *pending_item;
+    size_t npending;
+    chunk *chunks, **tail;
+    const char *id_default;
+    int64_t now;
+    int err;                    /* a store error: nothing is acknowledged   */
+} jctx;
+
+static int add_item(jctx *c, size_t line, tm_item_status st, const char *error)
+{
+    tm_batch_result *r = c->res;
+    if (r->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 64;
+        tm_item_result *items = realloc(r->items, cap * sizeof *items);
+        if (!items)
+            return TM_ENOMEM;
+        r->items = items;
+        c->cap = cap;
+    }
+    tm_item_result *it = &r->items[r->n];
+    it->index = r->n;
+    it->line = line;
+    it->status = st;
+    it->error = NULL;
+    r->n++;
+    if (error && !(it->error = strdup(error)))
+        return TM_ENOMEM;
+    return TM_OK;
+}
+
+static int submit_chunk(jctx *c)
+{
+    if (c->npending == 0)
+        return TM_OK;
+    chunk *k = calloc(1, sizeof *k);
+    if (!k)
+        return TM_ENOMEM;
+    k->items = malloc(c->npending * sizeof *k->items);
+    k->dup = calloc(c->npending, 1);
+    if (!k->items || !k->dup) {
+        free(k->items);
+        free(k->dup);
+        free(k);
+        return TM_ENOMEM;
+    }
+    memcpy(k->items, c->pending_item, c->npending * sizeof *k->items);
+    k->ticket = (tm_ticket){c->npending, 0, k->dup};
+    k->n = c->npending;
+    *c->tail = k;
+    c->tail = &k->next;
+    size_t n = c->npending;
+    c->npending = 0;
+    tm__arena_reset(&c->arena);
+    return tm__writer_submit(c->t->writer, c->pending, n, &k->ticket);
+}
+
+/* Decodes and validates one event value; queues it or records why not. */
+static int one(jctx *c, const tm_jv *v, size_t line, int single)
+{
+    tm_event_builder b;
+    tm__event_builder_init(&b, &c->arena);
+    int rc = tm__event_from_json(&b, v);
+    if (rc == TM_OK && single && c->id_default && !b.ev.id)
+        b.ev.id = c->id_default;
+    if (rc == TM_OK)
+        rc = tm__event_finish(&b.ev, c->now, b.err, sizeof b.err);
+    if (rc == TM_EINVAL)
+        return add_item(c, line, TM_ITEM_REJECTED, b.err);
+    if (rc)
+        return rc;
+    tm_event *clone = tm__event_clone(&b.ev);
+    if (!clone)
+        return TM_ENOMEM;
+    c->pending[c->npending] = clone;
+    c->pending_item[c->npending++] = c->res->n;
+    if ((rc = add_item(c, line, TM_ITEM_ACCEPTED, NULL)))
+        return rc;
+    return c->npending == CHUNK ? submit_chunk(c) : TM_OK;
+}
+
+static int ndjson(jctx *c, const char *s, size_t len)
+{
+    size_t line = 0;
+    int rc = TM_OK;
+    for (size_t i = 0; i < len && rc == TM_OK;) {
+        const char *nl = memchr(s + i, '\n', len - i);
+        size_t end = nl ? (size_t)(nl - s) : len, j = i;
+        line++;
+        while (j < end && (s[j] == ' ' || s[j] == '\t' || s[j] == '\r'))
+            j++;
+        if (j < end) {
+            tm_jv *v = NULL;
+            char jerr[200];
+            rc = tm__json_parse(&c->arena, s + i, end - i, &v, jerr, sizeof jerr);
+            if (rc == TM_EINVAL)
+                rc = add_item(c, line, TM_ITEM_REJECTED, jerr);
+            else if (rc == TM_OK)
+                rc = one(c, v, line, 0);
+        }
+        i = end + 1;
+    }
+    return rc;
+}
+
+static int decode(jctx *c, const char *json, size_t len, unsigned flags)
+{
+    size_t i = 0;
+    while (i < len && (json[i] == ' ' || json[i] == '\t' || json[i] == '\r' || json[i] == '\n'))
+        i++;
+    if (i == len)
+        return tm__fail(TM_EINVAL, "body: empty (send an event object, an array, or NDJSON)");
+    if (flags & TM_JSON_NDJSON)
+        return ndjson(c, json, len);
+
+    tm_jv *v = NULL;
+    char jerr[200];
+    int rc = tm__json_parse(&c->arena, json, len, &v, jerr, sizeof jerr);
+    if (rc == TM_EINVAL) {
+        /* Not one value: several lines that each hold an object are NDJSON. */
+        const char *nl = memchr(json + i, '\n', len - i);
+        if (json[i] == '{' && nl && nl + 1 < json + len) {
+            tm__arena_reset(&c->arena);
+            return ndjson(c, json, len);
+        }
+        return tm__fail(TM_EINVAL, "body: %s", jerr);
+    }
+    if (rc)
+        return rc;
+    if (v->type == TM_J_ARRAY) {
+        if (v->n == 0)
+            return tm__fail(TM_EINVAL, "body: empty array");
+        for (size_t k = 0; k < v->n && rc == TM_OK; k++)
+            rc = one(c, v->vals[k], 0, 0);
+        return rc;
+    }
+    if (v->type != TM_J_OBJECT)
+        return tm__fail(TM_EINVAL, "body: must be an event object, an array of them, or NDJSON, "
+                                   "not %s", tm__json_type_name(v->type));
+    return one(c, v, 1, 1);
+}
+
+int tm_track_json(tm *t, const char *json, size_t len, unsigned flags, const char *id_default,
+                  tm_batch_result **out)
+{
+    jctx c;
+    memset(&c, 0, sizeof c);
+    c.t = t;
+    c.tail = &c.chunks;
+    c.id_default = id_default;
+    c.now = tm__now_us();
+    *out = NULL;
+    tm__clear_err();
+    int rc = TM_OK, wrc;
+    c.res = calloc(1, sizeof *c.res);
+    c.pending = malloc(CHUNK * sizeof *c.pending);
+    c.pending_item = malloc(CHUNK * sizeof *c.pending_item);
+    if (!c.res || !c.pending || !c.pending_item) {
+        rc = TM_ENOMEM;
+        goto out;
+    }
+    rc = decode(&c, json, len, flags);
+    if (rc == TM_OK)
+        rc = submit_chunk(&c);
+out:
+    for (size_t i = 0; i < c.npending; i++) /* never handed to the writer */
+        free(c.pending[i]);
+    /* Every submitted chunk is waited for, even after an error, so no
+     * ticket outlives this call. */
+    for (chunk *k = c.chunks, *next; k; k = next) {
+        next = k->next;
+        if ((wrc = tm__writer_wait(t->writer, &k->ticket)) && rc == TM_OK)
+            rc = wrc;
+        for (size_t i = 0; i < k->n; i++)
+            if (k->dup[i])
+                c.res->items[k->items[i]].status = TM_ITEM_DUPLICATE;
+        free(k->items);
+        free(k->dup);
+        free(k);
+    }
+    for (size_t i = 0; c.res && i < c.res->n; i++) {
+        tm_item_status st = c.res->items[i].status;
+        c.res->accepted += st == TM_ITEM_ACCEPTED;
+        c.res->duplicates += st == TM_ITEM_DUPLICATE;
+        c.res->rejected += st == TM_ITEM_REJECTED;
+    }
+    free(c.pending);
+    free(c.pending_item);
+    tm__arena_free(&c.arena);
+    if (rc) {
+        tm_batch_result_free(c.res);
+        return rc;
+    }
+    *out = c.res;
+    return TM_OK;
+}
+
+void tm_batch_result_free(tm_batch_result *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->n; i++)
+        free((char *)r->items[i].error);
+    free(r->items);
+    free(r);
+}
+
+/* ---- reads ---- */
+
+int tm_events(tm *t, const tm_event_filter *f, int (*fn)(void *, const tm_event *), void *arg)
+{
+    tm__clear_err();
+    return t->store->ops->scan(t->store, f, fn, arg);
+}
+
+int tm_verify(tm *t, void (*fn)(void *, const char *), void *arg)
+{
+    tm__clear_err();
+    int rc = tm__writer_flush(t->writer);
+    return rc ? rc : t->store->ops->verify(t->store, fn, arg);
+}
+
+int tm_count(tm *t, int64_t *out)
+{
+    tm__clear_err();
+    return t->store->ops->count(t->store, out);
+}

@@ -1,0 +1,534 @@
+/*
+ * sqlite.c — the embedded store: one SQLite file in WAL mode.
+ *
+ * Layout (schema version in PRAGMA user_version):
+ *
+ *   meta(key TEXT PK, value INT)      'events' = number of rows in events
+ *   dict(id INT PK, s TEXT UNIQUE)    interned dimension strings
+ *   events(seq INT PK, id, client_id, ts, provider→dict, model→dict,
+ *          endpoint→dict, operation→dict, user_id→dict, metric_type→dict,
+ *          resource_type→dict, session_id, resource_id, value, tokens...,
+ *          latency_ns, success, status_code, error, cache_hit, cost_pusd,
+ *          cost_source, metadata)
+ *
+ * Index layout decides insert speed once commits are batched. `seq` is the
+ * rowid and always appends. Dimensions are small integers (a few bytes per
+ * row instead of the names). The unique index that makes client ids
+ * idempotent is partial (client_id = 1): generated ids need no dedup and
+ * stay out of it. events_ts grows in time order, so it mostly appends too.
+ *
+ * Durability: synchronous=FULL in WAL mode fsyncs the log at every commit,
+ * so a returned append is on disk. Two connections: the writer's (used only
+ * by the writer thread) and a read connection guarded by a mutex.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "../core/err.h"
+#include "../core/event.h"
+#include "../core/strmap.h"
+#include "store.h"
+
+#define SCHEMA_VERSION 1
+
+static const char *const migrations[] = {
+    /* 0 → 1 */
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+    "INSERT INTO meta VALUES('events', 0);"
+    "CREATE TABLE dict(id INTEGER PRIMARY KEY, s TEXT NOT NULL UNIQUE);"
+    "CREATE TABLE events("
+    " seq INTEGER PRIMARY KEY, id TEXT NOT NULL, client_id INTEGER NOT NULL,"
+    " ts INTEGER NOT NULL, provider INTEGER, model INTEGER, endpoint INTEGER,"
+    " operation INTEGER, user_id INTEGER, metric_type INTEGER NOT NULL,"
+    " resource_type INTEGER, session_id TEXT, resource_id TEXT, value INTEGER NOT NULL,"
+    " input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL,"
+    " cache_read_tokens INTEGER NOT NULL, cache_write_tokens INTEGER NOT NULL,"
+    " cache_write_1h_tokens INTEGER NOT NULL, reasoning_tokens INTEGER NOT NULL,"
+    " total_tokens INTEGER NOT NULL, latency_ns INTEGER, success INTEGER NOT NULL,"
+    " status_code INTEGER, error TEXT, cache_hit INTEGER NOT NULL,"
+    " cost_pusd INTEGER NOT NULL, cost_source INTEGER NOT NULL, metadata TEXT);"
+    "CREATE UNIQUE INDEX events_client_id ON events(id) WHERE client_id = 1;"
+    "CREATE INDEX events_ts ON events(ts);",
+};
+
+/* Dimension columns, in the order of the insert statement's ?2..?8. */
+#define NDIMS 7
+
+typedef struct sqlite_store {
+    struct tm_store base;
+    sqlite3 *w;                 /* writer connection                        */
+    sqlite3_stmt *ins, *dict_ins, *dict_get, *bump, *begin, *commit, *rollback;
+    tm_strmap dict;             /* string → dict id, writer-side cache      */
+    sqlite3 *r;                 /* reader connection                         */
+    pthread_mutex_t rmu;
+    char path[4096];
+} sqlite_store;
+
+static int sqerr(sqlite3 *db, const char *what)
+{
+    int code = sqlite3_errcode(db);
+    int err = code == SQLITE_BUSY || code == SQLITE_LOCKED ? TM_EBUSY
+              : code == SQLITE_NOMEM                       ? TM_ENOMEM
+              : code == SQLITE_CORRUPT || code == SQLITE_NOTADB ? TM_ECORRUPT
+                                                           : TM_EIO;
+    return tm__fail(err, "store: %s: %s", what, sqlite3_errmsg(db));
+}
+
+static int mkdir_parents(const char *path)
+{
+    char dir[4096];
+    size_t n = strlen(path);
+    if (n >= sizeof dir)
+        return tm__fail(TM_EINVAL, "store: path is too long");
+    memcpy(dir, path, n + 1);
+    for (char *p = dir + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+            return tm__fail(TM_EIO, "store: cannot create directory %s: %s", dir, strerror(errno));
+        *p = '/';
+    }
+    return TM_OK;
+}
+
+static int exec(sqlite3 *db, const char *sql)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK)
+        return TM_OK;
+    int rc = sqerr(db, msg ? msg : sql);
+    sqlite3_free(msg);
+    return rc;
+}
+
+static int open_conn(const char *path, int readonly, sqlite3 **out)
+{
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    int rc = sqlite3_open_v2(path, out, flags, NULL);
+    if (rc != SQLITE_OK)
+        return *out ? sqerr(*out, "open") : TM_ENOMEM;
+    sqlite3_busy_timeout(*out, 10000);
+    sqlite3_extended_result_codes(*out, 0);
+    rc = exec(*out, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                    "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;"
+                    "PRAGMA foreign_keys=OFF;");
+    if (rc == TM_OK && readonly)
+        rc = exec(*out, "PRAGMA query_only=1; PRAGMA mmap_size=268435456;");
+    return rc;
+}
+
+static int migrate(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    int version = 0, rc;
+    if ((rc = exec(db, "BEGIN IMMEDIATE")))
+        return rc;
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK) {
+        rc = sqerr(db, "read schema version");
+        goto out;
+    }
+    if (sqlite3_step(st) == SQLITE_ROW)
+        version = sqlite3_column_int(st, 0);
+    if (version > SCHEMA_VERSION) {
+        rc = tm__fail(TM_EVERSION,
+                      "store: schema version %d is newer than this tokmeter understands (%d); "
+                      "upgrade tokmeter",
+                      version, SCHEMA_VERSION);
+        goto out;
+    }
+    for (int v = version; v < SCHEMA_VERSION; v++) {
+        char sql[64];
+        if ((rc = exec(db, migrations[v])))
+            goto out;
+        snprintf(sql, sizeof sql, "PRAGMA user_version=%d", v + 1);
+        if ((rc = exec(db, sql)))
+            goto out;
+    }
+out:
+    sqlite3_finalize(st);
+    if (rc == TM_OK)
+        rc = exec(db, "COMMIT");
+    else
+        exec(db, "ROLLBACK");
+    return rc;
+}
+
+static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st)
+{
+    return sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) == SQLITE_OK
+               ? TM_OK
+               : sqerr(db, "prepare");
+}
+
+static void sq_close(tm_store *base)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    if (!s)
+        return;
+    sqlite3_stmt *sts[] = {s->ins, s->dict_ins, s->dict_get, s->bump, s->begin, s->commit, s->rollback};
+    for (size_t i = 0; i < sizeof sts / sizeof sts[0]; i++)
+        sqlite3_finalize(sts[i]);
+    sqlite3_close(s->w);
+    sqlite3_close(s->r);
+    tm__strmap_clear(&s->dict);
+    pthread_mutex_destroy(&s->rmu);
+    free(s);
+}
+
+static int sq_open(const char *path, tm_store **out)
+{
+    int rc;
+    sqlite_store *s = calloc(1, sizeof *s);
+    if (!s)
+        return TM_ENOMEM;
+    s->base.ops = &tm__sqlite_ops;
+    pthread_mutex_init(&s->rmu, NULL);
+    snprintf(s->path, sizeof s->path, "%s", path);
+    if ((rc = mkdir_parents(path)) || (rc = open_conn(path, 0, &s->w)) || (rc = migrate(s->w)) ||
+        (rc = open_conn(path, 1, &s->r)))
+        goto out;
+    rc = prepare(s->w,
+                 "INSERT OR IGNORE INTO events(id, client_id, ts, provider, model, endpoint,"
+                 " operation, user_id, metric_type, resource_type, session_id, resource_id, value,"
+                 " input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,"
+                 " cache_write_1h_tokens, reasoning_tokens, total_tokens, latency_ns, success,"
+                 " status_code, error, cache_hit, cost_pusd, cost_source, metadata)"
+                 " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,"
+                 "?20,?21,?22,?23,?24,?25,?26,?27,?28)",
+                 &s->ins);
+    if (rc == TM_OK) rc = prepare(s->w, "INSERT OR IGNORE INTO dict(s) VALUES(?1)", &s->dict_ins);
+    if (rc == TM_OK) rc = prepare(s->w, "SELECT id FROM dict WHERE s = ?1", &s->dict_get);
+    if (rc == TM_OK) rc = prepare(s->w, "UPDATE meta SET value = value + ?1 WHERE key = 'events'", &s->bump);
+    if (rc == TM_OK) rc = prepare(s->w, "BEGIN IMMEDIATE", &s->begin);
+    if (rc == TM_OK) rc = prepare(s->w, "COMMIT", &s->commit);
+    if (rc == TM_OK) rc = prepare(s->w, "ROLLBACK", &s->rollback);
+out:
+    if (rc) {
+        sq_close(&s->base);
+        return rc;
+    }
+    *out = &s->base;
+    return TM_OK;
+}
+
+static int step_done(sqlite3 *db, sqlite3_stmt *st, const char *what)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? TM_OK : sqerr(db, what);
+}
+
+/* The dict id of s, interning it on first sight (inside the open txn). */
+static int intern(sqlite_store *s, const char *str, int64_t *id)
+{
+    if (tm__strmap_get(&s->dict, str, id))
+        return TM_OK;
+    int rc;
+    sqlite3_bind_text(s->dict_ins, 1, str, -1, SQLITE_STATIC);
+    if ((rc = step_done(s->w, s->dict_ins, "intern")))
+        return rc;
+    sqlite3_bind_text(s->dict_get, 1, str, -1, SQLITE_STATIC);
+    if (sqlite3_step(s->dict_get) != SQLITE_ROW) {
+        rc = sqerr(s->w, "intern lookup");
+        sqlite3_reset(s->dict_get);
+        return rc;
+    }
+    *id = sqlite3_column_int64(s->dict_get, 0);
+    sqlite3_reset(s->dict_get);
+    return tm__strmap_put(&s->dict, str, *id);
+}
+
+static void bind_opt_text(sqlite3_stmt *st, int i, const char *v)
+{
+    if (v)
+        sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static int insert_one(sqlite_store *s, const tm_event *e, unsigned char *dup)
+{
+    sqlite3_stmt *st = s->ins;
+    const char *dims[NDIMS] = {e->provider, e->model, e->endpoint, e->operation,
+                               e->user_id, e->metric_type, e->resource_type};
+    int rc;
+    for (int d = 0; d < NDIMS; d++) {
+        int64_t id;
+        if (!dims[d]) {
+            sqlite3_bind_null(st, 4 + d);
+            continue;
+        }
+        if ((rc = intern(s, dims[d], &id)))
+            return rc;
+        sqlite3_bind_int64(st, 4 + d, id);
+    }
+    sqlite3_bind_text(st, 1, e->id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, !(e->has & TM__HAS_GEN_ID));
+    sqlite3_bind_int64(st, 3, e->ts_us);
+    bind_opt_text(st, 11, e->session_id);
+    bind_opt_text(st, 12, e->resource_id);
+    sqlite3_bind_int64(st, 13, e->value_nano);
+    sqlite3_bind_int64(st, 14, e->input_tokens);
+    sqlite3_bind_int64(st, 15, e->output_tokens);
+    sqlite3_bind_int64(st, 16, e->cache_read_tokens);
+    sqlite3_bind_int64(st, 17, e->cache_write_tokens);
+    sqlite3_bind_int64(st, 18, e->cache_write_1h_tokens);
+    sqlite3_bind_int64(st, 19, e->reasoning_tokens);
+    sqlite3_bind_int64(st, 20, e->total_tokens);
+    if (e->has & TM_HAS_LATENCY)
+        sqlite3_bind_int64(st, 21, e->latency_ns);
+    else
+        sqlite3_bind_null(st, 21);
+    sqlite3_bind_int(st, 22, e->success);
+    if (e->has & TM_HAS_STATUS)
+        sqlite3_bind_int(st, 23, e->status_code);
+    else
+        sqlite3_bind_null(st, 23);
+    bind_opt_text(st, 24, e->error);
+    sqlite3_bind_int(st, 25, e->cache_hit);
+    sqlite3_bind_int64(st, 26, e->cost_pusd);
+    sqlite3_bind_int(st, 27, e->cost_source);
+    bind_opt_text(st, 28, e->metadata);
+    if ((rc = step_done(s->w, st, "insert event")))
+        return rc;
+    *dup = sqlite3_changes(s->w) == 0;
+    return TM_OK;
+}
+
+static int sq_append(tm_store *base, tm_event *const *evs, size_t n, unsigned char *dup)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    int64_t added = 0;
+    int rc = step_done(s->w, s->begin, "begin");
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < n && rc == TM_OK; i++) {
+        rc = insert_one(s, evs[i], &dup[i]);
+        added += rc == TM_OK && !dup[i];
+    }
+    if (rc == TM_OK) {
+        sqlite3_bind_int64(s->bump, 1, added);
+        rc = step_done(s->w, s->bump, "count");
+    }
+    if (rc == TM_OK)
+        rc = step_done(s->w, s->commit, "commit");
+    if (rc != TM_OK) {
+        int keep = rc;
+        step_done(s->w, s->rollback, "rollback");
+        tm__strmap_clear(&s->dict); /* it may hold ids the rollback undid */
+        rc = keep;
+    }
+    return rc;
+}
+
+/* ---- reading ---- */
+
+#define SELECT_EVENT                                                                    \
+    "SELECT e.seq, e.id, e.ts, p.s, m.s, en.s, o.s, u.s, e.session_id, mt.s, e.value,"  \
+    " rt.s, e.resource_id, e.input_tokens, e.output_tokens, e.cache_read_tokens,"       \
+    " e.cache_write_tokens, e.cache_write_1h_tokens, e.reasoning_tokens,"               \
+    " e.total_tokens, e.latency_ns, e.success, e.status_code, e.error, e.cache_hit,"    \
+    " e.cost_pusd, e.cost_source, e.metadata"                                           \
+    " FROM events e LEFT JOIN dict p ON p.id = e.provider"                              \
+    " LEFT JOIN dict m ON m.id = e.model LEFT JOIN dict en ON en.id = e.endpoint"       \
+    " LEFT JOIN dict o ON o.id = e.operation LEFT JOIN dict u ON u.id = e.user_id"      \
+    " LEFT JOIN dict mt ON mt.id = e.metric_type"                                       \
+    " LEFT JOIN dict rt ON rt.id = e.resource_type"
+
+static const char *col_text(sqlite3_stmt *st, int i)
+{
+    return (const char *)sqlite3_column_text(st, i);
+}
+
+static void row_to_event(sqlite3_stmt *st, tm_event *e)
+{
+    tm_event_init(e);
+    e->seq = sqlite3_column_int64(st, 0);
+    e->id = col_text(st, 1);
+    e->ts_us = sqlite3_column_int64(st, 2);
+    e->provider = col_text(st, 3);
+    e->model = col_text(st, 4);
+    e->endpoint = col_text(st, 5);
+    e->operation = col_text(st, 6);
+    e->user_id = col_text(st, 7);
+    e->session_id = col_text(st, 8);
+    e->metric_type = col_text(st, 9);
+    e->value_nano = sqlite3_column_int64(st, 10);
+    e->resource_type = col_text(st, 11);
+    e->resource_id = col_text(st, 12);
+    e->input_tokens = sqlite3_column_int64(st, 13);
+    e->output_tokens = sqlite3_column_int64(st, 14);
+    e->cache_read_tokens = sqlite3_column_int64(st, 15);
+    e->cache_write_tokens = sqlite3_column_int64(st, 16);
+    e->cache_write_1h_tokens = sqlite3_column_int64(st, 17);
+    e->reasoning_tokens = sqlite3_column_int64(st, 18);
+    e->total_tokens = sqlite3_column_int64(st, 19);
+    e->has = TM_HAS_TS | TM_HAS_VALUE | TM_HAS_TOKENS | TM_HAS_TOTAL | TM_HAS_SUCCESS |
+             TM_HAS_CACHE_HIT;
+    if (sqlite3_column_type(st, 20) != SQLITE_NULL) {
+        e->latency_ns = sqlite3_column_int64(st, 20);
+        e->has |= TM_HAS_LATENCY;
+    }
+    e->success = sqlite3_column_int(st, 21);
+    if (sqlite3_column_type(st, 22) != SQLITE_NULL) {
+        e->status_code = sqlite3_column_int(st, 22);
+        e->has |= TM_HAS_STATUS;
+    }
+    e->error = col_text(st, 23);
+    e->cache_hit = sqlite3_column_int(st, 24);
+    e->cost_pusd = sqlite3_column_int64(st, 25);
+    e->cost_source = sqlite3_column_int(st, 26);
+    if (e->cost_source == TM_COST_REPORTED)
+        e->has |= TM_HAS_COST;
+    e->metadata = col_text(st, 27);
+}
+
+static int sq_scan(tm_store *base, const tm_event_filter *f,
+                   int (*fn)(void *, const tm_event *), void *arg)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st = NULL;
+    int rc = TM_OK;
+    pthread_mutex_lock(&s->rmu);
+    if (sqlite3_prepare_v2(s->r,
+                           SELECT_EVENT
+                           " WHERE (?1 IS NULL OR e.user_id = (SELECT id FROM dict WHERE s = ?1))"
+                           " AND (?2 IS NULL OR e.provider = (SELECT id FROM dict WHERE s = ?2))"
+                           " AND e.ts >= ?3 AND e.ts < ?4"
+                           " ORDER BY e.ts DESC, e.seq DESC LIMIT ?5",
+                           -1, &st, NULL) != SQLITE_OK) {
+        rc = sqerr(s->r, "prepare scan");
+        goto out;
+    }
+    bind_opt_text(st, 1, f ? f->user_id : NULL);
+    bind_opt_text(st, 2, f ? f->provider : NULL);
+    sqlite3_bind_int64(st, 3, f && f->since_us ? f->since_us : INT64_MIN);
+    sqlite3_bind_int64(st, 4, f && f->until_us ? f->until_us : INT64_MAX);
+    sqlite3_bind_int64(st, 5, f && f->limit ? (int64_t)f->limit : -1);
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        tm_event e;
+        row_to_event(st, &e);
+        if ((rc = fn(arg, &e)))
+            goto out;
+    }
+    if (step != SQLITE_DONE)
+        rc = sqerr(s->r, "scan");
+out:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->rmu);
+    return rc;
+}
+
+/* Runs a one-value query on the reader; *out gets column 0 of the first row. */
+static int query_int(sqlite_store *s, const char *sql, int64_t *out)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = TM_OK;
+    if (sqlite3_prepare_v2(s->r, sql, -1, &st, NULL) != SQLITE_OK)
+        return sqerr(s->r, "prepare");
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW)
+        *out = sqlite3_column_int64(st, 0);
+    else
+        rc = sqerr(s->r, "query");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int sq_count(tm_store *base, int64_t *out)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    pthread_mutex_lock(&s->rmu);
+    int rc = query_int(s, "SELECT value FROM meta WHERE key = 'events'", out);
+    pthread_mutex_unlock(&s->rmu);
+    return rc;
+}
+
+static int sq_verify(tm_store *base, void (*fn)(void *, const char *), void *arg)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st = NULL;
+    char line[512];
+    int rc = TM_OK, failed = 0;
+    pthread_mutex_lock(&s->rmu);
+
+    /* 1. SQLite's own check of pages, records and every index. */
+    if (sqlite3_prepare_v2(s->r, "PRAGMA integrity_check", -1, &st, NULL) != SQLITE_OK) {
+        rc = sqerr(s->r, "integrity_check");
+        goto out;
+    }
+    int ok = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *m = col_text(st, 0);
+        if (m && strcmp(m, "ok") == 0) {
+            ok = 1;
+        } else {
+            snprintf(line, sizeof line, "FAIL integrity: %s", m ? m : "?");
+            fn(arg, line);
+        }
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    fn(arg, ok ? "ok   integrity: SQLite integrity_check passed" : "FAIL integrity: see above");
+    failed |= !ok;
+
+    static const struct { const char *sql, *ok, *fail; } checks[] = {
+        {"SELECT COUNT(*) FROM (SELECT id FROM events GROUP BY id HAVING COUNT(*) > 1)",
+         "ok   ids: no id is stored twice", "FAIL ids: %lld ids are stored more than once"},
+        {"SELECT (SELECT COUNT(*) FROM events) - (SELECT value FROM meta WHERE key = 'events')",
+         "ok   counts: the event counter equals the rows",
+         "FAIL counts: rows and the event counter differ by %lld"},
+        {"SELECT COUNT(*) FROM events e WHERE"
+         " total_tokens < input_tokens + output_tokens + cache_read_tokens + cache_write_tokens"
+         " OR reasoning_tokens > output_tokens OR cache_write_1h_tokens > cache_write_tokens"
+         " OR min(input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,"
+         "        value, cost_pusd) < 0",
+         "ok   tokens: every event's buckets and total agree",
+         "FAIL tokens: %lld events have inconsistent token counts"},
+        {"SELECT COUNT(*) FROM events e WHERE"
+         " (provider IS NOT NULL AND NOT EXISTS (SELECT 1 FROM dict WHERE id = e.provider))"
+         " OR (model IS NOT NULL AND NOT EXISTS (SELECT 1 FROM dict WHERE id = e.model))"
+         " OR (endpoint IS NOT NULL AND NOT EXISTS (SELECT 1 FROM dict WHERE id = e.endpoint))"
+         " OR (operation IS NOT NULL AND NOT EXISTS (SELECT 1 FROM dict WHERE id = e.operation))"
+         " OR (user_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM dict WHERE id = e.user_id))"
+         " OR NOT EXISTS (SELECT 1 FROM dict WHERE id = e.metric_type)"
+         " OR (resource_type IS NOT NULL AND NOT EXISTS"
+         "     (SELECT 1 FROM dict WHERE id = e.resource_type))",
+         "ok   names: every dimension refers to a stored name",
+         "FAIL names: %lld events refer to a missing name"},
+    };
+    for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
+        int64_t v = 0;
+        if ((rc = query_int(s, checks[i].sql, &v)))
+            goto out;
+        if (v == 0) {
+            fn(arg, checks[i].ok);
+        } else {
+            snprintf(line, sizeof line, checks[i].fail, (long long)v);
+            fn(arg, line);
+            failed = 1;
+        }
+    }
+out:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->rmu);
+    if (rc == TM_OK && failed)
+        rc = tm__fail(TM_ECORRUPT, "verify: the store failed a check");
+    return rc;
+}
+
+const struct tm_store_ops tm__sqlite_ops = {
+    "sqlite", sq_open, sq_close, sq_append, sq_scan, sq_count, sq_verify,
+};
+
+int tm__store_open(const char *path, tm_store **out)
+{
+    return tm__sqlite_ops.open(path, out);
+}

@@ -1,0 +1,94 @@
+/*
+ * store.h — the face of the store subsystem: where events live durably.
+ *
+ * A backend is a table of functions (like SQLite's sqlite3_vfs): today
+ * store/sqlite.c; a PostgreSQL backend plugs in beside it without touching
+ * callers. On top of any backend, the writer (store/writer.c) turns many
+ * concurrent producers into one durable transaction per batch.
+ */
+#ifndef TM_STORE_STORE_H
+#define TM_STORE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tokmeter.h"
+
+typedef struct tm_store tm_store;
+
+struct tm_store_ops {
+    const char *name;
+
+    /* Opens or creates the store at path, migrating its schema forward.
+     * Errors: TM_EIO, TM_EVERSION (a newer schema), TM_ENOMEM. */
+    int (*open)(const char *path, tm_store **out);
+
+    void (*close)(tm_store *s);
+
+    /* Stores n validated events (each with an id) in one transaction that
+     * is durable when this returns TM_OK. dup[i] is set to 1 where an event
+     * with that client id was already stored (it is not stored again), else
+     * 0. On error nothing of the batch is stored. Writer thread only. */
+    int (*append)(tm_store *s, tm_event *const *evs, size_t n, unsigned char *dup);
+
+    /* Calls fn for each event matching f, newest first. Any thread. */
+    int (*scan)(tm_store *s, const tm_event_filter *f,
+                int (*fn)(void *arg, const tm_event *ev), void *arg);
+
+    int (*count)(tm_store *s, int64_t *out);
+
+    /* Integrity checks, one report line each through fn; TM_ECORRUPT if any
+     * fails. */
+    int (*verify)(tm_store *s, void (*fn)(void *arg, const char *line), void *arg);
+};
+
+/* Every backend's handle starts with this. */
+struct tm_store {
+    const struct tm_store_ops *ops;
+};
+
+extern const struct tm_store_ops tm__sqlite_ops;
+
+/* Opens the store named by path with the backend it names. */
+int tm__store_open(const char *path, tm_store **out);
+
+static inline void tm__store_close(tm_store *s)
+{
+    if (s)
+        s->ops->close(s);
+}
+
+/* ---- the group-commit writer ---- */
+
+typedef struct tm_writer tm_writer;
+
+/* A caller waiting for its events: `dup` has one byte per submitted event. */
+typedef struct tm_ticket {
+    size_t pending;         /* events not yet committed                     */
+    int err;                /* first error of a commit that held them       */
+    unsigned char *dup;     /* per event: 1 duplicate, 0 stored              */
+} tm_ticket;
+
+/* Starts the writer thread over s (borrowed: the writer must be stopped
+ * before s is closed). */
+int tm__writer_start(tm_writer **out, tm_store *s, size_t queue_max, size_t batch_max);
+
+/* Queues n events; takes ownership of each evs[i] (malloc'd, freed by the
+ * writer). With t, t->pending must equal n and t->dup have room for n;
+ * tm__writer_wait(w, t) then waits for them. Without t the events are
+ * tracked asynchronously. Blocks while the queue is full. TM_ECLOSED after
+ * stop began (the events are freed). */
+int tm__writer_submit(tm_writer *w, tm_event **evs, size_t n, tm_ticket *t);
+
+/* Waits until every event of t is committed; returns t->err. */
+int tm__writer_wait(tm_writer *w, tm_ticket *t);
+
+/* Waits until everything queued before the call is committed. Returns and
+ * clears the first asynchronous error. */
+int tm__writer_flush(tm_writer *w);
+
+/* Commits what is queued, stops the thread, frees w. Returns any
+ * asynchronous error not yet reported. tm__writer_stop(NULL) is a no-op. */
+int tm__writer_stop(tm_writer *w);
+
+#endif

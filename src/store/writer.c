@@ -1,0 +1,199 @@
+/*
+ * writer.c — group commit: many producers, one writer thread, one durable
+ * transaction per batch.
+ *
+ *   producers ──submit──► ring [ev|ticket|slot] ... ──► writer thread
+ *                                                        take ≤ batch_max
+ *                                                        store->append (fsync)
+ *   waiters ◄──broadcast `done` after each commit─────── fill tickets
+ *
+ * While one batch commits, the next one gathers in the ring, so the cost of
+ * an fsync is shared by everything that arrived during the previous one:
+ * under load batches grow, when idle a lone event commits at once.
+ * Sequence numbers (queued, committed) make tm__writer_flush exact.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/err.h"
+#include "store.h"
+
+typedef struct item {
+    tm_event *ev;
+    tm_ticket *t;       /* NULL: asynchronous */
+    size_t slot;        /* index into t->dup  */
+} item;
+
+struct tm_writer {
+    tm_store *store;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t has_work, has_room, done;
+    item *ring;
+    size_t cap, head, len;      /* ring of cap items; len queued          */
+    size_t batch_max;
+    uint64_t queued, committed; /* events ever queued / ever finished      */
+    int async_err;              /* first unreported asynchronous error     */
+    char async_msg[512];        /* its message                             */
+    char last_msg[512];         /* message of the latest failed commit     */
+    int stopping;
+};
+
+static void *run(void *arg)
+{
+    tm_writer *w = arg;
+    item *batch = malloc(w->batch_max * sizeof *batch);
+    tm_event **evs = malloc(w->batch_max * sizeof *evs);
+    unsigned char *dup = malloc(w->batch_max);
+
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (w->len == 0 && !w->stopping)
+            pthread_cond_wait(&w->has_work, &w->mu);
+        if (w->len == 0 && w->stopping)
+            break;
+        size_t n = w->len < w->batch_max ? w->len : w->batch_max;
+        for (size_t i = 0; i < n; i++) {
+            batch[i] = w->ring[(w->head + i) % w->cap];
+            evs[i] = batch[i].ev;
+        }
+        w->head = (w->head + n) % w->cap;
+        w->len -= n;
+        pthread_cond_broadcast(&w->has_room);
+        pthread_mutex_unlock(&w->mu);
+
+        int rc = batch && evs && dup ? w->store->ops->append(w->store, evs, n, dup) : TM_ENOMEM;
+
+        pthread_mutex_lock(&w->mu);
+        if (rc)
+            snprintf(w->last_msg, sizeof w->last_msg, "%s",
+                     *tm_errmsg() ? tm_errmsg() : tm_strerror(rc));
+        for (size_t i = 0; i < n; i++) {
+            tm_ticket *t = batch[i].t;
+            if (t) {
+                t->dup[batch[i].slot] = rc ? 0 : dup[i];
+                if (rc && !t->err)
+                    t->err = rc;
+                t->pending--;
+            } else if (rc && !w->async_err) {
+                w->async_err = rc;
+                memcpy(w->async_msg, w->last_msg, sizeof w->async_msg);
+            }
+            free(batch[i].ev);
+        }
+        w->committed += n;
+        pthread_cond_broadcast(&w->done);
+    }
+    pthread_mutex_unlock(&w->mu);
+    free(batch);
+    free(evs);
+    free(dup);
+    return NULL;
+}
+
+int tm__writer_start(tm_writer **out, tm_store *s, size_t queue_max, size_t batch_max)
+{
+    tm_writer *w = calloc(1, sizeof *w);
+    if (!w)
+        return TM_ENOMEM;
+    w->store = s;
+    w->cap = queue_max ? queue_max : 65536;
+    w->batch_max = batch_max ? batch_max : 8192;
+    if (w->batch_max > w->cap)
+        w->batch_max = w->cap;
+    if (!(w->ring = malloc(w->cap * sizeof *w->ring))) {
+        free(w);
+        return TM_ENOMEM;
+    }
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->has_work, NULL);
+    pthread_cond_init(&w->has_room, NULL);
+    pthread_cond_init(&w->done, NULL);
+    if (pthread_create(&w->thread, NULL, run, w) != 0) {
+        free(w->ring);
+        free(w);
+        return tm__fail(TM_ENOMEM, "writer: cannot start thread");
+    }
+    *out = w;
+    return TM_OK;
+}
+
+int tm__writer_submit(tm_writer *w, tm_event **evs, size_t n, tm_ticket *t)
+{
+    pthread_mutex_lock(&w->mu);
+    for (size_t i = 0; i < n; i++) {
+        while (w->len == w->cap && !w->stopping)
+            pthread_cond_wait(&w->has_room, &w->mu);
+        if (w->stopping) {
+            /* Nothing from i on was queued: give it back as failed. */
+            for (size_t k = i; k < n; k++) {
+                free(evs[k]);
+                if (t) {
+                    t->pending--;
+                    t->err = TM_ECLOSED;
+                }
+            }
+            pthread_cond_broadcast(&w->done);
+            pthread_mutex_unlock(&w->mu);
+            return tm__fail(TM_ECLOSED, "tokmeter handle is closing");
+        }
+        w->ring[(w->head + w->len) % w->cap] = (item){evs[i], t, i};
+        w->len++;
+        w->queued++;
+        if (w->len == 1 || (w->len & 255) == 0)
+            pthread_cond_signal(&w->has_work);
+    }
+    pthread_cond_signal(&w->has_work);
+    pthread_mutex_unlock(&w->mu);
+    return TM_OK;
+}
+
+int tm__writer_wait(tm_writer *w, tm_ticket *t)
+{
+    pthread_mutex_lock(&w->mu);
+    while (t->pending > 0)
+        pthread_cond_wait(&w->done, &w->mu);
+    int rc = t->err;
+    if (rc)
+        tm__fail(rc, "%s", rc == TM_ECLOSED ? "tokmeter handle is closing" : w->last_msg);
+    pthread_mutex_unlock(&w->mu);
+    return rc;
+}
+
+int tm__writer_flush(tm_writer *w)
+{
+    pthread_mutex_lock(&w->mu);
+    uint64_t target = w->queued;
+    while (w->committed < target)
+        pthread_cond_wait(&w->done, &w->mu);
+    int rc = w->async_err;
+    if (rc)
+        tm__fail(rc, "%s", w->async_msg);
+    w->async_err = 0;
+    pthread_mutex_unlock(&w->mu);
+    return rc;
+}
+
+int tm__writer_stop(tm_writer *w)
+{
+    if (!w)
+        return TM_OK;
+    pthread_mutex_lock(&w->mu);
+    w->stopping = 1;
+    pthread_cond_broadcast(&w->has_work);
+    pthread_cond_broadcast(&w->has_room);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->thread, NULL); /* drains the ring before it exits */
+    int rc = w->async_err;
+    if (rc)
+        tm__fail(rc, "%s", w->async_msg);
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->has_work);
+    pthread_cond_destroy(&w->has_room);
+    pthread_cond_destroy(&w->done);
+    free(w->ring);
+    free(w);
+    return rc;
+}
