@@ -38,11 +38,11 @@ deps:
 
 build/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE) $(CFLAGS) $(PKGCFLAGS) -c $< -o $@
+	@echo "  CC $<"; $(CC) $(BASE) $(CFLAGS) $(PKGCFLAGS) -c $< -o $@
 
 build/asan/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE) -O1 -g $(SAN) $(PKGCFLAGS) -c $< -o $@
+	@echo "  CC $<"; $(CC) $(BASE) -O1 -g $(SAN) $(PKGCFLAGS) -c $< -o $@
 
 build/libtokmeter.a: $(LIB_OBJ)
 	@rm -f $@
@@ -81,7 +81,7 @@ cli-test: build/tokmeter build/asan/tokmeter $(TESTHELP)
 	sh tests/cli/run.sh
 
 test: deps
-	@$(MAKE) --no-print-directory build/tokmeter build/test_unit build/asan/test_unit build/asan/tokmeter $(TESTHELP)
+	@$(MAKE) --no-print-directory -j2 build/tokmeter build/test_unit build/asan/test_unit build/asan/tokmeter $(TESTHELP)
 	@$(MAKE) --no-print-directory unit unit-asan cli-test
 
 bench: deps

@@ -1,0 +1,314 @@
+/*
+ * test_store.c — libtokmeter over the SQLite store: durable tracking,
+ * idempotency across reopen, per-item batch results, concurrent producers,
+ * reading back, integrity checks, schema versions.
+ */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tokmeter.h"
+
+static char dir[256], path[300];
+
+static void setup(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/tmtest.XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/sub/dir/t.db", dir); /* parents are created */
+}
+
+static void teardown(void)
+{
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_expect_eq(system(cmd), 0);
+}
+
+TestSuite(store, .init = setup, .fini = teardown);
+
+static void sink(void *arg, const char *line)
+{
+    (void)arg;
+    (void)line;
+}
+
+static tm *open_or_die(void)
+{
+    tm *t = NULL;
+    int rc = tm_open(&t, path, NULL);
+    cr_assert_eq(rc, TM_OK, "open: %s", tm_errmsg());
+    return t;
+}
+
+static int count_cb(void *arg, const tm_event *ev)
+{
+    (void)ev;
+    ++*(int *)arg;
+    return 0;
+}
+
+Test(store, track_sync_and_dedup_across_reopen)
+{
+    tm *t = open_or_die();
+    tm_event ev;
+    int dup = -1;
+    tm_event_init(&ev);
+    ev.id = "req-1";
+    ev.provider = "openai";
+    ev.input_tokens = 10;
+    ev.has = TM_HAS_TOKENS;
+    cr_assert_eq(tm_track_sync(t, &ev, &dup), TM_OK);
+    cr_assert_eq(dup, 0);
+    cr_assert_eq(tm_track_sync(t, &ev, &dup), TM_OK);
+    cr_assert_eq(dup, 1);
+    cr_assert_eq(tm_close(t), TM_OK);
+
+    t = open_or_die();
+    cr_assert_eq(tm_track_sync(t, &ev, &dup), TM_OK);
+    cr_assert_eq(dup, 1, "a repeat after reopening is still a duplicate");
+    int64_t n = 0;
+    cr_assert_eq(tm_count(t, &n), TM_OK);
+    cr_assert_eq(n, 1);
+    /* Events without an id are never duplicates of each other. */
+    ev.id = NULL;
+    cr_assert_eq(tm_track_sync(t, &ev, &dup), TM_OK);
+    cr_assert_eq(tm_track_sync(t, &ev, &dup), TM_OK);
+    cr_assert_eq(dup, 0);
+    cr_assert_eq(tm_count(t, &n), TM_OK);
+    cr_assert_eq(n, 3);
+    cr_assert_eq(tm_verify(t, sink, NULL), TM_OK);
+    tm_close(t);
+}
+
+Test(store, invalid_event_changes_nothing)
+{
+    tm *t = open_or_die();
+    tm_event ev;
+    tm_event_init(&ev);
+    ev.metric_type = "Bad Type";
+    cr_assert_eq(tm_track(t, &ev), TM_EINVAL);
+    cr_assert_str_eq(tm_errmsg(), "metric_type: may contain only a-z, 0-9, '_' and '.'");
+    cr_assert_eq(tm_flush(t), TM_OK);
+    int64_t n = -1;
+    cr_assert_eq(tm_count(t, &n), TM_OK);
+    cr_assert_eq(n, 0);
+    tm_close(t);
+}
+
+Test(store, track_json_per_item_results)
+{
+    tm *t = open_or_die();
+    const char *body = "{\"id\":\"a\",\"provider\":\"openai\",\"input_tokens\":5}\n"
+                       "\n"
+                       "{\"id\":\"b\",\"input_tokens\":-5}\n"
+                       "not json\n"
+                       "{\"id\":\"a\",\"provider\":\"openai\",\"input_tokens\":5}\n"
+                       "{\"id\":\"c\",\"userId\":\"u1\",\"metricType\":\"evaluation_run\"}\n";
+    tm_batch_result *r = NULL;
+    cr_assert_eq(tm_track_json(t, body, strlen(body), 0, NULL, &r), TM_OK, "%s", tm_errmsg());
+    cr_assert_eq(r->n, 5);
+    cr_expect_eq(r->accepted, 2);
+    cr_expect_eq(r->duplicates, 1);
+    cr_expect_eq(r->rejected, 2);
+    cr_expect_eq(r->items[0].status, TM_ITEM_ACCEPTED);
+    cr_expect_eq(r->items[1].status, TM_ITEM_REJECTED);
+    cr_expect_eq(r->items[1].line, 3);
+    cr_expect_str_eq(r->items[1].error, "input_tokens: must be a non-negative integer");
+    cr_expect_eq(r->items[2].line, 4);
+    cr_expect(strncmp(r->items[2].error, "invalid JSON", 12) == 0, "%s", r->items[2].error);
+    cr_expect_eq(r->items[3].status, TM_ITEM_DUPLICATE);
+    cr_expect_eq(r->items[4].index, 4);
+    tm_batch_result_free(r);
+
+    /* An array, and one object with an Idempotency-Key default id. */
+    const char *arr = "[{\"id\":\"d\"},{\"id\":\"a\"},{\"value\":\"x\"}]";
+    cr_assert_eq(tm_track_json(t, arr, strlen(arr), 0, NULL, &r), TM_OK);
+    cr_expect_eq(r->accepted, 1);
+    cr_expect_eq(r->duplicates, 1);
+    cr_expect_eq(r->rejected, 1);
+    cr_expect_eq(r->items[2].line, 0);
+    tm_batch_result_free(r);
+    const char *one = "{\"provider\":\"x\"}";
+    cr_assert_eq(tm_track_json(t, one, strlen(one), 0, "idem-1", &r), TM_OK);
+    cr_expect_eq(r->accepted, 1);
+    tm_batch_result_free(r);
+    cr_assert_eq(tm_track_json(t, one, strlen(one), 0, "idem-1", &r), TM_OK);
+    cr_expect_eq(r->duplicates, 1);
+    tm_batch_result_free(r);
+
+    /* Unreadable bodies. */
+    cr_expect_eq(tm_track_json(t, "  \n", 3, 0, NULL, &r), TM_EINVAL);
+    cr_expect_eq(tm_track_json(t, "[]", 2, 0, NULL, &r), TM_EINVAL);
+    cr_expect_eq(tm_track_json(t, "{\"a\":", 5, 0, NULL, &r), TM_EINVAL);
+    cr_expect_eq(tm_track_json(t, "42", 2, 0, NULL, &r), TM_EINVAL);
+    cr_expect(strstr(tm_errmsg(), "not a number") != NULL, "%s", tm_errmsg());
+
+    int64_t n = 0;
+    cr_assert_eq(tm_count(t, &n), TM_OK);
+    cr_assert_eq(n, 4); /* a, c, d, idem-1 */
+    cr_assert_eq(tm_verify(t, sink, NULL), TM_OK);
+    tm_close(t);
+}
+
+Test(store, large_batch_streams_in_chunks)
+{
+    tm *t = open_or_die();
+    size_t n = 20000, cap = n * 64;
+    char *body = malloc(cap), *p = body;
+    for (size_t i = 0; i < n; i++)
+        p += sprintf(p, "{\"id\":\"e%zu\",\"input_tokens\":%zu}\n", i, i);
+    tm_batch_result *r = NULL;
+    cr_assert_eq(tm_track_json(t, body, (size_t)(p - body), TM_JSON_NDJSON, NULL, &r), TM_OK);
+    cr_assert_eq(r->accepted, n);
+    tm_batch_result_free(r);
+    cr_assert_eq(tm_track_json(t, body, (size_t)(p - body), TM_JSON_NDJSON, NULL, &r), TM_OK);
+    cr_assert_eq(r->duplicates, n);
+    tm_batch_result_free(r);
+    free(body);
+    int64_t c = 0;
+    cr_assert_eq(tm_count(t, &c), TM_OK);
+    cr_assert_eq(c, (int64_t)n);
+    tm_close(t);
+}
+
+typedef struct producer {
+    tm *t;
+    int id, n, sync;
+} producer;
+
+static void *produce(void *arg)
+{
+    producer *p = arg;
+    char id[32];
+    for (int i = 0; i < p->n; i++) {
+        tm_event ev;
+        tm_event_init(&ev);
+        snprintf(id, sizeof id, "p%d-%d", p->id, i);
+        ev.id = id;
+        ev.user_id = i % 2 ? "alice" : "bob";
+        ev.output_tokens = i;
+        ev.has = TM_HAS_TOKENS;
+        int rc = p->sync ? tm_track_sync(p->t, &ev, NULL) : tm_track(p->t, &ev);
+        if (rc)
+            return (void *)1;
+    }
+    return NULL;
+}
+
+Test(store, concurrent_producers)
+{
+    tm_options o = {64, 16}; /* a small queue forces blocking and many batches */
+    tm *t = NULL;
+    cr_assert_eq(tm_open(&t, path, &o), TM_OK);
+    pthread_t th[8];
+    producer ps[8];
+    for (int i = 0; i < 8; i++) {
+        ps[i] = (producer){t, i, 500, i % 2};
+        pthread_create(&th[i], NULL, produce, &ps[i]);
+    }
+    for (int i = 0; i < 8; i++) {
+        void *ret;
+        pthread_join(th[i], &ret);
+        cr_assert_null(ret);
+    }
+    cr_assert_eq(tm_flush(t), TM_OK);
+    int64_t n = 0;
+    cr_assert_eq(tm_count(t, &n), TM_OK);
+    cr_assert_eq(n, 4000);
+    int seen = 0;
+    tm_event_filter f = {"alice", NULL, 0, 0, 0};
+    cr_assert_eq(tm_events(t, &f, count_cb, &seen), TM_OK);
+    cr_assert_eq(seen, 2000);
+    cr_assert_eq(tm_verify(t, sink, NULL), TM_OK);
+    tm_close(t);
+}
+
+typedef struct seen {
+    int64_t last_ts;
+    int n;
+    int ordered;
+} seen;
+
+static int order_cb(void *arg, const tm_event *ev)
+{
+    seen *s = arg;
+    if (s->n && ev->ts_us > s->last_ts)
+        s->ordered = 0;
+    s->last_ts = ev->ts_us;
+    s->n++;
+    return 0;
+}
+
+Test(store, events_newest_first_with_filters)
+{
+    tm *t = open_or_die();
+    for (int i = 0; i < 50; i++) {
+        tm_event ev;
+        tm_event_init(&ev);
+        ev.ts_us = 1790000000000000LL + (int64_t)((i * 7919) % 50) * 1000000;
+        ev.has = TM_HAS_TS;
+        ev.provider = i % 3 ? "openai" : "anthropic";
+        cr_assert_eq(tm_track(t, &ev), TM_OK);
+    }
+    cr_assert_eq(tm_flush(t), TM_OK);
+    seen s = {0, 0, 1};
+    tm_event_filter f = {NULL, NULL, 0, 0, 0};
+    cr_assert_eq(tm_events(t, &f, order_cb, &s), TM_OK);
+    cr_assert_eq(s.n, 50);
+    cr_assert(s.ordered);
+    s = (seen){0, 0, 1};
+    f = (tm_event_filter){NULL, "anthropic", 1790000000000000LL + 10000000, 1790000000000000LL + 40000000, 5};
+    cr_assert_eq(tm_events(t, &f, order_cb, &s), TM_OK);
+    cr_assert_eq(s.n, 5);
+    cr_assert(s.last_ts >= 1790000000000000LL + 10000000);
+    s = (seen){0, 0, 1};
+    f = (tm_event_filter){"nobody", NULL, 0, 0, 0};
+    cr_assert_eq(tm_events(t, &f, order_cb, &s), TM_OK);
+    cr_assert_eq(s.n, 0);
+    tm_close(t);
+}
+
+Test(store, verify_detects_tampering)
+{
+    tm *t = open_or_die();
+    tm_event ev;
+    tm_event_init(&ev);
+    ev.id = "x";
+    cr_assert_eq(tm_track_sync(t, &ev, NULL), TM_OK);
+    tm_close(t);
+    sqlite3 *db;
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(db, "UPDATE meta SET value = 5 WHERE key = 'events'", 0, 0, 0), SQLITE_OK);
+    sqlite3_close(db);
+    t = open_or_die();
+    cr_assert_eq(tm_verify(t, sink, NULL), TM_ECORRUPT);
+    tm_close(t);
+}
+
+Test(store, newer_schema_is_refused)
+{
+    tm *t = open_or_die();
+    tm_close(t);
+    sqlite3 *db;
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(db, "PRAGMA user_version = 99", 0, 0, 0), SQLITE_OK);
+    sqlite3_close(db);
+    t = NULL;
+    cr_assert_eq(tm_open(&t, path, NULL), TM_EVERSION);
+    cr_assert(strstr(tm_errmsg(), "upgrade tokmeter") != NULL, "%s", tm_errmsg());
+    cr_assert_null(t);
+}
+
+Test(store, unwritable_path_is_an_error)
+{
+    tm *t = NULL;
+    int rc = tm_open(&t, "/proc/nope/t.db", NULL);
+    cr_assert_neq(rc, TM_OK);
+    cr_assert(strlen(tm_errmsg()) > 0);
+    cr_assert_eq(tm_open(&t, "", NULL), TM_EINVAL);
+}
