@@ -28,7 +28,7 @@ static void collect(void *arg, const char *name, const char *canonical, const ch
     for (const char *p = name; *p; p++)
         if (*p >= 'A' && *p <= 'Z')
             return; /* camelCase spellings are for JSON payloads only */
-    if (f->n == MAXF)
+    if (f->n == MAXF || strcmp(name, "cost_source") == 0) /* an output echo */
         return;
     snprintf(f->keys[f->n], sizeof f->keys[0], "%s", name);
     snprintf(f->names[f->n], sizeof f->names[0], "%s", name);

@@ -34,8 +34,10 @@ enum field {
     F_ID, F_TS, F_PROVIDER, F_MODEL, F_ENDPOINT, F_OPERATION, F_USER, F_SESSION,
     F_METRIC, F_VALUE, F_RTYPE, F_RID, F_IN, F_OUT, F_CR, F_CW, F_CW1H, F_REASON,
     F_TOTAL, F_LATENCY, F_SUCCESS, F_STATUS, F_ERROR, F_CACHE_HIT, F_COST, F_META,
-    F_USAGE, F_COUNT
+    F_USAGE, F_COST_SOURCE, F_COUNT
 };
+
+_Static_assert(F_COUNT <= 32, "tm_event_builder.given is too small");
 
 enum kind { K_STR, K_INT, K_DEC, K_BOOL, K_TS, K_STATUS, K_OBJ };
 
@@ -86,6 +88,9 @@ static const struct spelling {
     {"cost", F_COST, K_DEC, NULL},
     {"metadata", F_META, K_OBJ, "JSON object, kept verbatim, at most 64 KiB"},
     {"usage", F_USAGE, K_OBJ, "a provider usage object (OpenAI, Anthropic, Gemini)"},
+    {"cost_source", F_COST_SOURCE, K_STR,
+     "as `events --json` writes it: with computed or unpriced, cost_usd is dropped and the "
+     "event priced afresh"},
 };
 #define NSPELL (sizeof spellings / sizeof spellings[0])
 
@@ -236,6 +241,18 @@ static int set_ts(tm_event_builder *b, const char *name, const char *s, size_t n
     return TM_OK;
 }
 
+/* cost_source on input: only "reported" keeps cost_usd; tokmeter's own
+ * figures (computed, unpriced) are recomputed when the event is stored. */
+static int set_cost_source(tm_event_builder *b, const char *name, const char *v)
+{
+    if (strcmp(v, "reported") == 0)
+        return TM_OK;
+    if (strcmp(v, "computed") != 0 && strcmp(v, "unpriced") != 0)
+        return FAIL(name, "must be reported, computed or unpriced");
+    b->drop_cost = 1;
+    return TM_OK;
+}
+
 /* ---- provider usage objects ---- */
 
 /* Reads usage member `key` (optionally inside object `sub`) as tokens; an
@@ -376,6 +393,8 @@ static int set_json(tm_event_builder *b, const char *name, const tm_jv *v)
             return FAIL(name, "must be a string");
         if (strlen(v->s) != v->n)
             return FAIL(name, "must not contain a NUL character");
+        if (sp->f == F_COST_SOURCE)
+            return set_cost_source(b, name, v->s);
         *string_slot(&b->ev, sp->f) = v->s;
         return TM_OK;
     case K_INT:
@@ -422,6 +441,10 @@ int tm__event_from_json(tm_event_builder *b, const tm_jv *obj)
         if (rc)
             return rc;
     }
+    if (b->drop_cost) {
+        b->ev.has &= ~(unsigned)TM_HAS_COST;
+        b->ev.cost_pusd = 0;
+    }
     return TM_OK;
 }
 
@@ -444,6 +467,8 @@ int tm__event_set_text(tm_event_builder *b, const char *name, const char *text)
         return rc;
     switch (sp->k) {
     case K_STR:
+        if (sp->f == F_COST_SOURCE)
+            return set_cost_source(b, name, text);
         if (!(*string_slot(&b->ev, sp->f) = tm__arena_strndup(b->arena, text, n)))
             return TM_ENOMEM;
         return TM_OK;

@@ -33,6 +33,7 @@ typedef struct tm_event_builder {
     tm_event ev;
     tm_arena *arena;
     const char *given[32];  /* per canonical field: the name it came under */
+    int drop_cost;          /* cost_source said the cost was tokmeter's own */
     char err[256];          /* "field: reason" after a failure             */
 } tm_event_builder;
 

@@ -176,8 +176,11 @@ int tm__json_parse(tm_arena *a, const char *s, size_t n, tm_jv **out, char *err,
     if (!h)
         return TM_ENOMEM;
     yajl_status st = yajl_parse(h, (const unsigned char *)s, n);
-    if (st == yajl_status_ok)
+    size_t at = yajl_get_bytes_consumed(h); /* where a yajl_parse error is */
+    if (st == yajl_status_ok) {
         st = yajl_complete_parse(h);
+        at = n; /* an error now means the input ended too soon */
+    }
     if (st == yajl_status_ok && c.root) {
         *out = c.root;
         rc = TM_OK;
@@ -193,7 +196,8 @@ int tm__json_parse(tm_arena *a, const char *s, size_t n, tm_jv **out, char *err,
         const char *msg = m ? (const char *)m : "parse error";
         if (strncmp(msg, "parse error: ", 13) == 0)
             msg += 13;
-        size_t at = yajl_get_bytes_consumed(h);
+        if (strncmp(msg, "lexical error: ", 15) == 0)
+            msg += 15;
         int len = (int)strcspn(msg, "\n");
         snprintf(err, errlen, "invalid JSON at byte %zu: %.*s", at, len, msg);
         if (m)

@@ -82,6 +82,7 @@ static const struct {
     {"{\"input_tokens\": 9007199254740992, \"output_tokens\": 1}",
      "total_tokens: the token buckets add up to more than 2^53"},
     {"{\"imput_tokens\": 5}", "imput_tokens: unknown field"},
+    {"{\"cost_source\": \"free\"}", "cost_source: must be reported, computed or unpriced"},
     {"[1]", "event: must be a JSON object, not an array"},
     {"\"x\"", "event: must be a JSON object, not a string"},
 };
@@ -315,6 +316,20 @@ Test(event, decimals_are_exact)
     cr_expect_eq(ev.cost_pusd, 100000000000LL); /* a double would give 0.1000000000000000055 */
     cr_expect_eq(ev.value_nano, 2000000001LL);
     cr_expect_eq(ev.latency_ns, 812400000LL);
+    tm__arena_free(&a);
+}
+
+Test(event, events_json_output_round_trips)
+{
+    tm_arena a = TM_ARENA_INIT;
+    tm_event ev;
+    char err[256];
+    cr_assert_eq(decode(&a, "{\"cost_usd\":0.5,\"cost_source\":\"computed\"}", &ev, err), TM_OK);
+    cr_expect_eq(ev.cost_source, TM_COST_UNPRICED, "tokmeter's own cost is recomputed");
+    cr_expect_eq(ev.cost_pusd, 0);
+    cr_assert_eq(decode(&a, "{\"cost_source\":\"reported\",\"cost_usd\":0.5}", &ev, err), TM_OK);
+    cr_expect_eq(ev.cost_source, TM_COST_REPORTED);
+    cr_expect_eq(ev.cost_pusd, 500000000000LL);
     tm__arena_free(&a);
 }
 

@@ -1,0 +1,170 @@
+#!/bin/sh
+# tests/cli/run.sh — end-to-end tests of the tokmeter command and daemon.
+#
+# Runs the real binary (and its ASan+UBSan build for the bad-input checks)
+# against throwaway stores, including a SIGKILL durability test. Prints
+# "N passed, N failed" and exits non-zero on any failure.
+set -u
+cd "$(dirname "$0")/../.."
+TM=./build/tokmeter
+TMSAN=./build/asan/tokmeter
+W=$(mktemp -d /tmp/tmcli.XXXXXX)
+trap 'kill $(cat "$W"/*.pid 2>/dev/null) 2>/dev/null; rm -rf "$W"' EXIT
+export TOKMETER_DB="$W/default.db"
+# A sanitizer finding exits 99/98, never 1 or 2, so it cannot pass for an
+# ordinary error.
+export ASAN_OPTIONS=exitcode=99:detect_leaks=1 UBSAN_OPTIONS=exitcode=98:halt_on_error=1
+pass=0 fail=0
+
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+check() { # check NAME CONDITION...
+    name=$1; shift
+    if "$@"; then ok; else bad "$name"; fi
+}
+eq() { [ "$1" = "$2" ] || { echo "  got:  $1" >&2; echo "  want: $2" >&2; return 1; }; }
+
+# --- help and usage ------------------------------------------------------
+for c in "" track ingest events verify serve; do
+    $TM $c --help >/dev/null 2>&1; check "help $c" eq "$?" 0
+done
+$TM frobnicate >/dev/null 2>&1; check "unknown command exits 64" eq "$?" 64
+$TM events --limit x >/dev/null 2>&1; check "bad --limit exits 64" eq "$?" 64
+out=$($TM --version); check "version" eq "$out" "tokmeter 0.1.0"
+
+# --- ingest the same file twice ------------------------------------------
+DB="$W/twice.db"
+i=0; : > "$W/events.ndjson"
+while [ $i -lt 500 ]; do
+    echo "{\"id\":\"ev-$i\",\"provider\":\"openai\",\"model\":\"gpt-4o\",\"user_id\":\"u$((i % 7))\",\"input_tokens\":$i,\"output_tokens\":3,\"latency_ms\":$i.5}" >> "$W/events.ndjson"
+    i=$((i + 1))
+done
+out=$($TM --db "$DB" ingest --json "$W/events.ndjson"); rc=$?
+check "first ingest" eq "$out/$rc" '{"accepted": 500, "duplicates": 0, "rejected": 0}/0'
+out=$($TM --db "$DB" ingest --json < "$W/events.ndjson"); rc=$?
+check "second ingest: all duplicates" eq "$out/$rc" '{"accepted": 0, "duplicates": 500, "rejected": 0}/0'
+out=$(sqlite3 "$DB" "SELECT COUNT(*), COUNT(DISTINCT id), SUM(input_tokens) FROM events")
+check "stored once" eq "$out" "500|500|124750"
+$TM --db "$DB" verify >/dev/null; check "verify after ingest" eq "$?" 0
+out=$($TM --db "$DB" events --json --all | grep -c '"id"')
+check "events --json lists all" eq "$out" 500
+out=$($TM --db "$DB" events --limit 1 --json | grep -o '"id":"[^"]*"')
+check "events newest first" eq "$out" '"id":"ev-499"'
+out=$($TM --db "$DB" events --user u3 --all --json | grep -c '"user_id":"u3"')
+check "events --user" eq "$out" 71
+
+# A JSON array works too, and the events round-trip through events --json.
+$TM --db "$DB" events --all --json > "$W/dump.json"
+out=$($TM --db "$W/copy.db" ingest --json "$W/dump.json")
+check "array ingest of a dump" eq "$out" '{"accepted": 500, "duplicates": 0, "rejected": 0}'
+a=$(sqlite3 "$DB" "SELECT SUM(input_tokens), SUM(latency_ns), SUM(total_tokens) FROM events")
+b=$(sqlite3 "$W/copy.db" "SELECT SUM(input_tokens), SUM(latency_ns), SUM(total_tokens) FROM events")
+check "dump round-trip keeps numbers" eq "$a" "$b"
+
+# --- bad input: every class, under the sanitizers ------------------------
+$TMSAN --db "$W/bad.db" ingest tests/data/bad.ndjson 2> "$W/bad.err" > "$W/bad.out"; rc=$?
+check "bad input exits 2" eq "$rc" 2
+check "bad input messages" diff -u tests/data/bad.expected "$W/bad.err"
+check "bad input summary" eq "$(cat "$W/bad.out")" "ingested tests/data/bad.ndjson: 2 accepted, 0 duplicates, 19 rejected"
+out=$(sqlite3 "$W/bad.db" "SELECT group_concat(id) FROM (SELECT id FROM events ORDER BY id)")
+check "good neighbours stored" eq "$out" "ok-1,ok-2"
+
+# Hostile inputs must never crash: random bytes, deep nesting, huge lines.
+head -c 200000 /dev/urandom > "$W/random.bin"
+python3 -c "print('['*100000 + ']'*100000)" > "$W/deep.json"
+python3 -c "print('{\"id\":\"' + 'x'*5000000 + '\"}')" > "$W/hugeline.ndjson"
+python3 -c "print('{\"a\":' * 50 + '1' + '}' * 50)" > "$W/deepobj.ndjson"
+printf '[{"id":"a"},' > "$W/truncated.json"
+printf '\n\n\n' > "$W/blank.ndjson"
+for f in random.bin deep.json hugeline.ndjson deepobj.ndjson truncated.json blank.ndjson; do
+    $TMSAN --db "$W/hostile.db" ingest "$W/$f" >/dev/null 2>"$W/hostile.err"; rc=$?
+    case $rc in 0|2) ok ;; *) bad "hostile input $f: exit $rc"; cat "$W/hostile.err" >&2 ;; esac
+done
+$TMSAN --db "$W/hostile.db" verify >/dev/null; check "verify after hostile input" eq "$?" 0
+
+# --- track ----------------------------------------------------------------
+out=$($TMSAN --db "$W/track.db" track --id t1 --provider openai --model gpt-4o-mini \
+      --prompt-tokens 1000 --completion-tokens 200 --latency-ms 812.4 --user-id u1 \
+      --metadata '{"k":"v"}' --json)
+check "track --json" eq "$out" '{"accepted": 1, "duplicates": 0, "rejected": 0}'
+out=$($TMSAN --db "$W/track.db" track --id t1 --provider openai --json)
+check "track duplicate" eq "$out" '{"accepted": 0, "duplicates": 1, "rejected": 0}'
+err=$($TMSAN --db "$W/track.db" track --input-tokens 1.5 2>&1); rc=$?
+check "track bad value" eq "$err/$rc" "tokmeter track: input_tokens: must be a non-negative integer/2"
+err=$($TMSAN --db "$W/track.db" track --usage '{"prompt_tokens":1}' --input-tokens 3 2>&1); rc=$?
+check "track conflict" eq "$err/$rc" "tokmeter track: input_tokens: given twice (also in usage)/2"
+err=$($TMSAN --db "$W/track.db" track --nope 1 2>&1); rc=$?
+check "track unknown flag" eq "$rc" 64
+out=$(sqlite3 "$W/track.db" "SELECT input_tokens, output_tokens, latency_ns, metadata FROM events")
+check "track stored fields" eq "$out" '1000|200|812400000|{"k":"v"}'
+
+# --- durability: SIGKILL while writing with synchronous acks -------------
+CDB="$W/crash.db"
+round=0
+while [ $round -lt 4 ]; do
+    ./build/tm_crashwriter "$CDB" "r$round" 16 > "$W/acked.$round" 2>"$W/crash.err" &
+    echo $! > "$W/crash.pid"
+    # Let it write for a while that differs per round, then kill -9.
+    sleep "0.$((3 + round * 2))"
+    kill -9 "$(cat "$W/crash.pid")"; wait "$(cat "$W/crash.pid")" 2>/dev/null
+    rm -f "$W/crash.pid"
+    round=$((round + 1))
+done
+# Only whole lines count as acknowledged (a kill may cut the last one).
+cat "$W"/acked.* | grep -E '^r[0-9]+-[0-9]+-[0-9]+$' | sort > "$W/acked.all"
+nacked=$(wc -l < "$W/acked.all")
+sqlite3 "$CDB" "SELECT id FROM events" | sort > "$W/stored.all"
+missing=$(comm -23 "$W/acked.all" "$W/stored.all" | wc -l)
+dups=$(sqlite3 "$CDB" "SELECT COUNT(*) FROM (SELECT id FROM events GROUP BY id HAVING COUNT(*) > 1)")
+echo "  durability: $nacked acknowledged events over 4 SIGKILLs, $missing missing, $dups stored twice" >&2
+check "crash test acknowledged something" [ "$nacked" -gt 100 ]
+check "no acknowledged event lost" eq "$missing" 0
+check "no event stored twice" eq "$dups" 0
+$TM --db "$CDB" verify > "$W/verify.out"; check "verify after crashes" eq "$?" 0
+# Re-sending every acknowledged event after the crashes: all duplicates.
+sed 's/.*/{"id":"&"}/' "$W/acked.all" > "$W/resend.ndjson"
+out=$($TM --db "$CDB" ingest --json "$W/resend.ndjson")
+check "re-sent after crash are duplicates" eq "$out" "{\"accepted\": 0, \"duplicates\": $nacked, \"rejected\": 0}"
+
+# --- serve ----------------------------------------------------------------
+SDB="$W/serve.db"
+PORT=$((20000 + $$ % 20000))
+$TMSAN --db "$SDB" serve --listen "127.0.0.1:$PORT" --max-body 100000 2>"$W/serve.log" &
+echo $! > "$W/serve.pid"
+i=0; until curl -s "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 || [ $i -ge 50 ]; do sleep 0.1; i=$((i + 1)); done
+U="http://127.0.0.1:$PORT"
+out=$(curl -s "$U/healthz"); check "healthz" eq "$out" '{"status":"ok"}'
+out=$(curl -s -X POST "$U/v1/events" -d '{"id":"s1","provider":"openai","input_tokens":5}')
+check "POST one event" eq "$out" '{"accepted":1,"duplicates":0,"rejected":[]}'
+out=$(curl -s -X POST "$U/v1/events" -d '[{"id":"s1"},{"id":"s2"},{"id":"s3","input_tokens":-1}]')
+check "POST array" eq "$out" '{"accepted":1,"duplicates":1,"rejected":[{"index":2,"error":"input_tokens: must be a non-negative integer"}]}'
+out=$(printf '{"id":"n1"}\n{"id":"n2"}\n' | curl -s -X POST -H 'Content-Type: application/x-ndjson' --data-binary @- "$U/v1/events")
+check "POST NDJSON" eq "$out" '{"accepted":2,"duplicates":0,"rejected":[]}'
+out=$(curl -s -X POST -H 'Idempotency-Key: k-1' "$U/v1/events" -d '{"provider":"x"}')
+out2=$(curl -s -X POST -H 'Idempotency-Key: k-1' "$U/v1/events" -d '{"provider":"x"}')
+check "Idempotency-Key" eq "$out $out2" '{"accepted":1,"duplicates":0,"rejected":[]} {"accepted":0,"duplicates":1,"rejected":[]}'
+code=$(curl -s -o "$W/r" -w '%{http_code}' -X POST "$U/v1/events" -d '{"id":')
+check "malformed body 400" eq "$code $(cat "$W/r")" '400 {"error":{"code":"invalid_body","message":"body: invalid JSON at byte 6: premature EOF"}}'
+code=$(curl -s -o "$W/r" -w '%{http_code}' -X POST "$U/v1/events" --data-binary '')
+check "empty body 400" eq "$code" 400
+head -c 200000 /dev/zero | tr '\0' ' ' > "$W/big"
+code=$(curl -s -o "$W/r" -w '%{http_code}' -X POST "$U/v1/events" --data-binary @"$W/big")
+check "oversized body 413" eq "$code" 413
+code=$(curl -s -o "$W/r" -w '%{http_code}' -X POST -H 'Transfer-Encoding: chunked' "$U/v1/events" --data-binary @"$W/big")
+check "oversized chunked body 413" eq "$code" 413
+code=$(curl -s -o "$W/r" -w '%{http_code}' "$U/nope")
+check "unknown route 404" eq "$code" 404
+code=$(curl -s -o "$W/r" -w '%{http_code}' "$U/v1/events")
+check "wrong method 405" eq "$code" 405
+out=$(curl -s -X POST "$U/api/usage/track" -d '{"provider":"cerebras","model":"llama3.1-8b","prompt_tokens":3,"completion_tokens":4,"operation_type":"qualification","success":true}')
+check "seed route /api/usage/track" eq "$out" '{"accepted":1,"duplicates":0,"rejected":[]}'
+kill -TERM "$(cat "$W/serve.pid")"; wait "$(cat "$W/serve.pid")"; rc=$?; rm -f "$W/serve.pid"
+check "serve exits 0 on SIGTERM" eq "$rc" 0
+out=$(sqlite3 "$SDB" "SELECT COUNT(*) FROM events")
+check "served events stored" eq "$out" 6
+$TM serve --listen 0.0.0.0:1 >/dev/null 2>"$W/err"; rc=$?
+check "serve refuses non-loopback without keys" eq "$rc" 1
+grep -q "not a loopback address" "$W/err"; check "refusal says why" eq "$?" 0
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
