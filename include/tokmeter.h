@@ -138,8 +138,8 @@ void tm_event_init(tm_event *ev);
 typedef struct tm tm;
 
 typedef struct tm_options {
-    size_t queue_max;       /* events queued before tm_track blocks; 0: 65536 */
-    size_t batch_max;       /* events per commit at most; 0: 8192            */
+    size_t queue_max;       /* events queued before tm_track blocks; 0: 131072 */
+    size_t batch_max;       /* events per commit at most; 0: 65536           */
 } tm_options;
 
 /* Opens (creating if needed, with its parent directory) the store at path

@@ -99,8 +99,8 @@ int tm__writer_start(tm_writer **out, tm_store *s, size_t queue_max, size_t batc
     if (!w)
         return TM_ENOMEM;
     w->store = s;
-    w->cap = queue_max ? queue_max : 65536;
-    w->batch_max = batch_max ? batch_max : 8192;
+    w->cap = queue_max ? queue_max : 131072;
+    w->batch_max = batch_max ? batch_max : 65536;
     if (w->batch_max > w->cap)
         w->batch_max = w->cap;
     if (!(w->ring = malloc(w->cap * sizeof *w->ring))) {
