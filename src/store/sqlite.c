@@ -305,8 +305,7 @@ out:
 
 static const char *col_text(sqlite3_stmt *st, int i)
 {
-    const char *v = (const char *)sqlite3_column_text(st, i);
-    return v ? v : "";
+    return (const char *)sqlite3_column_text(st, i); /* NULL: absent */
 }
 
 static int step_done(sqlite3 *db, sqlite3_stmt *st, const char *what)
@@ -351,11 +350,13 @@ static int find_dup(sqlite_store *s, const char *id, int64_t h, unsigned char *d
     int step;
     *dup = 0;
     sqlite3_bind_int64(s->dup_get, 1, h);
-    while ((step = sqlite3_step(s->dup_get)) == SQLITE_ROW)
-        if (strcmp(col_text(s->dup_get, 0), id) == 0) {
+    while ((step = sqlite3_step(s->dup_get)) == SQLITE_ROW) {
+        const char *stored = col_text(s->dup_get, 0);
+        if (stored && strcmp(stored, id) == 0) {
             *dup = 1;
             break;
         }
+    }
     int rc = step == SQLITE_ROW || step == SQLITE_DONE ? TM_OK : sqerr(s->w, "dedup lookup");
     sqlite3_reset(s->dup_get);
     return rc;
