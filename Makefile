@@ -16,15 +16,15 @@ PKGCFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKGLIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-LIB_SRC  := $(wildcard src/core/*.c src/store/*.c src/lib/*.c src/server/*.c)
+LIB_SRC  := $(wildcard src/core/*.c src/store/*.c src/lib/*.c src/server/*.c src/price/*.c)
 CLI_SRC  := $(wildcard src/cli/*.c)
 UNIT_SRC := $(wildcard tests/unit/*.c)
 BENCH_SRC:= $(wildcard bench/*.c)
 
-LIB_OBJ  := $(LIB_SRC:%.c=build/obj/%.o)
+LIB_OBJ  := $(LIB_SRC:%.c=build/obj/%.o) build/obj/gen/prices_data.o
 CLI_OBJ  := $(CLI_SRC:%.c=build/obj/%.o)
 UNIT_OBJ := $(UNIT_SRC:%.c=build/obj/%.o)
-ASAN_LIB := $(LIB_SRC:%.c=build/asan/%.o)
+ASAN_LIB := $(LIB_SRC:%.c=build/asan/%.o) build/obj/gen/prices_data.o
 ASAN_UNIT:= $(UNIT_SRC:%.c=build/asan/%.o)
 ASAN_CLI := $(CLI_SRC:%.c=build/asan/%.o)
 
@@ -43,6 +43,19 @@ build/obj/%.o: %.c
 build/asan/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC $<"; $(CC) $(BASE) -O1 -g $(SAN) $(PKGCFLAGS) -c $< -o $@
+
+# The built-in price catalog is data (data/prices.json), compiled in as bytes.
+build/gen/prices_data.c: data/prices.json
+	@mkdir -p $(dir $@)
+	@{ echo '/* generated from data/prices.json by the Makefile; do not edit */'; \
+	  echo 'const unsigned char tm__prices_json[] = {'; \
+	  od -An -v -tx1 $< | sed 's/\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+	  echo '0};'; \
+	  echo 'const unsigned long tm__prices_json_len = sizeof tm__prices_json - 1;'; } > $@
+
+build/obj/gen/prices_data.o: build/gen/prices_data.c
+	@mkdir -p $(dir $@)
+	$(CC) -c $< -o $@
 
 build/libtokmeter.a: $(LIB_OBJ)
 	@rm -f $@

@@ -74,7 +74,7 @@ static tm *fresh(const char *dir, const char *name)
         unlink(p);
     }
     tm *t = NULL;
-    tm_options o = {0, 0};
+    tm_options o = {0};
     if (getenv("BATCH"))
         o.queue_max = o.batch_max = strtoul(getenv("BATCH"), NULL, 10);
     if (tm_open(&t, path, &o)) {

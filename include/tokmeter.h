@@ -138,13 +138,18 @@ void tm_event_init(tm_event *ev);
 typedef struct tm tm;
 
 typedef struct tm_options {
+    const char *prices;     /* a price file (docs/pricing.md) whose entries
+                               are consulted before the built-in ones; NULL:
+                               built-in prices only                         */
     size_t queue_max;       /* events queued before tm_track blocks; 0: 131072 */
     size_t batch_max;       /* events per commit at most; 0: 65536           */
 } tm_options;
 
-/* Opens (creating if needed, with its parent directory) the store at path
- * and starts the writer. opts may be NULL. On success *out owns the handle,
- * to be released with tm_close(). Errors: TM_EIO, TM_EVERSION, TM_ENOMEM. */
+/* Opens (creating if needed, with its parent directory) the store at path,
+ * loads the price catalog and starts the writer. opts may be NULL. On
+ * success *out owns the handle, to be released with tm_close(). Errors:
+ * TM_EIO, TM_EVERSION, TM_ENOMEM, TM_EINVAL (a bad price file: the message
+ * names the file, entry and field), TM_ENOTFOUND (no such price file). */
 int tm_open(tm **out, const char *path, const tm_options *opts);
 
 /* Flushes queued events, stops the writer and frees the handle. Returns the
@@ -224,6 +229,20 @@ int tm_events(tm *t, const tm_event_filter *f,
  * size cap, NUL-terminated. Returns the length it needs (excluding the NUL);
  * a value ≥ cap means buf was too small and holds a truncated prefix. */
 size_t tm_event_to_json(const tm_event *ev, char *buf, size_t cap);
+
+/* ---- pricing ----------------------------------------------------------- */
+
+/* What tm_reprice did. */
+typedef struct tm_reprice_result {
+    int64_t examined;       /* events looked at (reported costs are kept)    */
+    int64_t changed;        /* events whose cost or pricing state changed    */
+    char delta_usd[48];     /* sum of new − old cost, exact decimal text     */
+} tm_reprice_result;
+
+/* Recomputes the stored cost of every event with since ≤ ts < until (0: no
+ * bound) from the handle's current catalog, in one transaction. Reported
+ * costs are kept. */
+int tm_reprice(tm *t, int64_t since_us, int64_t until_us, tm_reprice_result *out);
 
 /* ---- integrity --------------------------------------------------------- */
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../core/dec.h"
+#include "../core/event.h"
 #include "../core/tmtime.h"
 
 static const cli_opt *find(const cli_opt *opts, const char *name, size_t n)
@@ -21,6 +22,7 @@ int cli_parse(const cli_cmd *cmd, const cli_opt *opts, cli_global *g, int argc, 
 {
     const cli_opt globals[] = {
         {"db", "PATH", NULL, &g->db, NULL},
+        {"prices", "FILE", NULL, &g->prices, NULL},
         {"json", NULL, NULL, NULL, &g->json},
         {"help", NULL, NULL, NULL, &g->help},
         {NULL, NULL, NULL, NULL, NULL},
@@ -85,6 +87,7 @@ void cli_help(const cli_cmd *cmd, const cli_opt *opts, const char *extra)
         printf("  %-28s %s\n", left, o->help ? o->help : "");
     }
     printf("  %-28s %s\n", "--db PATH", "the store (default $TOKMETER_DB, else ~/.local/share/tokmeter/tokmeter.db)");
+    printf("  %-28s %s\n", "--prices FILE", "a price file to use before the built-in prices ($TOKMETER_PRICES)");
     printf("  %-28s %s\n", "--json", "machine-readable output");
     printf("  %-28s %s\n", "-h, --help", "this help");
     if (extra)
@@ -114,11 +117,20 @@ void cli_error(const char *what, int err)
     fprintf(stderr, "tokmeter: %s: %s\n", what, m && *m ? m : tm_strerror(err));
 }
 
+const char *cli_prices_path(const cli_global *g)
+{
+    const char *env = getenv("TOKMETER_PRICES");
+    if (g->prices && *g->prices)
+        return g->prices;
+    return env && *env ? env : NULL;
+}
+
 tm *cli_open(const cli_global *g)
 {
     tm *t = NULL;
     const char *path = cli_db_path(g);
-    int rc = tm_open(&t, path, NULL);
+    tm_options o = {.prices = cli_prices_path(g)};
+    int rc = tm_open(&t, path, &o);
     if (rc) {
         char what[4200];
         snprintf(what, sizeof what, "cannot open store %s", path);
@@ -156,3 +168,60 @@ int cli_parse_count(const char *opt, const char *s, size_t *out)
     *out = (size_t)v;
     return 0;
 }
+
+/* ---- event fields as flags ---- */
+
+#define MAXF 64
+
+struct cli_fields {
+    cli_opt opts[MAXF + 1];
+    const char *vals[MAXF];
+    char names[MAXF][40];   /* --flag-name (dashes)                         */
+    char keys[MAXF][40];    /* field_name (as the JSON API spells it)        */
+    size_t n;
+};
+
+static void collect(void *arg, const char *name, const char *canonical, const char *help)
+{
+    cli_fields *f = arg;
+    (void)canonical;
+    for (const char *p = name; *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            return; /* camelCase spellings are for JSON payloads only */
+    if (f->n == MAXF || strcmp(name, "cost_source") == 0) /* an output echo */
+        return;
+    snprintf(f->keys[f->n], sizeof f->keys[0], "%s", name);
+    snprintf(f->names[f->n], sizeof f->names[0], "%s", name);
+    for (char *p = f->names[f->n]; *p; p++)
+        if (*p == '_')
+            *p = '-';
+    f->opts[f->n] = (cli_opt){f->names[f->n], "VALUE", help ? help : "(same as above)",
+                              &f->vals[f->n], NULL};
+    f->n++;
+}
+
+cli_fields *cli_fields_new(void)
+{
+    cli_fields *f = calloc(1, sizeof *f);
+    if (f)
+        tm__event_fields(collect, f);
+    return f;
+}
+
+const cli_opt *cli_fields_opts(cli_fields *f) { return f->opts; }
+
+int cli_fields_apply(cli_fields *f, tm_event_builder *b, const char *cmd)
+{
+    for (size_t i = 0; i < f->n; i++) {
+        if (!f->vals[i])
+            continue;
+        int rc = tm__event_set_text(b, f->keys[i], f->vals[i]);
+        if (rc) {
+            fprintf(stderr, "tokmeter %s: %s\n", cmd, rc == TM_EINVAL ? b->err : tm_strerror(rc));
+            return rc;
+        }
+    }
+    return TM_OK;
+}
+
+void cli_fields_free(cli_fields *f) { free(f); }

@@ -30,6 +30,7 @@ typedef struct cli_opt {
 /* Options every command takes. */
 typedef struct cli_global {
     const char *db;         /* --db PATH                                   */
+    const char *prices;     /* --prices FILE                               */
     int json;               /* --json                                      */
     int help;               /* --help / -h                                 */
 } cli_global;
@@ -53,8 +54,23 @@ void cli_help(const cli_cmd *cmd, const cli_opt *opts, const char *extra);
  * tokmeter.db, else ~/.local/share/tokmeter/tokmeter.db. */
 const char *cli_db_path(const cli_global *g);
 
-/* Opens the store or prints why not; returns NULL on failure. */
+/* Opens the store (with the price file of --prices or $TOKMETER_PRICES) or
+ * prints why not; returns NULL on failure. */
 tm *cli_open(const cli_global *g);
+
+/* The price file: --prices, else $TOKMETER_PRICES, else NULL. */
+const char *cli_prices_path(const cli_global *g);
+
+/* One flag per event field (--input-tokens, --prompt-tokens, ...), made
+ * from the event's field table so the CLI never drifts from the API. */
+struct tm_event_builder;
+typedef struct cli_fields cli_fields;
+cli_fields *cli_fields_new(void);   /* NULL when out of memory */
+const cli_opt *cli_fields_opts(cli_fields *f);
+/* Sets every given flag on b; prints "tokmeter CMD: field: reason" and
+ * returns TM_EINVAL on a bad value. */
+int cli_fields_apply(cli_fields *f, struct tm_event_builder *b, const char *cmd);
+void cli_fields_free(cli_fields *f);
 
 /* Prints "tokmeter: <what>: <tm_errmsg or strerror>" to stderr. */
 void cli_error(const char *what, int err);
@@ -66,6 +82,7 @@ int cli_parse_time(const char *s, int64_t *us);
 /* Parses a non-negative integer option, or prints why not and returns -1. */
 int cli_parse_count(const char *opt, const char *s, size_t *out);
 
-extern const cli_cmd cmd_track, cmd_ingest, cmd_events, cmd_verify, cmd_serve;
+extern const cli_cmd cmd_track, cmd_ingest, cmd_events, cmd_verify, cmd_serve, cmd_prices,
+    cmd_reprice;
 
 #endif

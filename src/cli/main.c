@@ -8,7 +8,7 @@
 #include "cli.h"
 
 static const cli_cmd *const commands[] = {
-    &cmd_serve, &cmd_track, &cmd_ingest, &cmd_events, &cmd_verify,
+    &cmd_serve, &cmd_track, &cmd_ingest, &cmd_events, &cmd_prices, &cmd_reprice, &cmd_verify,
 };
 #define NCMD (sizeof commands / sizeof commands[0])
 
@@ -23,6 +23,8 @@ static void usage(FILE *f)
                "  --db PATH    the store (default $TOKMETER_DB, else\n"
                "               $XDG_DATA_HOME/tokmeter/tokmeter.db, else\n"
                "               ~/.local/share/tokmeter/tokmeter.db)\n"
+               "  --prices FILE  a price file used before the built-in prices\n"
+               "               (default $TOKMETER_PRICES)\n"
                "  --version    print the version\n"
                "  -h, --help   this help; `tokmeter COMMAND --help` for a command\n\n"
                "exit status: 0 ok, 1 failure (store, file), 2 input rejected, 64 usage error\n");
@@ -44,6 +46,10 @@ int main(int argc, char **argv)
             g.db = argv[++i];
         } else if (strncmp(argv[i], "--db=", 5) == 0) {
             g.db = argv[i] + 5;
+        } else if (strcmp(argv[i], "--prices") == 0 && i + 1 < argc) {
+            g.prices = argv[++i];
+        } else if (strncmp(argv[i], "--prices=", 9) == 0) {
+            g.prices = argv[i] + 9;
         } else {
             fprintf(stderr, "tokmeter: unknown option %s\n", argv[i]);
             usage(stderr);

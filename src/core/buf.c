@@ -3,11 +3,13 @@
  */
 #include "buf.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "err.h"
 #include "tokmeter.h"
 
 #define DEFAULT_MAX ((size_t)1 << 30)
@@ -80,4 +82,22 @@ void tm__buf_free(tm_buf *b)
     free(b->data);
     b->data = NULL;
     b->len = b->cap = 0;
+}
+
+int tm__buf_read_file(tm_buf *b, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char chunk[65536];
+    size_t got;
+    int rc = TM_OK;
+    if (!f)
+        return tm__fail(errno == ENOENT ? TM_ENOTFOUND : TM_EIO, "%s: %s", path, strerror(errno));
+    while (rc == TM_OK && (got = fread(chunk, 1, sizeof chunk, f)) > 0)
+        rc = tm__buf_add(b, chunk, got);
+    if (rc == TM_OK && ferror(f))
+        rc = tm__fail(TM_EIO, "%s: read error", path);
+    else if (rc == TM_ETOOBIG)
+        rc = tm__fail(TM_ETOOBIG, "%s: larger than %zu bytes", path, b->max);
+    fclose(f);
+    return rc;
 }

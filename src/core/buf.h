@@ -23,6 +23,10 @@ int tm__buf_add(tm_buf *b, const void *p, size_t n);  /* TM_OK / ETOOBIG / ENOME
 int tm__buf_puts(tm_buf *b, const char *s);
 int tm__buf_putc(tm_buf *b, char c);
 int tm__buf_printf(tm_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends the whole file at path (within b->max). Errors: TM_ENOTFOUND,
+ * TM_EIO, TM_ETOOBIG, with a message naming the file. */
+int tm__buf_read_file(tm_buf *b, const char *path);
+
 void tm__buf_reset(tm_buf *b);    /* len = 0, keeps the memory */
 void tm__buf_free(tm_buf *b);     /* frees; the buffer may be reused after */
 

@@ -5,19 +5,23 @@
  * The ingest path of every source passes here:
  *
  *   tm_track / tm_track_sync / tm_track_json
- *     → decode (JSON only) → tm__event_finish (validate, defaults)
- *     → tm__event_clone (owned copy, generated id) → writer (group commit)
+ *     → decode (JSON only) → admit: tm__event_finish (validate, defaults)
+ *       and tm__price_event (cost) → tm__event_clone (owned copy,
+ *       generated id) → writer (group commit)
  *
  * tm_track_json works in chunks: it decodes chunk k+1 while the writer
  * commits chunk k, then waits for every chunk before answering, so a large
  * body streams through bounded memory and still answers only when durable.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../core/err.h"
 #include "../core/event.h"
+#include "../core/dec.h"
 #include "../core/tmtime.h"
+#include "../price/price.h"
 #include "../store/store.h"
 #include "tokmeter.h"
 
@@ -26,6 +30,7 @@
 struct tm {
     tm_store *store;
     tm_writer *writer;
+    tm_catalog *catalog;    /* read-only once open */
 };
 
 int tm_open(tm **out, const char *path, const tm_options *opts)
@@ -38,13 +43,15 @@ int tm_open(tm **out, const char *path, const tm_options *opts)
         return tm__fail(TM_EINVAL, "tm_open: no store path given");
     if (!(t = calloc(1, sizeof *t)))
         return TM_ENOMEM;
-    if ((rc = tm__store_open(path, &t->store)))
+    if ((rc = tm__catalog_load(&t->catalog, opts ? opts->prices : NULL)) ||
+        (rc = tm__store_open(path, &t->store)))
         goto out;
     rc = tm__writer_start(&t->writer, t->store, opts ? opts->queue_max : 0,
                           opts ? opts->batch_max : 0);
 out:
     if (rc) {
         tm__store_close(t->store);
+        tm__catalog_free(t->catalog);
         free(t);
         return rc;
     }
@@ -58,18 +65,32 @@ int tm_close(tm *t)
         return TM_OK;
     int rc = tm__writer_stop(t->writer);
     tm__store_close(t->store);
+    tm__catalog_free(t->catalog);
     free(t);
     return rc;
 }
 
-/* Validates a copy of ev and returns an owned clone ready for the writer. */
-static int prepare(const tm_event *ev, tm_event **out)
+/* The one admission step of every way in: validate and fill defaults, then
+ * price. On TM_EINVAL the reason is in err. */
+static int admit(tm *t, tm_event *e, int64_t now, char *err, size_t errlen)
+{
+    e->has &= ~(unsigned)TM__HAS_GEN_ID;
+    int rc = tm__event_finish(e, now, err, errlen);
+    if (rc == TM_OK && (rc = tm__price_event(t->catalog, e, NULL)) == TM_EINVAL)
+        snprintf(err, errlen, "%s", tm_errmsg());
+    return rc;
+}
+
+/* Admits a copy of ev and returns an owned clone ready for the writer. */
+static int prepare(tm *t, const tm_event *ev, tm_event **out)
 {
     char err[256];
     tm_event e = *ev;
-    e.has &= ~(unsigned)TM__HAS_GEN_ID;
-    if (tm__event_finish(&e, tm__now_us(), err, sizeof err))
+    int rc = admit(t, &e, tm__now_us(), err, sizeof err);
+    if (rc == TM_EINVAL)
         return tm__fail(TM_EINVAL, "%s", err);
+    if (rc)
+        return rc;
     if (!(*out = tm__event_clone(&e)))
         return TM_ENOMEM;
     return TM_OK;
@@ -79,7 +100,7 @@ int tm_track(tm *t, const tm_event *ev)
 {
     tm_event *c = NULL;
     tm__clear_err();
-    int rc = prepare(ev, &c);
+    int rc = prepare(t, ev, &c);
     return rc ? rc : tm__writer_submit(t->writer, &c, 1, NULL);
 }
 
@@ -89,7 +110,7 @@ int tm_track_sync(tm *t, const tm_event *ev, int *duplicate)
     unsigned char dup = 0;
     tm_ticket ticket = {1, 0, &dup};
     tm__clear_err();
-    int rc = prepare(ev, &c);
+    int rc = prepare(t, ev, &c);
     if (rc == TM_OK)
         rc = tm__writer_submit(t->writer, &c, 1, &ticket);
     if (rc == TM_OK)
@@ -186,7 +207,7 @@ static int one(jctx *c, const tm_jv *v, size_t line, int single)
     if (rc == TM_OK && single && c->id_default && !b.ev.id)
         b.ev.id = c->id_default;
     if (rc == TM_OK)
-        rc = tm__event_finish(&b.ev, c->now, b.err, sizeof b.err);
+        rc = admit(c->t, &b.ev, c->now, b.err, sizeof b.err);
     if (rc == TM_EINVAL)
         return add_item(c, line, TM_ITEM_REJECTED, b.err);
     if (rc)
@@ -333,6 +354,40 @@ int tm_events(tm *t, const tm_event_filter *f, int (*fn)(void *, const tm_event 
 {
     tm__clear_err();
     return t->store->ops->scan(t->store, f, fn, arg);
+}
+
+typedef struct reprice_ctx {
+    tm *t;
+    int64_t since, until, examined, changed;
+    tm_i128 delta;
+} reprice_ctx;
+
+static int reprice_one(void *arg, tm_event *ev)
+{
+    reprice_ctx *r = arg;
+    ev->has &= ~(unsigned)TM_HAS_COST; /* only non-reported rows come here */
+    return tm__price_event(r->t->catalog, ev, NULL);
+}
+
+static int reprice_task(tm_store *s, void *arg)
+{
+    reprice_ctx *r = arg;
+    return s->ops->reprice(s, r->since, r->until, reprice_one, r, &r->examined, &r->changed,
+                           &r->delta);
+}
+
+int tm_reprice(tm *t, int64_t since_us, int64_t until_us, tm_reprice_result *out)
+{
+    reprice_ctx r = {t, since_us, until_us, 0, 0, 0};
+    tm__clear_err();
+    int rc = tm__writer_exec(t->writer, reprice_task, &r);
+    memset(out, 0, sizeof *out);
+    if (rc == TM_OK) {
+        out->examined = r.examined;
+        out->changed = r.changed;
+        tm__dec_format(r.delta, 12, out->delta_usd);
+    }
+    return rc;
 }
 
 int tm_verify(tm *t, void (*fn)(void *, const char *), void *arg)

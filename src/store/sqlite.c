@@ -536,6 +536,58 @@ out:
     return rc;
 }
 
+static int sq_reprice(tm_store *base, int64_t since, int64_t until,
+                      int (*fn)(void *, tm_event *), void *arg, int64_t *examined,
+                      int64_t *changed, __int128 *delta)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *sel = NULL, *upd = NULL;
+    int rc, step = SQLITE_DONE;
+    *examined = *changed = 0;
+    *delta = 0;
+    if ((rc = step_done(s->w, s->begin, "begin")))
+        return rc;
+    if (sqlite3_prepare_v2(s->w, SELECT_EVENT " WHERE e.ts >= ?1 AND e.ts < ?2 AND e.cost_source != 2",
+                           -1, &sel, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->w, "UPDATE events SET cost_pusd = ?1, cost_source = ?2 WHERE seq = ?3",
+                           -1, &upd, NULL) != SQLITE_OK) {
+        rc = sqerr(s->w, "prepare reprice");
+        goto out;
+    }
+    sqlite3_bind_int64(sel, 1, since ? since : INT64_MIN);
+    sqlite3_bind_int64(sel, 2, until ? until : INT64_MAX);
+    while (rc == TM_OK && (step = sqlite3_step(sel)) == SQLITE_ROW) {
+        tm_event e;
+        row_to_event(sel, &e);
+        int64_t old = e.cost_pusd;
+        int old_source = e.cost_source;
+        ++*examined;
+        if ((rc = fn(arg, &e)))
+            break;
+        if (e.cost_pusd == old && e.cost_source == old_source)
+            continue;
+        sqlite3_bind_int64(upd, 1, e.cost_pusd);
+        sqlite3_bind_int(upd, 2, e.cost_source);
+        sqlite3_bind_int64(upd, 3, e.seq);
+        rc = step_done(s->w, upd, "update cost");
+        ++*changed;
+        *delta += (__int128)e.cost_pusd - old;
+    }
+    if (rc == TM_OK && step != SQLITE_DONE)
+        rc = sqerr(s->w, "reprice scan");
+out:
+    sqlite3_finalize(sel);
+    sqlite3_finalize(upd);
+    if (rc == TM_OK)
+        rc = step_done(s->w, s->commit, "commit");
+    if (rc) {
+        int keep = rc;
+        step_done(s->w, s->rollback, "rollback");
+        rc = keep;
+    }
+    return rc;
+}
+
 /* Runs a one-value query on the reader; *out gets column 0 of the first row. */
 static int query_int(sqlite_store *s, const char *sql, int64_t *out)
 {
@@ -638,7 +690,7 @@ out:
 }
 
 const struct tm_store_ops tm__sqlite_ops = {
-    "sqlite", sq_open, sq_close, sq_append, sq_scan, sq_count, sq_verify,
+    "sqlite", sq_open, sq_close, sq_append, sq_scan, sq_count, sq_reprice, sq_verify,
 };
 
 int tm__store_open(const char *path, tm_store **out)

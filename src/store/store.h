@@ -37,6 +37,13 @@ struct tm_store_ops {
 
     int (*count)(tm_store *s, int64_t *out);
 
+    /* Recomputes costs: calls fn on each event with since ≤ ts < until whose
+     * cost was not reported; fn may set cost_pusd and cost_source; changed
+     * rows are written, all in one transaction. Writer thread only. */
+    int (*reprice)(tm_store *s, int64_t since, int64_t until,
+                   int (*fn)(void *arg, tm_event *ev), void *arg, int64_t *examined,
+                   int64_t *changed, __int128 *delta);
+
     /* Integrity checks, one report line each through fn; TM_ECORRUPT if any
      * fails. */
     int (*verify)(tm_store *s, void (*fn)(void *arg, const char *line), void *arg);
@@ -79,6 +86,10 @@ int tm__writer_start(tm_writer **out, tm_store *s, size_t queue_max, size_t batc
  * tracked asynchronously. Blocks while the queue is full. TM_ECLOSED after
  * stop began (the events are freed). */
 int tm__writer_submit(tm_writer *w, tm_event **evs, size_t n, tm_ticket *t);
+
+/* Runs fn(store, arg) on the writer thread once everything queued before
+ * it is committed, and returns its result (with the writer's message). */
+int tm__writer_exec(tm_writer *w, int (*fn)(tm_store *s, void *arg), void *arg);
 
 /* Waits until every event of t is committed; returns t->err. */
 int tm__writer_wait(tm_writer *w, tm_ticket *t);

@@ -24,6 +24,8 @@ typedef struct item {
     tm_event *ev;
     tm_ticket *t;       /* NULL: asynchronous */
     size_t slot;        /* index into t->dup  */
+    int (*task)(tm_store *, void *);  /* instead of an event: run this */
+    void *arg;
 } item;
 
 struct tm_writer {
@@ -54,7 +56,26 @@ static void *run(void *arg)
             pthread_cond_wait(&w->has_work, &w->mu);
         if (w->len == 0 && w->stopping)
             break;
-        size_t n = w->len < w->batch_max ? w->len : w->batch_max;
+        if (w->ring[w->head].task) { /* a task runs alone, in queue order */
+            item it = w->ring[w->head];
+            w->head = (w->head + 1) % w->cap;
+            w->len--;
+            pthread_cond_broadcast(&w->has_room);
+            pthread_mutex_unlock(&w->mu);
+            int trc = it.task(w->store, it.arg);
+            pthread_mutex_lock(&w->mu);
+            if (trc)
+                snprintf(w->last_msg, sizeof w->last_msg, "%s",
+                         *tm_errmsg() ? tm_errmsg() : tm_strerror(trc));
+            it.t->err = trc;
+            it.t->pending--;
+            w->committed++;
+            pthread_cond_broadcast(&w->done);
+            continue;
+        }
+        size_t n = 0, most = w->len < w->batch_max ? w->len : w->batch_max;
+        while (n < most && !w->ring[(w->head + n) % w->cap].task)
+            n++;
         for (size_t i = 0; i < n; i++) {
             batch[i] = w->ring[(w->head + i) % w->cap];
             evs[i] = batch[i].ev;
@@ -139,7 +160,7 @@ int tm__writer_submit(tm_writer *w, tm_event **evs, size_t n, tm_ticket *t)
             pthread_mutex_unlock(&w->mu);
             return tm__fail(TM_ECLOSED, "tokmeter handle is closing");
         }
-        w->ring[(w->head + w->len) % w->cap] = (item){evs[i], t, i};
+        w->ring[(w->head + w->len) % w->cap] = (item){evs[i], t, i, NULL, NULL};
         w->len++;
         w->queued++;
         if (w->len == 1 || (w->len & 255) == 0)
@@ -148,6 +169,24 @@ int tm__writer_submit(tm_writer *w, tm_event **evs, size_t n, tm_ticket *t)
     pthread_cond_signal(&w->has_work);
     pthread_mutex_unlock(&w->mu);
     return TM_OK;
+}
+
+int tm__writer_exec(tm_writer *w, int (*fn)(tm_store *, void *), void *arg)
+{
+    tm_ticket t = {1, 0, NULL};
+    pthread_mutex_lock(&w->mu);
+    while (w->len == w->cap && !w->stopping)
+        pthread_cond_wait(&w->has_room, &w->mu);
+    if (w->stopping) {
+        pthread_mutex_unlock(&w->mu);
+        return tm__fail(TM_ECLOSED, "tokmeter handle is closing");
+    }
+    w->ring[(w->head + w->len) % w->cap] = (item){NULL, &t, 0, fn, arg};
+    w->len++;
+    w->queued++;
+    pthread_cond_signal(&w->has_work);
+    pthread_mutex_unlock(&w->mu);
+    return tm__writer_wait(w, &t);
 }
 
 int tm__writer_wait(tm_writer *w, tm_ticket *t)

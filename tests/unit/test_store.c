@@ -202,7 +202,7 @@ static void *produce(void *arg)
 
 Test(store, concurrent_producers)
 {
-    tm_options o = {64, 16}; /* a small queue forces blocking and many batches */
+    tm_options o = {.queue_max = 64, .batch_max = 16}; /* a small queue forces blocking and many batches */
     tm *t = NULL;
     cr_assert_eq(tm_open(&t, path, &o), TM_OK);
     pthread_t th[8];
