@@ -98,6 +98,50 @@ check "track unknown flag" eq "$rc" 64
 out=$(sqlite3 "$W/track.db" "SELECT input_tokens, output_tokens, latency_ns, metadata FROM events")
 check "track stored fields" eq "$out" '1000|200|812400000|{"k":"v"}'
 
+# --- pricing ----------------------------------------------------------------
+PDB="$W/price.db"
+cat > "$W/priced.ndjson" <<'NDJ'
+{"id":"p1","provider":"anthropic","model":"claude-sonnet-4-5-20250929","input_tokens":1000,"output_tokens":500,"cache_read_tokens":10000}
+{"id":"p2","provider":"openai","model":"gpt-4o","input_tokens":1000,"cost_usd":"0.5"}
+{"id":"p3","provider":"nobody","model":"mystery","input_tokens":1000}
+{"id":"p4","provider":"cerebras","model":"llama3.1-8b","input_tokens":7}
+{"id":"p5","provider":"ollama","model":"llama3","input_tokens":7}
+NDJ
+$TM --db "$PDB" ingest "$W/priced.ndjson" >/dev/null
+out=$($TM --db "$PDB" events --all --json | grep -o '"id":"p[0-9]"\|"cost_usd":[^,]*,"cost_source":"[a-z]*"' | paste -d' ' - - | sort)
+check "events --json shows cost and source" eq "$out" '"id":"p1" "cost_usd":0.0135,"cost_source":"computed"
+"id":"p2" "cost_usd":0.5,"cost_source":"reported"
+"id":"p3" "cost_usd":0,"cost_source":"unpriced"
+"id":"p4" "cost_usd":0.000006,"cost_source":"computed"
+"id":"p5" "cost_usd":0,"cost_source":"computed"'
+# A user price file prices the mystery model and changes Sonnet; reprice applies it.
+cat > "$W/my-prices.json" <<'JSON'
+{"models": [{"provider": "nobody", "model": "mystery", "input_usd_per_mtok": "2"},
+            {"provider": "anthropic", "model": "claude-sonnet-4-5*", "input_usd_per_mtok": "4", "output_usd_per_mtok": "20",
+             "cache_read_usd_per_mtok": "0.40"}]}
+JSON
+out=$($TM --db "$PDB" --prices "$W/my-prices.json" reprice --json)
+check "reprice counts and delta" eq "$out" '{"examined": 4, "changed": 2, "delta_usd": 0.0065}'
+out=$(sqlite3 "$PDB" "SELECT id, cost_pusd, cost_source FROM events ORDER BY id" | tr '\n' ' ')
+check "repriced values" eq "$out" "p1|18000000000|1 p2|500000000000|2 p3|2000000000|1 p4|6000000|1 p5|0|1 "
+out=$(TOKMETER_PRICES="$W/my-prices.json" $TM --db "$PDB" reprice)
+check "reprice again: nothing changes" eq "$out" "repriced 4 events: 0 changed, total cost +0 USD"
+printf '{"models": [{"provider": "x", "model": "y", "input_usd_per_mtok": "abc"}]}' > "$W/bad-prices.json"
+err=$($TM --db "$PDB" --prices "$W/bad-prices.json" events 2>&1); rc=$?
+check "bad price file names file and field" eq "$err/$rc" "tokmeter: cannot open store $PDB: $W/bad-prices.json: models[0].input_usd_per_mtok: must be a decimal number/1"
+# prices list --json is itself a price file that prices the same.
+$TM prices list --json > "$W/all-prices.json"
+a=$($TM prices cost --provider anthropic --model claude-opus-4-1 --input-tokens 12345 --output-tokens 678 --cache-write-tokens 90 --cache-write-1h-tokens 40 --json | grep -o '"cost_usd": [0-9.]*')
+b=$($TM --prices "$W/all-prices.json" prices cost --provider anthropic --model claude-opus-4-1 --input-tokens 12345 --output-tokens 678 --cache-write-tokens 90 --cache-write-1h-tokens 40 --json | grep -o '"cost_usd": [0-9.]*')
+check "prices list --json round-trips" eq "$a|$b" '"cost_usd": 0.2381625|"cost_usd": 0.2381625'
+$TM prices import tests/data/litellm_sample.json --output "$W/litellm.json" 2>"$W/imp.err"
+check "prices import" eq "$(cat "$W/imp.err")" "converted 4 models (2 skipped: no token prices, or finer than 1e-12 USD per token); use it with --prices $W/litellm.json"
+out=$($TM --prices "$W/litellm.json" prices cost --provider mistral --model tiny-model --input-tokens 1000000 --json | grep -o '"cost_usd": [0-9.]*')
+check "imported prices apply" eq "$out" '"cost_usd": 0.0375'
+$TM prices show no-such-model >/dev/null; check "prices show unpriced exits 2" eq "$?" 2
+out=$($TM prices cost --provider cerebras --model llama3.1-8b --input-tokens 100 | tail -1)
+check "prices cost per request" eq "$out" 'total: $0.000006'
+
 # --- durability: SIGKILL while writing with synchronous acks -------------
 CDB="$W/crash.db"
 round=0
