@@ -3,7 +3,8 @@
 # one is missing, so a second run costs a dpkg query and nothing else.
 set -eu
 pkgs="build-essential pkg-config sqlite3 libsqlite3-dev libyajl-dev libmicrohttpd-dev
-      libcurl4-openssl-dev libsodium-dev libcriterion-dev curl ca-certificates"
+      libcurl4-openssl-dev libsodium-dev libcriterion-dev curl ca-certificates
+      tzdata python3"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

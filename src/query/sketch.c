@@ -1,0 +1,156 @@
+/*
+ * sketch.c — DDSketch bins on the log scale. Latency is not money, so
+ * floating point is fine here; the guarantee is relative accuracy α = 1%.
+ */
+#include "sketch.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tokmeter.h"
+
+#define ALPHA 0.01
+static const double GAMMA = (1.0 + ALPHA) / (1.0 - ALPHA);
+
+int tm__sketch_bin_of(int64_t ns)
+{
+    double ms = (double)ns / 1e6;
+    double i = ceil(log(ms) / log(GAMMA));
+    if (i < TM_SKETCH_MIN_BIN)
+        return TM_SKETCH_MIN_BIN;
+    if (i > TM_SKETCH_MAX_BIN)
+        return TM_SKETCH_MAX_BIN;
+    return (int)i;
+}
+
+static double bin_value(int i)
+{
+    return 2.0 * pow(GAMMA, i) / (GAMMA + 1.0);
+}
+
+static int add_bin(tm_sketch *s, int index, uint64_t count)
+{
+    uint32_t lo = 0, hi = s->n;
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        if (s->bins[mid].index < index)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < s->n && s->bins[lo].index == index) {
+        uint64_t c = (uint64_t)s->bins[lo].count + count;
+        s->bins[lo].count = c > UINT32_MAX ? UINT32_MAX : (uint32_t)c;
+        return TM_OK;
+    }
+    if (s->n == s->cap) {
+        uint32_t cap = s->cap ? s->cap * 2 : 4;
+        tm_sketch_bin *b = realloc(s->bins, cap * sizeof *b);
+        if (!b)
+            return TM_ENOMEM;
+        s->bins = b;
+        s->cap = cap;
+    }
+    memmove(&s->bins[lo + 1], &s->bins[lo], (s->n - lo) * sizeof *s->bins);
+    s->bins[lo].index = (int16_t)index;
+    s->bins[lo].count = count > UINT32_MAX ? UINT32_MAX : (uint32_t)count;
+    s->n++;
+    return TM_OK;
+}
+
+int tm__sketch_add(tm_sketch *s, int64_t ns, uint64_t count)
+{
+    if (ns <= 0) {
+        s->zeros += count;
+        return TM_OK;
+    }
+    return add_bin(s, tm__sketch_bin_of(ns), count);
+}
+
+int tm__sketch_merge(tm_sketch *into, const tm_sketch *from)
+{
+    into->zeros += from->zeros;
+    for (uint32_t i = 0; i < from->n; i++)
+        if (add_bin(into, from->bins[i].index, from->bins[i].count))
+            return TM_ENOMEM;
+    return TM_OK;
+}
+
+void tm__sketch_free(tm_sketch *s)
+{
+    free(s->bins);
+    memset(s, 0, sizeof *s);
+}
+
+size_t tm__sketch_size(const tm_sketch *s) { return 8 + (size_t)s->n * 6; }
+
+void tm__sketch_write(const tm_sketch *s, unsigned char *out)
+{
+    for (int k = 0; k < 8; k++)
+        out[k] = (unsigned char)(s->zeros >> (8 * k));
+    out += 8;
+    for (uint32_t i = 0; i < s->n; i++, out += 6) {
+        uint16_t ix = (uint16_t)s->bins[i].index;
+        out[0] = (unsigned char)ix;
+        out[1] = (unsigned char)(ix >> 8);
+        for (int k = 0; k < 4; k++)
+            out[2 + k] = (unsigned char)(s->bins[i].count >> (8 * k));
+    }
+}
+
+/* Calls fn for each (index, count) of a serialized sketch; -1 if malformed. */
+static int each_raw(const unsigned char *in, size_t len, uint64_t *zeros,
+                    int (*fn)(void *, int, uint64_t), void *arg)
+{
+    if (len < 8 || (len - 8) % 6)
+        return -1;
+    uint64_t z = 0;
+    for (int k = 0; k < 8; k++)
+        z |= (uint64_t)in[k] << (8 * k);
+    *zeros = z;
+    for (size_t off = 8; off < len; off += 6) {
+        int16_t ix = (int16_t)(uint16_t)(in[off] | in[off + 1] << 8);
+        uint32_t c = 0;
+        for (int k = 0; k < 4; k++)
+            c |= (uint32_t)in[off + 2 + k] << (8 * k);
+        if (ix < TM_SKETCH_MIN_BIN || ix > TM_SKETCH_MAX_BIN || fn(arg, ix, c))
+            return -1;
+    }
+    return 0;
+}
+
+static int into_sketch(void *arg, int ix, uint64_t c) { return add_bin(arg, ix, c) ? -1 : 0; }
+
+int tm__sketch_read(tm_sketch *s, const unsigned char *in, size_t len)
+{
+    uint64_t z = 0;
+    if (each_raw(in, len, &z, into_sketch, s))
+        return TM_ECORRUPT;
+    s->zeros += z;
+    return TM_OK;
+}
+
+uint64_t tm__sketch_count(const tm_sketch *s)
+{
+    uint64_t n = s->zeros;
+    for (uint32_t i = 0; i < s->n; i++)
+        n += s->bins[i].count;
+    return n;
+}
+
+double tm__sketch_quantile(const tm_sketch *s, double q)
+{
+    uint64_t total = tm__sketch_count(s);
+    if (total == 0)
+        return -1;
+    uint64_t rank = (uint64_t)floor(q * (double)(total - 1)), seen = s->zeros;
+    if (rank < seen)
+        return 0;
+    for (uint32_t i = 0; i < s->n; i++) {
+        seen += s->bins[i].count;
+        if (seen > rank)
+            return bin_value(s->bins[i].index);
+    }
+    return bin_value(s->bins[s->n - 1].index);
+}

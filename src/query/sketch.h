@@ -1,0 +1,47 @@
+/*
+ * sketch.h — a mergeable latency sketch (DDSketch-style) with 1% relative
+ * accuracy: any quantile it answers is within 1% of the true value at that
+ * rank, and sketches of any cells merge exactly.
+ *
+ * A value x > 0 (milliseconds) falls in bin i = ceil(log_γ x), γ = 1.01/0.99;
+ * bin i answers 2γ^i/(γ+1), within 1% of every value in it. Bins are kept
+ * sparse (index, count) in index order, so a cell with few events is small.
+ */
+#ifndef TM_QUERY_SKETCH_H
+#define TM_QUERY_SKETCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define TM_SKETCH_MIN_BIN (-1400) /* 1e-6 ms (1 ns) and below: one bin */
+#define TM_SKETCH_MAX_BIN 1400    /* ~1e6 s and above: one bin          */
+
+typedef struct tm_sketch_bin {
+    int16_t index;
+    uint32_t count;
+} tm_sketch_bin;
+
+typedef struct tm_sketch {
+    tm_sketch_bin *bins;    /* sorted by index; owned                       */
+    uint32_t n, cap;
+    uint64_t zeros;         /* values of exactly 0                          */
+} tm_sketch;
+
+int tm__sketch_bin_of(int64_t latency_ns);             /* the bin of a value */
+int tm__sketch_add(tm_sketch *s, int64_t latency_ns, uint64_t count); /* TM_OK/ENOMEM */
+int tm__sketch_merge(tm_sketch *into, const tm_sketch *from);
+void tm__sketch_free(tm_sketch *s);
+
+/* Serialized form: zeros (u64) then n pairs (i16, u32), little-endian. */
+size_t tm__sketch_size(const tm_sketch *s);
+void tm__sketch_write(const tm_sketch *s, unsigned char *out);
+int tm__sketch_read(tm_sketch *s, const unsigned char *in, size_t len); /* merges into s */
+
+/* Total number of values. */
+uint64_t tm__sketch_count(const tm_sketch *s);
+
+/* The q-quantile (0 ≤ q ≤ 1) in ms: the value at rank floor(q·(n−1)) of
+ * the sorted values, within 1%. Returns -1 when empty. */
+double tm__sketch_quantile(const tm_sketch *s, double q);
+
+#endif
