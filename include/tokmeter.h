@@ -135,7 +135,7 @@ void tm_event_init(tm_event *ev);
 
 /* ---- the handle -------------------------------------------------------- */
 
-typedef struct tm tm;
+typedef struct tm_handle tm; /* not "struct tm": that is <time.h>'s */
 
 typedef struct tm_options {
     const char *prices;     /* a price file (docs/pricing.md) whose entries
@@ -229,6 +229,23 @@ int tm_events(tm *t, const tm_event_filter *f,
  * size cap, NUL-terminated. Returns the length it needs (excluding the NUL);
  * a value ≥ cap means buf was too small and holds a truncated prefix. */
 size_t tm_event_to_json(const tm_event *ev, char *buf, size_t cap);
+
+/* ---- reports ----------------------------------------------------------- */
+
+typedef struct tm_report tm_report;
+
+/* Runs a report query. params is a NULL-terminated array of key, value
+ * strings with the names of GET /v1/usage and `tokmeter report`: from, to,
+ * interval (hour|day|week|month|none), tz, group_by (provider, model,
+ * user_id, endpoint, operation, metric_type, success; comma-separated),
+ * where (DIM=V[,V]; repeatable), order_by (a metric, :asc for ascending),
+ * limit. Errors: TM_EINVAL naming the parameter. Free with tm_report_free. */
+int tm_report_run(tm *t, const char *const *params, tm_report **out);
+
+/* The report as JSON (docs/queries.md). Owned by the report. */
+const char *tm_report_json(const tm_report *r);
+
+void tm_report_free(tm_report *r);
 
 /* ---- pricing ----------------------------------------------------------- */
 

@@ -21,11 +21,11 @@ static const cli_opt *find(const cli_opt *opts, const char *name, size_t n)
 int cli_parse(const cli_cmd *cmd, const cli_opt *opts, cli_global *g, int argc, char **argv)
 {
     const cli_opt globals[] = {
-        {"db", "PATH", NULL, &g->db, NULL},
-        {"prices", "FILE", NULL, &g->prices, NULL},
-        {"json", NULL, NULL, NULL, &g->json},
-        {"help", NULL, NULL, NULL, &g->help},
-        {NULL, NULL, NULL, NULL, NULL},
+        {"db", "PATH", NULL, &g->db, NULL, NULL, NULL},
+        {"prices", "FILE", NULL, &g->prices, NULL, NULL, NULL},
+        {"json", NULL, NULL, NULL, &g->json, NULL, NULL},
+        {"help", NULL, NULL, NULL, &g->help, NULL, NULL},
+        {NULL, NULL, NULL, NULL, NULL, NULL, NULL},
     };
     int npos = 0, only_pos = 0;
     for (int i = 0; i < argc; i++) {
@@ -65,10 +65,16 @@ int cli_parse(const cli_cmd *cmd, const cli_opt *opts, cli_global *g, int argc, 
             *o->flag = 1;
             continue;
         }
-        if (eq) {
-            *o->val = eq + 1;
-        } else if (i + 1 < argc) {
-            *o->val = argv[++i];
+        const char *arg = eq ? eq + 1 : i + 1 < argc ? argv[++i] : NULL;
+        if (arg && o->list) {
+            if (*o->nlist == CLI_LIST_MAX) {
+                fprintf(stderr, "tokmeter %s: --%s given more than %d times\n", cmd->name, o->name,
+                        CLI_LIST_MAX);
+                return -1;
+            }
+            o->list[(*o->nlist)++] = arg;
+        } else if (arg) {
+            *o->val = arg;
         } else {
             fprintf(stderr, "tokmeter %s: --%s needs a value (%s)\n", cmd->name, o->name, o->arg);
             return -1;
@@ -196,7 +202,7 @@ static void collect(void *arg, const char *name, const char *canonical, const ch
         if (*p == '_')
             *p = '-';
     f->opts[f->n] = (cli_opt){f->names[f->n], "VALUE", help ? help : "(same as above)",
-                              &f->vals[f->n], NULL};
+                              &f->vals[f->n], NULL, NULL, NULL};
     f->n++;
 }
 

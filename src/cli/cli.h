@@ -25,7 +25,11 @@ typedef struct cli_opt {
     const char *help;
     const char **val;       /* receives the argument                        */
     int *flag;              /* set to 1 when given                          */
+    const char **list;      /* or: a repeatable option's arguments          */
+    size_t *nlist;          /* their count (at most CLI_LIST_MAX)           */
 } cli_opt;
+
+#define CLI_LIST_MAX 16
 
 /* Options every command takes. */
 typedef struct cli_global {
@@ -83,6 +87,6 @@ int cli_parse_time(const char *s, int64_t *us);
 int cli_parse_count(const char *opt, const char *s, size_t *out);
 
 extern const cli_cmd cmd_track, cmd_ingest, cmd_events, cmd_verify, cmd_serve, cmd_prices,
-    cmd_reprice;
+    cmd_reprice, cmd_report, cmd_usage;
 
 #endif

@@ -56,13 +56,13 @@ static int run(cli_global *g, int argc, char **argv)
     const char *limit = NULL, *user = NULL, *provider = NULL, *since = NULL, *until = NULL;
     int all = 0;
     const cli_opt opts[] = {
-        {"limit", "N", "at most N events (default 20)", &limit, NULL},
-        {"all", NULL, "every matching event (no limit)", NULL, &all},
-        {"user", "USER", "only this user_id", &user, NULL},
-        {"provider", "P", "only this provider", &provider, NULL},
+        {"limit", "N", "at most N events (default 20)", &limit, NULL, NULL, NULL},
+        {"all", NULL, "every matching event (no limit)", NULL, &all, NULL, NULL},
+        {"user", "USER", "only this user_id", &user, NULL, NULL, NULL},
+        {"provider", "P", "only this provider", &provider, NULL, NULL, NULL},
         {"since", "TIME", "from TIME on: RFC 3339, a date, or back from now (24h, 7d)", &since, NULL},
-        {"until", "TIME", "before TIME", &until, NULL},
-        {NULL, NULL, NULL, NULL, NULL},
+        {"until", "TIME", "before TIME", &until, NULL, NULL, NULL},
+        {NULL, NULL, NULL, NULL, NULL, NULL, NULL},
     };
     int npos = cli_parse(&cmd_events, opts, g, argc, argv);
     if (g->help) {

@@ -358,9 +358,9 @@ static int run(cli_global *g, int argc, char **argv)
     }
     const cli_opt opts[] = {
         {"provider", "P", "only this provider (list), or the event's provider (show)", &provider, NULL},
-        {"at", "TIME", "show: the price in force at TIME (default now)", &at, NULL},
-        {"output", "FILE", "import: write the price file here instead of stdout", &output, NULL},
-        {NULL, NULL, NULL, NULL, NULL},
+        {"at", "TIME", "show: the price in force at TIME (default now)", &at, NULL, NULL, NULL},
+        {"output", "FILE", "import: write the price file here instead of stdout", &output, NULL, NULL, NULL},
+        {NULL, NULL, NULL, NULL, NULL, NULL, NULL},
     };
     int npos = cli_parse(&cmd_prices, opts, g, argc - 1, argv + 1);
     if (g->help) {

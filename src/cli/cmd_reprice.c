@@ -10,8 +10,8 @@ static int run(cli_global *g, int argc, char **argv)
     const char *since = NULL, *until = NULL;
     const cli_opt opts[] = {
         {"since", "TIME", "only events from TIME on (RFC 3339, a date, or 7d)", &since, NULL},
-        {"until", "TIME", "only events before TIME", &until, NULL},
-        {NULL, NULL, NULL, NULL, NULL},
+        {"until", "TIME", "only events before TIME", &until, NULL, NULL, NULL},
+        {NULL, NULL, NULL, NULL, NULL, NULL, NULL},
     };
     int npos = cli_parse(&cmd_reprice, opts, g, argc, argv);
     if (g->help) {

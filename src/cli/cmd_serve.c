@@ -12,10 +12,10 @@ static int run(cli_global *g, int argc, char **argv)
     const char *listen = "127.0.0.1:8787", *max_body = NULL;
     int quiet = 0;
     const cli_opt opts[] = {
-        {"listen", "ADDR:PORT", "where to listen (default 127.0.0.1:8787; port 0 picks one)", &listen, NULL},
-        {"max-body", "BYTES", "largest request body (default 8388608)", &max_body, NULL},
-        {"quiet", NULL, "no startup line", NULL, &quiet},
-        {NULL, NULL, NULL, NULL, NULL},
+        {"listen", "ADDR:PORT", "where to listen (default 127.0.0.1:8787; port 0 picks one)", &listen, NULL, NULL, NULL},
+        {"max-body", "BYTES", "largest request body (default 8388608)", &max_body, NULL, NULL, NULL},
+        {"quiet", NULL, "no startup line", NULL, &quiet, NULL, NULL},
+        {NULL, NULL, NULL, NULL, NULL, NULL, NULL},
     };
     int npos = cli_parse(&cmd_serve, opts, g, argc, argv);
     if (g->help) {

@@ -8,7 +8,8 @@
 #include "cli.h"
 
 static const cli_cmd *const commands[] = {
-    &cmd_serve, &cmd_track, &cmd_ingest, &cmd_events, &cmd_prices, &cmd_reprice, &cmd_verify,
+    &cmd_serve, &cmd_track, &cmd_ingest, &cmd_events, &cmd_report, &cmd_usage, &cmd_prices,
+    &cmd_reprice, &cmd_verify,
 };
 #define NCMD (sizeof commands / sizeof commands[0])
 

@@ -20,18 +20,42 @@
 #include "../core/err.h"
 #include "../core/event.h"
 #include "../core/dec.h"
+#include "../core/json.h"
 #include "../core/tmtime.h"
 #include "../price/price.h"
+#include "../query/query.h"
+#include "lib.h"
 #include "../store/store.h"
 #include "tokmeter.h"
 
 #define CHUNK 4096
 
-struct tm {
+struct tm_handle {
     tm_store *store;
     tm_writer *writer;
     tm_catalog *catalog;    /* read-only once open */
+    tm_rollups rollups;     /* loaded on the first query; kept by commit() */
 };
+
+/* The writer's commit hook: fold the committed cells into the in-memory
+ * rollups before the events are acknowledged, so a read after an ack sees
+ * them. If another process committed in between, the rollups are dropped
+ * and reloaded by the next query. */
+static void commit_hook(void *arg, const tm_cellset *cells, int64_t version)
+{
+    tm *t = arg;
+    pthread_rwlock_wrlock(&t->rollups.lock);
+    if (t->rollups.loaded) {
+        int rc = t->rollups.version + 1 == version ? TM_OK : TM_EBUSY;
+        for (size_t i = 0; rc == TM_OK && i < cells->n; i++)
+            rc = tm__rollups_merge(&t->rollups, &cells->cells[i]);
+        if (rc == TM_OK)
+            t->rollups.version = version;
+        else
+            tm__rollups_clear(&t->rollups);
+    }
+    pthread_rwlock_unlock(&t->rollups.lock);
+}
 
 int tm_open(tm **out, const char *path, const tm_options *opts)
 {
@@ -43,15 +67,17 @@ int tm_open(tm **out, const char *path, const tm_options *opts)
         return tm__fail(TM_EINVAL, "tm_open: no store path given");
     if (!(t = calloc(1, sizeof *t)))
         return TM_ENOMEM;
+    tm__rollups_init(&t->rollups);
     if ((rc = tm__catalog_load(&t->catalog, opts ? opts->prices : NULL)) ||
         (rc = tm__store_open(path, &t->store)))
         goto out;
     rc = tm__writer_start(&t->writer, t->store, opts ? opts->queue_max : 0,
-                          opts ? opts->batch_max : 0);
+                          opts ? opts->batch_max : 0, commit_hook, t);
 out:
     if (rc) {
         tm__store_close(t->store);
         tm__catalog_free(t->catalog);
+        tm__rollups_destroy(&t->rollups);
         free(t);
         return rc;
     }
@@ -66,6 +92,7 @@ int tm_close(tm *t)
     int rc = tm__writer_stop(t->writer);
     tm__store_close(t->store);
     tm__catalog_free(t->catalog);
+    tm__rollups_destroy(&t->rollups);
     free(t);
     return rc;
 }
@@ -387,6 +414,139 @@ int tm_reprice(tm *t, int64_t since_us, int64_t until_us, tm_reprice_result *out
         out->changed = r.changed;
         tm__dec_format(r.delta, 12, out->delta_usd);
     }
+    return rc;
+}
+
+/* ---- queries ---- */
+
+int tm__run_query(tm *t, const tm_query_spec *q, tm_qresult **out)
+{
+    tm__clear_err();
+    return tm__query_run(t->store, &t->rollups, q, tm__now_us(), out);
+}
+
+struct tm_report {
+    tm_qresult *res;
+    tm_buf json;
+};
+
+int tm_report_run(tm *t, const char *const *params, tm_report **out)
+{
+    tm_query_spec q;
+    tm_report *r = NULL;
+    int rc = TM_OK;
+    *out = NULL;
+    tm__query_init(&q);
+    for (size_t i = 0; params && params[i] && rc == TM_OK; i += 2)
+        rc = params[i + 1] ? tm__query_set(&q, params[i], params[i + 1])
+                           : tm__fail(TM_EINVAL, "%s: has no value", params[i]);
+    if (rc == TM_OK && !(r = calloc(1, sizeof *r)))
+        rc = TM_ENOMEM;
+    if (rc == TM_OK)
+        rc = tm__run_query(t, &q, &r->res);
+    if (rc == TM_OK)
+        rc = tm__qresult_json(r->res, &r->json);
+    tm__query_free(&q);
+    if (rc) {
+        tm_report_free(r);
+        return rc;
+    }
+    *out = r;
+    return TM_OK;
+}
+
+const char *tm_report_json(const tm_report *r) { return r->json.data; }
+
+void tm_report_free(tm_report *r)
+{
+    if (!r)
+        return;
+    tm__qresult_free(r->res);
+    tm__buf_free(&r->json);
+    free(r);
+}
+
+/* Runs one query of the per-user dashboard. */
+static int user_query(tm *t, const char *user, const char *from, const char *to, const char *tz,
+                      const char *const *extra, tm_qresult **out)
+{
+    tm_query_spec q;
+    char where[300];
+    int rc;
+    tm__query_init(&q);
+    snprintf(where, sizeof where, "user_id=%s", user);
+    rc = tm__query_set(&q, "where", where);
+    if (rc == TM_OK) rc = tm__query_set(&q, "from", from);
+    if (rc == TM_OK) rc = tm__query_set(&q, "to", to);
+    if (rc == TM_OK && tz) rc = tm__query_set(&q, "tz", tz);
+    for (size_t i = 0; extra && extra[i] && rc == TM_OK; i += 2)
+        rc = tm__query_set(&q, extra[i], extra[i + 1]);
+    if (rc == TM_OK)
+        rc = tm__run_query(t, &q, out);
+    tm__query_free(&q);
+    return rc;
+}
+
+int tm__user_usage_json(tm *t, const char *user, const char *period, const char *tz, tm_buf *b)
+{
+    char from[16], to[16], cost[48];
+    int64_t y;
+    unsigned m, d;
+    tm_qresult *total = NULL, *daily = NULL, *top = NULL;
+    int rc = TM_OK;
+    if (strchr(user, ',') || !*user)
+        return tm__fail(TM_EINVAL, "user: '%s' is not a single user id", user);
+    if (period) {
+        uint64_t py, pm;
+        if (strlen(period) != 7 || period[4] != '-' || tm__uint_parse(period, 4, 9999, &py) ||
+            tm__uint_parse(period + 5, 2, 12, &pm) || pm < 1 || py < 1970)
+            return tm__fail(TM_EINVAL, "period: '%s' must be a month, YYYY-MM", period);
+        y = (int64_t)py;
+        m = (unsigned)pm;
+    } else { /* the current month in tz */
+        tm_tz *z = NULL;
+        if ((rc = tm__tz_load(tz ? tz : "UTC", &z)))
+            return rc;
+        int64_t now = tm__now_us() / 1000000;
+        tm__civil_from_days((now + tm__tz_offset(z, now)) / 86400, &y, &m, &d);
+        tm__tz_free(z);
+    }
+    snprintf(from, sizeof from, "%04lld-%02u-01", (long long)y, m);
+    snprintf(to, sizeof to, "%04lld-%02u-01", (long long)(m == 12 ? y + 1 : y), m == 12 ? 1 : m + 1);
+    static const char *const by_day[] = {"interval", "day", NULL};
+    static const char *const by_endpoint[] = {"group_by", "endpoint", "order_by", "events", "limit", "10", NULL};
+    if ((rc = user_query(t, user, from, to, tz, NULL, &total)) ||
+        (rc = user_query(t, user, from, to, tz, by_day, &daily)) ||
+        (rc = user_query(t, user, from, to, tz, by_endpoint, &top)))
+        goto out;
+    tm__dec_format(total->totals.s.cost, 12, cost);
+    tm__buf_puts(b, "{\"user_id\": ");
+    tm__json_str(b, user, strlen(user));
+    tm__buf_printf(b, ", \"period\": \"%.7s\", \"current_period\": {\"requests\": %lld, "
+                      "\"tokens\": %lld, \"cost\": %s, \"limit\": null},\n \"daily_breakdown\": [",
+                   from, (long long)total->totals.s.events, (long long)total->totals.s.total, cost);
+    for (size_t i = daily->nrows; i-- > 0;) { /* newest first, as the lesson's SQL */
+        const tm_qrow *r = &daily->rows[i];
+        char label[40];
+        tm__period_label(daily, r->period, label, sizeof label);
+        tm__dec_format(r->s.cost, 12, cost);
+        tm__buf_printf(b, "%s{\"date\": \"%s\", \"requests\": %lld, \"tokens\": %lld, \"cost\": %s}",
+                       i + 1 < daily->nrows ? ", " : "", label, (long long)r->s.events,
+                       (long long)r->s.total, cost);
+    }
+    tm__buf_puts(b, "],\n \"top_endpoints\": [");
+    size_t shown = 0;
+    for (size_t i = 0; i < top->nrows; i++) {
+        const tm_qrow *r = &top->rows[i];
+        tm__buf_puts(b, shown++ ? ", {\"endpoint\": " : "{\"endpoint\": ");
+        tm__json_str(b, r->dim[TM_D_ENDPOINT], strlen(r->dim[TM_D_ENDPOINT]));
+        tm__buf_printf(b, ", \"calls\": %lld}", (long long)r->s.events);
+    }
+    rc = tm__buf_puts(b, "]}\n");
+out:
+    tm__qresult_free(total);
+    tm__qresult_free(daily);
+    tm__qresult_free(top);
     return rc;
 }
 

@@ -39,10 +39,11 @@
 
 #include "../core/err.h"
 #include "../core/event.h"
+#include "../core/buf.h"
 #include "../core/strmap.h"
 #include "store.h"
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 
 static const char *const migrations[] = {
     /* 0 → 1 */
@@ -62,15 +63,41 @@ static const char *const migrations[] = {
     " cost_pusd INTEGER NOT NULL, cost_source INTEGER NOT NULL, metadata TEXT);"
     "CREATE INDEX events_idh ON events(idh) WHERE idh IS NOT NULL;"
     "CREATE INDEX events_ts ON events(ts);",
+    /* 1 → 2: rollups (backfilled from the events in the same transaction),
+     * per-user reads, and the commit counter that keeps memory fresh. */
+    "CREATE TABLE rollup(proj INTEGER NOT NULL, hour INTEGER NOT NULL,"
+    " d0 INTEGER NOT NULL, d1 INTEGER NOT NULL, d2 INTEGER NOT NULL, d3 INTEGER NOT NULL,"
+    " d4 INTEGER NOT NULL, d5 INTEGER NOT NULL, d6 INTEGER NOT NULL,"
+    " events INTEGER NOT NULL, requests INTEGER NOT NULL, value INTEGER NOT NULL,"
+    " input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL,"
+    " cache_read_tokens INTEGER NOT NULL, cache_write_tokens INTEGER NOT NULL,"
+    " reasoning_tokens INTEGER NOT NULL, total_tokens INTEGER NOT NULL,"
+    " cost_pusd INTEGER NOT NULL, unpriced INTEGER NOT NULL, errors INTEGER NOT NULL,"
+    " lat_n INTEGER NOT NULL, lat_sum_ns INTEGER NOT NULL, sketch BLOB,"
+    " PRIMARY KEY(proj, hour, d0, d1, d2, d3, d4, d5, d6)) WITHOUT ROWID;"
+    "CREATE INDEX events_user_ts ON events(user_id, ts);"
+    "INSERT INTO meta VALUES('commits', 0);",
 };
+
+/* The rollup row's columns after the key, as a tm_sums. */
+#define ROLL_COLS "events, requests, value, input_tokens, output_tokens, cache_read_tokens," \
+    " cache_write_tokens, reasoning_tokens, total_tokens, cost_pusd, unpriced, errors, lat_n,"  \
+    " lat_sum_ns, sketch"
+#define ROLL_GET "SELECT " ROLL_COLS " FROM rollup WHERE proj = ?1 AND hour = ?2 AND d0 = ?3" \
+    " AND d1 = ?4 AND d2 = ?5 AND d3 = ?6 AND d4 = ?7 AND d5 = ?8 AND d6 = ?9"
+#define ROLL_PUT "INSERT OR REPLACE INTO rollup(proj, hour, d0, d1, d2, d3, d4, d5, d6, " \
+    ROLL_COLS ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19," \
+    "?20,?21,?22,?23,?24)"
+
 
 /* Dimension columns, in the order of the insert statement's ?2..?8. */
 #define NDIMS 7
 
-typedef struct sqlite_store {
+struct sqlite_store {
     struct tm_store base;
     sqlite3 *w;                 /* writer connection                        */
     sqlite3_stmt *ins, *dup_get, *dict_ins, *dict_get, *bump, *begin, *commit, *rollback;
+    sqlite3_stmt *roll_get, *roll_put, *commits;
     tm_strmap dict;             /* string → dict id, writer-side cache      */
     sqlite3 *r;                 /* reader connection                         */
     pthread_mutex_t rmu;
@@ -80,7 +107,7 @@ typedef struct sqlite_store {
     pthread_cond_t ck_cv;
     int ck_wanted, ck_stop, ck_running;
     char path[4096];
-} sqlite_store;
+};
 
 static int sqerr(sqlite3 *db, const char *what)
 {
@@ -136,6 +163,11 @@ static int open_conn(const char *path, int readonly, sqlite3 **out)
     return rc;
 }
 
+static int backfill_rollups(sqlite3 *db);
+static int write_cells(sqlite3 *db, sqlite3_stmt *get, sqlite3_stmt *put, const tm_cellset *cs);
+typedef struct sqlite_store sqlite_store;
+static int query_int(sqlite_store *s, const char *sql, int64_t *out);
+
 static int migrate(sqlite3 *db)
 {
     sqlite3_stmt *st = NULL;
@@ -158,6 +190,8 @@ static int migrate(sqlite3 *db)
     for (int v = version; v < SCHEMA_VERSION; v++) {
         char sql[64];
         if ((rc = exec(db, migrations[v])))
+            goto out;
+        if (v == 1 && (rc = backfill_rollups(db)))
             goto out;
         snprintf(sql, sizeof sql, "PRAGMA user_version=%d", v + 1);
         if ((rc = exec(db, sql)))
@@ -242,7 +276,8 @@ static void sq_close(tm_store *base)
     /* Leave a small WAL behind after a clean close. */
     if (s->w)
         sqlite3_wal_checkpoint_v2(s->w, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
-    sqlite3_stmt *sts[] = {s->ins, s->dup_get, s->dict_ins, s->dict_get, s->bump, s->begin, s->commit, s->rollback};
+    sqlite3_stmt *sts[] = {s->ins, s->dup_get, s->dict_ins, s->dict_get, s->bump, s->begin,
+                           s->commit, s->rollback, s->roll_get, s->roll_put, s->commits};
     for (size_t i = 0; i < sizeof sts / sizeof sts[0]; i++)
         sqlite3_finalize(sts[i]);
     sqlite3_close(s->w);
@@ -291,6 +326,11 @@ static int sq_open(const char *path, tm_store **out)
     if (rc == TM_OK) rc = prepare(s->w, "INSERT OR IGNORE INTO dict(s) VALUES(?1)", &s->dict_ins);
     if (rc == TM_OK) rc = prepare(s->w, "SELECT id FROM dict WHERE s = ?1", &s->dict_get);
     if (rc == TM_OK) rc = prepare(s->w, "UPDATE meta SET value = value + ?1 WHERE key = 'events'", &s->bump);
+    if (rc == TM_OK) rc = prepare(s->w, ROLL_GET, &s->roll_get);
+    if (rc == TM_OK) rc = prepare(s->w, ROLL_PUT, &s->roll_put);
+    if (rc == TM_OK)
+        rc = prepare(s->w, "UPDATE meta SET value = value + 1 WHERE key = 'commits' RETURNING value",
+                     &s->commits);
     if (rc == TM_OK) rc = prepare(s->w, "BEGIN IMMEDIATE", &s->begin);
     if (rc == TM_OK) rc = prepare(s->w, "COMMIT", &s->commit);
     if (rc == TM_OK) rc = prepare(s->w, "ROLLBACK", &s->rollback);
@@ -343,6 +383,162 @@ static void bind_opt_text(sqlite3_stmt *st, int i, const char *v)
         sqlite3_bind_null(st, i);
 }
 
+static void fact_of(const tm_event *e, const uint32_t dim[TM_NDIM], tm_fact *f)
+{
+    memcpy(f->dim, dim, sizeof f->dim);
+    f->ts_us = e->ts_us;
+    f->value = e->value_nano;
+    f->input = e->input_tokens;
+    f->output = e->output_tokens;
+    f->cache_read = e->cache_read_tokens;
+    f->cache_write = e->cache_write_tokens;
+    f->reasoning = e->reasoning_tokens;
+    f->total = e->total_tokens;
+    f->cost = e->cost_pusd;
+    f->cost_source = e->cost_source;
+    f->has_latency = (e->has & TM_HAS_LATENCY) != 0;
+    f->latency_ns = e->latency_ns;
+    f->llm_call = e->metric_type && strcmp(e->metric_type, "llm_call") == 0;
+    f->success = e->success;
+}
+
+/* Reads ROLL_COLS starting at column c0 into a tm_sums. */
+static void sums_of_row(sqlite3_stmt *st, int c0, tm_sums *t)
+{
+    *t = (tm_sums){
+        .events = sqlite3_column_int64(st, c0 + 0), .requests = sqlite3_column_int64(st, c0 + 1),
+        .value = sqlite3_column_int64(st, c0 + 2), .input = sqlite3_column_int64(st, c0 + 3),
+        .output = sqlite3_column_int64(st, c0 + 4), .cache_read = sqlite3_column_int64(st, c0 + 5),
+        .cache_write = sqlite3_column_int64(st, c0 + 6), .reasoning = sqlite3_column_int64(st, c0 + 7),
+        .total = sqlite3_column_int64(st, c0 + 8), .cost = sqlite3_column_int64(st, c0 + 9),
+        .unpriced = sqlite3_column_int64(st, c0 + 10), .errors = sqlite3_column_int64(st, c0 + 11),
+        .lat_n = sqlite3_column_int64(st, c0 + 12), .lat_sum = sqlite3_column_int64(st, c0 + 13),
+    };
+}
+
+/* An event row as a fact: FACT_COLS from column c0; llm is the dict id of
+ * "llm_call" (0 if none). */
+#define FACT_COLS "e.ts, e.provider, e.model, e.user_id, e.endpoint, e.operation, e.metric_type," \
+    " e.success, e.value, e.input_tokens, e.output_tokens, e.cache_read_tokens,"                  \
+    " e.cache_write_tokens, e.reasoning_tokens, e.total_tokens, e.latency_ns, e.cost_pusd,"       \
+    " e.cost_source"
+
+static void fact_of_row(sqlite3_stmt *st, int c0, int64_t llm, tm_fact *f)
+{
+    memset(f, 0, sizeof *f);
+    f->ts_us = sqlite3_column_int64(st, c0);
+    for (int d = 0; d < TM_D_SUCCESS; d++)
+        f->dim[d] = (uint32_t)sqlite3_column_int64(st, c0 + 1 + d);
+    f->success = sqlite3_column_int(st, c0 + 7);
+    f->dim[TM_D_SUCCESS] = f->success ? 2 : 1;
+    f->llm_call = llm && sqlite3_column_int64(st, c0 + 6) == llm;
+    f->value = sqlite3_column_int64(st, c0 + 8);
+    f->input = sqlite3_column_int64(st, c0 + 9);
+    f->output = sqlite3_column_int64(st, c0 + 10);
+    f->cache_read = sqlite3_column_int64(st, c0 + 11);
+    f->cache_write = sqlite3_column_int64(st, c0 + 12);
+    f->reasoning = sqlite3_column_int64(st, c0 + 13);
+    f->total = sqlite3_column_int64(st, c0 + 14);
+    f->has_latency = sqlite3_column_type(st, c0 + 15) != SQLITE_NULL;
+    f->latency_ns = sqlite3_column_int64(st, c0 + 15);
+    f->cost = sqlite3_column_int64(st, c0 + 16);
+    f->cost_source = sqlite3_column_int(st, c0 + 17);
+}
+
+/* The dict id of s on connection db, 0 if absent. */
+static int64_t dict_lookup(sqlite3 *db, const char *str)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t id = 0;
+    if (sqlite3_prepare_v2(db, "SELECT id FROM dict WHERE s = ?1", -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, str, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            id = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    return id;
+}
+
+static int backfill_rollups(sqlite3 *db)
+{
+    sqlite3_stmt *sel = NULL, *get = NULL, *put = NULL;
+    tm_cellset cells = {0};
+    int64_t llm = dict_lookup(db, "llm_call");
+    int rc = TM_OK, step = SQLITE_DONE;
+    if (sqlite3_prepare_v2(db, "SELECT " FACT_COLS " FROM events e", -1, &sel, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, ROLL_GET, -1, &get, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, ROLL_PUT, -1, &put, NULL) != SQLITE_OK) {
+        rc = sqerr(db, "prepare backfill");
+        goto out;
+    }
+    while (rc == TM_OK && (step = sqlite3_step(sel)) == SQLITE_ROW) {
+        tm_fact f;
+        fact_of_row(sel, 0, llm, &f);
+        rc = tm__rollup_add_fact(&cells, &f);
+    }
+    if (rc == TM_OK)
+        rc = write_cells(db, get, put, &cells);
+out:
+    tm__cellset_free(&cells);
+    sqlite3_finalize(sel);
+    sqlite3_finalize(get);
+    sqlite3_finalize(put);
+    return rc;
+}
+
+static int fits(tm_i128 v) { return v >= INT64_MIN && v <= INT64_MAX; }
+
+/* Merges each cell of cs into its stored row (read, add in C, write): the
+ * sums are checked for overflow here, never left to SQL arithmetic. */
+static int write_cells(sqlite3 *db, sqlite3_stmt *get, sqlite3_stmt *put, const tm_cellset *cs)
+{
+    int rc = TM_OK;
+    for (size_t i = 0; i < cs->n && rc == TM_OK; i++) {
+        const tm_cell *c = &cs->cells[i];
+        tm_sums t = c->s;
+        tm_sketch sk = {0};
+        sqlite3_bind_int(get, 1, c->key.proj);
+        sqlite3_bind_int(get, 2, c->key.hour);
+        for (int d = 0; d < TM_NDIM; d++)
+            sqlite3_bind_int64(get, 3 + d, c->key.dim[d]);
+        int step = sqlite3_step(get);
+        if (step == SQLITE_ROW) {
+            tm_sums old;
+            sums_of_row(get, 0, &old);
+            tm__sums_add(&t, &old);
+            rc = tm__sketch_read(&sk, sqlite3_column_blob(get, 14), (size_t)sqlite3_column_bytes(get, 14));
+        } else if (step != SQLITE_DONE) {
+            rc = sqerr(db, "rollup read");
+        }
+        sqlite3_reset(get);
+        if (rc == TM_OK)
+            rc = tm__sketch_merge(&sk, &c->sk);
+        if (rc == TM_OK && !(fits(t.value) && fits(t.cost) && fits(t.lat_sum)))
+            rc = tm__fail(TM_EINVAL, "rollup: an hourly sum of value, cost or latency exceeds 64 bits");
+        unsigned char *blob = rc == TM_OK ? malloc(tm__sketch_size(&sk)) : NULL;
+        if (rc == TM_OK && !blob)
+            rc = TM_ENOMEM;
+        if (rc == TM_OK) {
+            tm__sketch_write(&sk, blob);
+            sqlite3_bind_int(put, 1, c->key.proj);
+            sqlite3_bind_int(put, 2, c->key.hour);
+            for (int d = 0; d < TM_NDIM; d++)
+                sqlite3_bind_int64(put, 3 + d, c->key.dim[d]);
+            const int64_t v[14] = {t.events, t.requests, (int64_t)t.value, t.input, t.output,
+                                   t.cache_read, t.cache_write, t.reasoning, t.total,
+                                   (int64_t)t.cost, t.unpriced, t.errors, t.lat_n,
+                                   (int64_t)t.lat_sum};
+            for (int k = 0; k < 14; k++)
+                sqlite3_bind_int64(put, 10 + k, v[k]);
+            sqlite3_bind_blob(put, 24, blob, (int)tm__sketch_size(&sk), SQLITE_STATIC);
+            rc = step_done(db, put, "rollup write");
+        }
+        free(blob);
+        tm__sketch_free(&sk);
+    }
+    return rc;
+}
+
 /* Sets *dup if an event with client id `id` (hash h) is stored already,
  * including earlier in the open transaction. */
 static int find_dup(sqlite_store *s, const char *id, int64_t h, unsigned char *dup)
@@ -362,18 +558,20 @@ static int find_dup(sqlite_store *s, const char *id, int64_t h, unsigned char *d
     return rc;
 }
 
-static int insert_one(sqlite_store *s, const tm_event *e, unsigned char *dup)
+static int insert_one(sqlite_store *s, const tm_event *e, unsigned char *dup, tm_fact *f)
 {
     sqlite3_stmt *st = s->ins;
     const char *dims[NDIMS] = {e->provider, e->model, e->endpoint, e->operation,
                                e->user_id, e->metric_type, e->resource_type};
     int client = !(e->has & TM__HAS_GEN_ID);
     int64_t h = client ? id_hash(e->id) : 0;
+    uint32_t ids[NDIMS];
     int rc;
     if (client && ((rc = find_dup(s, e->id, h, dup)) || *dup))
         return rc;
     for (int d = 0; d < NDIMS; d++) {
         int64_t id;
+        ids[d] = 0;
         if (!dims[d]) {
             sqlite3_bind_null(st, 4 + d);
             continue;
@@ -381,6 +579,7 @@ static int insert_one(sqlite_store *s, const tm_event *e, unsigned char *dup)
         if ((rc = intern(s, dims[d], &id)))
             return rc;
         sqlite3_bind_int64(st, 4 + d, id);
+        ids[d] = (uint32_t)id;
     }
     sqlite3_bind_text(st, 1, e->id, -1, SQLITE_STATIC);
     if (client)
@@ -413,10 +612,14 @@ static int insert_one(sqlite_store *s, const tm_event *e, unsigned char *dup)
     sqlite3_bind_int(st, 27, e->cost_source);
     bind_opt_text(st, 28, e->metadata);
     *dup = 0;
+    /* dims order: provider model endpoint operation user metric resource_type */
+    uint32_t fd[TM_NDIM] = {ids[0], ids[1], ids[4], ids[2], ids[3], ids[5], e->success ? 2u : 1u};
+    fact_of(e, fd, f);
     return step_done(s->w, st, "insert event");
 }
 
-static int sq_append(tm_store *base, tm_event *const *evs, size_t n, unsigned char *dup)
+static int sq_append(tm_store *base, tm_event *const *evs, size_t n, unsigned char *dup,
+                     tm_cellset *cells, int64_t *version)
 {
     sqlite_store *s = (sqlite_store *)base;
     int64_t added = 0;
@@ -424,12 +627,25 @@ static int sq_append(tm_store *base, tm_event *const *evs, size_t n, unsigned ch
     if (rc)
         return rc;
     for (size_t i = 0; i < n && rc == TM_OK; i++) {
-        rc = insert_one(s, evs[i], &dup[i]);
-        added += rc == TM_OK && !dup[i];
+        tm_fact f;
+        rc = insert_one(s, evs[i], &dup[i], &f);
+        if (rc == TM_OK && !dup[i]) {
+            added++;
+            rc = tm__rollup_add_fact(cells, &f);
+        }
     }
+    if (rc == TM_OK)
+        rc = write_cells(s->w, s->roll_get, s->roll_put, cells);
     if (rc == TM_OK) {
         sqlite3_bind_int64(s->bump, 1, added);
         rc = step_done(s->w, s->bump, "count");
+    }
+    if (rc == TM_OK) {
+        if (sqlite3_step(s->commits) == SQLITE_ROW)
+            *version = sqlite3_column_int64(s->commits, 0);
+        else
+            rc = sqerr(s->w, "commit counter");
+        sqlite3_reset(s->commits);
     }
     if (rc == TM_OK)
         rc = step_done(s->w, s->commit, "commit");
@@ -444,17 +660,20 @@ static int sq_append(tm_store *base, tm_event *const *evs, size_t n, unsigned ch
 
 /* ---- reading ---- */
 
-#define SELECT_EVENT                                                                    \
+#define EVENT_COLS                                                                      \
     "SELECT e.seq, e.id, e.ts, p.s, m.s, en.s, o.s, u.s, e.session_id, mt.s, e.value,"  \
     " rt.s, e.resource_id, e.input_tokens, e.output_tokens, e.cache_read_tokens,"       \
     " e.cache_write_tokens, e.cache_write_1h_tokens, e.reasoning_tokens,"               \
     " e.total_tokens, e.latency_ns, e.success, e.status_code, e.error, e.cache_hit,"    \
-    " e.cost_pusd, e.cost_source, e.metadata"                                           \
+    " e.cost_pusd, e.cost_source, e.metadata"
+#define EVENT_NCOLS 28
+#define EVENT_FROM                                                                      \
     " FROM events e LEFT JOIN dict p ON p.id = e.provider"                              \
     " LEFT JOIN dict m ON m.id = e.model LEFT JOIN dict en ON en.id = e.endpoint"       \
     " LEFT JOIN dict o ON o.id = e.operation LEFT JOIN dict u ON u.id = e.user_id"      \
     " LEFT JOIN dict mt ON mt.id = e.metric_type"                                       \
     " LEFT JOIN dict rt ON rt.id = e.resource_type"
+#define SELECT_EVENT EVENT_COLS EVENT_FROM
 
 static void row_to_event(sqlite3_stmt *st, tm_event *e)
 {
@@ -547,7 +766,10 @@ static int sq_reprice(tm_store *base, int64_t since, int64_t until,
     *delta = 0;
     if ((rc = step_done(s->w, s->begin, "begin")))
         return rc;
-    if (sqlite3_prepare_v2(s->w, SELECT_EVENT " WHERE e.ts >= ?1 AND e.ts < ?2 AND e.cost_source != 2",
+    tm_cellset deltas = {0};
+    int64_t llm = dict_lookup(s->w, "llm_call");
+    if (sqlite3_prepare_v2(s->w, EVENT_COLS ", " FACT_COLS EVENT_FROM
+                           " WHERE e.ts >= ?1 AND e.ts < ?2 AND e.cost_source != 2",
                            -1, &sel, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(s->w, "UPDATE events SET cost_pusd = ?1, cost_source = ?2 WHERE seq = ?3",
                            -1, &upd, NULL) != SQLITE_OK) {
@@ -572,10 +794,35 @@ static int sq_reprice(tm_store *base, int64_t since, int64_t until,
         rc = step_done(s->w, upd, "update cost");
         ++*changed;
         *delta += (__int128)e.cost_pusd - old;
+        /* The rollups change by the difference: a fact of cost new − old
+         * and unpriced ±1, counted as no event. */
+        tm_fact f;
+        fact_of_row(sel, EVENT_NCOLS, llm, &f);
+        tm_cellset one = {0};
+        if (rc == TM_OK)
+            rc = tm__rollup_add_fact(&one, &f);
+        for (size_t k = 0; rc == TM_OK && k < one.n; k++) {
+            tm_cell *dc = tm__cellset_get(&deltas, &one.cells[k].key);
+            if (!dc) {
+                rc = TM_ENOMEM;
+                break;
+            }
+            dc->s.cost += (tm_i128)e.cost_pusd - old;
+            dc->s.unpriced += (e.cost_source == TM_COST_UNPRICED) - (old_source == TM_COST_UNPRICED);
+        }
+        tm__cellset_free(&one);
     }
     if (rc == TM_OK && step != SQLITE_DONE)
         rc = sqerr(s->w, "reprice scan");
+    if (rc == TM_OK)
+        rc = write_cells(s->w, s->roll_get, s->roll_put, &deltas);
+    if (rc == TM_OK) {
+        if (sqlite3_step(s->commits) != SQLITE_ROW)
+            rc = sqerr(s->w, "commit counter");
+        sqlite3_reset(s->commits);
+    }
 out:
+    tm__cellset_free(&deltas);
     sqlite3_finalize(sel);
     sqlite3_finalize(upd);
     if (rc == TM_OK)
@@ -585,6 +832,127 @@ out:
         step_done(s->w, s->rollback, "rollback");
         rc = keep;
     }
+    return rc;
+}
+
+static int sq_load_rollups(tm_store *base, int (*fn)(void *, const tm_cell *), void *arg,
+                           int64_t *version)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st = NULL, *vs = NULL;
+    int rc = TM_OK, step = SQLITE_DONE;
+    pthread_mutex_lock(&s->rmu);
+    if ((rc = exec(s->r, "BEGIN")))
+        goto out;
+    if (sqlite3_prepare_v2(s->r, "SELECT value FROM meta WHERE key = 'commits'", -1, &vs, NULL) != SQLITE_OK ||
+        sqlite3_step(vs) != SQLITE_ROW) {
+        rc = sqerr(s->r, "read commit counter");
+        goto out;
+    }
+    *version = sqlite3_column_int64(vs, 0);
+    if (sqlite3_prepare_v2(s->r, "SELECT proj, hour, d0, d1, d2, d3, d4, d5, d6, " ROLL_COLS
+                                 " FROM rollup", -1, &st, NULL) != SQLITE_OK) {
+        rc = sqerr(s->r, "prepare rollups");
+        goto out;
+    }
+    while (rc == TM_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
+        tm_cell c;
+        memset(&c, 0, sizeof c);
+        c.key.proj = sqlite3_column_int(st, 0);
+        c.key.hour = sqlite3_column_int(st, 1);
+        for (int d = 0; d < TM_NDIM; d++)
+            c.key.dim[d] = (uint32_t)sqlite3_column_int64(st, 2 + d);
+        sums_of_row(st, 9, &c.s);
+        rc = tm__sketch_read(&c.sk, sqlite3_column_blob(st, 23), (size_t)sqlite3_column_bytes(st, 23));
+        if (rc == TM_OK)
+            rc = fn(arg, &c);
+        tm__sketch_free(&c.sk);
+    }
+    if (rc == TM_OK && step != SQLITE_DONE)
+        rc = sqerr(s->r, "read rollups");
+out:
+    sqlite3_finalize(st);
+    sqlite3_finalize(vs);
+    exec(s->r, "COMMIT");
+    pthread_mutex_unlock(&s->rmu);
+    return rc;
+}
+
+static int sq_version(tm_store *base, int64_t *out)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    pthread_mutex_lock(&s->rmu);
+    int rc = query_int(s, "SELECT value FROM meta WHERE key = 'commits'", out);
+    pthread_mutex_unlock(&s->rmu);
+    return rc;
+}
+
+static int sq_scan_facts(tm_store *base, int64_t from, int64_t to, const uint32_t *users,
+                         size_t nusers, int (*fn)(void *, const tm_fact *), void *arg)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st = NULL;
+    tm_buf sql = TM_BUF_INIT;
+    int rc = TM_OK, step = SQLITE_DONE, null_user = 0;
+    pthread_mutex_lock(&s->rmu);
+    int64_t llm = dict_lookup(s->r, "llm_call");
+    tm__buf_puts(&sql, "SELECT " FACT_COLS " FROM events e WHERE e.ts >= ?1 AND e.ts < ?2");
+    if (nusers) {
+        tm__buf_puts(&sql, " AND (e.user_id IN (");
+        for (size_t i = 0; i < nusers; i++) {
+            null_user |= users[i] == 0;
+            tm__buf_printf(&sql, "%s%u", i ? "," : "", users[i]);
+        }
+        tm__buf_puts(&sql, null_user ? ") OR e.user_id IS NULL)" : "))");
+    }
+    if (!sql.data) {
+        rc = TM_ENOMEM;
+        goto out;
+    }
+    if (sqlite3_prepare_v2(s->r, sql.data, -1, &st, NULL) != SQLITE_OK) {
+        rc = sqerr(s->r, "prepare scan");
+        goto out;
+    }
+    sqlite3_bind_int64(st, 1, from);
+    sqlite3_bind_int64(st, 2, to);
+    while (rc == TM_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
+        tm_fact f;
+        fact_of_row(st, 0, llm, &f);
+        rc = fn(arg, &f);
+    }
+    if (rc == TM_OK && step != SQLITE_DONE)
+        rc = sqerr(s->r, "scan events");
+out:
+    sqlite3_finalize(st);
+    tm__buf_free(&sql);
+    pthread_mutex_unlock(&s->rmu);
+    return rc;
+}
+
+static int sq_dict_id(tm_store *base, const char *name, uint32_t *id)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    pthread_mutex_lock(&s->rmu);
+    *id = (uint32_t)dict_lookup(s->r, name);
+    pthread_mutex_unlock(&s->rmu);
+    return TM_OK;
+}
+
+static int sq_dict_name(tm_store *base, uint32_t id, char *buf, size_t cap)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st = NULL;
+    int rc = TM_ENOTFOUND;
+    pthread_mutex_lock(&s->rmu);
+    if (sqlite3_prepare_v2(s->r, "SELECT s FROM dict WHERE id = ?1", -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, id);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            snprintf(buf, cap, "%s", col_text(st, 0));
+            rc = TM_OK;
+        }
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->rmu);
     return rc;
 }
 
@@ -650,6 +1018,11 @@ static int sq_verify(tm_store *base, void (*fn)(void *, const char *), void *arg
         {"SELECT (SELECT COUNT(*) FROM events) - (SELECT value FROM meta WHERE key = 'events')",
          "ok   counts: the event counter equals the rows",
          "FAIL counts: rows and the event counter differ by %lld"},
+        {"SELECT (SELECT COUNT(*) FROM events) - (SELECT COALESCE(SUM(events), 0) FROM rollup WHERE proj = 0)"
+         " + (SELECT COALESCE(SUM(cost_pusd), 0) FROM events) - (SELECT COALESCE(SUM(cost_pusd), 0) FROM rollup WHERE proj = 0)"
+         " + (SELECT COALESCE(SUM(total_tokens), 0) FROM events) - (SELECT COALESCE(SUM(total_tokens), 0) FROM rollup WHERE proj = 1)",
+         "ok   rollups: event, cost and token totals equal the rollups'",
+         "FAIL rollups: the rollups differ from the events by %lld"},
         {"SELECT COUNT(*) FROM events e WHERE"
          " total_tokens < input_tokens + output_tokens + cache_read_tokens + cache_write_tokens"
          " OR reasoning_tokens > output_tokens OR cache_write_1h_tokens > cache_write_tokens"
@@ -690,7 +1063,10 @@ out:
 }
 
 const struct tm_store_ops tm__sqlite_ops = {
-    "sqlite", sq_open, sq_close, sq_append, sq_scan, sq_count, sq_reprice, sq_verify,
+    .name = "sqlite", .open = sq_open, .close = sq_close, .append = sq_append,
+    .load_rollups = sq_load_rollups, .version = sq_version, .scan_facts = sq_scan_facts,
+    .dict_id = sq_dict_id, .dict_name = sq_dict_name, .scan = sq_scan, .count = sq_count,
+    .reprice = sq_reprice, .verify = sq_verify,
 };
 
 int tm__store_open(const char *path, tm_store **out)

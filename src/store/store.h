@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../query/rollup.h"
 #include "tokmeter.h"
 
 typedef struct tm_store tm_store;
@@ -25,11 +26,33 @@ struct tm_store_ops {
 
     void (*close)(tm_store *s);
 
-    /* Stores n validated events (each with an id) in one transaction that
-     * is durable when this returns TM_OK. dup[i] is set to 1 where an event
-     * with that client id was already stored (it is not stored again), else
-     * 0. On error nothing of the batch is stored. Writer thread only. */
-    int (*append)(tm_store *s, tm_event *const *evs, size_t n, unsigned char *dup);
+    /* Stores n validated events (each with an id) and their rollup cells in
+     * one transaction that is durable when this returns TM_OK. dup[i] is set
+     * to 1 where an event with that client id was already stored (it is not
+     * stored again), else 0. The cells added by the new events are merged
+     * into *cells (for the in-memory rollups) and *version gets the store's
+     * new commit count. On error nothing of the batch is stored. Writer
+     * thread only. */
+    int (*append)(tm_store *s, tm_event *const *evs, size_t n, unsigned char *dup,
+                  tm_cellset *cells, int64_t *version);
+
+    /* Calls fn for every stored rollup cell, and sets *version to the commit
+     * count they reflect (one consistent snapshot). Any thread. */
+    int (*load_rollups)(tm_store *s, int (*fn)(void *arg, const tm_cell *c), void *arg,
+                        int64_t *version);
+
+    /* The commit count: it changes with every commit by any process. */
+    int (*version)(tm_store *s, int64_t *out);
+
+    /* Calls fn for each stored event with from ≤ ts < to (and, with nusers,
+     * a user_id among users) as a fact, in no particular order. */
+    int (*scan_facts)(tm_store *s, int64_t from, int64_t to, const uint32_t *users,
+                      size_t nusers, int (*fn)(void *arg, const tm_fact *f), void *arg);
+
+    /* The dict id of a dimension value (0 when it was never stored), and
+     * the value of an id. */
+    int (*dict_id)(tm_store *s, const char *name, uint32_t *id);
+    int (*dict_name)(tm_store *s, uint32_t id, char *buf, size_t cap);
 
     /* Calls fn for each event matching f, newest first. Any thread. */
     int (*scan)(tm_store *s, const tm_event_filter *f,
@@ -76,9 +99,14 @@ typedef struct tm_ticket {
     unsigned char *dup;     /* per event: 1 duplicate, 0 stored              */
 } tm_ticket;
 
+/* Called on the writer thread after each commit, before the events are
+ * acknowledged, with the cells the commit added and the new version. */
+typedef void (*tm_commit_hook)(void *arg, const tm_cellset *cells, int64_t version);
+
 /* Starts the writer thread over s (borrowed: the writer must be stopped
- * before s is closed). */
-int tm__writer_start(tm_writer **out, tm_store *s, size_t queue_max, size_t batch_max);
+ * before s is closed). hook may be NULL. */
+int tm__writer_start(tm_writer **out, tm_store *s, size_t queue_max, size_t batch_max,
+                     tm_commit_hook hook, void *hook_arg);
 
 /* Queues n events; takes ownership of each evs[i] (malloc'd, freed by the
  * writer). With t, t->pending must equal n and t->dup have room for n;

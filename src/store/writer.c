@@ -41,6 +41,8 @@ struct tm_writer {
     char async_msg[512];        /* its message                             */
     char last_msg[512];         /* message of the latest failed commit     */
     int stopping;
+    tm_commit_hook hook;
+    void *hook_arg;
 };
 
 static void *run(void *arg)
@@ -85,7 +87,14 @@ static void *run(void *arg)
         pthread_cond_broadcast(&w->has_room);
         pthread_mutex_unlock(&w->mu);
 
-        int rc = batch && evs && dup ? w->store->ops->append(w->store, evs, n, dup) : TM_ENOMEM;
+        tm_cellset cells = {0};
+        int64_t version = 0;
+        int rc = batch && evs && dup
+                     ? w->store->ops->append(w->store, evs, n, dup, &cells, &version)
+                     : TM_ENOMEM;
+        if (rc == TM_OK && w->hook) /* before anyone is told: reads stay fresh */
+            w->hook(w->hook_arg, &cells, version);
+        tm__cellset_free(&cells);
 
         pthread_mutex_lock(&w->mu);
         if (rc)
@@ -114,12 +123,15 @@ static void *run(void *arg)
     return NULL;
 }
 
-int tm__writer_start(tm_writer **out, tm_store *s, size_t queue_max, size_t batch_max)
+int tm__writer_start(tm_writer **out, tm_store *s, size_t queue_max, size_t batch_max,
+                     tm_commit_hook hook, void *hook_arg)
 {
     tm_writer *w = calloc(1, sizeof *w);
     if (!w)
         return TM_ENOMEM;
     w->store = s;
+    w->hook = hook;
+    w->hook_arg = hook_arg;
     w->cap = queue_max ? queue_max : 131072;
     w->batch_max = batch_max ? batch_max : 65536;
     if (w->batch_max > w->cap)

@@ -1,0 +1,734 @@
+/*
+ * query.c — parsing, planning and running report queries.
+ *
+ * Plan:
+ *   needed = group_by ∪ where dimensions
+ *   a projection holds all of needed, and the zone's offsets are whole
+ *   hours?  → whole UTC hours of the range from the in-memory rollups,
+ *             the partial hours at either end from the events;
+ *   else    → everything from the events (exact for any range and zone;
+ *             user_id filters use the (user_id, ts) index).
+ *
+ * Rows are accumulated in a cell set keyed by (period, grouped dims); the
+ * period is the UTC start of the local hour, day, week or month.
+ */
+#include "query.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/err.h"
+#include "../core/json.h"
+#include "../core/tmtime.h"
+
+#define US_PER_HOUR (3600LL * 1000000)
+
+const char *const tm__metric_names[TM_NMETRIC] = {
+    "events", "requests", "value", "input_tokens", "output_tokens", "cache_read_tokens",
+    "cache_write_tokens", "reasoning_tokens", "total_tokens", "cost_usd", "unpriced", "errors",
+    "error_rate", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "latency_avg_ms",
+};
+
+static const char *const interval_names[] = {"none", "hour", "day", "week", "month"};
+
+void tm__query_init(tm_query_spec *q)
+{
+    memset(q, 0, sizeof *q);
+    q->interval = TM_I_NONE;
+    q->order_by = -1;
+}
+
+void tm__query_free(tm_query_spec *q) { tm__arena_free(&q->arena); }
+
+static int dim_of(const char *name, size_t n)
+{
+    for (int d = 0; d < TM_NDIM; d++)
+        if (strlen(tm__dim_names[d]) == n && strncmp(tm__dim_names[d], name, n) == 0)
+            return d;
+    return -1;
+}
+
+static int bad_dim(const char *key, const char *name, size_t n)
+{
+    return tm__fail(TM_EINVAL,
+                    "%s: unknown dimension '%.*s' (one of provider, model, user_id, endpoint, "
+                    "operation, metric_type, success)",
+                    key, (int)n, name);
+}
+
+int tm__query_set(tm_query_spec *q, const char *key, const char *value)
+{
+    char *v = tm__arena_strndup(&q->arena, value, strlen(value));
+    if (!v)
+        return TM_ENOMEM;
+    if (strcmp(key, "from") == 0) {
+        q->from = *v ? v : NULL;
+    } else if (strcmp(key, "to") == 0) {
+        q->to = *v ? v : NULL;
+    } else if (strcmp(key, "tz") == 0) {
+        q->tz = *v ? v : NULL;
+    } else if (strcmp(key, "interval") == 0) {
+        for (int i = 0; i < 5; i++)
+            if (strcmp(v, interval_names[i]) == 0) {
+                q->interval = i;
+                return TM_OK;
+            }
+        return tm__fail(TM_EINVAL, "interval: must be hour, day, week, month or none, not '%s'", v);
+    } else if (strcmp(key, "group_by") == 0) {
+        for (char *p = v; *p;) {
+            size_t n = strcspn(p, ",");
+            int d = dim_of(p, n);
+            if (d < 0)
+                return bad_dim(key, p, n);
+            for (int i = 0; i < q->ngroup; i++)
+                if (q->group[i] == d)
+                    return tm__fail(TM_EINVAL, "group_by: '%s' is given twice", tm__dim_names[d]);
+            q->group[q->ngroup++] = d;
+            p += n + (p[n] == ',');
+        }
+    } else if (strcmp(key, "where") == 0) {
+        size_t n = strcspn(v, "=:");
+        int d = dim_of(v, n);
+        if (!v[n])
+            return tm__fail(TM_EINVAL, "where: '%s' must be DIMENSION=VALUE[,VALUE...]", v);
+        if (d < 0)
+            return bad_dim(key, v, n);
+        for (char *p = v + n + 1;;) {
+            size_t k = strcspn(p, ",");
+            char *val = tm__arena_strndup(&q->arena, p, k);
+            const char **vals = tm__arena_alloc(&q->arena, (q->nwhere[d] + 1) * sizeof *vals);
+            if (!val || !vals)
+                return TM_ENOMEM;
+            if (d == TM_D_SUCCESS && strcmp(val, "true") != 0 && strcmp(val, "false") != 0)
+                return tm__fail(TM_EINVAL, "where: success must be true or false, not '%s'", val);
+            if (q->nwhere[d])
+                memcpy(vals, q->where[d], q->nwhere[d] * sizeof *vals);
+            vals[q->nwhere[d]++] = val;
+            q->where[d] = vals;
+            if (!p[k])
+                break;
+            p += k + 1;
+        }
+    } else if (strcmp(key, "order_by") == 0) {
+        size_t n = strcspn(v, ":");
+        q->order_asc = v[n] && strcmp(v + n + 1, "asc") == 0;
+        if (v[n] && !q->order_asc && strcmp(v + n + 1, "desc") != 0)
+            return tm__fail(TM_EINVAL, "order_by: '%s' must be METRIC, METRIC:desc or METRIC:asc", v);
+        for (int m = 0; m < TM_NMETRIC; m++)
+            if (strlen(tm__metric_names[m]) == n && strncmp(tm__metric_names[m], v, n) == 0) {
+                q->order_by = m;
+                return TM_OK;
+            }
+        return tm__fail(TM_EINVAL, "order_by: unknown metric '%.*s' (events, cost_usd, "
+                                   "total_tokens, latency_p95_ms, ...)", (int)n, v);
+    } else if (strcmp(key, "limit") == 0) {
+        uint64_t n;
+        if (tm__uint_parse(v, strlen(v), 100000000, &n) != TM_DEC_OK)
+            return tm__fail(TM_EINVAL, "limit: must be a non-negative integer, not '%s'", v);
+        q->limit = (size_t)n;
+    } else {
+        return tm__fail(TM_EINVAL, "%s: unknown parameter (from, to, interval, tz, group_by, "
+                                   "where, order_by, limit)", key);
+    }
+    return TM_OK;
+}
+
+/* ---- running ---- */
+
+typedef struct run {
+    tm_store *store;
+    const tm_query_spec *q;
+    tm_qresult *res;
+    tm_cellset rows;
+    unsigned grouped;               /* bitmask of grouped dims          */
+    uint32_t *ids[TM_NDIM];         /* accepted dict ids per where dim   */
+    size_t nids[TM_NDIM];
+    int none_match;                 /* a where dim with no known value  */
+    int64_t cache_slot[1024], cache_period[1024]; /* 15-minute slots  */
+} run;
+
+static int64_t floor_div(int64_t a, int64_t b) { return a / b - (a % b < 0); }
+
+/* The UTC µs start of the period holding t. */
+static int64_t period_of(run *x, int64_t t_us)
+{
+    const tm_qresult *r = x->res;
+    if (r->interval == TM_I_NONE)
+        return r->from;
+    int64_t secs = floor_div(t_us, 1000000), slot = floor_div(secs, 900);
+    size_t ci = (size_t)(slot & 1023);
+    if (x->cache_slot[ci] == slot + 1)
+        return x->cache_period[ci];
+    int64_t L = secs + tm__tz_offset(r->tz, secs), days = floor_div(L, 86400), Lp;
+    switch (r->interval) {
+    case TM_I_HOUR: Lp = floor_div(L, 3600) * 3600; break;
+    case TM_I_DAY: Lp = days * 86400; break;
+    case TM_I_WEEK: Lp = (days - ((days % 7 + 7 + 3) % 7)) * 86400; break;
+    default: {
+        int64_t y;
+        unsigned m, d;
+        tm__civil_from_days(days, &y, &m, &d);
+        Lp = tm__days_from_civil(y, m, 1) * 86400;
+    }
+    }
+    int64_t p = tm__tz_local_to_utc(r->tz, Lp) * 1000000;
+    x->cache_slot[ci] = slot + 1;
+    x->cache_period[ci] = p;
+    return p;
+}
+
+static int passes(const run *x, const uint32_t dim[TM_NDIM])
+{
+    for (int d = 0; d < TM_NDIM; d++) {
+        if (!x->q->nwhere[d])
+            continue;
+        size_t i = 0;
+        while (i < x->nids[d] && x->ids[d][i] != dim[d])
+            i++;
+        if (i == x->nids[d])
+            return 0;
+    }
+    return 1;
+}
+
+static tm_cell *row_for(run *x, int64_t period, const uint32_t dim[TM_NDIM])
+{
+    tm_cell_key k;
+    memset(&k, 0, sizeof k);
+    int64_t minutes = floor_div(period, 60000000);
+    k.proj = (int32_t)(minutes >> 31);
+    k.hour = (int32_t)(minutes & 0x7fffffff);
+    for (int d = 0; d < TM_NDIM; d++)
+        if (x->grouped & (1u << d))
+            k.dim[d] = dim[d];
+    return tm__cellset_get(&x->rows, &k);
+}
+
+static int add_cell(void *arg, const tm_cell *c)
+{
+    run *x = arg;
+    if (!passes(x, c->key.dim))
+        return 0;
+    tm_cell *row = row_for(x, period_of(x, (int64_t)c->key.hour * US_PER_HOUR), c->key.dim);
+    if (!row)
+        return TM_ENOMEM;
+    tm__sums_add(&row->s, &c->s);
+    return tm__sketch_merge(&row->sk, &c->sk);
+}
+
+static int add_fact(void *arg, const tm_fact *f)
+{
+    run *x = arg;
+    if (!passes(x, f->dim))
+        return 0;
+    tm_cell *row = row_for(x, period_of(x, f->ts_us), f->dim);
+    if (!row)
+        return TM_ENOMEM;
+    tm__sums_add_fact(&row->s, f);
+    return f->has_latency ? tm__sketch_add(&row->sk, f->latency_ns, 1) : TM_OK;
+}
+
+static int scan_events(run *x, int64_t from, int64_t to)
+{
+    if (from >= to)
+        return TM_OK;
+    return x->store->ops->scan_facts(x->store, from, to, x->ids[TM_D_USER],
+                                     x->q->nwhere[TM_D_USER] ? x->nids[TM_D_USER] : 0, add_fact, x);
+}
+
+static int load_cell(void *arg, const tm_cell *c) { return tm__rollups_merge(arg, c); }
+
+/* Makes r current with the store, and leaves it read-locked. */
+static int fresh_rollups(tm_store *s, tm_rollups *r)
+{
+    for (int attempt = 0;; attempt++) {
+        int64_t v = -2;
+        int rc = s->ops->version(s, &v);
+        if (rc)
+            return rc;
+        pthread_rwlock_rdlock(&r->lock);
+        if (r->loaded && r->version == v)
+            return TM_OK;
+        pthread_rwlock_unlock(&r->lock);
+        pthread_rwlock_wrlock(&r->lock);
+        if (!r->loaded || r->version != v) {
+            int64_t got = -1;
+            tm__rollups_clear(r);
+            rc = s->ops->load_rollups(s, load_cell, r, &got);
+            if (rc) {
+                tm__rollups_clear(r);
+                pthread_rwlock_unlock(&r->lock);
+                return rc;
+            }
+            r->version = got;
+            r->loaded = 1;
+        }
+        pthread_rwlock_unlock(&r->lock);
+        if (attempt == 3) { /* writers keep moving: use what is loaded */
+            pthread_rwlock_rdlock(&r->lock);
+            return TM_OK;
+        }
+    }
+}
+
+static int resolve_time(const char *text, const tm_tz *tz, int64_t *out, const char *key)
+{
+    const char *why;
+    size_t n = strlen(text);
+    if (tm__time_parse(text, n, out, &why) != 0)
+        return tm__fail(TM_EINVAL, "%s: '%s' %s", key, text, why);
+    if (n == 10 && text[4] == '-') /* a date: midnight in the query's zone */
+        *out = tm__tz_local_to_utc(tz, *out / 1000000) * 1000000;
+    return TM_OK;
+}
+
+static int cmp_str(const char *a, const char *b) { return strcmp(a ? a : "", b ? b : ""); }
+
+static long double metric_num(const tm_qrow *r, int m)
+{
+    const tm_sums *s = &r->s;
+    switch (m) {
+    case TM_M_EVENTS: return s->events;
+    case TM_M_REQUESTS: return s->requests;
+    case TM_M_VALUE: return (long double)s->value;
+    case TM_M_INPUT: return s->input;
+    case TM_M_OUTPUT: return s->output;
+    case TM_M_CACHE_READ: return s->cache_read;
+    case TM_M_CACHE_WRITE: return s->cache_write;
+    case TM_M_REASONING: return s->reasoning;
+    case TM_M_TOTAL: return s->total;
+    case TM_M_COST: return (long double)s->cost;
+    case TM_M_UNPRICED: return s->unpriced;
+    case TM_M_ERRORS: return s->errors;
+    case TM_M_ERROR_RATE: return s->events ? (long double)s->errors / s->events : 0;
+    case TM_M_P50: return tm__sketch_quantile(&r->sk, 0.50);
+    case TM_M_P95: return tm__sketch_quantile(&r->sk, 0.95);
+    case TM_M_P99: return tm__sketch_quantile(&r->sk, 0.99);
+    default: return s->lat_n ? (long double)s->lat_sum / s->lat_n : -1;
+    }
+}
+
+typedef struct sort_ctx {
+    const tm_query_spec *q;
+    const tm_qresult *res;
+} sort_ctx;
+
+static int cmp_rows(const void *pa, const void *pb, void *arg)
+{
+    const tm_qrow *a = pa, *b = pb;
+    const sort_ctx *ctx = arg;
+    const tm_query_spec *sort_q = ctx->q;
+    const tm_qresult *sort_res = ctx->res;
+    if (sort_q->order_by >= 0) {
+        long double x = metric_num(a, sort_q->order_by), y = metric_num(b, sort_q->order_by);
+        if (x != y)
+            return (x < y) == sort_q->order_asc ? -1 : 1;
+    }
+    if (a->period != b->period)
+        return a->period < b->period ? -1 : 1;
+    for (int i = 0; i < sort_res->ngroup; i++) {
+        int c = cmp_str(a->dim[sort_res->group[i]], b->dim[sort_res->group[i]]);
+        if (c)
+            return c;
+    }
+    return 0;
+}
+
+/* The name of dict id `id` for dimension d, in the result's arena. */
+static const char *dim_name(run *x, int d, uint32_t id)
+{
+    char buf[4200];
+    if (d == TM_D_SUCCESS)
+        return id == 2 ? "true" : "false";
+    if (id == 0 || x->store->ops->dict_name(x->store, id, buf, sizeof buf) != TM_OK)
+        return "";
+    return tm__arena_strndup(&x->res->arena, buf, strlen(buf));
+}
+
+int tm__query_run(tm_store *s, tm_rollups *r, const tm_query_spec *q, int64_t now_us,
+                  tm_qresult **out)
+{
+    run x;
+    int rc, locked = 0;
+    tm_qresult *res = calloc(1, sizeof *res);
+    memset(&x, 0, sizeof x);
+    x.store = s;
+    x.q = q;
+    x.res = res;
+    *out = NULL;
+    if (!res)
+        return TM_ENOMEM;
+    res->interval = q->interval;
+    res->ngroup = q->ngroup;
+    memcpy(res->group, q->group, sizeof res->group);
+    res->totals.period = 0;
+    if ((rc = tm__tz_load(q->tz ? q->tz : "UTC", &res->tz)))
+        goto out;
+    /* The range: default the 30 days up to now. */
+    res->to = now_us;
+    if (q->to && (rc = resolve_time(q->to, res->tz, &res->to, "to")))
+        goto out;
+    res->from = res->to - 30 * 24 * US_PER_HOUR;
+    if (q->from && (rc = resolve_time(q->from, res->tz, &res->from, "from")))
+        goto out;
+    if (res->from >= res->to) {
+        rc = tm__fail(TM_EINVAL, "from: must be before to");
+        goto out;
+    }
+    for (int i = 0; i < q->ngroup; i++)
+        x.grouped |= 1u << q->group[i];
+    unsigned needed = x.grouped;
+    /* Filters: names to dict ids; an unknown name matches nothing. */
+    for (int d = 0; d < TM_NDIM; d++) {
+        if (!q->nwhere[d])
+            continue;
+        needed |= 1u << d;
+        x.ids[d] = calloc(q->nwhere[d], sizeof *x.ids[d]);
+        if (!x.ids[d]) {
+            rc = TM_ENOMEM;
+            goto out;
+        }
+        for (size_t i = 0; i < q->nwhere[d]; i++) {
+            uint32_t id = 0;
+            const char *v = q->where[d][i];
+            if (d == TM_D_SUCCESS)
+                id = strcmp(v, "true") == 0 ? 2 : 1;
+            else if (*v && (rc = s->ops->dict_id(s, v, &id)))
+                goto out;
+            if (d != TM_D_SUCCESS && *v && id == 0)
+                continue; /* never stored */
+            x.ids[d][x.nids[d]++] = id;
+        }
+    }
+    int proj = -1;
+    for (int p = 0; p < TM_NPROJ && proj < 0; p++)
+        if ((needed & ~tm__proj_dims[p]) == 0)
+            proj = p;
+    int64_t h0 = (res->from + US_PER_HOUR - 1) / US_PER_HOUR, h1 = res->to / US_PER_HOUR;
+    if (proj >= 0 && tm__tz_whole_hours(res->tz) && h0 < h1) {
+        if ((rc = fresh_rollups(s, r)))
+            goto out;
+        locked = 1;
+        rc = tm__rollups_each(r, proj, (int32_t)h0, (int32_t)h1, add_cell, &x);
+        pthread_rwlock_unlock(&r->lock);
+        locked = 0;
+        if (rc == TM_OK)
+            rc = scan_events(&x, res->from, h0 * US_PER_HOUR);
+        if (rc == TM_OK)
+            rc = scan_events(&x, h1 * US_PER_HOUR, res->to);
+        res->plan = h0 * US_PER_HOUR == res->from && h1 * US_PER_HOUR == res->to ? "rollups"
+                                                                                 : "rollups+events";
+    } else {
+        rc = scan_events(&x, res->from, res->to);
+        res->plan = "events";
+    }
+    if (rc)
+        goto out;
+    /* Rows: names, order, totals, limit. */
+    res->rows = calloc(x.rows.n ? x.rows.n : 1, sizeof *res->rows);
+    if (!res->rows) {
+        rc = TM_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < x.rows.n; i++) {
+        tm_cell *c = &x.rows.cells[i];
+        tm_qrow *row = &res->rows[res->nrows++];
+        int64_t minutes = ((int64_t)c->key.proj << 31) | (int64_t)c->key.hour;
+        row->period = minutes * 60000000;
+        for (int d = 0; d < TM_NDIM; d++)
+            if (x.grouped & (1u << d))
+                row->dim[d] = dim_name(&x, d, c->key.dim[d]);
+        row->s = c->s;
+        row->sk = c->sk; /* moves the bins */
+        c->sk = (tm_sketch){0};
+        tm__sums_add(&res->totals.s, &row->s);
+        if ((rc = tm__sketch_merge(&res->totals.sk, &row->sk)))
+            goto out;
+    }
+    sort_ctx ctx = {q, res};
+    qsort_r(res->rows, res->nrows, sizeof *res->rows, cmp_rows, &ctx);
+    if (q->limit && res->nrows > q->limit) {
+        for (size_t i = q->limit; i < res->nrows; i++)
+            tm__sketch_free(&res->rows[i].sk);
+        res->nrows = q->limit;
+    }
+out:
+    if (locked)
+        pthread_rwlock_unlock(&r->lock);
+    tm__cellset_free(&x.rows);
+    for (int d = 0; d < TM_NDIM; d++)
+        free(x.ids[d]);
+    if (rc) {
+        tm__qresult_free(res);
+        return rc;
+    }
+    *out = res;
+    return TM_OK;
+}
+
+void tm__qresult_free(tm_qresult *res)
+{
+    if (!res)
+        return;
+    for (size_t i = 0; i < res->nrows; i++)
+        tm__sketch_free(&res->rows[i].sk);
+    free(res->rows);
+    tm__sketch_free(&res->totals.sk);
+    tm__tz_free(res->tz);
+    tm__arena_free(&res->arena);
+    free(res);
+}
+
+/* ---- output ---- */
+
+void tm__period_label(const tm_qresult *res, int64_t period, char *buf, size_t cap)
+{
+    int64_t secs = floor_div(period, 1000000);
+    int64_t L = secs + tm__tz_offset(res->tz, secs), days = floor_div(L, 86400), y;
+    unsigned m, d;
+    tm__civil_from_days(days, &y, &m, &d);
+    switch (res->interval) {
+    case TM_I_HOUR:
+        snprintf(buf, cap, "%04lld-%02u-%02uT%02d:00", (long long)y, m, d,
+                 (int)(floor_div(L, 3600) - days * 24));
+        break;
+    case TM_I_MONTH: snprintf(buf, cap, "%04lld-%02u", (long long)y, m); break;
+    default: snprintf(buf, cap, "%04lld-%02u-%02u", (long long)y, m, d);
+    }
+}
+
+static void trim(char *buf)
+{
+    char *dot = strchr(buf, '.');
+    if (!dot)
+        return;
+    char *e = buf + strlen(buf) - 1;
+    while (e > dot && *e == '0')
+        *e-- = '\0';
+    if (e == dot)
+        *e = '\0';
+}
+
+void tm__metric_text(const tm_sums *s, const tm_sketch *sk, int m, char *buf, size_t cap)
+{
+    switch (m) {
+    case TM_M_VALUE: tm__dec_format(s->value, 9, buf); return;
+    case TM_M_COST: tm__dec_format(s->cost, 12, buf); return;
+    case TM_M_ERROR_RATE:
+        snprintf(buf, cap, "%.6f", s->events ? (double)s->errors / (double)s->events : 0.0);
+        trim(buf);
+        return;
+    case TM_M_P50:
+    case TM_M_P95:
+    case TM_M_P99: {
+        double q = m == TM_M_P50 ? 0.50 : m == TM_M_P95 ? 0.95 : 0.99;
+        double v = s->lat_n ? tm__sketch_quantile(sk, q) : -1;
+        if (v < 0) {
+            snprintf(buf, cap, "null");
+        } else {
+            snprintf(buf, cap, "%.3f", v);
+            trim(buf);
+        }
+        return;
+    }
+    case TM_M_AVG:
+        if (!s->lat_n) {
+            snprintf(buf, cap, "null");
+        } else { /* nanoseconds, rounded half to even, as ms */
+            tm_i128 q = s->lat_sum / s->lat_n, r = s->lat_sum % s->lat_n;
+            if (2 * r > s->lat_n || (2 * r == s->lat_n && (q & 1)))
+                q++;
+            tm__dec_format(q, 6, buf);
+        }
+        return;
+    }
+    const int64_t v[] = {s->events, s->requests, 0, s->input, s->output, s->cache_read,
+                         s->cache_write, s->reasoning, s->total, 0, s->unpriced, s->errors};
+    snprintf(buf, cap, "%lld", (long long)v[m]);
+}
+
+static int json_metrics(tm_buf *b, const tm_qrow *r)
+{
+    int rc = TM_OK;
+    for (int m = 0; m < TM_NMETRIC && rc == TM_OK; m++) {
+        char t[64];
+        tm__metric_text(&r->s, &r->sk, m, t, sizeof t);
+        rc = tm__buf_printf(b, "%s\"%s\": %s", m ? ", " : "", tm__metric_names[m], t);
+    }
+    return rc;
+}
+
+int tm__qresult_json(const tm_qresult *res, tm_buf *b)
+{
+    char from[32], to[32];
+    tm__time_format(res->from, from);
+    tm__time_format(res->to, to);
+    int rc = tm__buf_printf(b, "{\"from\": \"%s\", \"to\": \"%s\", \"interval\": \"%s\", "
+                               "\"tz\": \"%s\", \"group_by\": [",
+                            from, to, interval_names[res->interval], tm__tz_name(res->tz));
+    for (int i = 0; i < res->ngroup && rc == TM_OK; i++)
+        rc = tm__buf_printf(b, "%s\"%s\"", i ? ", " : "", tm__dim_names[res->group[i]]);
+    if (rc == TM_OK)
+        rc = tm__buf_puts(b, "],\n \"rows\": [");
+    for (size_t i = 0; i < res->nrows && rc == TM_OK; i++) {
+        const tm_qrow *r = &res->rows[i];
+        rc = tm__buf_puts(b, i ? ",\n  {" : "\n  {");
+        if (rc == TM_OK && res->interval != TM_I_NONE) {
+            char label[40];
+            tm__period_label(res, r->period, label, sizeof label);
+            rc = tm__buf_printf(b, "\"period\": \"%s\", ", label);
+        }
+        for (int g = 0; g < res->ngroup && rc == TM_OK; g++) {
+            int d = res->group[g];
+            rc = tm__buf_printf(b, "\"%s\": ", tm__dim_names[d]);
+            if (rc == TM_OK)
+                rc = d == TM_D_SUCCESS ? tm__buf_puts(b, r->dim[d])
+                                       : tm__json_str(b, r->dim[d], strlen(r->dim[d]));
+            if (rc == TM_OK)
+                rc = tm__buf_puts(b, ", ");
+        }
+        if (rc == TM_OK)
+            rc = json_metrics(b, r);
+        if (rc == TM_OK)
+            rc = tm__buf_putc(b, '}');
+    }
+    if (rc == TM_OK)
+        rc = tm__buf_puts(b, res->nrows ? "\n ],\n \"totals\": {" : "],\n \"totals\": {");
+    if (rc == TM_OK)
+        rc = json_metrics(b, &res->totals);
+    if (rc == TM_OK)
+        rc = tm__buf_puts(b, "}}\n");
+    return rc;
+}
+
+static int csv_field(tm_buf *b, const char *s)
+{
+    if (!strpbrk(s, ",\"\n\r"))
+        return tm__buf_puts(b, s);
+    int rc = tm__buf_putc(b, '"');
+    for (; *s && rc == TM_OK; s++)
+        rc = *s == '"' ? tm__buf_puts(b, "\"\"") : tm__buf_putc(b, *s);
+    return rc == TM_OK ? tm__buf_putc(b, '"') : rc;
+}
+
+int tm__qresult_csv(const tm_qresult *res, tm_buf *b)
+{
+    int rc = res->interval != TM_I_NONE ? tm__buf_puts(b, "period,") : TM_OK;
+    for (int g = 0; g < res->ngroup && rc == TM_OK; g++)
+        rc = tm__buf_printf(b, "%s,", tm__dim_names[res->group[g]]);
+    for (int m = 0; m < TM_NMETRIC && rc == TM_OK; m++)
+        rc = tm__buf_printf(b, "%s%s", tm__metric_names[m], m + 1 < TM_NMETRIC ? "," : "\r\n");
+    for (size_t i = 0; i < res->nrows && rc == TM_OK; i++) {
+        const tm_qrow *r = &res->rows[i];
+        if (res->interval != TM_I_NONE) {
+            char label[40];
+            tm__period_label(res, r->period, label, sizeof label);
+            rc = tm__buf_printf(b, "%s,", label);
+        }
+        for (int g = 0; g < res->ngroup && rc == TM_OK; g++) {
+            rc = csv_field(b, r->dim[res->group[g]]);
+            if (rc == TM_OK)
+                rc = tm__buf_putc(b, ',');
+        }
+        for (int m = 0; m < TM_NMETRIC && rc == TM_OK; m++) {
+            char t[64];
+            tm__metric_text(&r->s, &r->sk, m, t, sizeof t);
+            rc = tm__buf_printf(b, "%s%s", strcmp(t, "null") ? t : "", m + 1 < TM_NMETRIC ? "," : "\r\n");
+        }
+    }
+    return rc;
+}
+
+/* A table for people: the columns most asked for; cost rounded to 4
+ * decimals (the header says so); --json and --csv have every metric. */
+int tm__qresult_table(const tm_qresult *res, tm_buf *b)
+{
+    static const int cols[] = {TM_M_EVENTS, TM_M_TOTAL, TM_M_COST, TM_M_UNPRICED,
+                               TM_M_ERROR_RATE, TM_M_P50, TM_M_P95, TM_M_P99};
+    static const char *const heads[] = {"EVENTS", "TOKENS", "COST USD (4dp)", "UNPRICED",
+                                        "ERR %", "P50 MS", "P95 MS", "P99 MS"};
+    size_t n = res->nrows + 1, ncol = (size_t)res->ngroup + (res->interval != TM_I_NONE);
+    size_t width[TM_NDIM + 1] = {0};
+    int rc = TM_OK;
+    char label[64];
+    /* Column widths for the period and dimension columns. */
+    for (size_t i = 0; i < n; i++) {
+        const tm_qrow *r = i < res->nrows ? &res->rows[i] : &res->totals;
+        size_t c = 0;
+        if (res->interval != TM_I_NONE) {
+            if (i < res->nrows)
+                tm__period_label(res, r->period, label, sizeof label);
+            else
+                snprintf(label, sizeof label, "TOTAL");
+            if (strlen(label) > width[c])
+                width[c] = strlen(label);
+            c++;
+        }
+        for (int g = 0; g < res->ngroup; g++, c++) {
+            const char *v = i < res->nrows ? r->dim[res->group[g]] : (c == 0 ? "TOTAL" : "");
+            size_t l = strlen(v && *v ? v : "-");
+            if (l > width[c])
+                width[c] = l < 40 ? l : 40;
+            if (strlen(tm__dim_names[res->group[g]]) > width[c])
+                width[c] = strlen(tm__dim_names[res->group[g]]);
+        }
+    }
+    if (ncol == 0)
+        width[0] = 5;
+    /* Header. */
+    size_t c = 0;
+    if (res->interval != TM_I_NONE)
+        rc = tm__buf_printf(b, "%-*s  ", (int)(width[c] > 6 ? width[c] : 6), "PERIOD"), c++;
+    for (int g = 0; g < res->ngroup && rc == TM_OK; g++, c++) {
+        char up[32];
+        snprintf(up, sizeof up, "%s", tm__dim_names[res->group[g]]);
+        for (char *p = up; *p; p++)
+            *p = (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
+        rc = tm__buf_printf(b, "%-*s  ", (int)width[c], up);
+    }
+    if (ncol == 0)
+        rc = tm__buf_printf(b, "%-5s  ", "");
+    for (size_t k = 0; k < sizeof cols / sizeof cols[0] && rc == TM_OK; k++)
+        rc = tm__buf_printf(b, "%*s%s", k == 2 ? 15 : 10, heads[k], k + 1 < sizeof cols / sizeof cols[0] ? "  " : "\n");
+    for (size_t i = 0; i < n && rc == TM_OK; i++) {
+        const tm_qrow *r = i < res->nrows ? &res->rows[i] : &res->totals;
+        c = 0;
+        if (res->interval != TM_I_NONE) {
+            if (i < res->nrows)
+                tm__period_label(res, r->period, label, sizeof label);
+            else
+                snprintf(label, sizeof label, "TOTAL");
+            rc = tm__buf_printf(b, "%-*s  ", (int)(width[c] > 6 ? width[c] : 6), label);
+            c++;
+        }
+        for (int g = 0; g < res->ngroup && rc == TM_OK; g++, c++) {
+            const char *v = i < res->nrows ? r->dim[res->group[g]]
+                                           : (res->interval == TM_I_NONE && g == 0 ? "TOTAL" : "");
+            rc = tm__buf_printf(b, "%-*.*s  ", (int)width[c], 40, v && *v ? v : (i < res->nrows ? "-" : ""));
+        }
+        if (ncol == 0)
+            rc = tm__buf_printf(b, "%-5s  ", i < res->nrows ? "" : "TOTAL");
+        for (size_t k = 0; k < sizeof cols / sizeof cols[0] && rc == TM_OK; k++) {
+            char t[64];
+            int m = cols[k];
+            if (m == TM_M_COST) {
+                tm__dec_format_fixed(r->s.cost, 12, 4, t);
+            } else if (m == TM_M_ERROR_RATE) {
+                snprintf(t, sizeof t, "%.2f", r->s.events ? 100.0 * (double)r->s.errors / (double)r->s.events : 0.0);
+            } else {
+                tm__metric_text(&r->s, &r->sk, m, t, sizeof t);
+                if (strcmp(t, "null") == 0)
+                    snprintf(t, sizeof t, "-");
+                else if (m >= TM_M_P50 && m <= TM_M_P99) {
+                    double v = strtod(t, NULL);
+                    snprintf(t, sizeof t, "%.1f", v);
+                }
+            }
+            rc = tm__buf_printf(b, "%*s%s", k == 2 ? 15 : 10, t,
+                                k + 1 < sizeof cols / sizeof cols[0] ? "  " : "\n");
+        }
+    }
+    return rc;
+}

@@ -1,0 +1,100 @@
+/*
+ * rollup.h — rollup cells: per UTC hour and per combination of a
+ * projection's dimensions, the sums of every report metric and a latency
+ * sketch. Cells are written in the same transaction as their events (so
+ * they can never disagree) and mirrored in memory for fast queries.
+ *
+ *   cell key:  proj | hour | dim[7]   (dict ids; 0 = absent; success 1/2)
+ *   cell:      key | tm_sums | tm_sketch
+ */
+#ifndef TM_QUERY_ROLLUP_H
+#define TM_QUERY_ROLLUP_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../core/dec.h"
+#include "sketch.h"
+#include "tokmeter.h"
+
+/* Query dimensions, in the order of tm_cell_key.dim. */
+enum {
+    TM_D_PROVIDER, TM_D_MODEL, TM_D_USER, TM_D_ENDPOINT, TM_D_OPERATION, TM_D_METRIC,
+    TM_D_SUCCESS, TM_NDIM
+};
+extern const char *const tm__dim_names[TM_NDIM];
+
+/* Projections kept as rollups: which dimensions each one keeps. */
+enum { TM_PROJ_MODEL, TM_PROJ_ENDPOINT, TM_NPROJ };
+extern const unsigned tm__proj_dims[TM_NPROJ];
+
+typedef struct tm_cell_key {
+    int32_t proj;
+    int32_t hour;           /* hours since 1970 (UTC); for query rows unused */
+    uint32_t dim[TM_NDIM];
+} tm_cell_key;
+
+typedef struct tm_sums {
+    int64_t events, requests, input, output, cache_read, cache_write, reasoning, total;
+    int64_t unpriced, errors, lat_n;
+    tm_i128 value, cost, lat_sum;   /* nano-units, pUSD, ns */
+} tm_sums;
+
+/* One event, as the rollups and the raw query path see it. */
+typedef struct tm_fact {
+    int64_t ts_us;
+    uint32_t dim[TM_NDIM];
+    int64_t value, input, output, cache_read, cache_write, reasoning, total, cost, latency_ns;
+    int cost_source, has_latency, llm_call, success;
+} tm_fact;
+
+void tm__sums_add_fact(tm_sums *s, const tm_fact *f);
+void tm__sums_add(tm_sums *into, const tm_sums *from);
+
+typedef struct tm_cell {
+    tm_cell_key key;
+    tm_sums s;
+    tm_sketch sk;
+} tm_cell;
+
+/* A growable set of cells with a hash index on the key. */
+typedef struct tm_cellset {
+    tm_cell *cells;
+    size_t n, cap;
+    uint32_t *slots;        /* index+1 into cells, 0 empty; power of two     */
+    size_t nslots;
+} tm_cellset;
+
+/* The cell for key, created empty if new; NULL when out of memory. */
+tm_cell *tm__cellset_get(tm_cellset *cs, const tm_cell_key *key);
+void tm__cellset_free(tm_cellset *cs);
+
+/* Adds one committed event to the batch's cells of every projection. */
+int tm__rollup_add_fact(tm_cellset *batch, const tm_fact *f);
+
+/* In-memory rollups of every projection, with an index by hour. */
+typedef struct tm_rollups {
+    pthread_rwlock_t lock;
+    tm_cellset cells;
+    int32_t base_hour;      /* hour of hours[0]                              */
+    size_t nhours;
+    struct hour_list { uint32_t *ix; uint32_t n, cap; } *hours;
+    int64_t version;        /* the store's commit counter this reflects; -1 */
+    int loaded;
+} tm_rollups;
+
+void tm__rollups_init(tm_rollups *r);
+void tm__rollups_clear(tm_rollups *r);   /* frees the cells; not the lock */
+void tm__rollups_destroy(tm_rollups *r);
+
+/* Merges a cell (from the store or a committed batch) into r. Caller holds
+ * the write lock. */
+int tm__rollups_merge(tm_rollups *r, const tm_cell *c);
+
+/* Calls fn for each cell of projection proj with h0 ≤ hour < h1. Caller
+ * holds the read lock. */
+int tm__rollups_each(const tm_rollups *r, int proj, int32_t h0, int32_t h1,
+                     int (*fn)(void *arg, const tm_cell *c), void *arg);
+
+#endif

@@ -1,0 +1,382 @@
+/*
+ * test_query.c — reports against an independent brute force.
+ *
+ * Random events (two DST changes inside the range) are stored through the
+ * C API; then for every interval, several zones, group-bys, filters and
+ * ranges, each report row is compared with a brute-force aggregation of the
+ * events read back from the store, whose local periods come from glibc's
+ * localtime_r (not tokmeter's own time zone code): counts, tokens, value
+ * and cost exactly, percentiles within 1% of the true value at their rank.
+ * The cost comparison is also the pricing property: the sum of stored event
+ * costs equals the report total to the last digit.
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../../src/core/dec.h"
+#include "../../src/core/json.h"
+#include "tokmeter.h"
+
+#define NEV 4000
+
+typedef struct bev {
+    int64_t ts_us;
+    char provider[16], model[32], user[8], endpoint[8];
+    int success, llm, has_lat;
+    int64_t value, in, out, cr, cw, reason, total, cost, lat_ns, unpriced;
+} bev;
+
+static bev evs[NEV];
+static char labels[NEV][64]; /* each event's period label for the case being checked */
+static size_t nev;
+static char dir[64], path[128];
+
+static int collect(void *arg, const tm_event *e)
+{
+    (void)arg;
+    bev *b = &evs[nev++];
+    memset(b, 0, sizeof *b);
+    b->ts_us = e->ts_us;
+    snprintf(b->provider, sizeof b->provider, "%s", e->provider ? e->provider : "");
+    snprintf(b->model, sizeof b->model, "%s", e->model ? e->model : "");
+    snprintf(b->user, sizeof b->user, "%s", e->user_id ? e->user_id : "");
+    snprintf(b->endpoint, sizeof b->endpoint, "%s", e->endpoint ? e->endpoint : "");
+    b->success = e->success;
+    b->llm = strcmp(e->metric_type, "llm_call") == 0;
+    b->value = e->value_nano;
+    b->in = e->input_tokens, b->out = e->output_tokens, b->cr = e->cache_read_tokens;
+    b->cw = e->cache_write_tokens, b->reason = e->reasoning_tokens, b->total = e->total_tokens;
+    b->cost = e->cost_pusd;
+    b->unpriced = e->cost_source == TM_COST_UNPRICED;
+    b->has_lat = (e->has & TM_HAS_LATENCY) != 0;
+    b->lat_ns = e->latency_ns;
+    return 0;
+}
+
+static tm *build(void)
+{
+    static const char *prov[] = {"openai", "anthropic", "mystery"};
+    static const char *models[] = {"gpt-4o-mini", "claude-sonnet-4-5", "x-1"};
+    snprintf(dir, sizeof dir, "/tmp/tmq.XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/q.db", dir);
+    tm *t = NULL;
+    cr_assert_eq(tm_open(&t, path, NULL), TM_OK, "%s", tm_errmsg());
+    uint64_t r = 0x1234567;
+    /* 2026-03-01 .. 2026-04-20: Berlin and New York change clocks inside. */
+    int64_t t0 = 1772323200000000LL, span = 50LL * 86400 * 1000000;
+    for (int i = 0; i < NEV; i++) {
+        r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+        char user[8], ep[8];
+        int p = (int)(r % 3);
+        tm_event ev;
+        tm_event_init(&ev);
+        ev.ts_us = t0 + (int64_t)(r >> 11) % span;
+        ev.provider = prov[p];
+        ev.model = models[p];
+        snprintf(user, sizeof user, "u%d", (int)((r >> 20) % 7));
+        snprintf(ep, sizeof ep, "/e%d", (int)((r >> 24) % 4));
+        ev.user_id = (r >> 30) % 10 ? user : NULL;
+        ev.endpoint = ep;
+        ev.input_tokens = (int64_t)((r >> 33) % 5000);
+        ev.output_tokens = (int64_t)((r >> 40) % 700);
+        ev.cache_read_tokens = (int64_t)((r >> 45) % 3) * 1000;
+        ev.has = TM_HAS_TS | TM_HAS_TOKENS | TM_HAS_SUCCESS;
+        ev.success = (r >> 50) % 17 != 0;
+        if ((r >> 52) % 9) { /* heavy-tailed latency, sometimes absent */
+            double u = (double)((r >> 8) % 1000000) / 1e6 + 1e-6;
+            ev.latency_ns = (int64_t)(200e6 / pow(u, 0.7));
+            ev.has |= TM_HAS_LATENCY;
+        }
+        if ((r >> 55) % 11 == 0) {
+            ev.metric_type = "evaluation_run";
+            ev.value_nano = (int64_t)((r >> 3) % 5000) * 1000000;
+            ev.has |= TM_HAS_VALUE;
+        }
+        cr_assert_eq(tm_track(t, &ev), TM_OK, "%s", tm_errmsg());
+    }
+    cr_assert_eq(tm_flush(t), TM_OK);
+    nev = 0;
+    tm_event_filter f = {0};
+    cr_assert_eq(tm_events(t, &f, collect, NULL), TM_OK);
+    cr_assert_eq(nev, NEV);
+    return t;
+}
+
+/* The brute force's period label of ts in zone tz, via glibc. */
+static void label(int64_t ts_us, const char *interval, char *buf, size_t cap)
+{
+    time_t secs = (time_t)(ts_us / 1000000);
+    struct tm lt;
+    localtime_r(&secs, &lt);
+    if (strcmp(interval, "hour") == 0) {
+        snprintf(buf, cap, "%04d-%02d-%02dT%02d:00", lt.tm_year + 1900, lt.tm_mon + 1, lt.tm_mday, lt.tm_hour);
+    } else if (strcmp(interval, "day") == 0) {
+        snprintf(buf, cap, "%04d-%02d-%02d", lt.tm_year + 1900, lt.tm_mon + 1, lt.tm_mday);
+    } else if (strcmp(interval, "week") == 0) {
+        struct tm d = {0};
+        d.tm_year = lt.tm_year, d.tm_mon = lt.tm_mon;
+        d.tm_mday = lt.tm_mday - (lt.tm_wday + 6) % 7;
+        time_t x = timegm(&d);
+        gmtime_r(&x, &d);
+        snprintf(buf, cap, "%04d-%02d-%02d", d.tm_year + 1900, d.tm_mon + 1, d.tm_mday);
+    } else if (strcmp(interval, "month") == 0) {
+        snprintf(buf, cap, "%04d-%02d", lt.tm_year + 1900, lt.tm_mon + 1);
+    } else {
+        buf[0] = '\0';
+    }
+}
+
+static const char *dimval(const bev *b, const char *dim)
+{
+    if (strcmp(dim, "provider") == 0) return b->provider;
+    if (strcmp(dim, "model") == 0) return b->model;
+    if (strcmp(dim, "user_id") == 0) return b->user;
+    if (strcmp(dim, "endpoint") == 0) return b->endpoint;
+    if (strcmp(dim, "metric_type") == 0) return b->llm ? "llm_call" : "evaluation_run";
+    if (strcmp(dim, "success") == 0) return b->success ? "true" : "false";
+    return "";
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Checks one report row against the brute force over the events that fall
+ * in it. */
+static void check_row(const tm_jv *row, const char **gdims, int ngroup,
+                      int64_t from, int64_t to, const char *fdim, const char *fval, const char *what)
+{
+    const tm_jv *pv = tm__json_get(row, "period");
+    int64_t n = 0, req = 0, in = 0, out = 0, cr = 0, total = 0, errors = 0, unpriced = 0, latn = 0;
+    __int128 cost = 0, value = 0, latsum = 0;
+    static int64_t lats[NEV];
+    for (size_t i = 0; i < nev; i++) {
+        const bev *b = &evs[i];
+        if (b->ts_us < from || b->ts_us >= to)
+            continue;
+        if (fdim && strcmp(dimval(b, fdim), fval) != 0)
+            continue;
+        if (pv && strcmp(labels[i], pv->s) != 0)
+            continue;
+        int match = 1;
+        for (int g = 0; g < ngroup && match; g++) {
+            const tm_jv *v = tm__json_get(row, gdims[g]);
+            const char *want = v->type == TM_J_STRING ? v->s : v->type == TM_J_TRUE ? "true" : "false";
+            match = strcmp(dimval(b, gdims[g]), want) == 0;
+        }
+        if (!match)
+            continue;
+        n++, req += b->llm, in += b->in, out += b->out, cr += b->cr, total += b->total;
+        errors += !b->success, unpriced += b->unpriced, cost += b->cost, value += b->value;
+        if (b->has_lat) {
+            lats[latn++] = b->lat_ns;
+            latsum += b->lat_ns;
+        }
+    }
+    char buf[64];
+#define EXPECT_INT(key, v)                                                                     \
+    cr_expect_str_eq(tm__json_get(row, key)->s, (snprintf(buf, sizeof buf, "%lld", (long long)(v)), buf), \
+                     "%s: %s", what, key)
+    EXPECT_INT("events", n);
+    EXPECT_INT("requests", req);
+    EXPECT_INT("input_tokens", in);
+    EXPECT_INT("output_tokens", out);
+    EXPECT_INT("cache_read_tokens", cr);
+    EXPECT_INT("total_tokens", total);
+    EXPECT_INT("errors", errors);
+    EXPECT_INT("unpriced", unpriced);
+    tm__dec_format(cost, 12, buf);
+    cr_expect_str_eq(tm__json_get(row, "cost_usd")->s, buf, "%s: cost_usd", what);
+    tm__dec_format(value, 9, buf);
+    cr_expect_str_eq(tm__json_get(row, "value")->s, buf, "%s: value", what);
+    const tm_jv *p50 = tm__json_get(row, "latency_p50_ms");
+    if (latn == 0) {
+        cr_expect_eq(p50->type, TM_J_NULL, "%s: p50 should be null", what);
+        return;
+    }
+    qsort(lats, (size_t)latn, sizeof lats[0], cmp_i64);
+    static const struct { const char *key; double q; } qs[] = {
+        {"latency_p50_ms", 0.50}, {"latency_p95_ms", 0.95}, {"latency_p99_ms", 0.99}};
+    for (int k = 0; k < 3; k++) {
+        double truth = (double)lats[(int64_t)floor(qs[k].q * (double)(latn - 1))] / 1e6;
+        double got = strtod(tm__json_get(row, qs[k].key)->s, NULL);
+        cr_expect(fabs(got - truth) <= 0.0101 * truth, "%s: %s %.3f vs true %.3f", what,
+                  qs[k].key, got, truth);
+    }
+    tm_i128 q = latsum / latn, rem = latsum % latn;
+    if (2 * rem > latn || (2 * rem == latn && (q & 1)))
+        q++;
+    tm__dec_format(q, 6, buf);
+    cr_expect_str_eq(tm__json_get(row, "latency_avg_ms")->s, buf, "%s: avg", what);
+}
+
+static void run_case(tm *t, const char *zone, const char *interval, const char *group,
+                     const char *from_s, const char *to_s, const char *where)
+{
+    const char *params[20];
+    int np = 0;
+    params[np++] = "from", params[np++] = from_s;
+    params[np++] = "to", params[np++] = to_s;
+    params[np++] = "interval", params[np++] = interval;
+    params[np++] = "tz", params[np++] = zone;
+    if (group)
+        params[np++] = "group_by", params[np++] = group;
+    if (where)
+        params[np++] = "where", params[np++] = where;
+    params[np] = NULL;
+    tm_report *rep = NULL;
+    cr_assert_eq(tm_report_run(t, params, &rep), TM_OK, "%s", tm_errmsg());
+    const char *json = tm_report_json(rep);
+    tm_arena a = TM_ARENA_INIT;
+    tm_jv *v;
+    char err[200];
+    cr_assert_eq(tm__json_parse(&a, json, strlen(json), &v, err, sizeof err), TM_OK, "%s", err);
+    int64_t from = 0, to = 0;
+    setenv("TZ", zone, 1);
+    tzset();
+    for (size_t i = 0; i < nev; i++)
+        label(evs[i].ts_us, interval, labels[i], sizeof labels[i]);
+    /* The range as the report resolved it. */
+    struct tm ft = {0};
+    const char *rf = tm__json_get(v, "from")->s, *rt = tm__json_get(v, "to")->s;
+    sscanf(rf, "%d-%d-%dT%d:%d:%d", &ft.tm_year, &ft.tm_mon, &ft.tm_mday, &ft.tm_hour, &ft.tm_min, &ft.tm_sec);
+    ft.tm_year -= 1900, ft.tm_mon -= 1;
+    from = (int64_t)timegm(&ft) * 1000000;
+    memset(&ft, 0, sizeof ft);
+    sscanf(rt, "%d-%d-%dT%d:%d:%d", &ft.tm_year, &ft.tm_mon, &ft.tm_mday, &ft.tm_hour, &ft.tm_min, &ft.tm_sec);
+    ft.tm_year -= 1900, ft.tm_mon -= 1;
+    to = (int64_t)timegm(&ft) * 1000000;
+    const char *gdims[4];
+    int ng = 0;
+    char gbuf[64];
+    if (group) {
+        snprintf(gbuf, sizeof gbuf, "%s", group);
+        for (char *p = strtok(gbuf, ","); p; p = strtok(NULL, ","))
+            gdims[ng++] = p;
+    }
+    char fdim[32] = "", fval[32] = "";
+    if (where)
+        sscanf(where, "%31[^=]=%31s", fdim, fval);
+    char what[256];
+    const tm_jv *rows = tm__json_get(v, "rows");
+    int64_t sum = 0;
+    for (size_t i = 0; i < rows->n; i++) {
+        snprintf(what, sizeof what, "%s %s %s %s..%s where %s row %zu", zone, interval,
+                 group ? group : "-", from_s, to_s, where ? where : "-", i);
+        check_row(rows->vals[i], gdims, ng, from, to, where ? fdim : NULL, fval, what);
+        sum += strtoll(tm__json_get(rows->vals[i], "events")->s, NULL, 10);
+    }
+    /* Totals: the same brute force with no period and no grouping. */
+    snprintf(what, sizeof what, "%s %s totals", zone, interval);
+    check_row(tm__json_get(v, "totals"), NULL, 0, from, to, where ? fdim : NULL, fval, what);
+    cr_expect_str_eq(tm__json_get(tm__json_get(v, "totals"), "events")->s,
+                     (snprintf(err, sizeof err, "%lld", (long long)sum), err), "rows add up");
+    tm__arena_free(&a);
+    tm_report_free(rep);
+}
+
+static void cleanup(tm *t)
+{
+    char cmd[128];
+    tm_close(t);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_expect_eq(system(cmd), 0);
+}
+
+static const char *zones[] = {"UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata", "Australia/Sydney"};
+static const char *intervals[] = {"none", "hour", "day", "week", "month"};
+
+Test(query, matches_brute_force_rollup_and_raw_paths, .timeout = 120)
+{
+    tm *t = build();
+    for (size_t z = 0; z < sizeof zones / sizeof zones[0]; z++)
+        for (size_t i = 0; i < sizeof intervals / sizeof intervals[0]; i++) {
+            /* aligned hours: rollups (whole-hour zones) */
+            run_case(t, zones[z], intervals[i], "provider", "2026-03-02T00:00:00Z", "2026-04-18T00:00:00Z", NULL);
+            /* unaligned ends: rollups in the middle, events at the edges */
+            run_case(t, zones[z], intervals[i], "model,success", "2026-03-05T10:17:33Z", "2026-04-01T20:45:00Z", NULL);
+            /* endpoint projection with a filter */
+            run_case(t, zones[z], intervals[i], "endpoint", "2026-03-01T00:00:00Z", "2026-04-21T00:00:00Z",
+                     "metric_type=llm_call");
+        }
+    /* Raw paths: per user, unknown values, absent values. */
+    run_case(t, "Europe/Berlin", "day", "user_id", "2026-03-20T00:00:00Z", "2026-04-05T00:00:00Z", NULL);
+    run_case(t, "UTC", "none", "endpoint", "2026-03-01T00:00:00Z", "2026-04-21T00:00:00Z", "user_id=u3");
+    run_case(t, "UTC", "week", NULL, "2026-03-01T00:00:00Z", "2026-04-21T00:00:00Z", "provider=mystery");
+    run_case(t, "UTC", "none", "provider", "2026-03-01T00:00:00Z", "2026-04-21T00:00:00Z", "provider=nobody");
+    run_case(t, "UTC", "none", "user_id", "2026-03-01T00:00:00Z", "2026-04-21T00:00:00Z", "user_id=");
+    /* After a restart the rollups come back from the store, not a rescan. */
+    tm_close(t);
+    t = NULL;
+    cr_assert_eq(tm_open(&t, path, NULL), TM_OK);
+    run_case(t, "America/New_York", "day", "provider", "2026-03-02T00:00:00Z", "2026-04-18T00:00:00Z", NULL);
+    cleanup(t);
+}
+
+Test(query, fresh_after_each_write_and_top_n)
+{
+    tm *t = build();
+    const char *params[] = {"from", "2026-01-01", "to", "2027-01-01", "group_by", "endpoint",
+                            "order_by", "events", "limit", "2", NULL};
+    tm_report *r = NULL;
+    cr_assert_eq(tm_report_run(t, params, &r), TM_OK);
+    tm_arena a = TM_ARENA_INIT;
+    tm_jv *v;
+    char err[200];
+    cr_assert_eq(tm__json_parse(&a, tm_report_json(r), strlen(tm_report_json(r)), &v, err, sizeof err), TM_OK);
+    const tm_jv *rows = tm__json_get(v, "rows");
+    cr_assert_eq(rows->n, 2);
+    int64_t first = strtoll(tm__json_get(rows->vals[0], "events")->s, NULL, 10);
+    int64_t second = strtoll(tm__json_get(rows->vals[1], "events")->s, NULL, 10);
+    cr_expect_geq(first, second);
+    cr_expect_str_eq(tm__json_get(tm__json_get(v, "totals"), "events")->s, "4000", "totals ignore limit");
+    tm_report_free(r);
+    /* A synchronous write is visible to the next query (no cache in between). */
+    tm_event ev;
+    tm_event_init(&ev);
+    ev.ts_us = 1775000000000000LL;
+    ev.has = TM_HAS_TS;
+    ev.endpoint = "/fresh";
+    cr_assert_eq(tm_track_sync(t, &ev, NULL), TM_OK);
+    const char *p2[] = {"from", "2026-01-01", "to", "2027-01-01", "where", "endpoint=/fresh", NULL};
+    cr_assert_eq(tm_report_run(t, p2, &r), TM_OK);
+    cr_expect(strstr(tm_report_json(r), "\"totals\": {\"events\": 1,") != NULL, "%s", tm_report_json(r));
+    tm_report_free(r);
+    tm__arena_free(&a);
+    cleanup(t);
+}
+
+Test(query, bad_parameters)
+{
+    tm *t = build();
+    static const struct { const char *k, *v, *err; } bad[] = {
+        {"interval", "fortnight", "interval: must be hour, day, week, month or none, not 'fortnight'"},
+        {"group_by", "colour", "group_by: unknown dimension 'colour' (one of provider, model, user_id, endpoint, operation, metric_type, success)"},
+        {"where", "provider", "where: 'provider' must be DIMENSION=VALUE[,VALUE...]"},
+        {"where", "success=maybe", "where: success must be true or false, not 'maybe'"},
+        {"order_by", "speed", "order_by: unknown metric 'speed' (events, cost_usd, total_tokens, latency_p95_ms, ...)"},
+        {"limit", "-1", "limit: must be a non-negative integer, not '-1'"},
+        {"tz", "Mars/Base", "tz: unknown time zone 'Mars/Base' (IANA names like America/New_York; looked in /usr/share/zoneinfo)"},
+        {"from", "yesterday", "from: 'yesterday' must be RFC 3339 (2026-10-01T13:05:00Z) or epoch milliseconds"},
+        {"bogus", "1", "bogus: unknown parameter (from, to, interval, tz, group_by, where, order_by, limit)"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const char *params[] = {bad[i].k, bad[i].v, NULL};
+        tm_report *r = NULL;
+        cr_expect_eq(tm_report_run(t, params, &r), TM_EINVAL, "%s=%s", bad[i].k, bad[i].v);
+        cr_expect_str_eq(tm_errmsg(), bad[i].err);
+        cr_expect_null(r);
+    }
+    const char *inverted[] = {"from", "2026-05-01", "to", "2026-04-01", NULL};
+    tm_report *r = NULL;
+    cr_expect_eq(tm_report_run(t, inverted, &r), TM_EINVAL);
+    cr_expect_str_eq(tm_errmsg(), "from: must be before to");
+    cleanup(t);
+}
