@@ -141,7 +141,9 @@ typedef struct run {
     tm_store *store;
     const tm_query_spec *q;
     tm_qresult *res;
-    tm_cellset rows;
+    tm_cellset rows;                /* sums per row (their sketches unused) */
+    tm_sketch_acc *accs;            /* latency per row, by cell index       */
+    size_t naccs;
     unsigned grouped;               /* bitmask of grouped dims          */
     uint32_t *ids[TM_NDIM];         /* accepted dict ids per where dim   */
     size_t nids[TM_NDIM];
@@ -193,6 +195,22 @@ static int passes(const run *x, const uint32_t dim[TM_NDIM])
     return 1;
 }
 
+/* The row's latency accumulator (rows and accs share indexes). */
+static tm_sketch_acc *acc_for(run *x, const tm_cell *row)
+{
+    size_t i = (size_t)(row - x->rows.cells);
+    if (i >= x->naccs) {
+        size_t n = x->rows.cap;
+        tm_sketch_acc *p = realloc(x->accs, n * sizeof *p);
+        if (!p)
+            return NULL;
+        memset(p + x->naccs, 0, (n - x->naccs) * sizeof *p);
+        x->accs = p;
+        x->naccs = n;
+    }
+    return &x->accs[i];
+}
+
 static tm_cell *row_for(run *x, int64_t period, const uint32_t dim[TM_NDIM])
 {
     tm_cell_key k;
@@ -215,7 +233,8 @@ static int add_cell(void *arg, const tm_cell *c)
     if (!row)
         return TM_ENOMEM;
     tm__sums_add(&row->s, &c->s);
-    return tm__sketch_merge(&row->sk, &c->sk);
+    tm_sketch_acc *acc = c->sk.n || c->sk.zeros ? acc_for(x, row) : NULL;
+    return acc ? tm__sketch_acc_merge(acc, &c->sk) : c->sk.n || c->sk.zeros ? TM_ENOMEM : TM_OK;
 }
 
 static int add_fact(void *arg, const tm_fact *f)
@@ -227,7 +246,10 @@ static int add_fact(void *arg, const tm_fact *f)
     if (!row)
         return TM_ENOMEM;
     tm__sums_add_fact(&row->s, f);
-    return f->has_latency ? tm__sketch_add(&row->sk, f->latency_ns, 1) : TM_OK;
+    if (!f->has_latency)
+        return TM_OK;
+    tm_sketch_acc *acc = acc_for(x, row);
+    return acc ? tm__sketch_acc_add(acc, f->latency_ns) : TM_ENOMEM;
 }
 
 static int scan_events(run *x, int64_t from, int64_t to)
@@ -303,9 +325,9 @@ static long double metric_num(const tm_qrow *r, int m)
     case TM_M_UNPRICED: return s->unpriced;
     case TM_M_ERRORS: return s->errors;
     case TM_M_ERROR_RATE: return s->events ? (long double)s->errors / s->events : 0;
-    case TM_M_P50: return tm__sketch_quantile(&r->sk, 0.50);
-    case TM_M_P95: return tm__sketch_quantile(&r->sk, 0.95);
-    case TM_M_P99: return tm__sketch_quantile(&r->sk, 0.99);
+    case TM_M_P50: return tm__sketch_acc_quantile(&r->sk, 0.50);
+    case TM_M_P95: return tm__sketch_acc_quantile(&r->sk, 0.95);
+    case TM_M_P99: return tm__sketch_acc_quantile(&r->sk, 0.99);
     default: return s->lat_n ? (long double)s->lat_sum / s->lat_n : -1;
     }
 }
@@ -441,23 +463,28 @@ int tm__query_run(tm_store *s, tm_rollups *r, const tm_query_spec *q, int64_t no
             if (x.grouped & (1u << d))
                 row->dim[d] = dim_name(&x, d, c->key.dim[d]);
         row->s = c->s;
-        row->sk = c->sk; /* moves the bins */
-        c->sk = (tm_sketch){0};
+        if (i < x.naccs) { /* moves the bins */
+            row->sk = x.accs[i];
+            x.accs[i] = (tm_sketch_acc){0};
+        }
         tm__sums_add(&res->totals.s, &row->s);
-        if ((rc = tm__sketch_merge(&res->totals.sk, &row->sk)))
+        if ((rc = tm__sketch_acc_merge_acc(&res->totals.sk, &row->sk)))
             goto out;
     }
     sort_ctx ctx = {q, res};
     qsort_r(res->rows, res->nrows, sizeof *res->rows, cmp_rows, &ctx);
     if (q->limit && res->nrows > q->limit) {
         for (size_t i = q->limit; i < res->nrows; i++)
-            tm__sketch_free(&res->rows[i].sk);
+            tm__sketch_acc_free(&res->rows[i].sk);
         res->nrows = q->limit;
     }
 out:
     if (locked)
         pthread_rwlock_unlock(&r->lock);
     tm__cellset_free(&x.rows);
+    for (size_t i = 0; i < x.naccs; i++)
+        tm__sketch_acc_free(&x.accs[i]);
+    free(x.accs);
     for (int d = 0; d < TM_NDIM; d++)
         free(x.ids[d]);
     if (rc) {
@@ -473,9 +500,9 @@ void tm__qresult_free(tm_qresult *res)
     if (!res)
         return;
     for (size_t i = 0; i < res->nrows; i++)
-        tm__sketch_free(&res->rows[i].sk);
+        tm__sketch_acc_free(&res->rows[i].sk);
     free(res->rows);
-    tm__sketch_free(&res->totals.sk);
+    tm__sketch_acc_free(&res->totals.sk);
     tm__tz_free(res->tz);
     tm__arena_free(&res->arena);
     free(res);
@@ -511,7 +538,7 @@ static void trim(char *buf)
         *e = '\0';
 }
 
-void tm__metric_text(const tm_sums *s, const tm_sketch *sk, int m, char *buf, size_t cap)
+void tm__metric_text(const tm_sums *s, const tm_sketch_acc *sk, int m, char *buf, size_t cap)
 {
     switch (m) {
     case TM_M_VALUE: tm__dec_format(s->value, 9, buf); return;
@@ -524,7 +551,7 @@ void tm__metric_text(const tm_sums *s, const tm_sketch *sk, int m, char *buf, si
     case TM_M_P95:
     case TM_M_P99: {
         double q = m == TM_M_P50 ? 0.50 : m == TM_M_P95 ? 0.95 : 0.99;
-        double v = s->lat_n ? tm__sketch_quantile(sk, q) : -1;
+        double v = s->lat_n ? tm__sketch_acc_quantile(sk, q) : -1;
         if (v < 0) {
             snprintf(buf, cap, "null");
         } else {

@@ -54,7 +54,7 @@ typedef struct tm_qrow {
     int64_t period;             /* UTC µs of the period's start                */
     const char *dim[TM_NDIM];   /* values of the grouped dimensions            */
     tm_sums s;
-    tm_sketch sk;
+    tm_sketch_acc sk;
 } tm_qrow;
 
 typedef struct tm_qresult {
@@ -80,7 +80,7 @@ void tm__period_label(const tm_qresult *res, int64_t period, char *buf, size_t c
 
 /* A metric as JSON text: integers, exact decimals, "null" for latencies of
  * rows without any. */
-void tm__metric_text(const tm_sums *s, const tm_sketch *sk, int metric, char *buf, size_t cap);
+void tm__metric_text(const tm_sums *s, const tm_sketch_acc *sk, int metric, char *buf, size_t cap);
 
 /* The report shapes. */
 int tm__qresult_json(const tm_qresult *res, tm_buf *b);

@@ -77,9 +77,9 @@ int tm__rollup_add_fact(tm_cellset *batch, const tm_fact *f);
 typedef struct tm_rollups {
     pthread_rwlock_t lock;
     tm_cellset cells;
-    int32_t base_hour;      /* hour of hours[0]                              */
-    size_t nhours;
-    struct hour_list { uint32_t *ix; uint32_t n, cap; } *hours;
+    int32_t base_hour;      /* first hour indexed                            */
+    size_t nhours;          /* hours indexed                                 */
+    struct hour_list { uint32_t *ix; uint32_t n, cap; } *hours; /* [hour][proj] */
     int64_t version;        /* the store's commit counter this reflects; -1 */
     int loaded;
 } tm_rollups;

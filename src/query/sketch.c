@@ -154,3 +154,89 @@ double tm__sketch_quantile(const tm_sketch *s, double q)
     }
     return bin_value(s->bins[s->n - 1].index);
 }
+
+/* ---- dense accumulators ---- */
+
+/* Widens a's window to include bin i. */
+static int acc_cover(tm_sketch_acc *a, int i)
+{
+    if (a->n && i >= a->lo && i < a->lo + (int)a->n)
+        return TM_OK;
+    int lo = a->n ? (i < a->lo ? i - 16 : a->lo) : i - 16;
+    int hi = a->n ? (i >= a->lo + (int)a->n ? i + 17 : a->lo + (int)a->n) : i + 17;
+    if (lo < TM_SKETCH_MIN_BIN)
+        lo = TM_SKETCH_MIN_BIN;
+    if (hi > TM_SKETCH_MAX_BIN + 1)
+        hi = TM_SKETCH_MAX_BIN + 1;
+    uint64_t *c = calloc((size_t)(hi - lo), sizeof *c);
+    if (!c)
+        return TM_ENOMEM;
+    if (a->n)
+        memcpy(c + (a->lo - lo), a->c, a->n * sizeof *c);
+    free(a->c);
+    a->c = c;
+    a->lo = lo;
+    a->n = (uint32_t)(hi - lo);
+    return TM_OK;
+}
+
+int tm__sketch_acc_merge(tm_sketch_acc *a, const tm_sketch *s)
+{
+    a->zeros += s->zeros;
+    if (!s->n)
+        return TM_OK;
+    if (acc_cover(a, s->bins[0].index) || acc_cover(a, s->bins[s->n - 1].index))
+        return TM_ENOMEM;
+    for (uint32_t i = 0; i < s->n; i++)
+        a->c[s->bins[i].index - a->lo] += s->bins[i].count;
+    return TM_OK;
+}
+
+int tm__sketch_acc_add(tm_sketch_acc *a, int64_t ns)
+{
+    if (ns <= 0) {
+        a->zeros++;
+        return TM_OK;
+    }
+    int i = tm__sketch_bin_of(ns);
+    if (acc_cover(a, i))
+        return TM_ENOMEM;
+    a->c[i - a->lo]++;
+    return TM_OK;
+}
+
+int tm__sketch_acc_merge_acc(tm_sketch_acc *a, const tm_sketch_acc *b)
+{
+    a->zeros += b->zeros;
+    if (!b->n)
+        return TM_OK;
+    if (acc_cover(a, b->lo) || acc_cover(a, b->lo + (int)b->n - 1))
+        return TM_ENOMEM;
+    for (uint32_t i = 0; i < b->n; i++)
+        a->c[b->lo + (int)i - a->lo] += b->c[i];
+    return TM_OK;
+}
+
+double tm__sketch_acc_quantile(const tm_sketch_acc *a, double q)
+{
+    uint64_t total = a->zeros;
+    for (uint32_t i = 0; i < a->n; i++)
+        total += a->c[i];
+    if (total == 0)
+        return -1;
+    uint64_t rank = (uint64_t)floor(q * (double)(total - 1)), seen = a->zeros;
+    if (rank < seen)
+        return 0;
+    for (uint32_t i = 0; i < a->n; i++) {
+        seen += a->c[i];
+        if (seen > rank)
+            return bin_value(a->lo + (int)i);
+    }
+    return bin_value(a->lo + (int)a->n - 1);
+}
+
+void tm__sketch_acc_free(tm_sketch_acc *a)
+{
+    free(a->c);
+    memset(a, 0, sizeof *a);
+}

@@ -44,4 +44,20 @@ uint64_t tm__sketch_count(const tm_sketch *s);
  * the sorted values, within 1%. Returns -1 when empty. */
 double tm__sketch_quantile(const tm_sketch *s, double q);
 
+/* A dense window of bins [lo, lo+n) for accumulating many sketches into one
+ * (query rows): adding a bin is an index, not a search. ~1 KB for the usual
+ * span of latencies. */
+typedef struct tm_sketch_acc {
+    int lo;
+    uint32_t n;
+    uint64_t *c;
+    uint64_t zeros;
+} tm_sketch_acc;
+
+int tm__sketch_acc_merge(tm_sketch_acc *a, const tm_sketch *s);   /* TM_OK / ENOMEM */
+int tm__sketch_acc_add(tm_sketch_acc *a, int64_t latency_ns);
+int tm__sketch_acc_merge_acc(tm_sketch_acc *a, const tm_sketch_acc *b);
+double tm__sketch_acc_quantile(const tm_sketch_acc *a, double q); /* as tm__sketch_quantile */
+void tm__sketch_acc_free(tm_sketch_acc *a);
+
 #endif

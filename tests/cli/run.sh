@@ -142,6 +142,39 @@ $TM prices show no-such-model >/dev/null; check "prices show unpriced exits 2" e
 out=$($TM prices cost --provider cerebras --model llama3.1-8b --input-tokens 100 | tail -1)
 check "prices cost per request" eq "$out" 'total: $0.000006'
 
+# --- reports ----------------------------------------------------------------
+RDB="$W/report.db"
+cat > "$W/report.ndjson" <<'NDJ'
+{"id":"r1","timestamp":"2026-10-01T10:00:00Z","provider":"openai","model":"gpt-4o-mini","user_id":"u1","endpoint":"/chat","input_tokens":1000,"output_tokens":100,"latency_ms":800,"success":true}
+{"id":"r2","timestamp":"2026-10-01T11:30:00Z","provider":"openai","model":"gpt-4o-mini","user_id":"u2","endpoint":"/chat","input_tokens":200,"output_tokens":50,"latency_ms":1200,"success":false}
+{"id":"r3","timestamp":"2026-10-02T09:00:00Z","provider":"anthropic","model":"claude-haiku-4-5","user_id":"u1","endpoint":"/sum","input_tokens":300,"output_tokens":30,"cost_usd":"0.01"}
+{"id":"r4","timestamp":"2026-10-02T23:30:00Z","userId":"u1","metricType":"evaluation_run","value":3}
+NDJ
+$TM --db "$RDB" ingest "$W/report.ndjson" >/dev/null
+out=$($TM --db "$RDB" report --from 2026-10-01 --to 2026-10-03 --interval day --group-by provider --tz UTC --json)
+check "report --json shape" eq "$out" '{"from": "2026-10-01T00:00:00Z", "to": "2026-10-03T00:00:00Z", "interval": "day", "tz": "UTC", "group_by": ["provider"],
+ "rows": [
+  {"period": "2026-10-01", "provider": "openai", "events": 2, "requests": 2, "value": 2, "input_tokens": 1200, "output_tokens": 150, "cache_read_tokens": 0, "cache_write_tokens": 0, "reasoning_tokens": 0, "total_tokens": 1350, "cost_usd": 0.00027, "unpriced": 0, "errors": 1, "error_rate": 0.5, "latency_p50_ms": 804.461, "latency_p95_ms": 804.461, "latency_p99_ms": 804.461, "latency_avg_ms": 1000},
+  {"period": "2026-10-02", "provider": "", "events": 1, "requests": 0, "value": 3, "input_tokens": 0, "output_tokens": 0, "cache_read_tokens": 0, "cache_write_tokens": 0, "reasoning_tokens": 0, "total_tokens": 0, "cost_usd": 0, "unpriced": 1, "errors": 0, "error_rate": 0, "latency_p50_ms": null, "latency_p95_ms": null, "latency_p99_ms": null, "latency_avg_ms": null},
+  {"period": "2026-10-02", "provider": "anthropic", "events": 1, "requests": 1, "value": 1, "input_tokens": 300, "output_tokens": 30, "cache_read_tokens": 0, "cache_write_tokens": 0, "reasoning_tokens": 0, "total_tokens": 330, "cost_usd": 0.01, "unpriced": 0, "errors": 0, "error_rate": 0, "latency_p50_ms": null, "latency_p95_ms": null, "latency_p99_ms": null, "latency_avg_ms": null}
+ ],
+ "totals": {"events": 4, "requests": 3, "value": 6, "input_tokens": 1500, "output_tokens": 180, "cache_read_tokens": 0, "cache_write_tokens": 0, "reasoning_tokens": 0, "total_tokens": 1680, "cost_usd": 0.01027, "unpriced": 1, "errors": 1, "error_rate": 0.25, "latency_p50_ms": 804.461, "latency_p95_ms": 804.461, "latency_p99_ms": 804.461, "latency_avg_ms": 1000}}'
+# Days cut in another zone: the 23:30 UTC event is on Oct 3 in Berlin.
+out=$($TM --db "$RDB" report --from 2026-10-01 --to 2026-10-04 --interval day --tz Europe/Berlin --csv | cut -d, -f1,2)
+check "report --csv in Berlin" eq "$out" "$(printf 'period,events\n2026-10-01,2\n2026-10-02,1\n2026-10-03,1')"
+out=$($TM --db "$RDB" report --from 2026-10-01 --to 2026-10-03 --group-by user_id --where provider=openai,anthropic --order-by total_tokens --limit 1 --tz UTC --json | grep -o '"user_id": "[^"]*", "events": [0-9]*')
+check "report where/order/limit" eq "$out" '"user_id": "u1", "events": 2'
+$TM --db "$RDB" report --from 2026-10-01T10:30:00Z --to 2026-10-03 --tz UTC --plan >/dev/null 2>"$W/plan"
+check "report plan: rollups and events" eq "$(cat "$W/plan")" "plan: rollups+events"
+err=$($TM --db "$RDB" report --group-by colour 2>&1); rc=$?
+check "report bad dimension" eq "$rc" 64
+out=$($TM --db "$RDB" usage u1 --period 2026-10 --tz UTC --json)
+check "usage --json shape" eq "$out" '{"user_id": "u1", "period": "2026-10", "current_period": {"requests": 3, "tokens": 1430, "cost": 0.01021, "limit": null},
+ "daily_breakdown": [{"date": "2026-10-02", "requests": 2, "tokens": 330, "cost": 0.01}, {"date": "2026-10-01", "requests": 1, "tokens": 1100, "cost": 0.00021}],
+ "top_endpoints": [{"endpoint": "", "calls": 1}, {"endpoint": "/chat", "calls": 1}, {"endpoint": "/sum", "calls": 1}]}'
+$TM --db "$RDB" usage u1 --period 2026-13 >/dev/null 2>&1; check "usage bad period" eq "$?" 64
+$TM --db "$RDB" verify >/dev/null; check "verify with rollups" eq "$?" 0
+
 # --- durability: SIGKILL while writing with synchronous acks -------------
 CDB="$W/crash.db"
 round=0

@@ -1,0 +1,188 @@
+/*
+ * query.c — query benchmark over a realistic data set.
+ *
+ *   bench_query [DIR] [EVENTS]      (default /var/tmp, 10,000,000)
+ *
+ * Generates EVENTS events over 90 days (10,000 users with a skewed
+ * distribution, 40 models over 8 providers, 50 endpoints, heavy-tailed
+ * latencies, 3% errors) into DIR/bench-query.db unless a store with that
+ * many events is already there, then prints:
+ *   - ingest rate of the generation (tm_track, group commit, rollups);
+ *   - restart-to-ready: tm_open plus the first query (loads the rollups);
+ *   - p50/p99 latency of each query type over 200 runs.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../src/lib/lib.h"
+#include "tokmeter.h"
+
+#define DAYS 90
+static const int64_t END_US = 1793491200000000LL; /* 2026-11-01T00:00:00Z */
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static uint64_t rng = 0x2545F4914F6CDD1Dull;
+static uint64_t next(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+static double unit(void) { return (double)(next() >> 11) / 9007199254740992.0; }
+
+static const char *providers[8] = {"openai", "anthropic", "google", "deepseek",
+                                   "mistral", "xai", "groq", "cerebras"};
+static char models[40][32], endpoints[50][32];
+
+static void generate(tm *t, long n)
+{
+    for (int i = 0; i < 40; i++)
+        snprintf(models[i], sizeof models[i], "%s-model-%d", providers[i / 5], i % 5);
+    for (int i = 0; i < 50; i++)
+        snprintf(endpoints[i], sizeof endpoints[i], "/api/v1/endpoint-%02d", i);
+    char user[32];
+    double t0 = now_s();
+    for (long i = 0; i < n; i++) {
+        tm_event ev;
+        tm_event_init(&ev);
+        int m = (int)(pow(unit(), 1.5) * 40);
+        int u = (int)(pow(unit(), 2.0) * 10000);
+        int e = (int)(pow(unit(), 1.8) * 50);
+        snprintf(user, sizeof user, "user-%05d", u);
+        /* Arrival order, as live ingest sees it: time runs forward, with a
+         * few seconds of jitter. */
+        ev.ts_us = END_US - DAYS * 86400000000LL + (int64_t)((double)i / n * DAYS * 86400e6) +
+                   (int64_t)(unit() * 5e6);
+        ev.provider = providers[m / 5];
+        ev.model = models[m];
+        ev.user_id = user;
+        ev.endpoint = endpoints[e];
+        ev.operation = next() % 4 ? "chat" : "embed";
+        ev.input_tokens = (int64_t)(unit() * 4000);
+        ev.output_tokens = (int64_t)(unit() * 800);
+        ev.cache_read_tokens = next() % 3 ? 0 : (int64_t)(unit() * 8000);
+        ev.latency_ns = (int64_t)(150e6 * exp(0.9 * sqrt(-2 * log(unit() + 1e-12)) * cos(6.283185 * unit())));
+        ev.success = next() % 100 >= 3;
+        ev.cost_pusd = (int64_t)(unit() * 20000000000.0); /* up to 2 cents, reported */
+        ev.has = TM_HAS_TS | TM_HAS_TOKENS | TM_HAS_LATENCY | TM_HAS_SUCCESS | TM_HAS_COST;
+        if (tm_track(t, &ev)) {
+            fprintf(stderr, "track: %s\n", tm_errmsg());
+            exit(1);
+        }
+        if ((i + 1) % 1000000 == 0) {
+            fprintf(stderr, "  generated %ld events (%.0f/s)\n", i + 1, (i + 1) / (now_s() - t0));
+        }
+    }
+    if (tm_flush(t)) {
+        fprintf(stderr, "flush: %s\n", tm_errmsg());
+        exit(1);
+    }
+    double dt = now_s() - t0;
+    printf("generate: %ld events in %.1f s: %.0f events/s (tm_track, with rollups)\n", n, dt, n / dt);
+}
+
+static int cmpd(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void run_report(tm *t, const char *const *params)
+{
+    tm_report *r = NULL;
+    if (tm_report_run(t, params, &r)) {
+        fprintf(stderr, "query: %s\n", tm_errmsg());
+        exit(1);
+    }
+    tm_report_free(r);
+}
+
+#define REPS 200
+
+static void bench(tm *t, const char *name, const char *const *params, int user_usage)
+{
+    double lat[REPS];
+    char user[32];
+    for (int i = -10; i < REPS; i++) {
+        double t0 = now_s();
+        if (user_usage) {
+            tm_buf b = TM_BUF_INIT;
+            snprintf(user, sizeof user, "user-%05d", (int)(next() % 10000));
+            if (tm__user_usage_json(t, user, "2026-10", "UTC", &b)) {
+                fprintf(stderr, "usage: %s\n", tm_errmsg());
+                exit(1);
+            }
+            tm__buf_free(&b);
+        } else {
+            run_report(t, params);
+        }
+        if (i >= 0)
+            lat[i] = (now_s() - t0) * 1e3;
+    }
+    qsort(lat, REPS, sizeof lat[0], cmpd);
+    printf("  %-44s p50 %8.3f ms   p99 %8.3f ms\n", name, lat[REPS / 2], lat[REPS * 99 / 100]);
+}
+
+int main(int argc, char **argv)
+{
+    const char *dir = argc > 1 ? argv[1] : "/var/tmp";
+    long n = argc > 2 ? strtol(argv[2], NULL, 10) : 10000000;
+    char path[1024];
+    snprintf(path, sizeof path, "%s/bench-query-%ld.db", dir, n);
+    tm *t = NULL;
+    if (tm_open(&t, path, NULL)) {
+        fprintf(stderr, "open: %s\n", tm_errmsg());
+        return 1;
+    }
+    int64_t have = 0;
+    tm_count(t, &have);
+    printf("tokmeter query benchmark: %ld events over %d days, store %s, %ld cores\n", n, DAYS,
+           path, sysconf(_SC_NPROCESSORS_ONLN));
+    if (have != n) {
+        if (have) {
+            fprintf(stderr, "%s holds %lld events, not %ld: remove it first\n", path, (long long)have, n);
+            return 1;
+        }
+        generate(t, n);
+    } else {
+        printf("generate: reusing the store (%lld events)\n", (long long)have);
+    }
+    tm_close(t);
+
+    /* Restart to ready: open, and answer a first query (the rollups load). */
+    double t0 = now_s();
+    if (tm_open(&t, path, NULL)) {
+        fprintf(stderr, "open: %s\n", tm_errmsg());
+        return 1;
+    }
+    const char *daily[] = {"from", "2026-10-02", "to", "2026-11-01", "interval", "day",
+                           "group_by", "provider", "tz", "UTC", NULL};
+    run_report(t, daily);
+    printf("restart to ready (open + first query): %.3f s\n", now_s() - t0);
+
+    const char *hourly[] = {"from", "2026-10-25", "to", "2026-11-01", "interval", "hour",
+                            "where", "model=openai-model-0", "tz", "UTC", NULL};
+    const char *p95[] = {"from", "2026-10-25", "to", "2026-11-01", "group_by", "provider",
+                         "tz", "UTC", NULL};
+    const char *top[] = {"from", "2026-10-02", "to", "2026-11-01", "group_by", "endpoint",
+                         "order_by", "events", "limit", "10", "tz", "UTC", NULL};
+    printf("queries (%d runs each, JSON included):\n", REPS);
+    bench(t, "daily cost by provider, 30 days", daily, 0);
+    bench(t, "hourly series for one model, 7 days", hourly, 0);
+    bench(t, "latency p50/p95/p99 by provider, 7 days", p95, 0);
+    bench(t, "one user's month (usage dashboard)", NULL, 1);
+    bench(t, "top 10 endpoints, 30 days", top, 0);
+    tm_close(t);
+    return 0;
+}
