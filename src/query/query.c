@@ -260,7 +260,10 @@ static int scan_events(run *x, int64_t from, int64_t to)
                                      x->q->nwhere[TM_D_USER] ? x->nids[TM_D_USER] : 0, add_fact, x);
 }
 
-static int load_cell(void *arg, const tm_cell *c) { return tm__rollups_merge(arg, c); }
+static int load_cell(void *arg, const tm_cell *c, int64_t count)
+{
+    return c ? tm__rollups_merge(arg, c) : tm__rollups_reserve(arg, (size_t)count);
+}
 
 /* Makes r current with the store, and leaves it read-locked. */
 static int fresh_rollups(tm_store *s, tm_rollups *r)
@@ -433,7 +436,17 @@ int tm__query_run(tm_store *s, tm_rollups *r, const tm_query_spec *q, int64_t no
         if ((rc = fresh_rollups(s, r)))
             goto out;
         locked = 1;
-        rc = tm__rollups_each(r, proj, (int32_t)h0, (int32_t)h1, add_cell, &x);
+        /* UTC over whole days: day cells for the whole days, hours around. */
+        int64_t d0 = (h0 + 23) / 24 * 24, d1 = h1 / 24 * 24;
+        if (strcmp(tm__tz_name(res->tz), "UTC") == 0 && res->interval != TM_I_HOUR && d0 < d1) {
+            rc = tm__rollups_each(r, proj + TM_DAY, (int32_t)d0, (int32_t)d1, add_cell, &x);
+            if (rc == TM_OK)
+                rc = tm__rollups_each(r, proj, (int32_t)h0, (int32_t)d0, add_cell, &x);
+            if (rc == TM_OK)
+                rc = tm__rollups_each(r, proj, (int32_t)d1, (int32_t)h1, add_cell, &x);
+        } else {
+            rc = tm__rollups_each(r, proj, (int32_t)h0, (int32_t)h1, add_cell, &x);
+        }
         pthread_rwlock_unlock(&r->lock);
         locked = 0;
         if (rc == TM_OK)

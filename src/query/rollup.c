@@ -117,6 +117,21 @@ tm_cell *tm__cellset_get(tm_cellset *cs, const tm_cell_key *key)
     return c;
 }
 
+int tm__cellset_reserve(tm_cellset *cs, size_t n)
+{
+    if (n > cs->cap) {
+        tm_cell *p = realloc(cs->cells, n * sizeof *p);
+        if (!p)
+            return TM_ENOMEM;
+        cs->cells = p;
+        cs->cap = n;
+    }
+    size_t slots = 64;
+    while (slots < 2 * n)
+        slots *= 2;
+    return slots > cs->nslots ? rehash(cs, slots) : TM_OK;
+}
+
 void tm__cellset_free(tm_cellset *cs)
 {
     for (size_t i = 0; i < cs->n; i++)
@@ -158,7 +173,7 @@ void tm__rollups_init(tm_rollups *r)
 void tm__rollups_clear(tm_rollups *r)
 {
     tm__cellset_free(&r->cells);
-    for (size_t i = 0; i < r->nhours * TM_NPROJ; i++)
+    for (size_t i = 0; i < r->nhours * TM_NSLOT; i++)
         free(r->hours[i].ix);
     free(r->hours);
     r->hours = NULL;
@@ -180,7 +195,7 @@ static int cover_hour(tm_rollups *r, int32_t h)
     if (r->nhours == 0) {
         r->base_hour = h;
     } else if (h < r->base_hour) {
-        size_t shift = (size_t)(r->base_hour - h) * TM_NPROJ, have = r->nhours * TM_NPROJ;
+        size_t shift = (size_t)(r->base_hour - h) * TM_NSLOT, have = r->nhours * TM_NSLOT;
         struct hour_list *p = realloc(r->hours, (have + shift) * sizeof *p);
         if (!p)
             return TM_ENOMEM;
@@ -194,17 +209,33 @@ static int cover_hour(tm_rollups *r, int32_t h)
     size_t need = (size_t)(h - r->base_hour) + 1;
     if (need > r->nhours) {
         size_t n = need + 256;
-        struct hour_list *p = realloc(r->hours, n * TM_NPROJ * sizeof *p);
+        struct hour_list *p = realloc(r->hours, n * TM_NSLOT * sizeof *p);
         if (!p)
             return TM_ENOMEM;
-        memset(p + r->nhours * TM_NPROJ, 0, (n - r->nhours) * TM_NPROJ * sizeof *p);
+        memset(p + r->nhours * TM_NSLOT, 0, (n - r->nhours) * TM_NSLOT * sizeof *p);
         r->hours = p;
         r->nhours = n;
     }
     return TM_OK;
 }
 
+static int merge_one(tm_rollups *r, const tm_cell *src);
+
+int tm__rollups_reserve(tm_rollups *r, size_t n)
+{
+    return tm__cellset_reserve(&r->cells, n + n / 16 + 64);
+}
+
 int tm__rollups_merge(tm_rollups *r, const tm_cell *src)
+{
+    tm_cell day = *src;
+    day.key.proj = src->key.proj + TM_DAY;
+    day.key.hour = (int32_t)((src->key.hour - ((src->key.hour % 24) + 24) % 24));
+    int rc = merge_one(r, src);
+    return rc ? rc : merge_one(r, &day);
+}
+
+static int merge_one(tm_rollups *r, const tm_cell *src)
 {
     size_t before = r->cells.n;
     tm_cell *c = tm__cellset_get(&r->cells, &src->key);
@@ -218,7 +249,7 @@ int tm__rollups_merge(tm_rollups *r, const tm_cell *src)
     /* A new cell: index it under its hour. */
     if (cover_hour(r, src->key.hour))
         return TM_ENOMEM;
-    struct hour_list *hl = &r->hours[(size_t)(src->key.hour - r->base_hour) * TM_NPROJ + (size_t)src->key.proj];
+    struct hour_list *hl = &r->hours[(size_t)(src->key.hour - r->base_hour) * TM_NSLOT + (size_t)src->key.proj];
     if (hl->n == hl->cap) {
         uint32_t cap = hl->cap ? hl->cap * 2 : 8;
         uint32_t *ix = realloc(hl->ix, cap * sizeof *ix);
@@ -241,7 +272,7 @@ int tm__rollups_each(const tm_rollups *r, int proj, int32_t h0, int32_t h1,
     if (h1 < hi)
         hi = h1;
     for (int64_t h = lo; h < hi; h++) {
-        const struct hour_list *hl = &r->hours[(size_t)(h - r->base_hour) * TM_NPROJ + (size_t)proj];
+        const struct hour_list *hl = &r->hours[(size_t)(h - r->base_hour) * TM_NSLOT + (size_t)proj];
         for (uint32_t i = 0; i < hl->n; i++) {
             int rc = fn(arg, &r->cells.cells[hl->ix[i]]);
             if (rc)

@@ -25,8 +25,12 @@ enum {
 };
 extern const char *const tm__dim_names[TM_NDIM];
 
-/* Projections kept as rollups: which dimensions each one keeps. */
+/* Projections kept as rollups: which dimensions each one keeps. In memory
+ * each also has day cells (proj + TM_DAY, keyed by the day's first UTC
+ * hour) for UTC queries over whole days. */
 enum { TM_PROJ_MODEL, TM_PROJ_ENDPOINT, TM_NPROJ };
+#define TM_DAY TM_NPROJ
+#define TM_NSLOT (2 * TM_NPROJ)
 extern const unsigned tm__proj_dims[TM_NPROJ];
 
 typedef struct tm_cell_key {
@@ -70,6 +74,9 @@ typedef struct tm_cellset {
 tm_cell *tm__cellset_get(tm_cellset *cs, const tm_cell_key *key);
 void tm__cellset_free(tm_cellset *cs);
 
+/* Makes room for n cells without rehashing (before a bulk load). */
+int tm__cellset_reserve(tm_cellset *cs, size_t n);
+
 /* Adds one committed event to the batch's cells of every projection. */
 int tm__rollup_add_fact(tm_cellset *batch, const tm_fact *f);
 
@@ -88,12 +95,15 @@ void tm__rollups_init(tm_rollups *r);
 void tm__rollups_clear(tm_rollups *r);   /* frees the cells; not the lock */
 void tm__rollups_destroy(tm_rollups *r);
 
-/* Merges a cell (from the store or a committed batch) into r. Caller holds
- * the write lock. */
+/* Merges an hour cell (from the store or a committed batch) into r, and
+ * into its day cell. Caller holds the write lock. */
 int tm__rollups_merge(tm_rollups *r, const tm_cell *c);
 
-/* Calls fn for each cell of projection proj with h0 ≤ hour < h1. Caller
- * holds the read lock. */
+/* Before loading n stored cells (each also feeds a day cell). */
+int tm__rollups_reserve(tm_rollups *r, size_t n);
+
+/* Calls fn for each cell of slot proj (a projection, or a projection +
+ * TM_DAY for day cells) with h0 ≤ hour < h1. Caller holds the read lock. */
 int tm__rollups_each(const tm_rollups *r, int proj, int32_t h0, int32_t h1,
                      int (*fn)(void *arg, const tm_cell *c), void *arg);
 

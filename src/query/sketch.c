@@ -32,6 +32,8 @@ static double bin_value(int i)
 static int add_bin(tm_sketch *s, int index, uint64_t count)
 {
     uint32_t lo = 0, hi = s->n;
+    if (s->n && s->bins[s->n - 1].index < index) /* appending in order */
+        lo = hi = s->n;
     while (lo < hi) {
         uint32_t mid = (lo + hi) / 2;
         if (s->bins[mid].index < index)
@@ -68,12 +70,39 @@ int tm__sketch_add(tm_sketch *s, int64_t ns, uint64_t count)
     return add_bin(s, tm__sketch_bin_of(ns), count);
 }
 
+/* Both bin lists are sorted: one linear merge into a new array (inserting
+ * bin by bin was the rollups' load time). */
 int tm__sketch_merge(tm_sketch *into, const tm_sketch *from)
 {
     into->zeros += from->zeros;
-    for (uint32_t i = 0; i < from->n; i++)
-        if (add_bin(into, from->bins[i].index, from->bins[i].count))
-            return TM_ENOMEM;
+    if (from->n == 0)
+        return TM_OK;
+    if (from->n <= 2) { /* tiny: insert in place */
+        for (uint32_t i = 0; i < from->n; i++)
+            if (add_bin(into, from->bins[i].index, from->bins[i].count))
+                return TM_ENOMEM;
+        return TM_OK;
+    }
+    uint32_t cap = into->n + from->n, n = 0, i = 0, j = 0;
+    tm_sketch_bin *b = malloc(cap * sizeof *b);
+    if (!b)
+        return TM_ENOMEM;
+    while (i < into->n || j < from->n) {
+        if (j == from->n || (i < into->n && into->bins[i].index < from->bins[j].index)) {
+            b[n++] = into->bins[i++];
+        } else if (i == into->n || from->bins[j].index < into->bins[i].index) {
+            b[n++] = from->bins[j++];
+        } else {
+            uint64_t c = (uint64_t)into->bins[i].count + from->bins[j].count;
+            b[n] = into->bins[i++];
+            b[n++].count = c > UINT32_MAX ? UINT32_MAX : (uint32_t)c;
+            j++;
+        }
+    }
+    free(into->bins);
+    into->bins = b;
+    into->n = n;
+    into->cap = cap;
     return TM_OK;
 }
 
@@ -125,6 +154,13 @@ static int into_sketch(void *arg, int ix, uint64_t c) { return add_bin(arg, ix, 
 int tm__sketch_read(tm_sketch *s, const unsigned char *in, size_t len)
 {
     uint64_t z = 0;
+    if (s->n == 0 && len >= 8 && (len - 8) % 6 == 0 && s->cap < (len - 8) / 6) {
+        tm_sketch_bin *b = realloc(s->bins, (len - 8) / 6 * sizeof *b); /* stored sorted */
+        if (!b)
+            return TM_ENOMEM;
+        s->bins = b;
+        s->cap = (uint32_t)((len - 8) / 6);
+    }
     if (each_raw(in, len, &z, into_sketch, s))
         return TM_ECORRUPT;
     s->zeros += z;

@@ -835,7 +835,7 @@ out:
     return rc;
 }
 
-static int sq_load_rollups(tm_store *base, int (*fn)(void *, const tm_cell *), void *arg,
+static int sq_load_rollups(tm_store *base, int (*fn)(void *, const tm_cell *, int64_t), void *arg,
                            int64_t *version)
 {
     sqlite_store *s = (sqlite_store *)base;
@@ -850,6 +850,9 @@ static int sq_load_rollups(tm_store *base, int (*fn)(void *, const tm_cell *), v
         goto out;
     }
     *version = sqlite3_column_int64(vs, 0);
+    int64_t rows = 0;
+    if ((rc = query_int(s, "SELECT COUNT(*) FROM rollup", &rows)) || (rc = fn(arg, NULL, rows)))
+        goto out;
     if (sqlite3_prepare_v2(s->r, "SELECT proj, hour, d0, d1, d2, d3, d4, d5, d6, " ROLL_COLS
                                  " FROM rollup", -1, &st, NULL) != SQLITE_OK) {
         rc = sqerr(s->r, "prepare rollups");
@@ -865,7 +868,7 @@ static int sq_load_rollups(tm_store *base, int (*fn)(void *, const tm_cell *), v
         sums_of_row(st, 9, &c.s);
         rc = tm__sketch_read(&c.sk, sqlite3_column_blob(st, 23), (size_t)sqlite3_column_bytes(st, 23));
         if (rc == TM_OK)
-            rc = fn(arg, &c);
+            rc = fn(arg, &c, 0);
         tm__sketch_free(&c.sk);
     }
     if (rc == TM_OK && step != SQLITE_DONE)

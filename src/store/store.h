@@ -36,10 +36,11 @@ struct tm_store_ops {
     int (*append)(tm_store *s, tm_event *const *evs, size_t n, unsigned char *dup,
                   tm_cellset *cells, int64_t *version);
 
-    /* Calls fn for every stored rollup cell, and sets *version to the commit
+    /* Calls fn(arg, NULL, count) once with the number of stored rollup
+     * cells, then fn(arg, cell, 0) for each, and sets *version to the commit
      * count they reflect (one consistent snapshot). Any thread. */
-    int (*load_rollups)(tm_store *s, int (*fn)(void *arg, const tm_cell *c), void *arg,
-                        int64_t *version);
+    int (*load_rollups)(tm_store *s, int (*fn)(void *arg, const tm_cell *c, int64_t count),
+                        void *arg, int64_t *version);
 
     /* The commit count: it changes with every commit by any process. */
     int (*version)(tm_store *s, int64_t *out);
