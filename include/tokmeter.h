@@ -247,6 +247,13 @@ const char *tm_report_json(const tm_report *r);
 
 void tm_report_free(tm_report *r);
 
+/* One user's month as JSON, the seed lesson's dashboard shape:
+ * {"user_id", "period", "current_period": {requests, tokens, cost, limit},
+ *  "daily_breakdown": [{date, requests, tokens, cost}], "top_endpoints":
+ *  [{endpoint, calls}]}. period is YYYY-MM (NULL: this month in tz); tz is
+ * an IANA zone (NULL: UTC). *json is malloc'd; the caller frees it. */
+int tm_user_usage(tm *t, const char *user_id, const char *period, const char *tz, char **json);
+
 /* ---- pricing ----------------------------------------------------------- */
 
 /* What tm_reprice did. */

@@ -550,6 +550,20 @@ out:
     return rc;
 }
 
+int tm_user_usage(tm *t, const char *user, const char *period, const char *tz, char **json)
+{
+    tm_buf b = TM_BUF_INIT;
+    tm__clear_err();
+    *json = NULL;
+    int rc = tm__user_usage_json(t, user, period, tz, &b);
+    if (rc) {
+        tm__buf_free(&b);
+        return rc;
+    }
+    *json = b.data;
+    return TM_OK;
+}
+
 int tm_verify(tm *t, void (*fn)(void *, const char *), void *arg)
 {
     tm__clear_err();

@@ -353,6 +353,24 @@ Test(query, fresh_after_each_write_and_top_n)
     cleanup(t);
 }
 
+Test(query, user_usage_c_api)
+{
+    tm *t = build();
+    char *json = NULL;
+    cr_assert_eq(tm_user_usage(t, "u3", "2026-03", "UTC", &json), TM_OK, "%s", tm_errmsg());
+    int64_t n = 0;
+    for (size_t i = 0; i < nev; i++)
+        n += strcmp(evs[i].user, "u3") == 0 && evs[i].ts_us >= 1772323200000000LL &&
+             evs[i].ts_us < 1775001600000000LL;
+    char want[64];
+    snprintf(want, sizeof want, "\"current_period\": {\"requests\": %lld,", (long long)n);
+    cr_expect(strstr(json, want) != NULL, "%s\nwant %s", json, want);
+    free(json);
+    cr_expect_eq(tm_user_usage(t, "u3", "2026-13", NULL, &json), TM_EINVAL);
+    cr_expect_str_eq(tm_errmsg(), "period: '2026-13' must be a month, YYYY-MM");
+    cleanup(t);
+}
+
 Test(query, bad_parameters)
 {
     tm *t = build();
