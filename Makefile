@@ -7,7 +7,7 @@
 # Everything is built under build/: build/tokmeter, build/libtokmeter.a,
 # and build/asan/ for the sanitizer build of the library and unit tests.
 
-PKGS     := sqlite3 yajl libmicrohttpd
+PKGS     := sqlite3 yajl libmicrohttpd libsodium
 CC       ?= cc
 WARN     := -Wall -Wextra -Werror -Wshadow -Wvla -Wstrict-prototypes -Wno-missing-field-initializers
 CFLAGS   ?= -O2 -g

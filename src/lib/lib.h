@@ -15,4 +15,31 @@ int tm__run_query(tm *t, const tm_query_spec *q, tm_qresult **out);
  * (YYYY-MM; NULL: the current month in tz), appended to b. */
 int tm__user_usage_json(tm *t, const char *user, const char *period, const char *tz, tm_buf *b);
 
+/* tm_track_json with a cap on the number of events: more than max_events
+ * (0: no cap) is refused whole with TM_ETOOBIG before anything is stored. */
+int tm__track_json(tm *t, const char *json, size_t len, unsigned flags, const char *id_default,
+                   size_t max_events, tm_batch_result **out);
+
+/* Called for every admitted event (validated and priced), for the daemon's
+ * debug log; NULL turns it off. fn must be thread-safe. */
+void tm__set_event_hook(tm *t, void (*fn)(void *arg, const tm_event *ev), void *arg);
+
+/* The handle's store and writer, for the library's own files. */
+struct tm_store *tm__store(tm *t);
+struct tm_writer *tm__writer(tm *t);
+
+/* API keys (src/lib/keys.c). Create writes the new key (shown once) into
+ * key[cap ≥ 52] and its record into *rec. Check returns TM_ENOTFOUND for an
+ * unknown, malformed or revoked key. */
+int tm__key_create(tm *t, const char *scope, const char *user, const char *name, char *key,
+                   size_t cap, tm_key_rec *rec);
+int tm__key_revoke(tm *t, const char *id);
+int tm__key_list(tm *t, int (*fn)(void *arg, const tm_key_rec *k), void *arg);
+int tm__key_check(tm *t, const char *presented, tm_key_rec *out);
+int tm__keys_active(tm *t, int *n);
+
+/* Replaces the handle's price catalog with one loaded from path (NULL:
+ * built-in only); on error the old one stays. For SIGHUP. */
+int tm__reload_prices(tm *t, const char *path);
+
 #endif

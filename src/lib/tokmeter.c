@@ -33,8 +33,11 @@
 struct tm_handle {
     tm_store *store;
     tm_writer *writer;
-    tm_catalog *catalog;    /* read-only once open */
+    tm_catalog *catalog;    /* replaced whole on reload, under catalog_lock */
+    pthread_rwlock_t catalog_lock;
     tm_rollups rollups;     /* loaded on the first query; kept by commit() */
+    void (*event_hook)(void *, const tm_event *);
+    void *event_hook_arg;
 };
 
 /* The writer's commit hook: fold the committed cells into the in-memory
@@ -68,6 +71,7 @@ int tm_open(tm **out, const char *path, const tm_options *opts)
     if (!(t = calloc(1, sizeof *t)))
         return TM_ENOMEM;
     tm__rollups_init(&t->rollups);
+    pthread_rwlock_init(&t->catalog_lock, NULL);
     if ((rc = tm__catalog_load(&t->catalog, opts ? opts->prices : NULL)) ||
         (rc = tm__store_open(path, &t->store)))
         goto out;
@@ -78,6 +82,7 @@ out:
         tm__store_close(t->store);
         tm__catalog_free(t->catalog);
         tm__rollups_destroy(&t->rollups);
+        pthread_rwlock_destroy(&t->catalog_lock);
         free(t);
         return rc;
     }
@@ -93,6 +98,7 @@ int tm_close(tm *t)
     tm__store_close(t->store);
     tm__catalog_free(t->catalog);
     tm__rollups_destroy(&t->rollups);
+    pthread_rwlock_destroy(&t->catalog_lock);
     free(t);
     return rc;
 }
@@ -103,8 +109,15 @@ static int admit(tm *t, tm_event *e, int64_t now, char *err, size_t errlen)
 {
     e->has &= ~(unsigned)TM__HAS_GEN_ID;
     int rc = tm__event_finish(e, now, err, errlen);
-    if (rc == TM_OK && (rc = tm__price_event(t->catalog, e, NULL)) == TM_EINVAL)
-        snprintf(err, errlen, "%s", tm_errmsg());
+    if (rc == TM_OK) {
+        pthread_rwlock_rdlock(&t->catalog_lock);
+        rc = tm__price_event(t->catalog, e, NULL);
+        pthread_rwlock_unlock(&t->catalog_lock);
+        if (rc == TM_EINVAL)
+            snprintf(err, errlen, "%s", tm_errmsg());
+    }
+    if (rc == TM_OK && t->event_hook)
+        t->event_hook(t->event_hook_arg, e);
     return rc;
 }
 
@@ -173,6 +186,7 @@ typedef struct jctx {
     size_t npending;
     chunk *chunks, **tail;
     const char *id_default;
+    size_t max_events;          /* 0: no limit                              */
     int64_t now;
     int err;                    /* a store error: nothing is acknowledged   */
 } jctx;
@@ -273,6 +287,29 @@ static int ndjson(jctx *c, const char *s, size_t len)
     return rc;
 }
 
+/* The number of NDJSON records (non-blank lines) in s. */
+static size_t count_lines(const char *s, size_t len)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len;) {
+        const char *nl = memchr(s + i, '\n', len - i);
+        size_t end = nl ? (size_t)(nl - s) : len;
+        for (size_t j = i; j < end; j++)
+            if (!strchr(" \t\r", s[j])) {
+                n++;
+                break;
+            }
+        i = end + 1;
+    }
+    return n;
+}
+
+static int too_many(size_t n, size_t max)
+{
+    return tm__fail(TM_ETOOBIG, "body: %zu events, more than the limit of %zu per request; send "
+                                "smaller batches", n, max);
+}
+
 static int decode(jctx *c, const char *json, size_t len, unsigned flags)
 {
     size_t i = 0;
@@ -280,8 +317,11 @@ static int decode(jctx *c, const char *json, size_t len, unsigned flags)
         i++;
     if (i == len)
         return tm__fail(TM_EINVAL, "body: empty (send an event object, an array, or NDJSON)");
-    if (flags & TM_JSON_NDJSON)
+    if (flags & TM_JSON_NDJSON) {
+        if (c->max_events && count_lines(json, len) > c->max_events)
+            return too_many(count_lines(json, len), c->max_events);
         return ndjson(c, json, len);
+    }
 
     tm_jv *v = NULL;
     char jerr[200];
@@ -291,6 +331,8 @@ static int decode(jctx *c, const char *json, size_t len, unsigned flags)
         const char *nl = memchr(json + i, '\n', len - i);
         if (json[i] == '{' && nl && nl + 1 < json + len) {
             tm__arena_reset(&c->arena);
+            if (c->max_events && count_lines(json, len) > c->max_events)
+                return too_many(count_lines(json, len), c->max_events);
             return ndjson(c, json, len);
         }
         return tm__fail(TM_EINVAL, "body: %s", jerr);
@@ -300,6 +342,8 @@ static int decode(jctx *c, const char *json, size_t len, unsigned flags)
     if (v->type == TM_J_ARRAY) {
         if (v->n == 0)
             return tm__fail(TM_EINVAL, "body: empty array");
+        if (c->max_events && v->n > c->max_events)
+            return too_many(v->n, c->max_events);
         for (size_t k = 0; k < v->n && rc == TM_OK; k++)
             rc = one(c, v->vals[k], 0, 0);
         return rc;
@@ -313,9 +357,16 @@ static int decode(jctx *c, const char *json, size_t len, unsigned flags)
 int tm_track_json(tm *t, const char *json, size_t len, unsigned flags, const char *id_default,
                   tm_batch_result **out)
 {
+    return tm__track_json(t, json, len, flags, id_default, 0, out);
+}
+
+int tm__track_json(tm *t, const char *json, size_t len, unsigned flags, const char *id_default,
+                   size_t max_events, tm_batch_result **out)
+{
     jctx c;
     memset(&c, 0, sizeof c);
     c.t = t;
+    c.max_events = max_events;
     c.tail = &c.chunks;
     c.id_default = id_default;
     c.now = tm__now_us();
@@ -393,7 +444,10 @@ static int reprice_one(void *arg, tm_event *ev)
 {
     reprice_ctx *r = arg;
     ev->has &= ~(unsigned)TM_HAS_COST; /* only non-reported rows come here */
-    return tm__price_event(r->t->catalog, ev, NULL);
+    pthread_rwlock_rdlock(&r->t->catalog_lock);
+    int rc = tm__price_event(r->t->catalog, ev, NULL);
+    pthread_rwlock_unlock(&r->t->catalog_lock);
+    return rc;
 }
 
 static int reprice_task(tm_store *s, void *arg)
@@ -561,6 +615,29 @@ int tm_user_usage(tm *t, const char *user, const char *period, const char *tz, c
         return rc;
     }
     *json = b.data;
+    return TM_OK;
+}
+
+struct tm_store *tm__store(tm *t) { return t->store; }
+
+void tm__set_event_hook(tm *t, void (*fn)(void *, const tm_event *), void *arg)
+{
+    t->event_hook_arg = arg;
+    t->event_hook = fn;
+}
+struct tm_writer *tm__writer(tm *t) { return t->writer; }
+
+int tm__reload_prices(tm *t, const char *path)
+{
+    tm_catalog *c = NULL, *old;
+    int rc = tm__catalog_load(&c, path);
+    if (rc)
+        return rc;
+    pthread_rwlock_wrlock(&t->catalog_lock);
+    old = t->catalog;
+    t->catalog = c;
+    pthread_rwlock_unlock(&t->catalog_lock);
+    tm__catalog_free(old);
     return TM_OK;
 }
 

@@ -1,5 +1,6 @@
 /*
- * server.h — the face of the daemon: `tokmeter serve` runs tm_server_run.
+ * server.h — the face of the daemon: configuration (docs/config.md) and
+ * `tokmeter serve`'s loop.
  */
 #ifndef TM_SERVER_SERVER_H
 #define TM_SERVER_SERVER_H
@@ -9,16 +10,35 @@
 #include "tokmeter.h"
 
 typedef struct tm_server_config {
-    const char *listen;     /* "127.0.0.1:8787", "[::1]:8787"              */
-    const char *db_path;    /* for messages only                           */
-    size_t max_body;        /* bytes; larger bodies get 413 unread         */
-    unsigned threads;       /* request threads; 0: cores                   */
-    int quiet;              /* no startup line                             */
+    char listen[128];           /* "127.0.0.1:8787", "[::1]:8787"               */
+    char db[4096];              /* the store ("" : the CLI's default)           */
+    char prices[4096];          /* a price file, or ""                          */
+    size_t max_body;            /* bytes; larger bodies get 413 unread          */
+    size_t max_events;          /* events per request                           */
+    unsigned max_connections;   /* in total                                     */
+    unsigned max_per_ip;        /* connections from one address                 */
+    unsigned idle_timeout_s;    /* a connection silent this long is closed      */
+    unsigned request_timeout_s; /* a request body must arrive within this       */
+    size_t max_header;          /* bytes of request line and headers            */
+    unsigned threads;           /* request threads (each may wait on a commit)  */
+    int log_json;               /* 0 logfmt, 1 JSON lines                       */
+    int log_level;              /* 0 debug, 1 info, 2 warn, 3 error             */
+    int quiet;                  /* no startup line                              */
 } tm_server_config;
 
+/* The defaults: loopback, 8 MiB bodies, 10,000 events, 1024 connections,
+ * 64 per address, 30 s idle, 60 s per request, 16 KiB headers, 32 threads. */
+void tm_server_defaults(tm_server_config *cfg);
+
+/* Reads a JSON config file over cfg (keys it names replace the defaults).
+ * Errors: TM_EINVAL naming the file and the key, TM_ENOTFOUND. */
+int tm_server_config_load(tm_server_config *cfg, const char *path);
+
 /* Serves the HTTP API over t until SIGINT or SIGTERM, then stops accepting,
- * lets in-flight requests finish and returns TM_OK. Errors (bad listen
- * address, port in use) return before serving, with tm_errmsg() set. */
-int tm_server_run(tm *t, const tm_server_config *cfg);
+ * lets in-flight requests finish and returns TM_OK. SIGHUP reloads the
+ * config file (if any: limits, log level) and the prices. Errors (bad
+ * listen address, port in use, no keys on a public address) return before
+ * serving, with tm_errmsg() set. */
+int tm_server_run(tm *t, tm_server_config *cfg, const char *config_path);
 
 #endif

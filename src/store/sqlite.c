@@ -43,7 +43,7 @@
 #include "../core/strmap.h"
 #include "store.h"
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 
 static const char *const migrations[] = {
     /* 0 → 1 */
@@ -77,6 +77,9 @@ static const char *const migrations[] = {
     " PRIMARY KEY(proj, hour, d0, d1, d2, d3, d4, d5, d6)) WITHOUT ROWID;"
     "CREATE INDEX events_user_ts ON events(user_id, ts);"
     "INSERT INTO meta VALUES('commits', 0);",
+    /* 2 → 3: API keys, stored only as a hash. */
+    "CREATE TABLE keys(id TEXT PRIMARY KEY, hash BLOB NOT NULL, scope TEXT NOT NULL,"
+    " user_id TEXT, name TEXT, created INTEGER NOT NULL, revoked INTEGER);",
 };
 
 /* The rollup row's columns after the key, as a tm_sums. */
@@ -959,6 +962,78 @@ static int sq_dict_name(tm_store *base, uint32_t id, char *buf, size_t cap)
     return rc;
 }
 
+static int sq_key_put(tm_store *base, const tm_key_rec *k)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st = NULL;
+    int rc;
+    if (sqlite3_prepare_v2(s->w, "INSERT INTO keys(id, hash, scope, user_id, name, created)"
+                                 " VALUES(?1, ?2, ?3, ?4, ?5, ?6)", -1, &st, NULL) != SQLITE_OK)
+        return sqerr(s->w, "prepare key");
+    sqlite3_bind_text(st, 1, k->id, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, k->hash, sizeof k->hash, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, k->scope, -1, SQLITE_STATIC);
+    bind_opt_text(st, 4, k->user[0] ? k->user : NULL);
+    bind_opt_text(st, 5, k->name[0] ? k->name : NULL);
+    sqlite3_bind_int64(st, 6, k->created_us);
+    rc = step_done(s->w, st, "store key");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static void key_of_row(sqlite3_stmt *st, tm_key_rec *k)
+{
+    memset(k, 0, sizeof *k);
+    snprintf(k->id, sizeof k->id, "%s", col_text(st, 0));
+    if (sqlite3_column_bytes(st, 1) == (int)sizeof k->hash)
+        memcpy(k->hash, sqlite3_column_blob(st, 1), sizeof k->hash);
+    snprintf(k->scope, sizeof k->scope, "%s", col_text(st, 2));
+    snprintf(k->user, sizeof k->user, "%s", col_text(st, 3) ? col_text(st, 3) : "");
+    snprintf(k->name, sizeof k->name, "%s", col_text(st, 4) ? col_text(st, 4) : "");
+    k->created_us = sqlite3_column_int64(st, 5);
+    k->revoked_us = sqlite3_column_int64(st, 6);
+}
+
+static int sq_key_list(tm_store *base, const char *id, int (*fn)(void *, const tm_key_rec *), void *arg)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st = NULL;
+    int rc = TM_OK, step = SQLITE_DONE;
+    pthread_mutex_lock(&s->rmu);
+    if (sqlite3_prepare_v2(s->r, "SELECT id, hash, scope, user_id, name, created, revoked FROM keys"
+                                 " WHERE ?1 IS NULL OR id = ?1 ORDER BY created", -1, &st, NULL) != SQLITE_OK) {
+        rc = sqerr(s->r, "prepare keys");
+        goto out;
+    }
+    bind_opt_text(st, 1, id);
+    while (rc == TM_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
+        tm_key_rec k;
+        key_of_row(st, &k);
+        rc = fn(arg, &k);
+    }
+    if (rc == TM_OK && step != SQLITE_DONE)
+        rc = sqerr(s->r, "read keys");
+out:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->rmu);
+    return rc;
+}
+
+static int sq_key_revoke(tm_store *base, const char *id, int64_t now_us, int *found)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->w, "UPDATE keys SET revoked = ?2 WHERE id = ?1 AND revoked IS NULL",
+                           -1, &st, NULL) != SQLITE_OK)
+        return sqerr(s->w, "prepare revoke");
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, now_us);
+    int rc = step_done(s->w, st, "revoke key");
+    *found = rc == TM_OK && sqlite3_changes(s->w) > 0;
+    sqlite3_finalize(st);
+    return rc;
+}
+
 /* Runs a one-value query on the reader; *out gets column 0 of the first row. */
 static int query_int(sqlite_store *s, const char *sql, int64_t *out)
 {
@@ -1069,7 +1144,8 @@ const struct tm_store_ops tm__sqlite_ops = {
     .name = "sqlite", .open = sq_open, .close = sq_close, .append = sq_append,
     .load_rollups = sq_load_rollups, .version = sq_version, .scan_facts = sq_scan_facts,
     .dict_id = sq_dict_id, .dict_name = sq_dict_name, .scan = sq_scan, .count = sq_count,
-    .reprice = sq_reprice, .verify = sq_verify,
+    .reprice = sq_reprice, .verify = sq_verify, .key_put = sq_key_put,
+    .key_list = sq_key_list, .key_revoke = sq_key_revoke,
 };
 
 int tm__store_open(const char *path, tm_store **out)

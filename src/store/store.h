@@ -17,6 +17,16 @@
 
 typedef struct tm_store tm_store;
 
+/* An API key as stored: never the key itself, only its hash. */
+typedef struct tm_key_rec {
+    char id[24];
+    unsigned char hash[32];     /* BLAKE2b-256 of the whole key            */
+    char scope[8];              /* ingest, read, admin                     */
+    char user[129];             /* bound user, or ""                       */
+    char name[65];
+    int64_t created_us, revoked_us; /* revoked_us 0: active             */
+} tm_key_rec;
+
 struct tm_store_ops {
     const char *name;
 
@@ -67,6 +77,13 @@ struct tm_store_ops {
     int (*reprice)(tm_store *s, int64_t since, int64_t until,
                    int (*fn)(void *arg, tm_event *ev), void *arg, int64_t *examined,
                    int64_t *changed, __int128 *delta);
+
+    /* API keys. put and revoke: writer thread only (tm__writer_exec). list
+     * calls fn for every key, or only key `id` when id is not NULL. */
+    int (*key_put)(tm_store *s, const tm_key_rec *k);
+    int (*key_list)(tm_store *s, const char *id, int (*fn)(void *arg, const tm_key_rec *k),
+                    void *arg);
+    int (*key_revoke)(tm_store *s, const char *id, int64_t now_us, int *found);
 
     /* Integrity checks, one report line each through fn; TM_ECORRUPT if any
      * fails. */
@@ -126,6 +143,16 @@ int tm__writer_wait(tm_writer *w, tm_ticket *t);
 /* Waits until everything queued before the call is committed. Returns and
  * clears the first asynchronous error. */
 int tm__writer_flush(tm_writer *w);
+
+/* Commit timing, for /metrics: counts of commits at most bounds[i] seconds
+ * (cumulative, Prometheus style), their number and total seconds. */
+#define TM_COMMIT_BUCKETS 10
+extern const double tm__commit_bounds[TM_COMMIT_BUCKETS];
+typedef struct tm_writer_stats {
+    uint64_t le[TM_COMMIT_BUCKETS], count, events;
+    double sum_s;
+} tm_writer_stats;
+void tm__writer_stats(tm_writer *w, tm_writer_stats *out);
 
 /* Commits what is queued, stops the thread, frees w. Returns any
  * asynchronous error not yet reported. tm__writer_stop(NULL) is a no-op. */

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../core/err.h"
 #include "store.h"
@@ -43,7 +44,18 @@ struct tm_writer {
     int stopping;
     tm_commit_hook hook;
     void *hook_arg;
+    tm_writer_stats stats;
 };
+
+const double tm__commit_bounds[TM_COMMIT_BUCKETS] = {0.0005, 0.001, 0.002, 0.005, 0.01,
+                                                     0.025, 0.05, 0.1, 0.5, 2.5};
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
 
 static void *run(void *arg)
 {
@@ -89,6 +101,7 @@ static void *run(void *arg)
 
         tm_cellset cells = {0};
         int64_t version = 0;
+        double t0 = mono_s();
         int rc = batch && evs && dup
                      ? w->store->ops->append(w->store, evs, n, dup, &cells, &version)
                      : TM_ENOMEM;
@@ -96,7 +109,13 @@ static void *run(void *arg)
             w->hook(w->hook_arg, &cells, version);
         tm__cellset_free(&cells);
 
+        double took = mono_s() - t0;
         pthread_mutex_lock(&w->mu);
+        w->stats.count++;
+        w->stats.events += n;
+        w->stats.sum_s += took;
+        for (int b = 0; b < TM_COMMIT_BUCKETS; b++)
+            w->stats.le[b] += took <= tm__commit_bounds[b];
         if (rc)
             snprintf(w->last_msg, sizeof w->last_msg, "%s",
                      *tm_errmsg() ? tm_errmsg() : tm_strerror(rc));
@@ -225,6 +244,13 @@ int tm__writer_flush(tm_writer *w)
     w->async_err = 0;
     pthread_mutex_unlock(&w->mu);
     return rc;
+}
+
+void tm__writer_stats(tm_writer *w, tm_writer_stats *out)
+{
+    pthread_mutex_lock(&w->mu);
+    *out = w->stats;
+    pthread_mutex_unlock(&w->mu);
 }
 
 int tm__writer_stop(tm_writer *w)

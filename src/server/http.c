@@ -1,0 +1,452 @@
+/*
+ * http.c — the daemon on libmicrohttpd: request bodies, routing, API keys,
+ * limits, JSON errors, metrics counters, structured logs, signals.
+ *
+ * A request goes:  headers → route lookup → auth → body (capped; a declared
+ * length over the cap is refused with 413 before it is read; a body that
+ * takes longer than request_timeout_s gets 408) → handler → reply → log.
+ *
+ * Threads: a pool of cfg.threads threads each runs its own epoll loop; a
+ * request that waits for its commit holds only its thread, so the pool
+ * size is how many requests can share one group commit.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../core/err.h"
+#include "../core/event.h"
+#include "../core/json.h"
+#include "../core/tmtime.h"
+#include "server_int.h"
+
+static const unsigned statuses[NSTATUS] = {200, 400, 401, 403, 404, 405, 408,
+                                           413, 415, 429, 500, 503, 0};
+const double tm__dur_bounds[NBUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                         0.05, 0.1, 0.25, 1, 5};
+
+static int status_ix(unsigned st)
+{
+    for (int i = 0; i < NSTATUS - 1; i++)
+        if (statuses[i] == st)
+            return i;
+    return NSTATUS - 1;
+}
+
+/* ---- logging ---- */
+
+void tm__log(const srv *s, int level, const char *msg, const char *const *kv)
+{
+    static const char *const names[] = {"debug", "info", "warn", "error"};
+    if (level < __atomic_load_n(&s->cfg.log_level, __ATOMIC_RELAXED))
+        return;
+    char ts[32];
+    tm__time_format(tm__now_us(), ts);
+    tm_buf b = TM_BUF_INIT;
+    if (s->cfg.log_json) {
+        tm__buf_printf(&b, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":", ts, names[level]);
+        tm__json_str(&b, msg, strlen(msg));
+        for (size_t i = 0; kv && kv[i]; i += 2) {
+            tm__buf_printf(&b, ",\"%s\":", kv[i]);
+            tm__json_str(&b, kv[i + 1], strlen(kv[i + 1]));
+        }
+        tm__buf_puts(&b, "}\n");
+    } else {
+        tm__buf_printf(&b, "ts=%s level=%s msg=", ts, names[level]);
+        tm__json_str(&b, msg, strlen(msg));
+        for (size_t i = 0; kv && kv[i]; i += 2) {
+            const char *v = kv[i + 1];
+            tm__buf_printf(&b, " %s=", kv[i]);
+            if (*v && !strpbrk(v, " \"=\\\n"))
+                tm__buf_puts(&b, v);
+            else
+                tm__json_str(&b, v, strlen(v));
+        }
+        tm__buf_putc(&b, '\n');
+    }
+    if (b.data)
+        fputs(b.data, stderr);
+    tm__buf_free(&b);
+}
+
+/* ---- replies ---- */
+
+enum MHD_Result tm__reply(req *r, unsigned status, const tm_buf *b)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        b->len, b->data ? b->data : "", MHD_RESPMEM_MUST_COPY);
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, "Content-Type", "application/json");
+    if (status == 401)
+        MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"tokmeter\"");
+    r->status = status;
+    enum MHD_Result ok = MHD_queue_response(r->c, status, resp);
+    MHD_destroy_response(resp);
+    return ok;
+}
+
+enum MHD_Result tm__reply_error(req *r, unsigned status, const char *code, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    tm_buf b = TM_BUF_INIT;
+    tm__buf_printf(&b, "{\"error\":{\"code\":\"%s\",\"message\":", code);
+    tm__json_str(&b, msg, strlen(msg));
+    tm__buf_puts(&b, "}}\n");
+    enum MHD_Result ok = tm__reply(r, status, &b);
+    tm__buf_free(&b);
+    return ok;
+}
+
+const char *tm__arg(req *r, const char *key)
+{
+    return MHD_lookup_connection_value(r->c, MHD_GET_ARGUMENT_KIND, key);
+}
+
+int tm__forbid_user(req *r, const char *user, enum MHD_Result *ret)
+{
+    if (!r->has_key || !r->key.user[0] || (user && strcmp(user, r->key.user) == 0))
+        return 0;
+    *ret = tm__reply_error(r, 403, "forbidden",
+                           user ? "this key may read only user %s's usage"
+                                : "this key may read only user %s's usage, not aggregates "
+                                  "over users",
+                           r->key.user);
+    return 1;
+}
+
+/* ---- auth ---- */
+
+/* 0 to go on; else a reply was queued and *ret holds its result. */
+static int authorize(req *r, enum MHD_Result *ret)
+{
+    const char *h = MHD_lookup_connection_value(r->c, MHD_HEADER_KIND, "Authorization");
+    if (r->rt->scope == SC_OPEN)
+        return 0;
+    if (!h) {
+        int n = 0;
+        if (tm__keys_active(r->s->t, &n) != TM_OK) {
+            *ret = tm__reply_error(r, 503, "store_error", "%s", tm_errmsg());
+            return 1;
+        }
+        if (n == 0)
+            return 0; /* no keys exist: loopback only, enforced at start */
+        *ret = tm__reply_error(r, 401, "unauthorized", "send an API key: Authorization: Bearer KEY");
+        return 1;
+    }
+    if (strncmp(h, "Bearer ", 7) != 0) {
+        *ret = tm__reply_error(r, 401, "unauthorized", "the Authorization header must be 'Bearer KEY'");
+        return 1;
+    }
+    if (tm__key_check(r->s->t, h + 7, &r->key) != TM_OK) {
+        *ret = tm__reply_error(r, 401, "unauthorized", "%s", tm_errmsg());
+        return 1;
+    }
+    r->has_key = 1;
+    const char *sc = r->key.scope;
+    int admin = strcmp(sc, "admin") == 0;
+    int ok = admin || (r->rt->scope == SC_INGEST && strcmp(sc, "ingest") == 0) ||
+             (r->rt->scope == SC_READ && strcmp(sc, "read") == 0) ||
+             (r->rt->scope == SC_METRICS && strcmp(sc, "read") == 0 && !r->key.user[0]);
+    if (!ok) {
+        *ret = tm__reply_error(r, 403, "forbidden", "a %s key may not use %s %s", sc, r->method,
+                               r->rt->path);
+        return 1;
+    }
+    return 0;
+}
+
+/* ---- the request cycle ---- */
+
+static const route *find_route(const char *method, const char *url, int *ix, int *wrong_method)
+{
+    *wrong_method = 0;
+    for (size_t i = 0; i < tm__nroutes; i++) {
+        const route *rt = &tm__routes[i];
+        size_t n = strlen(rt->path), sl = strlen(rt->suffix), ul = strlen(url);
+        int exact = rt->path[n - 1] != '/';
+        int match = exact ? strcmp(url, rt->path) == 0
+                          : ul > n + sl && strncmp(url, rt->path, n) == 0 &&
+                                strcmp(url + ul - sl, rt->suffix) == 0 &&
+                                !memchr(url + n, '/', ul - n - sl);
+        if (!match)
+            continue;
+        if (strcmp(method, rt->method) == 0 ||
+            (strcmp(method, "HEAD") == 0 && strcmp(rt->method, "GET") == 0)) {
+            *ix = (int)i;
+            return rt;
+        }
+        *wrong_method = 1;
+        if (exact) /* a fixed path with another method: not a parameter route */
+            break;
+    }
+    *ix = (int)tm__nroutes;
+    return NULL;
+}
+
+static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
+                               const char *method, const char *version, const char *upload,
+                               size_t *upload_size, void **con_cls)
+{
+    srv *s = cls;
+    req *r = *con_cls;
+    enum MHD_Result ret = MHD_YES;
+    (void)version;
+    if (!r) {
+        if (!(r = calloc(1, sizeof *r)))
+            return MHD_NO;
+        *con_cls = r;
+        r->s = s;
+        r->c = c;
+        r->url = url;
+        r->method = method;
+        r->start_us = tm__now_us();
+        r->body.max = __atomic_load_n(&s->cfg.max_body, __ATOMIC_RELAXED);
+        int wrong = 0;
+        r->rt = find_route(method, url, &r->route_ix, &wrong);
+        if (!r->rt) {
+            if (wrong)
+                return tm__reply_error(r, 405, "method_not_allowed", "%s is not allowed on %s", method, url);
+            return tm__reply_error(r, 404, "not_found", "no route %s %.200s (see docs/api.md)", method, url);
+        }
+        if (authorize(r, &ret))
+            return ret;
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+        if (cl && strtoull(cl, NULL, 10) > r->body.max) {
+            r->too_big = 1;
+            return tm__reply_error(r, 413, "body_too_large", "body: larger than the limit of %zu bytes",
+                                   r->body.max);
+        }
+        if (strcmp(method, "POST") == 0) {
+            const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+            static const char *const ok_types[] = {"application/json", "application/x-ndjson",
+                                                   "application/x-www-form-urlencoded", "text/plain"};
+            int ok = !ct;
+            for (size_t i = 0; !ok && i < sizeof ok_types / sizeof ok_types[0]; i++)
+                ok = strncasecmp(ct, ok_types[i], strlen(ok_types[i])) == 0;
+            if (!ok)
+                return tm__reply_error(r, 415, "unsupported_media_type",
+                                       "send JSON (application/json) or NDJSON (application/x-ndjson), "
+                                       "not %.100s", ct);
+        }
+        return MHD_YES;
+    }
+    if (r->status) { /* already answered (an early error): drop the rest */
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        unsigned limit = __atomic_load_n(&s->cfg.request_timeout_s, __ATOMIC_RELAXED);
+        if (tm__now_us() - r->start_us > (int64_t)limit * 1000000)
+            r->too_slow = 1;
+        else if (!r->too_big && tm__buf_add(&r->body, upload, *upload_size) != TM_OK) {
+            r->too_big = 1;
+            tm__buf_free(&r->body);
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (r->too_slow)
+        return tm__reply_error(r, 408, "request_timeout", "the request took longer than %u s",
+                               s->cfg.request_timeout_s);
+    if (r->too_big)
+        return tm__reply_error(r, 413, "body_too_large", "body: larger than the limit of %zu bytes",
+                               r->body.max);
+    return r->rt->fn(r);
+}
+
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                      enum MHD_RequestTerminationCode toe)
+{
+    srv *s = cls;
+    req *r = *con_cls;
+    (void)c, (void)toe;
+    if (!r)
+        return;
+    double secs = (double)(tm__now_us() - r->start_us) / 1e6;
+    int ix = r->route_ix;
+    __atomic_fetch_add(&s->requests[ix][status_ix(r->status)], 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&s->dur_count[ix], 1, __ATOMIC_RELAXED);
+    for (int b = 0; b < NBUCKETS; b++)
+        if (secs <= tm__dur_bounds[b])
+            __atomic_fetch_add(&s->dur_le[ix][b], 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&s->dur_sum_us[ix], (uint64_t)(tm__now_us() - r->start_us), __ATOMIC_RELAXED);
+    char st[8], ms[32], ev[24];
+    snprintf(st, sizeof st, "%u", r->status);
+    snprintf(ms, sizeof ms, "%.3f", secs * 1e3);
+    snprintf(ev, sizeof ev, "%zu", r->nevents);
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    char ip[64] = "?";
+    if (ci && ci->client_addr) {
+        const struct sockaddr *sa = ci->client_addr;
+        if (sa->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, ip, sizeof ip);
+        else if (sa->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, ip, sizeof ip);
+    }
+    const char *kv[] = {"method", r->method, "path", r->url, "status", st, "ms", ms,
+                        "ip", ip, "events", ev, "key", r->has_key ? r->key.id : "-", NULL};
+    tm__log(s, r->status >= 500 ? 3 : 1, "request", kv);
+    tm__buf_free(&r->body);
+    free(r);
+    *con_cls = NULL;
+}
+
+/* The debug log line for every tracked event, in the spirit of the seed
+ * RAG step's "UsageTracker.track ... | attrs={...}". */
+static void event_log(void *arg, const tm_event *ev)
+{
+    srv *s = arg;
+    if (__atomic_load_n(&s->cfg.log_level, __ATOMIC_RELAXED) > 0)
+        return;
+    tm_buf b = TM_BUF_INIT;
+    tm__event_json(&b, ev);
+    const char *kv[] = {"attrs", b.data ? b.data : "{}", NULL};
+    tm__log(s, 0, "UsageTracker.track", kv);
+    tm__buf_free(&b);
+}
+
+/* ---- start and stop ---- */
+
+static int parse_listen(const char *s, struct sockaddr_storage *ss, int *loopback)
+{
+    char host[128];
+    const char *colon = strrchr(s, ':');
+    if (!colon || colon == s || (size_t)(colon - s) >= sizeof host)
+        return tm__fail(TM_EINVAL, "listen: '%s' must be HOST:PORT, like 127.0.0.1:8787", s);
+    char *end;
+    unsigned long port = strtoul(colon + 1, &end, 10);
+    if (*end || port > 65535 || end == colon + 1)
+        return tm__fail(TM_EINVAL, "listen: port '%s' must be a number from 0 to 65535", colon + 1);
+    memcpy(host, s, (size_t)(colon - s));
+    host[colon - s] = '\0';
+    memset(ss, 0, sizeof *ss);
+    if (host[0] == '[') {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+        size_t n = strlen(host);
+        if (host[n - 1] != ']')
+            return tm__fail(TM_EINVAL, "listen: '%s': unbalanced [ ]", s);
+        host[n - 1] = '\0';
+        if (inet_pton(AF_INET6, host + 1, &a->sin6_addr) != 1)
+            return tm__fail(TM_EINVAL, "listen: '%s' is not an IPv6 address", host + 1);
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons((uint16_t)port);
+        *loopback = IN6_IS_ADDR_LOOPBACK(&a->sin6_addr);
+        return TM_OK;
+    }
+    struct sockaddr_in *a = (struct sockaddr_in *)ss;
+    if (strcmp(host, "localhost") == 0)
+        snprintf(host, sizeof host, "127.0.0.1");
+    if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
+        return tm__fail(TM_EINVAL, "listen: '%s' is not an IPv4 address (or [IPv6])", host);
+    a->sin_family = AF_INET;
+    a->sin_port = htons((uint16_t)port);
+    *loopback = (ntohl(a->sin_addr.s_addr) >> 24) == 127;
+    return TM_OK;
+}
+
+static void reload(srv *s, const char *config_path)
+{
+    if (config_path) {
+        tm_server_config nc;
+        tm_server_defaults(&nc);
+        if (tm_server_config_load(&nc, config_path) != TM_OK) {
+            const char *kv[] = {"error", tm_errmsg(), NULL};
+            tm__log(s, 3, "reload failed; keeping the running configuration", kv);
+            return;
+        }
+        if (strcmp(nc.listen, s->cfg.listen) || nc.threads != s->cfg.threads || strcmp(nc.db, s->cfg.db))
+            tm__log(s, 2, "listen, threads and db change only on restart", NULL);
+        __atomic_store_n(&s->cfg.max_body, nc.max_body, __ATOMIC_RELAXED);
+        __atomic_store_n(&s->cfg.max_events, nc.max_events, __ATOMIC_RELAXED);
+        __atomic_store_n(&s->cfg.request_timeout_s, nc.request_timeout_s, __ATOMIC_RELAXED);
+        __atomic_store_n(&s->cfg.log_level, nc.log_level, __ATOMIC_RELAXED);
+        memcpy(s->cfg.prices, nc.prices, sizeof nc.prices);
+    }
+    const char *env = getenv("TOKMETER_PRICES");
+    const char *prices = s->cfg.prices[0] ? s->cfg.prices : env && *env ? env : NULL;
+    if (tm__reload_prices(s->t, prices) != TM_OK) {
+        const char *kv[] = {"error", tm_errmsg(), NULL};
+        tm__log(s, 3, "price reload failed; keeping the old prices", kv);
+        return;
+    }
+    const char *kv[] = {"config", config_path ? config_path : "-", "prices", prices ? prices : "built-in", NULL};
+    tm__log(s, 1, "reloaded", kv);
+}
+
+int tm_server_run(tm *t, tm_server_config *cfg, const char *config_path)
+{
+    struct sockaddr_storage ss;
+    int loopback = 0, rc, sig = 0, nkeys = 0;
+    srv *s = calloc(1, sizeof *s);
+    if (!s)
+        return TM_ENOMEM;
+    s->t = t;
+    s->cfg = *cfg;
+    if ((rc = parse_listen(cfg->listen, &ss, &loopback)) || (rc = tm__keys_active(t, &nkeys)))
+        goto out;
+    if (!loopback && nkeys == 0) {
+        rc = tm__fail(TM_EINVAL, "listen: %s is not a loopback address, and no API key exists: "
+                                 "anyone could read and write usage; create one first "
+                                 "(tokmeter keys create --scope admin)", cfg->listen);
+        goto out;
+    }
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL); /* MHD's threads inherit the mask */
+    tm__set_event_hook(t, event_log, s);
+    struct MHD_Daemon *d = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+            (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+        0, NULL, NULL, handler, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_THREAD_POOL_SIZE, cfg->threads, MHD_OPTION_NOTIFY_COMPLETED, completed, s,
+        MHD_OPTION_CONNECTION_TIMEOUT, cfg->idle_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
+        cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_per_ip,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->max_header + 16384, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+        (unsigned)1024, MHD_OPTION_END);
+    if (!d) {
+        pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+        tm__set_event_hook(t, NULL, NULL);
+        rc = tm__fail(TM_EIO, "listen: cannot listen on %s: %s", cfg->listen, strerror(errno));
+        goto out;
+    }
+    if (!cfg->quiet) {
+        const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+        char port[16], keys[16];
+        snprintf(port, sizeof port, "%u", info ? info->port : 0);
+        snprintf(keys, sizeof keys, "%d", nkeys);
+        const char *kv[] = {"listen", cfg->listen, "port", port, "store", cfg->db,
+                            "keys", keys, "version", TM_VERSION, NULL};
+        tm__log(s, s->cfg.log_level > 1 ? s->cfg.log_level : 1, "tokmeter serving", kv);
+    }
+    for (;;) {
+        sigwait(&set, &sig);
+        if (sig != SIGHUP)
+            break;
+        reload(s, config_path);
+    }
+    char sn[8];
+    snprintf(sn, sizeof sn, "%d", sig);
+    const char *kv[] = {"signal", sn, NULL};
+    tm__log(s, 1, "stopping: finishing requests in flight", kv);
+    MHD_stop_daemon(d); /* waits for in-flight requests */
+    tm__set_event_hook(t, NULL, NULL);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+    rc = TM_OK;
+out:
+    free(s);
+    return rc;
+}

@@ -1,0 +1,538 @@
+/*
+ * routes.c — the daemon's routes (docs/api.md): ingest, the general usage
+ * query, per-user usage, the seed guide's /api/usage routes in their
+ * {"success": true, "data": ...} envelope, health and Prometheus metrics.
+ * Every read runs the query engine (src/query) on the handle.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "../core/err.h"
+#include "../core/json.h"
+#include "../core/tmtime.h"
+#include "../store/store.h"
+#include "server_int.h"
+
+/* ---- ingest ---- */
+
+static enum MHD_Result post_events(req *r)
+{
+    const char *ct = MHD_lookup_connection_value(r->c, MHD_HEADER_KIND, "Content-Type");
+    const char *idem = MHD_lookup_connection_value(r->c, MHD_HEADER_KIND, "Idempotency-Key");
+    unsigned flags = ct && strncmp(ct, "application/x-ndjson", 20) == 0 ? TM_JSON_NDJSON : 0;
+    if (r->body.len && memchr(r->body.data, '\0', r->body.len))
+        return tm__reply_error(r, 400, "invalid_body", "body: contains a NUL byte");
+    if (idem && (!*idem || strlen(idem) > 128))
+        return tm__reply_error(r, 400, "invalid_header", "Idempotency-Key: must be 1 to 128 bytes");
+    tm_batch_result *res = NULL;
+    int rc = tm__track_json(r->s->t, r->body.data ? r->body.data : "", r->body.len, flags, idem,
+                            __atomic_load_n(&r->s->cfg.max_events, __ATOMIC_RELAXED), &res);
+    if (rc == TM_EINVAL)
+        return tm__reply_error(r, 400, "invalid_body", "%s", tm_errmsg());
+    if (rc == TM_ETOOBIG)
+        return tm__reply_error(r, 413, "too_many_events", "%s", tm_errmsg());
+    if (rc)
+        return tm__reply_error(r, rc == TM_EBUSY || rc == TM_ECLOSED ? 503 : 500, "store_error",
+                               "%s", tm_errmsg());
+    __atomic_fetch_add(&r->s->events[0], res->accepted, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&r->s->events[1], res->duplicates, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&r->s->events[2], res->rejected, __ATOMIC_RELAXED);
+    r->nevents = res->n;
+    tm_buf b = TM_BUF_INIT;
+    tm__buf_printf(&b, "{\"accepted\":%zu,\"duplicates\":%zu,\"rejected\":[", res->accepted,
+                   res->duplicates);
+    size_t k = 0;
+    for (size_t i = 0; i < res->n; i++) {
+        if (res->items[i].status != TM_ITEM_REJECTED)
+            continue;
+        tm__buf_printf(&b, "%s{\"index\":%zu,\"error\":", k++ ? "," : "", res->items[i].index);
+        tm__json_str(&b, res->items[i].error, strlen(res->items[i].error));
+        tm__buf_putc(&b, '}');
+    }
+    tm__buf_puts(&b, "]}\n");
+    tm_batch_result_free(res);
+    enum MHD_Result ok = tm__reply(r, 200, &b);
+    tm__buf_free(&b);
+    return ok;
+}
+
+/* ---- queries ---- */
+
+typedef struct qargs {
+    tm_query_spec *q;
+    int rc;
+    char bad[160];
+} qargs;
+
+static enum MHD_Result each_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    qargs *a = cls;
+    (void)kind;
+    if (a->rc)
+        return MHD_NO;
+    if ((a->rc = tm__query_set(a->q, key, value ? value : "")))
+        snprintf(a->bad, sizeof a->bad, "%s", tm_errmsg());
+    return a->rc ? MHD_NO : MHD_YES;
+}
+
+/* Runs q and replies with an error when it fails (returns 1). */
+static int run_query(req *r, tm_query_spec *q, tm_qresult **res, enum MHD_Result *ret)
+{
+    int rc = tm__run_query(r->s->t, q, res);
+    if (rc == TM_OK)
+        return 0;
+    *ret = rc == TM_EINVAL ? tm__reply_error(r, 400, "invalid_query", "%s", tm_errmsg())
+                           : tm__reply_error(r, 503, "store_error", "%s", tm_errmsg());
+    return 1;
+}
+
+static enum MHD_Result get_usage(req *r)
+{
+    tm_query_spec q;
+    tm_qresult *res = NULL;
+    enum MHD_Result ret;
+    tm__query_init(&q);
+    qargs a = {&q, TM_OK, ""};
+    MHD_get_connection_values(r->c, MHD_GET_ARGUMENT_KIND, each_arg, &a);
+    if (a.rc) {
+        ret = tm__reply_error(r, 400, "invalid_query", "%s", a.bad);
+        goto out;
+    }
+    /* A user-bound key: exactly its own user, nothing wider. */
+    if (r->has_key && r->key.user[0] &&
+        tm__forbid_user(r, q.nwhere[TM_D_USER] == 1 ? q.where[TM_D_USER][0] : NULL, &ret))
+        goto out;
+    if (run_query(r, &q, &res, &ret))
+        goto out;
+    tm_buf b = TM_BUF_INIT;
+    tm__qresult_json(res, &b);
+    ret = tm__reply(r, 200, &b);
+    tm__buf_free(&b);
+out:
+    tm__qresult_free(res);
+    tm__query_free(&q);
+    return ret;
+}
+
+/* "/v1/users/ID/usage" → ID, url-decoded into buf. */
+static const char *path_user(const char *url, const char *prefix, const char *suffix, char *buf,
+                             size_t cap)
+{
+    size_t pl = strlen(prefix), sl = strlen(suffix), n = strlen(url);
+    if (n <= pl + sl || strncmp(url, prefix, pl) || strcmp(url + n - sl, suffix))
+        return NULL;
+    size_t k = 0;
+    for (size_t i = pl; i < n - sl && k + 1 < cap; i++) {
+        if (url[i] == '%' && i + 2 < n - sl) {
+            char hex[3] = {url[i + 1], url[i + 2], 0};
+            buf[k++] = (char)strtol(hex, NULL, 16);
+            i += 2;
+        } else {
+            buf[k++] = url[i];
+        }
+    }
+    buf[k] = '\0';
+    return k ? buf : NULL;
+}
+
+static enum MHD_Result user_usage(req *r, const char *user, int envelope)
+{
+    enum MHD_Result ret;
+    if (tm__forbid_user(r, user, &ret))
+        return ret;
+    tm_buf b = TM_BUF_INIT, out = TM_BUF_INIT;
+    int rc = tm__user_usage_json(r->s->t, user, tm__arg(r, "period"), tm__arg(r, "tz"), &b);
+    if (rc == TM_EINVAL)
+        ret = tm__reply_error(r, 400, "invalid_query", "%s", tm_errmsg());
+    else if (rc)
+        ret = tm__reply_error(r, 503, "store_error", "%s", tm_errmsg());
+    else if (envelope) {
+        tm__buf_puts(&out, "{\"success\": true, \"data\": ");
+        tm__buf_add(&out, b.data, b.len - 1); /* without its newline */
+        tm__buf_puts(&out, "}\n");
+        ret = tm__reply(r, 200, &out);
+    } else {
+        ret = tm__reply(r, 200, &b);
+    }
+    tm__buf_free(&b);
+    tm__buf_free(&out);
+    return ret;
+}
+
+static enum MHD_Result get_user_usage(req *r)
+{
+    char user[256];
+    if (!path_user(r->url, "/v1/users/", "/usage", user, sizeof user))
+        return tm__reply_error(r, 404, "not_found", "use /v1/users/{id}/usage");
+    return user_usage(r, user, 0);
+}
+
+/* ---- the seed guide's routes ---- */
+
+/* Reads ?days= (1..3650, default d) or replies 400 (returns -1). */
+static int days_arg(req *r, int d, enum MHD_Result *ret)
+{
+    const char *v = tm__arg(r, "days");
+    if (!v)
+        return d;
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (*end || n < 1 || n > 3650) {
+        *ret = tm__reply_error(r, 400, "invalid_query", "days: must be a whole number from 1 to 3650");
+        return -1;
+    }
+    return (int)n;
+}
+
+/* Runs a query over the last `hours` hours with extra parameters. */
+static int seed_query(req *r, int64_t hours, const char *const *params, tm_qresult **res,
+                      int64_t *from, int64_t *to, enum MHD_Result *ret)
+{
+    tm_query_spec q;
+    char f[32], t[32];
+    *to = tm__now_us();
+    *from = *to - hours * 3600 * 1000000LL;
+    snprintf(f, sizeof f, "%lld", (long long)(*from / 1000));
+    snprintf(t, sizeof t, "%lld", (long long)(*to / 1000));
+    tm__query_init(&q);
+    int rc = tm__query_set(&q, "from", f);
+    if (rc == TM_OK)
+        rc = tm__query_set(&q, "to", t);
+    for (size_t i = 0; params && params[i] && rc == TM_OK; i += 2)
+        rc = tm__query_set(&q, params[i], params[i + 1]);
+    int failed = rc ? (*ret = tm__reply_error(r, 400, "invalid_query", "%s", tm_errmsg()), 1)
+                    : run_query(r, &q, res, ret);
+    tm__query_free(&q);
+    return failed;
+}
+
+static void metric(tm_buf *b, const char *key, const tm_qrow *row, int m)
+{
+    char t[64];
+    tm__metric_text(&row->s, &row->sk, m, t, sizeof t);
+    tm__buf_printf(b, "\"%s\": %s", key, t);
+}
+
+static enum MHD_Result seed_realtime(req *r)
+{
+    static const char *const by_provider[] = {"group_by", "provider", NULL};
+    tm_qresult *res = NULL;
+    int64_t from, to;
+    enum MHD_Result ret;
+    if (tm__forbid_user(r, NULL, &ret) || seed_query(r, 24, by_provider, &res, &from, &to, &ret))
+        return ret;
+    tm_buf b = TM_BUF_INIT;
+    char fs[32], ts[32];
+    tm__time_format(from, fs);
+    tm__time_format(to, ts);
+    tm__buf_printf(&b, "{\"success\": true, \"data\": {\"period_hours\": 24, \"start_date\": \"%s\", "
+                       "\"end_date\": \"%s\", ", fs, ts);
+    metric(&b, "total_requests", &res->totals, TM_M_EVENTS);
+    tm__buf_puts(&b, ", ");
+    metric(&b, "total_tokens", &res->totals, TM_M_TOTAL);
+    tm__buf_puts(&b, ", ");
+    metric(&b, "total_cost_usd", &res->totals, TM_M_COST);
+    tm__buf_puts(&b, ", ");
+    metric(&b, "error_rate", &res->totals, TM_M_ERROR_RATE);
+    tm__buf_puts(&b, ", \"by_provider\": {");
+    for (size_t i = 0; i < res->nrows; i++) {
+        const tm_qrow *row = &res->rows[i];
+        tm__buf_puts(&b, i ? ", " : "");
+        tm__json_str(&b, row->dim[TM_D_PROVIDER], strlen(row->dim[TM_D_PROVIDER]));
+        tm__buf_puts(&b, ": {");
+        static const struct { const char *k; int m; } f[] = {
+            {"requests", TM_M_EVENTS}, {"tokens", TM_M_TOTAL}, {"cost_usd", TM_M_COST},
+            {"error_rate", TM_M_ERROR_RATE}, {"latency_p50_ms", TM_M_P50},
+            {"latency_p95_ms", TM_M_P95}, {"latency_p99_ms", TM_M_P99}};
+        for (size_t k = 0; k < sizeof f / sizeof f[0]; k++) {
+            tm__buf_puts(&b, k ? ", " : "");
+            metric(&b, f[k].k, row, f[k].m);
+        }
+        tm__buf_putc(&b, '}');
+    }
+    tm__buf_puts(&b, "}}}\n");
+    ret = tm__reply(r, 200, &b);
+    tm__buf_free(&b);
+    tm__qresult_free(res);
+    return ret;
+}
+
+static enum MHD_Result seed_aggregates(req *r)
+{
+    enum MHD_Result ret;
+    int days = days_arg(r, 7, &ret);
+    if (days < 0 || tm__forbid_user(r, NULL, &ret))
+        return days < 0 ? ret : ret;
+    const char *interval = tm__arg(r, "interval"), *provider = tm__arg(r, "provider");
+    if (!interval)
+        interval = "day";
+    if (strcmp(interval, "hour") && strcmp(interval, "day") && strcmp(interval, "month"))
+        return tm__reply_error(r, 400, "invalid_query", "interval: must be hour, day or month");
+    char where[160];
+    snprintf(where, sizeof where, "provider=%s", provider ? provider : "");
+    const char *params[] = {"interval", interval, "tz", "UTC", provider ? "where" : NULL, where, NULL};
+    tm_qresult *res = NULL;
+    int64_t from, to;
+    if (seed_query(r, (int64_t)days * 24, params, &res, &from, &to, &ret))
+        return ret;
+    tm_buf b = TM_BUF_INIT;
+    char fs[32], ts[32];
+    tm__time_format(from, fs);
+    tm__time_format(to, ts);
+    tm__buf_printf(&b, "{\"success\": true, \"data\": {\"start_date\": \"%s\", \"end_date\": \"%s\", "
+                       "\"interval\": \"%s\", \"provider\": ", fs, ts, interval);
+    if (provider)
+        tm__json_str(&b, provider, strlen(provider));
+    else
+        tm__buf_puts(&b, "null");
+    tm__buf_puts(&b, ", \"aggregates\": [");
+    for (size_t i = 0; i < res->nrows; i++) {
+        const tm_qrow *row = &res->rows[i];
+        char label[40];
+        tm__period_label(res, row->period, label, sizeof label);
+        tm__buf_printf(&b, "%s{\"period\": \"%s\", ", i ? ", " : "", label);
+        metric(&b, "requests", row, TM_M_EVENTS);
+        tm__buf_puts(&b, ", ");
+        metric(&b, "tokens", row, TM_M_TOTAL);
+        tm__buf_puts(&b, ", ");
+        metric(&b, "cost_usd", row, TM_M_COST);
+        tm__buf_puts(&b, ", ");
+        metric(&b, "errors", row, TM_M_ERRORS);
+        tm__buf_puts(&b, ", ");
+        metric(&b, "avg_latency_ms", row, TM_M_AVG);
+        tm__buf_putc(&b, '}');
+    }
+    tm__buf_puts(&b, "]}}\n");
+    ret = tm__reply(r, 200, &b);
+    tm__buf_free(&b);
+    tm__qresult_free(res);
+    return ret;
+}
+
+static enum MHD_Result seed_costs(req *r)
+{
+    enum MHD_Result ret;
+    int days = days_arg(r, 30, &ret);
+    if (days < 0)
+        return ret;
+    if (tm__forbid_user(r, NULL, &ret))
+        return ret;
+    static const char *const params[] = {"group_by", "provider", NULL};
+    tm_qresult *res = NULL;
+    int64_t from, to;
+    if (seed_query(r, (int64_t)days * 24, params, &res, &from, &to, &ret))
+        return ret;
+    tm_buf b = TM_BUF_INIT;
+    tm__buf_puts(&b, "{\"success\": true, \"data\": {");
+    metric(&b, "total_cost_usd", &res->totals, TM_M_COST);
+    tm__buf_puts(&b, ", \"by_provider\": {");
+    for (size_t i = 0; i < res->nrows; i++) {
+        char t[64];
+        tm__metric_text(&res->rows[i].s, &res->rows[i].sk, TM_M_COST, t, sizeof t);
+        tm__buf_puts(&b, i ? ", " : "");
+        tm__json_str(&b, res->rows[i].dim[TM_D_PROVIDER], strlen(res->rows[i].dim[TM_D_PROVIDER]));
+        tm__buf_printf(&b, ": %s", t);
+    }
+    tm__buf_printf(&b, "}, \"period_days\": %d}}\n", days);
+    ret = tm__reply(r, 200, &b);
+    tm__buf_free(&b);
+    tm__qresult_free(res);
+    return ret;
+}
+
+static enum MHD_Result seed_latency(req *r)
+{
+    enum MHD_Result ret;
+    int days = days_arg(r, 7, &ret);
+    if (days < 0)
+        return ret;
+    if (tm__forbid_user(r, NULL, &ret))
+        return ret;
+    const char *provider = tm__arg(r, "provider");
+    char where[160];
+    snprintf(where, sizeof where, "provider=%s", provider ? provider : "");
+    const char *params[] = {provider ? "where" : NULL, where, NULL};
+    tm_qresult *res = NULL;
+    int64_t from, to;
+    if (seed_query(r, (int64_t)days * 24, params, &res, &from, &to, &ret))
+        return ret;
+    tm_buf b = TM_BUF_INIT;
+    char rate[32] = "null";
+    const tm_sums *t = &res->totals.s;
+    if (t->events) {
+        snprintf(rate, sizeof rate, "%.4f", 100.0 * (double)(t->events - t->errors) / (double)t->events);
+        char *e = rate + strlen(rate) - 1;
+        while (*e == '0')
+            *e-- = '\0';
+        if (*e == '.')
+            *e = '\0';
+    }
+    tm__buf_puts(&b, "{\"success\": true, \"data\": {\"latency_percentiles_ms\": {");
+    metric(&b, "p50", &res->totals, TM_M_P50);
+    tm__buf_puts(&b, ", ");
+    metric(&b, "p95", &res->totals, TM_M_P95);
+    tm__buf_puts(&b, ", ");
+    metric(&b, "p99", &res->totals, TM_M_P99);
+    tm__buf_printf(&b, "}, \"success_rate_percent\": %s, \"period_days\": %d, \"provider\": ", rate, days);
+    if (provider)
+        tm__json_str(&b, provider, strlen(provider));
+    else
+        tm__buf_puts(&b, "null");
+    tm__buf_puts(&b, "}}\n");
+    ret = tm__reply(r, 200, &b);
+    tm__buf_free(&b);
+    tm__qresult_free(res);
+    return ret;
+}
+
+static enum MHD_Result seed_user(req *r)
+{
+    char user[256];
+    if (!path_user(r->url, "/api/usage/", "", user, sizeof user))
+        return tm__reply_error(r, 404, "not_found", "use /api/usage/{userId}");
+    return user_usage(r, user, 1);
+}
+
+/* ---- health and metrics ---- */
+
+static enum MHD_Result healthz(req *r)
+{
+    tm_buf b = TM_BUF_INIT;
+    tm__buf_puts(&b, "{\"status\":\"ok\"}\n");
+    enum MHD_Result ok = tm__reply(r, 200, &b);
+    tm__buf_free(&b);
+    return ok;
+}
+
+static enum MHD_Result readyz(req *r)
+{
+    int64_t v = 0;
+    tm_store *s = tm__store(r->s->t);
+    if (s->ops->version(s, &v) != TM_OK)
+        return tm__reply_error(r, 503, "not_ready", "%s", tm_errmsg());
+    return healthz(r);
+}
+
+static enum MHD_Result metrics(req *r)
+{
+    tm_buf b = TM_BUF_INIT;
+    tm__metrics_render(r->s, &b);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(b.len, b.data ? b.data : "",
+                                                                MHD_RESPMEM_MUST_COPY);
+    tm__buf_free(&b);
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, "Content-Type", "text/plain; version=0.0.4");
+    r->status = 200;
+    enum MHD_Result ok = MHD_queue_response(r->c, 200, resp);
+    MHD_destroy_response(resp);
+    return ok;
+}
+
+const route tm__routes[] = {
+    {"POST", "/v1/events", "", "/v1/events", SC_INGEST, post_events},
+    {"POST", "/api/usage/track", "", "/api/usage/track", SC_INGEST, post_events},
+    {"GET", "/v1/usage", "", "/v1/usage", SC_READ, get_usage},
+    {"GET", "/v1/users/", "/usage", "/v1/users/{id}/usage", SC_READ, get_user_usage},
+    {"GET", "/api/usage/metrics/realtime", "", "/api/usage/metrics/realtime", SC_READ, seed_realtime},
+    {"GET", "/api/usage/metrics/aggregates", "", "/api/usage/metrics/aggregates", SC_READ, seed_aggregates},
+    {"GET", "/api/usage/costs/by-provider", "", "/api/usage/costs/by-provider", SC_READ, seed_costs},
+    {"GET", "/api/usage/performance/latency", "", "/api/usage/performance/latency", SC_READ, seed_latency},
+    {"GET", "/api/usage/", "", "/api/usage/{userId}", SC_READ, seed_user},
+    {"GET", "/healthz", "", "/healthz", SC_OPEN, healthz},
+    {"GET", "/readyz", "", "/readyz", SC_OPEN, readyz},
+    {"GET", "/metrics", "", "/metrics", SC_METRICS, metrics},
+};
+const size_t tm__nroutes = sizeof tm__routes / sizeof tm__routes[0];
+
+/* ---- Prometheus text ---- */
+
+extern const double tm__dur_bounds[NBUCKETS];
+
+void tm__metrics_render(srv *s, tm_buf *b)
+{
+    static const unsigned statuses[NSTATUS] = {200, 400, 401, 403, 404, 405, 408,
+                                               413, 415, 429, 500, 503, 0};
+    tm__buf_puts(b, "# HELP tokmeter_http_requests_total HTTP requests by route and status.\n"
+                    "# TYPE tokmeter_http_requests_total counter\n");
+    for (size_t i = 0; i <= tm__nroutes; i++)
+        for (int k = 0; k < NSTATUS; k++) {
+            uint64_t n = __atomic_load_n(&s->requests[i][k], __ATOMIC_RELAXED);
+            if (n)
+                tm__buf_printf(b, "tokmeter_http_requests_total{route=\"%s\",status=\"%u\"} %llu\n",
+                               i < tm__nroutes ? tm__routes[i].name : "unknown", statuses[k],
+                               (unsigned long long)n);
+        }
+    tm__buf_puts(b, "# HELP tokmeter_http_request_duration_seconds Time from request to response.\n"
+                    "# TYPE tokmeter_http_request_duration_seconds histogram\n");
+    for (size_t i = 0; i <= tm__nroutes; i++) {
+        uint64_t count = __atomic_load_n(&s->dur_count[i], __ATOMIC_RELAXED);
+        if (!count)
+            continue;
+        const char *name = i < tm__nroutes ? tm__routes[i].name : "unknown";
+        for (int k = 0; k < NBUCKETS; k++)
+            tm__buf_printf(b, "tokmeter_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n",
+                           name, tm__dur_bounds[k], (unsigned long long)s->dur_le[i][k]);
+        tm__buf_printf(b, "tokmeter_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n"
+                          "tokmeter_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n"
+                          "tokmeter_http_request_duration_seconds_count{route=\"%s\"} %llu\n",
+                       name, (unsigned long long)count, name, (double)s->dur_sum_us[i] / 1e6, name,
+                       (unsigned long long)count);
+    }
+    tm__buf_printf(b, "# HELP tokmeter_events_total Events received over HTTP, by outcome.\n"
+                      "# TYPE tokmeter_events_total counter\n"
+                      "tokmeter_events_total{result=\"accepted\"} %llu\n"
+                      "tokmeter_events_total{result=\"duplicate\"} %llu\n"
+                      "tokmeter_events_total{result=\"rejected\"} %llu\n",
+                   (unsigned long long)s->events[0], (unsigned long long)s->events[1],
+                   (unsigned long long)s->events[2]);
+    tm_writer_stats ws;
+    tm__writer_stats(tm__writer(s->t), &ws);
+    tm__buf_puts(b, "# HELP tokmeter_commit_duration_seconds Durable commits (fsync included).\n"
+                    "# TYPE tokmeter_commit_duration_seconds histogram\n");
+    for (int k = 0; k < TM_COMMIT_BUCKETS; k++)
+        tm__buf_printf(b, "tokmeter_commit_duration_seconds_bucket{le=\"%g\"} %llu\n",
+                       tm__commit_bounds[k], (unsigned long long)ws.le[k]);
+    tm__buf_printf(b, "tokmeter_commit_duration_seconds_bucket{le=\"+Inf\"} %llu\n"
+                      "tokmeter_commit_duration_seconds_sum %.6f\n"
+                      "tokmeter_commit_duration_seconds_count %llu\n",
+                   (unsigned long long)ws.count, ws.sum_s, (unsigned long long)ws.count);
+    int64_t stored = 0;
+    tm_count(s->t, &stored);
+    uint64_t bytes = 0;
+    const char *suffixes[] = {"", "-wal"};
+    for (int i = 0; i < 2; i++) {
+        char p[4200];
+        struct stat st;
+        snprintf(p, sizeof p, "%s%s", s->cfg.db, suffixes[i]);
+        if (stat(p, &st) == 0)
+            bytes += (uint64_t)st.st_size;
+    }
+    tm__buf_printf(b, "# HELP tokmeter_store_events Events in the store.\n"
+                      "# TYPE tokmeter_store_events gauge\ntokmeter_store_events %lld\n"
+                      "# HELP tokmeter_store_bytes Size of the store file and its log.\n"
+                      "# TYPE tokmeter_store_bytes gauge\ntokmeter_store_bytes %llu\n",
+                   (long long)stored, (unsigned long long)bytes);
+    /* Spend by provider, all time (day rollups): bounded to 50 providers. */
+    tm_query_spec q;
+    tm_qresult *res = NULL;
+    tm__query_init(&q);
+    if (tm__query_set(&q, "from", "1970-01-01") == TM_OK &&
+        tm__query_set(&q, "group_by", "provider") == TM_OK &&
+        tm__query_set(&q, "order_by", "cost_usd") == TM_OK && tm__query_set(&q, "limit", "50") == TM_OK &&
+        tm__run_query(s->t, &q, &res) == TM_OK) {
+        tm__buf_puts(b, "# HELP tokmeter_cost_usd_total Spend by provider (the 50 largest).\n"
+                        "# TYPE tokmeter_cost_usd_total counter\n");
+        for (size_t i = 0; i < res->nrows; i++) {
+            char t[64];
+            tm__metric_text(&res->rows[i].s, &res->rows[i].sk, TM_M_COST, t, sizeof t);
+            tm__buf_puts(b, "tokmeter_cost_usd_total{provider=");
+            tm__json_str(b, res->rows[i].dim[TM_D_PROVIDER], strlen(res->rows[i].dim[TM_D_PROVIDER]));
+            tm__buf_printf(b, "} %s\n", t);
+        }
+    }
+    tm__qresult_free(res);
+    tm__query_free(&q);
+}

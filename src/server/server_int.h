@@ -1,0 +1,71 @@
+/*
+ * server_int.h — what the daemon's files share: the request, the routes,
+ * replies, metrics and logging. (server.h is the face; this is inside.)
+ */
+#ifndef TM_SERVER_INT_H
+#define TM_SERVER_INT_H
+
+#include <microhttpd.h>
+#include <stdint.h>
+
+#include "../core/buf.h"
+#include "../lib/lib.h"
+#include "server.h"
+
+enum { SC_OPEN, SC_INGEST, SC_READ, SC_METRICS }; /* what a route needs */
+
+typedef struct srv srv;
+typedef struct req req;
+
+typedef struct route {
+    const char *method;
+    const char *path;       /* exact, or a prefix when it ends in '/'         */
+    const char *suffix;     /* for a prefix: what follows the one segment     */
+    const char *name;       /* the metrics label                              */
+    int scope;
+    enum MHD_Result (*fn)(req *r);
+} route;
+
+#define NSTATUS 13
+#define NBUCKETS 11
+
+struct srv {
+    tm *t;
+    tm_server_config cfg;   /* limits may change on SIGHUP                   */
+    uint64_t requests[32][NSTATUS];     /* per route (last: unknown) × status */
+    uint64_t dur_le[32][NBUCKETS], dur_count[32];
+    uint64_t dur_sum_us[32];
+    uint64_t events[3];     /* accepted, duplicates, rejected                 */
+};
+
+struct req {
+    srv *s;
+    struct MHD_Connection *c;
+    const char *url, *method;
+    const route *rt;        /* NULL: no such route                            */
+    int route_ix;
+    tm_buf body;
+    int too_big, too_slow;
+    int64_t start_us;
+    tm_key_rec key;         /* the caller's key, when one was given           */
+    int has_key;
+    unsigned status;
+    size_t nevents;
+};
+
+extern const route tm__routes[];
+extern const size_t tm__nroutes;
+
+enum MHD_Result tm__reply(req *r, unsigned status, const tm_buf *b);
+enum MHD_Result tm__reply_error(req *r, unsigned status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* A query-string argument, or NULL. */
+const char *tm__arg(req *r, const char *key);
+/* 1 (after replying 403) when a user-bound key asks for data that is not
+ * its user's; user NULL means an aggregate over users. */
+int tm__forbid_user(req *r, const char *user, enum MHD_Result *ret);
+
+void tm__log(const srv *s, int level, const char *msg, const char *const *kv);
+void tm__metrics_render(srv *s, tm_buf *b);
+
+#endif
