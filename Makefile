@@ -92,6 +92,7 @@ unit-asan: build/asan/test_unit
 
 cli-test: build/tokmeter build/asan/tokmeter $(TESTHELP)
 	sh tests/cli/run.sh
+	sh tests/cli/daemon.sh
 
 test: deps
 	@$(MAKE) --no-print-directory -j2 build/tokmeter build/test_unit build/asan/test_unit build/asan/tokmeter $(TESTHELP)
