@@ -148,7 +148,7 @@ int tm_track_sync(tm *t, const tm_event *ev, int *duplicate)
 {
     tm_event *c = NULL;
     unsigned char dup = 0;
-    tm_ticket ticket = {1, 0, &dup};
+    tm_ticket ticket = {1, 0, &dup, NULL};
     tm__clear_err();
     int rc = prepare(t, ev, &c);
     if (rc == TM_OK)
@@ -229,7 +229,7 @@ static int submit_chunk(jctx *c)
         return TM_ENOMEM;
     }
     memcpy(k->items, c->pending_item, c->npending * sizeof *k->items);
-    k->ticket = (tm_ticket){c->npending, 0, k->dup};
+    k->ticket = (tm_ticket){c->npending, 0, k->dup, NULL};
     k->n = c->npending;
     *c->tail = k;
     c->tail = &k->next;

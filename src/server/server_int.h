@@ -36,6 +36,7 @@ struct srv {
     uint64_t dur_le[32][NBUCKETS], dur_count[32];
     uint64_t dur_sum_us[32];
     uint64_t events[3];     /* accepted, duplicates, rejected                 */
+    int64_t nokeys_until_us;/* "no key exists" is trusted until then (1 s)    */
 };
 
 struct req {

@@ -115,6 +115,7 @@ typedef struct tm_ticket {
     size_t pending;         /* events not yet committed                     */
     int err;                /* first error of a commit that held them       */
     unsigned char *dup;     /* per event: 1 duplicate, 0 stored              */
+    pthread_cond_t *cv;     /* set by tm__writer_wait: wake only this waiter */
 } tm_ticket;
 
 /* Called on the writer thread after each commit, before the events are

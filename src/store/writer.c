@@ -82,7 +82,8 @@ static void *run(void *arg)
                 snprintf(w->last_msg, sizeof w->last_msg, "%s",
                          *tm_errmsg() ? tm_errmsg() : tm_strerror(trc));
             it.t->err = trc;
-            it.t->pending--;
+            if (--it.t->pending == 0 && it.t->cv)
+                pthread_cond_signal(it.t->cv);
             w->committed++;
             pthread_cond_broadcast(&w->done);
             continue;
@@ -125,7 +126,8 @@ static void *run(void *arg)
                 t->dup[batch[i].slot] = rc ? 0 : dup[i];
                 if (rc && !t->err)
                     t->err = rc;
-                t->pending--;
+                if (--t->pending == 0 && t->cv)
+                    pthread_cond_signal(t->cv);
             } else if (rc && !w->async_err) {
                 w->async_err = rc;
                 memcpy(w->async_msg, w->last_msg, sizeof w->async_msg);
@@ -183,8 +185,9 @@ int tm__writer_submit(tm_writer *w, tm_event **evs, size_t n, tm_ticket *t)
             for (size_t k = i; k < n; k++) {
                 free(evs[k]);
                 if (t) {
-                    t->pending--;
                     t->err = TM_ECLOSED;
+                    if (--t->pending == 0 && t->cv)
+                        pthread_cond_signal(t->cv);
                 }
             }
             pthread_cond_broadcast(&w->done);
@@ -204,7 +207,7 @@ int tm__writer_submit(tm_writer *w, tm_event **evs, size_t n, tm_ticket *t)
 
 int tm__writer_exec(tm_writer *w, int (*fn)(tm_store *, void *), void *arg)
 {
-    tm_ticket t = {1, 0, NULL};
+    tm_ticket t = {1, 0, NULL, NULL};
     pthread_mutex_lock(&w->mu);
     while (w->len == w->cap && !w->stopping)
         pthread_cond_wait(&w->has_room, &w->mu);
@@ -222,13 +225,18 @@ int tm__writer_exec(tm_writer *w, int (*fn)(tm_store *, void *), void *arg)
 
 int tm__writer_wait(tm_writer *w, tm_ticket *t)
 {
+    pthread_cond_t cv;
+    pthread_cond_init(&cv, NULL);
     pthread_mutex_lock(&w->mu);
+    t->cv = &cv; /* the writer signals it when the last event commits */
     while (t->pending > 0)
-        pthread_cond_wait(&w->done, &w->mu);
+        pthread_cond_wait(&cv, &w->mu);
+    t->cv = NULL;
     int rc = t->err;
     if (rc)
         tm__fail(rc, "%s", rc == TM_ECLOSED ? "tokmeter handle is closing" : w->last_msg);
     pthread_mutex_unlock(&w->mu);
+    pthread_cond_destroy(&cv);
     return rc;
 }
 

@@ -165,6 +165,14 @@ $TM --db "$W/nokeys.db" serve --listen 0.0.0.0:0 2>"$W/err"; rc=$?
 check "without keys, a public address is refused" eq "$rc" 1
 grep -q "no API key exists" "$W/err"; check "the refusal says why" eq "$?" 0
 
+# --- debug logs: a line per tracked event, in logfmt --------------------------
+P=$(port 5)
+start dbg "$W/dbg.db" "$P" --log-level debug
+curl -s "http://127.0.0.1:$P/v1/events" -d '{"id":"d1","provider":"openai","user_id":"u9"}' >/dev/null
+stop dbg
+grep 'level=debug msg="UsageTracker.track"' "$W/dbg.log" | grep -qF 'attrs="{\"id\":\"d1\"'; check "debug: a line per event" eq "$?" 0
+grep -q 'level=info msg="request" method=POST path=/v1/events status=200' "$W/dbg.log"; check "logfmt request line" eq "$?" 0
+
 # --- concurrent clients, then SIGKILL ----------------------------------------
 P=$(port 4); U="http://127.0.0.1:$P"; DB="$W/crash.db"
 $TM --db "$DB" serve --listen "127.0.0.1:$P" --quiet 2>/dev/null & echo $! > "$W/crash.pid"

@@ -1,0 +1,161 @@
+/*
+ * http.c — an HTTP load generator for the daemon, on loopback.
+ *
+ *   bench_http PORT single CONNS SECONDS   one event per POST, CONNS keep-alive connections
+ *   bench_http PORT batch  CONNS SECONDS   1,000-event NDJSON bodies
+ *
+ * Each connection is a thread that sends a request, reads the whole
+ * response, and records the latency; every response must be a 200 or the
+ * run fails. Bounded in time; traffic goes only to 127.0.0.1.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+static int port, batch, seconds;
+static double t_end;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+typedef struct worker {
+    int id;
+    long n, events;
+    double *lat;
+    long cap;
+    int failed;
+} worker;
+
+static int connect_local(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Reads one HTTP response; returns its status or -1. */
+static int read_response(int fd, char *buf, size_t cap)
+{
+    size_t have = 0;
+    for (;;) {
+        ssize_t got = read(fd, buf + have, cap - have - 1);
+        if (got <= 0)
+            return -1;
+        have += (size_t)got;
+        buf[have] = '\0';
+        char *hdr_end = strstr(buf, "\r\n\r\n");
+        if (!hdr_end)
+            continue;
+        char *cl = strcasestr(buf, "Content-Length:");
+        size_t body = cl ? strtoul(cl + 15, NULL, 10) : 0;
+        if (have >= (size_t)(hdr_end + 4 - buf) + body)
+            return atoi(buf + 9);
+    }
+}
+
+static void *run(void *arg)
+{
+    worker *w = arg;
+    size_t cap = (size_t)(batch ? 1000 : 1) * 400 + 512;
+    char *body = malloc(cap), *req = malloc(cap + 512), resp[65536];
+    int fd = connect_local();
+    if (fd < 0) {
+        w->failed = 1;
+        return NULL;
+    }
+    while (now_s() < t_end) {
+        size_t len = 0;
+        int k = batch ? 1000 : 1;
+        for (int i = 0; i < k; i++)
+            len += (size_t)snprintf(body + len, cap - len,
+                                    "{\"id\":\"w%d-%ld-%d\",\"provider\":\"openai\",\"model\":\"gpt-4o-mini\","
+                                    "\"user_id\":\"user-%ld\",\"endpoint\":\"/chat\",\"input_tokens\":%d,"
+                                    "\"output_tokens\":%d,\"latency_ms\":%d}\n",
+                                    w->id, w->n, i, (w->n * 7 + i) % 1000, 100 + i, 20 + i % 50, 200 + i % 900);
+        int rl = snprintf(req, cap + 512,
+                          "POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: %s\r\n"
+                          "Content-Length: %zu\r\n\r\n",
+                          batch ? "application/x-ndjson" : "application/json", len);
+        memcpy(req + rl, body, len);
+        double t0 = now_s();
+        if (write(fd, req, (size_t)rl + len) != (ssize_t)((size_t)rl + len) ||
+            read_response(fd, resp, sizeof resp) != 200) {
+            w->failed = 1;
+            break;
+        }
+        if (w->n == w->cap) {
+            w->cap = w->cap ? w->cap * 2 : 4096;
+            w->lat = realloc(w->lat, (size_t)w->cap * sizeof *w->lat);
+        }
+        w->lat[w->n++] = now_s() - t0;
+        w->events += k;
+    }
+    close(fd);
+    free(body);
+    free(req);
+    return NULL;
+}
+
+static int cmpd(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 5) {
+        fprintf(stderr, "usage: bench_http PORT single|batch CONNS SECONDS\n");
+        return 64;
+    }
+    port = atoi(argv[1]);
+    batch = strcmp(argv[2], "batch") == 0;
+    int conns = atoi(argv[3]);
+    seconds = atoi(argv[4]);
+    worker *ws = calloc((size_t)conns, sizeof *ws);
+    pthread_t *th = calloc((size_t)conns, sizeof *th);
+    double t0 = now_s();
+    t_end = t0 + seconds;
+    for (int i = 0; i < conns; i++) {
+        ws[i].id = i;
+        pthread_create(&th[i], NULL, run, &ws[i]);
+    }
+    long n = 0, events = 0, failed = 0;
+    for (int i = 0; i < conns; i++) {
+        pthread_join(th[i], NULL);
+        n += ws[i].n;
+        events += ws[i].events;
+        failed += ws[i].failed;
+    }
+    double dt = now_s() - t0;
+    double *all = malloc((size_t)(n ? n : 1) * sizeof *all);
+    long k = 0;
+    for (int i = 0; i < conns; i++) {
+        memcpy(all + k, ws[i].lat, (size_t)ws[i].n * sizeof *all);
+        k += ws[i].n;
+    }
+    qsort(all, (size_t)n, sizeof *all, cmpd);
+    printf("http %-6s %3d connections: %8ld requests %9.0f req/s %10.0f events/s  p50 %.3f ms  p99 %.3f ms%s\n",
+           batch ? "batch" : "single", conns, n, n / dt, events / dt, n ? all[n / 2] * 1e3 : 0,
+           n ? all[(long)(n * 0.99)] * 1e3 : 0, failed ? "  (SOME FAILED)" : "");
+    return failed ? 1 : 0;
+}
