@@ -215,152 +215,159 @@ static void metric(tm_buf *b, const char *key, const tm_qrow *row, int m)
     tm__buf_printf(b, "\"%s\": %s", key, t);
 }
 
+typedef struct field {
+    const char *key;
+    int metric;
+} field;
+
+/* Writes "key": value for each field, comma-separated. */
+static void fields(tm_buf *b, const tm_qrow *row, const field *f, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        tm__buf_puts(b, i ? ", " : "");
+        metric(b, f[i].key, row, f[i].metric);
+    }
+}
+
+/* The common start of the seed's aggregate routes: ?days= (default d),
+ * no user-bound keys, ?provider= as a filter when with_provider, then the
+ * query over the last `days` days (or `hours` when given) with `extra`
+ * parameters. Returns 1 after replying on any error. */
+typedef struct seed {
+    int days;
+    const char *provider;
+    int64_t from, to;
+    tm_qresult *res;
+} seed;
+
+static int seed_begin(req *r, seed *sd, int default_days, int hours, int with_provider,
+                      const char *extra_k, const char *extra_v, enum MHD_Result *ret)
+{
+    char where[160];
+    memset(sd, 0, sizeof *sd);
+    if ((sd->days = days_arg(r, default_days, ret)) < 0 || tm__forbid_user(r, NULL, ret))
+        return 1;
+    sd->provider = with_provider ? tm__arg(r, "provider") : NULL;
+    snprintf(where, sizeof where, "provider=%s", sd->provider ? sd->provider : "");
+    const char *params[] = {extra_k, extra_v, sd->provider ? "where" : NULL, where, NULL};
+    const char *const *p = extra_k ? params : params + 2;
+    return seed_query(r, hours ? hours : (int64_t)sd->days * 24, p, &sd->res, &sd->from, &sd->to, ret);
+}
+
+/* Closes the envelope, replies, frees. */
+static enum MHD_Result seed_end(req *r, seed *sd, tm_buf *b)
+{
+    tm__buf_puts(b, "}}\n");
+    enum MHD_Result ret = tm__reply(r, 200, b);
+    tm__buf_free(b);
+    tm__qresult_free(sd->res);
+    return ret;
+}
+
+static void json_opt_str(tm_buf *b, const char *s)
+{
+    if (s)
+        tm__json_str(b, s, strlen(s));
+    else
+        tm__buf_puts(b, "null");
+}
+
 static enum MHD_Result seed_realtime(req *r)
 {
-    static const char *const by_provider[] = {"group_by", "provider", NULL};
-    tm_qresult *res = NULL;
-    int64_t from, to;
+    static const field totals[] = {{"total_requests", TM_M_EVENTS}, {"total_tokens", TM_M_TOTAL},
+                                   {"total_cost_usd", TM_M_COST}, {"error_rate", TM_M_ERROR_RATE}};
+    static const field per[] = {{"requests", TM_M_EVENTS}, {"tokens", TM_M_TOTAL},
+                                {"cost_usd", TM_M_COST}, {"error_rate", TM_M_ERROR_RATE},
+                                {"latency_p50_ms", TM_M_P50}, {"latency_p95_ms", TM_M_P95},
+                                {"latency_p99_ms", TM_M_P99}};
+    seed sd;
     enum MHD_Result ret;
-    if (tm__forbid_user(r, NULL, &ret) || seed_query(r, 24, by_provider, &res, &from, &to, &ret))
+    if (seed_begin(r, &sd, 1, 24, 0, "group_by", "provider", &ret))
         return ret;
     tm_buf b = TM_BUF_INIT;
     char fs[32], ts[32];
-    tm__time_format(from, fs);
-    tm__time_format(to, ts);
+    tm__time_format(sd.from, fs);
+    tm__time_format(sd.to, ts);
     tm__buf_printf(&b, "{\"success\": true, \"data\": {\"period_hours\": 24, \"start_date\": \"%s\", "
                        "\"end_date\": \"%s\", ", fs, ts);
-    metric(&b, "total_requests", &res->totals, TM_M_EVENTS);
-    tm__buf_puts(&b, ", ");
-    metric(&b, "total_tokens", &res->totals, TM_M_TOTAL);
-    tm__buf_puts(&b, ", ");
-    metric(&b, "total_cost_usd", &res->totals, TM_M_COST);
-    tm__buf_puts(&b, ", ");
-    metric(&b, "error_rate", &res->totals, TM_M_ERROR_RATE);
+    fields(&b, &sd.res->totals, totals, sizeof totals / sizeof totals[0]);
     tm__buf_puts(&b, ", \"by_provider\": {");
-    for (size_t i = 0; i < res->nrows; i++) {
-        const tm_qrow *row = &res->rows[i];
+    for (size_t i = 0; i < sd.res->nrows; i++) {
+        const tm_qrow *row = &sd.res->rows[i];
         tm__buf_puts(&b, i ? ", " : "");
         tm__json_str(&b, row->dim[TM_D_PROVIDER], strlen(row->dim[TM_D_PROVIDER]));
         tm__buf_puts(&b, ": {");
-        static const struct { const char *k; int m; } f[] = {
-            {"requests", TM_M_EVENTS}, {"tokens", TM_M_TOTAL}, {"cost_usd", TM_M_COST},
-            {"error_rate", TM_M_ERROR_RATE}, {"latency_p50_ms", TM_M_P50},
-            {"latency_p95_ms", TM_M_P95}, {"latency_p99_ms", TM_M_P99}};
-        for (size_t k = 0; k < sizeof f / sizeof f[0]; k++) {
-            tm__buf_puts(&b, k ? ", " : "");
-            metric(&b, f[k].k, row, f[k].m);
-        }
+        fields(&b, row, per, sizeof per / sizeof per[0]);
         tm__buf_putc(&b, '}');
     }
-    tm__buf_puts(&b, "}}}\n");
-    ret = tm__reply(r, 200, &b);
-    tm__buf_free(&b);
-    tm__qresult_free(res);
-    return ret;
+    tm__buf_putc(&b, '}');
+    return seed_end(r, &sd, &b);
 }
 
 static enum MHD_Result seed_aggregates(req *r)
 {
-    enum MHD_Result ret;
-    int days = days_arg(r, 7, &ret);
-    if (days < 0 || tm__forbid_user(r, NULL, &ret))
-        return days < 0 ? ret : ret;
-    const char *interval = tm__arg(r, "interval"), *provider = tm__arg(r, "provider");
+    static const field per[] = {{"requests", TM_M_EVENTS}, {"tokens", TM_M_TOTAL},
+                                {"cost_usd", TM_M_COST}, {"errors", TM_M_ERRORS},
+                                {"avg_latency_ms", TM_M_AVG}};
+    const char *interval = tm__arg(r, "interval");
     if (!interval)
         interval = "day";
     if (strcmp(interval, "hour") && strcmp(interval, "day") && strcmp(interval, "month"))
         return tm__reply_error(r, 400, "invalid_query", "interval: must be hour, day or month");
-    char where[160];
-    snprintf(where, sizeof where, "provider=%s", provider ? provider : "");
-    const char *params[] = {"interval", interval, "tz", "UTC", provider ? "where" : NULL, where, NULL};
-    tm_qresult *res = NULL;
-    int64_t from, to;
-    if (seed_query(r, (int64_t)days * 24, params, &res, &from, &to, &ret))
+    seed sd;
+    enum MHD_Result ret;
+    if (seed_begin(r, &sd, 7, 0, 1, "interval", interval, &ret))
         return ret;
     tm_buf b = TM_BUF_INIT;
     char fs[32], ts[32];
-    tm__time_format(from, fs);
-    tm__time_format(to, ts);
+    tm__time_format(sd.from, fs);
+    tm__time_format(sd.to, ts);
     tm__buf_printf(&b, "{\"success\": true, \"data\": {\"start_date\": \"%s\", \"end_date\": \"%s\", "
                        "\"interval\": \"%s\", \"provider\": ", fs, ts, interval);
-    if (provider)
-        tm__json_str(&b, provider, strlen(provider));
-    else
-        tm__buf_puts(&b, "null");
+    json_opt_str(&b, sd.provider);
     tm__buf_puts(&b, ", \"aggregates\": [");
-    for (size_t i = 0; i < res->nrows; i++) {
-        const tm_qrow *row = &res->rows[i];
+    for (size_t i = 0; i < sd.res->nrows; i++) {
         char label[40];
-        tm__period_label(res, row->period, label, sizeof label);
+        tm__period_label(sd.res, sd.res->rows[i].period, label, sizeof label);
         tm__buf_printf(&b, "%s{\"period\": \"%s\", ", i ? ", " : "", label);
-        metric(&b, "requests", row, TM_M_EVENTS);
-        tm__buf_puts(&b, ", ");
-        metric(&b, "tokens", row, TM_M_TOTAL);
-        tm__buf_puts(&b, ", ");
-        metric(&b, "cost_usd", row, TM_M_COST);
-        tm__buf_puts(&b, ", ");
-        metric(&b, "errors", row, TM_M_ERRORS);
-        tm__buf_puts(&b, ", ");
-        metric(&b, "avg_latency_ms", row, TM_M_AVG);
+        fields(&b, &sd.res->rows[i], per, sizeof per / sizeof per[0]);
         tm__buf_putc(&b, '}');
     }
-    tm__buf_puts(&b, "]}}\n");
-    ret = tm__reply(r, 200, &b);
-    tm__buf_free(&b);
-    tm__qresult_free(res);
-    return ret;
+    tm__buf_putc(&b, ']');
+    return seed_end(r, &sd, &b);
 }
 
 static enum MHD_Result seed_costs(req *r)
 {
+    seed sd;
     enum MHD_Result ret;
-    int days = days_arg(r, 30, &ret);
-    if (days < 0)
-        return ret;
-    if (tm__forbid_user(r, NULL, &ret))
-        return ret;
-    static const char *const params[] = {"group_by", "provider", NULL};
-    tm_qresult *res = NULL;
-    int64_t from, to;
-    if (seed_query(r, (int64_t)days * 24, params, &res, &from, &to, &ret))
+    if (seed_begin(r, &sd, 30, 0, 0, "group_by", "provider", &ret))
         return ret;
     tm_buf b = TM_BUF_INIT;
     tm__buf_puts(&b, "{\"success\": true, \"data\": {");
-    metric(&b, "total_cost_usd", &res->totals, TM_M_COST);
+    metric(&b, "total_cost_usd", &sd.res->totals, TM_M_COST);
     tm__buf_puts(&b, ", \"by_provider\": {");
-    for (size_t i = 0; i < res->nrows; i++) {
+    for (size_t i = 0; i < sd.res->nrows; i++) {
+        const tm_qrow *row = &sd.res->rows[i];
         char t[64];
-        tm__metric_text(&res->rows[i].s, &res->rows[i].sk, TM_M_COST, t, sizeof t);
+        tm__metric_text(&row->s, &row->sk, TM_M_COST, t, sizeof t);
         tm__buf_puts(&b, i ? ", " : "");
-        tm__json_str(&b, res->rows[i].dim[TM_D_PROVIDER], strlen(res->rows[i].dim[TM_D_PROVIDER]));
+        tm__json_str(&b, row->dim[TM_D_PROVIDER], strlen(row->dim[TM_D_PROVIDER]));
         tm__buf_printf(&b, ": %s", t);
     }
-    tm__buf_printf(&b, "}, \"period_days\": %d}}\n", days);
-    ret = tm__reply(r, 200, &b);
-    tm__buf_free(&b);
-    tm__qresult_free(res);
-    return ret;
+    tm__buf_printf(&b, "}, \"period_days\": %d", sd.days);
+    return seed_end(r, &sd, &b);
 }
 
 static enum MHD_Result seed_latency(req *r)
 {
+    static const field pct[] = {{"p50", TM_M_P50}, {"p95", TM_M_P95}, {"p99", TM_M_P99}};
+    seed sd;
     enum MHD_Result ret;
-    int days = days_arg(r, 7, &ret);
-    if (days < 0)
+    if (seed_begin(r, &sd, 7, 0, 1, NULL, NULL, &ret))
         return ret;
-    if (tm__forbid_user(r, NULL, &ret))
-        return ret;
-    const char *provider = tm__arg(r, "provider");
-    char where[160];
-    snprintf(where, sizeof where, "provider=%s", provider ? provider : "");
-    const char *params[] = {provider ? "where" : NULL, where, NULL};
-    tm_qresult *res = NULL;
-    int64_t from, to;
-    if (seed_query(r, (int64_t)days * 24, params, &res, &from, &to, &ret))
-        return ret;
-    tm_buf b = TM_BUF_INIT;
     char rate[32] = "null";
-    const tm_sums *t = &res->totals.s;
+    const tm_sums *t = &sd.res->totals.s;
     if (t->events) {
         snprintf(rate, sizeof rate, "%.4f", 100.0 * (double)(t->events - t->errors) / (double)t->events);
         char *e = rate + strlen(rate) - 1;
@@ -369,22 +376,12 @@ static enum MHD_Result seed_latency(req *r)
         if (*e == '.')
             *e = '\0';
     }
+    tm_buf b = TM_BUF_INIT;
     tm__buf_puts(&b, "{\"success\": true, \"data\": {\"latency_percentiles_ms\": {");
-    metric(&b, "p50", &res->totals, TM_M_P50);
-    tm__buf_puts(&b, ", ");
-    metric(&b, "p95", &res->totals, TM_M_P95);
-    tm__buf_puts(&b, ", ");
-    metric(&b, "p99", &res->totals, TM_M_P99);
-    tm__buf_printf(&b, "}, \"success_rate_percent\": %s, \"period_days\": %d, \"provider\": ", rate, days);
-    if (provider)
-        tm__json_str(&b, provider, strlen(provider));
-    else
-        tm__buf_puts(&b, "null");
-    tm__buf_puts(&b, "}}\n");
-    ret = tm__reply(r, 200, &b);
-    tm__buf_free(&b);
-    tm__qresult_free(res);
-    return ret;
+    fields(&b, &sd.res->totals, pct, sizeof pct / sizeof pct[0]);
+    tm__buf_printf(&b, "}, \"success_rate_percent\": %s, \"period_days\": %d, \"provider\": ", rate, sd.days);
+    json_opt_str(&b, sd.provider);
+    return seed_end(r, &sd, &b);
 }
 
 static enum MHD_Result seed_user(req *r)

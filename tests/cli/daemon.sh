@@ -63,6 +63,7 @@ out=$(curl -s "$U/v1/usage?group_by=provider&order_by=events&tz=UTC" | grep -c '
 check "GET /v1/usage" eq "$out" 1
 out=$(curl -s "$U/api/usage/metrics/realtime" | grep -o '"total_requests": [0-9]*')
 check "realtime counts the last 24h" eq "$out" '"total_requests": 7'
+
 out=$(curl -s "$U/api/usage/costs/by-provider" | grep -o '"by_provider": {[^}]*}')
 check "costs by provider" eq "$out" '"by_provider": {"": 0, "anthropic": 0.0005, "openai": 0.0025}'
 out=$(curl -s "$U/api/usage/performance/latency?days=1" | grep -o '"success_rate_percent": [0-9.]*')
@@ -80,6 +81,9 @@ check "metrics: events" eq "$out" 'tokmeter_events_total{result="accepted"} 7'
 out=$(curl -s "$U/metrics" | grep -c '^tokmeter_cost_usd_total{provider="openai"} 0.0025$')
 check "metrics: spend by provider" eq "$out" 1
 grep -q '"msg":"request"' "$W/routes.log"; check "JSON request logs" eq "$?" 0
+curl -s "$U/v1/events" -d '{"id":"q\"uote","provider":"we\"ird","cost_usd":"0.001"}' >/dev/null
+out=$(curl -s "$U/api/usage/costs/by-provider" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["by_provider"]["we\"ird"])')
+check "provider names are escaped" eq "$out" "0.001"
 
 # A slow body is cut off at the request deadline (2 s here).
 python3 - "$P" > "$W/slowbody" <<'PY'
