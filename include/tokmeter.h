@@ -138,6 +138,8 @@ void tm_event_init(tm_event *ev);
 typedef struct tm_handle tm; /* not "struct tm": that is <time.h>'s */
 
 typedef struct tm_options {
+    const char *config;     /* a config file whose "tiers", "default_tier" and
+                               "rate_limits" apply (docs/quotas.md); NULL: none */
     const char *prices;     /* a price file (docs/pricing.md) whose entries
                                are consulted before the built-in ones; NULL:
                                built-in prices only                         */
@@ -253,6 +255,30 @@ void tm_report_free(tm_report *r);
  *  [{endpoint, calls}]}. period is YYYY-MM (NULL: this month in tz); tz is
  * an IANA zone (NULL: UTC). *json is malloc'd; the caller frees it. */
 int tm_user_usage(tm *t, const char *user_id, const char *period, const char *tz, char **json);
+
+/* ---- quotas and rate limits -------------------------------------------- */
+
+typedef struct tm_check_request {
+    const char *user_id;        /* required                                   */
+    const char *operation;      /* for per-operation rate limits; may be NULL */
+    const char *provider, *model;
+    int64_t estimated_tokens;   /* the call's expected total tokens           */
+    int64_t estimated_cost_pusd;/* its expected cost                          */
+} tm_check_request;
+
+typedef struct tm_check_result {
+    int allowed;                /* 0: a hard quota or a rate limit says no     */
+    char reason[256];           /* why not                                     */
+    double retry_after_s;       /* when a denied call may be tried again       */
+    int soft_exceeded;          /* allowed, but over a soft limit              */
+    char warning[256];
+} tm_check_result;
+
+/* Asks whether user_id may make a call now: the call's estimate is added
+ * to each quota's use in the current period (a hard limit denies, a soft
+ * one warns), and the rate limits are consulted (an allowed check counts as
+ * one request against them). */
+int tm_check(tm *t, const tm_check_request *rq, tm_check_result *out);
 
 /* ---- pricing ----------------------------------------------------------- */
 

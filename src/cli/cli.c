@@ -23,6 +23,7 @@ int cli_parse(const cli_cmd *cmd, const cli_opt *opts, cli_global *g, int argc, 
     const cli_opt globals[] = {
         {"db", "PATH", NULL, &g->db, NULL, NULL, NULL},
         {"prices", "FILE", NULL, &g->prices, NULL, NULL, NULL},
+        {"config", "FILE", NULL, &g->config, NULL, NULL, NULL},
         {"json", NULL, NULL, NULL, &g->json, NULL, NULL},
         {"help", NULL, NULL, NULL, &g->help, NULL, NULL},
         {NULL, NULL, NULL, NULL, NULL, NULL, NULL},
@@ -94,6 +95,7 @@ void cli_help(const cli_cmd *cmd, const cli_opt *opts, const char *extra)
     }
     printf("  %-28s %s\n", "--db PATH", "the store (default $TOKMETER_DB, else ~/.local/share/tokmeter/tokmeter.db)");
     printf("  %-28s %s\n", "--prices FILE", "a price file to use before the built-in prices ($TOKMETER_PRICES)");
+    printf("  %-28s %s\n", "--config FILE", "tiers and rate limits (docs/quotas.md; $TOKMETER_CONFIG)");
     printf("  %-28s %s\n", "--json", "machine-readable output");
     printf("  %-28s %s\n", "-h, --help", "this help");
     if (extra)
@@ -123,6 +125,14 @@ void cli_error(const char *what, int err)
     fprintf(stderr, "tokmeter: %s: %s\n", what, m && *m ? m : tm_strerror(err));
 }
 
+const char *cli_config_path(const cli_global *g)
+{
+    const char *env = getenv("TOKMETER_CONFIG");
+    if (g->config && *g->config)
+        return g->config;
+    return env && *env ? env : NULL;
+}
+
 const char *cli_prices_path(const cli_global *g)
 {
     const char *env = getenv("TOKMETER_PRICES");
@@ -135,7 +145,7 @@ tm *cli_open(const cli_global *g)
 {
     tm *t = NULL;
     const char *path = cli_db_path(g);
-    tm_options o = {.prices = cli_prices_path(g)};
+    tm_options o = {.prices = cli_prices_path(g), .config = cli_config_path(g)};
     int rc = tm_open(&t, path, &o);
     if (rc) {
         char what[4200];

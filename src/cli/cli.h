@@ -35,6 +35,7 @@ typedef struct cli_opt {
 typedef struct cli_global {
     const char *db;         /* --db PATH                                   */
     const char *prices;     /* --prices FILE                               */
+    const char *config;     /* --config FILE (tiers and rate limits)        */
     int json;               /* --json                                      */
     int help;               /* --help / -h                                 */
 } cli_global;
@@ -62,6 +63,9 @@ const char *cli_db_path(const cli_global *g);
  * prints why not; returns NULL on failure. */
 tm *cli_open(const cli_global *g);
 
+/* The config file: --config, else $TOKMETER_CONFIG, else NULL. */
+const char *cli_config_path(const cli_global *g);
+
 /* The price file: --prices, else $TOKMETER_PRICES, else NULL. */
 const char *cli_prices_path(const cli_global *g);
 
@@ -87,6 +91,6 @@ int cli_parse_time(const char *s, int64_t *us);
 int cli_parse_count(const char *opt, const char *s, size_t *out);
 
 extern const cli_cmd cmd_track, cmd_ingest, cmd_events, cmd_verify, cmd_serve, cmd_prices,
-    cmd_reprice, cmd_report, cmd_usage, cmd_keys;
+    cmd_reprice, cmd_report, cmd_usage, cmd_keys, cmd_users, cmd_quota;
 
 #endif

@@ -10,11 +10,10 @@
 
 static int run(cli_global *g, int argc, char **argv)
 {
-    const char *listen = NULL, *max_body = NULL, *config = NULL, *log_format = NULL, *log_level = NULL;
+    const char *listen = NULL, *max_body = NULL, *log_format = NULL, *log_level = NULL;
     int quiet = 0;
     const cli_opt opts[] = {
         {"listen", "ADDR:PORT", "where to listen (default 127.0.0.1:8787; port 0 picks one)", &listen, NULL, NULL, NULL},
-        {"config", "FILE", "a JSON config file (docs/config.md); SIGHUP reloads it", &config, NULL, NULL, NULL},
         {"max-body", "BYTES", "largest request body (default 8388608)", &max_body, NULL, NULL, NULL},
         {"log-format", "F", "logfmt (default) or json", &log_format, NULL, NULL, NULL},
         {"log-level", "L", "debug (a line per event), info (default), warn, error", &log_level, NULL, NULL, NULL},
@@ -34,6 +33,7 @@ static int run(cli_global *g, int argc, char **argv)
     }
     if (npos != 0)
         return EXIT_USAGE;
+    const char *config = cli_config_path(g);
     tm_server_config cfg;
     tm_server_defaults(&cfg);
     if (config && tm_server_config_load(&cfg, config) != TM_OK) {

@@ -9,7 +9,7 @@
 
 static const cli_cmd *const commands[] = {
     &cmd_serve, &cmd_track, &cmd_ingest, &cmd_events, &cmd_report, &cmd_usage, &cmd_prices,
-    &cmd_reprice, &cmd_keys, &cmd_verify,
+    &cmd_reprice, &cmd_users, &cmd_quota, &cmd_keys, &cmd_verify,
 };
 #define NCMD (sizeof commands / sizeof commands[0])
 
@@ -47,6 +47,8 @@ int main(int argc, char **argv)
             g.db = argv[++i];
         } else if (strncmp(argv[i], "--db=", 5) == 0) {
             g.db = argv[i] + 5;
+        } else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+            g.config = argv[++i];
         } else if (strcmp(argv[i], "--prices") == 0 && i + 1 < argc) {
             g.prices = argv[++i];
         } else if (strncmp(argv[i], "--prices=", 9) == 0) {

@@ -42,4 +42,15 @@ int tm__keys_active(tm *t, int *n);
  * built-in only); on error the old one stays. For SIGHUP. */
 int tm__reload_prices(tm *t, const char *path);
 
+/* Quotas (src/lib/quota.c). set: a user's tier (NULL: keep) and limit
+ * overrides as JSON {"limits": {...}} (NULL: none). */
+struct tm_policy *tm__policy(tm *t);
+int tm__user_set(tm *t, const char *user, const char *tier, const char *overrides);
+int tm__quota_json(tm *t, const char *user, tm_buf *b);
+/* The user's limit `name` as text, or "null". */
+int tm__quota_limit(tm *t, const char *user, const char *name, char *buf, size_t cap);
+int tm__check(tm *t, const tm_check_request *rq, tm_check_result *out, tm_buf *json);
+/* Reloads the policy from the config file (SIGHUP). */
+int tm__reload_policy(tm *t, const char *path);
+
 #endif

@@ -22,6 +22,7 @@
 #include "../core/dec.h"
 #include "../core/json.h"
 #include "../core/tmtime.h"
+#include "../policy/policy.h"
 #include "../price/price.h"
 #include "../query/query.h"
 #include "lib.h"
@@ -36,6 +37,8 @@ struct tm_handle {
     tm_catalog *catalog;    /* replaced whole on reload, under catalog_lock */
     pthread_rwlock_t catalog_lock;
     tm_rollups rollups;     /* loaded on the first query; kept by commit() */
+    tm_policy *policy;      /* tiers and rate limits; swapped on reload      */
+    tm_policy *retired;     /* the one before the last reload                */
     void (*event_hook)(void *, const tm_event *);
     void *event_hook_arg;
 };
@@ -73,6 +76,7 @@ int tm_open(tm **out, const char *path, const tm_options *opts)
     tm__rollups_init(&t->rollups);
     pthread_rwlock_init(&t->catalog_lock, NULL);
     if ((rc = tm__catalog_load(&t->catalog, opts ? opts->prices : NULL)) ||
+        (rc = tm__policy_load(&t->policy, opts ? opts->config : NULL)) ||
         (rc = tm__store_open(path, &t->store)))
         goto out;
     rc = tm__writer_start(&t->writer, t->store, opts ? opts->queue_max : 0,
@@ -81,6 +85,7 @@ out:
     if (rc) {
         tm__store_close(t->store);
         tm__catalog_free(t->catalog);
+        tm__policy_free(t->policy);
         tm__rollups_destroy(&t->rollups);
         pthread_rwlock_destroy(&t->catalog_lock);
         free(t);
@@ -97,6 +102,8 @@ int tm_close(tm *t)
     int rc = tm__writer_stop(t->writer);
     tm__store_close(t->store);
     tm__catalog_free(t->catalog);
+    tm__policy_free(t->policy);
+    tm__policy_free(t->retired);
     tm__rollups_destroy(&t->rollups);
     pthread_rwlock_destroy(&t->catalog_lock);
     free(t);
@@ -576,9 +583,12 @@ int tm__user_usage_json(tm *t, const char *user, const char *period, const char 
     tm__dec_format(total->totals.s.cost, 12, cost);
     tm__buf_puts(b, "{\"user_id\": ");
     tm__json_str(b, user, strlen(user));
+    char limit[48];
+    if ((rc = tm__quota_limit(t, user, "requests", limit, sizeof limit)))
+        goto out;
     tm__buf_printf(b, ", \"period\": \"%.7s\", \"current_period\": {\"requests\": %lld, "
-                      "\"tokens\": %lld, \"cost\": %s, \"limit\": null},\n \"daily_breakdown\": [",
-                   from, (long long)total->totals.s.events, (long long)total->totals.s.total, cost);
+                      "\"tokens\": %lld, \"cost\": %s, \"limit\": %s},\n \"daily_breakdown\": [",
+                   from, (long long)total->totals.s.events, (long long)total->totals.s.total, cost, limit);
     for (size_t i = daily->nrows; i-- > 0;) { /* newest first, as the lesson's SQL */
         const tm_qrow *r = &daily->rows[i];
         char label[40];
@@ -619,6 +629,23 @@ int tm_user_usage(tm *t, const char *user, const char *period, const char *tz, c
 }
 
 struct tm_store *tm__store(tm *t) { return t->store; }
+struct tm_policy *tm__policy(tm *t) { return t->policy; }
+
+int tm__reload_policy(tm *t, const char *path)
+{
+    tm_policy *p = NULL;
+    int rc = tm__policy_load(&p, path);
+    if (rc)
+        return rc;
+    /* Swapped without a lock: the old one is kept until close, since a
+     * check may still be reading it (policies change rarely). */
+    tm_policy *old = __atomic_exchange_n(&t->policy, p, __ATOMIC_ACQ_REL);
+    pthread_rwlock_wrlock(&t->catalog_lock);
+    tm__policy_free(t->retired);
+    t->retired = old;
+    pthread_rwlock_unlock(&t->catalog_lock);
+    return TM_OK;
+}
 
 void tm__set_event_hook(tm *t, void (*fn)(void *, const tm_event *), void *arg)
 {

@@ -227,7 +227,7 @@ static int parse_tiers(loader *l, const tm_jv *arr, tm_price_entry *e)
     memset(e->tiers, 0, arr->n * sizeof *e->tiers);
     for (size_t i = 0; i < arr->n; i++) {
         const tm_jv *t = arr->vals[i];
-        tm_tier *tier = &e->tiers[i];
+        tm_price_tier *tier = &e->tiers[i];
         int rc = TM_OK, have_above = 0;
         snprintf(l->path + base, sizeof l->path - base, ".tiers[%zu]", i);
         if (t->type != TM_J_OBJECT)

@@ -27,10 +27,10 @@ typedef struct tm_prices {
     unsigned has;
 } tm_prices;
 
-typedef struct tm_tier {
+typedef struct tm_price_tier {
     int64_t above;          /* applies when input+cache tokens exceed this   */
     tm_prices p;            /* names only what changes; the rest is the base */
-} tm_tier;
+} tm_price_tier;
 
 typedef struct tm_price_entry {
     const char *provider;   /* lower case                                   */
@@ -39,7 +39,7 @@ typedef struct tm_price_entry {
     int glob;
     int64_t effective_us;   /* in force from; 0: always                     */
     tm_prices base;
-    tm_tier *tiers;         /* ascending by `above`                          */
+    tm_price_tier *tiers;         /* ascending by `above`                          */
     size_t ntiers;
     const char *checked;    /* date the price was checked, or NULL          */
     const char *origin;     /* "built-in" or the price file's path          */

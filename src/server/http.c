@@ -235,7 +235,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
             return tm__reply_error(r, 413, "body_too_large", "body: larger than the limit of %zu bytes",
                                    r->body.max);
         }
-        if (strcmp(method, "POST") == 0) {
+        if (strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0) {
             const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
             static const char *const ok_types[] = {"application/json", "application/x-ndjson",
                                                    "application/x-www-form-urlencoded", "text/plain"};
@@ -383,6 +383,10 @@ static void reload(srv *s, const char *config_path)
     }
     const char *env = getenv("TOKMETER_PRICES");
     const char *prices = s->cfg.prices[0] ? s->cfg.prices : env && *env ? env : NULL;
+    if (tm__reload_policy(s->t, config_path) != TM_OK) {
+        const char *kv[] = {"error", tm_errmsg(), NULL};
+        tm__log(s, 3, "policy reload failed; keeping the old tiers and rate limits", kv);
+    }
     if (tm__reload_prices(s->t, prices) != TM_OK) {
         const char *kv[] = {"error", tm_errmsg(), NULL};
         tm__log(s, 3, "price reload failed; keeping the old prices", kv);

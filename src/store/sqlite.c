@@ -43,7 +43,7 @@
 #include "../core/strmap.h"
 #include "store.h"
 
-#define SCHEMA_VERSION 3
+#define SCHEMA_VERSION 4
 
 static const char *const migrations[] = {
     /* 0 → 1 */
@@ -80,6 +80,8 @@ static const char *const migrations[] = {
     /* 2 → 3: API keys, stored only as a hash. */
     "CREATE TABLE keys(id TEXT PRIMARY KEY, hash BLOB NOT NULL, scope TEXT NOT NULL,"
     " user_id TEXT, name TEXT, created INTEGER NOT NULL, revoked INTEGER);",
+    /* 3 → 4: each user's tier and limit overrides. */
+    "CREATE TABLE users(id TEXT PRIMARY KEY, tier TEXT, overrides TEXT, updated INTEGER NOT NULL);",
 };
 
 /* The rollup row's columns after the key, as a tm_sums. */
@@ -1034,6 +1036,48 @@ static int sq_key_revoke(tm_store *base, const char *id, int64_t now_us, int *fo
     return rc;
 }
 
+static int sq_user_put(tm_store *base, const char *id, const char *tier, const char *overrides,
+                       int64_t now_us)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->w, "INSERT OR REPLACE INTO users(id, tier, overrides, updated)"
+                                 " VALUES(?1, ?2, ?3, ?4)", -1, &st, NULL) != SQLITE_OK)
+        return sqerr(s->w, "prepare user");
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    bind_opt_text(st, 2, tier);
+    bind_opt_text(st, 3, overrides);
+    sqlite3_bind_int64(st, 4, now_us);
+    int rc = step_done(s->w, st, "store user");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int sq_user_get(tm_store *base, const char *id, char *tier, size_t tcap, char **overrides)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st = NULL;
+    int rc = TM_ENOTFOUND;
+    *overrides = NULL;
+    tier[0] = '\0';
+    pthread_mutex_lock(&s->rmu);
+    if (sqlite3_prepare_v2(s->r, "SELECT tier, overrides FROM users WHERE id = ?1", -1, &st, NULL) != SQLITE_OK) {
+        rc = sqerr(s->r, "prepare user");
+    } else {
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            snprintf(tier, tcap, "%s", col_text(st, 0) ? col_text(st, 0) : "");
+            if (col_text(st, 1) && !(*overrides = strdup(col_text(st, 1))))
+                rc = TM_ENOMEM;
+            else
+                rc = TM_OK;
+        }
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->rmu);
+    return rc;
+}
+
 /* Runs a one-value query on the reader; *out gets column 0 of the first row. */
 static int query_int(sqlite_store *s, const char *sql, int64_t *out)
 {
@@ -1145,7 +1189,8 @@ const struct tm_store_ops tm__sqlite_ops = {
     .load_rollups = sq_load_rollups, .version = sq_version, .scan_facts = sq_scan_facts,
     .dict_id = sq_dict_id, .dict_name = sq_dict_name, .scan = sq_scan, .count = sq_count,
     .reprice = sq_reprice, .verify = sq_verify, .key_put = sq_key_put,
-    .key_list = sq_key_list, .key_revoke = sq_key_revoke,
+    .key_list = sq_key_list, .key_revoke = sq_key_revoke, .user_put = sq_user_put,
+    .user_get = sq_user_get,
 };
 
 int tm__store_open(const char *path, tm_store **out)

@@ -85,6 +85,13 @@ struct tm_store_ops {
                     void *arg);
     int (*key_revoke)(tm_store *s, const char *id, int64_t now_us, int *found);
 
+    /* A user's tier and limit overrides (JSON). put: writer thread only.
+     * get: TM_ENOTFOUND for a user never set; *overrides is malloc'd or
+     * NULL. */
+    int (*user_put)(tm_store *s, const char *id, const char *tier, const char *overrides,
+                    int64_t now_us);
+    int (*user_get)(tm_store *s, const char *id, char *tier, size_t tcap, char **overrides);
+
     /* Integrity checks, one report line each through fn; TM_ECORRUPT if any
      * fails. */
     int (*verify)(tm_store *s, void (*fn)(void *arg, const char *line), void *arg);

@@ -169,6 +169,37 @@ $TM --db "$W/nokeys.db" serve --listen 0.0.0.0:0 2>"$W/err"; rc=$?
 check "without keys, a public address is refused" eq "$rc" 1
 grep -q "no API key exists" "$W/err"; check "the refusal says why" eq "$?" 0
 
+# --- quotas, the check, user tiers -----------------------------------------------
+P=$(port 6); U="http://127.0.0.1:$P"; DB="$W/quota.db"
+cat > "$W/qcfg.json" <<'JSON'
+{"tiers": {"free": {"period": "month", "limits": {"requests": 2}},
+           "pro": {"period": "month", "anchor_day": 15, "limits": {"requests": 1000, "cost_usd": {"limit": "1", "soft": true}}}},
+ "default_tier": "free",
+ "rate_limits": [{"scope": "user_operation", "operation": "chat", "requests_per_minute": 3}]}
+JSON
+start quota "$DB" "$P" --config "$W/qcfg.json"
+curl -s "$U/v1/events" -d '[{"user_id":"q1","provider":"openai"},{"user_id":"q1","provider":"openai"}]' >/dev/null
+out=$(curl -s "$U/v1/users/q1/quota" | grep -o '"requests": {[^}]*}')
+check "quota over HTTP" eq "$out" '"requests": {"limit": 2, "used": 2, "remaining": 0}'
+out=$(curl -s "$U/v1/check" -d '{"user_id":"q1","operation":"chat","estimated_tokens":10}' | grep -o '"allowed": [a-z]*, "reason": "[^"]*"')
+check "check: hard quota denies" eq "$out" '"allowed": false, "reason": "quota: requests would be 3 of 2 this period"'
+out=$(curl -s -X PUT "$U/v1/users/q1" -d '{"tier": "pro"}' | grep -o '"tier": "[a-z]*"')
+check "PUT /v1/users/{id}" eq "$out" '"tier": "pro"'
+check "PUT an unknown tier 400" eq "$(code -X PUT "$U/v1/users/q1" -d '{"tier": "gold"}')" 400
+for i in 1 2 3; do curl -s "$U/v1/check" -d '{"user_id":"q1","operation":"chat"}' >/dev/null; done
+out=$(curl -s "$U/v1/check" -d '{"user_id":"q1","operation":"chat"}' | grep -o '"allowed": false, "reason": "rate limit[^"]*"')
+check "check: rate limit per user and operation" eq "$out" '"allowed": false, "reason": "rate limit: per user and operation 3 requests per minute"'
+out=$(curl -s "$U/v1/check" -d '{"user_id":"q1","operation":"embed"}' | grep -o '"allowed": [a-z]*')
+check "check: other operations unaffected" eq "$out" '"allowed": true'
+out=$(curl -s "$U/v1/check" -d '{"user_id":"q1","operation":"chat"}' | grep -o '"retry_after_s": [0-9.]*')
+check "check: retry_after_s" python3 -c "import sys; v=float('$out'.split()[-1]); sys.exit(0 if 19 < v <= 20.001 else 1)"
+out=$(curl -s "$U/api/usage/q1" | grep -o '"limit": [0-9a-z]*')
+check "usage shows the tier's limit" eq "$out" '"limit": 1000'
+check "check needs a user 400" eq "$(code "$U/v1/check" -d '{}')" 400
+stop quota; check "quota daemon exits 0" eq "$?" 0
+out=$($TM --db "$DB" --config "$W/qcfg.json" quota q1 --json | grep -o '"tier": "[a-z]*"')
+check "CLI quota sees the tier set over HTTP" eq "$out" '"tier": "pro"'
+
 # --- debug logs: a line per tracked event, in logfmt --------------------------
 P=$(port 5)
 start dbg "$W/dbg.db" "$P" --log-level debug
