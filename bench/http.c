@@ -3,6 +3,7 @@
  *
  *   bench_http PORT single CONNS SECONDS   one event per POST, CONNS keep-alive connections
  *   bench_http PORT batch  CONNS SECONDS   1,000-event NDJSON bodies
+ *   bench_http PORT check  CONNS SECONDS   POST /v1/check for 100 users
  *
  * Each connection is a thread that sends a request, reads the whole
  * response, and records the latency; every response must be a 200 or the
@@ -19,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static int port, batch, seconds;
+static int port, batch, check, seconds;
 static double t_end;
 
 static double now_s(void)
@@ -91,9 +92,12 @@ static void *run(void *arg)
                                     "\"user_id\":\"user-%ld\",\"endpoint\":\"/chat\",\"input_tokens\":%d,"
                                     "\"output_tokens\":%d,\"latency_ms\":%d}\n",
                                     w->id, w->n, i, (w->n * 7 + i) % 1000, 100 + i, 20 + i % 50, 200 + i % 900);
+        if (check)
+            len = (size_t)snprintf(body, cap, "{\"user_id\":\"user-%ld\",\"operation\":\"chat\","
+                                              "\"estimated_tokens\":500}", w->n % 100);
         int rl = snprintf(req, cap + 512,
-                          "POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: %s\r\n"
-                          "Content-Length: %zu\r\n\r\n",
+                          "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: %s\r\n"
+                          "Content-Length: %zu\r\n\r\n", check ? "/v1/check" : "/v1/events",
                           batch ? "application/x-ndjson" : "application/json", len);
         memcpy(req + rl, body, len);
         double t0 = now_s();
@@ -124,11 +128,12 @@ static int cmpd(const void *a, const void *b)
 int main(int argc, char **argv)
 {
     if (argc != 5) {
-        fprintf(stderr, "usage: bench_http PORT single|batch CONNS SECONDS\n");
+        fprintf(stderr, "usage: bench_http PORT single|batch|check CONNS SECONDS\n");
         return 64;
     }
     port = atoi(argv[1]);
     batch = strcmp(argv[2], "batch") == 0;
+    check = strcmp(argv[2], "check") == 0;
     int conns = atoi(argv[3]);
     seconds = atoi(argv[4]);
     worker *ws = calloc((size_t)conns, sizeof *ws);
@@ -155,7 +160,7 @@ int main(int argc, char **argv)
     }
     qsort(all, (size_t)n, sizeof *all, cmpd);
     printf("http %-6s %3d connections: %8ld requests %9.0f req/s %10.0f events/s  p50 %.3f ms  p99 %.3f ms%s\n",
-           batch ? "batch" : "single", conns, n, n / dt, events / dt, n ? all[n / 2] * 1e3 : 0,
+           batch ? "batch" : check ? "check" : "single", conns, n, n / dt, events / dt, n ? all[n / 2] * 1e3 : 0,
            n ? all[(long)(n * 0.99)] * 1e3 : 0, failed ? "  (SOME FAILED)" : "");
     return failed ? 1 : 0;
 }

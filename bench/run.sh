@@ -13,3 +13,10 @@ sleep 1
 ./build/bench_http 18799 batch 8 "${BENCH_SECONDS:-10}"
 ./build/bench_http 18799 single 64 "${BENCH_SECONDS:-10}"
 kill -TERM $pid; wait $pid
+./build/bench_check "$dir" 1000
+# /v1/check over HTTP, on the store bench_check left behind
+./build/tokmeter --db "$dir/bench-check.db" --config "$dir/bench-check.json" serve --listen 127.0.0.1:18798 --quiet --log-level warn &
+pid=$!
+sleep 1
+./build/bench_http 18798 check 8 "${BENCH_SECONDS:-10}"
+kill -TERM $pid; wait $pid

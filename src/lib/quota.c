@@ -71,12 +71,17 @@ static int effective_tier(tm *t, const char *user, tm_tier *out, int *has)
     return rc;
 }
 
-/* The use of one limit in [from, to): the report's own metric. */
-static int limit_use(tm *t, const char *user, const tm_limit *l, int64_t from, int64_t to, tm_i128 *used)
+/* The use of every limit in [from, to), from one report query over the
+ * user's events grouped by metric type: requests, tokens and cost from the
+ * totals, events:/value: limits from their metric type's row. */
+static int limits_use(tm *t, const char *user, const tm_tier *tier, int64_t from, int64_t to,
+                      tm_i128 *used)
 {
     tm_query_spec q;
     tm_qresult *res = NULL;
-    char f[32], tt[32], w[200], mw[100];
+    char f[32], tt[32], w[200];
+    if (tier->nlimits == 0)
+        return TM_OK;
     snprintf(f, sizeof f, "%lld", (long long)(from / 1000));
     snprintf(tt, sizeof tt, "%lld", (long long)(to / 1000));
     snprintf(w, sizeof w, "user_id=%s", user);
@@ -84,17 +89,20 @@ static int limit_use(tm *t, const char *user, const tm_limit *l, int64_t from, i
     int rc = tm__query_set(&q, "from", f);
     if (rc == TM_OK) rc = tm__query_set(&q, "to", tt);
     if (rc == TM_OK) rc = tm__query_set(&q, "where", w);
-    if (rc == TM_OK && l->metric_type[0]) {
-        snprintf(mw, sizeof mw, "metric_type=%s", l->metric_type);
-        rc = tm__query_set(&q, "where", mw);
-    }
+    if (rc == TM_OK) rc = tm__query_set(&q, "group_by", "metric_type");
     if (rc == TM_OK)
         rc = tm__run_query(t, &q, &res);
-    if (rc == TM_OK) {
+    for (int i = 0; rc == TM_OK && i < tier->nlimits; i++) {
+        const tm_limit *l = &tier->limits[i];
         const tm_sums *s = &res->totals.s;
-        *used = l->kind == TM_L_REQUESTS ? s->requests : l->kind == TM_L_TOKENS ? s->total
-              : l->kind == TM_L_COST     ? s->cost    : l->kind == TM_L_EVENTS ? s->events
-                                                      : s->value;
+        used[i] = 0;
+        if (l->kind == TM_L_EVENTS || l->kind == TM_L_VALUE) {
+            for (size_t k = 0; k < res->nrows; k++)
+                if (strcmp(res->rows[k].dim[TM_D_METRIC], l->metric_type) == 0)
+                    used[i] = l->kind == TM_L_EVENTS ? res->rows[k].s.events : res->rows[k].s.value;
+        } else {
+            used[i] = l->kind == TM_L_REQUESTS ? s->requests : l->kind == TM_L_TOKENS ? s->total : s->cost;
+        }
     }
     tm__qresult_free(res);
     tm__query_free(&q);
@@ -113,8 +121,8 @@ static int quota_of(tm *t, const char *user, int64_t now, quota *qu)
     int rc = effective_tier(t, user, &qu->tier, &qu->has);
     if (rc == TM_OK)
         rc = tm__period_bounds(&qu->tier, now, &qu->start, &qu->reset);
-    for (int i = 0; rc == TM_OK && i < qu->tier.nlimits; i++)
-        rc = limit_use(t, user, &qu->tier.limits[i], qu->start, qu->reset, &qu->used[i]);
+    if (rc == TM_OK)
+        rc = limits_use(t, user, &qu->tier, qu->start, qu->reset, qu->used);
     return rc;
 }
 

@@ -1,0 +1,82 @@
+/*
+ * check.c — the cost of asking before a call: tm_check in-process.
+ *
+ *   bench_check [DIR] [EVENTS_PER_USER]
+ *
+ * A store with users on a tier with three limits (requests, cost, an
+ * evaluation count) and EVENTS_PER_USER events each this month; then
+ * p50/p99 of tm_check over 2,000 checks for random users.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tokmeter.h"
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int cmpd(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv)
+{
+    const char *dir = argc > 1 ? argv[1] : "/var/tmp";
+    long per = argc > 2 ? strtol(argv[2], NULL, 10) : 1000;
+    char db[1024], cfg[1024], cmd[3200], user[32];
+    snprintf(db, sizeof db, "%s/bench-check.db", dir);
+    snprintf(cfg, sizeof cfg, "%s/bench-check.json", dir);
+    snprintf(cmd, sizeof cmd, "rm -f %s %s-wal %s-shm", db, db, db);
+    if (system(cmd) != 0)
+        return 1;
+    FILE *f = fopen(cfg, "w");
+    fputs("{\"tiers\": {\"std\": {\"period\": \"month\", \"limits\": {\"requests\": 1000000, "
+          "\"cost_usd\": \"1000\", \"events:evaluation_run\": 1000}}}, \"default_tier\": \"std\","
+          " \"rate_limits\": [{\"scope\": \"user\", \"requests_per_second\": 1000000}]}", f);
+    fclose(f);
+    tm *t = NULL;
+    tm_options o = {.config = cfg};
+    if (tm_open(&t, db, &o)) {
+        fprintf(stderr, "open: %s\n", tm_errmsg());
+        return 1;
+    }
+    for (long u = 0; u < 100; u++)
+        for (long i = 0; i < per; i++) {
+            tm_event ev;
+            tm_event_init(&ev);
+            snprintf(user, sizeof user, "user-%ld", u);
+            ev.user_id = user;
+            ev.provider = "openai";
+            ev.model = "gpt-4o-mini";
+            ev.input_tokens = 1000 + i;
+            ev.has = TM_HAS_TOKENS;
+            tm_track(t, &ev);
+        }
+    tm_flush(t);
+    enum { N = 2000 };
+    static double lat[N];
+    for (int i = 0; i < N; i++) {
+        snprintf(user, sizeof user, "user-%d", (i * 37) % 100);
+        tm_check_request rq = {.user_id = user, .operation = "chat", .estimated_tokens = 500};
+        tm_check_result res;
+        double t0 = now_s();
+        if (tm_check(t, &rq, &res) || !res.allowed) {
+            fprintf(stderr, "check: %s %s\n", tm_errmsg(), res.reason);
+            return 1;
+        }
+        lat[i] = (now_s() - t0) * 1e6;
+    }
+    qsort(lat, N, sizeof lat[0], cmpd);
+    printf("tm_check in-process, 3 limits, %ld events per user this month: p50 %.1f us  p99 %.1f us\n",
+           per, lat[N / 2], lat[N * 99 / 100]);
+    tm_close(t);
+    return 0;
+}
