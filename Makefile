@@ -7,7 +7,7 @@
 # Everything is built under build/: build/tokmeter, build/libtokmeter.a,
 # and build/asan/ for the sanitizer build of the library and unit tests.
 
-PKGS     := sqlite3 yajl libmicrohttpd libsodium
+PKGS     := sqlite3 yajl libmicrohttpd libsodium libcurl
 CC       ?= cc
 WARN     := -Wall -Wextra -Werror -Wshadow -Wvla -Wstrict-prototypes -Wno-missing-field-initializers
 CFLAGS   ?= -O2 -g
@@ -93,6 +93,7 @@ unit-asan: build/asan/test_unit
 cli-test: build/tokmeter build/asan/tokmeter $(TESTHELP)
 	sh tests/cli/run.sh
 	sh tests/cli/daemon.sh
+	sh tests/cli/alerts.sh
 
 test: deps
 	@$(MAKE) --no-print-directory -j2 build/tokmeter build/test_unit build/asan/test_unit build/asan/tokmeter $(TESTHELP)

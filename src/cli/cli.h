@@ -91,6 +91,6 @@ int cli_parse_time(const char *s, int64_t *us);
 int cli_parse_count(const char *opt, const char *s, size_t *out);
 
 extern const cli_cmd cmd_track, cmd_ingest, cmd_events, cmd_verify, cmd_serve, cmd_prices,
-    cmd_reprice, cmd_report, cmd_usage, cmd_keys, cmd_users, cmd_quota;
+    cmd_reprice, cmd_report, cmd_usage, cmd_keys, cmd_users, cmd_quota, cmd_alerts;
 
 #endif

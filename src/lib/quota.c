@@ -234,3 +234,19 @@ int tm_check(tm *t, const tm_check_request *rq, tm_check_result *out)
 {
     return tm__check(t, rq, out, NULL);
 }
+
+int tm__quota_percent(tm *t, const char *user, int64_t now_us, long double *pct)
+{
+    quota qu;
+    int rc = quota_of(t, user, now_us, &qu);
+    *pct = 0;
+    for (int i = 0; rc == TM_OK && i < qu.tier.nlimits; i++) {
+        const tm_limit *l = &qu.tier.limits[i];
+        if (l->limit > 0) {
+            long double p = (long double)qu.used[i] * 100.0L / (long double)l->limit;
+            if (p > *pct)
+                *pct = p;
+        }
+    }
+    return rc;
+}

@@ -24,6 +24,7 @@
 #include "../core/event.h"
 #include "../core/json.h"
 #include "../core/tmtime.h"
+#include "../policy/alert.h"
 #include "server_int.h"
 
 static const unsigned statuses[NSTATUS] = {200, 400, 401, 403, 404, 405, 408,
@@ -324,6 +325,53 @@ static void event_log(void *arg, const tm_event *ev)
     tm__buf_free(&b);
 }
 
+/* ---- alerts ---- */
+
+static void alert_logged(void *arg, const char *body, int delivered)
+{
+    srv *s = arg;
+    const char *kv[] = {"alert", body, "delivered", delivered ? "no" : "yes",
+                        "error", delivered ? tm_errmsg() : "-", NULL};
+    tm__log(s, delivered ? 3 : 2, "alert transition", kv);
+}
+
+/* Evaluates the rules every interval_s until stopped. Webhook retries
+ * happen here, so a receiver that is down never holds a request thread. */
+static void *evaluator(void *arg)
+{
+    srv *s = arg;
+    pthread_mutex_lock(&s->amu);
+    while (!s->astop) {
+        unsigned every = s->alerts ? s->alerts->interval_s : 30;
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += every;
+        while (!s->astop && pthread_cond_timedwait(&s->acv, &s->amu, &until) == 0)
+            ;
+        if (s->astop || !s->alerts || !s->alerts->nrules)
+            continue;
+        /* Evaluate a copy, unlocked: a reload or a stop need not wait for it. */
+        tm_alerts copy = *s->alerts;
+        copy.rules = malloc((size_t)copy.nrules * sizeof *copy.rules);
+        copy.hooks = malloc((size_t)(copy.nhooks ? copy.nhooks : 1) * sizeof *copy.hooks);
+        if (copy.rules && copy.hooks) {
+            memcpy(copy.rules, s->alerts->rules, (size_t)copy.nrules * sizeof *copy.rules);
+            memcpy(copy.hooks, s->alerts->hooks, (size_t)copy.nhooks * sizeof *copy.hooks);
+            pthread_mutex_unlock(&s->amu);
+            int n = 0;
+            if (tm__alerts_evaluate(s->t, &copy, tm__now_us(), 1, alert_logged, s, &n) != TM_OK) {
+                const char *kv[] = {"error", tm_errmsg(), NULL};
+                tm__log(s, 3, "alert evaluation failed", kv);
+            }
+            pthread_mutex_lock(&s->amu);
+        }
+        free(copy.rules);
+        free(copy.hooks);
+    }
+    pthread_mutex_unlock(&s->amu);
+    return NULL;
+}
+
 /* ---- start and stop ---- */
 
 static int parse_listen(const char *s, struct sockaddr_storage *ss, int *loopback)
@@ -380,6 +428,17 @@ static void reload(srv *s, const char *config_path)
         __atomic_store_n(&s->cfg.request_timeout_s, nc.request_timeout_s, __ATOMIC_RELAXED);
         __atomic_store_n(&s->cfg.log_level, nc.log_level, __ATOMIC_RELAXED);
         memcpy(s->cfg.prices, nc.prices, sizeof nc.prices);
+        tm_alerts *na = NULL;
+        if (tm__alerts_load(&na, config_path) == TM_OK) {
+            pthread_mutex_lock(&s->amu);
+            tm__alerts_free(s->alerts);
+            s->alerts = na;
+            pthread_cond_signal(&s->acv);
+            pthread_mutex_unlock(&s->amu);
+        } else {
+            const char *kv[] = {"error", tm_errmsg(), NULL};
+            tm__log(s, 3, "alert rules not reloaded", kv);
+        }
     }
     const char *env = getenv("TOKMETER_PRICES");
     const char *prices = s->cfg.prices[0] ? s->cfg.prices : env && *env ? env : NULL;
@@ -405,7 +464,12 @@ int tm_server_run(tm *t, tm_server_config *cfg, const char *config_path)
         return TM_ENOMEM;
     s->t = t;
     s->cfg = *cfg;
-    if ((rc = parse_listen(cfg->listen, &ss, &loopback)) || (rc = tm__keys_active(t, &nkeys)))
+    pthread_mutex_init(&s->amu, NULL);
+    pthread_cond_init(&s->acv, NULL);
+    pthread_t eval_thread;
+    int evaluating = 0;
+    if ((rc = parse_listen(cfg->listen, &ss, &loopback)) || (rc = tm__keys_active(t, &nkeys)) ||
+        (rc = tm__alerts_load(&s->alerts, config_path)))
         goto out;
     if (!loopback && nkeys == 0) {
         rc = tm__fail(TM_EINVAL, "listen: %s is not a loopback address, and no API key exists: "
@@ -420,6 +484,7 @@ int tm_server_run(tm *t, tm_server_config *cfg, const char *config_path)
     sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL); /* MHD's threads inherit the mask */
     tm__set_event_hook(t, event_log, s);
+    evaluating = pthread_create(&eval_thread, NULL, evaluator, s) == 0;
     struct MHD_Daemon *d = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
             (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
@@ -459,6 +524,16 @@ int tm_server_run(tm *t, tm_server_config *cfg, const char *config_path)
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
     rc = TM_OK;
 out:
+    if (evaluating) {
+        pthread_mutex_lock(&s->amu);
+        s->astop = 1;
+        pthread_cond_signal(&s->acv);
+        pthread_mutex_unlock(&s->amu);
+        pthread_join(eval_thread, NULL);
+    }
+    tm__alerts_free(s->alerts);
+    pthread_mutex_destroy(&s->amu);
+    pthread_cond_destroy(&s->acv);
     free(s);
     return rc;
 }

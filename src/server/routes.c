@@ -498,6 +498,33 @@ static enum MHD_Result seed_user(req *r)
     return user_usage(r, user, 1);
 }
 
+/* ---- alerts ---- */
+
+static int alert_row(void *arg, int64_t ts, const char *body)
+{
+    tm_buf *b = arg;
+    (void)ts;
+    tm__buf_puts(b, b->len > 12 ? ",\n  " : "\n  ");
+    return tm__buf_puts(b, body);
+}
+
+static enum MHD_Result get_alerts(req *r)
+{
+    enum MHD_Result ret;
+    if (tm__forbid_user(r, NULL, &ret))
+        return ret;
+    const char *firing = tm__arg(r, "firing"), *limit = tm__arg(r, "limit");
+    size_t n = limit ? strtoul(limit, NULL, 10) : 100;
+    tm_buf b = TM_BUF_INIT;
+    tm__buf_puts(&b, "{\"alerts\": [");
+    tm_store *st = tm__store(r->s->t);
+    int rc = st->ops->alert_list(st, firing && strcmp(firing, "0") != 0, n ? n : 100, alert_row, &b);
+    tm__buf_puts(&b, "]}\n");
+    ret = rc ? tm__reply_error(r, 503, "store_error", "%s", tm_errmsg()) : tm__reply(r, 200, &b);
+    tm__buf_free(&b);
+    return ret;
+}
+
 /* ---- health and metrics ---- */
 
 static enum MHD_Result healthz(req *r)
@@ -547,6 +574,7 @@ const route tm__routes[] = {
     {"GET", "/api/usage/costs/by-provider", "", "/api/usage/costs/by-provider", SC_READ, seed_costs},
     {"GET", "/api/usage/performance/latency", "", "/api/usage/performance/latency", SC_READ, seed_latency},
     {"GET", "/api/usage/", "", "/api/usage/{userId}", SC_READ, seed_user},
+    {"GET", "/v1/alerts", "", "/v1/alerts", SC_READ, get_alerts},
     {"GET", "/healthz", "", "/healthz", SC_OPEN, healthz},
     {"GET", "/readyz", "", "/readyz", SC_OPEN, readyz},
     {"GET", "/metrics", "", "/metrics", SC_METRICS, metrics},

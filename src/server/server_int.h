@@ -6,6 +6,7 @@
 #define TM_SERVER_INT_H
 
 #include <microhttpd.h>
+#include <pthread.h>
 #include <stdint.h>
 
 #include "../core/buf.h"
@@ -37,6 +38,10 @@ struct srv {
     uint64_t dur_sum_us[32];
     uint64_t events[3];     /* accepted, duplicates, rejected                 */
     int64_t nokeys_until_us;/* "no key exists" is trusted until then (1 s)    */
+    struct tm_alerts *alerts;       /* rules; swapped on SIGHUP under amu       */
+    pthread_mutex_t amu;
+    pthread_cond_t acv;
+    int astop;
 };
 
 struct req {

@@ -43,7 +43,7 @@
 #include "../core/strmap.h"
 #include "store.h"
 
-#define SCHEMA_VERSION 4
+#define SCHEMA_VERSION 5
 
 static const char *const migrations[] = {
     /* 0 → 1 */
@@ -82,6 +82,11 @@ static const char *const migrations[] = {
     " user_id TEXT, name TEXT, created INTEGER NOT NULL, revoked INTEGER);",
     /* 3 → 4: each user's tier and limit overrides. */
     "CREATE TABLE users(id TEXT PRIMARY KEY, tier TEXT, overrides TEXT, updated INTEGER NOT NULL);",
+    /* 4 → 5: alerts: the state of each (rule, key) and every transition. */
+    "CREATE TABLE alert_state(rule TEXT NOT NULL, key TEXT NOT NULL, firing INTEGER NOT NULL,"
+    " value TEXT, since INTEGER NOT NULL, PRIMARY KEY(rule, key)) WITHOUT ROWID;"
+    "CREATE TABLE alert_events(seq INTEGER PRIMARY KEY, ts INTEGER NOT NULL, rule TEXT NOT NULL,"
+    " key TEXT NOT NULL, state TEXT NOT NULL, value TEXT, threshold TEXT, body TEXT NOT NULL);",
 };
 
 /* The rollup row's columns after the key, as a tm_sums. */
@@ -1078,6 +1083,96 @@ static int sq_user_get(tm_store *base, const char *id, char *tier, size_t tcap, 
     return rc;
 }
 
+/* Sets a (rule, key)'s state; when it changed, records the transition
+ * with its notification body. *changed tells. Writer thread only. */
+static int sq_alert_set(tm_store *base, const char *rule, const char *key, int firing,
+                        const char *value, const char *threshold, const char *body,
+                        int64_t now_us, int *changed)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st = NULL;
+    int rc = TM_OK, was = 0;
+    *changed = 0;
+    if (sqlite3_prepare_v2(s->w, "SELECT firing FROM alert_state WHERE rule = ?1 AND key = ?2", -1,
+                           &st, NULL) != SQLITE_OK)
+        return sqerr(s->w, "prepare alert");
+    sqlite3_bind_text(st, 1, rule, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        was = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    if (was == firing)
+        return TM_OK;
+    if ((rc = step_done(s->w, s->begin, "begin")))
+        return rc;
+    if (sqlite3_prepare_v2(s->w, "INSERT OR REPLACE INTO alert_state(rule, key, firing, value, since)"
+                                 " VALUES(?1, ?2, ?3, ?4, ?5)", -1, &st, NULL) != SQLITE_OK) {
+        rc = sqerr(s->w, "prepare alert state");
+    } else {
+        sqlite3_bind_text(st, 1, rule, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 3, firing);
+        sqlite3_bind_text(st, 4, value, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 5, now_us);
+        rc = step_done(s->w, st, "alert state");
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (rc == TM_OK && sqlite3_prepare_v2(s->w, "INSERT INTO alert_events(ts, rule, key, state, value,"
+                                                " threshold, body) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                                          -1, &st, NULL) != SQLITE_OK)
+        rc = sqerr(s->w, "prepare alert event");
+    if (rc == TM_OK) {
+        sqlite3_bind_int64(st, 1, now_us);
+        sqlite3_bind_text(st, 2, rule, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, key, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, firing ? "firing" : "resolved", -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 5, value, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 6, threshold, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 7, body, -1, SQLITE_STATIC);
+        rc = step_done(s->w, st, "alert event");
+    }
+    sqlite3_finalize(st);
+    if (rc == TM_OK)
+        rc = step_done(s->w, s->commit, "commit");
+    if (rc) {
+        int keep = rc;
+        step_done(s->w, s->rollback, "rollback");
+        return keep;
+    }
+    *changed = 1;
+    return TM_OK;
+}
+
+/* Calls fn(arg, ts, body) for alert history (newest first; firing_only:
+ * the currently firing alerts' last transition), at most limit. */
+static int sq_alert_list(tm_store *base, int firing_only, size_t limit,
+                         int (*fn)(void *, int64_t, const char *), void *arg)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st = NULL;
+    int rc = TM_OK, step = SQLITE_DONE;
+    pthread_mutex_lock(&s->rmu);
+    const char *sql = firing_only
+        ? "SELECT e.ts, e.body FROM alert_state a JOIN alert_events e ON e.seq ="
+          " (SELECT MAX(seq) FROM alert_events WHERE rule = a.rule AND key = a.key)"
+          " WHERE a.firing = 1 ORDER BY e.seq DESC LIMIT ?1"
+        : "SELECT ts, body FROM alert_events ORDER BY seq DESC LIMIT ?1";
+    if (sqlite3_prepare_v2(s->r, sql, -1, &st, NULL) != SQLITE_OK) {
+        rc = sqerr(s->r, "prepare alerts");
+        goto out;
+    }
+    sqlite3_bind_int64(st, 1, limit ? (int64_t)limit : -1);
+    while (rc == TM_OK && (step = sqlite3_step(st)) == SQLITE_ROW)
+        rc = fn(arg, sqlite3_column_int64(st, 0), col_text(st, 1));
+    if (rc == TM_OK && step != SQLITE_DONE)
+        rc = sqerr(s->r, "read alerts");
+out:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->rmu);
+    return rc;
+}
+
 /* Runs a one-value query on the reader; *out gets column 0 of the first row. */
 static int query_int(sqlite_store *s, const char *sql, int64_t *out)
 {
@@ -1190,7 +1285,7 @@ const struct tm_store_ops tm__sqlite_ops = {
     .dict_id = sq_dict_id, .dict_name = sq_dict_name, .scan = sq_scan, .count = sq_count,
     .reprice = sq_reprice, .verify = sq_verify, .key_put = sq_key_put,
     .key_list = sq_key_list, .key_revoke = sq_key_revoke, .user_put = sq_user_put,
-    .user_get = sq_user_get,
+    .user_get = sq_user_get, .alert_set = sq_alert_set, .alert_list = sq_alert_list,
 };
 
 int tm__store_open(const char *path, tm_store **out)

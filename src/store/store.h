@@ -92,6 +92,14 @@ struct tm_store_ops {
                     int64_t now_us);
     int (*user_get)(tm_store *s, const char *id, char *tier, size_t tcap, char **overrides);
 
+    /* Alerts: alert_set records a (rule, key)'s state and, when it changed,
+     * the transition (writer thread only; *changed tells); alert_list
+     * walks the history newest first. */
+    int (*alert_set)(tm_store *s, const char *rule, const char *key, int firing, const char *value,
+                     const char *threshold, const char *body, int64_t now_us, int *changed);
+    int (*alert_list)(tm_store *s, int firing_only, size_t limit,
+                      int (*fn)(void *arg, int64_t ts_us, const char *body), void *arg);
+
     /* Integrity checks, one report line each through fn; TM_ECORRUPT if any
      * fails. */
     int (*verify)(tm_store *s, void (*fn)(void *arg, const char *line), void *arg);

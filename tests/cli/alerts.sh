@@ -1,0 +1,92 @@
+#!/bin/sh
+# tests/cli/alerts.sh — alert rules end to end with a real webhook receiver
+# on loopback: the seeds' four examples fire exactly once when crossed and
+# resolve when they clear; signatures verify; a receiver that is down gets
+# retries with backoff while the daemon keeps serving.
+set -u
+cd "$(dirname "$0")/../.."
+TM=./build/tokmeter
+W=$(mktemp -d /tmp/tma.XXXXXX)
+trap 'for p in "$W"/*.pid; do [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null; done; rm -rf "$W"' EXIT
+pass=0 fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+check() { name=$1; shift; if "$@"; then ok; else bad "$name"; fi; }
+eq() { [ "$1" = "$2" ] || { echo "  got:  $1" >&2; echo "  want: $2" >&2; return 1; }; }
+HP=$((21000 + $$ % 20000))
+DEAD=$((HP + 1))
+
+python3 tests/cli/hook.py "$HP" s3cret "$W/hooks" & echo $! > "$W/hook.pid"
+sleep 0.5
+cat > "$W/cfg.json" <<JSON
+{"tiers": {"basic": {"period": "month", "limits": {"requests": 10}}}, "default_tier": "basic",
+ "alerts": {"interval_s": 1, "max_tries": 3, "backoff_s": 0.2,
+   "webhooks": [{"url": "http://127.0.0.1:$HP/hook", "secret": "s3cret"}],
+   "rules": [
+     {"name": "daily-cost", "metric": "cost_usd", "window": "day", "op": ">", "threshold": "50"},
+     {"name": "provider-errors", "metric": "error_rate", "scope": "provider", "window": "1h", "op": ">", "threshold": 0.05},
+     {"name": "eval-runs", "metric": "events:evaluation_run", "scope": "user_id", "window": "day", "op": ">", "threshold": 100},
+     {"name": "quota-80", "metric": "quota_percent", "scope": "user_id", "window": "month", "op": ">=", "threshold": 80},
+     {"name": "quota-100", "metric": "quota_percent", "scope": "user_id", "window": "month", "op": ">=", "threshold": 100}]}}
+JSON
+A="$TM --db $W/a.db --config $W/cfg.json"
+T=2026-06-10T12:00:00Z
+transitions() { $A alerts check --at "$1" 2>/dev/null | python3 -c 'import json,sys; print(" ".join(sorted(j["rule"]+":"+j["key"]+":"+j["state"] for j in map(json.loads, sys.stdin))))'; }
+
+check "nothing to say" eq "$(transitions $T)" ""
+# Daily cost: $30 then $25 today.
+printf '%s\n' '{"timestamp":"2026-06-10T09:00:00Z","provider":"x","cost_usd":"30"}' | $A ingest >/dev/null
+check "daily cost under 50" eq "$(transitions $T)" ""
+printf '%s\n' '{"timestamp":"2026-06-10T11:30:00Z","provider":"x","cost_usd":"25"}' | $A ingest >/dev/null
+# A provider's error rate in the last hour: openai 2 of 20 fail, anthropic none.
+python3 - "$W/p.ndjson" <<'PY'
+import json, sys
+with open(sys.argv[1], "w") as f:
+    for i in range(20):
+        f.write(json.dumps({"timestamp": "2026-06-10T11:%02d:00Z" % (20 + i), "provider": "openai", "success": i >= 2}) + "\n")
+        f.write(json.dumps({"timestamp": "2026-06-10T11:%02d:30Z" % (20 + i), "provider": "anthropic"}) + "\n")
+    for i in range(101):
+        f.write(json.dumps({"timestamp": "2026-06-10T10:00:00Z", "userId": "u5", "metricType": "evaluation_run"}) + "\n")
+    for i in range(100):
+        f.write(json.dumps({"timestamp": "2026-06-10T10:00:00Z", "userId": "u6", "metricType": "evaluation_run"}) + "\n")
+    for i in range(8):
+        f.write(json.dumps({"timestamp": "2026-06-03T10:00:00Z", "user_id": "u7", "provider": "p"}) + "\n")
+PY
+$A ingest "$W/p.ndjson" >/dev/null
+check "the seed examples fire" eq "$(transitions $T)" "daily-cost:*:firing eval-runs:u5:firing provider-errors:openai:firing quota-80:u7:firing"
+check "once per transition, not per evaluation" eq "$(transitions $T)" ""
+printf '%s\n' '{"timestamp":"2026-06-09T10:00:00Z","user_id":"u7","provider":"p"}' '{"timestamp":"2026-06-09T10:01:00Z","user_id":"u7","provider":"p"}' | $A ingest >/dev/null
+check "100% of quota" eq "$(transitions $T)" "quota-100:u7:firing"
+check "the next day clears day and hour windows" eq "$(transitions 2026-06-11T12:00:00Z)" "daily-cost:*:resolved eval-runs:u5:resolved provider-errors:openai:resolved"
+check "the next month resets the quota" eq "$(transitions 2026-07-01T00:00:00Z)" "quota-100:u7:resolved quota-80:u7:resolved"
+n=$(wc -l < "$W/hooks"); bad_sigs=$(grep -c '^badsig' "$W/hooks")
+check "every transition reached the webhook" eq "$n" 10
+check "every webhook is signed" eq "$bad_sigs" 0
+out=$($A alerts list | wc -l); check "history has every transition" eq "$out" 10
+out=$($A alerts list --firing | wc -l); check "nothing firing now" eq "$out" 0
+
+# A receiver that is down: retries with backoff (0.2 s, then 0.4 s), then an error.
+sed "s/127.0.0.1:$HP/127.0.0.1:$DEAD/" "$W/cfg.json" > "$W/dead.json"
+printf '%s\n' '{"timestamp":"2026-06-20T09:00:00Z","provider":"x","cost_usd":"60"}' | $A ingest >/dev/null
+t0=$(date +%s.%N)
+$TM --db "$W/a.db" --config "$W/dead.json" alerts check --at 2026-06-20T12:00:00Z >/dev/null 2>"$W/err"; rc=$?
+t1=$(date +%s.%N)
+check "undelivered: exit 1" eq "$rc" 1
+grep -q "not delivered after 3 tries" "$W/err"; check "undelivered: says why" eq "$?" 0
+check "undelivered: backed off" python3 -c "import sys; sys.exit(0 if $t1 - $t0 >= 0.6 else 1)"
+
+# The daemon evaluates on its own and keeps serving while a receiver is down.
+P=$((HP + 2))
+printf '%s\n' '{"timestamp":"'"$(date -u +%Y-%m-%dT%H:%M:%SZ)"'","provider":"y","cost_usd":"99"}' | $TM --db "$W/d.db" ingest >/dev/null
+$TM --db "$W/d.db" --config "$W/dead.json" serve --listen "127.0.0.1:$P" 2>"$W/d.log" & echo $! > "$W/d.pid"
+sleep 2.5
+t=$(curl -s -o /dev/null -w '%{time_total}' "http://127.0.0.1:$P/v1/usage")
+check "serving while webhooks fail" python3 -c "import sys; sys.exit(0 if float('$t') < 0.5 else 1)"
+out=$(curl -s "http://127.0.0.1:$P/v1/alerts?firing=1" | grep -o '"rule": "daily-cost", "key": "\*", "scope": "global", "state": "firing"')
+check "the daemon fired and stored it" eq "$out" '"rule": "daily-cost", "key": "*", "scope": "global", "state": "firing"'
+grep -q 'msg="alert transition".*delivered=no' "$W/d.log"; check "the daemon logged the failed delivery" eq "$?" 0
+kill -TERM "$(cat "$W/d.pid")"; wait "$(cat "$W/d.pid")"; rc=$?; rm -f "$W/d.pid"
+check "daemon exits 0" eq "$rc" 0
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
