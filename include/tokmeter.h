@@ -272,6 +272,7 @@ typedef struct tm_check_result {
     double retry_after_s;       /* when a denied call may be tried again       */
     int soft_exceeded;          /* allowed, but over a soft limit              */
     char warning[256];
+    int64_t reset_us;           /* when the current quota period ends          */
 } tm_check_result;
 
 /* Asks whether user_id may make a call now: the call's estimate is added

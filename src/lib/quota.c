@@ -187,6 +187,7 @@ int tm__check(tm *t, const tm_check_request *rq, tm_check_result *out, tm_buf *j
     int rc = quota_of(t, rq->user_id, now, &qu);
     if (rc)
         return rc;
+    out->reset_us = qu.reset;
     for (int i = 0; i < qu.tier.nlimits; i++) {
         const tm_limit *l = &qu.tier.limits[i];
         extra[i] = l->kind == TM_L_REQUESTS ? 1 : l->kind == TM_L_TOKENS ? rq->estimated_tokens

@@ -335,19 +335,98 @@ static void alert_logged(void *arg, const char *body, int delivered)
     tm__log(s, delivered ? 3 : 2, "alert transition", kv);
 }
 
-/* Evaluates the rules every interval_s until stopped. Webhook retries
- * happen here, so a receiver that is down never holds a request thread. */
+void tm__alerts_nudge(srv *s)
+{
+    pthread_mutex_lock(&s->amu);
+    if (s->alerts && s->alerts->nrules && !s->adirty) {
+        s->adirty = 1;
+        pthread_cond_signal(&s->acv);
+    }
+    pthread_mutex_unlock(&s->amu);
+}
+
+typedef struct soft_ctx {
+    const char *rule, *key, *body;
+    int changed;
+} soft_ctx;
+
+static int soft_task(tm_store *st, void *arg)
+{
+    soft_ctx *c = arg;
+    return st->ops->alert_set(st, c->rule, c->key, 1, "", "", c->body, tm__now_us(), &c->changed);
+}
+
+void tm__soft_limit_alert(srv *s, const char *user, const char *warning, int64_t reset_us)
+{
+    char rule[128], key[300], at[32], reset[32];
+    tm_buf b = TM_BUF_INIT;
+    /* Keyed by the period, so the next period can raise it again. */
+    snprintf(rule, sizeof rule, "soft-limit");
+    tm__time_format(reset_us, reset);
+    snprintf(key, sizeof key, "%s@%s", user, reset);
+    tm__time_format(tm__now_us(), at);
+    tm__buf_puts(&b, "{\"rule\": \"soft-limit\", \"key\": ");
+    tm__json_str(&b, key, strlen(key));
+    tm__buf_puts(&b, ", \"scope\": \"user_id\", \"state\": \"firing\", \"metric\": \"quota\", \"message\": ");
+    tm__json_str(&b, warning, strlen(warning));
+    tm__buf_printf(&b, ", \"at\": \"%s\"}", at);
+    soft_ctx c = {rule, key, b.data, 0};
+    if (b.data && tm__writer_exec(tm__writer(s->t), soft_task, &c) == TM_OK && c.changed) {
+        const char *kv[] = {"alert", b.data, NULL};
+        tm__log(s, 2, "alert transition", kv);
+        pthread_mutex_lock(&s->amu);
+        if (s->noutbox < 64) {
+            s->outbox[s->noutbox++] = b.data;
+            b.data = NULL;
+            pthread_cond_signal(&s->acv);
+        }
+        pthread_mutex_unlock(&s->amu);
+    }
+    tm__buf_free(&b);
+}
+
+/* Evaluates the rules every interval_s, and soon after events arrive (at
+ * most once a second), until stopped; delivers queued notifications. Webhook
+ * retries happen here, so a receiver that is down never holds a request
+ * thread. */
 static void *evaluator(void *arg)
 {
     srv *s = arg;
+    int64_t last = 0;
     pthread_mutex_lock(&s->amu);
     while (!s->astop) {
         unsigned every = s->alerts ? s->alerts->interval_s : 30;
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
         until.tv_sec += every;
-        while (!s->astop && pthread_cond_timedwait(&s->acv, &s->amu, &until) == 0)
-            ;
+        while (!s->astop && !s->noutbox && !(s->adirty && tm__now_us() - last >= 1000000) &&
+               pthread_cond_timedwait(&s->acv, &s->amu, &until) == 0) {
+            if (s->adirty && tm__now_us() - last < 1000000) { /* throttle to once a second */
+                clock_gettime(CLOCK_REALTIME, &until);
+                until.tv_nsec += (long)((1000000 - (tm__now_us() - last)) * 1000);
+                if (until.tv_nsec >= 1000000000L)
+                    until.tv_sec++, until.tv_nsec -= 1000000000L;
+            }
+        }
+        while (s->noutbox && !s->astop) { /* soft-limit notifications */
+            char *body = s->outbox[--s->noutbox];
+            tm_alerts *a = s->alerts;
+            int nh = a ? a->nhooks : 0;
+            tm_webhook *hooks = nh ? malloc((size_t)nh * sizeof *hooks) : NULL;
+            if (hooks)
+                memcpy(hooks, a->hooks, (size_t)nh * sizeof *hooks);
+            unsigned tries = a ? a->max_tries : 1;
+            double backoff = a ? a->backoff_s : 1;
+            pthread_mutex_unlock(&s->amu);
+            for (int h = 0; hooks && h < nh; h++)
+                if (tm__webhook_send(&hooks[h], body, tries, backoff) != TM_OK)
+                    alert_logged(s, body, 1);
+            free(hooks);
+            free(body);
+            pthread_mutex_lock(&s->amu);
+        }
+        s->adirty = 0;
+        last = tm__now_us();
         if (s->astop || !s->alerts || !s->alerts->nrules)
             continue;
         /* Evaluate a copy, unlocked: a reload or a stop need not wait for it. */
@@ -532,6 +611,8 @@ out:
         pthread_join(eval_thread, NULL);
     }
     tm__alerts_free(s->alerts);
+    while (s->noutbox)
+        free(s->outbox[--s->noutbox]);
     pthread_mutex_destroy(&s->amu);
     pthread_cond_destroy(&s->acv);
     free(s);

@@ -37,6 +37,8 @@ static enum MHD_Result post_events(req *r)
     if (rc)
         return tm__reply_error(r, rc == TM_EBUSY || rc == TM_ECLOSED ? 503 : 500, "store_error",
                                "%s", tm_errmsg());
+    if (res->accepted)
+        tm__alerts_nudge(r->s);
     __atomic_fetch_add(&r->s->events[0], res->accepted, __ATOMIC_RELAXED);
     __atomic_fetch_add(&r->s->events[1], res->duplicates, __ATOMIC_RELAXED);
     __atomic_fetch_add(&r->s->events[2], res->rejected, __ATOMIC_RELAXED);
@@ -256,6 +258,8 @@ static enum MHD_Result post_check(req *r)
     tm_buf b = TM_BUF_INIT;
     if (rc == TM_OK)
         rc = tm__check(r->s->t, &rq, &res, &b);
+    if (rc == TM_OK && res.soft_exceeded)
+        tm__soft_limit_alert(r->s, rq.user_id, res.warning, res.reset_us);
     if (rc == TM_EINVAL)
         ret = tm__reply_error(r, 400, "invalid_body", "%s", tm_errmsg());
     else if (rc)

@@ -42,6 +42,9 @@ struct srv {
     pthread_mutex_t amu;
     pthread_cond_t acv;
     int astop;
+    int adirty;             /* events arrived: evaluate soon (at most 1/s)     */
+    char *outbox[64];       /* notifications for the evaluator to deliver      */
+    int noutbox;
 };
 
 struct req {
@@ -72,6 +75,13 @@ const char *tm__arg(req *r, const char *key);
 int tm__forbid_user(req *r, const char *user, enum MHD_Result *ret);
 
 void tm__log(const srv *s, int level, const char *msg, const char *const *kv);
+
+/* Events were stored: let the evaluator run the alert rules soon. */
+void tm__alerts_nudge(srv *s);
+
+/* A soft quota limit was passed at a check: record the alert (once per
+ * user and limit until the period resets) and queue its notification. */
+void tm__soft_limit_alert(srv *s, const char *user, const char *warning, int64_t reset_us);
 void tm__metrics_render(srv *s, tm_buf *b);
 
 #endif

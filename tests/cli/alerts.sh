@@ -88,5 +88,32 @@ grep -q 'msg="alert transition".*delivered=no' "$W/d.log"; check "the daemon log
 kill -TERM "$(cat "$W/d.pid")"; wait "$(cat "$W/d.pid")"; rc=$?; rm -f "$W/d.pid"
 check "daemon exits 0" eq "$rc" 0
 
+# On ingest: with a 60 s interval, an event that crosses a rule is seen at once;
+# a check over a soft limit raises an alert too. Both reach the webhook.
+cat > "$W/live.json" <<JSON
+{"tiers": {"t": {"period": "month", "limits": {"requests": {"limit": 1, "soft": true}}}}, "default_tier": "t",
+ "alerts": {"interval_s": 60, "max_tries": 2, "backoff_s": 0.1,
+   "webhooks": [{"url": "http://127.0.0.1:$HP/hook", "secret": "s3cret"}],
+   "rules": [{"name": "hourly-errors", "metric": "errors", "window": "1h", "op": ">=", "threshold": 1}]}}
+JSON
+P=$((HP + 3)); U="http://127.0.0.1:$P"
+: > "$W/hooks"
+$TM --db "$W/live.db" --config "$W/live.json" serve --listen "127.0.0.1:$P" --quiet 2>"$W/live.log" & echo $! > "$W/live.pid"
+i=0; until curl -s "$U/healthz" >/dev/null 2>&1 || [ $i -ge 100 ]; do sleep 0.05; i=$((i + 1)); done
+sleep 1.2
+curl -s "$U/v1/events" -d '[{"user_id":"v1","provider":"p","success":false},{"user_id":"v1","provider":"p"}]' >/dev/null
+sleep 1.5
+out=$(curl -s "$U/v1/alerts?firing=1" | grep -o '"rule": "hourly-errors"')
+check "evaluated on ingest, not after the interval" eq "$out" '"rule": "hourly-errors"'
+out=$(curl -s "$U/v1/check" -d '{"user_id":"v1"}' | grep -o '"allowed": true, "reason": "soft limit[^"]*"')
+check "soft limit: allowed, with the reason" eq "$out" '"allowed": true, "reason": "soft limit: requests would be 3 of 1"'
+curl -s "$U/v1/check" -d '{"user_id":"v1"}' >/dev/null
+sleep 0.5
+out=$(curl -s "$U/v1/alerts?firing=1" | grep -c '"rule": "soft-limit", "key": "v1@')
+check "soft limit raises one alert" eq "$out" 1
+out=$(grep -c '^ok ' "$W/hooks")
+check "both reached the webhook, signed" eq "$out" 2
+kill -TERM "$(cat "$W/live.pid")"; wait "$(cat "$W/live.pid")"; rm -f "$W/live.pid"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
