@@ -20,3 +20,4 @@ pid=$!
 sleep 1
 ./build/bench_http 18798 check 8 "${BENCH_SECONDS:-10}"
 kill -TERM $pid; wait $pid
+./build/bench_alerts "$dir"

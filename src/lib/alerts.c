@@ -2,11 +2,14 @@
  * alerts.c — evaluating alert rules over the committed events.
  *
  * Each rule is a report query (its window, its scope as the group-by, its
- * filters); each row's metric is compared with the threshold. Every (rule,
- * key) has a state in the store; a change of state is a transition, stored
- * with its notification, logged and posted to the webhooks — once per
- * transition, never on every evaluation. Keys that were firing and no
- * longer appear in the window count as 0 (and usually resolve).
+ * filters); each row's metric is compared with the threshold. A pass over
+ * the rules runs each distinct query once (rules that differ only in
+ * threshold or comparison share it), reads which (rule, key) pairs are
+ * firing once, and writes every change of state in one transaction. A
+ * change is a transition, stored with its notification, logged and posted
+ * to the webhooks — once per transition, never on every evaluation. Keys
+ * that were firing and no longer appear in the window count as 0 (and
+ * usually resolve).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,59 +17,40 @@
 
 #include "../core/err.h"
 #include "../core/json.h"
+#include "../core/strmap.h"
 #include "../core/tmtime.h"
 #include "../policy/alert.h"
 #include "../store/store.h"
 #include "lib.h"
 
-typedef struct seen {
-    char keys[256][256];
-    long double values[256];
-    int n;
-} seen;
-
-static void add_key(seen *s, const char *key, long double v)
-{
-    for (int i = 0; i < s->n; i++)
-        if (strcmp(s->keys[i], key) == 0)
-            return;
-    if (s->n == 256)
-        return;
-    snprintf(s->keys[s->n], sizeof s->keys[0], "%s", key);
-    s->values[s->n++] = v;
-}
-
-typedef struct firing_ctx {
-    const char *rule;
-    seen *s;
-} firing_ctx;
+typedef struct pass {
+    tm *t;
+    int64_t now;
+    tm_strmap firing;       /* "rule\x1fkey" of the pairs firing now           */
+    tm_strmap queries;      /* query text → index into results                */
+    tm_qresult **results;
+    size_t nresults, cap;
+    tm_alert_change *ch;    /* the states to record                           */
+    char **owned;           /* per change: its body, key and value (owned)     */
+    size_t nch, capch;
+} pass;
 
 static int collect_firing(void *arg, int64_t ts, const char *body)
 {
-    firing_ctx *c = arg;
+    pass *p = arg;
     tm_arena a = TM_ARENA_INIT;
     tm_jv *v = NULL;
-    char err[100];
+    char err[100], key[600];
     (void)ts;
     if (tm__json_parse(&a, body, strlen(body), &v, err, sizeof err) == TM_OK) {
         const tm_jv *r = tm__json_get(v, "rule"), *k = tm__json_get(v, "key");
-        if (r && k && r->type == TM_J_STRING && k->type == TM_J_STRING && strcmp(r->s, c->rule) == 0)
-            add_key(c->s, k->s, 0);
+        if (r && k && r->type == TM_J_STRING && k->type == TM_J_STRING) {
+            snprintf(key, sizeof key, "%s\x1f%s", r->s, k->s);
+            tm__strmap_put(&p->firing, key, 1);
+        }
     }
     tm__arena_free(&a);
     return 0;
-}
-
-typedef struct set_ctx {
-    const char *rule, *key, *value, *threshold, *body;
-    int firing, changed;
-} set_ctx;
-
-static int set_task(tm_store *s, void *arg)
-{
-    set_ctx *c = arg;
-    return s->ops->alert_set(s, c->rule, c->key, c->firing, c->value, c->threshold, c->body,
-                             tm__now_us(), &c->changed);
 }
 
 /* The window's start for rule r at now. */
@@ -91,32 +75,119 @@ static int window_from(const tm_alert_rule *r, int64_t now, int64_t *from)
     return TM_OK;
 }
 
-static int evaluate_rule(tm *t, const tm_alerts *a, const tm_alert_rule *r, int64_t now, int deliver,
-                         void (*on)(void *, const char *, int), void *arg, int *transitions)
+/* The rule's query result, run once per pass per distinct query. */
+static int rule_query(pass *p, const tm_alert_rule *r, tm_qresult **out)
+{
+    char params[12][220], text[2600] = "";
+    int np = 0;
+    int64_t from = 0;
+    int rc = window_from(r, p->now, &from);
+    if (rc)
+        return rc;
+    snprintf(params[np++], sizeof params[0], "from=%lld", (long long)(from / 1000));
+    snprintf(params[np++], sizeof params[0], "to=%lld", (long long)(p->now / 1000 + 1));
+    snprintf(params[np++], sizeof params[0], "tz=%s", r->tz);
+    if (r->scope >= 0)
+        snprintf(params[np++], sizeof params[0], "group_by=%s", tm__dim_names[r->scope]);
+    for (int i = 0; i < r->nwhere; i++)
+        snprintf(params[np++], sizeof params[0], "where=%s", r->where[i]);
+    if (r->metric_type[0])
+        snprintf(params[np++], sizeof params[0], "where=metric_type=%s", r->metric_type);
+    for (int i = 0; i < np; i++) {
+        strncat(text, params[i], sizeof text - strlen(text) - 1);
+        strncat(text, "\n", sizeof text - strlen(text) - 1);
+    }
+    int64_t ix;
+    if (tm__strmap_get(&p->queries, text, &ix)) {
+        *out = p->results[ix];
+        return TM_OK;
+    }
+    tm_query_spec q;
+    tm__query_init(&q);
+    for (int i = 0; rc == TM_OK && i < np; i++) {
+        char *eq = strchr(params[i], '=');
+        *eq = '\0';
+        rc = tm__query_set(&q, params[i], eq + 1);
+    }
+    tm_qresult *res = NULL;
+    if (rc == TM_OK)
+        rc = tm__run_query(p->t, &q, &res);
+    tm__query_free(&q);
+    if (rc)
+        return rc;
+    if (p->nresults == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 16;
+        tm_qresult **nr = realloc(p->results, cap * sizeof *nr);
+        if (!nr) {
+            tm__qresult_free(res);
+            return TM_ENOMEM;
+        }
+        p->results = nr;
+        p->cap = cap;
+    }
+    p->results[p->nresults] = res;
+    if ((rc = tm__strmap_put(&p->queries, text, (int64_t)p->nresults++)))
+        return rc;
+    *out = res;
+    return TM_OK;
+}
+
+/* Queues the state of (rule, key) when it differs from the stored one. */
+static int note(pass *p, const tm_alert_rule *r, const char *key, long double v)
 {
     static const char *const ops[] = {">", ">=", "<", "<="};
-    seen *s = calloc(1, sizeof *s);
-    tm_query_spec q;
-    tm_qresult *res = NULL;
-    char f[32], to[32], mt[100];
-    int64_t from = 0;
-    int rc = s ? window_from(r, now, &from) : TM_ENOMEM;
-    tm__query_init(&q);
-    snprintf(f, sizeof f, "%lld", (long long)(from / 1000));
-    snprintf(to, sizeof to, "%lld", (long long)(now / 1000 + 1));
-    if (rc == TM_OK) rc = tm__query_set(&q, "from", f);
-    if (rc == TM_OK) rc = tm__query_set(&q, "to", to);
-    if (rc == TM_OK) rc = tm__query_set(&q, "tz", r->tz);
-    if (rc == TM_OK && r->scope >= 0) rc = tm__query_set(&q, "group_by", tm__dim_names[r->scope]);
-    for (int i = 0; rc == TM_OK && i < r->nwhere; i++)
-        rc = tm__query_set(&q, "where", r->where[i]);
-    if (rc == TM_OK && r->metric_type[0]) {
-        snprintf(mt, sizeof mt, "metric_type=%s", r->metric_type);
-        rc = tm__query_set(&q, "where", mt);
+    char fkey[600], value[64], at[32];
+    int64_t was = 0;
+    int firing = tm__alert_holds(r, v);
+    snprintf(fkey, sizeof fkey, "%s\x1f%s", r->name, key);
+    if (tm__strmap_get(&p->firing, fkey, &was) == firing)
+        return TM_OK; /* unchanged: nothing to write */
+    tm__strmap_put(&p->firing, fkey, firing); /* a key is judged once per rule */
+    snprintf(value, sizeof value, "%.6Lf", v);
+    char *e = value + strlen(value) - 1;
+    while (*e == '0')
+        *e-- = '\0';
+    if (*e == '.')
+        *e = '\0';
+    tm__time_format(p->now, at);
+    tm_buf b = TM_BUF_INIT;
+    tm__buf_puts(&b, "{\"rule\": ");
+    tm__json_str(&b, r->name, strlen(r->name));
+    tm__buf_puts(&b, ", \"key\": ");
+    tm__json_str(&b, key, strlen(key));
+    tm__buf_printf(&b, ", \"scope\": \"%s\", \"state\": \"%s\", \"metric\": \"%s\", \"value\": %s, "
+                       "\"op\": \"%s\", \"threshold\": %s, \"window\": \"%s\", \"at\": \"%s\"}",
+                   r->scope >= 0 ? tm__dim_names[r->scope] : "global", firing ? "firing" : "resolved",
+                   r->metric, value, ops[r->op], r->threshold_text, r->window_text, at);
+    if (!b.data)
+        return TM_ENOMEM;
+    if (p->nch == p->capch) {
+        size_t cap = p->capch ? p->capch * 2 : 32;
+        tm_alert_change *c = realloc(p->ch, cap * sizeof *c);
+        char **o = c ? realloc(p->owned, cap * 3 * sizeof *o) : NULL;
+        if (c)
+            p->ch = c;
+        if (!o) {
+            tm__buf_free(&b);
+            return TM_ENOMEM;
+        }
+        p->owned = o;
+        p->capch = cap;
     }
-    if (rc == TM_OK)
-        rc = tm__run_query(t, &q, &res);
-    /* The value of each key in the window. */
+    tm_alert_change *c = &p->ch[p->nch];
+    p->owned[p->nch * 3] = b.data;
+    p->owned[p->nch * 3 + 1] = strdup(key);
+    p->owned[p->nch * 3 + 2] = strdup(value);
+    *c = (tm_alert_change){r->name, p->owned[p->nch * 3 + 1], p->owned[p->nch * 3 + 2],
+                           r->threshold_text, b.data, firing, 0};
+    p->nch++;
+    return c->key && c->value ? TM_OK : TM_ENOMEM;
+}
+
+static int evaluate_rule(pass *p, const tm_alert_rule *r)
+{
+    tm_qresult *res = NULL;
+    int rc = rule_query(p, r, &res);
     size_t nkeys = rc ? 0 : r->scope >= 0 ? res->nrows : 1; /* global: the totals */
     for (size_t i = 0; rc == TM_OK && i < nkeys; i++) {
         const tm_qrow *row = r->scope >= 0 ? &res->rows[i] : &res->totals;
@@ -125,7 +196,7 @@ static int evaluate_rule(tm *t, const tm_alerts *a, const tm_alert_rule *r, int6
         if (r->scope == TM_D_USER && !*key)
             continue; /* events without a user are nobody's quota or count */
         if (r->quota_percent) {
-            if ((rc = tm__quota_percent(t, key, now, &v)))
+            if ((rc = tm__quota_percent(p->t, key, p->now, &v)))
                 break;
         } else {
             char txt[64];
@@ -135,63 +206,79 @@ static int evaluate_rule(tm *t, const tm_alerts *a, const tm_alert_rule *r, int6
                 continue; /* no latency: nothing to compare */
             v = strtold(txt, NULL);
         }
-        add_key(s, key, v);
+        rc = note(p, r, key, v);
     }
-    /* Keys firing before but not in the window now. */
-    firing_ctx fc = {r->name, s};
-    tm_store *st = tm__store(t);
-    if (rc == TM_OK)
-        rc = st->ops->alert_list(st, 1, 0, collect_firing, &fc);
-    for (int i = 0; rc == TM_OK && i < s->n; i++) {
-        char value[64], at[32], body[1400];
-        int firing = tm__alert_holds(r, s->values[i]);
-        snprintf(value, sizeof value, "%.6Lf", s->values[i]);
-        char *e = value + strlen(value) - 1;
-        while (*e == '0')
-            *e-- = '\0';
-        if (*e == '.')
-            *e = '\0';
-        tm__time_format(now, at);
-        tm_buf b = TM_BUF_INIT;
-        tm__buf_puts(&b, "{\"rule\": ");
-        tm__json_str(&b, r->name, strlen(r->name));
-        tm__buf_puts(&b, ", \"key\": ");
-        tm__json_str(&b, s->keys[i], strlen(s->keys[i]));
-        tm__buf_printf(&b, ", \"scope\": \"%s\", \"state\": \"%s\", \"metric\": \"%s\", \"value\": %s, "
-                           "\"op\": \"%s\", \"threshold\": %s, \"window\": \"%s\", \"at\": \"%s\"}",
-                       r->scope >= 0 ? tm__dim_names[r->scope] : "global", firing ? "firing" : "resolved",
-                       r->metric, value, ops[r->op], r->threshold_text, r->window_text, at);
-        snprintf(body, sizeof body, "%s", b.data ? b.data : "{}");
-        tm__buf_free(&b);
-        set_ctx sc = {r->name, s->keys[i], value, r->threshold_text, body, firing, 0};
-        if ((rc = tm__writer_exec(tm__writer(t), set_task, &sc)) || !sc.changed)
-            continue;
-        ++*transitions;
-        int drc = TM_OK;
-        for (int h = 0; deliver && h < a->nhooks; h++) {
-            int one = tm__webhook_send(&a->hooks[h], body, a->max_tries, a->backoff_s);
-            if (one && !drc)
-                drc = one;
+    /* Keys of this rule firing before but not in the window now: value 0. */
+    char prefix[80];
+    size_t pl = (size_t)snprintf(prefix, sizeof prefix, "%s\x1f", r->name);
+    for (size_t i = 0; rc == TM_OK && i < p->firing.cap; i++) {
+        const tm_strmap_slot *sl = &p->firing.slots[i];
+        if (sl->key && sl->value == 1 && strncmp(sl->key, prefix, pl) == 0) {
+            int present = 0;
+            for (size_t k = 0; k < nkeys && !present; k++) {
+                const char *key = r->scope >= 0 ? res->rows[k].dim[r->scope] : "*";
+                present = strcmp(key, sl->key + pl) == 0;
+            }
+            if (!present) {
+                char key[600];
+                snprintf(key, sizeof key, "%s", sl->key + pl);
+                rc = note(p, r, key, 0);
+            }
         }
-        if (on)
-            on(arg, body, drc);
     }
-    tm__qresult_free(res);
-    tm__query_free(&q);
-    free(s);
     return rc;
+}
+
+typedef struct apply_ctx {
+    pass *p;
+} apply_ctx;
+
+static int apply_task(tm_store *s, void *arg)
+{
+    pass *p = ((apply_ctx *)arg)->p;
+    return s->ops->alert_set(s, p->ch, p->nch, p->now);
 }
 
 int tm__alerts_evaluate(tm *t, const tm_alerts *a, int64_t now, int deliver,
                         void (*on)(void *arg, const char *body, int delivered), void *arg,
                         int *transitions)
 {
-    int rc = TM_OK;
+    pass p;
+    memset(&p, 0, sizeof p);
+    p.t = t;
+    p.now = now;
     *transitions = 0;
+    tm_store *s = tm__store(t);
+    int rc = a && a->nrules ? s->ops->alert_list(s, 1, 0, collect_firing, &p) : TM_OK;
     for (int i = 0; a && rc == TM_OK && i < a->nrules; i++) {
-        rc = evaluate_rule(t, a, &a->rules[i], now, deliver, on, arg, transitions);
-        if (rc == TM_EINVAL) /* a rule's query failed: name it */
+        rc = evaluate_rule(&p, &a->rules[i]);
+        if (rc == TM_EINVAL)
             rc = tm__fail(TM_EINVAL, "alert %s: %s", a->rules[i].name, tm_errmsg());
     }
+    apply_ctx ac = {&p};
+    if (rc == TM_OK && p.nch)
+        rc = tm__writer_exec(tm__writer(t), apply_task, &ac);
+    for (size_t i = 0; rc == TM_OK && i < p.nch; i++) {
+        if (!p.ch[i].changed)
+            continue; /* another evaluator got there first */
+        ++*transitions;
+        int drc = TM_OK;
+        for (int h = 0; deliver && h < a->nhooks; h++) {
+            int one = tm__webhook_send(&a->hooks[h], p.ch[i].body, a->max_tries, a->backoff_s);
+            if (one && !drc)
+                drc = one;
+        }
+        if (on)
+            on(arg, p.ch[i].body, drc);
+    }
+    for (size_t i = 0; i < p.nch * 3; i++)
+        free(p.owned[i]);
+    free(p.owned);
+    free(p.ch);
+    for (size_t i = 0; i < p.nresults; i++)
+        tm__qresult_free(p.results[i]);
+    free(p.results);
+    tm__strmap_clear(&p.queries);
+    tm__strmap_clear(&p.firing);
     return rc;
 }

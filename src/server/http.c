@@ -345,15 +345,9 @@ void tm__alerts_nudge(srv *s)
     pthread_mutex_unlock(&s->amu);
 }
 
-typedef struct soft_ctx {
-    const char *rule, *key, *body;
-    int changed;
-} soft_ctx;
-
 static int soft_task(tm_store *st, void *arg)
 {
-    soft_ctx *c = arg;
-    return st->ops->alert_set(st, c->rule, c->key, 1, "", "", c->body, tm__now_us(), &c->changed);
+    return st->ops->alert_set(st, arg, 1, tm__now_us());
 }
 
 void tm__soft_limit_alert(srv *s, const char *user, const char *warning, int64_t reset_us)
@@ -370,7 +364,7 @@ void tm__soft_limit_alert(srv *s, const char *user, const char *warning, int64_t
     tm__buf_puts(&b, ", \"scope\": \"user_id\", \"state\": \"firing\", \"metric\": \"quota\", \"message\": ");
     tm__json_str(&b, warning, strlen(warning));
     tm__buf_printf(&b, ", \"at\": \"%s\"}", at);
-    soft_ctx c = {rule, key, b.data, 0};
+    tm_alert_change c = {rule, key, "", "", b.data, 1, 0};
     if (b.data && tm__writer_exec(tm__writer(s->t), soft_task, &c) == TM_OK && c.changed) {
         const char *kv[] = {"alert", b.data, NULL};
         tm__log(s, 2, "alert transition", kv);

@@ -86,7 +86,8 @@ static const char *const migrations[] = {
     "CREATE TABLE alert_state(rule TEXT NOT NULL, key TEXT NOT NULL, firing INTEGER NOT NULL,"
     " value TEXT, since INTEGER NOT NULL, PRIMARY KEY(rule, key)) WITHOUT ROWID;"
     "CREATE TABLE alert_events(seq INTEGER PRIMARY KEY, ts INTEGER NOT NULL, rule TEXT NOT NULL,"
-    " key TEXT NOT NULL, state TEXT NOT NULL, value TEXT, threshold TEXT, body TEXT NOT NULL);",
+    " key TEXT NOT NULL, state TEXT NOT NULL, value TEXT, threshold TEXT, body TEXT NOT NULL);"
+    "CREATE INDEX alert_events_rk ON alert_events(rule, key, seq);",
 };
 
 /* The rollup row's columns after the key, as a tm_sums. */
@@ -1083,64 +1084,60 @@ static int sq_user_get(tm_store *base, const char *id, char *tier, size_t tcap, 
     return rc;
 }
 
-/* Sets a (rule, key)'s state; when it changed, records the transition
- * with its notification body. *changed tells. Writer thread only. */
-static int sq_alert_set(tm_store *base, const char *rule, const char *key, int firing,
-                        const char *value, const char *threshold, const char *body,
-                        int64_t now_us, int *changed)
+/* Records n states in one transaction; for each whose state changed,
+ * the transition with its notification body. Writer thread only. */
+static int sq_alert_set(tm_store *base, const tm_alert_change *chs, size_t n, int64_t now_us)
 {
     sqlite_store *s = (sqlite_store *)base;
-    sqlite3_stmt *st = NULL;
-    int rc = TM_OK, was = 0;
-    *changed = 0;
-    if (sqlite3_prepare_v2(s->w, "SELECT firing FROM alert_state WHERE rule = ?1 AND key = ?2", -1,
-                           &st, NULL) != SQLITE_OK)
-        return sqerr(s->w, "prepare alert");
-    sqlite3_bind_text(st, 1, rule, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW)
-        was = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    if (was == firing)
-        return TM_OK;
-    if ((rc = step_done(s->w, s->begin, "begin")))
+    sqlite3_stmt *get = NULL, *put = NULL, *ev = NULL;
+    int rc = step_done(s->w, s->begin, "begin");
+    if (rc)
         return rc;
-    if (sqlite3_prepare_v2(s->w, "INSERT OR REPLACE INTO alert_state(rule, key, firing, value, since)"
-                                 " VALUES(?1, ?2, ?3, ?4, ?5)", -1, &st, NULL) != SQLITE_OK) {
-        rc = sqerr(s->w, "prepare alert state");
-    } else {
-        sqlite3_bind_text(st, 1, rule, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
-        sqlite3_bind_int(st, 3, firing);
-        sqlite3_bind_text(st, 4, value, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 5, now_us);
-        rc = step_done(s->w, st, "alert state");
+    if (sqlite3_prepare_v2(s->w, "SELECT firing FROM alert_state WHERE rule = ?1 AND key = ?2", -1, &get, NULL) ||
+        sqlite3_prepare_v2(s->w, "INSERT OR REPLACE INTO alert_state(rule, key, firing, value, since)"
+                                 " VALUES(?1, ?2, ?3, ?4, ?5)", -1, &put, NULL) ||
+        sqlite3_prepare_v2(s->w, "INSERT INTO alert_events(ts, rule, key, state, value, threshold, body)"
+                                 " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)", -1, &ev, NULL))
+        rc = sqerr(s->w, "prepare alerts");
+    for (size_t i = 0; rc == TM_OK && i < n; i++) {
+        tm_alert_change *c = (tm_alert_change *)&chs[i];
+        int was = 0;
+        sqlite3_bind_text(get, 1, c->rule, -1, SQLITE_STATIC);
+        sqlite3_bind_text(get, 2, c->key, -1, SQLITE_STATIC);
+        if (sqlite3_step(get) == SQLITE_ROW)
+            was = sqlite3_column_int(get, 0);
+        sqlite3_reset(get);
+        c->changed = was != c->firing;
+        if (!c->changed)
+            continue;
+        sqlite3_bind_text(put, 1, c->rule, -1, SQLITE_STATIC);
+        sqlite3_bind_text(put, 2, c->key, -1, SQLITE_STATIC);
+        sqlite3_bind_int(put, 3, c->firing);
+        sqlite3_bind_text(put, 4, c->value, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(put, 5, now_us);
+        if ((rc = step_done(s->w, put, "alert state")))
+            break;
+        sqlite3_bind_int64(ev, 1, now_us);
+        sqlite3_bind_text(ev, 2, c->rule, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ev, 3, c->key, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ev, 4, c->firing ? "firing" : "resolved", -1, SQLITE_STATIC);
+        sqlite3_bind_text(ev, 5, c->value, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ev, 6, c->threshold, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ev, 7, c->body, -1, SQLITE_STATIC);
+        rc = step_done(s->w, ev, "alert event");
     }
-    sqlite3_finalize(st);
-    st = NULL;
-    if (rc == TM_OK && sqlite3_prepare_v2(s->w, "INSERT INTO alert_events(ts, rule, key, state, value,"
-                                                " threshold, body) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                                          -1, &st, NULL) != SQLITE_OK)
-        rc = sqerr(s->w, "prepare alert event");
-    if (rc == TM_OK) {
-        sqlite3_bind_int64(st, 1, now_us);
-        sqlite3_bind_text(st, 2, rule, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, key, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 4, firing ? "firing" : "resolved", -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 5, value, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 6, threshold, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 7, body, -1, SQLITE_STATIC);
-        rc = step_done(s->w, st, "alert event");
-    }
-    sqlite3_finalize(st);
+    sqlite3_finalize(get);
+    sqlite3_finalize(put);
+    sqlite3_finalize(ev);
     if (rc == TM_OK)
         rc = step_done(s->w, s->commit, "commit");
     if (rc) {
         int keep = rc;
         step_done(s->w, s->rollback, "rollback");
+        for (size_t i = 0; i < n; i++)
+            ((tm_alert_change *)&chs[i])->changed = 0;
         return keep;
     }
-    *changed = 1;
     return TM_OK;
 }
 

@@ -17,6 +17,13 @@
 
 typedef struct tm_store tm_store;
 
+/* A (rule, key) state to record. */
+typedef struct tm_alert_change {
+    const char *rule, *key, *value, *threshold, *body;
+    int firing;
+    int changed;            /* out: the state was different before           */
+} tm_alert_change;
+
 /* An API key as stored: never the key itself, only its hash. */
 typedef struct tm_key_rec {
     char id[24];
@@ -92,11 +99,10 @@ struct tm_store_ops {
                     int64_t now_us);
     int (*user_get)(tm_store *s, const char *id, char *tier, size_t tcap, char **overrides);
 
-    /* Alerts: alert_set records a (rule, key)'s state and, when it changed,
-     * the transition (writer thread only; *changed tells); alert_list
-     * walks the history newest first. */
-    int (*alert_set)(tm_store *s, const char *rule, const char *key, int firing, const char *value,
-                     const char *threshold, const char *body, int64_t now_us, int *changed);
+    /* Alerts: alert_set records n (rule, key) states in one transaction,
+     * and the transition of each that changed (ch[i].changed tells; writer
+     * thread only); alert_list walks the history newest first. */
+    int (*alert_set)(tm_store *s, const tm_alert_change *ch, size_t n, int64_t now_us);
     int (*alert_list)(tm_store *s, int firing_only, size_t limit,
                       int (*fn)(void *arg, int64_t ts_us, const char *body), void *arg);
 
