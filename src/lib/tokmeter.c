@@ -123,6 +123,8 @@ static int admit(tm *t, tm_event *e, int64_t now, char *err, size_t errlen)
         if (rc == TM_EINVAL)
             snprintf(err, errlen, "%s", tm_errmsg());
     }
+    if (rc == TM_OK && e->total_tokens) /* the tokens are spent: debit the limits */
+        tm__rate_consume(t->policy, e->user_id, e->operation, e->total_tokens, now);
     if (rc == TM_OK && t->event_hook)
         t->event_hook(t->event_hook_arg, e);
     return rc;

@@ -358,14 +358,38 @@ int tm__rate_check(tm_policy *p, const char *user, const char *operation, int64_
                          r->tokens || r->per_s < 1 ? "minute" : "second");
             }
         }
-        new_tat[n++] = (int64_t)next;
+        new_tat[n] = r->tokens ? -1 : (int64_t)next; /* tokens: debited on arrival */
+        n++;
     }
     if (allowed && debit)
         for (int i = 0; i < n; i++)
-            tm__strmap_put(&p->tat, keys[i], new_tat[i]);
+            if (new_tat[i] >= 0)
+                tm__strmap_put(&p->tat, keys[i], new_tat[i]);
     pthread_mutex_unlock(&p->mu);
     *retry_after_s = wait;
     return allowed;
+}
+
+void tm__rate_consume(tm_policy *p, const char *user, const char *operation, int64_t tokens,
+                      int64_t now_us)
+{
+    char key[300];
+    if (!p || !p->nrates || tokens <= 0)
+        return;
+    pthread_mutex_lock(&p->mu);
+    for (int i = 0; i < p->nrates; i++) {
+        const tm_rate_rule *r = &p->rates[i];
+        if (!r->tokens || (r->scope >= 1 && !user) ||
+            (r->scope == 2 && r->operation[0] && (!operation || strcmp(operation, r->operation) != 0)))
+            continue;
+        snprintf(key, sizeof key, "%d|%s|%s", i, r->scope >= 1 ? user : "",
+                 r->scope == 2 ? (operation ? operation : "") : "");
+        int64_t tat = now_us;
+        if (!tm__strmap_get(&p->tat, key, &tat) || tat < now_us)
+            tat = now_us;
+        tm__strmap_put(&p->tat, key, tat + (int64_t)(1e6 / r->per_s * (double)tokens));
+    }
+    pthread_mutex_unlock(&p->mu);
 }
 
 void tm__limit_text(const tm_limit *l, tm_i128 v, char *buf)

@@ -82,13 +82,19 @@ int tm__tier_override(tm_tier *t, const char *json, const char *origin);
 /* [start, reset) of the period holding now. */
 int tm__period_bounds(const tm_tier *t, int64_t now_us, int64_t *start_us, int64_t *reset_us);
 
-/* The rate limiter. Tests whether `cost` more requests (or tokens) under
- * every rule that applies would conform; debits them when `debit` and all
- * conform. Returns 1 if allowed, else 0 with *retry_after_s and the rule in
- * *why (a short text). */
+/* The rate limiter. Tests whether `requests` more requests and `tokens`
+ * more tokens would conform under every rule that applies; when all do and
+ * `debit`, the requests (not the tokens: those are debited when the event
+ * arrives) are debited. Returns 1 if allowed, else 0 with *retry_after_s
+ * and the rule in *why (a short text). */
 int tm__rate_check(tm_policy *p, const char *user, const char *operation, int64_t requests,
                    int64_t tokens, int64_t now_us, int debit, double *retry_after_s,
                    char *why, size_t whylen);
+
+/* Debits tokens actually used (an event arrived) against the token rules,
+ * whether or not they conform: they are spent. */
+void tm__rate_consume(tm_policy *p, const char *user, const char *operation, int64_t tokens,
+                      int64_t now_us);
 
 /* Text of a limit's amount in its unit ("10000", "50", "12.5"). */
 void tm__limit_text(const tm_limit *l, tm_i128 v, char *buf);

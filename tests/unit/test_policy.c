@@ -104,9 +104,15 @@ Test(policy, gcra_rate_and_retry_after)
     tm__policy_free(p);
 
     p = policy("{\"rate_limits\": [{\"scope\": \"global\", \"tokens_per_minute\": 6000}]}");
+    /* A check only tests the estimate; the tokens count when they are used. */
     cr_assert(tm__rate_check(p, "u", NULL, 1, 6000, t0, 1, &wait, why, sizeof why));
+    cr_assert(tm__rate_check(p, "u", NULL, 1, 6000, t0, 1, &wait, why, sizeof why));
+    tm__rate_consume(p, "u", NULL, 6000, t0); /* an event of 6,000 tokens arrived */
     cr_assert_not(tm__rate_check(p, "u", NULL, 1, 600, t0, 1, &wait, why, sizeof why));
     cr_expect(wait > 5.999 && wait < 6.001, "600 tokens at 100/s: retry after %f s", wait);
+    tm__rate_consume(p, "u", NULL, 6000, t0); /* spent anyway: the debt grows */
+    cr_assert_not(tm__rate_check(p, "u", NULL, 1, 600, t0, 1, &wait, why, sizeof why));
+    cr_expect(wait > 65.999 && wait < 66.001, "retry after %f s", wait);
     tm__policy_free(p);
 }
 
