@@ -101,3 +101,16 @@ int tm__buf_read_file(tm_buf *b, const char *path)
     fclose(f);
     return rc;
 }
+
+void *tm__grow(void *arr, size_t n, size_t *cap, size_t elem, size_t first)
+{
+    if (n < *cap)
+        return arr;
+    size_t c = *cap ? *cap * 2 : first;
+    if (c < *cap || c > SIZE_MAX / elem) /* overflow */
+        return NULL;
+    void *p = realloc(arr, c * elem);
+    if (p)
+        *cap = c;
+    return p;
+}

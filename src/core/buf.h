@@ -27,6 +27,11 @@ int tm__buf_printf(tm_buf *b, const char *fmt, ...) __attribute__((format(printf
  * TM_EIO, TM_ETOOBIG, with a message naming the file. */
 int tm__buf_read_file(tm_buf *b, const char *path);
 
+/* Room for one more element: when n == *cap, reallocates arr to twice the
+ * elements (first when empty) and updates *cap. Returns the (maybe moved)
+ * array, or NULL when out of memory (arr is then unchanged). */
+void *tm__grow(void *arr, size_t n, size_t *cap, size_t elem, size_t first);
+
 void tm__buf_reset(tm_buf *b);    /* len = 0, keeps the memory */
 void tm__buf_free(tm_buf *b);     /* frees; the buffer may be reused after */
 

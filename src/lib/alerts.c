@@ -115,16 +115,12 @@ static int rule_query(pass *p, const tm_alert_rule *r, tm_qresult **out)
     tm__query_free(&q);
     if (rc)
         return rc;
-    if (p->nresults == p->cap) {
-        size_t cap = p->cap ? p->cap * 2 : 16;
-        tm_qresult **nr = realloc(p->results, cap * sizeof *nr);
-        if (!nr) {
-            tm__qresult_free(res);
-            return TM_ENOMEM;
-        }
-        p->results = nr;
-        p->cap = cap;
+    tm_qresult **nr = tm__grow(p->results, p->nresults, &p->cap, sizeof *nr, 16);
+    if (!nr) {
+        tm__qresult_free(res);
+        return TM_ENOMEM;
     }
+    p->results = nr;
     p->results[p->nresults] = res;
     if ((rc = tm__strmap_put(&p->queries, text, (int64_t)p->nresults++)))
         return rc;

@@ -203,14 +203,10 @@ typedef struct jctx {
 static int add_item(jctx *c, size_t line, tm_item_status st, const char *error)
 {
     tm_batch_result *r = c->res;
-    if (r->n == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 64;
-        tm_item_result *items = realloc(r->items, cap * sizeof *items);
-        if (!items)
-            return TM_ENOMEM;
-        r->items = items;
-        c->cap = cap;
-    }
+    tm_item_result *items = tm__grow(r->items, r->n, &c->cap, sizeof *items, 64);
+    if (!items)
+        return TM_ENOMEM;
+    r->items = items;
     tm_item_result *it = &r->items[r->n];
     it->index = r->n;
     it->line = line;

@@ -303,14 +303,10 @@ static int parse_model(loader *l, const tm_jv *o, int rank)
     lower((char *)en.e.model);
     en.e.prefix = literal_prefix(en.e.model);
     en.e.glob = en.e.model[en.e.prefix] != '\0';
-    if (c->n == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 128;
-        entry *p = realloc(c->entries, cap * sizeof *p);
-        if (!p)
-            return TM_ENOMEM;
-        c->entries = p;
-        c->cap = cap;
-    }
+    entry *p = tm__grow(c->entries, c->n, &c->cap, sizeof *p, 128);
+    if (!p)
+        return TM_ENOMEM;
+    c->entries = p;
     c->entries[c->n++] = en;
     return TM_OK;
 }
@@ -342,14 +338,10 @@ static int parse_metric(loader *l, const tm_jv *o)
         return bad(l, "metric_type", "is required");
     if (!have_unit)
         return bad(l, "unit_usd", "is required");
-    if (c->nm == c->capm) {
-        size_t cap = c->capm ? c->capm * 2 : 16;
-        tm_metric_price *p = realloc(c->metrics, cap * sizeof *p);
-        if (!p)
-            return TM_ENOMEM;
-        c->metrics = p;
-        c->capm = cap;
-    }
+    tm_metric_price *p = tm__grow(c->metrics, c->nm, &c->capm, sizeof *p, 16);
+    if (!p)
+        return TM_ENOMEM;
+    c->metrics = p;
     c->metrics[c->nm++] = m;
     return TM_OK;
 }

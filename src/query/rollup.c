@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/buf.h"
 #include "../core/strmap.h"
 
 const char *const tm__dim_names[TM_NDIM] = {
@@ -102,14 +103,10 @@ tm_cell *tm__cellset_get(tm_cellset *cs, const tm_cell_key *key)
         if (memcmp(&c->key, key, sizeof *key) == 0)
             return c;
     }
-    if (cs->n == cs->cap) {
-        size_t cap = cs->cap ? cs->cap * 2 : 64;
-        tm_cell *p = realloc(cs->cells, cap * sizeof *p);
-        if (!p)
-            return NULL;
-        cs->cells = p;
-        cs->cap = cap;
-    }
+    tm_cell *grown = tm__grow(cs->cells, cs->n, &cs->cap, sizeof *grown, 64);
+    if (!grown)
+        return NULL;
+    cs->cells = grown;
     tm_cell *c = &cs->cells[cs->n];
     memset(c, 0, sizeof *c);
     c->key = *key;
