@@ -76,6 +76,14 @@ build/asan/test_unit: $(ASAN_UNIT) $(ASAN_LIB)
 build/tm_crashwriter: build/obj/tests/helpers/crashwriter.o build/libtokmeter.a
 	$(CC) $(CFLAGS) -o $@ $^ $(PKGLIBS)
 
+# The side-by-side benchmark also links libpq (installed by scripts/bench-deps.sh).
+build/obj/bench/compare.o: bench/compare.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE) $(CFLAGS) $(PKGCFLAGS) $(shell pkg-config --cflags libpq) -c $< -o $@
+
+build/bench_compare: build/obj/bench/compare.o build/libtokmeter.a
+	$(CC) $(CFLAGS) -o $@ $^ $(PKGLIBS) $(shell pkg-config --libs libpq)
+
 build/bench_%: build/obj/bench/%.o build/libtokmeter.a
 	$(CC) $(CFLAGS) -o $@ $^ $(PKGLIBS)
 
@@ -100,8 +108,9 @@ test: deps
 	@$(MAKE) --no-print-directory unit unit-asan cli-test
 
 bench: deps
+	@sh scripts/bench-deps.sh
 	@$(MAKE) --no-print-directory $(BENCH_SRC:bench/%.c=build/bench_%) build/tokmeter
-	sh bench/run.sh
+	QUICK=$(QUICK) sh bench/run.sh
 
 fmt:
 	clang-format -i $(LIB_SRC) $(CLI_SRC) $(UNIT_SRC) include/*.h src/*/*.h
