@@ -117,6 +117,7 @@ struct sqlite_store {
     pthread_mutex_t ck_mu;
     pthread_cond_t ck_cv;
     int ck_wanted, ck_stop, ck_running;
+    int wal_full;               /* set by the WAL hook: restart after commit */
     char path[4096];
 };
 
@@ -238,6 +239,9 @@ static void sql_idh(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 }
 
 #define CHECKPOINT_PAGES 2048 /* 8 MiB of WAL at 4 KiB pages */
+/* PASSIVE checkpoints copy pages but cannot reset the WAL while the writer
+ * keeps appending; past this size the writer restarts it itself. */
+#define WAL_RESTART_PAGES 65536 /* 256 MiB */
 
 static void *checkpointer(void *arg)
 {
@@ -268,6 +272,7 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
         pthread_cond_signal(&s->ck_cv);
         pthread_mutex_unlock(&s->ck_mu);
     }
+    s->wal_full = pages >= WAL_RESTART_PAGES;
     return SQLITE_OK;
 }
 
@@ -665,6 +670,9 @@ static int sq_append(tm_store *base, tm_event *const *evs, size_t n, unsigned ch
         step_done(s->w, s->rollback, "rollback");
         tm__strmap_clear(&s->dict); /* it may hold ids the rollback undid */
         rc = keep;
+    } else if (s->wal_full) { /* bound the WAL: wait for readers, then restart it */
+        sqlite3_wal_checkpoint_v2(s->w, NULL, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+        s->wal_full = 0;
     }
     return rc;
 }
