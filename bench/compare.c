@@ -389,7 +389,10 @@ int main(int argc, char **argv)
         die_pg(pg, "connect");
     sqlite3 *sq;
     sqlite3_open(sdb, &sq);
-    sqlite3_exec(sq, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", 0, 0, 0);
+    /* What a competent engineer would set: WAL, durable commits, and a page
+     * cache as large as tokmeter's (SQLite's default 2 MB makes the random
+     * (user_id, created_at) index crawl past a few million rows). */
+    sqlite3_exec(sq, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-262144;", 0, 0, 0);
     sqlite3_exec(sq, SQ_SCHEMA, 0, 0, 0);
     pg_exec(pg, PG_SCHEMA);
     tm *t = NULL;
