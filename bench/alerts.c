@@ -17,14 +17,8 @@
 #include "../src/core/tmtime.h"
 #include "../src/lib/lib.h"
 #include "../src/policy/alert.h"
+#include "bench.h"
 #include "tokmeter.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 int main(int argc, char **argv)
 {
@@ -78,14 +72,14 @@ int main(int argc, char **argv)
         return 1;
     }
     int n = 0;
-    double t0 = now_s();
+    double t0 = bench_now();
     tm__alerts_evaluate(t, a, tm__now_us(), 0, NULL, NULL, &n);
-    double first = now_s() - t0;
+    double first = bench_now() - t0;
     int n2 = 0;
-    t0 = now_s();
+    t0 = bench_now();
     for (int k = 0; k < 3; k++)
         tm__alerts_evaluate(t, a, tm__now_us(), 0, NULL, NULL, &n2);
-    double later = (now_s() - t0) / 3;
+    double later = (bench_now() - t0) / 3;
     printf("alert rules over 100,000 events: 1,000 rules in %.1f ms (first, %d transitions stored), "
            "%.1f ms per 1,000 rules after (no transitions)\n", first * 1e3, n, later * 1e3);
     tm__alerts_free(a);

@@ -12,20 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
 #include "tokmeter.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int cmpd(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 int main(int argc, char **argv)
 {
@@ -67,14 +55,14 @@ int main(int argc, char **argv)
         snprintf(user, sizeof user, "user-%d", (i * 37) % 100);
         tm_check_request rq = {.user_id = user, .operation = "chat", .estimated_tokens = 500};
         tm_check_result res;
-        double t0 = now_s();
+        double t0 = bench_now();
         if (tm_check(t, &rq, &res) || !res.allowed) {
             fprintf(stderr, "check: %s %s\n", tm_errmsg(), res.reason);
             return 1;
         }
-        lat[i] = (now_s() - t0) * 1e6;
+        lat[i] = (bench_now() - t0) * 1e6;
     }
-    qsort(lat, N, sizeof lat[0], cmpd);
+    qsort(lat, N, sizeof lat[0], bench_cmpd);
     printf("tm_check in-process, 3 limits, %ld events per user this month: p50 %.1f us  p99 %.1f us\n",
            per, lat[N / 2], lat[N * 99 / 100]);
     tm_close(t);

@@ -25,6 +25,7 @@
 
 #include "../src/core/dec.h"
 #include "../src/core/json.h"
+#include "bench.h"
 #include "tokmeter.h"
 
 #define DAYS 90
@@ -41,20 +42,7 @@ static const char *ops[4] = {"chat", "embed", "qualification", "summarize"};
 static ev *evs;
 static long nev;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
-static uint64_t next(void)
-{
-    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-    return rng;
-}
-static double unit(void) { return (double)(next() >> 11) / 9007199254740992.0; }
 
 static void generate(long n)
 {
@@ -63,16 +51,16 @@ static void generate(long n)
     for (long i = 0; i < n; i++) {
         ev *e = &evs[i];
         e->ts = END_S - DAYS * 86400 + (int64_t)((double)i / (double)n * DAYS * 86400);
-        e->model = (int)(pow(unit(), 1.5) * 40);
+        e->model = (int)(pow(bench_unit(&rng), 1.5) * 40);
         e->provider = e->model / 5;
-        e->endpoint = (int)(pow(unit(), 1.8) * 50);
-        e->op = (int)(next() % 4);
-        e->user = (int)(pow(unit(), 2.0) * 10000);
-        e->in = (int)(unit() * 4000);
-        e->out = (int)(unit() * 800);
-        e->latency_ms = (int)(150 * exp(0.9 * sqrt(-2 * log(unit() + 1e-12)) * cos(6.283185 * unit()))) + 1;
-        e->success = next() % 100 >= 3;
-        e->cost_micro = (int64_t)(unit() * 20000);
+        e->endpoint = (int)(pow(bench_unit(&rng), 1.8) * 50);
+        e->op = (int)(bench_next(&rng) % 4);
+        e->user = (int)(pow(bench_unit(&rng), 2.0) * 10000);
+        e->in = (int)(bench_unit(&rng) * 4000);
+        e->out = (int)(bench_unit(&rng) * 800);
+        e->latency_ms = (int)(150 * exp(0.9 * sqrt(-2 * log(bench_unit(&rng) + 1e-12)) * cos(6.283185 * bench_unit(&rng)))) + 1;
+        e->success = bench_next(&rng) % 100 >= 3;
+        e->cost_micro = (int64_t)(bench_unit(&rng) * 20000);
     }
 }
 
@@ -226,17 +214,11 @@ static figure *fig(const char *workload, const char *unit, int higher_better)
     return f;
 }
 
-static int cmpd(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 static double median(double *v, int n, double *mn, double *mx)
 {
     double s[16];
     memcpy(s, v, (size_t)n * sizeof *s);
-    qsort(s, (size_t)n, sizeof *s, cmpd);
+    qsort(s, (size_t)n, sizeof *s, bench_cmpd);
     *mn = s[0];
     *mx = s[n - 1];
     return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
@@ -413,9 +395,9 @@ int main(int argc, char **argv)
                            " VALUES (?,?,?,?,?,?,?,?,?,?,?)", -1, &ins, NULL);
     for (int slice = 0; slice < reps; slice++) {
         for (int sys = 0; sys < 3; sys++) {
-            double t0 = now_s(), until = t0 + single_s / reps;
+            double t0 = bench_now(), until = t0 + single_s / reps;
             long k = done[sys];
-            while (now_s() < until && k < n) {
+            while (bench_now() < until && k < n) {
                 const ev *e = &evs[k++];
                 if (sys == 0) {
                     tm_event te;
@@ -433,7 +415,7 @@ int main(int argc, char **argv)
                     sq_insert(sq, ins, e);
                 }
             }
-            double dt = now_s() - t0;
+            double dt = bench_now() - t0;
             fs->v[sys][fs->n[sys]++] = (double)(k - done[sys]) / dt;
             spent[sys] += dt;
             done[sys] = k;
@@ -448,7 +430,7 @@ int main(int argc, char **argv)
         for (int slice = 0; slice < reps; slice++) {
             for (int sys = 0; sys < 3; sys++) {
                 long from = done[sys], to = slice == reps - 1 ? n : from + per;
-                double t0 = now_s();
+                double t0 = bench_now();
                 if (sys == 0) {
                     for (long i = from; i < to; i++) {
                         tm_event te;
@@ -481,7 +463,7 @@ int main(int argc, char **argv)
                         sqlite3_exec(sq, "COMMIT", 0, 0, 0);
                     }
                 }
-                double dt = now_s() - t0;
+                double dt = bench_now() - t0;
                 double rate = (double)(to - from) / dt;
                 if (sys == 1 && slice % 2 == 1)
                     fc->v[1][fc->n[1]++] = rate;
@@ -576,7 +558,7 @@ int main(int argc, char **argv)
         for (int rep = 0; rep < reps; rep++)
             for (int sys = 0; sys < 3; sys++) {
                 answer a = {0};
-                double t0 = now_s();
+                double t0 = bench_now();
                 if (sys == 0)
                     tm_answer(t, tq[q], &a);
                 else if (sys == 1)
@@ -585,7 +567,7 @@ int main(int argc, char **argv)
                     sq_percentiles(sq, e7, END_S, &a);
                 else
                     sq_answer(sq, q_sq[q], ev_col[q], cost_col[q], &a);
-                f->v[sys][f->n[sys]++] = (now_s() - t0) * 1e3;
+                f->v[sys][f->n[sys]++] = (bench_now() - t0) * 1e3;
             }
     }
     /* 5. The table. */

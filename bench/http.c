@@ -20,15 +20,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
+
 static int port, batch, check, seconds;
 static double t_end;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 typedef struct worker {
     int id;
@@ -83,7 +78,7 @@ static void *run(void *arg)
         w->failed = 1;
         return NULL;
     }
-    while (now_s() < t_end) {
+    while (bench_now() < t_end) {
         size_t len = 0;
         int k = batch ? 1000 : 1;
         for (int i = 0; i < k; i++)
@@ -100,7 +95,7 @@ static void *run(void *arg)
                           "Content-Length: %zu\r\n\r\n", check ? "/v1/check" : "/v1/events",
                           batch ? "application/x-ndjson" : "application/json", len);
         memcpy(req + rl, body, len);
-        double t0 = now_s();
+        double t0 = bench_now();
         if (write(fd, req, (size_t)rl + len) != (ssize_t)((size_t)rl + len) ||
             read_response(fd, resp, sizeof resp) != 200) {
             w->failed = 1;
@@ -110,19 +105,13 @@ static void *run(void *arg)
             w->cap = w->cap ? w->cap * 2 : 4096;
             w->lat = realloc(w->lat, (size_t)w->cap * sizeof *w->lat);
         }
-        w->lat[w->n++] = now_s() - t0;
+        w->lat[w->n++] = bench_now() - t0;
         w->events += k;
     }
     close(fd);
     free(body);
     free(req);
     return NULL;
-}
-
-static int cmpd(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
 }
 
 int main(int argc, char **argv)
@@ -138,7 +127,7 @@ int main(int argc, char **argv)
     seconds = atoi(argv[4]);
     worker *ws = calloc((size_t)conns, sizeof *ws);
     pthread_t *th = calloc((size_t)conns, sizeof *th);
-    double t0 = now_s();
+    double t0 = bench_now();
     t_end = t0 + seconds;
     for (int i = 0; i < conns; i++) {
         ws[i].id = i;
@@ -151,14 +140,14 @@ int main(int argc, char **argv)
         events += ws[i].events;
         failed += ws[i].failed;
     }
-    double dt = now_s() - t0;
+    double dt = bench_now() - t0;
     double *all = malloc((size_t)(n ? n : 1) * sizeof *all);
     long k = 0;
     for (int i = 0; i < conns; i++) {
         memcpy(all + k, ws[i].lat, (size_t)ws[i].n * sizeof *all);
         k += ws[i].n;
     }
-    qsort(all, (size_t)n, sizeof *all, cmpd);
+    qsort(all, (size_t)n, sizeof *all, bench_cmpd);
     printf("http %-6s %3d connections: %8ld requests %9.0f req/s %10.0f events/s  p50 %.3f ms  p99 %.3f ms%s\n",
            batch ? "batch" : check ? "check" : "single", conns, n, n / dt, events / dt, n ? all[n / 2] * 1e3 : 0,
            n ? all[(long)(n * 0.99)] * 1e3 : 0, failed ? "  (SOME FAILED)" : "");

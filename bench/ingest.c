@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
 #include "tokmeter.h"
 
 static const char *providers[] = {"openai", "anthropic", "google", "deepseek",
@@ -25,26 +26,12 @@ static const char *providers[] = {"openai", "anthropic", "google", "deepseek",
 static const char *models[] = {"gpt-4o", "gpt-4o-mini", "claude-sonnet-4-5", "claude-haiku-4-5",
                                "gemini-2.5-pro", "deepseek-chat", "mistral-large", "grok-4"};
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
-static uint64_t next(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
 
 static void fill(tm_event *ev, long i, char *user, char *endpoint, char *id)
 {
     tm_event_init(ev);
-    uint64_t r = next();
+    uint64_t r = bench_next(&rng);
     snprintf(user, 32, "user-%u", (unsigned)(r % 10000));
     snprintf(endpoint, 32, "/api/e%u", (unsigned)((r >> 16) % 50));
     ev->provider = providers[r % 8];
@@ -59,7 +46,7 @@ static void fill(tm_event *ev, long i, char *user, char *endpoint, char *id)
     ev->total_tokens = ev->input_tokens + ev->output_tokens;
     ev->has = TM_HAS_TOKENS | TM_HAS_TOTAL | TM_HAS_LATENCY | TM_HAS_TS;
     if (id) {
-        snprintf(id, 40, "%016llx-%08lx", (unsigned long long)next(), i);
+        snprintf(id, 40, "%016llx-%08lx", (unsigned long long)bench_next(&rng), i);
         ev->id = id;
     }
 }
@@ -88,7 +75,7 @@ static void batched(const char *dir, long n, int client_ids)
 {
     tm *t = fresh(dir, client_ids ? "bench-batch-ids.db" : "bench-batch.db");
     char user[32], endpoint[32], id[40];
-    double t0 = now_s();
+    double t0 = bench_now();
     for (long i = 0; i < n; i++) {
         tm_event ev;
         fill(&ev, i, user, endpoint, client_ids ? id : NULL);
@@ -101,7 +88,7 @@ static void batched(const char *dir, long n, int client_ids)
         fprintf(stderr, "flush: %s\n", tm_errmsg());
         exit(1);
     }
-    double dt = now_s() - t0;
+    double dt = bench_now() - t0;
     printf("batched tm_track, %-16s %9ld events  %8.2f s  %10.0f events/s\n",
            client_ids ? "client ids:" : "generated ids:", n, dt, n / dt);
     tm_close(t);
@@ -148,14 +135,14 @@ static void json(const char *dir, long n, int clients)
     tm *t = fresh(dir, "bench-json.db");
     pthread_t th[16];
     jworker ws[16];
-    double t0 = now_s();
+    double t0 = bench_now();
     for (int i = 0; i < clients; i++) {
         ws[i] = (jworker){t, n / clients, i * (n / clients)};
         pthread_create(&th[i], NULL, json_worker, &ws[i]);
     }
     for (int i = 0; i < clients; i++)
         pthread_join(th[i], NULL);
-    double dt = now_s() - t0;
+    double dt = bench_now() - t0;
     printf("tm_track_json, %d clients, durable bodies of 1000: %8ld events  %8.2f s  %10.0f events/s\n",
            clients, n, dt, n / dt);
     tm_close(t);
@@ -175,20 +162,14 @@ static void *sync_worker(void *arg)
     for (long i = 0; i < w->n; i++) {
         tm_event ev;
         fill(&ev, i, user, endpoint, id);
-        double t0 = now_s();
+        double t0 = bench_now();
         if (tm_track_sync(w->t, &ev, NULL)) {
             fprintf(stderr, "sync: %s\n", tm_errmsg());
             exit(1);
         }
-        w->lat[i] = now_s() - t0;
+        w->lat[i] = bench_now() - t0;
     }
     return NULL;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
 }
 
 static void durable(const char *dir, int threads, long per)
@@ -197,16 +178,16 @@ static void durable(const char *dir, int threads, long per)
     worker ws[64];
     pthread_t th[64];
     double *lat = malloc(sizeof *lat * (size_t)(threads * per));
-    double t0 = now_s();
+    double t0 = bench_now();
     for (int i = 0; i < threads; i++) {
         ws[i] = (worker){t, i, per, lat + i * per};
         pthread_create(&th[i], NULL, sync_worker, &ws[i]);
     }
     for (int i = 0; i < threads; i++)
         pthread_join(th[i], NULL);
-    double dt = now_s() - t0;
+    double dt = bench_now() - t0;
     long n = threads * per;
-    qsort(lat, (size_t)n, sizeof *lat, cmp);
+    qsort(lat, (size_t)n, sizeof *lat, bench_cmpd);
     printf("durable tm_track_sync, %2d writers: %8ld events  %10.0f events/s  "
            "ack p50 %.3f ms  p99 %.3f ms  max %.3f ms\n",
            threads, n, n / dt, lat[n / 2] * 1e3, lat[(long)(n * 0.99)] * 1e3, lat[n - 1] * 1e3);

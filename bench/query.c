@@ -19,27 +19,13 @@
 #include <unistd.h>
 
 #include "../src/lib/lib.h"
+#include "bench.h"
 #include "tokmeter.h"
 
 #define DAYS 90
 static const int64_t END_US = 1793491200000000LL; /* 2026-11-01T00:00:00Z */
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static uint64_t rng = 0x2545F4914F6CDD1Dull;
-static uint64_t next(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
-static double unit(void) { return (double)(next() >> 11) / 9007199254740992.0; }
 
 static const char *providers[8] = {"openai", "anthropic", "google", "deepseek",
                                    "mistral", "xai", "groq", "cerebras"};
@@ -52,50 +38,44 @@ static void generate(tm *t, long n)
     for (int i = 0; i < 50; i++)
         snprintf(endpoints[i], sizeof endpoints[i], "/api/v1/endpoint-%02d", i);
     char user[32];
-    double t0 = now_s();
+    double t0 = bench_now();
     for (long i = 0; i < n; i++) {
         tm_event ev;
         tm_event_init(&ev);
-        int m = (int)(pow(unit(), 1.5) * 40);
-        int u = (int)(pow(unit(), 2.0) * 10000);
-        int e = (int)(pow(unit(), 1.8) * 50);
+        int m = (int)(pow(bench_unit(&rng), 1.5) * 40);
+        int u = (int)(pow(bench_unit(&rng), 2.0) * 10000);
+        int e = (int)(pow(bench_unit(&rng), 1.8) * 50);
         snprintf(user, sizeof user, "user-%05d", u);
         /* Arrival order, as live ingest sees it: time runs forward, with a
          * few seconds of jitter. */
         ev.ts_us = END_US - DAYS * 86400000000LL + (int64_t)((double)i / n * DAYS * 86400e6) +
-                   (int64_t)(unit() * 5e6);
+                   (int64_t)(bench_unit(&rng) * 5e6);
         ev.provider = providers[m / 5];
         ev.model = models[m];
         ev.user_id = user;
         ev.endpoint = endpoints[e];
-        ev.operation = next() % 4 ? "chat" : "embed";
-        ev.input_tokens = (int64_t)(unit() * 4000);
-        ev.output_tokens = (int64_t)(unit() * 800);
-        ev.cache_read_tokens = next() % 3 ? 0 : (int64_t)(unit() * 8000);
-        ev.latency_ns = (int64_t)(150e6 * exp(0.9 * sqrt(-2 * log(unit() + 1e-12)) * cos(6.283185 * unit())));
-        ev.success = next() % 100 >= 3;
-        ev.cost_pusd = (int64_t)(unit() * 20000000000.0); /* up to 2 cents, reported */
+        ev.operation = bench_next(&rng) % 4 ? "chat" : "embed";
+        ev.input_tokens = (int64_t)(bench_unit(&rng) * 4000);
+        ev.output_tokens = (int64_t)(bench_unit(&rng) * 800);
+        ev.cache_read_tokens = bench_next(&rng) % 3 ? 0 : (int64_t)(bench_unit(&rng) * 8000);
+        ev.latency_ns = (int64_t)(150e6 * exp(0.9 * sqrt(-2 * log(bench_unit(&rng) + 1e-12)) * cos(6.283185 * bench_unit(&rng))));
+        ev.success = bench_next(&rng) % 100 >= 3;
+        ev.cost_pusd = (int64_t)(bench_unit(&rng) * 20000000000.0); /* up to 2 cents, reported */
         ev.has = TM_HAS_TS | TM_HAS_TOKENS | TM_HAS_LATENCY | TM_HAS_SUCCESS | TM_HAS_COST;
         if (tm_track(t, &ev)) {
             fprintf(stderr, "track: %s\n", tm_errmsg());
             exit(1);
         }
         if ((i + 1) % 1000000 == 0) {
-            fprintf(stderr, "  generated %ld events (%.0f/s)\n", i + 1, (i + 1) / (now_s() - t0));
+            fprintf(stderr, "  generated %ld events (%.0f/s)\n", i + 1, (i + 1) / (bench_now() - t0));
         }
     }
     if (tm_flush(t)) {
         fprintf(stderr, "flush: %s\n", tm_errmsg());
         exit(1);
     }
-    double dt = now_s() - t0;
+    double dt = bench_now() - t0;
     printf("generate: %ld events in %.1f s: %.0f events/s (tm_track, with rollups)\n", n, dt, n / dt);
-}
-
-static int cmpd(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
 }
 
 static void run_report(tm *t, const char *const *params)
@@ -115,10 +95,10 @@ static void bench(tm *t, const char *name, const char *const *params, int user_u
     double lat[REPS];
     char user[32];
     for (int i = -10; i < REPS; i++) {
-        double t0 = now_s();
+        double t0 = bench_now();
         if (user_usage) {
             tm_buf b = TM_BUF_INIT;
-            snprintf(user, sizeof user, "user-%05d", (int)(next() % 10000));
+            snprintf(user, sizeof user, "user-%05d", (int)(bench_next(&rng) % 10000));
             if (tm__user_usage_json(t, user, "2026-10", "UTC", &b)) {
                 fprintf(stderr, "usage: %s\n", tm_errmsg());
                 exit(1);
@@ -128,9 +108,9 @@ static void bench(tm *t, const char *name, const char *const *params, int user_u
             run_report(t, params);
         }
         if (i >= 0)
-            lat[i] = (now_s() - t0) * 1e3;
+            lat[i] = (bench_now() - t0) * 1e3;
     }
-    qsort(lat, REPS, sizeof lat[0], cmpd);
+    qsort(lat, REPS, sizeof lat[0], bench_cmpd);
     printf("  %-44s p50 %8.3f ms   p99 %8.3f ms\n", name, lat[REPS / 2], lat[REPS * 99 / 100]);
 }
 
@@ -161,7 +141,7 @@ int main(int argc, char **argv)
     tm_close(t);
 
     /* Restart to ready: open, and answer a first query (the rollups load). */
-    double t0 = now_s();
+    double t0 = bench_now();
     if (tm_open(&t, path, NULL)) {
         fprintf(stderr, "open: %s\n", tm_errmsg());
         return 1;
@@ -169,7 +149,7 @@ int main(int argc, char **argv)
     const char *daily[] = {"from", "2026-10-02", "to", "2026-11-01", "interval", "day",
                            "group_by", "provider", "tz", "UTC", NULL};
     run_report(t, daily);
-    printf("restart to ready (open + first query): %.3f s\n", now_s() - t0);
+    printf("restart to ready (open + first query): %.3f s\n", bench_now() - t0);
 
     const char *hourly[] = {"from", "2026-10-25", "to", "2026-11-01", "interval", "hour",
                             "where", "model=openai-model-0", "tz", "UTC", NULL};

@@ -1,0 +1,40 @@
+/*
+ * bench.h — helpers every benchmark uses: a monotonic clock, a seeded
+ * xorshift generator (so runs are repeatable), and a double comparator
+ * for sorting latencies into percentiles. Header-only: each bench is one
+ * translation unit.
+ */
+#ifndef TM_BENCH_H
+#define TM_BENCH_H
+
+#include <stdint.h>
+#include <time.h>
+
+/* Seconds on the monotonic clock. */
+static inline double bench_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* xorshift64: the next value of the generator whose state is *s. */
+static inline uint64_t bench_next(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+/* A uniform double in [0, 1) from the generator *s. */
+static inline double bench_unit(uint64_t *s) { return (double)(bench_next(s) >> 11) / 9007199254740992.0; }
+
+/* qsort comparator for doubles, ascending. */
+static inline int bench_cmpd(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+#endif
