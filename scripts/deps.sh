@@ -1,10 +1,12 @@
 #!/bin/sh
-# Installs the Debian packages tokmeter needs to build and test, only when
-# one is missing, so a second run costs a dpkg query and nothing else.
+# Installs Debian packages only when one is missing, so a second run costs
+# a dpkg query and nothing else. With no arguments: what tokmeter needs to
+# build and test. With arguments: those packages (scripts/bench-deps.sh).
 set -eu
 pkgs="build-essential pkg-config sqlite3 libsqlite3-dev libyajl-dev libmicrohttpd-dev
       libcurl4-openssl-dev libsodium-dev libcriterion-dev curl ca-certificates
       tzdata python3"
+[ $# -gt 0 ] && pkgs="$*"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

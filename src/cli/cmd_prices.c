@@ -97,7 +97,7 @@ static int list(const cli_global *g, const char *provider)
     if (!c)
         return EXIT_FAIL;
     const tm_price_entry *const *es;
-    const tm_metric_price *const *ms;
+    const tm_metric_price *ms;
     size_t n = tm__catalog_entries(c, &es), nm = tm__catalog_metrics(c, &ms), shown = 0;
     tm_buf b = TM_BUF_INIT;
     if (g->json)
@@ -132,9 +132,9 @@ static int list(const cli_global *g, const char *provider)
         tm__buf_puts(&b, "\n ],\n \"metrics\": [");
         for (size_t i = 0; i < nm; i++) {
             char d[48];
-            tm__dec_format(ms[i]->unit, 12, d);
+            tm__dec_format(ms[i].unit, 12, d);
             tm__buf_printf(&b, "%s{\"metric_type\": ", i ? ", " : "");
-            tm__json_str(&b, ms[i]->metric_type, strlen(ms[i]->metric_type));
+            tm__json_str(&b, ms[i].metric_type, strlen(ms[i].metric_type));
             tm__buf_printf(&b, ", \"unit_usd\": \"%s\"}", d);
         }
         tm__buf_puts(&b, "]}\n");
@@ -142,8 +142,8 @@ static int list(const cli_global *g, const char *provider)
     } else {
         for (size_t i = 0; i < nm; i++) {
             char d[48];
-            tm__dec_format(ms[i]->unit, 12, d);
-            printf("metric %-29s $%s per unit (%s)\n", ms[i]->metric_type, d, ms[i]->origin);
+            tm__dec_format(ms[i].unit, 12, d);
+            printf("metric %-29s $%s per unit (%s)\n", ms[i].metric_type, d, ms[i].origin);
         }
         printf("%zu model entries (prices in USD per million tokens)\n", shown);
     }

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <yajl/yajl_parse.h>
 
+#include "err.h"
 #include "tokmeter.h"
 
 typedef struct frame {
@@ -211,6 +212,26 @@ int tm__json_parse(tm_arena *a, const char *s, size_t n, tm_jv **out, char *err,
         free(f->klens);
     }
     yajl_free(h);
+    return rc;
+}
+
+int tm__json_load_file(tm_arena *a, const char *path, size_t max, tm_jv **out)
+{
+    tm_buf file = TM_BUF_INIT;
+    tm_jv *root = NULL;
+    char jerr[200];
+    file.max = max;
+    int rc = tm__buf_read_file(&file, path);
+    if (rc == TM_OK) {
+        rc = tm__json_parse(a, file.data ? file.data : "", file.len, &root, jerr, sizeof jerr);
+        if (rc == TM_EINVAL)
+            rc = tm__fail(TM_EINVAL, "%s: %s", path, jerr);
+    }
+    if (rc == TM_OK && root->type != TM_J_OBJECT)
+        rc = tm__fail(TM_EINVAL, "%s: must be a JSON object", path);
+    tm__buf_free(&file);
+    if (rc == TM_OK)
+        *out = root;
     return rc;
 }
 

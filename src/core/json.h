@@ -35,6 +35,11 @@ struct tm_jv {
 int tm__json_parse(tm_arena *a, const char *s, size_t n, tm_jv **out, char *err,
                    size_t errlen);
 
+/* Reads the file at path (at most max bytes) and parses it as one JSON
+ * object into arena a. Errors name the file: "PATH: invalid JSON at ...",
+ * "PATH: must be a JSON object". */
+int tm__json_load_file(tm_arena *a, const char *path, size_t max, tm_jv **out);
+
 /* The member of object o named key, or NULL (also when o is not an object). */
 const tm_jv *tm__json_get(const tm_jv *o, const char *key);
 

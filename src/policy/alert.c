@@ -112,10 +112,8 @@ static int parse_rule(tm_alert_rule *r, int i, const tm_jv *o, const char *path)
 int tm__alerts_load(tm_alerts **out, const char *path)
 {
     tm_alerts *a = calloc(1, sizeof *a);
-    tm_buf file = TM_BUF_INIT;
     tm_arena ar = TM_ARENA_INIT;
     tm_jv *root = NULL;
-    char jerr[200];
     int rc = TM_OK;
     *out = NULL;
     if (!a)
@@ -125,13 +123,8 @@ int tm__alerts_load(tm_alerts **out, const char *path)
     a->backoff_s = 1;
     if (!path || !*path)
         goto out;
-    file.max = 4u << 20;
-    if ((rc = tm__buf_read_file(&file, path)))
+    if ((rc = tm__json_load_file(&ar, path, 4u << 20, &root)))
         goto out;
-    if ((rc = tm__json_parse(&ar, file.data ? file.data : "", file.len, &root, jerr, sizeof jerr))) {
-        rc = tm__fail(TM_EINVAL, "%s: %s", path, jerr);
-        goto out;
-    }
     const tm_jv *al = tm__json_get(root, "alerts"), *v;
     if (!al)
         goto out;
@@ -177,7 +170,6 @@ int tm__alerts_load(tm_alerts **out, const char *path)
     }
 out:
     tm__arena_free(&ar);
-    tm__buf_free(&file);
     if (rc) {
         tm__alerts_free(a);
         return rc;

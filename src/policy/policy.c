@@ -178,10 +178,8 @@ static int parse_rate(tm_rate_rule *r, size_t i, const tm_jv *o, const char *ori
 int tm__policy_load(tm_policy **out, const char *path)
 {
     tm_policy *p = calloc(1, sizeof *p);
-    tm_buf file = TM_BUF_INIT;
     tm_arena a = TM_ARENA_INIT;
     tm_jv *root = NULL;
-    char jerr[200];
     int rc = TM_OK;
     *out = NULL;
     if (!p)
@@ -189,14 +187,7 @@ int tm__policy_load(tm_policy **out, const char *path)
     pthread_mutex_init(&p->mu, NULL);
     if (!path || !*path)
         goto out;
-    file.max = 4u << 20;
-    if ((rc = tm__buf_read_file(&file, path)))
-        goto out;
-    rc = tm__json_parse(&a, file.data ? file.data : "", file.len, &root, jerr, sizeof jerr);
-    if (rc == TM_EINVAL)
-        rc = tm__fail(TM_EINVAL, "%s: %s", path, jerr);
-    if (rc == TM_OK && root->type != TM_J_OBJECT)
-        rc = tm__fail(TM_EINVAL, "%s: must be a JSON object", path);
+    rc = tm__json_load_file(&a, path, 4u << 20, &root);
     const tm_jv *tiers = rc ? NULL : tm__json_get(root, "tiers");
     const tm_jv *rates = rc ? NULL : tm__json_get(root, "rate_limits");
     const tm_jv *def = rc ? NULL : tm__json_get(root, "default_tier");
@@ -224,7 +215,6 @@ int tm__policy_load(tm_policy **out, const char *path)
     }
 out:
     tm__arena_free(&a);
-    tm__buf_free(&file);
     if (rc) {
         tm__policy_free(p);
         return rc;

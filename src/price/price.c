@@ -49,7 +49,6 @@ struct tm_catalog {
     size_t *globs;      /* indexes of glob entries, user first */
     size_t nglobs;
     const tm_price_entry **view;    /* for tm__catalog_entries */
-    const tm_metric_price **mview;
 };
 
 tm_catalog *tm__catalog_new(void)
@@ -66,7 +65,6 @@ void tm__catalog_free(tm_catalog *c)
     free(c->metrics);
     free(c->globs);
     free(c->view);
-    free(c->mview);
     tm__strmap_clear(&c->exact);
     free(c);
 }
@@ -429,16 +427,9 @@ size_t tm__catalog_entries(const tm_catalog *cc, const tm_price_entry *const **o
     return k;
 }
 
-size_t tm__catalog_metrics(const tm_catalog *cc, const tm_metric_price *const **out)
+size_t tm__catalog_metrics(const tm_catalog *c, const tm_metric_price **out)
 {
-    tm_catalog *c = (tm_catalog *)cc;
-    free(c->mview);
-    c->mview = malloc((c->nm ? c->nm : 1) * sizeof *c->mview);
-    if (!c->mview)
-        return 0;
-    for (size_t i = 0; i < c->nm; i++)
-        c->mview[i] = &c->metrics[i];
-    *out = c->mview;
+    *out = c->metrics;
     return c->nm;
 }
 

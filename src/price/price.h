@@ -68,7 +68,8 @@ void tm__catalog_free(tm_catalog *c);
 
 /* Every entry, user entries first, for `prices list`. */
 size_t tm__catalog_entries(const tm_catalog *c, const tm_price_entry *const **out);
-size_t tm__catalog_metrics(const tm_catalog *c, const tm_metric_price *const **out);
+/* The per-unit metric prices, in file order. */
+size_t tm__catalog_metrics(const tm_catalog *c, const tm_metric_price **out);
 
 /* Why an event costs what it does. */
 typedef struct tm_price_why {

@@ -122,19 +122,9 @@ static int logsec(tm_server_config *c, const char *path, const tm_jv *o)
 
 int tm_server_config_load(tm_server_config *c, const char *path)
 {
-    tm_buf file = TM_BUF_INIT;
     tm_arena a = TM_ARENA_INIT;
     tm_jv *root = NULL;
-    char jerr[200];
-    file.max = 4u << 20;
-    int rc = tm__buf_read_file(&file, path);
-    if (rc == TM_OK) {
-        rc = tm__json_parse(&a, file.data ? file.data : "", file.len, &root, jerr, sizeof jerr);
-        if (rc == TM_EINVAL)
-            rc = tm__fail(TM_EINVAL, "%s: %s", path, jerr);
-    }
-    if (rc == TM_OK && root->type != TM_J_OBJECT)
-        rc = tm__fail(TM_EINVAL, "%s: must be a JSON object", path);
+    int rc = tm__json_load_file(&a, path, 4u << 20, &root);
     for (size_t i = 0; rc == TM_OK && i < root->n; i++) {
         const char *k = root->keys[i];
         const tm_jv *v = root->vals[i];
@@ -158,6 +148,5 @@ int tm_server_config_load(tm_server_config *c, const char *path)
             rc = tm__fail(TM_EINVAL, "%s: %s: unknown key (see docs/config.md)", path, k);
     }
     tm__arena_free(&a);
-    tm__buf_free(&file);
     return rc;
 }
