@@ -107,6 +107,7 @@ typedef struct tm_event {
     const char *operation;
     const char *user_id;
     const char *session_id;
+    const char *project;       /* the project or workspace (agent imports)  */
     const char *metric_type;   /* [a-z0-9_.]{1,64}                          */
     int64_t value_nano;        /* value × 1e9, ≥ 0                           */
     const char *resource_type;
@@ -239,7 +240,7 @@ typedef struct tm_report tm_report;
 /* Runs a report query. params is a NULL-terminated array of key, value
  * strings with the names of GET /v1/usage and `tokmeter report`: from, to,
  * interval (hour|day|week|month|none), tz, group_by (provider, model,
- * user_id, endpoint, operation, metric_type, success; comma-separated),
+ * user_id, endpoint, operation, metric_type, success, project; comma-separated),
  * where (DIM=V[,V]; repeatable), order_by (a metric, :asc for ascending),
  * limit. Errors: TM_EINVAL naming the parameter. Free with tm_report_free. */
 int tm_report_run(tm *t, const char *const *params, tm_report **out);

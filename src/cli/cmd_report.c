@@ -18,7 +18,7 @@ static int run(cli_global *g, int argc, char **argv)
         {"from", "TIME", "start (inclusive): RFC 3339, a date (midnight in --tz), or 7d back (default: 30 days back)", &from, NULL, NULL, NULL},
         {"to", "TIME", "end (exclusive; default now)", &to, NULL, NULL, NULL},
         {"interval", "I", "hour, day, week (from Monday), month, or none (default)", &interval, NULL, NULL, NULL},
-        {"group-by", "DIM[,DIM]", "provider, model, user_id, endpoint, operation, metric_type, success", &group_by, NULL, NULL, NULL},
+        {"group-by", "DIM[,DIM]", "provider, model, user_id, endpoint, operation, metric_type, success, project", &group_by, NULL, NULL, NULL},
         {"where", "DIM=V[,V]", "keep only these values (repeatable; dimensions AND, values OR)", NULL, NULL, where, &nwhere},
         {"tz", "ZONE", "IANA zone for days, weeks and months (default: the local zone)", &tz, NULL, NULL, NULL},
         {"order-by", "METRIC[:asc]", "sort rows by a metric, largest first (cost_usd, events, ...)", &order_by, NULL, NULL, NULL},

@@ -31,7 +31,7 @@
 #include "tmtime.h"
 
 enum field {
-    F_ID, F_TS, F_PROVIDER, F_MODEL, F_ENDPOINT, F_OPERATION, F_USER, F_SESSION,
+    F_ID, F_TS, F_PROVIDER, F_MODEL, F_ENDPOINT, F_OPERATION, F_USER, F_SESSION, F_PROJECT,
     F_METRIC, F_VALUE, F_RTYPE, F_RID, F_IN, F_OUT, F_CR, F_CW, F_CW1H, F_REASON,
     F_TOTAL, F_LATENCY, F_SUCCESS, F_STATUS, F_ERROR, F_CACHE_HIT, F_COST, F_META,
     F_USAGE, F_COST_SOURCE, F_COUNT
@@ -59,6 +59,7 @@ static const struct spelling {
     {"userId", F_USER, K_STR, NULL},
     {"session_id", F_SESSION, K_STR, "conversation or agent session"},
     {"sessionId", F_SESSION, K_STR, NULL},
+    {"project", F_PROJECT, K_STR, "the project or workspace the usage belongs to"},
     {"metric_type", F_METRIC, K_STR, "[a-z0-9_.]{1,64}; default llm_call"},
     {"metricType", F_METRIC, K_STR, NULL},
     {"value", F_VALUE, K_DEC, "decimal >= 0; default 1"},
@@ -148,6 +149,7 @@ static const char **string_slot(tm_event *ev, enum field f)
     case F_OPERATION: return &ev->operation;
     case F_USER: return &ev->user_id;
     case F_SESSION: return &ev->session_id;
+    case F_PROJECT: return &ev->project;
     case F_METRIC: return &ev->metric_type;
     case F_RTYPE: return &ev->resource_type;
     case F_RID: return &ev->resource_id;
@@ -559,6 +561,7 @@ int tm__event_finish(tm_event *ev, int64_t now_us, char *err, size_t errlen)
         {offsetof(tm_event, operation), "operation", TM_DIM_MAX},
         {offsetof(tm_event, user_id), "user_id", TM_DIM_MAX},
         {offsetof(tm_event, session_id), "session_id", TM_TEXT_MAX},
+        {offsetof(tm_event, project), "project", TM_DIM_MAX},
         {offsetof(tm_event, metric_type), "metric_type", TM_METRIC_MAX},
         {offsetof(tm_event, resource_type), "resource_type", TM_DIM_MAX},
         {offsetof(tm_event, resource_id), "resource_id", TM_TEXT_MAX},
@@ -705,7 +708,7 @@ tm_event *tm__event_clone(const tm_event *ev)
 {
     const char *const *src[] = {&ev->id, &ev->provider, &ev->model, &ev->endpoint,
                                 &ev->operation, &ev->user_id, &ev->session_id,
-                                &ev->metric_type, &ev->resource_type, &ev->resource_id,
+                                &ev->project, &ev->metric_type, &ev->resource_type, &ev->resource_id,
                                 &ev->error, &ev->metadata};
     size_t lens[sizeof src / sizeof src[0]], total = sizeof(tm_event);
     for (size_t i = 0; i < sizeof src / sizeof src[0]; i++) {
@@ -720,7 +723,7 @@ tm_event *tm__event_clone(const tm_event *ev)
     *c = *ev;
     char *p = (char *)(c + 1);
     const char **dst[] = {&c->id, &c->provider, &c->model, &c->endpoint, &c->operation,
-                          &c->user_id, &c->session_id, &c->metric_type, &c->resource_type,
+                          &c->user_id, &c->session_id, &c->project, &c->metric_type, &c->resource_type,
                           &c->resource_id, &c->error, &c->metadata};
     for (size_t i = 0; i < sizeof src / sizeof src[0]; i++) {
         if (!lens[i])
@@ -771,6 +774,7 @@ int tm__event_json(tm_buf *b, const tm_event *ev)
     if (rc == TM_OK) rc = kv_str(b, "operation", ev->operation);
     if (rc == TM_OK) rc = kv_str(b, "user_id", ev->user_id);
     if (rc == TM_OK) rc = kv_str(b, "session_id", ev->session_id);
+    if (rc == TM_OK) rc = kv_str(b, "project", ev->project);
     if (rc == TM_OK) rc = kv_str(b, "metric_type", ev->metric_type);
     tm__dec_format(ev->value_nano, 9, dec);
     if (rc == TM_OK) rc = tm__buf_printf(b, ",\"value\":%s", dec);

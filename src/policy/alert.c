@@ -55,7 +55,7 @@ static int parse_rule(tm_alert_rule *r, int i, const tm_jv *o, const char *path)
             if (v->type == TM_J_STRING && strcmp(v->s, tm__dim_names[d]) == 0 && d != TM_D_SUCCESS)
                 r->scope = d;
         if (r->scope < 0)
-            return bad(path, i, "scope", "must be global, provider, model, user_id, endpoint or operation");
+            return bad(path, i, "scope", "must be global, provider, model, user_id, endpoint, operation, metric_type or project");
     }
     if (r->quota_percent && r->scope != TM_D_USER)
         return bad(path, i, "scope", "quota_percent is per user: scope must be user_id");

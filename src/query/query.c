@@ -54,7 +54,7 @@ static int bad_dim(const char *key, const char *name, size_t n)
 {
     return tm__fail(TM_EINVAL,
                     "%s: unknown dimension '%.*s' (one of provider, model, user_id, endpoint, "
-                    "operation, metric_type, success)",
+                    "operation, metric_type, success, project)",
                     key, (int)n, name);
 }
 
@@ -245,7 +245,7 @@ static int add_fact(void *arg, const tm_fact *f)
     tm_cell *row = row_for(x, period_of(x, f->ts_us), f->dim);
     if (!row)
         return TM_ENOMEM;
-    tm__sums_add_fact(&row->s, f);
+    tm__sums_add_fact(&row->s, f, 1);
     if (!f->has_latency)
         return TM_OK;
     tm_sketch_acc *acc = acc_for(x, row);

@@ -15,7 +15,7 @@
 #include "../core/strmap.h"
 
 const char *const tm__dim_names[TM_NDIM] = {
-    "provider", "model", "user_id", "endpoint", "operation", "metric_type", "success",
+    "provider", "model", "user_id", "endpoint", "operation", "metric_type", "success", "project",
 };
 
 #define B(d) (1u << (d))
@@ -24,23 +24,23 @@ const unsigned tm__proj_dims[TM_NPROJ] = {
     B(TM_D_ENDPOINT) | B(TM_D_METRIC) | B(TM_D_SUCCESS),
 };
 
-void tm__sums_add_fact(tm_sums *s, const tm_fact *f)
+void tm__sums_add_fact(tm_sums *s, const tm_fact *f, int sign)
 {
-    s->events++;
-    s->requests += f->llm_call;
-    s->value += f->value;
-    s->input += f->input;
-    s->output += f->output;
-    s->cache_read += f->cache_read;
-    s->cache_write += f->cache_write;
-    s->reasoning += f->reasoning;
-    s->total += f->total;
-    s->cost += f->cost;
-    s->unpriced += f->cost_source == TM_COST_UNPRICED;
-    s->errors += !f->success;
+    s->events += sign;
+    s->requests += sign * f->llm_call;
+    s->value += sign * (tm_i128)f->value;
+    s->input += sign * f->input;
+    s->output += sign * f->output;
+    s->cache_read += sign * f->cache_read;
+    s->cache_write += sign * f->cache_write;
+    s->reasoning += sign * f->reasoning;
+    s->total += sign * f->total;
+    s->cost += sign * (tm_i128)f->cost;
+    s->unpriced += sign * (f->cost_source == TM_COST_UNPRICED);
+    s->errors += sign * !f->success;
     if (f->has_latency) {
-        s->lat_n++;
-        s->lat_sum += f->latency_ns;
+        s->lat_n += sign;
+        s->lat_sum += sign * (tm_i128)f->latency_ns;
     }
 }
 
@@ -62,15 +62,17 @@ void tm__sums_add(tm_sums *a, const tm_sums *b)
     a->lat_sum += b->lat_sum;
 }
 
-/* Cell keys are nine 32-bit words: mix them a word at a time (FNV's byte
- * loop was a third of a query's time). */
+/* Cell keys are 32-bit words: mix them a word at a time (FNV's byte loop
+ * was a third of a query's time). */
 static size_t key_hash(const tm_cell_key *k)
 {
-    const uint32_t w[9] = {(uint32_t)k->proj, (uint32_t)k->hour, k->dim[0], k->dim[1], k->dim[2],
-                           k->dim[3], k->dim[4], k->dim[5], k->dim[6]};
     uint64_t h = 0x9E3779B97F4A7C15ull;
-    for (int i = 0; i < 9; i++) {
-        h = (h ^ w[i]) * 0xff51afd7ed558ccdull;
+    h = (h ^ (uint32_t)k->proj) * 0xff51afd7ed558ccdull;
+    h ^= h >> 32;
+    h = (h ^ (uint32_t)k->hour) * 0xff51afd7ed558ccdull;
+    h ^= h >> 32;
+    for (int i = 0; i < TM_NDIM; i++) {
+        h = (h ^ k->dim[i]) * 0xff51afd7ed558ccdull;
         h ^= h >> 32;
     }
     return (size_t)h;
@@ -138,7 +140,7 @@ void tm__cellset_free(tm_cellset *cs)
     memset(cs, 0, sizeof *cs);
 }
 
-int tm__rollup_add_fact(tm_cellset *batch, const tm_fact *f)
+int tm__rollup_add_fact(tm_cellset *batch, const tm_fact *f, int sign)
 {
     for (int p = 0; p < TM_NPROJ; p++) {
         tm_cell_key k;
@@ -151,8 +153,8 @@ int tm__rollup_add_fact(tm_cellset *batch, const tm_fact *f)
         tm_cell *c = tm__cellset_get(batch, &k);
         if (!c)
             return TM_ENOMEM;
-        tm__sums_add_fact(&c->s, f);
-        if (f->has_latency && tm__sketch_add(&c->sk, f->latency_ns, 1))
+        tm__sums_add_fact(&c->s, f, sign);
+        if (sign > 0 && f->has_latency && tm__sketch_add(&c->sk, f->latency_ns, 1))
             return TM_ENOMEM;
     }
     return TM_OK;

@@ -4,7 +4,7 @@
  * sketch. Cells are written in the same transaction as their events (so
  * they can never disagree) and mirrored in memory for fast queries.
  *
- *   cell key:  proj | hour | dim[7]   (dict ids; 0 = absent; success 1/2)
+ *   cell key:  proj | hour | dim[8]   (dict ids; 0 = absent; success 1/2)
  *   cell:      key | tm_sums | tm_sketch
  */
 #ifndef TM_QUERY_ROLLUP_H
@@ -18,11 +18,14 @@
 #include "sketch.h"
 #include "tokmeter.h"
 
-/* Query dimensions, in the order of tm_cell_key.dim. */
+/* Query dimensions, in the order of tm_cell_key.dim. The first
+ * TM_NROLLDIM are the stored rollup table's columns d0..d6; dimensions
+ * after them (project) are in no projection and are read from the events. */
 enum {
     TM_D_PROVIDER, TM_D_MODEL, TM_D_USER, TM_D_ENDPOINT, TM_D_OPERATION, TM_D_METRIC,
-    TM_D_SUCCESS, TM_NDIM
+    TM_D_SUCCESS, TM_D_PROJECT, TM_NDIM
 };
+#define TM_NROLLDIM 7
 extern const char *const tm__dim_names[TM_NDIM];
 
 /* Projections kept as rollups: which dimensions each one keeps. In memory
@@ -53,7 +56,8 @@ typedef struct tm_fact {
     int cost_source, has_latency, llm_call, success;
 } tm_fact;
 
-void tm__sums_add_fact(tm_sums *s, const tm_fact *f);
+/* Adds f to s (sign 1), or takes it away (sign -1). */
+void tm__sums_add_fact(tm_sums *s, const tm_fact *f, int sign);
 void tm__sums_add(tm_sums *into, const tm_sums *from);
 
 typedef struct tm_cell {
@@ -77,8 +81,10 @@ void tm__cellset_free(tm_cellset *cs);
 /* Makes room for n cells without rehashing (before a bulk load). */
 int tm__cellset_reserve(tm_cellset *cs, size_t n);
 
-/* Adds one committed event to the batch's cells of every projection. */
-int tm__rollup_add_fact(tm_cellset *batch, const tm_fact *f);
+/* Adds one committed event to the batch's cells of every projection, or
+ * with sign -1 takes a replaced one away (only facts without a latency:
+ * sketches cannot forget). */
+int tm__rollup_add_fact(tm_cellset *batch, const tm_fact *f, int sign);
 
 /* In-memory rollups of every projection, with an index by hour. */
 typedef struct tm_rollups {

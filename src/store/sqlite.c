@@ -9,7 +9,10 @@
  *          endpoint→dict, operation→dict, user_id→dict, metric_type→dict,
  *          resource_type→dict, session_id, resource_id, value, tokens...,
  *          latency_ns, success, status_code, error, cache_hit, cost_pusd,
- *          cost_source, metadata)
+ *          cost_source, metadata, project→dict)
+ *   rollup(proj, hour, d0..d6, sums, sketch)   hourly cells (query/rollup.h)
+ *   keys, users, alert_state, alert_events     (lib/keys.c, lib/quota.c, ...)
+ *   import_files(path, ...)           importers' per-file progress (ingest/)
  *
  * Index layout decides insert speed once commits are batched. `seq` is the
  * rowid and always appends. Dimensions are small integers (a few bytes per
@@ -43,7 +46,7 @@
 #include "../core/strmap.h"
 #include "store.h"
 
-#define SCHEMA_VERSION 5
+#define SCHEMA_VERSION 7
 
 static const char *const migrations[] = {
     /* 0 → 1 */
@@ -88,6 +91,14 @@ static const char *const migrations[] = {
     "CREATE TABLE alert_events(seq INTEGER PRIMARY KEY, ts INTEGER NOT NULL, rule TEXT NOT NULL,"
     " key TEXT NOT NULL, state TEXT NOT NULL, value TEXT, threshold TEXT, body TEXT NOT NULL);"
     "CREATE INDEX alert_events_rk ON alert_events(rule, key, seq);",
+    /* 5 → 6: the project dimension (agent-log imports group by it). */
+    "ALTER TABLE events ADD COLUMN project INTEGER;",
+    /* 6 → 7: how far each imported file has been read, so a re-run reads
+     * only what is new (src/ingest/). */
+    "CREATE TABLE import_files(path TEXT PRIMARY KEY, kind TEXT NOT NULL, dev INTEGER NOT NULL,"
+    " ino INTEGER NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,"
+    " offset INTEGER NOT NULL, head INTEGER NOT NULL, tail INTEGER NOT NULL, state TEXT,"
+    " updated INTEGER NOT NULL) WITHOUT ROWID;",
 };
 
 /* The rollup row's columns after the key, as a tm_sums. */
@@ -101,14 +112,21 @@ static const char *const migrations[] = {
     "?20,?21,?22,?23,?24)"
 
 
-/* Dimension columns, in the order of the insert statement's ?2..?8. */
-#define NDIMS 7
+/* An event row as a fact: FACT_COLS from column c0; llm is the dict id of
+ * "llm_call" (0 if none). */
+#define FACT_COLS "e.ts, e.provider, e.model, e.user_id, e.endpoint, e.operation, e.metric_type," \
+    " e.success, e.value, e.input_tokens, e.output_tokens, e.cache_read_tokens,"                  \
+    " e.cache_write_tokens, e.reasoning_tokens, e.total_tokens, e.latency_ns, e.cost_pusd,"       \
+    " e.cost_source, e.project"
+
+/* Dict-encoded columns: the insert statement's ?4..?10, then ?29. */
+#define NDIMS 8
 
 struct sqlite_store {
     struct tm_store base;
     sqlite3 *w;                 /* writer connection                        */
     sqlite3_stmt *ins, *dup_get, *dict_ins, *dict_get, *bump, *begin, *commit, *rollback;
-    sqlite3_stmt *roll_get, *roll_put, *commits;
+    sqlite3_stmt *roll_get, *roll_put, *commits, *fact_get, *del;
     tm_strmap dict;             /* string → dict id, writer-side cache      */
     sqlite3 *r;                 /* reader connection                         */
     pthread_mutex_t rmu;
@@ -203,12 +221,14 @@ static int migrate(sqlite3 *db)
         char sql[64];
         if ((rc = exec(db, migrations[v])))
             goto out;
-        if (v == 1 && (rc = backfill_rollups(db)))
-            goto out;
         snprintf(sql, sizeof sql, "PRAGMA user_version=%d", v + 1);
         if ((rc = exec(db, sql)))
             goto out;
     }
+    /* Rollups arrived in version 2; a store older than that gets them from
+     * its events once every column the backfill reads exists. */
+    if (version < 2 && (rc = backfill_rollups(db)))
+        goto out;
 out:
     sqlite3_finalize(st);
     if (rc == TM_OK)
@@ -293,7 +313,8 @@ static void sq_close(tm_store *base)
     if (s->w)
         sqlite3_wal_checkpoint_v2(s->w, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
     sqlite3_stmt *sts[] = {s->ins, s->dup_get, s->dict_ins, s->dict_get, s->bump, s->begin,
-                           s->commit, s->rollback, s->roll_get, s->roll_put, s->commits};
+                           s->commit, s->rollback, s->roll_get, s->roll_put, s->commits,
+                           s->fact_get, s->del};
     for (size_t i = 0; i < sizeof sts / sizeof sts[0]; i++)
         sqlite3_finalize(sts[i]);
     sqlite3_close(s->w);
@@ -334,11 +355,13 @@ static int sq_open(const char *path, tm_store **out)
                  " operation, user_id, metric_type, resource_type, session_id, resource_id, value,"
                  " input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,"
                  " cache_write_1h_tokens, reasoning_tokens, total_tokens, latency_ns, success,"
-                 " status_code, error, cache_hit, cost_pusd, cost_source, metadata)"
+                 " status_code, error, cache_hit, cost_pusd, cost_source, metadata, project)"
                  " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,"
-                 "?20,?21,?22,?23,?24,?25,?26,?27,?28)",
+                 "?20,?21,?22,?23,?24,?25,?26,?27,?28,?29)",
                  &s->ins);
-    if (rc == TM_OK) rc = prepare(s->w, "SELECT id FROM events WHERE idh = ?1", &s->dup_get);
+    if (rc == TM_OK) rc = prepare(s->w, "SELECT id, seq FROM events WHERE idh = ?1", &s->dup_get);
+    if (rc == TM_OK) rc = prepare(s->w, "SELECT " FACT_COLS " FROM events e WHERE seq = ?1", &s->fact_get);
+    if (rc == TM_OK) rc = prepare(s->w, "DELETE FROM events WHERE seq = ?1", &s->del);
     if (rc == TM_OK) rc = prepare(s->w, "INSERT OR IGNORE INTO dict(s) VALUES(?1)", &s->dict_ins);
     if (rc == TM_OK) rc = prepare(s->w, "SELECT id FROM dict WHERE s = ?1", &s->dict_get);
     if (rc == TM_OK) rc = prepare(s->w, "UPDATE meta SET value = value + ?1 WHERE key = 'events'", &s->bump);
@@ -432,13 +455,6 @@ static void sums_of_row(sqlite3_stmt *st, int c0, tm_sums *t)
     };
 }
 
-/* An event row as a fact: FACT_COLS from column c0; llm is the dict id of
- * "llm_call" (0 if none). */
-#define FACT_COLS "e.ts, e.provider, e.model, e.user_id, e.endpoint, e.operation, e.metric_type," \
-    " e.success, e.value, e.input_tokens, e.output_tokens, e.cache_read_tokens,"                  \
-    " e.cache_write_tokens, e.reasoning_tokens, e.total_tokens, e.latency_ns, e.cost_pusd,"       \
-    " e.cost_source"
-
 static void fact_of_row(sqlite3_stmt *st, int c0, int64_t llm, tm_fact *f)
 {
     memset(f, 0, sizeof *f);
@@ -459,6 +475,7 @@ static void fact_of_row(sqlite3_stmt *st, int c0, int64_t llm, tm_fact *f)
     f->latency_ns = sqlite3_column_int64(st, c0 + 15);
     f->cost = sqlite3_column_int64(st, c0 + 16);
     f->cost_source = sqlite3_column_int(st, c0 + 17);
+    f->dim[TM_D_PROJECT] = (uint32_t)sqlite3_column_int64(st, c0 + 18);
 }
 
 /* The dict id of s on connection db, 0 if absent. */
@@ -490,7 +507,7 @@ static int backfill_rollups(sqlite3 *db)
     while (rc == TM_OK && (step = sqlite3_step(sel)) == SQLITE_ROW) {
         tm_fact f;
         fact_of_row(sel, 0, llm, &f);
-        rc = tm__rollup_add_fact(&cells, &f);
+        rc = tm__rollup_add_fact(&cells, &f, 1);
     }
     if (rc == TM_OK)
         rc = write_cells(db, get, put, &cells);
@@ -515,7 +532,7 @@ static int write_cells(sqlite3 *db, sqlite3_stmt *get, sqlite3_stmt *put, const 
         tm_sketch sk = {0};
         sqlite3_bind_int(get, 1, c->key.proj);
         sqlite3_bind_int(get, 2, c->key.hour);
-        for (int d = 0; d < TM_NDIM; d++)
+        for (int d = 0; d < TM_NROLLDIM; d++)
             sqlite3_bind_int64(get, 3 + d, c->key.dim[d]);
         int step = sqlite3_step(get);
         if (step == SQLITE_ROW) {
@@ -538,7 +555,7 @@ static int write_cells(sqlite3 *db, sqlite3_stmt *get, sqlite3_stmt *put, const 
             tm__sketch_write(&sk, blob);
             sqlite3_bind_int(put, 1, c->key.proj);
             sqlite3_bind_int(put, 2, c->key.hour);
-            for (int d = 0; d < TM_NDIM; d++)
+            for (int d = 0; d < TM_NROLLDIM; d++)
                 sqlite3_bind_int64(put, 3 + d, c->key.dim[d]);
             const int64_t v[14] = {t.events, t.requests, (int64_t)t.value, t.input, t.output,
                                    t.cache_read, t.cache_write, t.reasoning, t.total,
@@ -555,9 +572,9 @@ static int write_cells(sqlite3 *db, sqlite3_stmt *get, sqlite3_stmt *put, const 
     return rc;
 }
 
-/* Sets *dup if an event with client id `id` (hash h) is stored already,
- * including earlier in the open transaction. */
-static int find_dup(sqlite_store *s, const char *id, int64_t h, unsigned char *dup)
+/* Sets *dup (and *seq) if an event with client id `id` (hash h) is stored
+ * already, including earlier in the open transaction. */
+static int find_dup(sqlite_store *s, const char *id, int64_t h, unsigned char *dup, int64_t *seq)
 {
     int step;
     *dup = 0;
@@ -566,6 +583,7 @@ static int find_dup(sqlite_store *s, const char *id, int64_t h, unsigned char *d
         const char *stored = col_text(s->dup_get, 0);
         if (stored && strcmp(stored, id) == 0) {
             *dup = 1;
+            *seq = sqlite3_column_int64(s->dup_get, 1);
             break;
         }
     }
@@ -574,27 +592,62 @@ static int find_dup(sqlite_store *s, const char *id, int64_t h, unsigned char *d
     return rc;
 }
 
-static int insert_one(sqlite_store *s, const tm_event *e, unsigned char *dup, tm_fact *f)
+/* A repeat of stored event `seq` that asked to replace it (TM__HAS_REPLACE):
+ * when e is the larger copy, deletes the stored one and sets *old to its
+ * fact and *replace to 1. */
+static int try_replace(sqlite_store *s, const tm_event *e, int64_t seq, tm_fact *old, int *replace)
+{
+    int64_t llm = 0;
+    int rc = TM_OK;
+    *replace = 0;
+    if (!tm__strmap_get(&s->dict, "llm_call", &llm))
+        llm = dict_lookup(s->w, "llm_call");
+    sqlite3_bind_int64(s->fact_get, 1, seq);
+    int step = sqlite3_step(s->fact_get);
+    if (step == SQLITE_ROW)
+        fact_of_row(s->fact_get, 0, llm, old);
+    else
+        rc = sqerr(s->w, "replace lookup");
+    sqlite3_reset(s->fact_get);
+    if (rc || old->has_latency || (e->has & TM_HAS_LATENCY))
+        return rc;
+    if (e->total_tokens < old->total || (e->total_tokens == old->total && e->value_nano <= old->value))
+        return TM_OK;
+    sqlite3_bind_int64(s->del, 1, seq);
+    if ((rc = step_done(s->w, s->del, "replace event")) == TM_OK)
+        *replace = 1;
+    return rc;
+}
+
+/* Inserts e. *dup: 0 stored, 1 a duplicate (nothing stored), 2 stored in
+ * place of a smaller copy whose fact is then in *old. */
+static int insert_one(sqlite_store *s, const tm_event *e, unsigned char *dup, tm_fact *f,
+                      tm_fact *old)
 {
     sqlite3_stmt *st = s->ins;
     const char *dims[NDIMS] = {e->provider, e->model, e->endpoint, e->operation,
-                               e->user_id, e->metric_type, e->resource_type};
-    int client = !(e->has & TM__HAS_GEN_ID);
-    int64_t h = client ? id_hash(e->id) : 0;
+                               e->user_id, e->metric_type, e->resource_type, e->project};
+    int client = !(e->has & TM__HAS_GEN_ID), replace = 0;
+    int64_t h = client ? id_hash(e->id) : 0, seq = 0;
     uint32_t ids[NDIMS];
     int rc;
-    if (client && ((rc = find_dup(s, e->id, h, dup)) || *dup))
+    if (client && (rc = find_dup(s, e->id, h, dup, &seq)))
         return rc;
+    if (client && *dup) {
+        if (!(e->has & TM__HAS_REPLACE) || (rc = try_replace(s, e, seq, old, &replace)) || !replace)
+            return rc;
+    }
     for (int d = 0; d < NDIMS; d++) {
         int64_t id;
         ids[d] = 0;
+        int col = d < 7 ? 4 + d : 29;
         if (!dims[d]) {
-            sqlite3_bind_null(st, 4 + d);
+            sqlite3_bind_null(st, col);
             continue;
         }
         if ((rc = intern(s, dims[d], &id)))
             return rc;
-        sqlite3_bind_int64(st, 4 + d, id);
+        sqlite3_bind_int64(st, col, id);
         ids[d] = (uint32_t)id;
     }
     sqlite3_bind_text(st, 1, e->id, -1, SQLITE_STATIC);
@@ -627,9 +680,10 @@ static int insert_one(sqlite_store *s, const tm_event *e, unsigned char *dup, tm
     sqlite3_bind_int64(st, 26, e->cost_pusd);
     sqlite3_bind_int(st, 27, e->cost_source);
     bind_opt_text(st, 28, e->metadata);
-    *dup = 0;
-    /* dims order: provider model endpoint operation user metric resource_type */
-    uint32_t fd[TM_NDIM] = {ids[0], ids[1], ids[4], ids[2], ids[3], ids[5], e->success ? 2u : 1u};
+    *dup = replace ? 2 : 0;
+    /* dims order: provider model endpoint operation user metric resource_type project */
+    uint32_t fd[TM_NDIM] = {ids[0], ids[1], ids[4], ids[2], ids[3], ids[5], e->success ? 2u : 1u,
+                            ids[7]};
     fact_of(e, fd, f);
     return step_done(s->w, st, "insert event");
 }
@@ -643,12 +697,14 @@ static int sq_append(tm_store *base, tm_event *const *evs, size_t n, unsigned ch
     if (rc)
         return rc;
     for (size_t i = 0; i < n && rc == TM_OK; i++) {
-        tm_fact f;
-        rc = insert_one(s, evs[i], &dup[i], &f);
-        if (rc == TM_OK && !dup[i]) {
-            added++;
-            rc = tm__rollup_add_fact(cells, &f);
+        tm_fact f, old;
+        rc = insert_one(s, evs[i], &dup[i], &f, &old);
+        if (rc == TM_OK && dup[i] != 1) {
+            added += dup[i] == 0;
+            rc = tm__rollup_add_fact(cells, &f, 1);
         }
+        if (rc == TM_OK && dup[i] == 2)
+            rc = tm__rollup_add_fact(cells, &old, -1);
     }
     if (rc == TM_OK)
         rc = write_cells(s->w, s->roll_get, s->roll_put, cells);
@@ -684,14 +740,14 @@ static int sq_append(tm_store *base, tm_event *const *evs, size_t n, unsigned ch
     " rt.s, e.resource_id, e.input_tokens, e.output_tokens, e.cache_read_tokens,"       \
     " e.cache_write_tokens, e.cache_write_1h_tokens, e.reasoning_tokens,"               \
     " e.total_tokens, e.latency_ns, e.success, e.status_code, e.error, e.cache_hit,"    \
-    " e.cost_pusd, e.cost_source, e.metadata"
-#define EVENT_NCOLS 28
+    " e.cost_pusd, e.cost_source, e.metadata, pj.s"
+#define EVENT_NCOLS 29
 #define EVENT_FROM                                                                      \
     " FROM events e LEFT JOIN dict p ON p.id = e.provider"                              \
     " LEFT JOIN dict m ON m.id = e.model LEFT JOIN dict en ON en.id = e.endpoint"       \
     " LEFT JOIN dict o ON o.id = e.operation LEFT JOIN dict u ON u.id = e.user_id"      \
     " LEFT JOIN dict mt ON mt.id = e.metric_type"                                       \
-    " LEFT JOIN dict rt ON rt.id = e.resource_type"
+    " LEFT JOIN dict rt ON rt.id = e.resource_type LEFT JOIN dict pj ON pj.id = e.project"
 #define SELECT_EVENT EVENT_COLS EVENT_FROM
 
 static void row_to_event(sqlite3_stmt *st, tm_event *e)
@@ -735,6 +791,7 @@ static void row_to_event(sqlite3_stmt *st, tm_event *e)
     if (e->cost_source == TM_COST_REPORTED)
         e->has |= TM_HAS_COST;
     e->metadata = col_text(st, 27);
+    e->project = col_text(st, 28);
 }
 
 static int sq_scan(tm_store *base, const tm_event_filter *f,
@@ -819,7 +876,7 @@ static int sq_reprice(tm_store *base, int64_t since, int64_t until,
         fact_of_row(sel, EVENT_NCOLS, llm, &f);
         tm_cellset one = {0};
         if (rc == TM_OK)
-            rc = tm__rollup_add_fact(&one, &f);
+            rc = tm__rollup_add_fact(&one, &f, 1);
         for (size_t k = 0; rc == TM_OK && k < one.n; k++) {
             tm_cell *dc = tm__cellset_get(&deltas, &one.cells[k].key);
             if (!dc) {
@@ -882,7 +939,7 @@ static int sq_load_rollups(tm_store *base, int (*fn)(void *, const tm_cell *, in
         memset(&c, 0, sizeof c);
         c.key.proj = sqlite3_column_int(st, 0);
         c.key.hour = sqlite3_column_int(st, 1);
-        for (int d = 0; d < TM_NDIM; d++)
+        for (int d = 0; d < TM_NROLLDIM; d++)
             c.key.dim[d] = (uint32_t)sqlite3_column_int64(st, 2 + d);
         sums_of_row(st, 9, &c.s);
         rc = tm__sketch_read(&c.sk, sqlite3_column_blob(st, 23), (size_t)sqlite3_column_bytes(st, 23));
@@ -1179,6 +1236,69 @@ out:
 }
 
 /* Runs a one-value query on the reader; *out gets column 0 of the first row. */
+/* ---- importers' file progress ---- */
+
+static int sq_file_list(tm_store *base, const char *kind,
+                        int (*fn)(void *, const tm_file_rec *), void *arg)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st = NULL;
+    int rc = TM_OK, step = SQLITE_DONE;
+    pthread_mutex_lock(&s->rmu);
+    if (sqlite3_prepare_v2(s->r, "SELECT path, kind, state, dev, ino, size, mtime_ns, offset,"
+                                 " head, tail FROM import_files WHERE kind = ?1",
+                           -1, &st, NULL) != SQLITE_OK) {
+        rc = sqerr(s->r, "prepare import files");
+        goto out;
+    }
+    sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+    while (rc == TM_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
+        tm_file_rec r = {col_text(st, 0), col_text(st, 1), col_text(st, 2),
+                         sqlite3_column_int64(st, 3), sqlite3_column_int64(st, 4),
+                         sqlite3_column_int64(st, 5), sqlite3_column_int64(st, 6),
+                         sqlite3_column_int64(st, 7), sqlite3_column_int64(st, 8),
+                         sqlite3_column_int64(st, 9)};
+        rc = fn(arg, &r);
+    }
+    if (rc == TM_OK && step != SQLITE_DONE)
+        rc = sqerr(s->r, "read import files");
+out:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->rmu);
+    return rc;
+}
+
+static int sq_file_put(tm_store *base, const tm_file_rec *recs, size_t n, int64_t now_us)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st = NULL;
+    int rc = step_done(s->w, s->begin, "begin");
+    if (rc)
+        return rc;
+    if (sqlite3_prepare_v2(s->w, "INSERT OR REPLACE INTO import_files(path, kind, state, dev, ino,"
+                                 " size, mtime_ns, offset, head, tail, updated)"
+                                 " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
+                           -1, &st, NULL) != SQLITE_OK)
+        rc = sqerr(s->w, "prepare import files");
+    for (size_t i = 0; i < n && rc == TM_OK; i++) {
+        const tm_file_rec *r = &recs[i];
+        const int64_t v[7] = {r->dev, r->ino, r->size, r->mtime_ns, r->offset, r->head, r->tail};
+        sqlite3_bind_text(st, 1, r->path, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, r->kind, -1, SQLITE_STATIC);
+        bind_opt_text(st, 3, r->state);
+        for (int k = 0; k < 7; k++)
+            sqlite3_bind_int64(st, 4 + k, v[k]);
+        sqlite3_bind_int64(st, 11, now_us);
+        rc = step_done(s->w, st, "write import file");
+    }
+    sqlite3_finalize(st);
+    if (rc == TM_OK)
+        rc = step_done(s->w, s->commit, "commit");
+    else
+        step_done(s->w, s->rollback, "rollback");
+    return rc;
+}
+
 static int query_int(sqlite_store *s, const char *sql, int64_t *out)
 {
     sqlite3_stmt *st = NULL;
@@ -1291,6 +1411,7 @@ const struct tm_store_ops tm__sqlite_ops = {
     .reprice = sq_reprice, .verify = sq_verify, .key_put = sq_key_put,
     .key_list = sq_key_list, .key_revoke = sq_key_revoke, .user_put = sq_user_put,
     .user_get = sq_user_get, .alert_set = sq_alert_set, .alert_list = sq_alert_list,
+    .file_list = sq_file_list, .file_put = sq_file_put,
 };
 
 int tm__store_open(const char *path, tm_store **out)

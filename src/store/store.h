@@ -34,6 +34,16 @@ typedef struct tm_key_rec {
     int64_t created_us, revoked_us; /* revoked_us 0: active             */
 } tm_key_rec;
 
+/* How far an importer has read one file (src/ingest/). */
+typedef struct tm_file_rec {
+    const char *path, *kind;
+    const char *state;          /* the importer's context at offset (JSON), or NULL */
+    int64_t dev, ino, size, mtime_ns;
+    int64_t offset;             /* bytes read: the end of the last whole line   */
+    int64_t head, tail;         /* hashes of the first 4 KiB and of the 4 KiB
+                                   before offset (fewer when the file is short) */
+} tm_file_rec;
+
 struct tm_store_ops {
     const char *name;
 
@@ -46,7 +56,8 @@ struct tm_store_ops {
     /* Stores n validated events (each with an id) and their rollup cells in
      * one transaction that is durable when this returns TM_OK. dup[i] is set
      * to 1 where an event with that client id was already stored (it is not
-     * stored again), else 0. The cells added by the new events are merged
+     * stored again), 2 where it replaced the stored copy (TM__HAS_REPLACE),
+     * else 0. The cells added by the new events are merged
      * into *cells (for the in-memory rollups) and *version gets the store's
      * new commit count. On error nothing of the batch is stored. Writer
      * thread only. */
@@ -109,6 +120,13 @@ struct tm_store_ops {
     /* Integrity checks, one report line each through fn; TM_ECORRUPT if any
      * fails. */
     int (*verify)(tm_store *s, void (*fn)(void *arg, const char *line), void *arg);
+
+    /* Importers' progress: file_list calls fn for each file of `kind`
+     * (strings valid during the call; any thread); file_put records n in
+     * one transaction (writer thread only). */
+    int (*file_list)(tm_store *s, const char *kind, int (*fn)(void *arg, const tm_file_rec *r),
+                     void *arg);
+    int (*file_put)(tm_store *s, const tm_file_rec *recs, size_t n, int64_t now_us);
 };
 
 /* Every backend's handle starts with this. */

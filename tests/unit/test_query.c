@@ -376,7 +376,7 @@ Test(query, bad_parameters)
     tm *t = build();
     static const struct { const char *k, *v, *err; } bad[] = {
         {"interval", "fortnight", "interval: must be hour, day, week, month or none, not 'fortnight'"},
-        {"group_by", "colour", "group_by: unknown dimension 'colour' (one of provider, model, user_id, endpoint, operation, metric_type, success)"},
+        {"group_by", "colour", "group_by: unknown dimension 'colour' (one of provider, model, user_id, endpoint, operation, metric_type, success, project)"},
         {"where", "provider", "where: 'provider' must be DIMENSION=VALUE[,VALUE...]"},
         {"where", "success=maybe", "where: success must be true or false, not 'maybe'"},
         {"order_by", "speed", "order_by: unknown metric 'speed' (events, cost_usd, total_tokens, latency_p95_ms, ...)"},
