@@ -16,7 +16,7 @@ PKGCFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKGLIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-LIB_SRC  := $(wildcard src/core/*.c src/store/*.c src/lib/*.c src/server/*.c src/price/*.c src/query/*.c src/policy/*.c)
+LIB_SRC  := $(wildcard src/core/*.c src/store/*.c src/lib/*.c src/server/*.c src/price/*.c src/query/*.c src/policy/*.c src/ingest/*.c)
 CLI_SRC  := $(wildcard src/cli/*.c)
 UNIT_SRC := $(wildcard tests/unit/*.c)
 BENCH_SRC:= $(wildcard bench/*.c)

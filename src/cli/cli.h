@@ -6,6 +6,7 @@
 #ifndef TM_CLI_H
 #define TM_CLI_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "tokmeter.h"
@@ -87,10 +88,14 @@ void cli_error(const char *what, int err);
  * duration back from now ("24h", "7d", "30m"). Returns 0 or -1. */
 int cli_parse_time(const char *s, int64_t *us);
 
+/* v with thousands separators ("15,420"), in buf. */
+const char *cli_count(int64_t v, char buf[32]);
+
 /* Parses a non-negative integer option, or prints why not and returns -1. */
 int cli_parse_count(const char *opt, const char *s, size_t *out);
 
 extern const cli_cmd cmd_track, cmd_ingest, cmd_events, cmd_verify, cmd_serve, cmd_prices,
-    cmd_reprice, cmd_report, cmd_usage, cmd_keys, cmd_users, cmd_quota, cmd_alerts;
+    cmd_reprice, cmd_report, cmd_usage, cmd_keys, cmd_users, cmd_quota, cmd_alerts, cmd_import,
+    cmd_sources, cmd_collect, cmd_reconcile;
 
 #endif

@@ -24,6 +24,12 @@ int tm__track_json(tm *t, const char *json, size_t len, unsigned flags, const ch
  * debug log; NULL turns it off. fn must be thread-safe. */
 void tm__set_event_hook(tm *t, void (*fn)(void *arg, const tm_event *ev), void *arg);
 
+/* Admission for importers and collectors (src/ingest/): validates, fills
+ * defaults and prices e in place like every other way in, but debits no
+ * rate limit and calls no event hook (the usage is history), and marks e
+ * to replace a smaller stored copy of its id (TM__HAS_REPLACE). */
+int tm__admit_import(tm *t, tm_event *e, int64_t now, char *err, size_t errlen);
+
 /* The handle's store and writer, for the library's own files. */
 struct tm_store *tm__store(tm *t);
 struct tm_writer *tm__writer(tm *t);

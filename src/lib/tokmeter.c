@@ -110,11 +110,11 @@ int tm_close(tm *t)
     return rc;
 }
 
-/* The one admission step of every way in: validate and fill defaults, then
- * price. On TM_EINVAL the reason is in err. */
-static int admit(tm *t, tm_event *e, int64_t now, char *err, size_t errlen)
+/* Validates and fills defaults, then prices. On TM_EINVAL the reason is in
+ * err. */
+static int finish_and_price(tm *t, tm_event *e, int64_t now, char *err, size_t errlen)
 {
-    e->has &= ~(unsigned)TM__HAS_GEN_ID;
+    e->has &= ~(unsigned)(TM__HAS_GEN_ID | TM__HAS_REPLACE);
     int rc = tm__event_finish(e, now, err, errlen);
     if (rc == TM_OK) {
         pthread_rwlock_rdlock(&t->catalog_lock);
@@ -123,6 +123,22 @@ static int admit(tm *t, tm_event *e, int64_t now, char *err, size_t errlen)
         if (rc == TM_EINVAL)
             snprintf(err, errlen, "%s", tm_errmsg());
     }
+    return rc;
+}
+
+int tm__admit_import(tm *t, tm_event *e, int64_t now, char *err, size_t errlen)
+{
+    int rc = finish_and_price(t, e, now, err, errlen);
+    if (rc == TM_OK)
+        e->has |= TM__HAS_REPLACE;
+    return rc;
+}
+
+/* The one admission step of every live way in: validate, price, debit the
+ * rate limits. On TM_EINVAL the reason is in err. */
+static int admit(tm *t, tm_event *e, int64_t now, char *err, size_t errlen)
+{
+    int rc = finish_and_price(t, e, now, err, errlen);
     if (rc == TM_OK && e->total_tokens) /* the tokens are spent: debit the limits */
         tm__rate_consume(t->policy, e->user_id, e->operation, e->total_tokens, now);
     if (rc == TM_OK && t->event_hook)

@@ -1,0 +1,156 @@
+/*
+ * cmd_import.c — `tokmeter import claude-code|codex|opencode [PATH...]`:
+ * coding-agent usage from the agent's local logs into the store. Reads only
+ * what is new since the last run; prints what it found and what it skipped.
+ */
+#include <string.h>
+
+#include "../core/tmtime.h"
+
+#include "../core/buf.h"
+#include "../core/dec.h"
+#include "../ingest/ingest.h"
+#include "../lib/lib.h"
+#include "cli.h"
+
+/* What the store now holds for the span of the records read: the check
+ * that the import landed (the seed's "verify" step). */
+static int stored_totals(tm *t, const char *kind, const tm_import_stats *s, tm_qrow *out)
+{
+    tm_query_spec q;
+    tm_qresult *res = NULL;
+    char from[32], to[32], where[64];
+    snprintf(from, sizeof from, "%lld", (long long)(s->first_us / 1000));
+    snprintf(to, sizeof to, "%lld", (long long)(s->last_us / 1000 + 1));
+    snprintf(where, sizeof where, "operation=%s", kind);
+    tm__query_init(&q);
+    int rc = tm__query_set(&q, "from", from);
+    if (rc == TM_OK) rc = tm__query_set(&q, "to", to);
+    if (rc == TM_OK) rc = tm__query_set(&q, "where", where);
+    if (rc == TM_OK) rc = tm__run_query(t, &q, &res);
+    if (rc == TM_OK)
+        *out = res->totals;
+    tm__qresult_free(res);
+    tm__query_free(&q);
+    return rc;
+}
+
+/* The summary, for people or (--json) for programs. */
+static void print_stats(const char *kind, const tm_import_stats *s, const tm_qrow *tot, int json)
+{
+    char cost[64], a[32], b[32], c[32], d[32], e[32], t0[32], t1[32];
+    tm__dec_format(tot->s.cost, 12, cost);
+    tm__time_format(s->first_us, t0);
+    tm__time_format(s->last_us, t1);
+    if (json) {
+        printf("{\"source\":\"%s\",\"files\":%lld,\"files_unchanged\":%lld,\"files_resumed\":%lld,"
+               "\"files_reread\":%lld,\"bytes\":%lld,\"lines\":%lld,\"records\":%lld,"
+               "\"stored\":%lld,\"replaced\":%lld,\"duplicates\":%lld,\"skipped\":{\"no_usage\":%lld,"
+               "\"synthetic\":%lld,\"malformed\":%lld,\"before_since\":%lld,\"rejected\":%lld},"
+               "\"span\":{\"from\":%s%s%s,\"to\":%s%s%s,\"events\":%lld,\"total_tokens\":%lld,"
+               "\"cost_usd\":%s,\"unpriced\":%lld},\"seconds\":%.3f}\n",
+               kind, (long long)s->files, (long long)s->unchanged, (long long)s->resumed,
+               (long long)s->reread, (long long)s->bytes, (long long)s->lines,
+               (long long)s->records, (long long)s->stored, (long long)s->replaced,
+               (long long)s->duplicates, (long long)s->no_usage, (long long)s->synthetic,
+               (long long)s->malformed, (long long)s->before_since, (long long)s->rejected,
+               s->records ? "\"" : "", s->records ? t0 : "null", s->records ? "\"" : "",
+               s->records ? "\"" : "", s->records ? t1 : "null", s->records ? "\"" : "",
+               (long long)tot->s.events, (long long)tot->s.total, cost, (long long)tot->s.unpriced,
+               s->seconds);
+        return;
+    }
+    printf("Imported %s: %s files (%s unchanged, %s read on, %s read again), %s lines in %.2f s.\n",
+           kind, cli_count(s->files, a), cli_count(s->unchanged, b), cli_count(s->resumed, c),
+           cli_count(s->reread, d), cli_count(s->lines, e), s->seconds);
+    printf("%s usage records: %s new, %s updated by a larger copy, %s already stored.\n",
+           cli_count(s->records, a), cli_count(s->stored, b), cli_count(s->replaced, c),
+           cli_count(s->duplicates, d));
+    if (s->no_usage + s->synthetic + s->malformed + s->before_since + s->rejected)
+        printf("Skipped: %lld without usage, %lld synthetic, %lld malformed, %lld before --since, "
+               "%lld rejected.\n",
+               (long long)s->no_usage, (long long)s->synthetic, (long long)s->malformed,
+               (long long)s->before_since, (long long)s->rejected);
+    if (s->records) {
+        tm__dec_format_fixed(tot->s.cost, 12, 2, cost);
+        printf("Stored for %.10s to %.10s (%s): %s events, %s tokens, $%s", t0, t1, kind,
+               cli_count(tot->s.events, a), cli_count(tot->s.total, b), cost);
+        if (tot->s.unpriced)
+            printf(" (%lld unpriced: no price for their model)", (long long)tot->s.unpriced);
+        printf(".\n");
+    }
+    if (s->rejected)
+        printf("First rejected record: %s\n", s->first_reject);
+}
+
+static int run(cli_global *g, int argc, char **argv)
+{
+    const char *since = NULL, *mode = NULL;
+    int quiet = 0, full = 0;
+    const cli_opt opts[] = {
+        {"since", "DATE", "skip records before this time (RFC 3339, a date, or 7d back)", &since, NULL, NULL, NULL},
+        {"cost-mode", "MODE", "auto (the log's cost, else the catalog; default), calculate (always the catalog), reported (the log's cost, else unpriced)", &mode, NULL, NULL, NULL},
+        {"full", NULL, "read every file from the start (the store still counts each record once)", NULL, &full, NULL, NULL},
+        {"quiet", NULL, "no progress on stderr", NULL, &quiet, NULL, NULL},
+        {NULL, NULL, NULL, NULL, NULL, NULL, NULL},
+    };
+    int npos = cli_parse(&cmd_import, opts, g, argc, argv);
+    if (g->help) {
+        cli_help(&cmd_import, opts,
+                 "Sources and where they are read from by default:\n"
+                 "  claude-code  each dir of $CLAUDE_CONFIG_DIR (comma-separated), else\n"
+                 "               ${XDG_CONFIG_HOME:-~/.config}/claude and ~/.claude: projects/**/*.jsonl\n"
+                 "  codex        ${CODEX_HOME:-~/.codex}/sessions/**/*.jsonl\n"
+                 "  opencode     ${OPENCODE_DATA_DIR:-${XDG_DATA_HOME:-~/.local/share}/opencode}/storage/message/**/*.json\n"
+                 "PATH may be a file or a directory (walked for the same files).\n"
+                 "A second run reads only what was appended since the first; each API response\n"
+                 "is stored once however often the logs repeat it (docs/importers.md).\n"
+                 "Examples:\n"
+                 "  tokmeter import claude-code\n"
+                 "  tokmeter report --from 7d --interval day --group-by model\n"
+                 "  tokmeter report --from 2026-11-01 --group-by project --order-by cost_usd\n");
+        return EXIT_OK;
+    }
+    if (npos < 1) {
+        if (npos == 0)
+            fprintf(stderr, "tokmeter import: which source? claude-code, codex or opencode\n");
+        return EXIT_USAGE;
+    }
+    int type = tm__src_type(argv[0]);
+    if (type < 0 || type >= TM_SRC_NIMPORT) {
+        fprintf(stderr, "tokmeter import: unknown source '%s' (claude-code, codex or opencode)\n", argv[0]);
+        return EXIT_USAGE;
+    }
+    tm_import_opts o = {.type = type, .paths = (const char *const *)argv + 1,
+                        .npaths = (size_t)npos - 1, .progress = !quiet, .full = full};
+    if (mode && (o.cost_mode = tm__cost_mode(mode)) < 0) {
+        fprintf(stderr, "tokmeter import: --cost-mode: must be auto, calculate or reported, not '%s'\n", mode);
+        return EXIT_USAGE;
+    }
+    if (since && cli_parse_time(since, &o.since_us) != 0) {
+        fprintf(stderr, "tokmeter import: --since: '%s' is not a time (RFC 3339, YYYY-MM-DD, epoch ms or 7d)\n", since);
+        return EXIT_USAGE;
+    }
+    tm *t = cli_open(g);
+    if (!t)
+        return EXIT_FAIL;
+    tm_import_stats st;
+    tm_qrow tot;
+    memset(&tot, 0, sizeof tot);
+    int rc = tm__import(t, &o, &st);
+    if (rc == TM_OK && st.records)
+        rc = stored_totals(t, argv[0], &st, &tot);
+    int rc2 = tm_close(t);
+    if (rc == TM_OK)
+        rc = rc2;
+    if (rc) {
+        cli_error("import", rc);
+        return EXIT_FAIL;
+    }
+    print_stats(argv[0], &st, &tot, g->json);
+    return EXIT_OK;
+}
+
+const cli_cmd cmd_import = {"import", "SOURCE [PATH...]",
+                            "Import coding-agent usage (claude-code, codex, opencode) from local logs.",
+                            run};

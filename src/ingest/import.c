@@ -1,0 +1,587 @@
+/*
+ * import.c — the one importer driver: finds the files, reads only what is
+ * new in each, turns records into events through the agent's reader, and
+ * stores them through the writer like every other way in.
+ *
+ * Incremental reading: for each file the store keeps (import_files) its
+ * identity (dev, inode), size and mtime when last read, the offset after
+ * the last whole line, a hash of its first 4 KiB and one of the 4 KiB
+ * before the offset, and the reader's context there. On the next run:
+ *
+ *   same inode, size and mtime          → not opened at all
+ *   the two hashes still match           → read on from the offset
+ *   otherwise (rewritten or truncated)   → read again from the start; the
+ *                                          record ids make repeats duplicates
+ *
+ * A line without its newline yet is read (it may be complete) but the
+ * offset stays before it, so it is read again once it is finished.
+ * Progress is saved only after the events it covers are durable, so a
+ * killed import at worst reads some lines again next time.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../core/err.h"
+#include "../core/event.h"
+#include "../core/strmap.h"
+#include "../core/tmtime.h"
+#include "../lib/lib.h"
+#include "../store/store.h"
+#include "ingest_int.h"
+
+#define CHUNK 8192          /* events per writer submission                 */
+#define FP_BYTES 4096       /* bytes hashed at each end                     */
+#define SAVE_EVERY 512      /* files between progress saves                 */
+
+static const char *const src_names[TM_NSRC] = {"claude-code", "codex", "opencode",
+                                               "openai-usage", "anthropic-usage"};
+
+const char *tm__src_name(int type) { return type >= 0 && type < TM_NSRC ? src_names[type] : "?"; }
+
+int tm__src_type(const char *name)
+{
+    for (int i = 0; i < TM_NSRC; i++)
+        if (strcmp(name, src_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+int tm__cost_mode(const char *name)
+{
+    static const char *const modes[] = {"auto", "calculate", "reported"};
+    for (int i = 0; i < 3; i++)
+        if (strcmp(name, modes[i]) == 0)
+            return i;
+    return -1;
+}
+
+static const tm_importer *importer_of(int type)
+{
+    switch (type) {
+    case TM_SRC_CLAUDE: return &tm__imp_claude;
+    case TM_SRC_CODEX: return &tm__imp_codex;
+    case TM_SRC_OPENCODE: return &tm__imp_opencode;
+    default: return NULL;
+    }
+}
+
+/* ---- helpers for the readers ---- */
+
+int tm__jint(const tm_jv *v, int64_t *out)
+{
+    uint64_t u;
+    if (!v || v->type != TM_J_NUMBER || tm__uint_parse(v->s, v->n, 1ULL << 53, &u) != 0)
+        return -1;
+    *out = (int64_t)u;
+    return 0;
+}
+
+const char *tm__jstr(const tm_jv *v) { return v && v->type == TM_J_STRING ? v->s : NULL; }
+
+const tm_jv *tm__jpath(const tm_jv *o, const char *a, const char *b)
+{
+    const tm_jv *v = tm__json_get(o, a);
+    return b ? tm__json_get(v, b) : v;
+}
+
+int tm__home_path(tm_buf *out, const char *rest)
+{
+    const char *home = getenv("HOME");
+    return tm__buf_printf(out, "%s/%s", home && *home ? home : "", rest);
+}
+
+const char *tm__basename(const char *path, char *buf, size_t cap)
+{
+    size_t n = strlen(path);
+    while (n > 1 && path[n - 1] == '/')
+        n--;
+    size_t i = n;
+    while (i > 0 && path[i - 1] != '/')
+        i--;
+    snprintf(buf, cap, "%.*s", (int)(n - i), path + i);
+    return buf;
+}
+
+int tm__import_defaults(int type, tm_buf *out)
+{
+    const tm_importer *imp = importer_of(type);
+    tm__buf_reset(out);
+    int rc = imp ? imp->defaults(out) : tm__fail(TM_EINVAL, "import: not an importer type");
+    return rc ? rc : tm__buf_add(out, "", 1);
+}
+
+/* ---- finding files ---- */
+
+typedef struct file_ent {
+    char *path;
+    const char *root;           /* the directory it was found under        */
+} file_ent;
+
+typedef struct walk {
+    const tm_importer *imp;
+    file_ent *files;
+    size_t n, cap;
+} walk;
+
+static int add_file(walk *w, const char *root, const char *path)
+{
+    file_ent *p = tm__grow(w->files, w->n, &w->cap, sizeof *p, 256);
+    if (!p)
+        return TM_ENOMEM;
+    w->files = p;
+    if (!(w->files[w->n].path = strdup(path)))
+        return TM_ENOMEM;
+    w->files[w->n++].root = root;
+    return TM_OK;
+}
+
+static int walk_dir(walk *w, const char *root, const char *dir, int depth)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return depth == 0 ? tm__fail(TM_ENOTFOUND, "%s: %s", dir, strerror(errno)) : TM_OK;
+    int rc = TM_OK;
+    tm_buf p = TM_BUF_INIT;
+    struct dirent *e;
+    while (rc == TM_OK && (e = readdir(d))) {
+        if (e->d_name[0] == '.' && (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2])))
+            continue;
+        tm__buf_reset(&p);
+        if ((rc = tm__buf_printf(&p, "%s/%s", dir, e->d_name)))
+            break;
+        int type = e->d_type;
+        if (type == DT_UNKNOWN || type == DT_LNK) {
+            struct stat sb;
+            type = stat(p.data, &sb) != 0 ? DT_UNKNOWN : S_ISDIR(sb.st_mode) ? DT_DIR
+                                                       : S_ISREG(sb.st_mode) ? DT_REG : DT_UNKNOWN;
+        }
+        if (type == DT_DIR && depth < 32)
+            rc = walk_dir(w, root, p.data, depth + 1);
+        else if (type == DT_REG && w->imp->wanted(p.data, e->d_name))
+            rc = add_file(w, root, p.data);
+    }
+    closedir(d);
+    tm__buf_free(&p);
+    return rc;
+}
+
+static int cmp_file(const void *a, const void *b)
+{
+    return strcmp(((const file_ent *)a)->path, ((const file_ent *)b)->path);
+}
+
+/* ---- the run ---- */
+
+typedef struct chunk {
+    tm_ticket ticket;
+    unsigned char dup[CHUNK];
+    size_t n;
+    int live;
+} chunk;
+
+typedef struct run {
+    tm *t;
+    const tm_import_opts *o;
+    const tm_importer *imp;
+    tm_import_stats *st;
+    tm_event *pending[CHUNK];
+    size_t npending;
+    chunk chunks[2];            /* one being filled, one committing         */
+    int cur;
+    tm_arena arena;
+    tm_file_rec *done;          /* files read, saved after their events     */
+    size_t ndone, capdone;
+    int64_t now;
+    double t0, last_report;
+    int reported;               /* a progress line was printed              */
+} run;
+
+static double mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int wait_chunk(run *x, chunk *c)
+{
+    if (!c->live)
+        return TM_OK;
+    int rc = tm__writer_wait(tm__writer(x->t), &c->ticket);
+    c->live = 0;
+    for (size_t i = 0; rc == TM_OK && i < c->n; i++) {
+        x->st->stored += c->dup[i] == 0;
+        x->st->duplicates += c->dup[i] == 1;
+        x->st->replaced += c->dup[i] == 2;
+    }
+    return rc;
+}
+
+/* Submits the pending events as one chunk, after the chunk before it is
+ * committed (so at most two are in flight). */
+static int submit(run *x)
+{
+    if (!x->npending)
+        return TM_OK;
+    chunk *c = &x->chunks[x->cur];
+    int rc = wait_chunk(x, c);
+    if (rc)
+        return rc;
+    c->n = x->npending;
+    c->ticket = (tm_ticket){c->n, 0, c->dup, NULL};
+    c->live = 1;
+    x->npending = 0;
+    x->cur ^= 1;
+    return tm__writer_submit(tm__writer(x->t), x->pending, c->n, &c->ticket);
+}
+
+/* Waits for every submitted event and counts what became of them. */
+static int drain(run *x)
+{
+    int rc = submit(x);
+    for (int i = 0; i < 2; i++) {
+        int r = wait_chunk(x, &x->chunks[i]);
+        if (!rc)
+            rc = r;
+    }
+    return rc;
+}
+
+static int save_task(tm_store *s, void *arg)
+{
+    run *x = arg;
+    return s->ops->file_put(s, x->done, x->ndone, x->now);
+}
+
+static void free_done(run *x)
+{
+    for (size_t i = 0; i < x->ndone; i++) {
+        free((char *)x->done[i].path);
+        free((char *)x->done[i].state);
+    }
+    x->ndone = 0;
+}
+
+/* Makes the events read so far durable, then records how far each file
+ * was read. */
+static int save_progress(run *x)
+{
+    int rc = drain(x);
+    if (rc == TM_OK && x->ndone)
+        rc = tm__writer_exec(tm__writer(x->t), save_task, x);
+    free_done(x);
+    return rc;
+}
+
+static void progress(run *x, int final)
+{
+    if (!x->o->progress)
+        return;
+    double now = mono(), el = now - x->t0;
+    int tty = isatty(2);
+    if (!final && now - x->last_report < (tty ? 0.25 : 2.0))
+        return;
+    if (final && !x->reported)
+        return; /* a short import says nothing until its summary */
+    x->last_report = now;
+    x->reported = 1;
+    fprintf(stderr, "%simport %s: %lld files, %lld lines, %lld records, %.0f lines/s%s",
+            tty ? "\r" : "", x->imp->name, (long long)x->st->files, (long long)x->st->lines,
+            (long long)x->st->records, el > 0 ? x->st->lines / el : 0.0,
+            tty && !final ? "" : "\n");
+}
+
+/* One record's event: cost mode, since, admission, then queued. */
+static int take_event(run *x, tm_event *ev)
+{
+    tm_import_stats *st = x->st;
+    char err[256];
+    st->records++;
+    if (x->o->since_us && ev->ts_us < x->o->since_us) {
+        st->before_since++;
+        return TM_OK;
+    }
+    if (x->o->cost_mode == TM_CM_CALCULATE)
+        ev->has &= ~(unsigned)TM_HAS_COST;
+    int rc = tm__admit_import(x->t, ev, x->now, err, sizeof err);
+    if (rc == TM_EINVAL) {
+        st->rejected++;
+        if (!st->first_reject[0])
+            snprintf(st->first_reject, sizeof st->first_reject, "%s", err);
+        return TM_OK;
+    }
+    if (rc)
+        return rc;
+    if (x->o->cost_mode == TM_CM_REPORTED && ev->cost_source != TM_COST_REPORTED) {
+        ev->cost_pusd = 0;
+        ev->cost_source = TM_COST_UNPRICED;
+    }
+    if (!st->first_us || ev->ts_us < st->first_us)
+        st->first_us = ev->ts_us;
+    if (ev->ts_us > st->last_us)
+        st->last_us = ev->ts_us;
+    tm_event *c = tm__event_clone(ev);
+    if (!c)
+        return TM_ENOMEM;
+    x->pending[x->npending++] = c;
+    return x->npending == CHUNK ? submit(x) : TM_OK;
+}
+
+static int one_record(run *x, tm_ifile *f, const char *s, size_t n)
+{
+    tm_event ev;
+    tm_event_init(&ev);
+    int r = x->imp->record(f, s, n, &ev);
+    int rc = TM_OK;
+    switch (r) {
+    case REC_EVENT: rc = take_event(x, &ev); break;
+    case REC_NO_USAGE: x->st->no_usage++; break;
+    case REC_SYNTHETIC: x->st->synthetic++; break;
+    case REC_MALFORMED: x->st->malformed++; break;
+    default: break;
+    }
+    tm__arena_reset(f->arena);
+    return rc;
+}
+
+/* "session\tmodel\tproject\tp0\tp1\tp2\tp3\tp4\thas_prev" */
+static char *ctx_save(const tm_ictx *c)
+{
+    tm_buf b = TM_BUF_INIT;
+    tm__buf_printf(&b, "%s\t%s\t%s\t%lld\t%lld\t%lld\t%lld\t%lld\t%d", c->session, c->model,
+                   c->project, (long long)c->prev[0], (long long)c->prev[1], (long long)c->prev[2],
+                   (long long)c->prev[3], (long long)c->prev[4], c->has_prev);
+    return b.data; /* NULL when out of memory: the file is then read again */
+}
+
+static void ctx_load(tm_ictx *c, const char *s)
+{
+    memset(c, 0, sizeof *c);
+    if (!s)
+        return;
+    char *fields[9] = {0}, *copy = strdup(s), *p = copy;
+    for (int i = 0; p && i < 9; i++) {
+        fields[i] = p;
+        if ((p = strchr(p, '\t')))
+            *p++ = '\0';
+    }
+    if (fields[8]) {
+        snprintf(c->session, sizeof c->session, "%s", fields[0]);
+        snprintf(c->model, sizeof c->model, "%s", fields[1]);
+        snprintf(c->project, sizeof c->project, "%s", fields[2]);
+        for (int i = 0; i < 5; i++)
+            c->prev[i] = strtoll(fields[3 + i], NULL, 10);
+        c->has_prev = atoi(fields[8]);
+    }
+    free(copy);
+}
+
+typedef struct known {
+    tm_strmap index;            /* path → i + 1 into recs                   */
+    tm_file_rec *recs;
+    size_t n, cap;
+} known;
+
+static int know(void *arg, const tm_file_rec *r)
+{
+    known *k = arg;
+    tm_file_rec *p = tm__grow(k->recs, k->n, &k->cap, sizeof *p, 64);
+    if (!p)
+        return TM_ENOMEM;
+    k->recs = p;
+    tm_file_rec *c = &k->recs[k->n];
+    *c = *r;
+    c->path = strdup(r->path);
+    c->kind = NULL;
+    c->state = r->state ? strdup(r->state) : NULL;
+    if (!c->path || (r->state && !c->state))
+        return TM_ENOMEM;
+    k->n++;
+    return tm__strmap_put(&k->index, c->path, (int64_t)k->n);
+}
+
+static void known_free(known *k)
+{
+    for (size_t i = 0; i < k->n; i++) {
+        free((char *)k->recs[i].path);
+        free((char *)k->recs[i].state);
+    }
+    free(k->recs);
+    tm__strmap_clear(&k->index);
+}
+
+static int64_t fp(const char *p, size_t n) { return (int64_t)tm__hash(p, n); }
+
+static int read_file(run *x, const file_ent *fe, const tm_file_rec *prev)
+{
+    tm_import_stats *st = x->st;
+    int fd = open(fe->path, O_RDONLY | O_CLOEXEC);
+    struct stat sb;
+    if (fd < 0 || fstat(fd, &sb) != 0) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        return e == ENOENT ? TM_OK : tm__fail(TM_EIO, "%s: %s", fe->path, strerror(e));
+    }
+    st->files++;
+    int64_t mtime = (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
+    if (prev && prev->ino == (int64_t)sb.st_ino && prev->dev == (int64_t)sb.st_dev &&
+        prev->size == (int64_t)sb.st_size && prev->mtime_ns == mtime) {
+        st->unchanged++;
+        close(fd);
+        return TM_OK;
+    }
+    size_t size = (size_t)sb.st_size;
+    const char *map = NULL;
+    if (size && (map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0)) == MAP_FAILED) {
+        close(fd);
+        return tm__fail(TM_EIO, "%s: %s", fe->path, strerror(errno));
+    }
+    close(fd);
+    char projbuf[256];
+    tm_ifile f = {.path = fe->path, .arena = &x->arena, .cost_mode = x->o->cost_mode};
+    if (x->imp->project)
+        f.project = x->imp->project(fe->root, fe->path, projbuf, sizeof projbuf);
+    size_t start = 0;
+    if (prev && !x->imp->whole_file) {
+        size_t off = (size_t)prev->offset, h = off < FP_BYTES ? off : FP_BYTES;
+        if (off <= size && fp(map, h) == prev->head && fp(map + off - h, h) == prev->tail) {
+            start = off;
+            ctx_load(&f.ctx, prev->state);
+            st->resumed++;
+        } else {
+            st->reread++;
+        }
+    } else if (prev) {
+        st->reread++;
+    }
+    int rc = TM_OK;
+    size_t end = start; /* the offset to save: after the last whole line */
+    if (x->imp->whole_file) {
+        st->bytes += (int64_t)size;
+        st->lines++;
+        rc = one_record(x, &f, map ? map : "", size);
+        end = size;
+    } else {
+        const char *p = map + start, *lim = map + size;
+        st->bytes += (int64_t)(size - start);
+        while (rc == TM_OK && p < lim) {
+            const char *nl = memchr(p, '\n', (size_t)(lim - p));
+            const char *e = nl ? nl : lim;
+            st->lines++;
+            rc = one_record(x, &f, p, (size_t)(e - p));
+            if (!nl)
+                break;
+            p = nl + 1;
+            end = (size_t)(p - map);
+            if ((st->lines & 4095) == 0)
+                progress(x, 0);
+        }
+    }
+    if (rc == TM_OK) {
+        tm_file_rec *d = tm__grow(x->done, x->ndone, &x->capdone, sizeof *d, 64);
+        size_t h = end < FP_BYTES ? end : FP_BYTES;
+        if (!d) {
+            rc = TM_ENOMEM;
+        } else {
+            x->done = d;
+            x->done[x->ndone] = (tm_file_rec){
+                strdup(fe->path), x->imp->name, ctx_save(&f.ctx), (int64_t)sb.st_dev,
+                (int64_t)sb.st_ino, (int64_t)size, mtime, (int64_t)end,
+                map ? fp(map, h) : fp("", 0), map ? fp(map + end - h, h) : fp("", 0)};
+            if (x->done[x->ndone].path)
+                x->ndone++;
+            else
+                rc = TM_ENOMEM;
+        }
+    }
+    if (map)
+        munmap((void *)map, size);
+    return rc;
+}
+
+int tm__import(tm *t, const tm_import_opts *o, tm_import_stats *st)
+{
+    const tm_importer *imp = importer_of(o->type);
+    walk w = {imp, NULL, 0, 0};
+    known k = {TM_STRMAP_INIT, NULL, 0, 0};
+    tm_buf roots = TM_BUF_INIT;
+    run *x = calloc(1, sizeof *x);
+    int rc = TM_OK;
+    memset(st, 0, sizeof *st);
+    if (!x)
+        return TM_ENOMEM;
+    if (!imp) {
+        free(x);
+        return tm__fail(TM_EINVAL, "import: %s is not an importer", tm__src_name(o->type));
+    }
+    *x = (run){.t = t, .o = o, .imp = imp, .st = st, .now = tm__now_us(), .t0 = mono()};
+    x->last_report = x->t0;
+    /* The files: each given path (a file, or a directory walked), else
+     * every default root that exists. */
+    if (o->npaths) {
+        for (size_t i = 0; i < o->npaths && rc == TM_OK; i++) {
+            struct stat sb;
+            if (stat(o->paths[i], &sb) != 0)
+                rc = tm__fail(TM_ENOTFOUND, "%s: %s", o->paths[i], strerror(errno));
+            else if (S_ISDIR(sb.st_mode))
+                rc = walk_dir(&w, o->paths[i], o->paths[i], 0);
+            else
+                rc = add_file(&w, NULL, o->paths[i]);
+        }
+    } else if ((rc = tm__import_defaults(o->type, &roots)) == TM_OK) {
+        int found = 0;
+        for (const char *r = roots.data; rc == TM_OK && *r; r += strlen(r) + 1) {
+            struct stat sb;
+            if (stat(r, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+                found = 1;
+                rc = walk_dir(&w, r, r, 0);
+            }
+        }
+        if (rc == TM_OK && !found) {
+            tm_buf list = TM_BUF_INIT;
+            for (const char *r = roots.data; *r; r += strlen(r) + 1)
+                tm__buf_printf(&list, "%s%s", list.len ? ", " : "", r);
+            rc = tm__fail(TM_ENOTFOUND, "no %s data found (looked in %s); give the directory as an argument",
+                          imp->name, list.data ? list.data : "nothing");
+            tm__buf_free(&list);
+        }
+    }
+    if (rc == TM_OK && w.n)
+        qsort(w.files, w.n, sizeof *w.files, cmp_file);
+    if (rc == TM_OK && !o->full)
+        rc = tm__store(t)->ops->file_list(tm__store(t), imp->name, know, &k);
+    for (size_t i = 0; i < w.n && rc == TM_OK; i++) {
+        int64_t ix = 0;
+        const tm_file_rec *prev = tm__strmap_get(&k.index, w.files[i].path, &ix) ? &k.recs[ix - 1] : NULL;
+        rc = read_file(x, &w.files[i], prev);
+        if (rc == TM_OK && x->ndone >= SAVE_EVERY)
+            rc = save_progress(x);
+        progress(x, 0);
+    }
+    int rc2 = save_progress(x);
+    if (!rc)
+        rc = rc2;
+    st->seconds = mono() - x->t0;
+    progress(x, 1);
+    for (size_t i = 0; i < w.n; i++)
+        free(w.files[i].path);
+    free(w.files);
+    free_done(x);
+    free(x->done);
+    tm__arena_free(&x->arena);
+    for (size_t i = 0; i < x->npending; i++)
+        free(x->pending[i]);
+    free(x);
+    known_free(&k);
+    tm__buf_free(&roots);
+    return rc;
+}
