@@ -28,7 +28,7 @@ ASAN_LIB := $(LIB_SRC:%.c=build/asan/%.o) build/obj/gen/prices_data.o
 ASAN_UNIT:= $(UNIT_SRC:%.c=build/asan/%.o)
 ASAN_CLI := $(CLI_SRC:%.c=build/asan/%.o)
 
-TESTHELP := build/tm_crashwriter
+TESTHELP := build/tm_crashwriter build/gen_claude
 
 .PHONY: all deps run test unit unit-asan cli-test bench clean fmt
 all: build/tokmeter
@@ -76,6 +76,9 @@ build/asan/test_unit: $(ASAN_UNIT) $(ASAN_LIB)
 build/tm_crashwriter: build/obj/tests/helpers/crashwriter.o build/libtokmeter.a
 	$(CC) $(CFLAGS) -o $@ $^ $(PKGLIBS)
 
+build/gen_claude: tests/helpers/gen_claude.c
+	$(CC) $(BASE) $(CFLAGS) -o $@ $<
+
 # The side-by-side benchmark also links libpq (installed by scripts/bench-deps.sh).
 build/obj/bench/compare.o: bench/compare.c
 	@mkdir -p $(dir $@)
@@ -102,6 +105,8 @@ cli-test: build/tokmeter build/asan/tokmeter $(TESTHELP)
 	sh tests/cli/run.sh
 	sh tests/cli/daemon.sh
 	sh tests/cli/alerts.sh
+	sh tests/cli/collect.sh
+	sh tests/cli/import.sh
 
 test: deps
 	@$(MAKE) --no-print-directory -j2 build/tokmeter build/test_unit build/asan/test_unit build/asan/tokmeter $(TESTHELP)

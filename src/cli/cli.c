@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../core/dec.h"
 #include "../core/event.h"
@@ -125,12 +126,28 @@ void cli_error(const char *what, int err)
     fprintf(stderr, "tokmeter: %s: %s\n", what, m && *m ? m : tm_strerror(err));
 }
 
-const char *cli_config_path(const cli_global *g)
+const char *cli_config_target(const cli_global *g)
 {
-    const char *env = getenv("TOKMETER_CONFIG");
+    static char def[4200];
+    const char *env = getenv("TOKMETER_CONFIG"), *xdg = getenv("XDG_CONFIG_HOME"),
+               *home = getenv("HOME");
     if (g->config && *g->config)
         return g->config;
-    return env && *env ? env : NULL;
+    if (env && *env)
+        return env;
+    if (xdg && *xdg)
+        snprintf(def, sizeof def, "%s/tokmeter/config.json", xdg);
+    else
+        snprintf(def, sizeof def, "%s/.config/tokmeter/config.json", home ? home : "");
+    return def;
+}
+
+const char *cli_config_path(const cli_global *g)
+{
+    const char *p = cli_config_target(g);
+    if ((g->config && *g->config) || p == getenv("TOKMETER_CONFIG"))
+        return p;
+    return access(p, F_OK) == 0 ? p : NULL;
 }
 
 const char *cli_prices_path(const cli_global *g)

@@ -64,8 +64,12 @@ const char *cli_db_path(const cli_global *g);
  * prints why not; returns NULL on failure. */
 tm *cli_open(const cli_global *g);
 
-/* The config file: --config, else $TOKMETER_CONFIG, else NULL. */
+/* The config file: --config, else $TOKMETER_CONFIG, else
+ * ${XDG_CONFIG_HOME:-~/.config}/tokmeter/config.json when it exists, else
+ * NULL. cli_config_target is the same but never NULL (where `sources add`
+ * writes). */
 const char *cli_config_path(const cli_global *g);
+const char *cli_config_target(const cli_global *g);
 
 /* The price file: --prices, else $TOKMETER_PRICES, else NULL. */
 const char *cli_prices_path(const cli_global *g);

@@ -13,33 +13,11 @@
 #include "../lib/lib.h"
 #include "cli.h"
 
-/* What the store now holds for the span of the records read: the check
- * that the import landed (the seed's "verify" step). */
-static int stored_totals(tm *t, const char *kind, const tm_import_stats *s, tm_qrow *out)
-{
-    tm_query_spec q;
-    tm_qresult *res = NULL;
-    char from[32], to[32], where[64];
-    snprintf(from, sizeof from, "%lld", (long long)(s->first_us / 1000));
-    snprintf(to, sizeof to, "%lld", (long long)(s->last_us / 1000 + 1));
-    snprintf(where, sizeof where, "operation=%s", kind);
-    tm__query_init(&q);
-    int rc = tm__query_set(&q, "from", from);
-    if (rc == TM_OK) rc = tm__query_set(&q, "to", to);
-    if (rc == TM_OK) rc = tm__query_set(&q, "where", where);
-    if (rc == TM_OK) rc = tm__run_query(t, &q, &res);
-    if (rc == TM_OK)
-        *out = res->totals;
-    tm__qresult_free(res);
-    tm__query_free(&q);
-    return rc;
-}
-
 /* The summary, for people or (--json) for programs. */
-static void print_stats(const char *kind, const tm_import_stats *s, const tm_qrow *tot, int json)
+static void print_stats(const char *kind, const tm_import_stats *s, const tm_sums *tot, int json)
 {
     char cost[64], a[32], b[32], c[32], d[32], e[32], t0[32], t1[32];
-    tm__dec_format(tot->s.cost, 12, cost);
+    tm__dec_format(tot->cost, 12, cost);
     tm__time_format(s->first_us, t0);
     tm__time_format(s->last_us, t1);
     if (json) {
@@ -56,14 +34,14 @@ static void print_stats(const char *kind, const tm_import_stats *s, const tm_qro
                (long long)s->malformed, (long long)s->before_since, (long long)s->rejected,
                s->records ? "\"" : "", s->records ? t0 : "null", s->records ? "\"" : "",
                s->records ? "\"" : "", s->records ? t1 : "null", s->records ? "\"" : "",
-               (long long)tot->s.events, (long long)tot->s.total, cost, (long long)tot->s.unpriced,
+               (long long)tot->events, (long long)tot->total, cost, (long long)tot->unpriced,
                s->seconds);
         return;
     }
     printf("Imported %s: %s files (%s unchanged, %s read on, %s read again), %s lines in %.2f s.\n",
            kind, cli_count(s->files, a), cli_count(s->unchanged, b), cli_count(s->resumed, c),
            cli_count(s->reread, d), cli_count(s->lines, e), s->seconds);
-    printf("%s usage records: %s new, %s updated by a larger copy, %s already stored.\n",
+    printf("%s usage records: %s new, %s updated by a larger copy, %s repeats (counted once).\n",
            cli_count(s->records, a), cli_count(s->stored, b), cli_count(s->replaced, c),
            cli_count(s->duplicates, d));
     if (s->no_usage + s->synthetic + s->malformed + s->before_since + s->rejected)
@@ -72,11 +50,11 @@ static void print_stats(const char *kind, const tm_import_stats *s, const tm_qro
                (long long)s->no_usage, (long long)s->synthetic, (long long)s->malformed,
                (long long)s->before_since, (long long)s->rejected);
     if (s->records) {
-        tm__dec_format_fixed(tot->s.cost, 12, 2, cost);
+        tm__dec_format_fixed(tot->cost, 12, 2, cost);
         printf("Stored for %.10s to %.10s (%s): %s events, %s tokens, $%s", t0, t1, kind,
-               cli_count(tot->s.events, a), cli_count(tot->s.total, b), cost);
-        if (tot->s.unpriced)
-            printf(" (%lld unpriced: no price for their model)", (long long)tot->s.unpriced);
+               cli_count(tot->events, a), cli_count(tot->total, b), cost);
+        if (tot->unpriced)
+            printf(" (%lld unpriced: no price for their model)", (long long)tot->unpriced);
         printf(".\n");
     }
     if (s->rejected)
@@ -135,11 +113,11 @@ static int run(cli_global *g, int argc, char **argv)
     if (!t)
         return EXIT_FAIL;
     tm_import_stats st;
-    tm_qrow tot;
+    tm_sums tot;
     memset(&tot, 0, sizeof tot);
     int rc = tm__import(t, &o, &st);
     if (rc == TM_OK && st.records)
-        rc = stored_totals(t, argv[0], &st, &tot);
+        rc = tm__import_span(t, type, &st, &tot);
     int rc2 = tm_close(t);
     if (rc == TM_OK)
         rc = rc2;

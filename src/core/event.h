@@ -31,6 +31,9 @@
  * the same id is replaced when this copy is larger (more total_tokens, or
  * as many and a larger value) and neither has a latency. */
 #define TM__HAS_REPLACE (1u << 28)
+/* Internal bit, set by collectors: the event sums many requests (a usage
+ * bucket), so per-request price tiers do not apply. */
+#define TM__HAS_AGGREGATE (1u << 27)
 
 /* Builds one event field by field; strings live in the arena. */
 typedef struct tm_event_builder {

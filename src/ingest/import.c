@@ -328,6 +328,24 @@ static int take_event(run *x, tm_event *ev)
         st->first_us = ev->ts_us;
     if (ev->ts_us > st->last_us)
         st->last_us = ev->ts_us;
+    /* Copies of one response are usually neighbours (one line per content
+     * block): keep only the largest of those here, and leave copies far
+     * apart (resumed sessions, later runs) to the store. */
+    for (size_t back = 1; back <= 4 && back <= x->npending; back++) {
+        tm_event *p = x->pending[x->npending - back];
+        if (strcmp(p->id, ev->id) != 0)
+            continue;
+        st->duplicates++;
+        if (ev->total_tokens < p->total_tokens ||
+            (ev->total_tokens == p->total_tokens && ev->value_nano <= p->value_nano))
+            return TM_OK;
+        tm_event *c = tm__event_clone(ev);
+        if (!c)
+            return TM_ENOMEM;
+        free(p);
+        x->pending[x->npending - back] = c;
+        return TM_OK;
+    }
     tm_event *c = tm__event_clone(ev);
     if (!c)
         return TM_ENOMEM;
@@ -505,6 +523,26 @@ static int read_file(run *x, const file_ent *fe, const tm_file_rec *prev)
     }
     if (map)
         munmap((void *)map, size);
+    return rc;
+}
+
+int tm__import_span(tm *t, int type, const tm_import_stats *st, tm_sums *out)
+{
+    tm_query_spec q;
+    tm_qresult *res = NULL;
+    char from[32], to[32], where[64];
+    snprintf(from, sizeof from, "%lld", (long long)(st->first_us / 1000));
+    snprintf(to, sizeof to, "%lld", (long long)(st->last_us / 1000 + 1));
+    snprintf(where, sizeof where, "operation=%s", tm__src_name(type));
+    tm__query_init(&q);
+    int rc = tm__query_set(&q, "from", from);
+    if (rc == TM_OK) rc = tm__query_set(&q, "to", to);
+    if (rc == TM_OK) rc = tm__query_set(&q, "where", where);
+    if (rc == TM_OK) rc = tm__run_query(t, &q, &res);
+    if (rc == TM_OK)
+        *out = res->totals.s;
+    tm__qresult_free(res);
+    tm__query_free(&q);
     return rc;
 }
 

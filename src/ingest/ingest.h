@@ -60,6 +60,12 @@ int tm__import_defaults(int type, tm_buf *out);
  * store errors; bad records are counted in *st, never fatal. */
 int tm__import(tm *t, const tm_import_opts *o, tm_import_stats *st);
 
+/* What the store now holds from importer `type` over the time span of the
+ * records an import found (st->first_us .. st->last_us): the check that
+ * the import landed. */
+struct tm_sums;
+int tm__import_span(tm *t, int type, const tm_import_stats *st, struct tm_sums *out);
+
 /* ---- sources and collectors (sources.c, collect.c) ---- */
 
 typedef struct tm_source {
@@ -86,9 +92,10 @@ typedef struct tm_collect_result {
     char source[65];
     int ok;                     /* 1: collected                             */
     int auth_failed, server_failed, net_failed;
-    int64_t buckets, stored, replaced, duplicates, tokens, requests;
+    int64_t buckets, stored, replaced, duplicates, tokens, rejected;
+    char first_reject[256];
     tm_i128 cost;               /* computed cost of the buckets, pUSD       */
-    char message[512];          /* what went wrong, or ""                   */
+    char message[1200];         /* what went wrong, or ""                   */
 } tm_collect_result;
 
 typedef struct tm_collect_opts {

@@ -25,6 +25,7 @@
 #include "../core/arena.h"
 #include "../core/dec.h"
 #include "../core/err.h"
+#include "../core/event.h"
 #include "../core/json.h"
 #include "../core/strmap.h"
 #include "../core/tmtime.h"
@@ -554,7 +555,10 @@ int tm__price_event(const tm_catalog *c, tm_event *ev, tm_price_why *why)
             return TM_OK;
         int64_t inputs = ev->input_tokens + ev->cache_read_tokens + ev->cache_write_tokens;
         const tm_prices *tier = NULL;
-        for (size_t i = 0; i < e->ntiers; i++)
+        /* Tiers are per request: a usage bucket summing many requests is
+         * priced at the base rates. */
+        size_t ntiers = ev->has & TM__HAS_AGGREGATE ? 0 : e->ntiers;
+        for (size_t i = 0; i < ntiers; i++)
             if (inputs > e->tiers[i].above) { /* at the threshold is not above it */
                 tier = &e->tiers[i].p;
                 why->tier = (int)i;
