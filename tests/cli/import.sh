@@ -1,0 +1,148 @@
+#!/bin/sh
+# tests/cli/import.sh — `tokmeter import` on the fixture trees in
+# tests/fixtures/: Claude Code duplicates across content blocks and resumed
+# sessions, larger later copies, malformed, synthetic and usage-less lines,
+# several projects; Codex and OpenCode records; default directories; and
+# incremental runs after appends, a rewrite, a truncation and a line
+# written in two pieces.
+set -u
+cd "$(dirname "$0")/../.."
+TM=./build/asan/tokmeter
+W=$(mktemp -d /tmp/tmimp.XXXXXX)
+trap 'rm -rf "$W"' EXIT
+export TOKMETER_DB="$W/i.db" TZ=UTC
+export ASAN_OPTIONS=exitcode=99:detect_leaks=1 UBSAN_OPTIONS=exitcode=98:halt_on_error=1
+pass=0 fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+check() { name=$1; shift; if "$@"; then ok; else bad "$name"; fi; }
+eq() { [ "$1" = "$2" ] || { echo "  got:  $1" >&2; echo "  want: $2" >&2; return 1; }; }
+has() { case "$1" in *"$2"*) return 0;; esac; echo "  in: $1" >&2; echo "  no: $2" >&2; return 1; }
+jget() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
+imp() { $TM import "$@" --quiet --json; }
+report() { ./build/tokmeter report --from 2026-10-01 --to 2026-12-01 --tz UTC --json "$@"; }
+
+cp -r tests/fixtures/claude "$W/claude"
+C="$W/claude"
+
+# --- first import ------------------------------------------------------------
+out=$(imp claude-code "$C"); code=$?
+check "claude: exit 0" eq "$code" 0
+check "claude: records" eq "$(echo "$out" | jget 'd["records"]')" 8
+check "claude: one event per response" eq "$(echo "$out" | jget 'd["stored"]')" 5
+check "claude: copies counted once" eq "$(echo "$out" | jget 'd["duplicates"]')" 3
+check "claude: usage-less lines skipped" eq "$(echo "$out" | jget 'd["skipped"]["no_usage"]')" 3
+check "claude: synthetic skipped" eq "$(echo "$out" | jget 'd["skipped"]["synthetic"]')" 1
+check "claude: malformed skipped" eq "$(echo "$out" | jget 'd["skipped"]["malformed"]')" 1
+check "claude: span tokens" eq "$(echo "$out" | jget 'd["span"]["total_tokens"]')" 58370
+out=$(report --interval day --group-by model | jget '[(r["period"], r["model"], r["events"], r["input_tokens"], r["output_tokens"], r["cache_read_tokens"], r["cache_write_tokens"], r["total_tokens"]) for r in d["rows"]]')
+check "claude: per day and model, largest copy" eq "$out" "[('2026-11-01', 'claude-opus-4-1-20250805', 1, 100, 1000, 0, 2000, 3100), ('2026-11-01', 'claude-sonnet-4-5-20250929', 1, 10, 400, 20000, 1000, 21410), ('2026-11-02', 'claude-haiku-4-5-20251001', 1, 3000, 700, 0, 0, 3700), ('2026-11-02', 'claude-sonnet-4-5-20250929', 1, 50, 100, 30000, 0, 30150), ('2026-11-03', 'claude-haiku-4-5-20251001', 1, 1, 2, 4, 3, 10)]"
+out=$(report --group-by project | jget '[(r["project"], r["events"], r["total_tokens"]) for r in d["rows"]]')
+check "claude: group by project" eq "$out" "[('-home-u-alpha', 3, 54660), ('-home-u-beta', 2, 3710)]"
+out=$(report --group-by model --where model=claude-sonnet-4-5-20250929 | jget 'd["rows"][0]["cost_usd"]')
+check "claude: computed cost exact" eq "$out" 0.02643
+ev=$(./build/tokmeter events --json --all | grep '"cc:msg_B:req_B"')
+check "claude: costUSD used in auto mode" has "$ev" '"cost_usd":0.25,"cost_source":"reported"'
+check "claude: session and project" has "$ev" '"session_id":"s1","project":"-home-u-alpha"'
+check "claude: 1h cache writes" has "$ev" '"cache_write_1h_tokens":2000'
+check "claude: operation names the agent" has "$ev" '"operation":"claude-code"'
+$TM verify >/dev/null; check "verify" eq "$?" 0
+
+# --- incremental ----------------------------------------------------------------
+out=$(imp claude-code "$C")
+check "again: every file unchanged" eq "$(echo "$out" | jget '(d["files_unchanged"], d["lines"])')" "(3, 0)"
+# Appended: a larger copy of msg_C (the store replaces the earlier one) and a new response.
+cat >> "$C/projects/-home-u-alpha/s2.jsonl" <<'EOF'
+{"type":"assistant","timestamp":"2026-11-02T08:00:02.000Z","sessionId":"s2","requestId":"req_C","cwd":"/home/u/alpha","message":{"id":"msg_C","model":"claude-sonnet-4-5-20250929","usage":{"input_tokens":50,"output_tokens":150,"cache_creation_input_tokens":0,"cache_read_input_tokens":30000}}}
+{"type":"assistant","timestamp":"2026-11-02T09:00:00.000Z","sessionId":"s2","requestId":"req_F","cwd":"/home/u/alpha","message":{"id":"msg_F","model":"claude-sonnet-4-5-20250929","usage":{"input_tokens":5,"output_tokens":6,"cache_creation_input_tokens":0,"cache_read_input_tokens":0}}}
+EOF
+out=$(imp claude-code "$C")
+check "append: read on from the offset" eq "$(echo "$out" | jget '(d["files_resumed"], d["files_unchanged"], d["lines"])')" "(1, 2, 2)"
+check "append: larger later copy replaces" eq "$(echo "$out" | jget '(d["stored"], d["replaced"])')" "(1, 1)"
+out=$(report --where model=claude-sonnet-4-5-20250929 --interval day | jget '[(r["period"], r["events"], r["output_tokens"]) for r in d["rows"]]')
+check "append: the report has the larger copy once" eq "$out" "[('2026-11-01', 1, 400), ('2026-11-02', 2, 156)]"
+# A smaller copy arriving later changes nothing.
+echo '{"type":"assistant","timestamp":"2026-11-02T08:00:01.000Z","sessionId":"s2","requestId":"req_C","message":{"id":"msg_C","model":"claude-sonnet-4-5-20250929","usage":{"input_tokens":50,"output_tokens":20,"cache_creation_input_tokens":0,"cache_read_input_tokens":30000}}}' >> "$C/projects/-home-u-beta/s3.jsonl"
+out=$(imp claude-code "$C")
+check "smaller later copy: a duplicate" eq "$(echo "$out" | jget '(d["stored"], d["replaced"], d["duplicates"])')" "(0, 0, 1)"
+# Rewritten (a new file under the same name): read again from the start.
+printf '%s\n' '{"type":"assistant","timestamp":"2026-11-04T10:00:00.000Z","sessionId":"s3b","requestId":"req_G","message":{"id":"msg_G","model":"claude-haiku-4-5-20251001","usage":{"input_tokens":7,"output_tokens":7,"cache_creation_input_tokens":0,"cache_read_input_tokens":0}}}' > "$W/s3.new"
+mv "$W/s3.new" "$C/projects/-home-u-beta/s3.jsonl"
+out=$(imp claude-code "$C")
+check "rewrite: read again" eq "$(echo "$out" | jget '(d["files_reread"], d["stored"])')" "(1, 1)"
+# Truncated below the saved offset: read again, nothing counted twice.
+head -3 "$C/projects/-home-u-alpha/s1.jsonl" > "$W/s1.cut" && cat "$W/s1.cut" > "$C/projects/-home-u-alpha/s1.jsonl"
+out=$(imp claude-code "$C")
+check "truncate: read again, all duplicates" eq "$(echo "$out" | jget '(d["files_reread"], d["stored"], d["duplicates"])')" "(1, 0, 2)"
+# A line written in two pieces: read when whole, counted once.
+line='{"type":"assistant","timestamp":"2026-11-05T10:00:00.000Z","sessionId":"s3b","requestId":"req_H","message":{"id":"msg_H","model":"claude-haiku-4-5-20251001","usage":{"input_tokens":1,"output_tokens":1,"cache_creation_input_tokens":0,"cache_read_input_tokens":0}}}'
+printf '%s' "$(echo "$line" | cut -c1-80)" >> "$C/projects/-home-u-beta/s3.jsonl"
+out=$(imp claude-code "$C")
+check "half a line: read, nothing stored" eq "$(echo "$out" | jget '(d["stored"], d["lines"])')" "(0, 1)"
+printf '%s\n' "$(echo "$line" | cut -c81-)" >> "$C/projects/-home-u-beta/s3.jsonl"
+out=$(imp claude-code "$C")
+check "whole line: stored once" eq "$(echo "$out" | jget '(d["files_resumed"], d["stored"])')" "(1, 1)"
+out=$(imp claude-code "$C")
+check "then unchanged" eq "$(echo "$out" | jget '(d["files_unchanged"], d["records"])')" "(3, 0)"
+n=$(./build/tokmeter events --json --all | grep -c '"id":"cc:')
+check "every response stored once" eq "$n" 8
+$TM verify >/dev/null; check "verify after replacements" eq "$?" 0
+
+# --- options ---------------------------------------------------------------------
+export TOKMETER_DB="$W/opts.db"
+out=$(imp claude-code "$C" --cost-mode calculate)
+ev=$(./build/tokmeter events --json --all | grep '"cc:msg_B:req_B"')
+check "calculate: costUSD ignored" has "$ev" '"cost_usd":0.1365,"cost_source":"computed"'
+export TOKMETER_DB="$W/rep.db"
+out=$(imp claude-code "$C" --cost-mode reported)
+check "reported: others left unpriced" eq "$(echo "$out" | jget '(d["span"]["events"], d["span"]["unpriced"])')" "(6, 5)"
+export TOKMETER_DB="$W/since.db"
+out=$(imp claude-code "$C" --since 2026-11-02)
+check "--since skips older records" eq "$(echo "$out" | jget '(d["stored"], d["skipped"]["before_since"])')" "(4, 4)"
+out=$($TM import claude-code "$C" --cost-mode guess 2>&1); check "bad --cost-mode: 64" eq "$?" 64
+check "bad --cost-mode: named" has "$out" "--cost-mode: must be auto, calculate or reported"
+out=$($TM import claude-code "$W/nope" 2>&1); check "missing path: exit 1" eq "$?" 1
+check "missing path: named" has "$out" "$W/nope: No such file or directory"
+out=$($TM import cursor 2>&1); check "unknown source: 64" eq "$?" 64
+
+# --- default directories -------------------------------------------------------------
+export TOKMETER_DB="$W/def.db"
+mkdir -p "$W/cfg1" "$W/cfg2" "$W/home/.claude"
+cp -r tests/fixtures/claude/projects "$W/cfg1/"
+mkdir -p "$W/cfg2/projects/-home-u-zeta"
+cp tests/fixtures/claude/projects/-home-u-beta/s3.jsonl "$W/cfg2/projects/-home-u-zeta/"
+out=$(CLAUDE_CONFIG_DIR="$W/cfg1, $W/cfg2" imp claude-code)
+check "CLAUDE_CONFIG_DIR: both dirs" eq "$(echo "$out" | jget '(d["files"], d["stored"], d["duplicates"])')" "(4, 5, 5)"
+cp -r tests/fixtures/claude/projects "$W/home/.claude/"
+out=$(HOME="$W/home" XDG_CONFIG_HOME= CLAUDE_CONFIG_DIR= imp claude-code)
+check "~/.claude by default" eq "$(echo "$out" | jget 'd["files"]')" 3
+out=$(HOME="$W/empty" CLAUDE_CONFIG_DIR= XDG_CONFIG_HOME= $TM import claude-code 2>&1); code=$?
+check "no data: exit 1" eq "$code" 1
+check "no data: says where it looked" has "$out" "no claude-code data found (looked in $W/empty/.config/claude/projects, $W/empty/.claude/projects)"
+
+# --- Codex ------------------------------------------------------------------------------
+export TOKMETER_DB="$W/codex.db"
+mkdir -p "$W/codex/sessions"; cp -r tests/fixtures/codex/sessions/2026 "$W/codex/sessions/"
+out=$(CODEX_HOME="$W/codex" imp codex)
+check "codex: records" eq "$(echo "$out" | jget '(d["records"], d["stored"], d["skipped"]["no_usage"])')" "(2, 2, 1)"
+out=$(report --group-by model,project | jget '[(r["model"], r["project"], r["input_tokens"], r["cache_read_tokens"], r["output_tokens"], r["reasoning_tokens"], r["total_tokens"]) for r in d["rows"]]')
+check "codex: last usage, then the delta of totals; cached split out" eq "$out" "[('gpt-5', 'gamma', 6000, 12000, 1000, 500, 19000), ('gpt-5-codex', 'gamma', 4000, 8000, 600, 200, 12600)]"
+out=$(CODEX_HOME="$W/codex" imp codex)
+check "codex: again, unchanged" eq "$(echo "$out" | jget 'd["files_unchanged"]')" 1
+f=$(find "$W/codex" -name '*.jsonl')
+echo '{"timestamp":"2026-11-01T10:09:00.000Z","type":"event_msg","payload":{"type":"token_count","info":{"total_token_usage":{"input_tokens":31000,"cached_input_tokens":20500,"output_tokens":1700,"reasoning_output_tokens":700,"total_tokens":32700}}}}' >> "$f"
+out=$(CODEX_HOME="$W/codex" imp codex)
+check "codex: resumed with its context" eq "$(echo "$out" | jget '(d["files_resumed"], d["stored"])')" "(1, 1)"
+ev=$(./build/tokmeter events --json --all | grep ':32700"')
+check "codex: resumed delta and model" has "$ev" '"model":"gpt-5","endpoint":null,"operation":"codex"'
+check "codex: resumed delta tokens" has "$ev" '"input_tokens":500,"output_tokens":100,"cache_read_tokens":500'
+
+# --- OpenCode ------------------------------------------------------------------------------
+export TOKMETER_DB="$W/oc.db"
+out=$(OPENCODE_DATA_DIR="$PWD/tests/fixtures/opencode" imp opencode)
+check "opencode: records" eq "$(echo "$out" | jget '(d["files"], d["records"], d["stored"])')" "(3, 2, 2)"
+out=$(report --group-by provider,model,project | jget '[(r["provider"], r["model"], r["project"], r["output_tokens"], r["reasoning_tokens"], r["total_tokens"], r["cost_usd"]) for r in d["rows"]]')
+check "opencode: tokens, reasoning in output, costs" eq "$out" "[('anthropic', 'claude-sonnet-4-5-20250929', 'delta', 400, 100, 7400, 0.0141), ('openai', 'gpt-5', 'delta', 500, 0, 2500, 0.0125)]"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
