@@ -107,6 +107,7 @@ cli-test: build/tokmeter build/asan/tokmeter $(TESTHELP)
 	sh tests/cli/alerts.sh
 	sh tests/cli/collect.sh
 	sh tests/cli/import.sh
+	sh tests/cli/ccusage.sh
 
 test: deps
 	@$(MAKE) --no-print-directory -j2 build/tokmeter build/test_unit build/asan/test_unit build/asan/tokmeter $(TESTHELP)

@@ -2,14 +2,15 @@
  * gen_claude.c — writes a Claude Code projects/ tree shaped like the real
  * thing, for the importer tests and benchmarks:
  *
- *   gen_claude DIR RECORDS [SEED]
+ *   gen_claude DIR RECORDS [SEED] [DAYS]
  *
  * DIR/projects/<project>/<session>.jsonl, RECORDS assistant lines in all.
  * Each API response is written as 1-3 lines (one per content block, the
  * output count growing to its final value, as Claude Code streams them),
  * user lines sit between turns, every 20th session is a resumed one that
  * starts with copies of an earlier session's lines, and a few lines are
- * synthetic, usage-less or cut short. Deterministic for a given SEED.
+ * synthetic, usage-less or cut short. The records spread over DAYS days
+ * (default 30) from 2026-10-01. Deterministic for a given SEED.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -57,13 +58,17 @@ static const char text[] =
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: gen_claude DIR RECORDS [SEED]\n");
+        fprintf(stderr, "usage: gen_claude DIR RECORDS [SEED] [DAYS]\n");
         return 64;
     }
     const char *dir = argv[1];
     long long want = atoll(argv[2]);
     if (argc > 3)
         rng ^= strtoull(argv[3], NULL, 10) * 0xff51afd7ed558ccdull;
+    long long days = argc > 4 ? atoll(argv[4]) : 30;
+    unsigned step = (unsigned)(days * 86400000LL / (want > 0 ? want : 1)); /* ms per record */
+    if (step < 2)
+        step = 2;
     char path[4096];
     snprintf(path, sizeof path, "%s/projects", dir);
     mkdir(dir, 0755);
@@ -100,7 +105,7 @@ int main(int argc, char **argv)
         const char *model = models[below(4)];
         for (int turn = 0; turn < turns && written < want; turn++) {
             char ts[64], u1[37], u2[37], mid[40], rid[40];
-            t_ms += 1000 + below(6000);
+            t_ms += below(step);
             stamp(t_ms, ts);
             uuid(u1);
             fprintf(f, "{\"parentUuid\":null,\"isSidechain\":false,\"userType\":\"external\",\"cwd\":\"/home/dev/work/project-%02d\",\"sessionId\":\"%s\",\"version\":\"2.0.14\",\"gitBranch\":\"main\",\"type\":\"user\",\"message\":{\"role\":\"user\",\"content\":\"please fix the test\"},\"uuid\":\"%s\",\"timestamp\":\"%s\"}\n",
@@ -117,7 +122,7 @@ int main(int argc, char **argv)
                 m = "<synthetic>", in = cw = cr = out = cw1h = 0;
             for (int b = 0; b < blocks && written < want; b++) {
                 long long o = b + 1 == blocks ? out : out * (b + 1) / (blocks + 1);
-                t_ms += 100 + below(1000);
+                t_ms += below(step);
                 stamp(t_ms, ts);
                 uuid(u2);
                 int cut = below(5000) == 0;
