@@ -4,28 +4,16 @@
 # package, pinned; `claude daily --json --offline -z UTC`) gives for the
 # same tree: the fixture tree and a generated one of 20,000 records with
 # content-block copies, resumed sessions, synthetic and cut-short lines.
-# ccusage is installed into build/npm on first use (npm's registry).
+# ccusage is installed into build/npm on first use (scripts/ccusage.sh).
 set -u
 cd "$(dirname "$0")/../.."
-CCUSAGE_VERSION=20.0.24
 W=$(mktemp -d /tmp/tmccu.XXXXXX)
 trap 'rm -rf "$W"' EXIT
 pass=0 fail=0
 ok() { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
 
-if ! command -v npm >/dev/null 2>&1; then
-    sh scripts/deps.sh nodejs npm || { echo "FAIL: cannot install npm" >&2; exit 1; }
-fi
-CCU=build/npm/node_modules/.bin/ccusage
-if ! [ -x "$CCU" ] || ! "$CCU" --version >/dev/null 2>&1; then
-    mkdir -p build/npm
-    npm install --silent --no-audit --no-fund --prefix build/npm "ccusage@$CCUSAGE_VERSION" >/dev/null 2>&1
-fi
-if ! "$CCU" --version >/dev/null 2>&1; then
-    echo "FAIL: ccusage@$CCUSAGE_VERSION could not be installed or run (npm registry, native binary)" >&2
-    exit 1
-fi
+CCU=$(sh scripts/ccusage.sh) || { echo "FAIL: ccusage could not be installed or run" >&2; exit 1; }
 
 # compare TREE NAME: every (day, model) cell of both reports, tokens exact,
 # cost to 1e-9 relative (ccusage sums doubles; tokmeter is exact).
