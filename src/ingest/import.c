@@ -24,7 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -40,6 +39,7 @@
 #define CHUNK 8192          /* events per writer submission                 */
 #define FP_BYTES 4096       /* bytes hashed at each end                     */
 #define SAVE_EVERY 512      /* files between progress saves                 */
+#define BLOCK_MIN (4u << 20) /* bytes read at a time                         */
 
 static const char *const src_names[TM_NSRC] = {"claude-code", "codex", "opencode",
                                                "openai-usage", "anthropic-usage"};
@@ -202,7 +202,21 @@ typedef struct run {
     int64_t now;
     double t0, last_report;
     int reported;               /* a progress line was printed              */
+    char *buf;                  /* file blocks                              */
+    size_t bufcap;
 } run;
+
+static int grow_buf(run *x, size_t cap)
+{
+    if (cap < BLOCK_MIN)
+        cap = BLOCK_MIN;
+    char *p = realloc(x->buf, cap);
+    if (!p)
+        return TM_ENOMEM;
+    x->buf = p;
+    x->bufcap = cap;
+    return TM_OK;
+}
 
 static double mono(void)
 {
@@ -436,7 +450,70 @@ static void known_free(known *k)
     tm__strmap_clear(&k->index);
 }
 
-static int64_t fp(const char *p, size_t n) { return (int64_t)tm__hash(p, n); }
+/* The hash of n ≤ FP_BYTES bytes of fd at off (fingerprints). */
+static int fp_at(int fd, int64_t off, size_t n, int64_t *out)
+{
+    char b[FP_BYTES];
+    if (pread(fd, b, n, off) != (ssize_t)n)
+        return -1;
+    *out = (int64_t)tm__hash(b, n);
+    return 0;
+}
+
+/* Reads fd from start, one record per line (or the whole file), in blocks
+ * of BLOCK bytes; *end gets the offset after the last whole line. */
+static int read_records(run *x, tm_ifile *f, int fd, size_t start, size_t size, size_t *end)
+{
+    tm_import_stats *st = x->st;
+    size_t have = 0, base = start; /* x->buf[0..have) is the file from base */
+    int rc = TM_OK;
+    *end = start;
+    if (x->imp->whole_file) {
+        if (size > x->bufcap && (rc = grow_buf(x, size)))
+            return rc;
+        if (pread(fd, x->buf, size, 0) != (ssize_t)size)
+            return tm__fail(TM_EIO, "%s: %s", f->path, strerror(errno));
+        st->bytes += (int64_t)size;
+        st->lines++;
+        *end = size;
+        return one_record(x, f, x->buf, size);
+    }
+    for (;;) {
+        if (have == x->bufcap && (rc = grow_buf(x, 2 * x->bufcap)))
+            return rc; /* one line longer than the buffer */
+        ssize_t got = pread(fd, x->buf + have, x->bufcap - have, (off_t)(base + have));
+        if (got < 0)
+            return tm__fail(TM_EIO, "%s: %s", f->path, strerror(errno));
+        if (base + have + (size_t)got > size) /* appended while reading: next run */
+            got = (ssize_t)(size - base - have);
+        st->bytes += got;
+        have += (size_t)got;
+        int eof = got == 0 || base + have >= size;
+        const char *p = x->buf, *lim = x->buf + have;
+        while (rc == TM_OK && p < lim) {
+            const char *nl = memchr(p, '\n', (size_t)(lim - p));
+            if (!nl && !eof)
+                break; /* the rest of this line is in the next block */
+            const char *e = nl ? nl : lim;
+            st->lines++;
+            rc = one_record(x, f, p, (size_t)(e - p));
+            if (!nl) { /* a last line without its newline: read, not passed */
+                p = lim;
+                break;
+            }
+            p = nl + 1;
+            *end = base + (size_t)(p - x->buf);
+            if ((st->lines & 4095) == 0)
+                progress(x, 0);
+        }
+        if (rc || eof)
+            return rc;
+        size_t used = (size_t)(p - x->buf);
+        memmove(x->buf, p, have - used);
+        have -= used;
+        base += used;
+    }
+}
 
 static int read_file(run *x, const file_ent *fe, const tm_file_rec *prev)
 {
@@ -458,12 +535,6 @@ static int read_file(run *x, const file_ent *fe, const tm_file_rec *prev)
         return TM_OK;
     }
     size_t size = (size_t)sb.st_size;
-    const char *map = NULL;
-    if (size && (map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0)) == MAP_FAILED) {
-        close(fd);
-        return tm__fail(TM_EIO, "%s: %s", fe->path, strerror(errno));
-    }
-    close(fd);
     char projbuf[256];
     tm_ifile f = {.path = fe->path, .arena = &x->arena, .cost_mode = x->o->cost_mode};
     if (x->imp->project)
@@ -471,7 +542,9 @@ static int read_file(run *x, const file_ent *fe, const tm_file_rec *prev)
     size_t start = 0;
     if (prev && !x->imp->whole_file) {
         size_t off = (size_t)prev->offset, h = off < FP_BYTES ? off : FP_BYTES;
-        if (off <= size && fp(map, h) == prev->head && fp(map + off - h, h) == prev->tail) {
+        int64_t head, tail;
+        if (off <= size && fp_at(fd, 0, h, &head) == 0 && head == prev->head &&
+            fp_at(fd, (int64_t)(off - h), h, &tail) == 0 && tail == prev->tail) {
             start = off;
             ctx_load(&f.ctx, prev->state);
             st->resumed++;
@@ -481,48 +554,28 @@ static int read_file(run *x, const file_ent *fe, const tm_file_rec *prev)
     } else if (prev) {
         st->reread++;
     }
-    int rc = TM_OK;
     size_t end = start; /* the offset to save: after the last whole line */
-    if (x->imp->whole_file) {
-        st->bytes += (int64_t)size;
-        st->lines++;
-        rc = one_record(x, &f, map ? map : "", size);
-        end = size;
-    } else {
-        const char *p = map + start, *lim = map + size;
-        st->bytes += (int64_t)(size - start);
-        while (rc == TM_OK && p < lim) {
-            const char *nl = memchr(p, '\n', (size_t)(lim - p));
-            const char *e = nl ? nl : lim;
-            st->lines++;
-            rc = one_record(x, &f, p, (size_t)(e - p));
-            if (!nl)
-                break;
-            p = nl + 1;
-            end = (size_t)(p - map);
-            if ((st->lines & 4095) == 0)
-                progress(x, 0);
-        }
-    }
+    int rc = read_records(x, &f, fd, start, size, &end);
     if (rc == TM_OK) {
         tm_file_rec *d = tm__grow(x->done, x->ndone, &x->capdone, sizeof *d, 64);
         size_t h = end < FP_BYTES ? end : FP_BYTES;
+        int64_t head = 0, tail = 0;
         if (!d) {
             rc = TM_ENOMEM;
+        } else if (fp_at(fd, 0, h, &head) || fp_at(fd, (int64_t)(end - h), h, &tail)) {
+            rc = tm__fail(TM_EIO, "%s: %s", fe->path, strerror(errno));
         } else {
             x->done = d;
-            x->done[x->ndone] = (tm_file_rec){
-                strdup(fe->path), x->imp->name, ctx_save(&f.ctx), (int64_t)sb.st_dev,
-                (int64_t)sb.st_ino, (int64_t)size, mtime, (int64_t)end,
-                map ? fp(map, h) : fp("", 0), map ? fp(map + end - h, h) : fp("", 0)};
+            x->done[x->ndone] = (tm_file_rec){strdup(fe->path), x->imp->name, ctx_save(&f.ctx),
+                                             (int64_t)sb.st_dev, (int64_t)sb.st_ino,
+                                             (int64_t)size, mtime, (int64_t)end, head, tail};
             if (x->done[x->ndone].path)
                 x->ndone++;
             else
                 rc = TM_ENOMEM;
         }
     }
-    if (map)
-        munmap((void *)map, size);
+    close(fd);
     return rc;
 }
 
@@ -563,6 +616,10 @@ int tm__import(tm *t, const tm_import_opts *o, tm_import_stats *st)
     }
     *x = (run){.t = t, .o = o, .imp = imp, .st = st, .now = tm__now_us(), .t0 = mono()};
     x->last_report = x->t0;
+    if ((rc = grow_buf(x, BLOCK_MIN))) {
+        free(x);
+        return rc;
+    }
     /* The files: each given path (a file, or a directory walked), else
      * every default root that exists. */
     if (o->npaths) {
@@ -616,6 +673,7 @@ int tm__import(tm *t, const tm_import_opts *o, tm_import_stats *st)
     free_done(x);
     free(x->done);
     tm__arena_free(&x->arena);
+    free(x->buf);
     for (size_t i = 0; i < x->npending; i++)
         free(x->pending[i]);
     free(x);

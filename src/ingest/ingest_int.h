@@ -46,6 +46,24 @@ typedef struct tm_importer {
 
 extern const tm_importer tm__imp_claude, tm__imp_codex, tm__imp_opencode;
 
+/* A cursor over JSON text (jscan.c): members found without a tree.
+ *   tm__jscan_enter   past the '{' of an object (-1: not an object)
+ *   tm__jscan_key     the next member's key: 1, 0 at '}', -1 malformed
+ *   tm__jscan_str     a string value: 0, 1 when it holds escapes (use the
+ *                     full parser), -1 not a string; *s is not NUL-ended
+ *   tm__jscan_num     a number's text
+ *   tm__jscan_skip    past any value
+ *   tm__jscan_peek    the next non-space byte, -1 at the end */
+typedef struct tm_jscan {
+    const char *p, *end;
+} tm_jscan;
+int tm__jscan_enter(tm_jscan *c);
+int tm__jscan_key(tm_jscan *c, const char **k, size_t *kn);
+int tm__jscan_str(tm_jscan *c, const char **s, size_t *n);
+int tm__jscan_num(tm_jscan *c, const char **s, size_t *n);
+int tm__jscan_skip(tm_jscan *c);
+int tm__jscan_peek(tm_jscan *c);
+
 /* Helpers for readers. */
 int tm__jint(const tm_jv *v, int64_t *out);     /* a non-negative integer  */
 const char *tm__jstr(const tm_jv *v);           /* a string value or NULL  */
