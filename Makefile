@@ -115,7 +115,7 @@ test: deps
 
 bench: deps
 	@sh scripts/bench-deps.sh
-	@$(MAKE) --no-print-directory $(BENCH_SRC:bench/%.c=build/bench_%) build/tokmeter
+	@$(MAKE) --no-print-directory $(BENCH_SRC:bench/%.c=build/bench_%) build/tokmeter build/gen_claude
 	QUICK=$(QUICK) sh bench/run.sh
 
 fmt:
