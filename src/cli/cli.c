@@ -96,7 +96,7 @@ void cli_help(const cli_cmd *cmd, const cli_opt *opts, const char *extra)
     }
     printf("  %-28s %s\n", "--db PATH", "the store (default $TOKMETER_DB, else ~/.local/share/tokmeter/tokmeter.db)");
     printf("  %-28s %s\n", "--prices FILE", "a price file to use before the built-in prices ($TOKMETER_PRICES)");
-    printf("  %-28s %s\n", "--config FILE", "tiers and rate limits (docs/quotas.md; $TOKMETER_CONFIG)");
+    printf("  %-28s %s\n", "--config FILE", "tiers, rate limits, alerts, sources ($TOKMETER_CONFIG, else ~/.config/tokmeter/config.json)");
     printf("  %-28s %s\n", "--json", "machine-readable output");
     printf("  %-28s %s\n", "-h, --help", "this help");
     if (extra)

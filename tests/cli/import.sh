@@ -22,6 +22,9 @@ jget() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.arg
 imp() { $TM import "$@" --quiet --json; }
 report() { ./build/tokmeter report --from 2026-10-01 --to 2026-12-01 --tz UTC --json "$@"; }
 
+for c in import sources collect reconcile; do
+    $TM $c --help >/dev/null 2>&1; check "help $c" eq "$?" 0
+done
 cp -r tests/fixtures/claude "$W/claude"
 C="$W/claude"
 
