@@ -50,6 +50,9 @@ struct tm_catalog {
     size_t *globs;      /* indexes of glob entries, user first */
     size_t nglobs;
     const tm_price_entry **view;    /* for tm__catalog_entries */
+    int64_t *eff;       /* every entry's effective_us, sorted, unique    */
+    size_t neff;
+    uint64_t gen;       /* changes with every reindex (the match memo's key) */
 };
 
 tm_catalog *tm__catalog_new(void)
@@ -66,8 +69,15 @@ void tm__catalog_free(tm_catalog *c)
     free(c->metrics);
     free(c->globs);
     free(c->view);
+    free(c->eff);
     tm__strmap_clear(&c->exact);
     free(c);
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
 }
 
 static void lower(char *s)
@@ -99,6 +109,20 @@ static int reindex(tm_catalog *c)
         for (size_t i = 0; i < c->n; i++)
             if (c->entries[i].rank == rank && c->entries[i].e.glob)
                 c->globs[c->nglobs++] = i;
+    /* The dates on which the set of entries in force changes: between two
+     * of them every match gives the same answer (see tm__price_match). */
+    static _Atomic uint64_t generation;
+    free(c->eff);
+    if (!(c->eff = malloc((c->n ? c->n : 1) * sizeof *c->eff)))
+        return TM_ENOMEM;
+    for (size_t i = 0; i < c->n; i++)
+        c->eff[i] = c->entries[i].e.effective_us;
+    qsort(c->eff, c->n, sizeof *c->eff, cmp_i64);
+    c->neff = 0;
+    for (size_t i = 0; i < c->n; i++)
+        if (c->neff == 0 || c->eff[c->neff - 1] != c->eff[i])
+            c->eff[c->neff++] = c->eff[i];
+    c->gen = ++generation;
     for (size_t i = 0; i < c->n; i++) {
         entry *e = &c->entries[i];
         e->next = -1;
@@ -450,8 +474,61 @@ static const tm_price_entry *match_exact(const tm_catalog *c, int rank, const ch
     return NULL;
 }
 
+static const tm_price_entry *match_uncached(const tm_catalog *c, const char *provider,
+                                           const char *model, int64_t ts, int *exact);
+
+/* Matching walks the globs with fnmatch; importers price a million events
+ * of a handful of models. A small per-thread memo keyed by the catalog's
+ * generation, provider and model answers again for any ts between the same
+ * two effective dates (the set of entries in force is the same there). */
+#define MEMO 8
+static __thread struct memo {
+    uint64_t gen;
+    int has_provider, exact;
+    char provider[64], model[128];
+    int64_t lo, hi;             /* valid for lo <= ts < hi */
+    const tm_price_entry *best;
+} memo[MEMO];
+static __thread unsigned memo_next;
+
 const tm_price_entry *tm__price_match(const tm_catalog *c, const char *provider,
                                       const char *model, int64_t ts, int *exact)
+{
+    const char *m = model ? model : "";
+    for (int i = 0; i < MEMO; i++) {
+        struct memo *e = &memo[i];
+        if (e->gen == c->gen && c->gen && ts >= e->lo && ts < e->hi &&
+            e->has_provider == (provider != NULL) && strcmp(e->model, m) == 0 &&
+            (!provider || strcmp(e->provider, provider) == 0)) {
+            *exact = e->exact;
+            return e->best;
+        }
+    }
+    const tm_price_entry *best = match_uncached(c, provider, model, ts, exact);
+    if (strlen(m) < sizeof memo[0].model && (!provider || strlen(provider) < sizeof memo[0].provider)) {
+        struct memo *e = &memo[memo_next++ % MEMO];
+        size_t lo = 0, hi = c->neff; /* first effective date > ts */
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (c->eff[mid] <= ts)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        e->gen = c->gen;
+        e->lo = lo ? c->eff[lo - 1] : INT64_MIN;
+        e->hi = lo < c->neff ? c->eff[lo] : INT64_MAX;
+        e->has_provider = provider != NULL;
+        snprintf(e->provider, sizeof e->provider, "%s", provider ? provider : "");
+        snprintf(e->model, sizeof e->model, "%s", m);
+        e->best = best;
+        e->exact = *exact;
+    }
+    return best;
+}
+
+static const tm_price_entry *match_uncached(const tm_catalog *c, const char *provider,
+                                           const char *model, int64_t ts, int *exact)
 {
     char p[160], m[160];
     const tm_price_entry *best = NULL;

@@ -1299,6 +1299,13 @@ static int sq_file_put(tm_store *base, const tm_file_rec *recs, size_t n, int64_
     return rc;
 }
 
+static int sq_set_cache(tm_store *base, size_t kib)
+{
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA cache_size=-%zu", kib);
+    return exec(((sqlite_store *)base)->w, sql);
+}
+
 static int query_int(sqlite_store *s, const char *sql, int64_t *out)
 {
     sqlite3_stmt *st = NULL;
@@ -1411,7 +1418,7 @@ const struct tm_store_ops tm__sqlite_ops = {
     .reprice = sq_reprice, .verify = sq_verify, .key_put = sq_key_put,
     .key_list = sq_key_list, .key_revoke = sq_key_revoke, .user_put = sq_user_put,
     .user_get = sq_user_get, .alert_set = sq_alert_set, .alert_list = sq_alert_list,
-    .file_list = sq_file_list, .file_put = sq_file_put,
+    .file_list = sq_file_list, .file_put = sq_file_put, .set_cache = sq_set_cache,
 };
 
 int tm__store_open(const char *path, tm_store **out)

@@ -127,6 +127,10 @@ struct tm_store_ops {
     int (*file_list)(tm_store *s, const char *kind, int (*fn)(void *arg, const tm_file_rec *r),
                      void *arg);
     int (*file_put)(tm_store *s, const tm_file_rec *recs, size_t n, int64_t now_us);
+
+    /* Sets the writer connection's page cache to kib KiB (writer thread
+     * only). A bulk import that only appends needs less than the daemon. */
+    int (*set_cache)(tm_store *s, size_t kib);
 };
 
 /* Every backend's handle starts with this. */
