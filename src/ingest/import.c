@@ -528,22 +528,26 @@ static int read_records(run *x, tm_ifile *f, int fd, size_t start, size_t size, 
 static int read_file(run *x, const file_ent *fe, const tm_file_rec *prev)
 {
     tm_import_stats *st = x->st;
-    int fd = open(fe->path, O_RDONLY | O_CLOEXEC);
     struct stat sb;
-    if (fd < 0 || fstat(fd, &sb) != 0) {
-        int e = errno;
-        if (fd >= 0)
-            close(fd);
-        return e == ENOENT ? TM_OK : tm__fail(TM_EIO, "%s: %s", fe->path, strerror(e));
-    }
+    /* stat first: an unchanged file is never opened. */
+    if (stat(fe->path, &sb) != 0)
+        return errno == ENOENT ? TM_OK : tm__fail(TM_EIO, "%s: %s", fe->path, strerror(errno));
     st->files++;
     int64_t mtime = (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
     if (prev && prev->ino == (int64_t)sb.st_ino && prev->dev == (int64_t)sb.st_dev &&
         prev->size == (int64_t)sb.st_size && prev->mtime_ns == mtime) {
         st->unchanged++;
-        close(fd);
         return TM_OK;
     }
+    int fd = open(fe->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &sb) != 0) { /* the file as opened */
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        st->files--;
+        return e == ENOENT ? TM_OK : tm__fail(TM_EIO, "%s: %s", fe->path, strerror(e));
+    }
+    mtime = (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
     size_t size = (size_t)sb.st_size;
     char projbuf[256];
     tm_ifile f = {.path = fe->path, .arena = &x->arena, .cost_mode = x->o->cost_mode};
