@@ -38,7 +38,8 @@ static void result_json(tm_buf *b, const tm_collect_result *r)
 
 static int run(cli_global *g, int argc, char **argv)
 {
-    const char *only = NULL, *since = NULL, *until = NULL, *width = NULL, *tries = NULL;
+    const char *only = NULL, *since = NULL, *until = NULL, *width = NULL, *tries = NULL,
+               *timeout = NULL;
     int quiet = 0;
     const cli_opt opts[] = {
         {"source", "NAME", "collect only this source", &only, NULL, NULL, NULL},
@@ -46,6 +47,7 @@ static int run(cli_global *g, int argc, char **argv)
         {"until", "DATE", "end of the window (default now)", &until, NULL, NULL, NULL},
         {"bucket-width", "W", "provider buckets: 1d (default) or 1h", &width, NULL, NULL, NULL},
         {"max-tries", "N", "tries per request while rate limited (429; default 5)", &tries, NULL, NULL, NULL},
+        {"timeout", "SECONDS", "per request (default 30)", &timeout, NULL, NULL, NULL},
         {"quiet", NULL, "no progress or retry messages on stderr", NULL, &quiet, NULL, NULL},
         {NULL, NULL, NULL, NULL, NULL, NULL, NULL},
     };
@@ -91,6 +93,13 @@ static int run(cli_global *g, int argc, char **argv)
         return EXIT_USAGE;
     }
     o.max_tries = (int)n_tries;
+    size_t n_timeout = 0;
+    if (timeout && (cli_parse_count("timeout", timeout, &n_timeout) != 0 || n_timeout == 0 || n_timeout > 3600)) {
+        if (n_timeout == 0 || n_timeout > 3600)
+            fprintf(stderr, "tokmeter collect: --timeout: must be 1 to 3600 seconds\n");
+        return EXIT_USAGE;
+    }
+    o.timeout_s = (double)n_timeout;
     const char *config = cli_config_target(g);
     tm_source *src = NULL;
     size_t n = 0;

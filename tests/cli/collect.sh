@@ -62,6 +62,17 @@ check "429: waited as told" has "$err" "ant: rate limited (429), waiting 1.0 s"
 check "others still collected" has "$out" "Collected usage from 1 source. Total tokens: 1,440,000. Cost: \$3.83"
 check "failures listed" has "$out" "2 sources failed: oai, down"
 
+# --- network errors and timeouts, per source ---------------------------------------
+$TM sources add closed --type openai-usage --key-env ANT_KEY --base-url http://127.0.0.1:1 >/dev/null
+$TM sources add slow --type anthropic-usage --key-env ANT_KEY --base-url "$URL/slow" >/dev/null
+out=$($TM collect --source closed --quiet 2>&1); code=$?
+check "refused connection: exit 1" eq "$code" 1
+check "refused connection: reported" has "$out" "closed: could not reach http://127.0.0.1:1"
+out=$($TM collect --source slow --timeout 1 --quiet 2>&1); code=$?
+check "timeout: exit 1" eq "$code" 1
+check "timeout: reported" has "$out" "slow: could not reach $URL/slow: Operation timed out"
+$TM sources remove closed >/dev/null; $TM sources remove slow >/dev/null
+
 # --- the full collect ----------------------------------------------------------
 export OAI_KEY=good
 $TM sources remove down >/dev/null; check "remove" eq "$?" 0

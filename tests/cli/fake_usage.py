@@ -10,12 +10,14 @@ Serves the documented shapes with pagination over three UTC days
                        gets a 429 with Retry-After: 1, then the data
   key anything else    401
   path prefix /down    503 on every request
+  path prefix /slow    answers after 3 s (for timeouts)
   STATE_DIR/closed     present: the last day's bucket has closed and grown
 Every request is appended to STATE_DIR/requests.log as "METHOD PATH?QUERY KEY".
 """
 import json
 import os
 import sys
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
@@ -75,7 +77,10 @@ class H(BaseHTTPRequestHandler):
         for k, v in headers:
             self.send_header(k, v)
         self.end_headers()
-        self.wfile.write(raw)
+        try:
+            self.wfile.write(raw)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (the timeout test)
 
     def do_GET(self):
         u = urlparse(self.path)
@@ -84,6 +89,8 @@ class H(BaseHTTPRequestHandler):
         key = auth[7:] if auth.startswith("Bearer ") else self.headers.get("x-api-key", "")
         with open(os.path.join(STATE, "requests.log"), "a") as f:
             f.write("GET %s %s %s\n" % (self.path, key, self.headers.get("anthropic-version", "-")))
+        if u.path.startswith("/slow"):
+            time.sleep(3)
         if u.path.startswith("/down"):
             return self.send(503, {"error": {"message": "Service Unavailable"}})
         if key != "good":
