@@ -22,6 +22,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../core/err.h"
 #include "../core/event.h"
@@ -32,7 +33,11 @@
 #define US_PER_DAY (86400LL * 1000000)
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static void curl_init(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
+static void curl_init(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    srand((unsigned)time(NULL) ^ (unsigned)getpid()); /* backoff jitter */
+}
 
 typedef struct http_res {
     long status;
