@@ -147,5 +147,25 @@ check "opencode: records" eq "$(echo "$out" | jget '(d["files"], d["records"], d
 out=$(report --group-by provider,model,project | jget '[(r["provider"], r["model"], r["project"], r["output_tokens"], r["reasoning_tokens"], r["total_tokens"], r["cost_usd"]) for r in d["rows"]]')
 check "opencode: tokens, reasoning in output, costs" eq "$out" "[('anthropic', 'claude-sonnet-4-5-20250929', 'delta', 400, 100, 7400, 0.0141), ('openai', 'gpt-5', 'delta', 500, 0, 2500, 0.0125)]"
 
+# --- killed half-way: the next run completes it, nothing counted twice --------------------
+./build/gen_claude "$W/big" 200000 5 10
+./build/tokmeter --db "$W/clean.db" import claude-code "$W/big" --quiet >/dev/null
+want=$(./build/tokmeter --db "$W/clean.db" report --from 2026-09-01 --to 2026-12-01 --tz UTC --interval day --group-by model --json | jget 'd["rows"]')
+killed=0
+for delay in 0.1 0.3 0.5; do
+    rm -f "$W/kill.db"*
+    ./build/tokmeter --db "$W/kill.db" import claude-code "$W/big" --quiet >/dev/null 2>&1 &
+    pid=$!
+    sleep "$delay"
+    kill -9 "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    [ $? -eq 137 ] && killed=$((killed + 1))
+    ./build/tokmeter --db "$W/kill.db" import claude-code "$W/big" --quiet >/dev/null
+    got=$(./build/tokmeter --db "$W/kill.db" report --from 2026-09-01 --to 2026-12-01 --tz UTC --interval day --group-by model --json | jget 'd["rows"]')
+    check "SIGKILL after ${delay}s, then again: same report as a clean import" eq "$got" "$want"
+    ./build/tokmeter --db "$W/kill.db" verify >/dev/null; check "SIGKILL after ${delay}s: verify" eq "$?" 0
+done
+check "every import was killed mid-way" eq "$killed" 3
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
