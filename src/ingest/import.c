@@ -123,6 +123,7 @@ int tm__import_defaults(int type, tm_buf *out)
 typedef struct file_ent {
     char *path;
     const char *root;           /* the directory it was found under        */
+    struct stat sb;             /* as found by the walk                    */
 } file_ent;
 
 typedef struct walk {
@@ -137,9 +138,13 @@ static int add_file(walk *w, const char *root, const char *path)
     if (!p)
         return TM_ENOMEM;
     w->files = p;
-    if (!(w->files[w->n].path = strdup(path)))
+    p = &w->files[w->n];
+    if (stat(path, &p->sb) != 0)
+        return errno == ENOENT ? TM_OK : tm__fail(TM_EIO, "%s: %s", path, strerror(errno));
+    if (!(p->path = strdup(path)))
         return TM_ENOMEM;
-    w->files[w->n++].root = root;
+    p->root = root;
+    w->n++;
     return TM_OK;
 }
 
@@ -173,9 +178,16 @@ static int walk_dir(walk *w, const char *root, const char *dir, int depth)
     return rc;
 }
 
+/* Oldest first (by modification time, then path): events then arrive
+ * roughly in time order, so the time indexes mostly append. */
 static int cmp_file(const void *a, const void *b)
 {
-    return strcmp(((const file_ent *)a)->path, ((const file_ent *)b)->path);
+    const file_ent *x = a, *y = b;
+    if (x->sb.st_mtim.tv_sec != y->sb.st_mtim.tv_sec)
+        return x->sb.st_mtim.tv_sec < y->sb.st_mtim.tv_sec ? -1 : 1;
+    if (x->sb.st_mtim.tv_nsec != y->sb.st_mtim.tv_nsec)
+        return x->sb.st_mtim.tv_nsec < y->sb.st_mtim.tv_nsec ? -1 : 1;
+    return strcmp(x->path, y->path);
 }
 
 /* ---- the run ---- */
@@ -528,10 +540,7 @@ static int read_records(run *x, tm_ifile *f, int fd, size_t start, size_t size, 
 static int read_file(run *x, const file_ent *fe, const tm_file_rec *prev)
 {
     tm_import_stats *st = x->st;
-    struct stat sb;
-    /* stat first: an unchanged file is never opened. */
-    if (stat(fe->path, &sb) != 0)
-        return errno == ENOENT ? TM_OK : tm__fail(TM_EIO, "%s: %s", fe->path, strerror(errno));
+    struct stat sb = fe->sb; /* from the walk: an unchanged file is never opened */
     st->files++;
     int64_t mtime = (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
     if (prev && prev->ino == (int64_t)sb.st_ino && prev->dev == (int64_t)sb.st_dev &&

@@ -1421,7 +1421,14 @@ const struct tm_store_ops tm__sqlite_ops = {
     .file_list = sq_file_list, .file_put = sq_file_put, .set_cache = sq_set_cache,
 };
 
+/* SQLite keeps memory statistics by default, behind a global mutex taken
+ * on every allocation; nothing here reads them. Must precede the first
+ * sqlite3_initialize (a later call fails harmlessly). */
+static pthread_once_t sqlite_once = PTHREAD_ONCE_INIT;
+static void sqlite_setup(void) { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); }
+
 int tm__store_open(const char *path, tm_store **out)
 {
+    pthread_once(&sqlite_once, sqlite_setup);
     return tm__sqlite_ops.open(path, out);
 }

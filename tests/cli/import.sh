@@ -21,11 +21,20 @@ has() { case "$1" in *"$2"*) return 0;; esac; echo "  in: $1" >&2; echo "  no: $
 jget() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
 imp() { $TM import "$@" --quiet --json; }
 report() { ./build/tokmeter report --from 2026-10-01 --to 2026-12-01 --tz UTC --json "$@"; }
+# Imports read files oldest first (by mtime): give copies one mtime a
+# second in path order, so every run sees the same order.
+order_mtimes() {
+    i=0
+    for f in $(find "$@" -type f | sort); do
+        touch -d "@$((1793500000 + i))" "$f"; i=$((i + 1))
+    done
+}
 
 for c in import sources collect reconcile; do
     $TM $c --help >/dev/null 2>&1; check "help $c" eq "$?" 0
 done
 cp -r tests/fixtures/claude "$W/claude"
+order_mtimes "$W/claude"
 C="$W/claude"
 
 # --- first import ------------------------------------------------------------
@@ -114,9 +123,11 @@ mkdir -p "$W/cfg1" "$W/cfg2" "$W/home/.claude"
 cp -r tests/fixtures/claude/projects "$W/cfg1/"
 mkdir -p "$W/cfg2/projects/-home-u-zeta"
 cp tests/fixtures/claude/projects/-home-u-beta/s3.jsonl "$W/cfg2/projects/-home-u-zeta/"
+order_mtimes "$W/cfg1" "$W/cfg2"
 out=$(CLAUDE_CONFIG_DIR="$W/cfg1, $W/cfg2" imp claude-code)
 check "CLAUDE_CONFIG_DIR: both dirs" eq "$(echo "$out" | jget '(d["files"], d["stored"], d["duplicates"])')" "(4, 5, 5)"
 cp -r tests/fixtures/claude/projects "$W/home/.claude/"
+order_mtimes "$W/home/.claude"
 out=$(HOME="$W/home" XDG_CONFIG_HOME= CLAUDE_CONFIG_DIR= imp claude-code)
 check "~/.claude by default" eq "$(echo "$out" | jget 'd["files"]')" 3
 out=$(HOME="$W/empty" CLAUDE_CONFIG_DIR= XDG_CONFIG_HOME= $TM import claude-code 2>&1); code=$?
