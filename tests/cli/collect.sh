@@ -71,7 +71,17 @@ check "refused connection: reported" has "$out" "closed: could not reach http://
 out=$($TM collect --source slow --timeout 1 --quiet 2>&1); code=$?
 check "timeout: exit 1" eq "$code" 1
 check "timeout: reported" has "$out" "slow: could not reach $URL/slow: Operation timed out"
-$TM sources remove closed >/dev/null; $TM sources remove slow >/dev/null
+# 429 without Retry-After: exponential backoff with jitter, a bounded number of tries.
+$TM sources add busy --type openai-usage --key-env ANT_KEY --base-url "$URL/busy" >/dev/null
+t0=$(date +%s.%N)
+out=$($TM collect --source busy --max-tries 3 2>&1); code=$?
+t1=$(date +%s.%N)
+check "429 always: exit 1" eq "$code" 1
+check "429 always: gave up after the tries" has "$out" "busy: still rate limited (429) after every retry"
+check "429 always: two waits logged" eq "$(printf '%s\n' "$out" | grep -c 'rate limited (429), waiting')" 2
+check "429 always: 3 tries made" eq "$(grep -c '^GET /busy' "$W/requests.log")" 3
+check "429 always: backed off 1.5 s or more (0.5-1 s, then 1-2 s)" python3 -c "import sys; sys.exit(0 if $t1 - $t0 >= 1.5 else 1)"
+$TM sources remove closed >/dev/null; $TM sources remove slow >/dev/null; $TM sources remove busy >/dev/null
 
 # --- the full collect ----------------------------------------------------------
 export OAI_KEY=good

@@ -11,6 +11,7 @@ Serves the documented shapes with pagination over three UTC days
   key anything else    401
   path prefix /down    503 on every request
   path prefix /slow    answers after 3 s (for timeouts)
+  path prefix /busy    429 without Retry-After, always
   STATE_DIR/closed     present: the last day's bucket has closed and grown
 Every request is appended to STATE_DIR/requests.log as "METHOD PATH?QUERY KEY".
 """
@@ -91,6 +92,8 @@ class H(BaseHTTPRequestHandler):
             f.write("GET %s %s %s\n" % (self.path, key, self.headers.get("anthropic-version", "-")))
         if u.path.startswith("/slow"):
             time.sleep(3)
+        if u.path.startswith("/busy"):
+            return self.send(429, {"error": {"message": "rate limited"}})
         if u.path.startswith("/down"):
             return self.send(503, {"error": {"message": "Service Unavailable"}})
         if key != "good":
