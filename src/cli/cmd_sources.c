@@ -3,6 +3,7 @@
  * `tokmeter collect` pulls, kept in the config file. A source names the
  * environment variable holding its key; the key itself is never written.
  */
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,11 +21,15 @@ static int env_name_ok(const char *s)
     return 1;
 }
 
-static int fail(const char *fmt, const char *a, const char *b)
+static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int fail(const char *fmt, ...)
 {
+    va_list ap;
+    va_start(ap, fmt);
     fprintf(stderr, "tokmeter sources: ");
-    fprintf(stderr, fmt, a, b);
+    vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
+    va_end(ap);
     return EXIT_USAGE;
 }
 
@@ -32,26 +37,26 @@ static int add(const char *config, int argc, char **argv, const char *type, cons
                const char *base_url, const char *path)
 {
     if (argc != 1)
-        return fail("add: give exactly one NAME%s%s", "", "");
+        return fail("add: give exactly one NAME");
     const char *name = argv[0];
     tm_source s;
     memset(&s, 0, sizeof s);
     if (!tm__source_name_ok(name))
-        return fail("add: NAME '%s' must be 1-64 of A-Z a-z 0-9 _ - .%s", name, "");
+        return fail("add: NAME '%s' must be 1-64 of A-Z a-z 0-9 _ - .", name);
     if (!type)
-        return fail("add: --type is required (openai-usage, anthropic-usage, claude-code, codex, opencode)%s%s", "", "");
+        return fail("add: --type is required (openai-usage, anthropic-usage, claude-code, codex, opencode)");
     if ((s.type = tm__src_type(type)) < 0)
-        return fail("add: --type: unknown type '%s' (openai-usage, anthropic-usage, claude-code, codex, opencode)%s", type, "");
+        return fail("add: --type: unknown type '%s' (openai-usage, anthropic-usage, claude-code, codex, opencode)", type);
     int api = s.type == TM_SRC_OPENAI || s.type == TM_SRC_ANTHROPIC;
     if (!api && (key_env || base_url))
-        return fail("add: --key-env and --base-url are for openai-usage and anthropic-usage; %s reads local files (--path)%s", type, "");
+        return fail("add: --key-env and --base-url are for openai-usage and anthropic-usage; %s reads local files (--path)", type);
     if (api && path)
-        return fail("add: --path is for local-log sources, not %s%s", type, "");
+        return fail("add: --path is for local-log sources, not %s", type);
     if (key_env && !env_name_ok(key_env))
         return fail("add: --key-env takes the NAME of an environment variable holding the key "
-                    "(like OPENAI_ADMIN_KEY), not '%.8s...'; tokmeter never stores keys%s", key_env, "");
+                    "(like OPENAI_ADMIN_KEY), not '%.8s...'; tokmeter never stores keys", key_env);
     if (base_url && strncmp(base_url, "http://", 7) != 0 && strncmp(base_url, "https://", 8) != 0)
-        return fail("add: --base-url must start with http:// or https://, not '%s'%s", base_url, "");
+        return fail("add: --base-url must start with http:// or https://, not '%s'", base_url);
     snprintf(s.name, sizeof s.name, "%s", name);
     if (api)
         snprintf(s.key_env, sizeof s.key_env, "%s",
@@ -145,7 +150,7 @@ static int list(const char *config, int json)
 static int remove_(const char *config, int argc, char **argv)
 {
     if (argc != 1)
-        return fail("remove: give exactly one NAME%s%s", "", "");
+        return fail("remove: give exactly one NAME");
     tm_source *all = NULL;
     size_t n = 0, kept = 0;
     int rc = tm__sources_load(config, &all, &n), found = 0;
