@@ -138,7 +138,7 @@ static int run(cli_global *g, int argc, char **argv)
         rc = tm__collect(t, &src[i], &o, &r);
         if (rc)
             break;
-        char a[32], b[32], c[32], d[32], usd[64];
+        char a[32], b[32], c[32], d[32], e[32], usd[64];
         if (r.ok) {
             ok++;
             tokens += r.tokens;
@@ -148,7 +148,7 @@ static int run(cli_global *g, int argc, char **argv)
                 tm__buf_printf(&out, "%s: %s records, %s tokens, $%s (%s new, %s updated, %s already stored)\n",
                                r.source, cli_count(r.buckets, a), cli_count(r.tokens, b), usd,
                                cli_count(r.stored, c), cli_count(r.replaced, d),
-                               cli_count(r.duplicates, a));
+                               cli_count(r.duplicates, e));
             if (!g->json && r.rejected)
                 tm__buf_printf(&out, "%s: %lld records refused, the first: %s\n", r.source,
                                (long long)r.rejected, r.first_reject);

@@ -90,7 +90,8 @@ out=$($TM sources remove down 2>&1); check "remove unknown: exit 1" eq "$?" 1
 out=$($TM collect --since 2026-11-01 --until 2026-11-04 --quiet); code=$?
 check "collect: exit 0" eq "$code" 0
 check "collect: seed summary" has "$out" "Collected usage from 2 sources. Total tokens: 5,058,000. Cost: \$4.55"
-check "openai: 6 buckets over 2 pages, 1 replaced or new" has "$out" "oai: 6 records, 3,618,000 tokens"
+check "openai: 6 buckets over 2 pages" has "$out" "oai: 6 records, 3,618,000 tokens, \$0.72 (6 new, 0 updated, 0 already stored)"
+check "anthropic: stored before, all duplicates" has "$out" "ant: 3 records, 1,440,000 tokens, \$3.83 (0 new, 0 updated, 3 already stored)"
 check "pagination followed" eq "$(grep -c 'usage/completions.*page=p2' "$W/requests.log")" 1
 check "group_by and width sent" grep -q 'usage/completions?start_time=1793491200&end_time=1793750400&bucket_width=1d&group_by\[\]=model&group_by\[\]=project_id&limit=31 good' "$W/requests.log"
 check "anthropic-version sent" eq "$(grep 'usage_report' "$W/requests.log" | grep -vc '2023-06-01')" 0
