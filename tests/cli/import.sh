@@ -158,6 +158,21 @@ check "opencode: records" eq "$(echo "$out" | jget '(d["files"], d["records"], d
 out=$(report --group-by provider,model,project | jget '[(r["provider"], r["model"], r["project"], r["output_tokens"], r["reasoning_tokens"], r["total_tokens"], r["cost_usd"]) for r in d["rows"]]')
 check "opencode: tokens, reasoning in output, costs" eq "$out" "[('anthropic', 'claude-sonnet-4-5-20250929', 'delta', 400, 100, 7400, 0.0141), ('openai', 'gpt-5', 'delta', 500, 0, 2500, 0.0125)]"
 
+# --- mutated input: counted as skipped or rejected, never a crash (ASan build) ------------
+export TOKMETER_DB="$W/fuzz.db"
+mkdir -p "$W/fz/claude/projects/p" "$W/fz/codex" "$W/fz/oc/ses"
+python3 tests/cli/mutate.py "$W/fz/claude/projects/p/f.jsonl" 5000 1 tests/fixtures/claude/projects/*/*.jsonl
+python3 tests/cli/mutate.py "$W/fz/codex/r.jsonl" 3000 2 $(find tests/fixtures/codex -name '*.jsonl')
+for i in $(seq 1 60); do
+    python3 tests/cli/mutate.py "$W/fz/oc/ses/m$i.json" 1 "$i" tests/fixtures/opencode/storage/message/ses_01/msg_02.json
+done
+out=$(imp claude-code "$W/fz/claude"); code=$?
+check "mutated claude-code lines: exit 0" eq "$code" 0
+check "mutated claude-code lines: most malformed" python3 -c "import sys; sys.exit(0 if $(echo "$out" | jget 'd["skipped"]["malformed"]') > 1000 else 1)"
+out=$(imp codex "$W/fz/codex"); check "mutated codex lines: exit 0" eq "$?" 0
+out=$(imp opencode "$W/fz/oc"); check "mutated opencode files: exit 0" eq "$?" 0
+$TM verify >/dev/null; check "mutated input: verify" eq "$?" 0
+
 # --- killed half-way: the next run completes it, nothing counted twice --------------------
 ./build/gen_claude "$W/big" 200000 5 10
 ./build/tokmeter --db "$W/clean.db" import claude-code "$W/big" --quiet >/dev/null
