@@ -81,7 +81,12 @@ check "429 always: gave up after the tries" has "$out" "busy: still rate limited
 check "429 always: two waits logged" eq "$(printf '%s\n' "$out" | grep -c 'rate limited (429), waiting')" 2
 check "429 always: 3 tries made" eq "$(grep -c '^GET /busy' "$W/requests.log")" 3
 check "429 always: backed off 1.5 s or more (0.5-1 s, then 1-2 s)" python3 -c "import sys; sys.exit(0 if $t1 - $t0 >= 1.5 else 1)"
+$TM sources add junk --type anthropic-usage --key-env ANT_KEY --base-url "$URL/junk" >/dev/null
+out=$($TM collect --source junk 2>&1); code=$?
+check "not JSON: exit 1" eq "$code" 1
+check "not JSON: said" has "$out" "junk: the API answered something that is not a JSON object"
 $TM sources remove closed >/dev/null; $TM sources remove slow >/dev/null; $TM sources remove busy >/dev/null
+$TM sources remove junk >/dev/null
 
 # --- the full collect ----------------------------------------------------------
 export OAI_KEY=good

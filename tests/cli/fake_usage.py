@@ -12,6 +12,7 @@ Serves the documented shapes with pagination over three UTC days
   path prefix /down    503 on every request
   path prefix /slow    answers after 3 s (for timeouts)
   path prefix /busy    429 without Retry-After, always
+  path prefix /junk    200 with an HTML body
   STATE_DIR/closed     present: the last day's bucket has closed and grown
 Every request is appended to STATE_DIR/requests.log as "METHOD PATH?QUERY KEY".
 """
@@ -92,6 +93,13 @@ class H(BaseHTTPRequestHandler):
             f.write("GET %s %s %s\n" % (self.path, key, self.headers.get("anthropic-version", "-")))
         if u.path.startswith("/slow"):
             time.sleep(3)
+        if u.path.startswith("/junk"):  # a proxy's error page with a 200
+            raw = b"<html>502 Bad Gateway</html>"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(raw)))
+            self.end_headers()
+            self.wfile.write(raw)
+            return
         if u.path.startswith("/busy"):
             return self.send(429, {"error": {"message": "rate limited"}})
         if u.path.startswith("/down"):
