@@ -57,28 +57,26 @@ static int wanted(const char *path, const char *name)
 }
 
 /* The directory right under projects/ (Claude Code's name for the working
- * directory), else the file's own directory. */
+ * directory): under the walk's root when that is a projects/ directory,
+ * else under the last "/projects/" of the path; else the file's own
+ * directory. */
 static const char *project(const char *root, const char *path, char *buf, size_t cap)
 {
-    const char *p = strstr(path, "/projects/");
     const char *rel = NULL;
-    if (p)
-        rel = p + 10;
-    else if (root) {
-        size_t n = strlen(root);
-        if (strncmp(path, root, n) == 0 && path[n] == '/' && strchr(path + n + 1, '/')) {
-            char base[256];
-            tm__basename(root, base, sizeof base);
-            if (strcmp(base, "projects") == 0)
-                rel = path + n + 1;
-        }
-    }
-    if (rel) {
-        const char *slash = strchr(rel, '/');
-        if (slash && slash > rel) {
-            snprintf(buf, cap, "%.*s", (int)(slash - rel), rel);
-            return buf;
-        }
+    char base[256];
+    size_t n = root ? strlen(root) : 0;
+    while (n > 1 && root[n - 1] == '/')
+        n--;
+    if (root && strncmp(path, root, n) == 0 && path[n] == '/' &&
+        strcmp(tm__basename(root, base, sizeof base), "projects") == 0)
+        rel = path + n + 1;
+    for (const char *p = path; !rel && (p = strstr(p, "/projects/")); p++)
+        if (!strstr(p + 1, "/projects/"))
+            rel = p + 10;
+    const char *slash = rel ? strchr(rel, '/') : NULL;
+    if (slash && slash > rel) {
+        snprintf(buf, cap, "%.*s", (int)(slash - rel), rel);
+        return buf;
     }
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", path);

@@ -406,13 +406,25 @@ static int one_record(run *x, tm_ifile *f, const char *s, size_t n)
     return rc;
 }
 
+/* A context string with tabs and newlines made spaces (they separate). */
+static const char *field(const char *in, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s", in);
+    for (char *p = out; *p; p++)
+        if (*p == '\t' || *p == '\n')
+            *p = ' ';
+    return out;
+}
+
 /* "session\tmodel\tproject\tp0\tp1\tp2\tp3\tp4\thas_prev" */
 static char *ctx_save(const tm_ictx *c)
 {
     tm_buf b = TM_BUF_INIT;
-    tm__buf_printf(&b, "%s\t%s\t%s\t%lld\t%lld\t%lld\t%lld\t%lld\t%d", c->session, c->model,
-                   c->project, (long long)c->prev[0], (long long)c->prev[1], (long long)c->prev[2],
-                   (long long)c->prev[3], (long long)c->prev[4], c->has_prev);
+    char s[sizeof c->session], m[sizeof c->model], p[sizeof c->project];
+    tm__buf_printf(&b, "%s\t%s\t%s\t%lld\t%lld\t%lld\t%lld\t%lld\t%d",
+                   field(c->session, s, sizeof s), field(c->model, m, sizeof m),
+                   field(c->project, p, sizeof p), (long long)c->prev[0], (long long)c->prev[1],
+                   (long long)c->prev[2], (long long)c->prev[3], (long long)c->prev[4], c->has_prev);
     return b.data; /* NULL when out of memory: the file is then read again */
 }
 

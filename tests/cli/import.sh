@@ -134,6 +134,15 @@ out=$(HOME="$W/empty" CLAUDE_CONFIG_DIR= XDG_CONFIG_HOME= $TM import claude-code
 check "no data: exit 1" eq "$code" 1
 check "no data: says where it looked" has "$out" "no claude-code data found (looked in $W/empty/.config/claude/projects, $W/empty/.claude/projects)"
 
+# A tree below a directory that is itself called projects: the project is the
+# directory under Claude Code's own projects/.
+export TOKMETER_DB="$W/nested.db"
+mkdir -p "$W/home/u/projects/foo/.claude/projects/-x"
+cp tests/fixtures/claude/projects/-home-u-beta/s3.jsonl "$W/home/u/projects/foo/.claude/projects/-x/"
+imp claude-code "$W/home/u/projects/foo/.claude" >/dev/null
+out=$(report --group-by project | jget '[r["project"] for r in d["rows"]]')
+check "project under the last projects/" eq "$out" "['-x']"
+
 # --- Codex ------------------------------------------------------------------------------
 export TOKMETER_DB="$W/codex.db"
 mkdir -p "$W/codex/sessions"; cp -r tests/fixtures/codex/sessions/2026 "$W/codex/sessions/"
