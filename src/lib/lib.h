@@ -48,6 +48,15 @@ int tm__keys_active(tm *t, int *n);
  * built-in only); on error the old one stays. For SIGHUP. */
 int tm__reload_prices(tm *t, const char *path);
 
+/* Users' sums over their current quota period, kept current by the commit
+ * hook so a check need not read the user's events (src/lib/quota.c). */
+struct tm_usage_cache;
+struct tm_usage_cache *tm__usage_new(void);
+void tm__usage_free(struct tm_usage_cache *c);
+void tm__usage_commit(struct tm_usage_cache *c, tm_event *const *evs, const unsigned char *dup,
+                      size_t n, int64_t version);
+struct tm_usage_cache *tm__usage(tm *t);
+
 /* Quotas (src/lib/quota.c). set: a user's tier (NULL: keep) and limit
  * overrides as JSON {"limits": {...}} (NULL: none). */
 struct tm_policy *tm__policy(tm *t);

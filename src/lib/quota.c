@@ -6,17 +6,183 @@
  * the last digit. The check adds the call's estimate to each use, compares
  * with the limits (hard: deny; soft: allow with a warning), and asks the
  * rate limiter.
+ *
+ * The query reads every event of the user's period; a check must not. So
+ * the handle keeps each checked user's period sums (usage cache) at one
+ * store version, and the commit hook adds each committed event to its
+ * user's sums, moving the cache to the new version, before the events are
+ * acknowledged. A sum is used only at the store version it reflects, so
+ * it is never stale: a commit the hook did not see (another process, a
+ * reprice) or one that replaced a stored copy empties the cache, and sums
+ * computed while a commit landed are not kept.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../core/err.h"
 #include "../core/json.h"
+#include "../core/strmap.h"
 #include "../core/tmtime.h"
 #include "../policy/policy.h"
 #include "../store/store.h"
 #include "lib.h"
+
+/* ---- the usage cache ---- */
+
+#define UC_TYPES 8          /* metric types per user kept; more: not cached */
+_Static_assert(UC_TYPES <= TM_MAX_LIMITS, "a tier's limits fit when the types do not");
+#define UC_MAX 65536        /* users; past it the cache starts again empty   */
+
+typedef struct usage_sums {
+    int64_t requests, tokens;
+    tm_i128 cost;
+    int ntypes;
+    struct { char name[65]; int64_t events; tm_i128 value; } type[UC_TYPES];
+} usage_sums;
+
+typedef struct uc_entry {
+    char *user;
+    int64_t from, to;
+    int valid;
+    usage_sums u;
+} uc_entry;
+
+struct tm_usage_cache {
+    pthread_mutex_t mu;
+    int64_t version;        /* the store version every entry reflects        */
+    tm_strmap index;        /* user → i + 1                                   */
+    uc_entry *e;
+    size_t n, cap;
+};
+
+struct tm_usage_cache *tm__usage_new(void)
+{
+    struct tm_usage_cache *c = calloc(1, sizeof *c);
+    if (c) {
+        pthread_mutex_init(&c->mu, NULL);
+        c->version = -1;
+    }
+    return c;
+}
+
+static void uc_clear(struct tm_usage_cache *c)
+{
+    for (size_t i = 0; i < c->n; i++)
+        free(c->e[i].user);
+    c->n = 0;
+    tm__strmap_clear(&c->index);
+}
+
+void tm__usage_free(struct tm_usage_cache *c)
+{
+    if (!c)
+        return;
+    uc_clear(c);
+    free(c->e);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}
+
+static uc_entry *uc_find(struct tm_usage_cache *c, const char *user)
+{
+    int64_t i;
+    return tm__strmap_get(&c->index, user, &i) ? &c->e[i - 1] : NULL;
+}
+
+/* Adds one event to sums; -1 when its metric type does not fit. */
+static int uc_add(usage_sums *u, const tm_event *ev)
+{
+    int k = 0;
+    while (k < u->ntypes && strcmp(u->type[k].name, ev->metric_type) != 0)
+        k++;
+    if (k == u->ntypes) {
+        if (k == UC_TYPES || strlen(ev->metric_type) >= sizeof u->type[k].name)
+            return -1;
+        snprintf(u->type[k].name, sizeof u->type[k].name, "%s", ev->metric_type);
+        u->ntypes++;
+    }
+    u->type[k].events++;
+    u->type[k].value += ev->value_nano;
+    u->requests += strcmp(ev->metric_type, "llm_call") == 0;
+    u->tokens += ev->total_tokens;
+    u->cost += ev->cost_pusd;
+    return 0;
+}
+
+void tm__usage_commit(struct tm_usage_cache *c, tm_event *const *evs, const unsigned char *dup,
+                      size_t n, int64_t version)
+{
+    int replaced = 0;
+    for (size_t i = 0; i < n; i++)
+        replaced |= dup[i] == 2;
+    pthread_mutex_lock(&c->mu);
+    if (c->version != version - 1 || replaced) {
+        /* A commit went by unseen, or an event replaced a copy whose user
+         * and sums are not known here (importers, collectors): recount. */
+        uc_clear(c);
+        c->version = version;
+    } else {
+        c->version = version;
+        for (size_t i = 0; c->n && i < n; i++) {
+            const tm_event *ev = evs[i];
+            uc_entry *e = dup[i] == 1 || !ev->user_id ? NULL : uc_find(c, ev->user_id);
+            if (!e || !e->valid || ev->ts_us < e->from || ev->ts_us >= e->to)
+                continue;
+            if (uc_add(&e->u, ev) != 0) /* a metric type too many */
+                e->valid = 0;
+        }
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* Keeps u as user's sums over [from, to) at store version v, if the cache
+ * is at v (else a commit landed meanwhile and u may be off by it). */
+static void uc_put(struct tm_usage_cache *c, const char *user, int64_t from, int64_t to,
+                   int64_t v, const usage_sums *u)
+{
+    pthread_mutex_lock(&c->mu);
+    if (c->version < v) { /* behind: commits by others; start at v */
+        uc_clear(c);
+        c->version = v;
+    }
+    uc_entry *e = c->version == v ? uc_find(c, user) : NULL;
+    if (c->version == v && !e && c->n == UC_MAX)
+        uc_clear(c);
+    if (c->version == v && !e) {
+        uc_entry *p = tm__grow(c->e, c->n, &c->cap, sizeof *p, 64);
+        char *copy = p ? strdup(user) : NULL;
+        if (p)
+            c->e = p;
+        if (copy && tm__strmap_put(&c->index, copy, (int64_t)c->n + 1) == TM_OK) {
+            e = &c->e[c->n++];
+            e->user = copy;
+        } else {
+            free(copy);
+        }
+    }
+    if (e) {
+        e->from = from;
+        e->to = to;
+        e->u = *u;
+        e->valid = 1;
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* user's sums over [from, to) as of store version v, if cached. */
+static int uc_get(struct tm_usage_cache *c, const char *user, int64_t from, int64_t to,
+                  int64_t v, usage_sums *out)
+{
+    pthread_mutex_lock(&c->mu);
+    uc_entry *e = c->version == v ? uc_find(c, user) : NULL;
+    int hit = e && e->valid && e->from == from && e->to == to;
+    if (hit)
+        *out = e->u;
+    pthread_mutex_unlock(&c->mu);
+    return hit;
+}
 
 typedef struct user_ctx {
     const char *id, *tier, *overrides;
@@ -71,41 +237,90 @@ static int effective_tier(tm *t, const char *user, tm_tier *out, int *has)
     return rc;
 }
 
-/* The use of every limit in [from, to), from one report query over the
- * user's events grouped by metric type: requests, tokens and cost from the
- * totals, events:/value: limits from their metric type's row. */
-static int limits_use(tm *t, const char *user, const tm_tier *tier, int64_t from, int64_t to,
-                      tm_i128 *used)
+/* Is metric type name one that tier limits? */
+static int limited(const tm_tier *tier, const char *name)
 {
+    for (int i = 0; i < tier->nlimits; i++)
+        if ((tier->limits[i].kind == TM_L_EVENTS || tier->limits[i].kind == TM_L_VALUE) &&
+            strcmp(tier->limits[i].metric_type, name) == 0)
+            return 1;
+    return 0;
+}
+
+/* The user's sums over [from, to): from the cache, else one report query
+ * over the user's events grouped by metric type (kept when no commit
+ * landed while it ran). A user with more metric types than the sums hold
+ * gets the ones tier limits first, and is not cached. */
+static int user_sums(tm *t, const char *user, const tm_tier *tier, int64_t from, int64_t to,
+                     usage_sums *u)
+{
+    tm_store *s = tm__store(t);
     tm_query_spec q;
     tm_qresult *res = NULL;
     char f[32], tt[32], w[200];
-    if (tier->nlimits == 0)
+    int64_t v0 = -1, v1 = -2;
+    memset(u, 0, sizeof *u);
+    int rc = s->ops->version(s, &v0);
+    if (rc == TM_OK && uc_get(tm__usage(t), user, from, to, v0, u))
         return TM_OK;
     snprintf(f, sizeof f, "%lld", (long long)(from / 1000));
     snprintf(tt, sizeof tt, "%lld", (long long)(to / 1000));
     snprintf(w, sizeof w, "user_id=%s", user);
     tm__query_init(&q);
-    int rc = tm__query_set(&q, "from", f);
+    if (rc == TM_OK) rc = tm__query_set(&q, "from", f);
     if (rc == TM_OK) rc = tm__query_set(&q, "to", tt);
     if (rc == TM_OK) rc = tm__query_set(&q, "where", w);
     if (rc == TM_OK) rc = tm__query_set(&q, "group_by", "metric_type");
     if (rc == TM_OK)
         rc = tm__run_query(t, &q, &res);
-    for (int i = 0; rc == TM_OK && i < tier->nlimits; i++) {
-        const tm_limit *l = &tier->limits[i];
-        const tm_sums *s = &res->totals.s;
-        used[i] = 0;
-        if (l->kind == TM_L_EVENTS || l->kind == TM_L_VALUE) {
-            for (size_t k = 0; k < res->nrows; k++)
-                if (strcmp(res->rows[k].dim[TM_D_METRIC], l->metric_type) == 0)
-                    used[i] = l->kind == TM_L_EVENTS ? res->rows[k].s.events : res->rows[k].s.value;
-        } else {
-            used[i] = l->kind == TM_L_REQUESTS ? s->requests : l->kind == TM_L_TOKENS ? s->total : s->cost;
-        }
+    int fits = 1;
+    if (rc == TM_OK) {
+        u->requests = res->totals.s.requests;
+        u->tokens = res->totals.s.total;
+        u->cost = res->totals.s.cost;
+        for (int pass = 0; pass < 2; pass++) /* limited types first */
+            for (size_t k = 0; k < res->nrows; k++) {
+                const char *name = res->rows[k].dim[TM_D_METRIC];
+                if (limited(tier, name) != (pass == 0))
+                    continue;
+                if (u->ntypes == UC_TYPES || strlen(name) >= sizeof u->type[0].name) {
+                    fits = 0;
+                    continue;
+                }
+                snprintf(u->type[u->ntypes].name, sizeof u->type[0].name, "%s", name);
+                u->type[u->ntypes].events = res->rows[k].s.events;
+                u->type[u->ntypes].value = res->rows[k].s.value;
+                u->ntypes++;
+            }
+        rc = s->ops->version(s, &v1);
     }
+    if (rc == TM_OK && fits && v0 == v1)
+        uc_put(tm__usage(t), user, from, to, v0, u);
     tm__qresult_free(res);
     tm__query_free(&q);
+    return rc;
+}
+
+/* The use of every limit in [from, to): requests, tokens and cost from the
+ * totals, events:/value: limits from their metric type's sums. */
+static int limits_use(tm *t, const char *user, const tm_tier *tier, int64_t from, int64_t to,
+                      tm_i128 *used)
+{
+    usage_sums u;
+    if (tier->nlimits == 0)
+        return TM_OK;
+    int rc = user_sums(t, user, tier, from, to, &u);
+    for (int i = 0; rc == TM_OK && i < tier->nlimits; i++) {
+        const tm_limit *l = &tier->limits[i];
+        used[i] = 0;
+        if (l->kind == TM_L_EVENTS || l->kind == TM_L_VALUE) {
+            for (int k = 0; k < u.ntypes; k++)
+                if (strcmp(u.type[k].name, l->metric_type) == 0)
+                    used[i] = l->kind == TM_L_EVENTS ? u.type[k].events : u.type[k].value;
+        } else {
+            used[i] = l->kind == TM_L_REQUESTS ? u.requests : l->kind == TM_L_TOKENS ? u.tokens : u.cost;
+        }
+    }
     return rc;
 }
 

@@ -39,6 +39,7 @@ struct tm_handle {
     tm_rollups rollups;     /* loaded on the first query; kept by commit() */
     tm_policy *policy;      /* tiers and rate limits; swapped on reload      */
     tm_policy *retired;     /* the one before the last reload                */
+    struct tm_usage_cache *usage; /* users' period sums for checks (quota.c) */
     void (*event_hook)(void *, const tm_event *);
     void *event_hook_arg;
 };
@@ -47,9 +48,11 @@ struct tm_handle {
  * rollups before the events are acknowledged, so a read after an ack sees
  * them. If another process committed in between, the rollups are dropped
  * and reloaded by the next query. */
-static void commit_hook(void *arg, const tm_cellset *cells, int64_t version)
+static void commit_hook(void *arg, const tm_cellset *cells, int64_t version,
+                        tm_event *const *evs, const unsigned char *dup, size_t n)
 {
     tm *t = arg;
+    tm__usage_commit(t->usage, evs, dup, n, version);
     pthread_rwlock_wrlock(&t->rollups.lock);
     if (t->rollups.loaded) {
         int rc = t->rollups.version + 1 == version ? TM_OK : TM_EBUSY;
@@ -75,6 +78,10 @@ int tm_open(tm **out, const char *path, const tm_options *opts)
         return TM_ENOMEM;
     tm__rollups_init(&t->rollups);
     pthread_rwlock_init(&t->catalog_lock, NULL);
+    if (!(t->usage = tm__usage_new())) {
+        rc = TM_ENOMEM;
+        goto out;
+    }
     if ((rc = tm__catalog_load(&t->catalog, opts ? opts->prices : NULL)) ||
         (rc = tm__policy_load(&t->policy, opts ? opts->config : NULL)) ||
         (rc = tm__store_open(path, &t->store)))
@@ -87,6 +94,7 @@ out:
         tm__catalog_free(t->catalog);
         tm__policy_free(t->policy);
         tm__rollups_destroy(&t->rollups);
+        tm__usage_free(t->usage);
         pthread_rwlock_destroy(&t->catalog_lock);
         free(t);
         return rc;
@@ -105,10 +113,13 @@ int tm_close(tm *t)
     tm__policy_free(t->policy);
     tm__policy_free(t->retired);
     tm__rollups_destroy(&t->rollups);
+    tm__usage_free(t->usage);
     pthread_rwlock_destroy(&t->catalog_lock);
     free(t);
     return rc;
 }
+
+struct tm_usage_cache *tm__usage(tm *t) { return t->usage; }
 
 /* Validates and fills defaults, then prices. On TM_EINVAL the reason is in
  * err. */

@@ -129,6 +129,7 @@ struct sqlite_store {
     sqlite3_stmt *roll_get, *roll_put, *commits, *fact_get, *del;
     tm_strmap dict;             /* string → dict id, writer-side cache      */
     sqlite3 *r;                 /* reader connection                         */
+    sqlite3_stmt *user_get;     /* on r, prepared once (checks read it often) */
     pthread_mutex_t rmu;
     sqlite3 *ck;                /* checkpointer connection                   */
     pthread_t ck_thread;
@@ -317,6 +318,7 @@ static void sq_close(tm_store *base)
                            s->fact_get, s->del};
     for (size_t i = 0; i < sizeof sts / sizeof sts[0]; i++)
         sqlite3_finalize(sts[i]);
+    sqlite3_finalize(s->user_get);
     sqlite3_close(s->w);
     sqlite3_close(s->r);
     tm__strmap_clear(&s->dict);
@@ -1127,14 +1129,16 @@ static int sq_user_put(tm_store *base, const char *id, const char *tier, const c
 static int sq_user_get(tm_store *base, const char *id, char *tier, size_t tcap, char **overrides)
 {
     sqlite_store *s = (sqlite_store *)base;
-    sqlite3_stmt *st = NULL;
     int rc = TM_ENOTFOUND;
     *overrides = NULL;
     tier[0] = '\0';
     pthread_mutex_lock(&s->rmu);
-    if (sqlite3_prepare_v2(s->r, "SELECT tier, overrides FROM users WHERE id = ?1", -1, &st, NULL) != SQLITE_OK) {
+    if (!s->user_get &&
+        sqlite3_prepare_v2(s->r, "SELECT tier, overrides FROM users WHERE id = ?1", -1, &s->user_get,
+                           NULL) != SQLITE_OK) {
         rc = sqerr(s->r, "prepare user");
     } else {
+        sqlite3_stmt *st = s->user_get;
         sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
         if (sqlite3_step(st) == SQLITE_ROW) {
             snprintf(tier, tcap, "%s", col_text(st, 0) ? col_text(st, 0) : "");
@@ -1143,8 +1147,8 @@ static int sq_user_get(tm_store *base, const char *id, char *tier, size_t tcap, 
             else
                 rc = TM_OK;
         }
+        sqlite3_reset(st);
     }
-    sqlite3_finalize(st);
     pthread_mutex_unlock(&s->rmu);
     return rc;
 }

@@ -162,8 +162,10 @@ typedef struct tm_ticket {
 } tm_ticket;
 
 /* Called on the writer thread after each commit, before the events are
- * acknowledged, with the cells the commit added and the new version. */
-typedef void (*tm_commit_hook)(void *arg, const tm_cellset *cells, int64_t version);
+ * acknowledged, with the cells the commit added, the new version, and the
+ * committed batch (dup[i] as append set it: 0 new, 1 duplicate, 2 replaced). */
+typedef void (*tm_commit_hook)(void *arg, const tm_cellset *cells, int64_t version,
+                               tm_event *const *evs, const unsigned char *dup, size_t n);
 
 /* Starts the writer thread over s (borrowed: the writer must be stopped
  * before s is closed). hook may be NULL. */

@@ -107,7 +107,7 @@ static void *run(void *arg)
                      ? w->store->ops->append(w->store, evs, n, dup, &cells, &version)
                      : TM_ENOMEM;
         if (rc == TM_OK && w->hook) /* before anyone is told: reads stay fresh */
-            w->hook(w->hook_arg, &cells, version);
+            w->hook(w->hook_arg, &cells, version, evs, dup, n);
         tm__cellset_free(&cells);
 
         double took = mono_s() - t0;

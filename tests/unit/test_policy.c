@@ -9,9 +9,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../../src/core/dec.h"
+#include "../../src/core/event.h"
+#include "../../src/core/json.h"
 #include "../../src/core/tmtime.h"
 #include "../../src/lib/lib.h"
 #include "../../src/policy/policy.h"
+#include "../../src/store/store.h"
 
 static int64_t at(const char *s)
 {
@@ -199,6 +203,128 @@ Test(policy, quota_use_equals_the_report_and_check)
     cr_expect_not(res.allowed);
     cr_expect(strncmp(res.reason, "quota: cost_usd would be ", 25) == 0, "%s", res.reason);
     cr_expect_gt(res.retry_after_s, 0);
+    tm_close(t);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_expect_eq(system(cmd), 0);
+}
+
+/* ---- the usage cache: checks read users' sums kept by the commit hook ---- */
+
+static const tm_jv *jpath2(const tm_jv *o, const char *a, const char *b)
+{
+    const tm_jv *v = tm__json_get(o, a);
+    return b ? tm__json_get(v, b) : v;
+}
+
+/* A number's text from JSON as pico-units (scale 12), or -1. */
+static int64_t pico(const tm_jv *v)
+{
+    int64_t x = -1;
+    if (!v || v->type != TM_J_NUMBER || tm__dec_parse(v->s, v->n, 12, 0, &x) != 0)
+        return -1;
+    return x;
+}
+
+/* The use of every limit as the quota (cache) says it and as a report over
+ * the same period says it; they must agree. */
+static void expect_quota_equals_report(tm *t, const char *user, int step)
+{
+    static const char *const names[] = {"requests", "total_tokens", "cost_usd",
+                                        "events:evaluation_run", "value:compute_minutes"};
+    tm_buf b = TM_BUF_INIT;
+    tm_arena a = {0};
+    tm_jv *q = NULL, *r = NULL;
+    char err[128], from[40], to[40], where[64];
+    cr_assert_eq(tm__quota_json(t, user, &b), TM_OK, "%s", tm_errmsg());
+    cr_assert_eq(tm__json_parse(&a, b.data, b.len, &q, err, sizeof err), TM_OK, "%s", err);
+    snprintf(from, sizeof from, "%s", tm__json_get(q, "period_start")->s);
+    snprintf(to, sizeof to, "%s", tm__json_get(q, "reset_at")->s);
+    snprintf(where, sizeof where, "user_id=%s", user);
+    const char *params[] = {"from", from, "to", to, "where", where, "group_by", "metric_type", NULL};
+    tm_report *rep = NULL;
+    cr_assert_eq(tm_report_run(t, params, &rep), TM_OK, "%s", tm_errmsg());
+    const char *rj = tm_report_json(rep);
+    cr_assert_eq(tm__json_parse(&a, rj, strlen(rj), &r, err, sizeof err), TM_OK, "%s", err);
+    const tm_jv *tot = tm__json_get(r, "totals"), *rows = tm__json_get(r, "rows");
+    int64_t want[5] = {pico(tm__json_get(tot, "requests")), pico(tm__json_get(tot, "total_tokens")),
+                       pico(tm__json_get(tot, "cost_usd")), 0, 0};
+    for (size_t i = 0; rows && i < rows->n; i++) {
+        const char *mt = tm__json_get(rows->vals[i], "metric_type")->s;
+        if (strcmp(mt, "evaluation_run") == 0)
+            want[3] = pico(tm__json_get(rows->vals[i], "events"));
+        if (strcmp(mt, "compute_minutes") == 0)
+            want[4] = pico(tm__json_get(rows->vals[i], "value"));
+    }
+    for (int k = 0; k < 5; k++) {
+        int64_t got = pico(jpath2(tm__json_get(q, "limits"), names[k], "used"));
+        cr_expect_eq(got, want[k], "step %d, %s, %s: quota %lld, report %lld\n%s", step, user,
+                     names[k], (long long)got, (long long)want[k], b.data);
+    }
+    tm_report_free(rep);
+    tm__arena_free(&a);
+    tm__buf_free(&b);
+}
+
+Test(policy, usage_cache_equals_the_report_through_every_kind_of_write)
+{
+    char dir[] = "/tmp/tmuc.XXXXXX", db[128], cfg[128], cmd[160];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(db, sizeof db, "%s/q.db", dir);
+    snprintf(cfg, sizeof cfg, "%s/c.json", dir);
+    FILE *f = fopen(cfg, "w");
+    fputs("{\"tiers\": {\"std\": {\"period\": \"month\", \"limits\": {\"requests\": 1000000,"
+          " \"total_tokens\": 100000000, \"cost_usd\": \"1000\", \"events:evaluation_run\": 100000,"
+          " \"value:compute_minutes\": \"1000000\"}}}, \"default_tier\": \"std\"}", f);
+    fclose(f);
+    tm *t = NULL, *other = NULL;
+    tm_options o = {.config = cfg};
+    cr_assert_eq(tm_open(&t, db, &o), TM_OK, "%s", tm_errmsg());
+    cr_assert_eq(tm_open(&other, db, &o), TM_OK, "%s", tm_errmsg()); /* "another process" */
+    static const char *const users[] = {"alice", "bob", "carol"};
+    static const char *const types[] = {"llm_call", "llm_call", "evaluation_run", "compute_minutes"};
+    uint64_t r = 12345;
+    int64_t now = tm__now_us();
+    char id[64];
+    for (int step = 0; step < 400; step++) {
+        r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+        tm_event ev;
+        tm_event_init(&ev);
+        ev.user_id = users[r % 3];
+        ev.provider = "openai";
+        ev.model = "gpt-4o-mini";
+        ev.metric_type = types[(r >> 4) % 4];
+        ev.input_tokens = (int64_t)((r >> 8) % 3000);
+        ev.output_tokens = (int64_t)((r >> 16) % 500);
+        ev.value_nano = (int64_t)((r >> 24) % 7 + 1) * 250000000;
+        ev.ts_us = (r >> 32) % 5 == 0 ? now - 40LL * 86400 * 1000000 : now; /* some last month */
+        ev.has = TM_HAS_TOKENS | TM_HAS_TS | TM_HAS_VALUE;
+        int kind = (int)((r >> 40) % 10), dup = 0;
+        if (kind == 0) { /* through another handle: a commit this one's hook never sees */
+            cr_assert_eq(tm_track_sync(other, &ev, &dup), TM_OK, "%s", tm_errmsg());
+        } else if (kind == 1) { /* a client id seen before: a duplicate */
+            snprintf(id, sizeof id, "req-%d", (int)((r >> 44) % 8));
+            ev.id = id;
+            cr_assert_eq(tm_track_sync(t, &ev, &dup), TM_OK, "%s", tm_errmsg());
+        } else if (kind == 2) { /* an importer's copy: may replace a smaller one */
+            char err[256];
+            unsigned char d = 9;
+            snprintf(id, sizeof id, "imp-%d", (int)((r >> 44) % 4));
+            ev.id = id;
+            ev.metric_type = "llm_call";
+            ev.ts_us = now;
+            cr_assert_eq(tm__admit_import(t, &ev, now, err, sizeof err), TM_OK, "%s", err);
+            tm_event *c = tm__event_clone(&ev);
+            tm_ticket tk = {1, 0, &d, NULL};
+            cr_assert_eq(tm__writer_submit(tm__writer(t), &c, 1, &tk), TM_OK);
+            cr_assert_eq(tm__writer_wait(tm__writer(t), &tk), TM_OK);
+        } else {
+            cr_assert_eq(tm_track_sync(t, &ev, &dup), TM_OK, "%s", tm_errmsg());
+        }
+        expect_quota_equals_report(t, users[(r >> 48) % 3], step);
+    }
+    for (int u = 0; u < 3; u++)
+        expect_quota_equals_report(t, users[u], 400);
+    tm_close(other);
     tm_close(t);
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     cr_expect_eq(system(cmd), 0);
