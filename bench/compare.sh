@@ -1,13 +1,15 @@
 #!/bin/sh
 # bench/compare.sh [EVENTS] [REPS] [SINGLE_SECONDS] — starts a throwaway
 # PostgreSQL 15 on loopback (default configuration, fsync on), runs
-# bench_compare against it, writes bench/RESULTS.md, and stops PostgreSQL.
+# bench_compare against it, writes the table to $RESULTS_MD (default
+# bench/RESULTS.md, the committed full run), and stops PostgreSQL.
 set -eu
 cd "$(dirname "$0")/.."
 EVENTS=${1:-1000000}
 REPS=${2:-5}
 SINGLE=${3:-10}
 DIR=${BENCH_DIR:-/var/tmp}
+OUT=${RESULTS_MD:-bench/RESULTS.md}
 PGBIN=/usr/lib/postgresql/15/bin
 PGDATA=$(mktemp -d "$DIR/tm-pg.XXXXXX")
 PORT=$((25000 + $$ % 10000))
@@ -17,7 +19,7 @@ $RUN "$PGBIN/initdb -D $PGDATA -A trust -U postgres >/dev/null"
 $RUN "$PGBIN/pg_ctl -D $PGDATA -l $PGDATA/log -o '-p $PORT -k /tmp -c listen_addresses=127.0.0.1' -w start >/dev/null"
 trap '$RUN "$PGBIN/pg_ctl -D $PGDATA -m fast -w stop >/dev/null"; rm -rf "$PGDATA"' EXIT
 echo "compare: PostgreSQL $($PGBIN/postgres --version | awk '{print $3}') on 127.0.0.1:$PORT (fsync $($RUN "psql -h 127.0.0.1 -p $PORT -U postgres -Atc 'show fsync'"))" >&2
-./build/bench_compare "host=127.0.0.1 port=$PORT user=postgres dbname=postgres" "$DIR" "$EVENTS" "$REPS" "$SINGLE" bench/RESULTS.md
+./build/bench_compare "host=127.0.0.1 port=$PORT user=postgres dbname=postgres" "$DIR" "$EVENTS" "$REPS" "$SINGLE" "$OUT"
 
 # Peak memory of the daemon serving the guide's queries over the loaded store.
 TPORT=$((PORT + 1))
@@ -31,6 +33,6 @@ for q in "group_by=provider&from=2026-10-02&to=2026-11-01" "interval=day&group_b
 done
 hwm=$(awk '/VmHWM/ {print $2}' "/proc/$TPID/status")
 kill -TERM $TPID; wait $TPID || true
-printf '\nPeak memory (VmHWM) of `tokmeter serve` with the %s events loaded, after answering the five queries over HTTP: %s MiB.\n' "$EVENTS" "$((hwm / 1024))" >> bench/RESULTS.md
+printf '\nPeak memory (VmHWM) of `tokmeter serve` with the %s events loaded, after answering the five queries over HTTP: %s MiB.\n' "$EVENTS" "$((hwm / 1024))" >> "$OUT"
 echo "compare: daemon peak memory $((hwm / 1024)) MiB" >&2
-cat bench/RESULTS.md
+cat "$OUT"
