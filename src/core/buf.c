@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "err.h"
 #include "tokmeter.h"
@@ -113,4 +114,22 @@ void *tm__grow(void *arr, size_t n, size_t *cap, size_t elem, size_t first)
     if (p)
         *cap = c;
     return p;
+}
+
+int tm__mkdir_parents(const char *path, unsigned mode)
+{
+    char dir[4096];
+    size_t n = strlen(path);
+    if (n >= sizeof dir)
+        return tm__fail(TM_EINVAL, "%.64s...: path is too long", path);
+    memcpy(dir, path, n + 1);
+    for (char *p = dir + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(dir, (mode_t)mode) != 0 && errno != EEXIST)
+            return tm__fail(TM_EIO, "cannot create directory %s: %s", dir, strerror(errno));
+        *p = '/';
+    }
+    return TM_OK;
 }

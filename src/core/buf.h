@@ -27,6 +27,10 @@ int tm__buf_printf(tm_buf *b, const char *fmt, ...) __attribute__((format(printf
  * TM_EIO, TM_ETOOBIG, with a message naming the file. */
 int tm__buf_read_file(tm_buf *b, const char *path);
 
+/* Creates every missing directory above the file at path, with mode.
+ * Errors: TM_EINVAL (path too long), TM_EIO naming the directory. */
+int tm__mkdir_parents(const char *path, unsigned mode);
+
 /* Room for one more element: when n == *cap, reallocates arr to twice the
  * elements (first when empty) and updates *cap. Returns the (maybe moved)
  * array, or NULL when out of memory (arr is then unchanged). */

@@ -49,13 +49,6 @@ static int defaults(tm_buf *out)
     return rc;
 }
 
-static int wanted(const char *path, const char *name)
-{
-    (void)path;
-    size_t n = strlen(name);
-    return n > 6 && strcmp(name + n - 6, ".jsonl") == 0;
-}
-
 /* The directory right under projects/ (Claude Code's name for the working
  * directory): under the walk's root when that is a projects/ directory,
  * else under the last "/projects/" of the path; else the file's own
@@ -278,4 +271,4 @@ static int record(tm_ifile *f, const char *s, size_t n, tm_event *ev)
     return REC_EVENT;
 }
 
-const tm_importer tm__imp_claude = {"claude-code", 0, defaults, wanted, project, record};
+const tm_importer tm__imp_claude = {"claude-code", 0, ".jsonl", defaults, project, record};

@@ -31,13 +31,6 @@ static int defaults(tm_buf *out)
     return rc ? rc : tm__buf_add(out, "", 1);
 }
 
-static int wanted(const char *path, const char *name)
-{
-    (void)path;
-    size_t n = strlen(name);
-    return n > 6 && strcmp(name + n - 6, ".jsonl") == 0;
-}
-
 enum { U_IN, U_CACHED, U_OUT, U_REASON, U_TOTAL };
 
 static int usage_of(const tm_jv *u, int64_t out[5])
@@ -82,15 +75,13 @@ static int record(tm_ifile *f, const char *s, size_t n, tm_event *ev)
     const tm_jv *p = tm__json_get(v, "payload");
     tm_ictx *c = &f->ctx;
     char base[256];
-    if (type && strcmp(type, "session_meta") == 0) {
-        set_str(c->session, sizeof c->session, tm__jstr(tm__json_get(p, "id")));
-        const char *cwd = tm__jstr(tm__json_get(p, "cwd"));
-        if (cwd)
-            set_str(c->project, sizeof c->project, tm__basename(cwd, base, sizeof base));
-        return REC_NONE;
-    }
-    if (type && strcmp(type, "turn_context") == 0) {
-        set_str(c->model, sizeof c->model, tm__jstr(tm__json_get(p, "model")));
+    int is_meta = type && strcmp(type, "session_meta") == 0;
+    if (is_meta || (type && strcmp(type, "turn_context") == 0)) {
+        /* the session (meta) or the model from here on (turn), and the cwd */
+        if (is_meta)
+            set_str(c->session, sizeof c->session, tm__jstr(tm__json_get(p, "id")));
+        else
+            set_str(c->model, sizeof c->model, tm__jstr(tm__json_get(p, "model")));
         const char *cwd = tm__jstr(tm__json_get(p, "cwd"));
         if (cwd)
             set_str(c->project, sizeof c->project, tm__basename(cwd, base, sizeof base));
@@ -147,4 +138,4 @@ static int record(tm_ifile *f, const char *s, size_t n, tm_event *ev)
     return REC_EVENT;
 }
 
-const tm_importer tm__imp_codex = {"codex", 0, defaults, wanted, NULL, record};
+const tm_importer tm__imp_codex = {"codex", 0, ".jsonl", defaults, NULL, record};

@@ -185,6 +185,22 @@ static void iso(int64_t us, char out[32])
         strcpy(dot, "Z");
 }
 
+/* The URL of one of a provider's reports over [from, to): path, the window
+ * in the provider's form (OpenAI: unix seconds; Anthropic: RFC 3339), then
+ * the rest of the query. */
+static int report_url(tm_buf *url, const tm_source *src, const char *path, int64_t from,
+                      int64_t to, const char *rest)
+{
+    const char *base = src->base_url[0] ? src->base_url : default_base(src->type);
+    if (src->type == TM_SRC_OPENAI)
+        return tm__buf_printf(url, "%s%s?start_time=%lld&end_time=%lld&%s", base, path,
+                              (long long)(from / 1000000), (long long)(to / 1000000), rest);
+    char a[32], b[32];
+    iso(from, a);
+    iso(to, b);
+    return tm__buf_printf(url, "%s%s?starting_at=%s&ending_at=%s&%s", base, path, a, b, rest);
+}
+
 /* One page of a paginated report; *next gets the next cursor or "". */
 typedef struct page_ctx {
     tm *t;
@@ -208,11 +224,8 @@ static int flush(page_ctx *x)
     int rc = tm__writer_submit(tm__writer(x->t), x->pending, n, &t);
     if (rc == TM_OK)
         rc = tm__writer_wait(tm__writer(x->t), &t);
-    for (size_t i = 0; rc == TM_OK && i < n; i++) {
-        x->res->stored += dup[i] == 0;
-        x->res->duplicates += dup[i] == 1;
-        x->res->replaced += dup[i] == 2;
-    }
+    if (rc == TM_OK)
+        tm__tally(dup, n, &x->res->stored, &x->res->duplicates, &x->res->replaced);
     return rc;
 }
 
@@ -425,22 +438,14 @@ static int collect_api(tm *t, const tm_source *src, const tm_collect_opts *o, tm
         return TM_OK;
     int64_t from, to;
     window(o, &from, &to);
-    const char *base = src->base_url[0] ? src->base_url : default_base(src->type);
-    const char *width = o->bucket_width_hours == 1 ? "1h" : "1d";
-    int limit = o->bucket_width_hours == 1 ? 168 : 31;
+    int openai = src->type == TM_SRC_OPENAI, hourly = o->bucket_width_hours == 1;
+    char rest[128];
     tm_buf url = TM_BUF_INIT;
-    if (src->type == TM_SRC_OPENAI) {
-        tm__buf_printf(&url, "%s/v1/organization/usage/completions?start_time=%lld&end_time=%lld"
-                             "&bucket_width=%s&group_by[]=model&group_by[]=project_id&limit=%d",
-                       base, (long long)(from / 1000000), (long long)(to / 1000000), width, limit);
-    } else {
-        char a[32], b[32];
-        iso(from, a);
-        iso(to, b);
-        tm__buf_printf(&url, "%s/v1/organizations/usage_report/messages?starting_at=%s&ending_at=%s"
-                             "&bucket_width=%s&group_by[]=model&group_by[]=workspace_id&limit=%d",
-                       base, a, b, width, limit);
-    }
+    snprintf(rest, sizeof rest, "bucket_width=%s&group_by[]=model&group_by[]=%s&limit=%d",
+             hourly ? "1h" : "1d", openai ? "project_id" : "workspace_id", hourly ? 168 : 31);
+    report_url(&url, src,
+               openai ? "/v1/organization/usage/completions" : "/v1/organizations/usage_report/messages",
+               from, to, rest);
     page_ctx *x = calloc(1, sizeof *x);
     int rc = url.data && x ? TM_OK : TM_ENOMEM;
     if (rc == TM_OK) {
@@ -537,20 +542,13 @@ int tm__provider_costs(const tm_source *src, const tm_collect_opts *o, int64_t f
     const char *key = key_of(src, &res);
     if (!key)
         return tm__fail(TM_EINVAL, "%s: %s", src->name, res.message);
-    const char *base = src->base_url[0] ? src->base_url : default_base(src->type);
     tm_buf url = TM_BUF_INIT;
-    if (src->type == TM_SRC_OPENAI) {
-        tm__buf_printf(&url, "%s/v1/organization/costs?start_time=%lld&end_time=%lld"
-                             "&bucket_width=1d&group_by[]=line_item&limit=180",
-                       base, (long long)(from / 1000000), (long long)(to / 1000000));
-    } else {
-        char a[32], b[32];
-        iso(from, a);
-        iso(to, b);
-        tm__buf_printf(&url, "%s/v1/organizations/cost_report?starting_at=%s&ending_at=%s"
-                             "&bucket_width=1d&group_by[]=description&limit=31",
-                       base, a, b);
-    }
+    if (src->type == TM_SRC_OPENAI)
+        report_url(&url, src, "/v1/organization/costs", from, to,
+                   "bucket_width=1d&group_by[]=line_item&limit=180");
+    else
+        report_url(&url, src, "/v1/organizations/cost_report", from, to,
+                   "bucket_width=1d&group_by[]=description&limit=31");
     cost_ctx c = {fn, arg, src->type};
     int rc = url.data ? paginate(src, key, o, url.data, cost_cb, &c, &res) : TM_ENOMEM;
     tm__buf_free(&url);

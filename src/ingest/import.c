@@ -84,6 +84,16 @@ int tm__jint(const tm_jv *v, int64_t *out)
     return 0;
 }
 
+void tm__tally(const unsigned char *dup, size_t n, int64_t *stored, int64_t *duplicates,
+               int64_t *replaced)
+{
+    for (size_t i = 0; i < n; i++) {
+        *stored += dup[i] == 0;
+        *duplicates += dup[i] == 1;
+        *replaced += dup[i] == 2;
+    }
+}
+
 const char *tm__jstr(const tm_jv *v) { return v && v->type == TM_J_STRING ? v->s : NULL; }
 
 const tm_jv *tm__jpath(const tm_jv *o, const char *a, const char *b)
@@ -148,6 +158,12 @@ static int add_file(walk *w, const char *root, const char *path)
     return TM_OK;
 }
 
+static int ends_with(const char *name, const char *suffix)
+{
+    size_t n = strlen(name), k = strlen(suffix);
+    return n > k && strcmp(name + n - k, suffix) == 0;
+}
+
 static int walk_dir(walk *w, const char *root, const char *dir, int depth)
 {
     DIR *d = opendir(dir);
@@ -170,7 +186,7 @@ static int walk_dir(walk *w, const char *root, const char *dir, int depth)
         }
         if (type == DT_DIR && depth < 32)
             rc = walk_dir(w, root, p.data, depth + 1);
-        else if (type == DT_REG && w->imp->wanted(p.data, e->d_name))
+        else if (type == DT_REG && ends_with(e->d_name, w->imp->suffix))
             rc = add_file(w, root, p.data);
     }
     closedir(d);
@@ -243,11 +259,8 @@ static int wait_chunk(run *x, chunk *c)
         return TM_OK;
     int rc = tm__writer_wait(tm__writer(x->t), &c->ticket);
     c->live = 0;
-    for (size_t i = 0; rc == TM_OK && i < c->n; i++) {
-        x->st->stored += c->dup[i] == 0;
-        x->st->duplicates += c->dup[i] == 1;
-        x->st->replaced += c->dup[i] == 2;
-    }
+    if (rc == TM_OK)
+        tm__tally(c->dup, c->n, &x->st->stored, &x->st->duplicates, &x->st->replaced);
     return rc;
 }
 
@@ -618,13 +631,10 @@ int tm__import_span(tm *t, int type, const tm_import_stats *st, tm_sums *out)
 {
     tm_query_spec q;
     tm_qresult *res = NULL;
-    char from[32], to[32], where[64];
-    snprintf(from, sizeof from, "%lld", (long long)(st->first_us / 1000));
-    snprintf(to, sizeof to, "%lld", (long long)(st->last_us / 1000 + 1));
+    char where[64];
     snprintf(where, sizeof where, "operation=%s", tm__src_name(type));
     tm__query_init(&q);
-    int rc = tm__query_set(&q, "from", from);
-    if (rc == TM_OK) rc = tm__query_set(&q, "to", to);
+    int rc = tm__query_span(&q, st->first_us, st->last_us + 1);
     if (rc == TM_OK) rc = tm__query_set(&q, "where", where);
     if (rc == TM_OK) rc = tm__run_query(t, &q, &res);
     if (rc == TM_OK)

@@ -34,10 +34,9 @@ typedef struct tm_ifile {
 typedef struct tm_importer {
     const char *name;           /* "claude-code": also the operation       */
     int whole_file;             /* each file is one JSON record            */
+    const char *suffix;         /* the walk keeps files whose names end so  */
     /* Appends the default roots (NUL-separated, see tm__import_defaults). */
     int (*defaults)(tm_buf *out);
-    /* Does the walk keep this file? (name is the last path component) */
-    int (*wanted)(const char *path, const char *name);
     /* The project a file belongs to from its path (into buf), or NULL. */
     const char *(*project)(const char *root, const char *path, char *buf, size_t cap);
     /* Turns one record (a line, or a whole file) into ev. */
@@ -63,6 +62,11 @@ int tm__jscan_str(tm_jscan *c, const char **s, size_t *n);
 int tm__jscan_num(tm_jscan *c, const char **s, size_t *n);
 int tm__jscan_skip(tm_jscan *c);
 int tm__jscan_peek(tm_jscan *c);
+
+/* Adds what became of a committed batch (the writer's dup per event: 0
+ * stored, 1 duplicate, 2 replaced a smaller copy) to the counts. */
+void tm__tally(const unsigned char *dup, size_t n, int64_t *stored, int64_t *duplicates,
+               int64_t *replaced);
 
 /* Helpers for readers. */
 int tm__jint(const tm_jv *v, int64_t *out);     /* a non-negative integer  */

@@ -29,13 +29,6 @@ static int defaults(tm_buf *out)
     return rc ? rc : tm__buf_add(out, "", 1);
 }
 
-static int wanted(const char *path, const char *name)
-{
-    (void)path;
-    size_t n = strlen(name);
-    return n > 5 && strcmp(name + n - 5, ".json") == 0;
-}
-
 static int record(tm_ifile *f, const char *s, size_t n, tm_event *ev)
 {
     tm_jv *v;
@@ -93,4 +86,4 @@ static int record(tm_ifile *f, const char *s, size_t n, tm_event *ev)
     return REC_EVENT;
 }
 
-const tm_importer tm__imp_opencode = {"opencode", 1, defaults, wanted, NULL, record};
+const tm_importer tm__imp_opencode = {"opencode", 1, ".json", defaults, NULL, record};

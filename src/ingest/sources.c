@@ -133,21 +133,6 @@ static int kv(tm_buf *b, const char *key, const char *val, int *first)
     return rc ? rc : tm__json_str(b, val, strlen(val));
 }
 
-static int mkdir_parent(const char *path)
-{
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", path);
-    for (char *p = dir + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-            return tm__fail(TM_EIO, "%s: %s", dir, strerror(errno));
-        *p = '/';
-    }
-    return TM_OK;
-}
-
 int tm__sources_save(const char *path, const tm_source *src, size_t n)
 {
     tm_arena a = {0};
@@ -183,7 +168,7 @@ int tm__sources_save(const char *path, const tm_source *src, size_t n)
     }
     if (rc == TM_OK)
         rc = tm__buf_puts(&b, n ? "\n  ]\n}\n" : "]\n}\n");
-    if (rc || (rc = mkdir_parent(path)))
+    if (rc || (rc = tm__mkdir_parents(path, 0700)))
         goto out;
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);

@@ -257,18 +257,15 @@ static int user_sums(tm *t, const char *user, const tm_tier *tier, int64_t from,
     tm_store *s = tm__store(t);
     tm_query_spec q;
     tm_qresult *res = NULL;
-    char f[32], tt[32], w[200];
+    char w[200];
     int64_t v0 = -1, v1 = -2;
     memset(u, 0, sizeof *u);
     int rc = s->ops->version(s, &v0);
     if (rc == TM_OK && uc_get(tm__usage(t), user, from, to, v0, u))
         return TM_OK;
-    snprintf(f, sizeof f, "%lld", (long long)(from / 1000));
-    snprintf(tt, sizeof tt, "%lld", (long long)(to / 1000));
     snprintf(w, sizeof w, "user_id=%s", user);
     tm__query_init(&q);
-    if (rc == TM_OK) rc = tm__query_set(&q, "from", f);
-    if (rc == TM_OK) rc = tm__query_set(&q, "to", tt);
+    if (rc == TM_OK) rc = tm__query_span(&q, from, to);
     if (rc == TM_OK) rc = tm__query_set(&q, "where", w);
     if (rc == TM_OK) rc = tm__query_set(&q, "group_by", "metric_type");
     if (rc == TM_OK)

@@ -58,6 +58,15 @@ static int bad_dim(const char *key, const char *name, size_t n)
                     key, (int)n, name);
 }
 
+int tm__query_span(tm_query_spec *q, int64_t from_us, int64_t to_us)
+{
+    char f[40], t[40];
+    tm__time_format(from_us, f);
+    tm__time_format(to_us, t);
+    int rc = tm__query_set(q, "from", f);
+    return rc ? rc : tm__query_set(q, "to", t);
+}
+
 int tm__query_set(tm_query_spec *q, const char *key, const char *value)
 {
     char *v = tm__arena_strndup(&q->arena, value, strlen(value));

@@ -50,6 +50,10 @@ void tm__query_free(tm_query_spec *q);
 /* Sets one parameter from text. Errors: TM_EINVAL with "key: reason". */
 int tm__query_set(tm_query_spec *q, const char *key, const char *value);
 
+/* Sets from and to to the UTC instants from_us and to_us (exact to the µs),
+ * for callers that hold times rather than text. */
+int tm__query_span(tm_query_spec *q, int64_t from_us, int64_t to_us);
+
 typedef struct tm_qrow {
     int64_t period;             /* UTC µs of the period's start                */
     const char *dim[TM_NDIM];   /* values of the grouped dimensions            */

@@ -301,15 +301,10 @@ static int seed_query(req *r, int64_t hours, const char *const *params, tm_qresu
                       int64_t *from, int64_t *to, enum MHD_Result *ret)
 {
     tm_query_spec q;
-    char f[32], t[32];
     *to = tm__now_us();
     *from = *to - hours * 3600 * 1000000LL;
-    snprintf(f, sizeof f, "%lld", (long long)(*from / 1000));
-    snprintf(t, sizeof t, "%lld", (long long)(*to / 1000));
     tm__query_init(&q);
-    int rc = tm__query_set(&q, "from", f);
-    if (rc == TM_OK)
-        rc = tm__query_set(&q, "to", t);
+    int rc = tm__query_span(&q, *from, *to);
     for (size_t i = 0; params && params[i] && rc == TM_OK; i += 2)
         rc = tm__query_set(&q, params[i], params[i + 1]);
     int failed = rc ? (*ret = tm__reply_error(r, 400, "invalid_query", "%s", tm_errmsg()), 1)

@@ -32,13 +32,11 @@
  * the WAL hook wakes a thread that runs PASSIVE checkpoints beside the
  * writer, which never block it.
  */
-#include <errno.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "../core/err.h"
 #include "../core/event.h"
@@ -148,24 +146,6 @@ static int sqerr(sqlite3 *db, const char *what)
               : code == SQLITE_CORRUPT || code == SQLITE_NOTADB ? TM_ECORRUPT
                                                            : TM_EIO;
     return tm__fail(err, "store: %s: %s", what, sqlite3_errmsg(db));
-}
-
-static int mkdir_parents(const char *path)
-{
-    char dir[4096];
-    size_t n = strlen(path);
-    if (n >= sizeof dir)
-        return tm__fail(TM_EINVAL, "store: path is too long");
-    memcpy(dir, path, n + 1);
-    for (char *p = dir + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-            return tm__fail(TM_EIO, "store: cannot create directory %s: %s", dir, strerror(errno));
-        *p = '/';
-    }
-    return TM_OK;
 }
 
 static int exec(sqlite3 *db, const char *sql)
@@ -339,7 +319,7 @@ static int sq_open(const char *path, tm_store **out)
     pthread_mutex_init(&s->ck_mu, NULL);
     pthread_cond_init(&s->ck_cv, NULL);
     snprintf(s->path, sizeof s->path, "%s", path);
-    if ((rc = mkdir_parents(path)) || (rc = open_conn(path, 0, &s->w)) || (rc = migrate(s->w)) ||
+    if ((rc = tm__mkdir_parents(path, 0755)) || (rc = open_conn(path, 0, &s->w)) || (rc = migrate(s->w)) ||
         (rc = open_conn(path, 1, &s->r)))
         goto out;
     if ((rc = open_conn(path, 0, &s->ck)) || (rc = exec(s->w, "PRAGMA wal_autocheckpoint=0")))
