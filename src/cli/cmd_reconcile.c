@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/event.h"
 #include "../core/json.h"
 #include "../core/tmtime.h"
 #include "../ingest/ingest.h"
@@ -44,8 +45,7 @@ static cell *find(table *t, int64_t day, const char *model)
 static int ours(void *arg, const tm_event *ev)
 {
     table *t = arg;
-    if (!ev->resource_id || strcmp(ev->resource_id, t->source) != 0 || !ev->resource_type ||
-        strcmp(ev->resource_type, "source") != 0)
+    if (!tm__event_is_bucket(ev) || !ev->resource_id || strcmp(ev->resource_id, t->source) != 0)
         return 0;
     cell *c = find(t, ev->ts_us - ev->ts_us % US_PER_DAY, ev->model ? ev->model : "");
     if (!c)

@@ -9,6 +9,7 @@
 #define TM_CORE_EVENT_H
 
 #include <stddef.h>
+#include <string.h>
 
 #include "arena.h"
 #include "buf.h"
@@ -31,9 +32,13 @@
  * the same id is replaced when this copy is larger (more total_tokens, or
  * as many and a larger value) and neither has a latency. */
 #define TM__HAS_REPLACE (1u << 28)
-/* Internal bit, set by collectors: the event sums many requests (a usage
- * bucket), so per-request price tiers do not apply. */
-#define TM__HAS_AGGREGATE (1u << 27)
+/* A collector's usage bucket (resource_type "source", resource_id the
+ * source's name): it sums many requests, so per-request price tiers do not
+ * apply to it, at ingest or reprice alike. */
+static inline int tm__event_is_bucket(const tm_event *ev)
+{
+    return ev->resource_type && strcmp(ev->resource_type, "source") == 0;
+}
 
 /* Builds one event field by field; strings live in the arena. */
 typedef struct tm_event_builder {

@@ -239,11 +239,11 @@ static int add_bucket(page_ctx *x, tm_event *ev, const char *model, const char *
              model ? model : "", group ? group : "");
     ev->id = id;
     ev->ts_us = start_us;
-    ev->has |= TM_HAS_TS | TM_HAS_TOKENS | TM__HAS_AGGREGATE;
+    ev->has |= TM_HAS_TS | TM_HAS_TOKENS;
     ev->model = model;
     ev->project = group;
     ev->operation = tm__src_name(x->src->type);
-    ev->resource_type = "source";
+    ev->resource_type = "source"; /* a bucket: see tm__event_is_bucket */
     ev->resource_id = x->src->name;
     int rc = tm__admit_import(x->t, ev, tm__now_us(), err, sizeof err);
     if (rc == TM_EINVAL) { /* the provider sent something odd: count it, go on */

@@ -588,12 +588,14 @@ static int read_file(run *x, const file_ent *fe, const tm_file_rec *prev)
     if (x->imp->project)
         f.project = x->imp->project(fe->root, fe->path, projbuf, sizeof projbuf);
     size_t start = 0;
+    int64_t head = 0, tail = 0;
+    int head_known = 0; /* a whole first 4 KiB checked already: it stays */
     if (prev && !x->imp->whole_file) {
         size_t off = (size_t)prev->offset, h = off < FP_BYTES ? off : FP_BYTES;
-        int64_t head, tail;
         if (off <= size && fp_at(fd, 0, h, &head) == 0 && head == prev->head &&
             fp_at(fd, (int64_t)(off - h), h, &tail) == 0 && tail == prev->tail) {
             start = off;
+            head_known = h == FP_BYTES;
             ctx_load(&f.ctx, prev->state);
             st->resumed++;
         } else {
@@ -607,10 +609,10 @@ static int read_file(run *x, const file_ent *fe, const tm_file_rec *prev)
     if (rc == TM_OK) {
         tm_file_rec *d = tm__grow(x->done, x->ndone, &x->capdone, sizeof *d, 64);
         size_t h = end < FP_BYTES ? end : FP_BYTES;
-        int64_t head = 0, tail = 0;
         if (!d) {
             rc = TM_ENOMEM;
-        } else if (fp_at(fd, 0, h, &head) || fp_at(fd, (int64_t)(end - h), h, &tail)) {
+        } else if ((!head_known && fp_at(fd, 0, h, &head)) ||
+                   fp_at(fd, (int64_t)(end - h), h, &tail)) {
             rc = tm__fail(TM_EIO, "%s: %s", fe->path, strerror(errno));
         } else {
             x->done = d;

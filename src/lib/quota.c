@@ -114,25 +114,21 @@ static int uc_add(usage_sums *u, const tm_event *ev)
 void tm__usage_commit(struct tm_usage_cache *c, tm_event *const *evs, const unsigned char *dup,
                       size_t n, int64_t version)
 {
-    int replaced = 0;
-    for (size_t i = 0; i < n; i++)
-        replaced |= dup[i] == 2;
     pthread_mutex_lock(&c->mu);
-    if (c->version != version - 1 || replaced) {
-        /* A commit went by unseen, or an event replaced a copy whose user
-         * and sums are not known here (importers, collectors): recount. */
+    int seen = c->version == version - 1;
+    c->version = version;
+    for (size_t i = 0; seen && c->n && i < n; i++)
+        if (dup[i] == 2) /* it replaced a copy whose user and sums are unknown here */
+            seen = 0;
+    if (!seen) /* or a commit went by unseen (another process, a reprice): recount */
         uc_clear(c);
-        c->version = version;
-    } else {
-        c->version = version;
-        for (size_t i = 0; c->n && i < n; i++) {
-            const tm_event *ev = evs[i];
-            uc_entry *e = dup[i] == 1 || !ev->user_id ? NULL : uc_find(c, ev->user_id);
-            if (!e || !e->valid || ev->ts_us < e->from || ev->ts_us >= e->to)
-                continue;
-            if (uc_add(&e->u, ev) != 0) /* a metric type too many */
-                e->valid = 0;
-        }
+    for (size_t i = 0; c->n && i < n; i++) {
+        const tm_event *ev = evs[i];
+        uc_entry *e = dup[i] == 1 || !ev->user_id ? NULL : uc_find(c, ev->user_id);
+        if (!e || !e->valid || ev->ts_us < e->from || ev->ts_us >= e->to)
+            continue;
+        if (uc_add(&e->u, ev) != 0) /* a metric type too many */
+            e->valid = 0;
     }
     pthread_mutex_unlock(&c->mu);
 }

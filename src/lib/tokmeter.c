@@ -149,7 +149,6 @@ int tm__admit_import(tm *t, tm_event *e, int64_t now, char *err, size_t errlen)
  * rate limits. On TM_EINVAL the reason is in err. */
 static int admit(tm *t, tm_event *e, int64_t now, char *err, size_t errlen)
 {
-    e->has &= ~(unsigned)TM__HAS_AGGREGATE;
     int rc = finish_and_price(t, e, now, err, errlen);
     if (rc == TM_OK && e->total_tokens) /* the tokens are spent: debit the limits */
         tm__rate_consume(t->policy, e->user_id, e->operation, e->total_tokens, now);
@@ -477,8 +476,6 @@ static int reprice_one(void *arg, tm_event *ev)
 {
     reprice_ctx *r = arg;
     ev->has &= ~(unsigned)TM_HAS_COST; /* only non-reported rows come here */
-    if (ev->resource_type && strcmp(ev->resource_type, "source") == 0)
-        ev->has |= TM__HAS_AGGREGATE; /* a collector's usage bucket */
     pthread_rwlock_rdlock(&r->t->catalog_lock);
     int rc = tm__price_event(r->t->catalog, ev, NULL);
     pthread_rwlock_unlock(&r->t->catalog_lock);

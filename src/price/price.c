@@ -634,7 +634,7 @@ int tm__price_event(const tm_catalog *c, tm_event *ev, tm_price_why *why)
         const tm_prices *tier = NULL;
         /* Tiers are per request: a usage bucket summing many requests is
          * priced at the base rates. */
-        size_t ntiers = ev->has & TM__HAS_AGGREGATE ? 0 : e->ntiers;
+        size_t ntiers = tm__event_is_bucket(ev) ? 0 : e->ntiers;
         for (size_t i = 0; i < ntiers; i++)
             if (inputs > e->tiers[i].above) { /* at the threshold is not above it */
                 tier = &e->tiers[i].p;
