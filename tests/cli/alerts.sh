@@ -5,14 +5,10 @@
 # retries with backoff while the daemon keeps serving.
 set -u
 cd "$(dirname "$0")/../.."
+. tests/cli/lib.sh
 TM=./build/tokmeter
 W=$(mktemp -d /tmp/tma.XXXXXX)
 trap 'for p in "$W"/*.pid; do [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null; done; rm -rf "$W"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-check() { name=$1; shift; if "$@"; then ok; else bad "$name"; fi; }
-eq() { [ "$1" = "$2" ] || { echo "  got:  $1" >&2; echo "  want: $2" >&2; return 1; }; }
 HP=$((21000 + $$ % 20000))
 DEAD=$((HP + 1))
 
@@ -115,5 +111,4 @@ out=$(grep -c '^ok ' "$W/hooks")
 check "both reached the webhook, signed" eq "$out" 2
 kill -TERM "$(cat "$W/live.pid")"; wait "$(cat "$W/live.pid")"; rm -f "$W/live.pid"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

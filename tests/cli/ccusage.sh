@@ -7,11 +7,9 @@
 # ccusage is installed into build/npm on first use (scripts/ccusage.sh).
 set -u
 cd "$(dirname "$0")/../.."
+. tests/cli/lib.sh
 W=$(mktemp -d /tmp/tmccu.XXXXXX)
 trap 'rm -rf "$W"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
 
 CCU=$(sh scripts/ccusage.sh) || { echo "FAIL: ccusage could not be installed or run" >&2; exit 1; }
 
@@ -49,5 +47,4 @@ compare tests/fixtures/claude fixtures
 ./build/gen_claude "$W/gen" 20000 7
 compare "$W/gen" generated
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

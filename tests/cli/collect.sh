@@ -6,18 +6,11 @@
 # an open bucket updated when it closes, and the drift report.
 set -u
 cd "$(dirname "$0")/../.."
+. tests/cli/lib.sh
 TM=./build/asan/tokmeter
 W=$(mktemp -d /tmp/tmcol.XXXXXX)
 trap 'kill $(cat "$W"/*.pid 2>/dev/null) 2>/dev/null; rm -rf "$W"' EXIT
 export TOKMETER_DB="$W/c.db" TOKMETER_CONFIG="$W/config.json"
-export ASAN_OPTIONS=exitcode=99:detect_leaks=1 UBSAN_OPTIONS=exitcode=98:halt_on_error=1
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-check() { name=$1; shift; if "$@"; then ok; else bad "$name"; fi; }
-eq() { [ "$1" = "$2" ] || { echo "  got:  $1" >&2; echo "  want: $2" >&2; return 1; }; }
-has() { case "$1" in *"$2"*) return 0;; esac; echo "  in: $1" >&2; echo "  no: $2" >&2; return 1; }
-jget() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
 
 PORT=$((20000 + $$ % 20000))
 python3 tests/cli/fake_usage.py "$PORT" "$W" & echo $! > "$W/fake.pid"
@@ -138,5 +131,4 @@ check "reconcile anthropic: cents read exactly" has "$out" "ant 2026-11: drift 0
 out=$($TM reconcile --source nope 2>&1); check "reconcile unknown source: 64" eq "$?" 64
 out=$($TM reconcile --source ant --month 2026-13 2>&1); check "reconcile bad month: 64" eq "$?" 64
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

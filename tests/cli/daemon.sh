@@ -4,17 +4,12 @@
 # SIGKILL, slow clients, and the examples of docs/api.md.
 set -u
 cd "$(dirname "$0")/../.."
+. tests/cli/lib.sh
 TM=./build/tokmeter
 TMSAN=./build/asan/tokmeter
 W=$(mktemp -d /tmp/tmd.XXXXXX)
-export ASAN_OPTIONS=exitcode=99:detect_leaks=1 UBSAN_OPTIONS=exitcode=98:halt_on_error=1
 export TZ=UTC
 trap 'for p in "$W"/*.pid; do [ -f "$p" ] && kill -9 "$(cat "$p")" 2>/dev/null; done; rm -rf "$W"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-check() { name=$1; shift; if "$@"; then ok; else bad "$name"; fi; }
-eq() { [ "$1" = "$2" ] || { echo "  got:  $1" >&2; echo "  want: $2" >&2; return 1; }; }
 port() { echo $((20000 + ($$ * 7 + $1) % 30000)); }
 
 start() { # start NAME DB PORT [ARGS...]
@@ -233,5 +228,4 @@ check "every 200 is stored" eq "$missing" 0
 check "nothing stored twice" eq "$dups" 0
 $TM --db "$DB" verify >/dev/null; check "store verifies after SIGKILL" eq "$?" 0
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -7,18 +7,11 @@
 # written in two pieces.
 set -u
 cd "$(dirname "$0")/../.."
+. tests/cli/lib.sh
 TM=./build/asan/tokmeter
 W=$(mktemp -d /tmp/tmimp.XXXXXX)
 trap 'rm -rf "$W"' EXIT
 export TOKMETER_DB="$W/i.db" TZ=UTC
-export ASAN_OPTIONS=exitcode=99:detect_leaks=1 UBSAN_OPTIONS=exitcode=98:halt_on_error=1
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-check() { name=$1; shift; if "$@"; then ok; else bad "$name"; fi; }
-eq() { [ "$1" = "$2" ] || { echo "  got:  $1" >&2; echo "  want: $2" >&2; return 1; }; }
-has() { case "$1" in *"$2"*) return 0;; esac; echo "  in: $1" >&2; echo "  no: $2" >&2; return 1; }
-jget() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
 imp() { $TM import "$@" --quiet --json; }
 report() { ./build/tokmeter report --from 2026-10-01 --to 2026-12-01 --tz UTC --json "$@"; }
 # Imports read files oldest first (by mtime): give copies one mtime a
@@ -202,5 +195,4 @@ for delay in 0.1 0.3 0.5; do
 done
 check "every import was killed mid-way" eq "$killed" 3
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -6,23 +6,12 @@
 # "N passed, N failed" and exits non-zero on any failure.
 set -u
 cd "$(dirname "$0")/../.."
+. tests/cli/lib.sh
 TM=./build/tokmeter
 TMSAN=./build/asan/tokmeter
 W=$(mktemp -d /tmp/tmcli.XXXXXX)
 trap 'kill $(cat "$W"/*.pid 2>/dev/null) 2>/dev/null; rm -rf "$W"' EXIT
 export TOKMETER_DB="$W/default.db"
-# A sanitizer finding exits 99/98, never 1 or 2, so it cannot pass for an
-# ordinary error.
-export ASAN_OPTIONS=exitcode=99:detect_leaks=1 UBSAN_OPTIONS=exitcode=98:halt_on_error=1
-pass=0 fail=0
-
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-check() { # check NAME CONDITION...
-    name=$1; shift
-    if "$@"; then ok; else bad "$name"; fi
-}
-eq() { [ "$1" = "$2" ] || { echo "  got:  $1" >&2; echo "  want: $2" >&2; return 1; }; }
 
 # --- help and usage ------------------------------------------------------
 for c in "" track ingest events verify serve; do
@@ -243,5 +232,4 @@ $TM serve --listen 0.0.0.0:1 >/dev/null 2>"$W/err"; rc=$?
 check "serve refuses non-loopback without keys" eq "$rc" 1
 grep -q "not a loopback address" "$W/err"; check "refusal says why" eq "$?" 0
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

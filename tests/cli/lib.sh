@@ -1,0 +1,20 @@
+# tests/cli/lib.sh — what every end-to-end test script shares, sourced after
+# it cd's to the repository root: the pass/fail tally and the checks.
+#
+#   check NAME CMD...   counts CMD's success as a pass, else prints FAIL: NAME
+#   eq GOT WANT         equal strings (prints both when not)
+#   has TEXT PART       TEXT contains PART
+#   jget EXPR           evaluates the Python EXPR over the JSON on stdin (as d)
+#   finish              prints "N passed, N failed"; fails if any failed
+#
+# A sanitizer finding exits 99/98, never 1 or 2, so it cannot pass for an
+# ordinary error.
+export ASAN_OPTIONS=exitcode=99:detect_leaks=1 UBSAN_OPTIONS=exitcode=98:halt_on_error=1
+pass=0 fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+check() { name=$1; shift; if "$@"; then ok; else bad "$name"; fi; }
+eq() { [ "$1" = "$2" ] || { echo "  got:  $1" >&2; echo "  want: $2" >&2; return 1; }; }
+has() { case "$1" in *"$2"*) return 0;; esac; echo "  in: $1" >&2; echo "  no: $2" >&2; return 1; }
+jget() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
+finish() { echo "$pass passed, $fail failed"; [ "$fail" -eq 0 ]; }
