@@ -144,16 +144,32 @@ Test(policy, bad_configs)
     }
 }
 
+/* A scratch directory with a config file holding json: its store and
+ * config paths in db and cfg (128 bytes each). */
+static void scratch(char *dir, char *db, char *cfg, const char *json)
+{
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(db, 128, "%s/q.db", dir);
+    snprintf(cfg, 128, "%s/c.json", dir);
+    FILE *f = fopen(cfg, "w");
+    cr_assert_not_null(f);
+    fputs(json, f);
+    fclose(f);
+}
+
+static void scratch_free(const char *dir)
+{
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_expect_eq(system(cmd), 0);
+}
+
 Test(policy, quota_use_equals_the_report_and_check)
 {
-    char dir[] = "/tmp/tmq2.XXXXXX", db[128], cfg[128], cmd[160];
-    cr_assert_not_null(mkdtemp(dir));
-    snprintf(db, sizeof db, "%s/q.db", dir);
-    snprintf(cfg, sizeof cfg, "%s/c.json", dir);
-    FILE *f = fopen(cfg, "w");
-    fputs("{\"tiers\": {\"std\": {\"period\": \"month\", \"limits\": {\"requests\": 60, \"cost_usd\": \"0.05\","
-          " \"events:evaluation_run\": {\"limit\": 2, \"soft\": true}}}}, \"default_tier\": \"std\"}", f);
-    fclose(f);
+    char dir[] = "/tmp/tmq2.XXXXXX", db[128], cfg[128];
+    scratch(dir, db, cfg,
+            "{\"tiers\": {\"std\": {\"period\": \"month\", \"limits\": {\"requests\": 60, \"cost_usd\": \"0.05\","
+            " \"events:evaluation_run\": {\"limit\": 2, \"soft\": true}}}}, \"default_tier\": \"std\"}");
     tm *t = NULL;
     tm_options o = {.config = cfg};
     cr_assert_eq(tm_open(&t, db, &o), TM_OK, "%s", tm_errmsg());
@@ -204,8 +220,7 @@ Test(policy, quota_use_equals_the_report_and_check)
     cr_expect(strncmp(res.reason, "quota: cost_usd would be ", 25) == 0, "%s", res.reason);
     cr_expect_gt(res.retry_after_s, 0);
     tm_close(t);
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    cr_expect_eq(system(cmd), 0);
+    scratch_free(dir);
 }
 
 /* ---- the usage cache: checks read users' sums kept by the commit hook ---- */
@@ -267,15 +282,11 @@ static void expect_quota_equals_report(tm *t, const char *user, int step)
 
 Test(policy, usage_cache_equals_the_report_through_every_kind_of_write)
 {
-    char dir[] = "/tmp/tmuc.XXXXXX", db[128], cfg[128], cmd[160];
-    cr_assert_not_null(mkdtemp(dir));
-    snprintf(db, sizeof db, "%s/q.db", dir);
-    snprintf(cfg, sizeof cfg, "%s/c.json", dir);
-    FILE *f = fopen(cfg, "w");
-    fputs("{\"tiers\": {\"std\": {\"period\": \"month\", \"limits\": {\"requests\": 1000000,"
-          " \"total_tokens\": 100000000, \"cost_usd\": \"1000\", \"events:evaluation_run\": 100000,"
-          " \"value:compute_minutes\": \"1000000\"}}}, \"default_tier\": \"std\"}", f);
-    fclose(f);
+    char dir[] = "/tmp/tmuc.XXXXXX", db[128], cfg[128];
+    scratch(dir, db, cfg,
+            "{\"tiers\": {\"std\": {\"period\": \"month\", \"limits\": {\"requests\": 1000000,"
+            " \"total_tokens\": 100000000, \"cost_usd\": \"1000\", \"events:evaluation_run\": 100000,"
+            " \"value:compute_minutes\": \"1000000\"}}}, \"default_tier\": \"std\"}");
     tm *t = NULL, *other = NULL;
     tm_options o = {.config = cfg};
     cr_assert_eq(tm_open(&t, db, &o), TM_OK, "%s", tm_errmsg());
@@ -326,6 +337,5 @@ Test(policy, usage_cache_equals_the_report_through_every_kind_of_write)
         expect_quota_equals_report(t, users[u], 400);
     tm_close(other);
     tm_close(t);
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    cr_expect_eq(system(cmd), 0);
+    scratch_free(dir);
 }
