@@ -8,7 +8,9 @@
 # re-run over the unchanged tree, and a re-run after 1% more records were
 # appended to existing session files. ccusage has no store, so each of its
 # runs reads everything. The page cache is warmed first so both read from
-# memory. Prints a table and the ratios against the issue's aims.
+# memory. Prints a table and the ratios against the issue's aims, then the
+# CPU each of tokmeter's threads spent on one more first import (which of
+# them sets the pace).
 set -eu
 cd "$(dirname "$0")/.."
 n=${1:-1000000}
@@ -57,11 +59,11 @@ if cc != tt:
     sys.exit("bench/import.sh: tokmeter's and ccusage's daily reports differ; no figures")
 PY
 
-python3 - "$dir/results" "$n" "$bytes" "$files" <<'PY'
+python3 - "$dir/results" "$n" "$bytes" "$files" "$(nproc)" <<'PY'
 import sys
 r = {l.split()[0]: (float(l.split()[1]), int(l.split()[2])) for l in open(sys.argv[1])}
-n, size, files = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-print("import: %d assistant records, %d files, %.0f MB of JSONL (2 cores)" % (n, files, size / 1e6))
+n, size, files, cores = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+print("import: %d assistant records, %d files, %.0f MB of JSONL (%d cores)" % (n, files, size / 1e6, cores))
 print("%-26s %10s %10s %10s %10s %9s" % ("run", "tokmeter s", "ccusage s", "speed-up", "tm MiB", "ccu MiB"))
 for k, label, aim in (("first", "first run", 10), ("rerun", "re-run, unchanged", 100), ("append", "re-run, 1% appended", 100)):
     t, c = r["tm_" + k], r["ccu_" + k]
@@ -70,5 +72,28 @@ for k, label, aim in (("first", "first run", 10), ("rerun", "re-run, unchanged",
 t, c = r["tm_first"], r["ccu_first"]
 print("peak memory, first run: tokmeter %.0f MiB, ccusage %.0f MiB: %.1fx less (aim 10x)"
       % (t[1] / 1024, c[1] / 1024, c[1] / max(t[1], 1)))
+PY
+
+# One more first import into a fresh store, its threads' CPU sampled from
+# /proc until it exits (the library names them tm-writer, tm-checkpoint).
+rm -f "$db" "$db-wal" "$db-shm"
+python3 - "$db" "$dir/tree" <<'PY'
+import os, subprocess, sys, time
+p = subprocess.Popen(["./build/tokmeter", "--db", sys.argv[1], "import", "claude-code", sys.argv[2],
+                      "--quiet"], stdout=subprocess.DEVNULL)
+cpu, names, t0, tick = {}, {}, time.time(), os.sysconf("SC_CLK_TCK")
+while p.poll() is None:
+    try:
+        for tid in os.listdir("/proc/%d/task" % p.pid):
+            with open("/proc/%d/task/%s/stat" % (p.pid, tid)) as f:
+                head, rest = f.read().rsplit(")", 1)
+            fields = rest.split()
+            cpu[tid] = (int(fields[11]) + int(fields[12])) / tick
+            names[tid] = "parse (main)" if tid == str(p.pid) else head.split("(", 1)[1]
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    time.sleep(0.02)
+print("first import alone: %.2f s wall; CPU by thread: %s" % (time.time() - t0, ", ".join(
+    "%s %.2f s" % (names[k], v) for k, v in sorted(cpu.items(), key=lambda kv: -kv[1]))))
 PY
 rm -rf "$dir"

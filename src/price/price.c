@@ -700,6 +700,30 @@ static int64_t litellm_cost(const tm_jv *o, const char *key)
     return p;
 }
 
+typedef struct litellm_map {
+    const char *litellm, *ours;
+} litellm_map;
+
+/* Appends o's prices named in map as "ours": "USD per Mtok" pairs, the
+ * first after `open` and the rest after ", "; *count gets how many, *ok 0
+ * when one of them is malformed. */
+static int put_litellm(tm_buf *line, const tm_jv *o, const litellm_map *map, size_t n,
+                       const char *open, int *count, int *ok)
+{
+    int rc = TM_OK;
+    for (size_t k = 0; k < n && rc == TM_OK; k++) {
+        int64_t v = litellm_cost(o, map[k].litellm);
+        char d[48];
+        if (v == -2)
+            *ok = 0;
+        if (v < 0)
+            continue;
+        tm__price_per_mtok(v, d);
+        rc = tm__buf_printf(line, "%s\"%s\": \"%s\"", (*count)++ ? ", " : open, map[k].ours, d);
+    }
+    return rc;
+}
+
 int tm__price_import_litellm(const char *json, size_t len, tm_buf *out, size_t *n,
                              size_t *skipped)
 {
@@ -714,14 +738,14 @@ int tm__price_import_litellm(const char *json, size_t len, tm_buf *out, size_t *
         rc = tm__fail(TM_EINVAL, "litellm prices: must be an object of models");
     if (rc == TM_OK)
         rc = tm__buf_puts(out, "{\"_comment\": \"converted from LiteLLM's model_prices_and_context_window.json by tokmeter prices import\",\n \"models\": [");
-    static const struct { const char *litellm, *ours; } map[] = {
+    static const litellm_map map[] = {
         {"input_cost_per_token", "input_usd_per_mtok"},
         {"output_cost_per_token", "output_usd_per_mtok"},
         {"cache_read_input_token_cost", "cache_read_usd_per_mtok"},
         {"cache_creation_input_token_cost", "cache_write_usd_per_mtok"},
         {"cache_creation_input_token_cost_above_1hr", "cache_write_1h_usd_per_mtok"},
     };
-    static const struct { const char *litellm, *ours; } map200k[] = {
+    static const litellm_map map200k[] = {
         {"input_cost_per_token_above_200k_tokens", "input_usd_per_mtok"},
         {"output_cost_per_token_above_200k_tokens", "output_usd_per_mtok"},
         {"cache_read_input_token_cost_above_200k_tokens", "cache_read_usd_per_mtok"},
@@ -751,30 +775,12 @@ int tm__price_import_litellm(const char *json, size_t len, tm_buf *out, size_t *
         if (rc == TM_OK) rc = tm__json_str(&line, prov->s, prov->n);
         if (rc == TM_OK) rc = tm__buf_puts(&line, ", \"model\": ");
         if (rc == TM_OK) rc = tm__json_str(&line, model, strlen(model));
-        int ok = 1;
-        for (size_t k = 0; k < sizeof map / sizeof map[0] && rc == TM_OK; k++) {
-            int64_t v = litellm_cost(o, map[k].litellm);
-            char d[48];
-            if (v == -2)
-                ok = 0;
-            if (v < 0)
-                continue;
-            tm__price_per_mtok(v, d);
-            rc = tm__buf_printf(&line, ", \"%s\": \"%s\"", map[k].ours, d);
-        }
-        int tier = 0;
-        for (size_t k = 0; k < sizeof map200k / sizeof map200k[0] && rc == TM_OK; k++) {
-            int64_t v = litellm_cost(o, map200k[k].litellm);
-            char d[48];
-            if (v == -2)
-                ok = 0;
-            if (v < 0)
-                continue;
-            tm__price_per_mtok(v, d);
-            rc = tm__buf_printf(&line, "%s\"%s\": \"%s\"",
-                                tier++ ? ", " : ", \"tiers\": [{\"above_input_tokens\": 200000, ",
-                                map200k[k].ours, d);
-        }
+        int ok = 1, base = 0, tier = 0;
+        if (rc == TM_OK)
+            rc = put_litellm(&line, o, map, sizeof map / sizeof map[0], ", ", &base, &ok);
+        if (rc == TM_OK)
+            rc = put_litellm(&line, o, map200k, sizeof map200k / sizeof map200k[0],
+                             ", \"tiers\": [{\"above_input_tokens\": 200000, ", &tier, &ok);
         if (rc == TM_OK)
             rc = tm__buf_puts(&line, tier ? "}], \"source\": \"litellm\"}" : ", \"source\": \"litellm\"}");
         if (rc == TM_OK && ok) {

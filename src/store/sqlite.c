@@ -247,6 +247,7 @@ static void sql_idh(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 static void *checkpointer(void *arg)
 {
     sqlite_store *s = arg;
+    pthread_setname_np(pthread_self(), "tm-checkpoint");
     pthread_mutex_lock(&s->ck_mu);
     for (;;) {
         while (!s->ck_wanted && !s->ck_stop)

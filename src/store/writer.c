@@ -60,6 +60,7 @@ static double mono_s(void)
 static void *run(void *arg)
 {
     tm_writer *w = arg;
+    pthread_setname_np(pthread_self(), "tm-writer"); /* for top -H and profiles */
     item *batch = malloc(w->batch_max * sizeof *batch);
     tm_event **evs = malloc(w->batch_max * sizeof *evs);
     unsigned char *dup = malloc(w->batch_max);
