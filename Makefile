@@ -101,13 +101,12 @@ unit: build/test_unit
 unit-asan: build/asan/test_unit
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./build/asan/test_unit --jobs 2
 
+# Every script runs even when one fails; the failures are listed at the end.
+CLI_TESTS := run daemon limits alerts collect import ccusage
 cli-test: build/tokmeter build/asan/tokmeter $(TESTHELP)
-	sh tests/cli/run.sh
-	sh tests/cli/daemon.sh
-	sh tests/cli/alerts.sh
-	sh tests/cli/collect.sh
-	sh tests/cli/import.sh
-	sh tests/cli/ccusage.sh
+	@failed=; for t in $(CLI_TESTS); do echo "sh tests/cli/$$t.sh"; \
+	  sh tests/cli/$$t.sh || failed="$$failed $$t"; done; \
+	if [ -n "$$failed" ]; then echo "cli-test: failed:$$failed"; exit 1; fi
 
 test: deps
 	@$(MAKE) --no-print-directory -j2 build/tokmeter build/test_unit build/asan/test_unit build/asan/tokmeter $(TESTHELP)

@@ -216,7 +216,8 @@ typedef struct jctx {
     tm *t;
     tm_batch_result *res;
     size_t cap;
-    tm_arena arena;             /* decode scratch, reset per chunk          */
+    tm_arena arena;             /* event scratch, reset per chunk           */
+    tm_arena doc;               /* the parsed body: lives until the end     */
     tm_event **pending;         /* clones of the open chunk                 */
     size_t *pending_item;
     size_t npending;
@@ -355,14 +356,16 @@ static int decode(jctx *c, const char *json, size_t len, unsigned flags)
         return ndjson(c, json, len);
     }
 
+    /* The tree lives in its own arena: submit_chunk resets the event
+     * scratch every CHUNK events while the array is still being walked. */
     tm_jv *v = NULL;
     char jerr[200];
-    int rc = tm__json_parse(&c->arena, json, len, &v, jerr, sizeof jerr);
+    int rc = tm__json_parse(&c->doc, json, len, &v, jerr, sizeof jerr);
     if (rc == TM_EINVAL) {
         /* Not one value: several lines that each hold an object are NDJSON. */
         const char *nl = memchr(json + i, '\n', len - i);
         if (json[i] == '{' && nl && nl + 1 < json + len) {
-            tm__arena_reset(&c->arena);
+            tm__arena_free(&c->doc);
             if (c->max_events && count_lines(json, len) > c->max_events)
                 return too_many(count_lines(json, len), c->max_events);
             return ndjson(c, json, len);
@@ -440,6 +443,7 @@ out:
     free(c.pending);
     free(c.pending_item);
     tm__arena_free(&c.arena);
+    tm__arena_free(&c.doc);
     if (rc) {
         tm_batch_result_free(c.res);
         return rc;
