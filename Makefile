@@ -3,6 +3,8 @@
 #   make run     install missing Debian packages, build, start `tokmeter serve`
 #   make test    the same set-up, then every test (also under ASan + UBSan)
 #   make bench   benchmarks (not part of CI)
+#   make fuzz    each libFuzzer target for FUZZ_SECONDS (default 300) seconds
+#   make soak    the long power-cut loop and the daemon soak (SOAK_SECONDS)
 #
 # Everything is built under build/: build/tokmeter, build/libtokmeter.a,
 # and build/asan/ for the sanitizer build of the library and unit tests.
@@ -30,7 +32,7 @@ ASAN_CLI := $(CLI_SRC:%.c=build/asan/%.o)
 
 TESTHELP := build/tm_crashwriter build/gen_claude
 
-.PHONY: all deps run test unit unit-asan cli-test bench clean fmt
+.PHONY: all deps run test unit unit-asan cli-test bench clean fmt fuzz fuzz-test
 all: build/tokmeter
 
 deps:
@@ -78,6 +80,37 @@ build/tm_crashwriter: build/obj/tests/helpers/crashwriter.o build/libtokmeter.a
 
 build/gen_claude: tests/helpers/gen_claude.c
 	$(CC) $(BASE) $(CFLAGS) -o $@ $<
+
+# Fuzzing (fuzz/, docs/testing.md): clang's libFuzzer with ASan and UBSan.
+# The library is built again with clang under build/fuzz/; each target is one
+# file in fuzz/. The HTTP target includes src/server/http.c itself, so the
+# archive's http.o is never pulled in beside it.
+FUZZ_CC      := clang-14
+FUZZ_FLAGS   := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+FUZZ_TARGETS := event_json http query prices config claude_code codex opencode
+FUZZ_SECONDS ?= 300
+FUZZ_TEST_SECONDS ?= 4
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=build/fuzz/obj/%.o) build/obj/gen/prices_data.o
+
+build/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  FUZZCC $<"; $(FUZZ_CC) $(BASE) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(PKGCFLAGS) -c $< -o $@
+
+.SECONDARY: $(FUZZ_TARGETS:%=build/fuzz/obj/fuzz/%.o)
+
+build/fuzz/libtokmeter.a: $(FUZZ_LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+build/fuzz/%: build/fuzz/obj/fuzz/%.o build/fuzz/libtokmeter.a
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ $(PKGLIBS)
+
+fuzz: deps
+	@$(MAKE) --no-print-directory -j2 $(FUZZ_TARGETS:%=build/fuzz/%)
+	@sh scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-test: $(FUZZ_TARGETS:%=build/fuzz/%)
+	@sh scripts/fuzz.sh $(FUZZ_TEST_SECONDS) $(FUZZ_TARGETS)
 
 # The side-by-side benchmark also links libpq (installed by scripts/bench-deps.sh).
 build/obj/bench/compare.o: bench/compare.c
