@@ -4,7 +4,7 @@
 #   make test    the same set-up, then every test (also under ASan + UBSan)
 #   make bench   benchmarks (not part of CI)
 #   make fuzz    each libFuzzer target for FUZZ_SECONDS (default 300) seconds
-#   make soak    the long power-cut loop and the daemon soak (SOAK_SECONDS)
+#   make soak    1,000 power cuts and the daemon soak (SOAK_SECONDS, default 3600)
 #
 # Everything is built under build/: build/tokmeter, build/libtokmeter.a,
 # and build/asan/ for the sanitizer build of the library and unit tests.
@@ -32,7 +32,7 @@ ASAN_CLI := $(CLI_SRC:%.c=build/asan/%.o)
 
 TESTHELP := build/tm_crashwriter build/gen_claude
 
-.PHONY: all deps run test unit unit-asan cli-test bench clean fmt fuzz fuzz-test
+.PHONY: all deps run test unit unit-asan cli-test bench clean fmt fuzz fuzz-test fault-test soak
 all: build/tokmeter
 
 deps:
@@ -78,6 +78,10 @@ build/asan/test_unit: $(ASAN_UNIT) $(ASAN_LIB)
 build/tm_crashwriter: build/obj/tests/helpers/crashwriter.o build/libtokmeter.a
 	$(CC) $(CFLAGS) -o $@ $^ $(PKGLIBS)
 
+# The power-cut test: its VFS shim is linked here only, never into the library.
+build/tm_powercut: build/obj/tests/fault/powercut.o build/obj/tests/fault/powerloss_vfs.o build/libtokmeter.a
+	$(CC) $(CFLAGS) -o $@ $^ $(PKGLIBS)
+
 build/gen_claude: tests/helpers/gen_claude.c
 	$(CC) $(BASE) $(CFLAGS) -o $@ $<
 
@@ -112,6 +116,20 @@ fuzz: deps
 fuzz-test: $(FUZZ_TARGETS:%=build/fuzz/%)
 	@sh scripts/fuzz.sh $(FUZZ_TEST_SECONDS) $(FUZZ_TARGETS)
 
+# Fault injection and power cuts (tests/fault/, docs/testing.md): a short
+# loop in `make test`; `make soak` runs 1,000 power cuts and the daemon soak
+# for SOAK_SECONDS (default 3600).
+FAULT_TESTS := powercut
+fault-test: build/tokmeter build/tm_powercut
+	@failed=; for t in $(FAULT_TESTS); do echo "sh tests/fault/$$t.sh"; \
+	  sh tests/fault/$$t.sh || failed="$$failed $$t"; done; \
+	if [ -n "$$failed" ]; then echo "fault-test: failed:$$failed"; exit 1; fi
+
+soak: deps
+	@$(MAKE) --no-print-directory -j2 build/tokmeter build/tm_powercut
+	POWERCUT_CYCLES=$${POWERCUT_CYCLES:-1000} sh tests/fault/powercut.sh
+	SOAK_SECONDS=$${SOAK_SECONDS:-3600} sh bench/soak.sh
+
 # The side-by-side benchmark also links libpq (installed by scripts/bench-deps.sh).
 build/obj/bench/compare.o: bench/compare.c
 	@mkdir -p $(dir $@)
@@ -142,8 +160,9 @@ cli-test: build/tokmeter build/asan/tokmeter $(TESTHELP)
 	if [ -n "$$failed" ]; then echo "cli-test: failed:$$failed"; exit 1; fi
 
 test: deps
-	@$(MAKE) --no-print-directory -j2 build/tokmeter build/test_unit build/asan/test_unit build/asan/tokmeter $(TESTHELP)
-	@$(MAKE) --no-print-directory unit unit-asan cli-test
+	@$(MAKE) --no-print-directory -j2 build/tokmeter build/test_unit build/asan/test_unit build/asan/tokmeter $(TESTHELP) \
+	  build/tm_powercut $(FUZZ_TARGETS:%=build/fuzz/%)
+	@$(MAKE) --no-print-directory unit unit-asan cli-test fuzz-test fault-test
 
 bench: deps
 	@sh scripts/bench-deps.sh
