@@ -705,10 +705,15 @@ static int sq_append(tm_store *base, tm_event *const *evs, size_t n, unsigned ch
     if (rc == TM_OK)
         rc = step_done(s->w, s->commit, "commit");
     if (rc != TM_OK) {
-        int keep = rc;
-        step_done(s->w, s->rollback, "rollback");
+        /* The first failure is the one to report ("insert event: database
+         * or disk is full"): a failed write may already have ended the
+         * transaction, and the rollback's own error would hide the cause. */
+        char why[512];
+        snprintf(why, sizeof why, "%s", tm_errmsg());
+        if (sqlite3_get_autocommit(s->w) == 0)
+            step_done(s->w, s->rollback, "rollback");
         tm__strmap_clear(&s->dict); /* it may hold ids the rollback undid */
-        rc = keep;
+        rc = tm__fail(rc, "%s", why);
     } else if (s->wal_full) { /* bound the WAL: wait for readers, then restart it */
         sqlite3_wal_checkpoint_v2(s->w, NULL, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
         s->wal_full = 0;

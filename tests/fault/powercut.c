@@ -2,7 +2,7 @@
  * powercut.c — cuts the power under a store that is acknowledging events,
  * again and again, and checks that nothing acknowledged was lost.
  *
- *   tm_powercut [--lying-disk] DIR CYCLES [SEED]
+ *   tm_powercut [--faults | --lying-disk] DIR CYCLES [SEED]
  *
  * Each cycle forks a writer that puts the powerloss VFS (powerloss_vfs.c)
  * under SQLite, opens the store DIR/store.db and stores batches of events
@@ -18,6 +18,15 @@
  *
  * Prints one line of totals; exits 1 when an event was lost, the store
  * failed to open or verify, or a writer ended other than by the power cut.
+ * --faults: before the cut, one operation fails as the OS reports a fault:
+ * ENOSPC or EIO on a write, EIO on a sync (whose dirty pages the kernel
+ * then forgets) or on a truncate. Cycle c fails the first such operation
+ * at or after the (c mod 150)+1-th, the kind turning every 150 cycles, so
+ * 600 cycles put each kind at each of the first 150 steps (opening the
+ * store, each commit's log writes and sync, checkpoints, closing). The
+ * writer must get an error, not an acknowledgement, for what failed; it
+ * retries that batch once, which must then be stored (accepted, or found
+ * stored already), and goes on. The error messages are tallied.
  * --lying-disk is the test's own control: syncs write nothing, so events
  * must be reported lost (tests/fault/powercut.sh expects it to fail).
  */
@@ -55,66 +64,85 @@ static void event_json(char *buf, size_t cap, int cycle, int k)
 }
 
 /* The writer: never returns. */
-static void writer(const char *path, int cycle, int fd, uint64_t crash_at, int lie)
+/* Opens the store; after a failure (an injected fault) once more. */
+static tm *open_store(const char *path, int fd)
+{
+    tm *t = NULL;
+    for (int try = 0; try < 2; try++) {
+        if (tm_open(&t, path, NULL) == TM_OK)
+            return t;
+        if (!tm_powerloss_faulted() || try) {
+            dprintf(fd, "E open: %s\n", tm_errmsg());
+            _exit(1);
+        }
+        dprintf(fd, "F open: %s\n", tm_errmsg());
+    }
+    return t;
+}
+
+/* Stores body (n events from id k), once more after an injected fault:
+ * then every event must be accepted or a duplicate (stored before the
+ * error was reported). Returns 1 when acknowledged. */
+static int store(tm *t, const char *body, size_t len, unsigned flags, int n, int fd)
+{
+    for (int try = 0; try < 2; try++) {
+        tm_batch_result *r = NULL;
+        int rc = tm_track_json(t, body, len, flags, NULL, &r);
+        size_t acc = r ? r->accepted : 0, dup = r ? r->duplicates : 0;
+        tm_batch_result_free(r);
+        if (rc == TM_OK && (int)(acc + (try ? dup : 0)) == n)
+            return 1;
+        if (rc == TM_OK) {
+            dprintf(fd, "E batch: %zu accepted and %zu duplicates of %d%s\n", acc, dup, n,
+                    try ? " when retried after the fault" : "");
+            _exit(1);
+        }
+        if (!tm_powerloss_faulted() || try) {
+            dprintf(fd, "E track: %s: %s\n", tm_strerror(rc), tm_errmsg());
+            _exit(1);
+        }
+        dprintf(fd, "F track: %s: %s\n", tm_strerror(rc), tm_errmsg());
+    }
+    return 0;
+}
+
+static void writer(const char *path, int cycle, int fd, uint64_t crash_at, int lie, uint64_t fault_at,
+                   int fault_kind)
 {
     if (tm_powerloss_register(crash_at, rng) != 0)
         _exit(2);
     tm_powerloss_lie(lie);
-    tm *t = NULL;
-    if (tm_open(&t, path, NULL) != TM_OK) {
-        dprintf(fd, "E open: %s\n", tm_errmsg());
-        _exit(1);
-    }
+    tm_powerloss_fault(fault_at, fault_kind);
+    tm *t = open_store(path, fd);
     char *body = malloc(16 * 512);
     if (!body)
         _exit(2);
     for (int k = 0;;) {
         if (next_rand() % 200 == 0) { /* a clean close (its checkpoint too) and reopen */
-            tm_close(t);
-            t = NULL;
-            if (tm_open(&t, path, NULL) != TM_OK) {
-                dprintf(fd, "E reopen: %s\n", tm_errmsg());
-                _exit(1);
-            }
+            if (tm_close(t) != TM_OK)
+                dprintf(fd, "F close: %s\n", tm_errmsg());
+            t = open_store(path, fd);
         }
-        int n = 1 + (int)(next_rand() % 16), how = (int)(next_rand() % 3), rc;
-        if (how == 0) {
-            char one[512];
-            event_json(one, sizeof one, cycle, k);
-            tm_batch_result *r = NULL;
-            /* a single event: the daemon's path for one object */
-            rc = tm_track_json(t, one, strlen(one), 0, NULL, &r);
-            if (rc == TM_OK && r->accepted == 1)
-                dprintf(fd, "c%d-%d\n", cycle, k);
-            tm_batch_result_free(r);
-            k++;
-        } else {
-            size_t len = 0;
-            body[len++] = how == 1 ? '[' : '\n';
-            for (int i = 0; i < n; i++) {
-                if (i && how == 1)
-                    body[len++] = ',';
-                event_json(body + len, 512, cycle, k + i);
-                len += strlen(body + len);
-                if (how == 2)
-                    body[len++] = '\n';
-            }
-            if (how == 1)
-                body[len++] = ']';
-            tm_batch_result *r = NULL;
-            rc = tm_track_json(t, body, len, how == 2 ? TM_JSON_NDJSON : 0, NULL, &r);
-            if (rc == TM_OK && (int)r->accepted != n)
-                dprintf(fd, "E batch: %zu of %d accepted\n", r->accepted, n);
-            else if (rc == TM_OK)
-                for (int i = 0; i < n; i++)
-                    dprintf(fd, "c%d-%d\n", cycle, k + i);
-            tm_batch_result_free(r);
-            k += n;
+        int n = 1 + (int)(next_rand() % 16), how = (int)(next_rand() % 3);
+        if (how == 0)
+            n = 1; /* a single object: the daemon's path for one event */
+        size_t len = 0;
+        if (how == 1)
+            body[len++] = '[';
+        for (int i = 0; i < n; i++) {
+            if (i && how == 1)
+                body[len++] = ',';
+            event_json(body + len, 512, cycle, k + i);
+            len += strlen(body + len);
+            if (how == 2)
+                body[len++] = '\n';
         }
-        if (rc != TM_OK) {
-            dprintf(fd, "E track: %s: %s\n", tm_strerror(rc), tm_errmsg());
-            _exit(1);
-        }
+        if (how == 1)
+            body[len++] = ']';
+        if (store(t, body, len, how == 2 ? TM_JSON_NDJSON : 0, n, fd))
+            for (int i = 0; i < n; i++)
+                dprintf(fd, "c%d-%d\n", cycle, k + i);
+        k += n;
     }
 }
 
@@ -135,6 +163,24 @@ static int mark(void *arg, const tm_event *ev)
     return 0;
 }
 
+/* The distinct error messages the injected faults produced, and how often. */
+static char *msgs[64];
+static long long nmsg[64];
+static long long faults_reported;
+
+static void tally(const char *m)
+{
+    faults_reported++;
+    for (int i = 0; i < 64; i++) {
+        if (!msgs[i])
+            msgs[i] = strdup(m);
+        if (msgs[i] && strcmp(msgs[i], m) == 0) {
+            nmsg[i]++;
+            return;
+        }
+    }
+}
+
 static void verify_line(void *arg, const char *line)
 {
     (void)arg;
@@ -145,9 +191,10 @@ static void verify_line(void *arg, const char *line)
 int main(int argc, char **argv)
 {
     int lie = argc > 1 && strcmp(argv[1], "--lying-disk") == 0;
-    argc -= lie, argv += lie;
+    int faults = argc > 1 && strcmp(argv[1], "--faults") == 0;
+    argc -= lie + faults, argv += lie + faults;
     if (argc < 3) {
-        fprintf(stderr, "usage: tm_powercut [--lying-disk] DIR CYCLES [SEED]\n");
+        fprintf(stderr, "usage: tm_powercut [--faults | --lying-disk] DIR CYCLES [SEED]\n");
         return 2;
     }
     char path[4096], shm[4200];
@@ -165,6 +212,10 @@ int main(int argc, char **argv)
         return 2;
     for (int c = 0; c < cycles; c++) {
         uint64_t crash_at = 1 + next_rand() % (next_rand() % 5 ? 600 : 8000);
+        uint64_t fault_at = faults ? 1 + (uint64_t)c % 150 : 0;
+        int fault_kind = faults ? TM_PL_WRITE_ENOSPC + (c / 150) % 4 : 0;
+        if (faults)
+            crash_at += fault_at + 50; /* the cut comes after the fault */
         int pfd[2];
         if (pipe(pfd) != 0)
             return 2;
@@ -172,7 +223,7 @@ int main(int argc, char **argv)
         pid_t pid = fork();
         if (pid == 0) {
             close(pfd[0]);
-            writer(path, c, pfd[1], crash_at, lie);
+            writer(path, c, pfd[1], crash_at, lie, fault_at, fault_kind);
         }
         close(pfd[1]);
         FILE *in = fdopen(pfd[0], "r");
@@ -182,6 +233,10 @@ int main(int argc, char **argv)
             line[strcspn(line, "\n")] = 0;
             if (line[0] == 'E') {
                 fprintf(stderr, "powercut: cycle %d: writer: %s\n", c, line + 2);
+                continue;
+            }
+            if (line[0] == 'F') {
+                tally(line + 2);
                 continue;
             }
             if (n < MAX_ACK)
@@ -236,10 +291,14 @@ int main(int argc, char **argv)
     if (tm_open(&t, path, NULL) == TM_OK)
         tm_count(t, &stored);
     tm_close(t);
+    for (int i = 0; i < 64 && msgs[i]; i++)
+        printf("  fault reported %lld times as: %s\n", nmsg[i], msgs[i]);
+    if (faults)
+        printf("powercut: %lld injected faults reported as errors\n", faults_reported);
     printf("powercut: seed %llu: %d cycles, %lld power cuts, %lld events acknowledged, %lld lost, "
-           "%lld stored in all, verify failed %lld times, writers failed %lld times%s\n",
+           "%lld stored in all, verify failed %lld times, writers failed %lld times%s%s\n",
            (unsigned long long)seed, cycles, cuts, acked, lost, (long long)stored, verify_failed,
-           writer_failed, lie ? " (lying disk)" : "");
+           writer_failed, lie ? " (lying disk)" : "", faults ? " (with faults)" : "");
     free(ids);
     free(found);
     return lost || verify_failed || writer_failed ? 1 : 0;

@@ -59,6 +59,26 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static image *images;
 static uint64_t ops, crash_at, rng;
 static int lying;
+static uint64_t fault_at;
+static int fault_kind, faulted;
+
+void tm_powerloss_fault(uint64_t at, int kind)
+{
+    fault_at = at;
+    fault_kind = kind;
+}
+
+int tm_powerloss_faulted(void) { return faulted; }
+
+/* Called with mu held, after power_fails: 1 when this operation (of kind
+ * k, among those a fault can name) is the one to fail. */
+static int fault_here(int k)
+{
+    if (faulted || !fault_kind || ops < fault_at || k != fault_kind)
+        return 0;
+    faulted = 1;
+    return 1;
+}
 
 void tm_powerloss_lie(int on) { lying = on; }
 
@@ -192,6 +212,10 @@ static int pl_write(sqlite3_file *f, const void *buf, int amt, sqlite3_int64 off
     pthread_mutex_lock(&mu);
     if (power_fails())
         cut();
+    if (fault_here(TM_PL_WRITE_ENOSPC) || fault_here(TM_PL_WRITE_EIO)) {
+        pthread_mutex_unlock(&mu);
+        return fault_kind == TM_PL_WRITE_ENOSPC ? SQLITE_FULL : SQLITE_IOERR_WRITE;
+    }
     image *im = p->im;
     int rc = reserve(im, off + amt);
     if (rc == SQLITE_OK) {
@@ -213,6 +237,10 @@ static int pl_truncate(sqlite3_file *f, sqlite3_int64 size)
     pthread_mutex_lock(&mu);
     if (power_fails())
         cut();
+    if (fault_here(TM_PL_TRUNCATE_EIO)) {
+        pthread_mutex_unlock(&mu);
+        return SQLITE_IOERR_TRUNCATE;
+    }
     image *im = p->im;
     int rc = reserve(im, size);
     if (rc == SQLITE_OK) {
@@ -259,6 +287,12 @@ static int pl_sync(sqlite3_file *f, int flags)
     if (power_fails()) {
         write_out(p, 1);
         cut();
+    }
+    if (fault_here(TM_PL_SYNC_EIO)) { /* the kernel forgets the dirty pages */
+        memset(p->im->dirty, 0, p->im->nblocks);
+        p->im->resized = 0;
+        pthread_mutex_unlock(&mu);
+        return SQLITE_IOERR_FSYNC;
     }
     int rc = lying ? SQLITE_OK : write_out(p, 0);
     if (rc == SQLITE_OK && !lying)

@@ -21,6 +21,17 @@ int tm_powerloss_register(uint64_t crash_at, uint64_t seed);
  * and write nothing, so a power cut must lose acknowledged data. */
 void tm_powerloss_lie(int on);
 
+/* A fault before the power cut: the first operation of kind at or after
+ * the at-th fails once, as the OS would report it: TM_PL_WRITE_ENOSPC
+ * (SQLITE_FULL) and TM_PL_WRITE_EIO leave the image as it was; a failed
+ * sync (TM_PL_SYNC_EIO) drops the dirty blocks it was syncing, as Linux
+ * does (they stay readable in the cache but never reach the disk unless
+ * written again); TM_PL_TRUNCATE_EIO changes nothing. */
+enum { TM_PL_WRITE_ENOSPC = 1, TM_PL_WRITE_EIO, TM_PL_SYNC_EIO, TM_PL_TRUNCATE_EIO };
+void tm_powerloss_fault(uint64_t at, int kind);
+/* 1 once the fault has fired. */
+int tm_powerloss_faulted(void);
+
 /* Writes, truncates and syncs seen so far. */
 uint64_t tm_powerloss_ops(void);
 
