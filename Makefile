@@ -119,7 +119,7 @@ fuzz-test: $(FUZZ_TARGETS:%=build/fuzz/%)
 # Fault injection and power cuts (tests/fault/, docs/testing.md): a short
 # loop in `make test`; `make soak` runs 1,000 power cuts and the daemon soak
 # for SOAK_SECONDS (default 3600).
-FAULT_TESTS := powercut
+FAULT_TESTS := powercut faults
 fault-test: build/tokmeter build/tm_powercut
 	@failed=; for t in $(FAULT_TESTS); do echo "sh tests/fault/$$t.sh"; \
 	  sh tests/fault/$$t.sh || failed="$$failed $$t"; done; \
@@ -127,7 +127,7 @@ fault-test: build/tokmeter build/tm_powercut
 
 soak: deps
 	@$(MAKE) --no-print-directory -j2 build/tokmeter build/tm_powercut
-	POWERCUT_CYCLES=$${POWERCUT_CYCLES:-1000} sh tests/fault/powercut.sh
+	POWERCUT_CYCLES=$${POWERCUT_CYCLES:-1000} FAULT_CYCLES=$${FAULT_CYCLES:-600} sh tests/fault/powercut.sh
 	SOAK_SECONDS=$${SOAK_SECONDS:-3600} sh bench/soak.sh
 
 # The side-by-side benchmark also links libpq (installed by scripts/bench-deps.sh).

@@ -27,6 +27,7 @@
 #include "powerloss_vfs.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,12 +61,13 @@ static image *images;
 static uint64_t ops, crash_at, rng;
 static int lying;
 static uint64_t fault_at;
-static int fault_kind, faulted;
+static int fault_kind, faulted, fault_fd = -1;
 
-void tm_powerloss_fault(uint64_t at, int kind)
+void tm_powerloss_fault(uint64_t at, int kind, int notify_fd)
 {
     fault_at = at;
     fault_kind = kind;
+    fault_fd = notify_fd;
 }
 
 int tm_powerloss_faulted(void) { return faulted; }
@@ -77,6 +79,8 @@ static int fault_here(int k)
     if (faulted || !fault_kind || ops < fault_at || k != fault_kind)
         return 0;
     faulted = 1;
+    if (fault_fd >= 0)
+        dprintf(fault_fd, "X fault %d fired at operation %llu\n", k, (unsigned long long)ops);
     return 1;
 }
 

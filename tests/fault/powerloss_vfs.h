@@ -26,9 +26,10 @@ void tm_powerloss_lie(int on);
  * (SQLITE_FULL) and TM_PL_WRITE_EIO leave the image as it was; a failed
  * sync (TM_PL_SYNC_EIO) drops the dirty blocks it was syncing, as Linux
  * does (they stay readable in the cache but never reach the disk unless
- * written again); TM_PL_TRUNCATE_EIO changes nothing. */
+ * written again); TM_PL_TRUNCATE_EIO changes nothing. When it fires, a
+ * line "X ..." is written to notify_fd (if not -1). */
 enum { TM_PL_WRITE_ENOSPC = 1, TM_PL_WRITE_EIO, TM_PL_SYNC_EIO, TM_PL_TRUNCATE_EIO };
-void tm_powerloss_fault(uint64_t at, int kind);
+void tm_powerloss_fault(uint64_t at, int kind, int notify_fd);
 /* 1 once the fault has fired. */
 int tm_powerloss_faulted(void);
 
