@@ -82,6 +82,9 @@ build/tm_crashwriter: build/obj/tests/helpers/crashwriter.o build/libtokmeter.a
 build/tm_powercut: build/obj/tests/fault/powercut.o build/obj/tests/fault/powerloss_vfs.o build/libtokmeter.a
 	$(CC) $(CFLAGS) -o $@ $^ $(PKGLIBS)
 
+build/tm_nomem: build/obj/tests/fault/nomem.o build/libtokmeter.a
+	$(CC) $(CFLAGS) -o $@ $^ $(PKGLIBS) -lfiu
+
 build/gen_claude: tests/helpers/gen_claude.c
 	$(CC) $(BASE) $(CFLAGS) -o $@ $<
 
@@ -120,7 +123,7 @@ fuzz-test: $(FUZZ_TARGETS:%=build/fuzz/%)
 # loop in `make test`; `make soak` runs 1,000 power cuts and the daemon soak
 # for SOAK_SECONDS (default 3600).
 FAULT_TESTS := powercut faults
-fault-test: build/tokmeter build/tm_powercut
+fault-test: build/tokmeter build/tm_powercut build/tm_nomem
 	@failed=; for t in $(FAULT_TESTS); do echo "sh tests/fault/$$t.sh"; \
 	  sh tests/fault/$$t.sh || failed="$$failed $$t"; done; \
 	if [ -n "$$failed" ]; then echo "fault-test: failed:$$failed"; exit 1; fi
@@ -161,7 +164,7 @@ cli-test: build/tokmeter build/asan/tokmeter $(TESTHELP)
 
 test: deps
 	@$(MAKE) --no-print-directory -j2 build/tokmeter build/test_unit build/asan/test_unit build/asan/tokmeter $(TESTHELP) \
-	  build/tm_powercut $(FUZZ_TARGETS:%=build/fuzz/%)
+	  build/tm_powercut build/tm_nomem $(FUZZ_TARGETS:%=build/fuzz/%)
 	@$(MAKE) --no-print-directory unit unit-asan cli-test fuzz-test fault-test
 
 bench: deps

@@ -12,7 +12,8 @@
 # request after the fault clears is stored (recovery); at the end every
 # event answered 200 is in the store and `tokmeter verify` passes.
 # (Whether an acknowledged event survives a power cut after such faults is
-# tests/fault/powercut.sh's --faults run.)
+# tests/fault/powercut.sh's --faults run.) Last, tests/fault/nomem.c fails
+# each allocation of an ingest in turn.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/cli/lib.sh
@@ -94,4 +95,12 @@ check "every acknowledged event stored (acked, missing)" eq "${missing#* }" "[]"
 echo "faults: ${missing%% *} events acknowledged"
 ./build/tokmeter --db "$DB" verify > "$W/verify" 2>&1
 check "verify passes after the faults" eq "$?" 0
+
+# ENOMEM at each allocation of an ingest in turn (tests/fault/nomem.c).
+mkdir "$W/nomem"
+out=$(LD_PRELOAD=/usr/lib/fiu/fiu_posix_preload.so ./build/tm_nomem "$W/nomem" 2>"$W/nomem.err"); rc=$?
+echo "$out"
+[ "$rc" -eq 0 ] || head -20 "$W/nomem.err" >&2
+check "ENOMEM at every allocation of an ingest: exit 0" eq "$rc" 0
+check "ENOMEM at every allocation: no problem" has "$out" ", 0 problems"
 finish
