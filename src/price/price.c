@@ -770,6 +770,10 @@ int tm__price_import_litellm(const char *json, size_t len, tm_buf *out, size_t *
         const char *model = name;
         if (strncmp(name, prov->s, pl) == 0 && name[pl] == '/')
             model = name + pl + 1;
+        if (!*model || !pl) { /* "" or "acme/": a price file needs both names */
+            ++*skipped;
+            continue;
+        }
         tm_buf line = TM_BUF_INIT;
         rc = tm__buf_puts(&line, *n ? ",\n  {\"provider\": " : "\n  {\"provider\": ");
         if (rc == TM_OK) rc = tm__json_str(&line, prov->s, prov->n);
