@@ -16,7 +16,7 @@ PKGCFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKGLIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-LIB_SRC  := $(wildcard src/core/*.c src/store/*.c src/lib/*.c src/server/*.c src/price/*.c src/query/*.c src/policy/*.c src/ingest/*.c)
+LIB_SRC  := $(wildcard src/core/*.c src/store/*.c src/lib/*.c src/server/*.c src/price/*.c src/query/*.c src/rollup/*.c src/policy/*.c src/ingest/*.c)
 CLI_SRC  := $(wildcard src/cli/*.c)
 UNIT_SRC := $(wildcard tests/unit/*.c)
 BENCH_SRC:= $(wildcard bench/*.c)
@@ -30,7 +30,7 @@ ASAN_CLI := $(CLI_SRC:%.c=build/asan/%.o)
 
 TESTHELP := build/tm_crashwriter build/gen_claude
 
-.PHONY: all deps run test unit unit-asan cli-test bench clean fmt
+.PHONY: all deps layers run test unit unit-asan cli-test bench clean fmt
 all: build/tokmeter
 
 deps:
@@ -108,7 +108,12 @@ cli-test: build/tokmeter build/asan/tokmeter $(TESTHELP)
 	  sh tests/cli/$$t.sh || failed="$$failed $$t"; done; \
 	if [ -n "$$failed" ]; then echo "cli-test: failed:$$failed"; exit 1; fi
 
-test: deps
+# The include graph points down (core < price, rollup < store < query <
+# policy < lib < ingest, server < cli) and has no cycle.
+layers:
+	python3 scripts/check-layers.py
+
+test: deps layers
 	@$(MAKE) --no-print-directory -j2 build/tokmeter build/test_unit build/asan/test_unit build/asan/tokmeter $(TESTHELP)
 	@$(MAKE) --no-print-directory unit unit-asan cli-test
 
