@@ -129,22 +129,16 @@ static int rule_query(pass *p, const tm_alert_rule *r, tm_qresult **out)
 }
 
 /* Queues the state of (rule, key) when it differs from the stored one. */
-static int note(pass *p, const tm_alert_rule *r, const char *key, long double v)
+static int note(pass *p, const tm_alert_rule *r, const char *key, const char *value)
 {
     static const char *const ops[] = {">", ">=", "<", "<="};
-    char fkey[600], value[64], at[32];
+    char fkey[600], at[32];
     int64_t was = 0;
-    int firing = tm__alert_holds(r, v);
+    int firing = tm__alert_holds(r, value);
     snprintf(fkey, sizeof fkey, "%s\x1f%s", r->name, key);
     if (tm__strmap_get(&p->firing, fkey, &was) == firing)
         return TM_OK; /* unchanged: nothing to write */
     tm__strmap_put(&p->firing, fkey, firing); /* a key is judged once per rule */
-    snprintf(value, sizeof value, "%.6Lf", v);
-    char *e = value + strlen(value) - 1;
-    while (*e == '0')
-        *e-- = '\0';
-    if (*e == '.')
-        *e = '\0';
     tm__time_format(p->now, at);
     tm_buf b = TM_BUF_INIT;
     tm__buf_puts(&b, "{\"rule\": ");
@@ -188,19 +182,17 @@ static int evaluate_rule(pass *p, const tm_alert_rule *r)
     for (size_t i = 0; rc == TM_OK && i < nkeys; i++) {
         const tm_qrow *row = r->scope >= 0 ? &res->rows[i] : &res->totals;
         const char *key = r->scope >= 0 ? row->dim[r->scope] : "*";
-        long double v;
+        char v[64];
         if (r->scope == TM_D_USER && !*key)
             continue; /* events without a user are nobody's quota or count */
         if (r->quota_percent) {
-            if ((rc = tm__quota_percent(p->t, key, p->now, &v)))
+            if ((rc = tm__quota_percent(p->t, key, p->now, v)))
                 break;
         } else {
-            char txt[64];
             tm__metric_text(&row->s, &row->sk, r->report_metric >= 0 ? r->report_metric : TM_M_EVENTS,
-                            txt, sizeof txt);
-            if (strcmp(txt, "null") == 0)
+                            v, sizeof v);
+            if (strcmp(v, "null") == 0)
                 continue; /* no latency: nothing to compare */
-            v = strtold(txt, NULL);
         }
         rc = note(p, r, key, v);
     }
@@ -218,7 +210,7 @@ static int evaluate_rule(pass *p, const tm_alert_rule *r)
             if (!present) {
                 char key[600];
                 snprintf(key, sizeof key, "%s", sl->key + pl);
-                rc = note(p, r, key, 0);
+                rc = note(p, r, key, "0");
             }
         }
     }

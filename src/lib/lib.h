@@ -65,8 +65,9 @@ int tm__quota_json(tm *t, const char *user, tm_buf *b);
 /* The user's limit `name` as text, or "null". */
 int tm__quota_limit(tm *t, const char *user, const char *name, char *buf, size_t cap);
 int tm__check(tm *t, const tm_check_request *rq, tm_check_result *out, tm_buf *json);
-/* The fullest of a user's limits at now_us, in percent of its limit. */
-int tm__quota_percent(tm *t, const char *user, int64_t now_us, long double *pct);
+/* The fullest of a user's limits at now_us, in percent of its limit, as
+ * exact decimal text rounded half to even to 6 places, into buf[≥48]. */
+int tm__quota_percent(tm *t, const char *user, int64_t now_us, char *buf);
 
 /* Evaluates every alert rule at now (src/lib/alerts.c): records state
  * changes, posts them to the webhooks when deliver, and calls on(arg,

@@ -444,18 +444,21 @@ int tm_check(tm *t, const tm_check_request *rq, tm_check_result *out)
     return tm__check(t, rq, out, NULL);
 }
 
-int tm__quota_percent(tm *t, const char *user, int64_t now_us, long double *pct)
+int tm__quota_percent(tm *t, const char *user, int64_t now_us, char *buf)
 {
     quota qu;
     int rc = quota_of(t, user, now_us, &qu);
-    *pct = 0;
+    tm_i128 best = 0; /* percent × 10^6 */
     for (int i = 0; rc == TM_OK && i < qu.tier.nlimits; i++) {
         const tm_limit *l = &qu.tier.limits[i];
         if (l->limit > 0) {
-            long double p = (long double)qu.used[i] * 100.0L / (long double)l->limit;
-            if (p > *pct)
-                *pct = p;
+            tm_i128 n = qu.used[i] * 100000000, q = n / l->limit, r = n % l->limit;
+            if (2 * r > l->limit || (2 * r == l->limit && (q & 1)))
+                q++; /* half to even */
+            if (q > best)
+                best = q;
         }
     }
+    tm__dec_format(best, 6, buf);
     return rc;
 }
