@@ -25,7 +25,7 @@ static int run(cli_global *g, int argc, char **argv)
     if (!t)
         return EXIT_FAIL;
     tm_buf b = TM_BUF_INIT;
-    int rc = tm__quota_json(t, argv[0], &b);
+    int rc = tm__quota_json(tm__pctx(t), argv[0], &b);
     if (rc) {
         cli_error("quota", rc);
     } else if (g->json) {

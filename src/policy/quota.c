@@ -25,9 +25,8 @@
 #include "../core/json.h"
 #include "../core/strmap.h"
 #include "../core/tmtime.h"
-#include "../policy/policy.h"
 #include "../store/store.h"
-#include "lib.h"
+#include "policy.h"
 
 /* ---- the usage cache ---- */
 
@@ -190,9 +189,9 @@ static int user_task(tm_store *s, void *arg)
     return s->ops->user_put(s, c->id, c->tier, c->overrides, tm__now_us());
 }
 
-int tm__user_set(tm *t, const char *user, const char *tier, const char *overrides)
+int tm__user_set(const tm_pctx *pc, const char *user, const char *tier, const char *overrides)
 {
-    tm_policy *p = tm__policy(t);
+    tm_policy *p = tm__pctx_policy(pc);
     if (!*user || strlen(user) > 128)
         return tm__fail(TM_EINVAL, "user: must be 1 to 128 bytes");
     if (tier && !tm__policy_tier(p, tier))
@@ -206,16 +205,16 @@ int tm__user_set(tm *t, const char *user, const char *tier, const char *override
             return rc;
     }
     user_ctx c = {user, tier, overrides};
-    return tm__writer_exec(tm__writer(t), user_task, &c);
+    return tm__writer_exec(pc->writer, user_task, &c);
 }
 
 /* The user's effective tier (default tier, else none) with overrides. */
-static int effective_tier(tm *t, const char *user, tm_tier *out, int *has)
+static int effective_tier(const tm_pctx *pc, const char *user, tm_tier *out, int *has)
 {
     char name[80];
     char *ov = NULL;
-    tm_store *s = tm__store(t);
-    tm_policy *p = tm__policy(t);
+    tm_store *s = pc->store;
+    tm_policy *p = tm__pctx_policy(pc);
     int rc = s->ops->user_get(s, user, name, sizeof name, &ov);
     if (rc && rc != TM_ENOTFOUND)
         return rc;
@@ -247,17 +246,17 @@ static int limited(const tm_tier *tier, const char *name)
  * over the user's events grouped by metric type (kept when no commit
  * landed while it ran). A user with more metric types than the sums hold
  * gets the ones tier limits first, and is not cached. */
-static int user_sums(tm *t, const char *user, const tm_tier *tier, int64_t from, int64_t to,
-                     usage_sums *u)
+static int user_sums(const tm_pctx *pc, const char *user, const tm_tier *tier, int64_t from,
+                     int64_t to, usage_sums *u)
 {
-    tm_store *s = tm__store(t);
+    tm_store *s = pc->store;
     tm_query_spec q;
     tm_qresult *res = NULL;
     char w[200];
     int64_t v0 = -1, v1 = -2;
     memset(u, 0, sizeof *u);
     int rc = s->ops->version(s, &v0);
-    if (rc == TM_OK && uc_get(tm__usage(t), user, from, to, v0, u))
+    if (rc == TM_OK && uc_get(pc->usage, user, from, to, v0, u))
         return TM_OK;
     snprintf(w, sizeof w, "user_id=%s", user);
     tm__query_init(&q);
@@ -265,7 +264,7 @@ static int user_sums(tm *t, const char *user, const tm_tier *tier, int64_t from,
     if (rc == TM_OK) rc = tm__query_set(&q, "where", w);
     if (rc == TM_OK) rc = tm__query_set(&q, "group_by", "metric_type");
     if (rc == TM_OK)
-        rc = tm__run_query(t, &q, &res);
+        rc = tm__query_run(s, pc->rollups, &q, tm__now_us(), &res);
     int fits = 1;
     if (rc == TM_OK) {
         u->requests = res->totals.s.requests;
@@ -288,7 +287,7 @@ static int user_sums(tm *t, const char *user, const tm_tier *tier, int64_t from,
         rc = s->ops->version(s, &v1);
     }
     if (rc == TM_OK && fits && v0 == v1)
-        uc_put(tm__usage(t), user, from, to, v0, u);
+        uc_put(pc->usage, user, from, to, v0, u);
     tm__qresult_free(res);
     tm__query_free(&q);
     return rc;
@@ -296,13 +295,13 @@ static int user_sums(tm *t, const char *user, const tm_tier *tier, int64_t from,
 
 /* The use of every limit in [from, to): requests, tokens and cost from the
  * totals, events:/value: limits from their metric type's sums. */
-static int limits_use(tm *t, const char *user, const tm_tier *tier, int64_t from, int64_t to,
+static int limits_use(const tm_pctx *pc, const char *user, const tm_tier *tier, int64_t from, int64_t to,
                       tm_i128 *used)
 {
     usage_sums u;
     if (tier->nlimits == 0)
         return TM_OK;
-    int rc = user_sums(t, user, tier, from, to, &u);
+    int rc = user_sums(pc, user, tier, from, to, &u);
     for (int i = 0; rc == TM_OK && i < tier->nlimits; i++) {
         const tm_limit *l = &tier->limits[i];
         used[i] = 0;
@@ -324,13 +323,13 @@ typedef struct quota {
     tm_i128 used[TM_MAX_LIMITS];
 } quota;
 
-static int quota_of(tm *t, const char *user, int64_t now, quota *qu)
+static int quota_of(const tm_pctx *pc, const char *user, int64_t now, quota *qu)
 {
-    int rc = effective_tier(t, user, &qu->tier, &qu->has);
+    int rc = effective_tier(pc, user, &qu->tier, &qu->has);
     if (rc == TM_OK)
         rc = tm__period_bounds(&qu->tier, now, &qu->start, &qu->reset);
     if (rc == TM_OK)
-        rc = limits_use(t, user, &qu->tier, qu->start, qu->reset, qu->used);
+        rc = limits_use(pc, user, &qu->tier, qu->start, qu->reset, qu->used);
     return rc;
 }
 
@@ -360,20 +359,20 @@ static void quota_json(tm_buf *b, const char *user, const quota *qu, const tm_i1
     tm__buf_puts(b, "}}");
 }
 
-int tm__quota_json(tm *t, const char *user, tm_buf *b)
+int tm__quota_json(const tm_pctx *pc, const char *user, tm_buf *b)
 {
     quota qu;
-    int rc = quota_of(t, user, tm__now_us(), &qu);
+    int rc = quota_of(pc, user, tm__now_us(), &qu);
     if (rc == TM_OK)
         quota_json(b, user, &qu, NULL);
     return rc;
 }
 
-int tm__quota_limit(tm *t, const char *user, const char *name, char *buf, size_t cap)
+int tm__quota_limit(const tm_pctx *pc, const char *user, const char *name, char *buf, size_t cap)
 {
     tm_tier tier;
     int has = 0;
-    int rc = effective_tier(t, user, &tier, &has);
+    int rc = effective_tier(pc, user, &tier, &has);
     snprintf(buf, cap, "null");
     for (int i = 0; rc == TM_OK && i < tier.nlimits; i++)
         if (strcmp(tier.limits[i].name, name) == 0)
@@ -381,7 +380,7 @@ int tm__quota_limit(tm *t, const char *user, const char *name, char *buf, size_t
     return rc;
 }
 
-int tm__check(tm *t, const tm_check_request *rq, tm_check_result *out, tm_buf *json)
+int tm__check(const tm_pctx *pc, const tm_check_request *rq, tm_check_result *out, tm_buf *json)
 {
     quota qu;
     int64_t now = tm__now_us();
@@ -392,7 +391,7 @@ int tm__check(tm *t, const tm_check_request *rq, tm_check_result *out, tm_buf *j
         return tm__fail(TM_EINVAL, "user_id: is required");
     if (rq->estimated_tokens < 0 || rq->estimated_cost_pusd < 0)
         return tm__fail(TM_EINVAL, "estimated_tokens: must not be negative");
-    int rc = quota_of(t, rq->user_id, now, &qu);
+    int rc = quota_of(pc, rq->user_id, now, &qu);
     if (rc)
         return rc;
     out->reset_us = qu.reset;
@@ -418,7 +417,7 @@ int tm__check(tm *t, const tm_check_request *rq, tm_check_result *out, tm_buf *j
     if (out->allowed) {
         double wait = 0;
         char why[200] = "";
-        if (!tm__rate_check(tm__policy(t), rq->user_id, rq->operation, 1, rq->estimated_tokens,
+        if (!tm__rate_check(tm__pctx_policy(pc), rq->user_id, rq->operation, 1, rq->estimated_tokens,
                             now, 1, &wait, why, sizeof why)) {
             out->allowed = 0;
             out->retry_after_s = wait;
@@ -439,15 +438,10 @@ int tm__check(tm *t, const tm_check_request *rq, tm_check_result *out, tm_buf *j
     return TM_OK;
 }
 
-int tm_check(tm *t, const tm_check_request *rq, tm_check_result *out)
-{
-    return tm__check(t, rq, out, NULL);
-}
-
-int tm__quota_percent(tm *t, const char *user, int64_t now_us, char *buf)
+int tm__quota_percent(const tm_pctx *pc, const char *user, int64_t now_us, char *buf)
 {
     quota qu;
-    int rc = quota_of(t, user, now_us, &qu);
+    int rc = quota_of(pc, user, now_us, &qu);
     tm_i128 best = 0; /* percent × 10^6 */
     for (int i = 0; rc == TM_OK && i < qu.tier.nlimits; i++) {
         const tm_limit *l = &qu.tier.limits[i];
