@@ -131,7 +131,21 @@ void tm__usage_commit(struct tm_usage_cache *c, tm_event *const *evs, const unsi
 /* set: a user's tier (NULL: keep) and limit overrides as JSON
  * {"limits": {...}} (NULL: none). */
 int tm__user_set(const tm_pctx *c, const char *user, const char *tier, const char *overrides);
-int tm__quota_json(const tm_pctx *c, const char *user, tm_buf *b);
+
+/* A user's quota at one instant: the effective tier, the period holding
+ * it, and the use of each of the tier's limits in that period. */
+typedef struct tm_quota {
+    tm_tier tier;           /* the config's tier with the user's overrides; name "" : none */
+    char set_tier[80];      /* the tier stored for the user ("" none), defined or not   */
+    int has;                /* any limit applies                                        */
+    int64_t start, reset;   /* the period [start, reset), µs                             */
+    tm_i128 used[TM_MAX_LIMITS]; /* per tier.limits[i], in its unit                      */
+} tm_quota;
+
+int tm__quota_get(const tm_pctx *c, const char *user, int64_t now_us, tm_quota *out);
+/* Appends q as the API's JSON object; extra (may be NULL) is added to each
+ * use first (a check's estimate). */
+void tm__quota_json(tm_buf *b, const char *user, const tm_quota *q, const tm_i128 *extra);
 /* The user's limit `name` as text, or "null". */
 int tm__quota_limit(const tm_pctx *c, const char *user, const char *name, char *buf, size_t cap);
 /* Quota and rate-limit check; with json, also its answer as JSON. */

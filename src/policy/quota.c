@@ -208,16 +208,20 @@ int tm__user_set(const tm_pctx *pc, const char *user, const char *tier, const ch
     return tm__writer_exec(pc->writer, user_task, &c);
 }
 
-/* The user's effective tier (default tier, else none) with overrides. */
-static int effective_tier(const tm_pctx *pc, const char *user, tm_tier *out, int *has)
+/* The user's effective tier (default tier, else none) with overrides;
+ * set (may be NULL, else ≥ 80 bytes) gets the tier name stored for the
+ * user, "" when none, even one that no loaded config defines. */
+static int effective_tier(const tm_pctx *pc, const char *user, tm_tier *out, int *has, char *set)
 {
-    char name[80];
+    char name[80] = "";
     char *ov = NULL;
     tm_store *s = pc->store;
     tm_policy *p = tm__pctx_policy(pc);
     int rc = s->ops->user_get(s, user, name, sizeof name, &ov);
     if (rc && rc != TM_ENOTFOUND)
         return rc;
+    if (set)
+        snprintf(set, 80, "%s", name);
     const tm_tier *base = tm__policy_tier(p, name[0] ? name : p ? p->default_tier : NULL);
     *has = base != NULL;
     memset(out, 0, sizeof *out);
@@ -316,16 +320,9 @@ static int limits_use(const tm_pctx *pc, const char *user, const tm_tier *tier, 
     return rc;
 }
 
-typedef struct quota {
-    tm_tier tier;
-    int has;
-    int64_t start, reset;
-    tm_i128 used[TM_MAX_LIMITS];
-} quota;
-
-static int quota_of(const tm_pctx *pc, const char *user, int64_t now, quota *qu)
+int tm__quota_get(const tm_pctx *pc, const char *user, int64_t now, tm_quota *qu)
 {
-    int rc = effective_tier(pc, user, &qu->tier, &qu->has);
+    int rc = effective_tier(pc, user, &qu->tier, &qu->has, qu->set_tier);
     if (rc == TM_OK)
         rc = tm__period_bounds(&qu->tier, now, &qu->start, &qu->reset);
     if (rc == TM_OK)
@@ -333,7 +330,7 @@ static int quota_of(const tm_pctx *pc, const char *user, int64_t now, quota *qu)
     return rc;
 }
 
-static void quota_json(tm_buf *b, const char *user, const quota *qu, const tm_i128 *extra)
+void tm__quota_json(tm_buf *b, const char *user, const tm_quota *qu, const tm_i128 *extra)
 {
     char s[32], r[32];
     tm__time_format(qu->start, s);
@@ -359,20 +356,11 @@ static void quota_json(tm_buf *b, const char *user, const quota *qu, const tm_i1
     tm__buf_puts(b, "}}");
 }
 
-int tm__quota_json(const tm_pctx *pc, const char *user, tm_buf *b)
-{
-    quota qu;
-    int rc = quota_of(pc, user, tm__now_us(), &qu);
-    if (rc == TM_OK)
-        quota_json(b, user, &qu, NULL);
-    return rc;
-}
-
 int tm__quota_limit(const tm_pctx *pc, const char *user, const char *name, char *buf, size_t cap)
 {
     tm_tier tier;
     int has = 0;
-    int rc = effective_tier(pc, user, &tier, &has);
+    int rc = effective_tier(pc, user, &tier, &has, NULL);
     snprintf(buf, cap, "null");
     for (int i = 0; rc == TM_OK && i < tier.nlimits; i++)
         if (strcmp(tier.limits[i].name, name) == 0)
@@ -382,7 +370,7 @@ int tm__quota_limit(const tm_pctx *pc, const char *user, const char *name, char 
 
 int tm__check(const tm_pctx *pc, const tm_check_request *rq, tm_check_result *out, tm_buf *json)
 {
-    quota qu;
+    tm_quota qu;
     int64_t now = tm__now_us();
     tm_i128 extra[TM_MAX_LIMITS] = {0};
     memset(out, 0, sizeof *out);
@@ -391,7 +379,7 @@ int tm__check(const tm_pctx *pc, const tm_check_request *rq, tm_check_result *ou
         return tm__fail(TM_EINVAL, "user_id: is required");
     if (rq->estimated_tokens < 0 || rq->estimated_cost_pusd < 0)
         return tm__fail(TM_EINVAL, "estimated_tokens: must not be negative");
-    int rc = quota_of(pc, rq->user_id, now, &qu);
+    int rc = tm__quota_get(pc, rq->user_id, now, &qu);
     if (rc)
         return rc;
     out->reset_us = qu.reset;
@@ -429,7 +417,7 @@ int tm__check(const tm_pctx *pc, const tm_check_request *rq, tm_check_result *ou
         const char *reason = out->allowed ? (out->soft_exceeded ? out->warning : "within limits") : out->reason;
         tm__json_str(json, reason, strlen(reason));
         tm__buf_puts(json, ", \"quota\": ");
-        quota_json(json, rq->user_id, &qu, NULL);
+        tm__quota_json(json, rq->user_id, &qu, NULL);
         if (out->allowed)
             tm__buf_puts(json, ", \"retry_after_s\": null}\n");
         else
@@ -440,8 +428,8 @@ int tm__check(const tm_pctx *pc, const tm_check_request *rq, tm_check_result *ou
 
 int tm__quota_percent(const tm_pctx *pc, const char *user, int64_t now_us, char *buf)
 {
-    quota qu;
-    int rc = quota_of(pc, user, now_us, &qu);
+    tm_quota qu;
+    int rc = tm__quota_get(pc, user, now_us, &qu);
     tm_i128 best = 0; /* percent × 10^6 */
     for (int i = 0; rc == TM_OK && i < qu.tier.nlimits; i++) {
         const tm_limit *l = &qu.tier.limits[i];

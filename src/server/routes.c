@@ -167,9 +167,12 @@ static enum MHD_Result user_usage(req *r, const char *user, int envelope)
 static enum MHD_Result get_quota_reply(req *r, const char *user)
 {
     tm_buf b = TM_BUF_INIT;
-    int rc = tm__quota_json(tm__pctx(r->s->t), user, &b);
-    if (rc == TM_OK)
+    tm_quota q;
+    int rc = tm__quota_get(tm__pctx(r->s->t), user, tm__now_us(), &q);
+    if (rc == TM_OK) {
+        tm__quota_json(&b, user, &q, NULL);
         tm__buf_putc(&b, '\n');
+    }
     enum MHD_Result ret = rc ? tm__reply_error(r, 503, "store_error", "%s", tm_errmsg()) : tm__reply(r, 200, &b);
     tm__buf_free(&b);
     return ret;
