@@ -600,8 +600,7 @@ int tm__user_usage_json(tm *t, const char *user, const char *period, const char 
         tm_tz *z = NULL;
         if ((rc = tm__tz_load(tz ? tz : "UTC", &z)))
             return rc;
-        int64_t now = tm__now_us() / 1000000;
-        tm__civil_from_days((now + tm__tz_offset(z, now)) / 86400, &y, &m, &d);
+        tm__civil_from_days(tm__tz_local_day(z, tm__now_us() / 1000000), &y, &m, &d);
         tm__tz_free(z);
     }
     snprintf(from, sizeof from, "%04lld-%02u-01", (long long)y, m);

@@ -64,13 +64,7 @@ static int window_from(const tm_alert_rule *r, int64_t now, int64_t *from)
     int rc = tm__tz_load(r->tz, &z);
     if (rc)
         return rc;
-    int64_t secs = now / 1000000, local = secs + tm__tz_offset(z, secs), days = local / 86400, y;
-    unsigned m, d;
-    if (r->window == TM_W_MONTH) {
-        tm__civil_from_days(days, &y, &m, &d);
-        days = tm__days_from_civil(y, m, 1);
-    }
-    *from = tm__tz_local_to_utc(z, days * 86400) * 1000000;
+    *from = tm__tz_floor(z, now / 1000000, r->window == TM_W_MONTH ? TM_CAL_MONTH : TM_CAL_DAY) * 1000000;
     tm__tz_free(z);
     return TM_OK;
 }
