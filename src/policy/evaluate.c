@@ -35,22 +35,12 @@ typedef struct pass {
     size_t nch, capch;
 } pass;
 
-static int collect_firing(void *arg, int64_t ts, const char *body)
+static int collect_firing(void *arg, const tm_alert_entry *e)
 {
     pass *p = arg;
-    tm_arena a = TM_ARENA_INIT;
-    tm_jv *v = NULL;
-    char err[100], key[600];
-    (void)ts;
-    if (tm__json_parse(&a, body, strlen(body), &v, err, sizeof err) == TM_OK) {
-        const tm_jv *r = tm__json_get(v, "rule"), *k = tm__json_get(v, "key");
-        if (r && k && r->type == TM_J_STRING && k->type == TM_J_STRING) {
-            snprintf(key, sizeof key, "%s\x1f%s", r->s, k->s);
-            tm__strmap_put(&p->firing, key, 1);
-        }
-    }
-    tm__arena_free(&a);
-    return 0;
+    char key[600];
+    snprintf(key, sizeof key, "%s\x1f%s", e->rule, e->key);
+    return tm__strmap_put(&p->firing, key, 1);
 }
 
 /* The window's start for rule r at now. */
@@ -266,7 +256,7 @@ int tm__alerts_evaluate(const tm_pctx *pc, const tm_alerts *a, int64_t now, int 
 }
 
 int tm__alert_history(const tm_pctx *c, int firing_only, size_t limit,
-                      int (*fn)(void *arg, int64_t ts_us, const char *body), void *arg)
+                      int (*fn)(void *arg, const tm_alert_entry *e), void *arg)
 {
     return c->store->ops->alert_list(c->store, firing_only, limit, fn, arg);
 }

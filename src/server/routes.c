@@ -507,12 +507,11 @@ static enum MHD_Result seed_user(req *r)
 
 /* ---- alerts ---- */
 
-static int alert_row(void *arg, int64_t ts, const char *body)
+static int alert_row(void *arg, const tm_alert_entry *e)
 {
     tm_buf *b = arg;
-    (void)ts;
     tm__buf_puts(b, b->len > 12 ? ",\n  " : "\n  ");
-    return tm__buf_puts(b, body);
+    return tm__buf_puts(b, e->body);
 }
 
 static enum MHD_Result get_alerts(req *r)
