@@ -62,25 +62,25 @@ static int window_from(const tm_alert_rule *r, int64_t now, int64_t *from)
 /* The rule's query result, run once per pass per distinct query. */
 static int rule_query(pass *p, const tm_alert_rule *r, tm_qresult **out)
 {
-    char params[12][220], text[2600] = "";
+    /* The query as (key, value) pairs; their text is also the cache key. */
+    const char *key[12];
+    char val[12][220], text[2800] = "";
     int np = 0;
     int64_t from = 0;
     int rc = window_from(r, p->now, &from);
     if (rc)
         return rc;
-    snprintf(params[np++], sizeof params[0], "from=%lld", (long long)(from / 1000));
-    snprintf(params[np++], sizeof params[0], "to=%lld", (long long)(p->now / 1000 + 1));
-    snprintf(params[np++], sizeof params[0], "tz=%s", r->tz);
+    key[np] = "from", snprintf(val[np++], sizeof val[0], "%lld", (long long)(from / 1000));
+    key[np] = "to", snprintf(val[np++], sizeof val[0], "%lld", (long long)(p->now / 1000 + 1));
+    key[np] = "tz", snprintf(val[np++], sizeof val[0], "%s", r->tz);
     if (r->scope >= 0)
-        snprintf(params[np++], sizeof params[0], "group_by=%s", tm__dim_names[r->scope]);
+        key[np] = "group_by", snprintf(val[np++], sizeof val[0], "%s", tm__dim_names[r->scope]);
     for (int i = 0; i < r->nwhere; i++)
-        snprintf(params[np++], sizeof params[0], "where=%s", r->where[i]);
+        key[np] = "where", snprintf(val[np++], sizeof val[0], "%s", r->where[i]);
     if (r->metric_type[0])
-        snprintf(params[np++], sizeof params[0], "where=metric_type=%s", r->metric_type);
-    for (int i = 0; i < np; i++) {
-        strncat(text, params[i], sizeof text - strlen(text) - 1);
-        strncat(text, "\n", sizeof text - strlen(text) - 1);
-    }
+        key[np] = "where", snprintf(val[np++], sizeof val[0], "metric_type=%s", r->metric_type);
+    for (int i = 0, n = 0; i < np; i++)
+        n += snprintf(text + n, sizeof text - (size_t)n, "%s=%s\n", key[i], val[i]);
     int64_t ix;
     if (tm__strmap_get(&p->queries, text, &ix)) {
         *out = p->results[ix];
@@ -88,11 +88,8 @@ static int rule_query(pass *p, const tm_alert_rule *r, tm_qresult **out)
     }
     tm_query_spec q;
     tm__query_init(&q);
-    for (int i = 0; rc == TM_OK && i < np; i++) {
-        char *eq = strchr(params[i], '=');
-        *eq = '\0';
-        rc = tm__query_set(&q, params[i], eq + 1);
-    }
+    for (int i = 0; rc == TM_OK && i < np; i++)
+        rc = tm__query_set(&q, key[i], val[i]);
     tm_qresult *res = NULL;
     if (rc == TM_OK)
         rc = tm__query_run(p->pc->store, p->pc->rollups, &q, tm__now_us(), &res);
