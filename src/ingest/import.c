@@ -385,8 +385,7 @@ static int take_event(run *x, tm_event *ev)
         if (strcmp(p->id, ev->id) != 0)
             continue;
         st->duplicates++;
-        if (ev->total_tokens < p->total_tokens ||
-            (ev->total_tokens == p->total_tokens && ev->value_nano <= p->value_nano))
+        if (!tm__copy_larger(ev->total_tokens, ev->value_nano, p->total_tokens, p->value_nano))
             return TM_OK;
         tm_event *c = tm__event_clone(ev);
         if (!c)

@@ -594,7 +594,7 @@ static int try_replace(sqlite_store *s, const tm_event *e, int64_t seq, tm_fact 
     sqlite3_reset(s->fact_get);
     if (rc || old->has_latency || (e->has & TM_HAS_LATENCY))
         return rc;
-    if (e->total_tokens < old->total || (e->total_tokens == old->total && e->value_nano <= old->value))
+    if (!tm__copy_larger(e->total_tokens, e->value_nano, old->total, old->value))
         return TM_OK;
     sqlite3_bind_int64(s->del, 1, seq);
     if ((rc = step_done(s->w, s->del, "replace event")) == TM_OK)
