@@ -4,6 +4,7 @@
  * what is new since the last run; prints what it found and what it skipped.
  */
 #include <string.h>
+#include <unistd.h>
 
 #include "../core/tmtime.h"
 
@@ -61,6 +62,20 @@ static void print_stats(const char *kind, const tm_import_stats *s, const tm_sum
         printf("First rejected record: %s\n", s->first_reject);
 }
 
+/* Progress on stderr: redrawn in place on a terminal (every 0.25 s), a
+ * line every 2 s otherwise. */
+static void show_progress(void *arg, const tm_import_stats *st, double el, int final)
+{
+    static double last = -1;
+    int tty = isatty(2);
+    if (!final && !tty && last >= 0 && el - last < 2.0)
+        return;
+    last = el;
+    fprintf(stderr, "%simport %s: %lld files, %lld lines, %lld records, %.0f lines/s%s", tty ? "\r" : "",
+            (const char *)arg, (long long)st->files, (long long)st->lines, (long long)st->records,
+            el > 0 ? st->lines / el : 0.0, tty && !final ? "" : "\n");
+}
+
 static int run(cli_global *g, int argc, char **argv)
 {
     const char *since = NULL, *mode = NULL;
@@ -100,7 +115,8 @@ static int run(cli_global *g, int argc, char **argv)
         return EXIT_USAGE;
     }
     tm_import_opts o = {.type = type, .paths = (const char *const *)argv + 1,
-                        .npaths = (size_t)npos - 1, .progress = !quiet, .full = full};
+                        .npaths = (size_t)npos - 1, .full = full,
+                        .progress = quiet ? NULL : show_progress, .progress_arg = (void *)argv[0]};
     if (mode && (o.cost_mode = tm__cost_mode(mode)) < 0) {
         fprintf(stderr, "tokmeter import: --cost-mode: must be auto, calculate or reported, not '%s'\n", mode);
         return EXIT_USAGE;

@@ -334,18 +334,14 @@ static void progress(run *x, int final)
 {
     if (!x->o->progress)
         return;
-    double now = mono(), el = now - x->t0;
-    int tty = isatty(2);
-    if (!final && now - x->last_report < (tty ? 0.25 : 2.0))
+    double now = mono();
+    if (!final && now - x->last_report < 0.25)
         return;
     if (final && !x->reported)
         return; /* a short import says nothing until its summary */
     x->last_report = now;
     x->reported = 1;
-    fprintf(stderr, "%simport %s: %lld files, %lld lines, %lld records, %.0f lines/s%s",
-            tty ? "\r" : "", x->imp->name, (long long)x->st->files, (long long)x->st->lines,
-            (long long)x->st->records, el > 0 ? x->st->lines / el : 0.0,
-            tty && !final ? "" : "\n");
+    x->o->progress(x->o->progress_arg, x->st, now - x->t0, final);
 }
 
 /* One record's event: cost mode, since, admission, then queued. */
