@@ -79,14 +79,9 @@ static int run(cli_global *g, int argc, char **argv)
         return EXIT_USAGE;
     if (all)
         f.limit = 0;
-    if (since && cli_parse_time(since, &f.since_us)) {
-        fprintf(stderr, "tokmeter events: --since: '%s' is not a time (RFC 3339, a date, or 24h)\n", since);
+    if ((since && cli_parse_time("since", since, &f.since_us) < 0) ||
+        (until && cli_parse_time("until", until, &f.until_us) < 0))
         return EXIT_USAGE;
-    }
-    if (until && cli_parse_time(until, &f.until_us)) {
-        fprintf(stderr, "tokmeter events: --until: '%s' is not a time (RFC 3339, a date, or 24h)\n", until);
-        return EXIT_USAGE;
-    }
     tm *t = cli_open(g);
     if (!t)
         return EXIT_FAIL;

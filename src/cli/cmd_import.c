@@ -105,10 +105,8 @@ static int run(cli_global *g, int argc, char **argv)
         fprintf(stderr, "tokmeter import: --cost-mode: must be auto, calculate or reported, not '%s'\n", mode);
         return EXIT_USAGE;
     }
-    if (since && cli_parse_time(since, &o.since_us) != 0) {
-        fprintf(stderr, "tokmeter import: --since: '%s' is not a time (RFC 3339, YYYY-MM-DD, epoch ms or 7d)\n", since);
+    if (since && cli_parse_time("since", since, &o.since_us) < 0)
         return EXIT_USAGE;
-    }
     tm *t = cli_open(g);
     if (!t)
         return EXIT_FAIL;

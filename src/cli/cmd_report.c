@@ -53,8 +53,12 @@ static int run(cli_global *g, int argc, char **argv)
     const char *texts[2] = {from, to};
     for (int i = 0; i < 2 && rc == TM_OK; i++) {
         int64_t us;
-        size_t n = texts[i] ? strlen(texts[i]) : 0;
-        if (n >= 2 && strchr("smhdw", texts[i][n - 1]) && cli_parse_time(texts[i], &us) == 0) {
+        int span = texts[i] ? cli_parse_time(i ? "to" : "from", texts[i], &us) : 0;
+        if (span < 0) {
+            tm__query_free(&q);
+            return EXIT_USAGE;
+        }
+        if (span) {
             snprintf(tbuf, sizeof tbuf, "%lld", (long long)(us / 1000));
             rc = tm__query_set(&q, i ? "to" : "from", tbuf);
         } else if (texts[i]) {

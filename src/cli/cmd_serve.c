@@ -42,6 +42,10 @@ static int run(cli_global *g, int argc, char **argv)
     }
     if (listen)
         snprintf(cfg.listen, sizeof cfg.listen, "%s", listen);
+    if (tm_server_check_listen(cfg.listen) != TM_OK) { /* a usage error, before the store */
+        cli_error("serve", TM_EINVAL);
+        return EXIT_USAGE;
+    }
     if (max_body && cli_parse_count("max-body", max_body, &cfg.max_body))
         return EXIT_USAGE;
     if (log_format) {

@@ -58,7 +58,7 @@ static int run(cli_global *g, int argc, char **argv)
     code = EXIT_OK;
 out:
     if (tm_close(t) && code == EXIT_OK) {
-        cli_error("close", TM_EIO);
+        cli_error("track", TM_EIO);
         code = EXIT_FAIL;
     }
     tm__arena_free(&arena);
