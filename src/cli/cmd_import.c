@@ -86,7 +86,9 @@ static int run(cli_global *g, int argc, char **argv)
                  "Examples:\n"
                  "  tokmeter import claude-code\n"
                  "  tokmeter report --from 7d --interval day --group-by model\n"
-                 "  tokmeter report --from 2026-11-01 --group-by project --order-by cost_usd\n");
+                 "  tokmeter report --from 2026-11-01 --group-by project --order-by cost_usd\n"
+                 "exit status: 0, or 2 when the PATHs given hold no usage of SOURCE (a warning\n"
+                 "says so; with the default directories it is only a warning), 1 failure\n");
         return EXIT_OK;
     }
     if (npos < 1) {
@@ -124,6 +126,20 @@ static int run(cli_global *g, int argc, char **argv)
         return EXIT_FAIL;
     }
     print_stats(argv[0], &st, &tot, g->json);
+    /* Nothing found is worth a word: the wrong source, or the wrong PATH. */
+    static const char *const files[TM_SRC_NIMPORT] = {"*.jsonl session logs", "*.jsonl session logs",
+                                                      "storage/message/**/*.json messages"};
+    if (st.files == 0) {
+        fprintf(stderr, "tokmeter import: no %s files found (%s) under %s%s\n", argv[0], files[type],
+                npos > 1 ? argv[1] : "the default directories", npos > 2 ? " and the other PATHs" : "");
+        return npos > 1 ? EXIT_REJECTED : EXIT_OK;
+    }
+    if (st.lines > 0 && st.records == 0) {
+        fprintf(stderr, "tokmeter import: none of the %lld lines read holds a %s usage record: are "
+                        "these %s logs? (see docs/importers.md)\n",
+                (long long)st.lines, argv[0], argv[0]);
+        return npos > 1 ? EXIT_REJECTED : EXIT_OK;
+    }
     return EXIT_OK;
 }
 

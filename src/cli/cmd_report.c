@@ -45,6 +45,10 @@ static int run(cli_global *g, int argc, char **argv)
             fprintf(stderr, "tokmeter report: unexpected argument '%s'\n", argv[0]);
         return EXIT_USAGE;
     }
+    if (csv && g->json) {
+        fprintf(stderr, "tokmeter report: --csv and --json: choose one\n");
+        return EXIT_USAGE;
+    }
     tm_query_spec q;
     tm__query_init(&q);
     int rc = TM_OK;
