@@ -10,6 +10,7 @@
 
 #include "../core/dec.h"
 #include "../core/event.h"
+#include "../core/text.h"
 #include "../core/tmtime.h"
 
 static const cli_opt *find(const cli_opt *opts, const char *name, size_t n)
@@ -304,20 +305,7 @@ int cli_fields_apply(cli_fields *f, tm_event_builder *b, const char *cmd)
 
 void cli_fields_free(cli_fields *f) { free(f); }
 
-const char *cli_count(int64_t v, char buf[32])
-{
-    char digits[24];
-    int n = snprintf(digits, sizeof digits, "%lld", (long long)(v < 0 ? -v : v)), o = 0;
-    if (v < 0)
-        buf[o++] = '-';
-    for (int i = 0; i < n; i++) {
-        if (i && (n - i) % 3 == 0)
-            buf[o++] = ',';
-        buf[o++] = digits[i];
-    }
-    buf[o] = '\0';
-    return buf;
-}
+const char *cli_count(int64_t v, char buf[32]) { return tm__fmt_count(v, buf); }
 
 /* Edit distance with adjacent swaps counted as one edit ("reprot"). */
 static size_t distance(const char *a, const char *b)
