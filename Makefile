@@ -2,10 +2,13 @@
 #
 #   make run     install missing Debian packages, build, start `tokmeter serve`
 #   make test    the same set-up, then every test (also under ASan + UBSan)
+#   make install the binary, library, header, pkg-config file and man page
+#                under PREFIX (default /usr/local), staged under DESTDIR
 #   make bench   benchmarks (not part of CI)
 #
 # Everything is built under build/: build/tokmeter, build/libtokmeter.a,
-# and build/asan/ for the sanitizer build of the library and unit tests.
+# build/tokmeter.pc, build/tokmeter.1, and build/asan/ for the sanitizer
+# build of the library and unit tests.
 
 PKGS     := sqlite3 yajl libmicrohttpd libsodium libcurl
 CC       ?= cc
@@ -21,17 +24,22 @@ CLI_SRC  := $(wildcard src/cli/*.c)
 UNIT_SRC := $(wildcard tests/unit/*.c)
 BENCH_SRC:= $(wildcard bench/*.c)
 
-LIB_OBJ  := $(LIB_SRC:%.c=build/obj/%.o) build/obj/gen/prices_data.o
+GEN_OBJ  := build/obj/gen/prices_data.o build/obj/gen/openapi_data.o
+LIB_OBJ  := $(LIB_SRC:%.c=build/obj/%.o) $(GEN_OBJ)
 CLI_OBJ  := $(CLI_SRC:%.c=build/obj/%.o)
 UNIT_OBJ := $(UNIT_SRC:%.c=build/obj/%.o)
-ASAN_LIB := $(LIB_SRC:%.c=build/asan/%.o) build/obj/gen/prices_data.o
+ASAN_LIB := $(LIB_SRC:%.c=build/asan/%.o) $(GEN_OBJ)
 ASAN_UNIT:= $(UNIT_SRC:%.c=build/asan/%.o)
 ASAN_CLI := $(CLI_SRC:%.c=build/asan/%.o)
 
 TESTHELP := build/tm_crashwriter build/gen_claude
 
-.PHONY: all deps run test unit unit-asan cli-test bench clean fmt
-all: build/tokmeter
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+VERSION   = $(shell sed -n 's/^\#define TM_VERSION "\(.*\)"/\1/p' include/tokmeter.h)
+
+.PHONY: all deps run test unit unit-asan cli-test bench clean fmt install build/tokmeter.pc
+all: build/tokmeter build/tokmeter.pc build/tokmeter.1
 
 deps:
 	@sh scripts/deps.sh
@@ -56,6 +64,33 @@ build/gen/prices_data.c: data/prices.json
 build/obj/gen/prices_data.o: build/gen/prices_data.c
 	@mkdir -p $(dir $@)
 	$(CC) -c $< -o $@
+
+# The daemon serves docs/openapi.yaml at GET /openapi.yaml: compiled in too.
+build/gen/openapi_data.c: docs/openapi.yaml
+	@mkdir -p $(dir $@)
+	@{ echo '/* generated from docs/openapi.yaml by the Makefile; do not edit */'; \
+	  echo 'const unsigned char tm__openapi_yaml[] = {'; \
+	  od -An -v -tx1 $< | sed 's/\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+	  echo '0};'; \
+	  echo 'const unsigned long tm__openapi_yaml_len = sizeof tm__openapi_yaml - 1;'; } > $@
+
+build/obj/gen/openapi_data.o: build/gen/openapi_data.c
+	@mkdir -p $(dir $@)
+	$(CC) -c $< -o $@
+
+# pkg-config: the library is static, so Libs names its dependencies too
+# (Requires.private gives their flags to --static and --cflags users).
+build/tokmeter.pc: include/tokmeter.h Makefile
+	@mkdir -p $(dir $@)
+	@printf '%s\n' 'prefix=$(PREFIX)' 'exec_prefix=$${prefix}' 'libdir=$${exec_prefix}/lib' \
+	  'includedir=$${prefix}/include' '' 'Name: tokmeter' \
+	  'Description: usage and cost tracking for LLM APIs (static library)' \
+	  'Version: $(VERSION)' 'Requires.private: $(PKGS)' \
+	  'Libs: -L$${libdir} -ltokmeter $(PKGLIBS)' 'Cflags: -I$${includedir}' > $@
+
+# The man page is the binary's own --help texts (scripts/man.sh).
+build/tokmeter.1: build/tokmeter scripts/man.sh
+	sh scripts/man.sh build/tokmeter > $@
 
 build/libtokmeter.a: $(LIB_OBJ)
 	@rm -f $@
@@ -91,8 +126,17 @@ build/bench_%: build/obj/bench/%.o build/libtokmeter.a
 	$(CC) $(CFLAGS) -o $@ $^ $(PKGLIBS)
 
 run: deps
-	@$(MAKE) --no-print-directory build/tokmeter
+	@$(MAKE) --no-print-directory -j2 build/tokmeter
 	./build/tokmeter serve
+
+install: build/tokmeter build/libtokmeter.a build/tokmeter.pc build/tokmeter.1
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+	  $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 755 build/tokmeter $(DESTDIR)$(PREFIX)/bin/tokmeter
+	install -m 644 include/tokmeter.h $(DESTDIR)$(PREFIX)/include/tokmeter.h
+	install -m 644 build/libtokmeter.a $(DESTDIR)$(PREFIX)/lib/libtokmeter.a
+	install -m 644 build/tokmeter.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/tokmeter.pc
+	install -m 644 build/tokmeter.1 $(DESTDIR)$(PREFIX)/share/man/man1/tokmeter.1
 
 unit: build/test_unit
 	./build/test_unit --jobs 2

@@ -134,7 +134,8 @@ static int run(cli_global *g, int argc, char **argv)
                 npos > 1 ? argv[1] : "the default directories", npos > 2 ? " and the other PATHs" : "");
         return npos > 1 ? EXIT_REJECTED : EXIT_OK;
     }
-    if (st.lines > 0 && st.records == 0) {
+    if (st.lines > 0 && st.records == 0 &&
+        st.no_usage + st.synthetic + st.malformed + st.before_since + st.rejected == 0) {
         fprintf(stderr, "tokmeter import: none of the %lld lines read holds a %s usage record: are "
                         "these %s logs? (see docs/importers.md)\n",
                 (long long)st.lines, argv[0], argv[0]);

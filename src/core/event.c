@@ -583,15 +583,6 @@ int tm__event_finish(tm_event *ev, int64_t now_us, char *err, size_t errlen)
     }
     if (ev->id && !ev->id[0])
         return failf(err, errlen, "id", "must not be empty");
-    /* An event must say what it measures: an LLM call its provider or model
-     * (or at least its tokens or cost, as the seed lesson's events do);
-     * any other metric its metric_type. An empty event is a mistake. */
-    if ((!ev->metric_type || strcmp(ev->metric_type, "llm_call") == 0) &&
-        !(ev->provider && *ev->provider) && !(ev->model && *ev->model) &&
-        !(ev->has & (TM_HAS_TOKENS | TM_HAS_TOTAL | TM_HAS_COST)))
-        return failf(err, errlen, "provider",
-                     "missing: an LLM call needs a provider or a model (or its tokens or "
-                     "cost); any other event needs its metric_type");
     if (ev->metric_type) {
         const char *m = ev->metric_type;
         if (!*m)
@@ -691,6 +682,15 @@ int tm__event_finish(tm_event *ev, int64_t now_us, char *err, size_t errlen)
         ev->cost_pusd = 0;
         ev->cost_source = TM_COST_UNPRICED; /* the pricer may compute it */
     }
+    /* An event must say what it measures: an LLM call its provider or model
+     * (or at least its tokens or cost, as the seed lesson's events do);
+     * any other metric its metric_type. An empty event is a mistake. */
+    if (strcmp(ev->metric_type, "llm_call") == 0 &&
+        !(ev->provider && *ev->provider) && !(ev->model && *ev->model) &&
+        !(ev->has & (TM_HAS_TOKENS | TM_HAS_TOTAL | TM_HAS_COST)))
+        return failf(err, errlen, "provider",
+                     "missing: an LLM call needs a provider or a model (or its tokens or "
+                     "cost); any other event needs its metric_type");
     ev->has |= TM_HAS_TS | TM_HAS_VALUE | TM_HAS_TOTAL | TM_HAS_SUCCESS | TM_HAS_CACHE_HIT;
     return TM_OK;
 }
