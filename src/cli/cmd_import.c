@@ -45,16 +45,16 @@ static void print_stats(const char *kind, const tm_import_stats *s, const tm_sum
            cli_count(s->records, a), cli_count(s->stored, b), cli_count(s->replaced, c),
            cli_count(s->duplicates, d));
     if (s->no_usage + s->synthetic + s->malformed + s->before_since + s->rejected)
-        printf("Skipped: %lld without usage, %lld synthetic, %lld malformed, %lld before --since, "
-               "%lld rejected.\n",
-               (long long)s->no_usage, (long long)s->synthetic, (long long)s->malformed,
-               (long long)s->before_since, (long long)s->rejected);
+        printf("Skipped: %s without usage, %s synthetic, %s malformed, %s before --since, "
+               "%s rejected.\n",
+               cli_count(s->no_usage, a), cli_count(s->synthetic, b), cli_count(s->malformed, c),
+               cli_count(s->before_since, d), cli_count(s->rejected, e));
     if (s->records) {
         tm__dec_format_fixed(tot->cost, 12, 2, cost);
         printf("Stored for %.10s to %.10s (%s): %s events, %s tokens, $%s", t0, t1, kind,
                cli_count(tot->events, a), cli_count(tot->total, b), cost);
         if (tot->unpriced)
-            printf(" (%lld unpriced: no price for their model)", (long long)tot->unpriced);
+            printf(" (%s unpriced: no price for their model)", cli_count(tot->unpriced, a));
         printf(".\n");
     }
     if (s->rejected)
