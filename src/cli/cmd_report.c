@@ -33,8 +33,9 @@ static int run(cli_global *g, int argc, char **argv)
                  "Metrics: events, requests, value, input_tokens, output_tokens, cache_read_tokens,\n"
                  "cache_write_tokens, reasoning_tokens, total_tokens, cost_usd, unpriced, errors,\n"
                  "error_rate, latency_p50_ms, latency_p95_ms, latency_p99_ms, latency_avg_ms.\n"
-                 "The table shows the usual ones (cost rounded to 4 decimals); --json and --csv\n"
-                 "show all, exactly. Examples:\n"
+                 "The table shows the usual ones: cost to 4 decimals, or two significant digits\n"
+                 "when smaller, 'unpriced' when no event of the row had a price, '*' when some\n"
+                 "had none; --json and --csv (one or the other) show all, exactly. Examples:\n"
                  "  tokmeter report --interval day --group-by provider --from 2026-10-01 --to 2026-11-01\n"
                  "  tokmeter report --group-by endpoint --order-by events --limit 10\n"
                  "  tokmeter report --from 24h --group-by provider        (the last 24 hours)\n");
