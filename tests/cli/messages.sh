@@ -113,7 +113,8 @@ check "report: rows as wide as the header" eq "$(python3 -c "
 import sys, unicodedata
 w = lambda s: sum(2 if unicodedata.east_asian_width(c) in 'WF' else 1 for c in s)
 print(len({w(l) for l in open(sys.argv[1]).read().splitlines()[:-1]}))" "$W/report.txt")" 1
-check "report --json: the local zone by name" eq "$($TM report --json | jget 'd["tz"]')" "$(readlink /etc/localtime | sed 's|.*zoneinfo/||')"
+lt=$(readlink /etc/localtime 2>/dev/null | sed -n 's|.*zoneinfo/||p')
+[ -z "$lt" ] || check "report --json: the local zone by name" eq "$($TM report --json | jget 'd["tz"]')" "$lt"
 check "report --json: TZ's zone by name" eq "$(TZ=Europe/Berlin $TM report --json | jget 'd["tz"]')" "Europe/Berlin"
 
 # --- the README's tour gives what it shows ------------------------------------------
