@@ -35,6 +35,14 @@ check "the program runs" eq "$rc" 0
 check "its report: the event, priced" eq "$(echo "$out" | jget '[(r["model"], r["events"], r["total_tokens"], r["cost_usd"]) for r in d["rows"]]')" "[('gpt-4o-mini', 1, 1500, 0.00036)]"
 check "the CLI reads what it wrote" eq "$("$P/bin/tokmeter" --db "$W/usage.db" events --json | jget 'd[0]["model"]')" "gpt-4o-mini"
 
+# The README's link line for the clone, without installing, builds it too.
+line=$(grep '^cc -Iinclude main.c ' README.md | sed "s|main.c|docs/examples/track.c -o $W/prog2|")
+check "README has a link line for the clone" test -n "$line"
+sh -c "$line" 2>"$W/cc2.err"; rc=$?
+check "the README's link line from the clone" eq "$rc" 0
+[ "$rc" -eq 0 ] || { echo "  $line" >&2; cat "$W/cc2.err" >&2; }
+check "... and that program runs" eq "$("$W/prog2" "$W/usage2.db" | jget 'd["totals"]["events"]')" 1
+
 # The README shows this very program.
 python3 - "$W" <<'PY'; check "README's C example is docs/examples/track.c" eq "$?" 0
 import re, sys
