@@ -117,15 +117,17 @@ lt=$(readlink /etc/localtime 2>/dev/null | sed -n 's|.*zoneinfo/||p')
 [ -z "$lt" ] || check "report --json: the local zone by name" eq "$($TM report --json | jget 'd["tz"]')" "$lt"
 check "report --json: TZ's zone by name" eq "$(TZ=Europe/Berlin $TM report --json | jget 'd["tz"]')" "Europe/Berlin"
 
-# --- the README's tour gives what it shows ------------------------------------------
-out=$(python3 tests/cli/readme.py README.md "$W/readme.db"); rc=$?
-echo "  $out" >&2
-check "README.md tour: every shown output" eq "$rc" 0
-
-# --- the daemon: {} refused, a BOM accepted, 405 with Allow, the right port ------------
+# --- the README's tour (and its daemon) give what they show; then the daemon:
+# {} refused, a BOM accepted, 405 with Allow, the right port -------------------------
 P=$((20000 + ($$ * 7 + 11) % 30000)); U="http://127.0.0.1:$P"
-$TMSAN --db "$W/http.db" serve --listen "127.0.0.1:$P" --quiet 2>"$W/serve.log" & echo $! > "$W/pid"
+$TMSAN --db "$W/readme.db" serve --listen "127.0.0.1:$P" --quiet 2>"$W/serve.log" & echo $! > "$W/pid"
 i=0; until curl -s "$U/healthz" >/dev/null 2>&1 || [ $i -ge 100 ]; do sleep 0.05; i=$((i + 1)); done
+out=$(python3 tests/cli/readme.py "$W/readme.db" "$P" README.md "A tour" "The daemon:1"); rc=$?
+echo "  $out" >&2
+check "README.md: every shown output" eq "$rc" 0
+out=$(python3 tests/cli/readme.py "$W/cli.db" "$P" docs/cli.md "Exit status" "track"); rc=$?
+echo "  $out" >&2
+check "docs/cli.md: the error and track examples" eq "$rc" 0
 check "POST {}: refused, naming what is missing" eq "$(curl -s "$U/v1/events" -d '{}')" "{\"accepted\":0,\"duplicates\":0,\"rejected\":[{\"index\":0,\"error\":\"$MISSING\"}]}"
 check "POST a body with a BOM" eq "$(printf '\357\273\277{"id":"h1","provider":"x"}' | curl -s "$U/v1/events" --data-binary @-)" '{"accepted":1,"duplicates":0,"rejected":[]}'
 check "POST NDJSON with a BOM" eq "$(printf '\357\273\277{"id":"h2","provider":"x"}\n{"id":"h3","provider":"x"}\n' | curl -s "$U/v1/events" -H 'Content-Type: application/x-ndjson' --data-binary @-)" '{"accepted":2,"duplicates":0,"rejected":[]}'

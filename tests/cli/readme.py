@@ -1,24 +1,36 @@
 #!/usr/bin/env python3
-"""tests/cli/readme.py — the README's tour, run as a new user would: every
-`$ tokmeter ...` line of the ```console blocks under "## A tour" runs in
-order, from the repository root, on a fresh store, with build/ on the
-PATH; where the README shows output, the output must be exactly that
-(stderr and stdout together; event times, which are the time of the run,
-compared as any time; a "..." line ends what is compared).
+"""tests/cli/readme.py — a page's console examples, run as a new user would:
+every `$ ...` line of the ```console blocks of the named sections runs in
+order, from the repository root, on a fresh store DB, with build/ on the
+PATH, localhost:8787 meaning the daemon at PORT. Where the page shows
+output, the output must be exactly that (stderr and stdout together; event
+times, which are the time of the run, compared as any time; a "..." line
+ends what is compared). "TITLE:N" takes only the section's first N blocks.
 
-usage: readme.py README DB
+usage: readme.py DB PORT PAGE SECTION...
+  readme.py db 8787 README.md "A tour" "The daemon:1"
 """
 import os, re, subprocess, sys
 
-readme, db = sys.argv[1], sys.argv[2]
-text = open(readme).read()
-tour = text[text.index("## A tour"):]
-tour = tour[:tour.index("\n## ", 5)]
+db, port, page = sys.argv[1], sys.argv[2], sys.argv[3]
+text = open(page).read()
+
+def section(title):
+    part = text[text.index("## " + title + "\n"):]
+    end = part.find("\n## ", 5)
+    return part if end < 0 else part[:end]
+
+blocks = []
+for arg in sys.argv[4:]:
+    title, _, first = arg.partition(":")
+    found = re.findall(r"```console\n(.*?)```", section(title), re.S)
+    blocks += found[:int(first)] if first else found
+blocks = [b.replace("localhost:8787", f"127.0.0.1:{port}") for b in blocks]
 env = dict(os.environ, TOKMETER_DB=db, PATH=os.path.abspath("build") + ":" + os.environ["PATH"])
 TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 
 fails = n = 0
-for block in re.findall(r"```console\n(.*?)```", tour, re.S):
+for block in blocks:
     lines = block.split("\n")
     i = 0
     while i < len(lines):
@@ -26,9 +38,10 @@ for block in re.findall(r"```console\n(.*?)```", tour, re.S):
             i += 1
             continue
         cmd = lines[i][2:]
-        while cmd.endswith("\\"):
+        # Continued with a backslash, or inside quotes (a "  # comment" aside).
+        while cmd.endswith("\\") or cmd.split("  #")[0].count("'") % 2:
             i += 1
-            cmd = cmd[:-1] + " " + lines[i].strip()
+            cmd = cmd[:-1] + " " + lines[i].strip() if cmd.endswith("\\") else cmd + "\n" + lines[i]
         i += 1
         want = []
         while i < len(lines) and not lines[i].startswith("$ "):
@@ -49,4 +62,4 @@ for block in re.findall(r"```console\n(.*?)```", tour, re.S):
             fails += 1
 if fails:
     sys.exit(1)
-print(f"README.md tour: {n} commands ran, every shown output matched")
+print(f"{page} ({', '.join(sys.argv[4:])}): {n} commands ran, every shown output matched")
