@@ -88,7 +88,7 @@ build/obj/gen/openapi_data.o: build/gen/openapi_data.c
 # links against too (Requires.private gives the same to --static users).
 # Always written afresh: it holds PREFIX.
 build/tokmeter.pc:
-	@mkdir -p $(dir $@)
+	@mkdir -p $(dir $@); rm -f $@
 	@printf '%s\n' 'prefix=$(PREFIX)' 'exec_prefix=$${prefix}' 'libdir=$${exec_prefix}/lib' \
 	  'includedir=$${prefix}/include' '' 'Name: tokmeter' \
 	  'Description: usage and cost tracking for LLM APIs (static library)' \
@@ -98,6 +98,7 @@ build/tokmeter.pc:
 
 # The man page is the binary's own --help texts (scripts/man.sh).
 build/tokmeter.1: build/tokmeter scripts/man.sh
+	@rm -f $@
 	sh scripts/man.sh build/tokmeter > $@
 
 build/libtokmeter.a: $(LIB_OBJ)

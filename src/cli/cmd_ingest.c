@@ -236,5 +236,5 @@ static int run(cli_global *g, int argc, char **argv)
 }
 
 const cli_cmd cmd_ingest = {"ingest", "[FILE|-]",
-                            "Store events from an NDJSON file or a JSON array (stdin by default).",
+                            "Store events from NDJSON, a JSON array or one JSON event (stdin by default).",
                             run};
