@@ -127,19 +127,21 @@ const char *cli_db_path(const cli_global *g)
     return path;
 }
 
+/* m past a leading "p: ", when it starts so. */
+static const char *past(const char *m, const char *p)
+{
+    size_t n = strlen(p);
+    return n && strncmp(m, p, n) == 0 && m[n] == ':' && m[n + 1] == ' ' ? m + n + 2 : m;
+}
+
 void cli_error(const char *what, int err)
 {
     const char *m = tm_errmsg();
-    size_t n = strlen(what);
     if (!m || !*m)
         m = tm_strerror(err);
     /* A library message that names the same subject ("keys: ...") is not
      * prefixed twice. */
-    while (strncmp(m, what, n) == 0 && m[n] == ':' && m[n + 1] == ' ')
-        m += n + 2;
-    if (strncmp(m, cur_cmd, strlen(cur_cmd)) == 0 && m[strlen(cur_cmd)] == ':' && *cur_cmd)
-        m += strlen(cur_cmd) + (m[strlen(cur_cmd) + 1] == ' ' ? 2 : 1);
-    fprintf(stderr, "tokmeter %s: %s\n", what, m);
+    fprintf(stderr, "tokmeter %s: %s\n", what, past(past(m, what), cur_cmd));
 }
 
 const char *cli_config_target(const cli_global *g)
@@ -174,21 +176,21 @@ const char *cli_prices_path(const cli_global *g)
     return env && *env ? env : NULL;
 }
 
+int cli_readable(const char *what, const char *path)
+{
+    if (!path || access(path, R_OK) == 0)
+        return 0;
+    fprintf(stderr, "tokmeter %s: cannot read the %s %s: %s\n", cur_cmd, what, path, strerror(errno));
+    return -1;
+}
+
 tm *cli_open(const cli_global *g)
 {
     tm *t = NULL;
     const char *path = cli_db_path(g);
     tm_options o = {.prices = cli_prices_path(g), .config = cli_config_path(g)};
-    if (o.config && access(o.config, R_OK) != 0) {
-        fprintf(stderr, "tokmeter %s: cannot read the config file %s: %s\n", cur_cmd, o.config,
-                strerror(errno));
+    if (cli_readable("config file", o.config) || cli_readable("price file", o.prices))
         return NULL;
-    }
-    if (o.prices && access(o.prices, R_OK) != 0) {
-        fprintf(stderr, "tokmeter %s: cannot read the price file %s: %s\n", cur_cmd, o.prices,
-                strerror(errno));
-        return NULL;
-    }
     int rc = tm_open(&t, path, &o);
     if (rc) {
         const char *m = tm_errmsg();

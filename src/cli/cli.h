@@ -71,6 +71,10 @@ tm *cli_open(const cli_global *g);
 const char *cli_config_path(const cli_global *g);
 const char *cli_config_target(const cli_global *g);
 
+/* 0 when path is NULL or readable; else prints "tokmeter CMD: cannot read
+ * the WHAT PATH: reason" and returns -1. */
+int cli_readable(const char *what, const char *path);
+
 /* The price file: --prices, else $TOKMETER_PRICES, else NULL. */
 const char *cli_prices_path(const cli_global *g);
 

@@ -34,6 +34,8 @@ static int run(cli_global *g, int argc, char **argv)
     if (npos != 0)
         return EXIT_USAGE;
     const char *config = cli_config_path(g);
+    if (cli_readable("config file", config))
+        return EXIT_FAIL;
     tm_server_config cfg;
     tm_server_defaults(&cfg);
     if (config && tm_server_config_load(&cfg, config) != TM_OK) {

@@ -39,6 +39,8 @@ check "ingest --json: rejected has the daemon's shape" eq "$(jget 'sorted(d["rej
 # --- errors: one form, naming the thing -----------------------------------------
 check "--config missing: exit 1" eq "$(run $TM --config "$W/missing.json" report)" 1
 check "--config missing: names the config file" eq "$(cat "$W/err")" "tokmeter report: cannot read the config file $W/missing.json: No such file or directory"
+check "serve --config missing: names the config file" eq "$(run $TM --config "$W/missing.json" serve)/$(cat "$W/err")" "1/tokmeter serve: cannot read the config file $W/missing.json: No such file or directory"
+check "--prices missing: names the price file" eq "$(run $TM --prices "$W/missing.json" events)/$(cat "$W/err")" "1/tokmeter events: cannot read the price file $W/missing.json: No such file or directory"
 FORMS="give RFC 3339 (2026-10-01T13:05:00Z), a date (2026-10-01), epoch milliseconds, or a span back from now (30m, 24h, 7d, 2w)"
 check "report --from 2026/10/01" eq "$(run $TM report --from 2026/10/01)/$(cat "$W/err")" "64/tokmeter report: --from: '2026/10/01' is not a time: $FORMS"
 check "report --from yesterday" eq "$(run $TM report --from yesterday)/$(cat "$W/err")" "64/tokmeter report: --from: 'yesterday' is not a time: $FORMS"
