@@ -121,9 +121,11 @@ check "report --json: TZ's zone by name" eq "$(TZ=Europe/Berlin $TM report --jso
 
 # --- the README's tour (and its daemon) give what they show; then the daemon:
 # {} refused, a BOM accepted, 405 with Allow, the right port -------------------------
-P=$((20000 + ($$ * 7 + 11) % 30000)); U="http://127.0.0.1:$P"
-$TMSAN --db "$W/readme.db" serve --listen "127.0.0.1:$P" --quiet 2>"$W/serve.log" & echo $! > "$W/pid"
-i=0; until curl -s "$U/healthz" >/dev/null 2>&1 || [ $i -ge 100 ]; do sleep 0.05; i=$((i + 1)); done
+# Port 0: the daemon picks a free one and names it in its first log line.
+$TMSAN --db "$W/readme.db" serve --listen 127.0.0.1:0 2>"$W/serve.log" & echo $! > "$W/pid"
+i=0; until grep -q ' port=' "$W/serve.log" 2>/dev/null || [ $i -ge 200 ]; do sleep 0.05; i=$((i + 1)); done
+P=$(sed -n 's/.* port=\([0-9]*\).*/\1/p' "$W/serve.log" | head -1); U="http://127.0.0.1:$P"
+check "the daemon started" test -n "$P"
 out=$(python3 tests/cli/readme.py "$W/readme.db" "$P" README.md "A tour" "The daemon:1"); rc=$?
 echo "  $out" >&2
 check "README.md: every shown output" eq "$rc" 0
