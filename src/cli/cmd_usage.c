@@ -6,28 +6,33 @@
 
 #include "../core/buf.h"
 #include "../core/dec.h"
+#include "../core/text.h"
 #include "../lib/lib.h"
 #include "cli.h"
 
 static void print_human(const tm_user_month *u, const char *user)
 {
-    char cost[48];
+    char cost[48], n1[32], n2[32];
     tm__dec_format(u->cost, 12, cost);
-    printf("%s in %s: %lld events, %lld tokens, $%s\n\n", user, u->period, (long long)u->requests,
-           (long long)u->tokens, cost);
+    printf("%s in %s: %s events, %s tokens, $%s\n\n", user, u->period, cli_count(u->requests, n1),
+           cli_count(u->tokens, n2), cost);
     printf("%-12s %10s %12s %14s\n", "DATE", "EVENTS", "TOKENS", "COST USD");
     for (size_t i = u->daily->nrows; i-- > 0;) { /* newest first, as --json */
         const tm_qrow *r = &u->daily->rows[i];
         char label[40];
         tm__period_label(u->daily, r->period, label, sizeof label);
         tm__dec_format(r->s.cost, 12, cost);
-        printf("%-12s %10lld %12lld %14s\n", label, (long long)r->s.events, (long long)r->s.total, cost);
+        printf("%-12s %10s %12s %14s\n", label, cli_count(r->s.events, n1), cli_count(r->s.total, n2), cost);
     }
     printf("\n%-40s %10s\n", "TOP ENDPOINTS", "CALLS");
+    tm_buf cell = TM_BUF_INIT; /* endpoints by display width, cut with an ellipsis */
     for (size_t i = 0; i < u->top->nrows; i++) {
         const char *e = u->top->rows[i].dim[TM_D_ENDPOINT];
-        printf("%-40s %10lld\n", *e ? e : "-", (long long)u->top->rows[i].s.events);
+        tm__buf_reset(&cell);
+        tm__buf_cell(&cell, *e ? e : "-", 40, 0);
+        printf("%s %10s\n", cell.data ? cell.data : "", cli_count(u->top->rows[i].s.events, n1));
     }
+    tm__buf_free(&cell);
 }
 
 static int run(cli_global *g, int argc, char **argv)

@@ -344,6 +344,10 @@ static int too_many(size_t n, size_t max)
 static int decode(jctx *c, const char *json, size_t len, unsigned flags)
 {
     size_t i = 0;
+    if (len >= 3 && memcmp(json, "\xEF\xBB\xBF", 3) == 0) { /* a UTF-8 byte-order mark */
+        json += 3;
+        len -= 3;
+    }
     while (i < len && (json[i] == ' ' || json[i] == '\t' || json[i] == '\r' || json[i] == '\n'))
         i++;
     if (i == len)

@@ -309,7 +309,7 @@ static int seed_query(req *r, int64_t hours, const char *const *params, tm_qresu
                       int64_t *from, int64_t *to, enum MHD_Result *ret)
 {
     tm_query_spec q;
-    *to = tm__now_us();
+    *to = (tm__now_us() / 1000000 + 1) * 1000000; /* whole seconds, this one included */
     *from = *to - hours * 3600 * 1000000LL;
     tm__query_init(&q);
     int rc = tm__query_span(&q, *from, *to);
@@ -546,6 +546,23 @@ static enum MHD_Result readyz(req *r)
     return healthz(r);
 }
 
+/* docs/openapi.yaml, compiled in by the Makefile (build/gen/openapi_data.c). */
+extern const unsigned char tm__openapi_yaml[];
+extern const unsigned long tm__openapi_yaml_len;
+
+static enum MHD_Result openapi(req *r)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        tm__openapi_yaml_len, (void *)tm__openapi_yaml, MHD_RESPMEM_PERSISTENT);
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, "Content-Type", "application/yaml");
+    r->status = 200;
+    enum MHD_Result ok = MHD_queue_response(r->c, 200, resp);
+    MHD_destroy_response(resp);
+    return ok;
+}
+
 static enum MHD_Result metrics(req *r)
 {
     tm_buf b = TM_BUF_INIT;
@@ -579,6 +596,7 @@ const route tm__routes[] = {
     {"GET", "/healthz", "", "/healthz", SC_OPEN, healthz},
     {"GET", "/readyz", "", "/readyz", SC_OPEN, readyz},
     {"GET", "/metrics", "", "/metrics", SC_METRICS, metrics},
+    {"GET", "/openapi.yaml", "", "/openapi.yaml", SC_OPEN, openapi},
 };
 const size_t tm__nroutes = sizeof tm__routes / sizeof tm__routes[0];
 
