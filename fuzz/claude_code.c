@@ -1,6 +1,7 @@
 /*
- * claude_code.c — fuzzes the claude importer's record reader on Claude Code's JSONL transcripts (one assistant message per line),
- * through fuzz/importer.h.
+ * claude_code.c — fuzzes the Claude Code importer's record reader on its
+ * JSONL transcripts (one assistant message per line), through
+ * fuzz/importer.h.
  */
 #include "importer.h"
 

@@ -1,6 +1,7 @@
 /*
- * codex.c — fuzzes the codex importer's record reader on Codex's rollout JSONL (session_meta, turn_context, token_count lines),
- * through fuzz/importer.h.
+ * codex.c — fuzzes the Codex importer's record reader on its rollout JSONL
+ * (session_meta, turn_context and token_count lines), through
+ * fuzz/importer.h.
  */
 #include "importer.h"
 

@@ -1,6 +1,6 @@
 /*
- * opencode.c — fuzzes the opencode importer's record reader on OpenCode's message files (one JSON object per file),
- * through fuzz/importer.h.
+ * opencode.c — fuzzes the OpenCode importer's record reader on its message
+ * files (one JSON object per file), through fuzz/importer.h.
  */
 #include "importer.h"
 
