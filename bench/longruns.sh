@@ -2,8 +2,10 @@
 # bench/longruns.sh — the long runs behind bench/LONGRUNS.md, all at nice 19
 # in the background of a shared machine:
 #   start    each fuzz target for FUZZ_SECONDS (default 3600), all at once;
-#            one POWERCUT_CYCLES (1,000) power-cut loop; a SOAK_SECONDS
-#            (3600) soak. Logs go to build/longruns/.
+#            one POWERCUT_CYCLES (1,000) power-cut loop and one of 600 with
+#            faults (in /dev/shm: the VFS shim decides what survives, so the
+#            disk's fsync only slows it); a SOAK_SECONDS (3600) soak. Logs
+#            go to build/longruns/.
 #   report   the figures so far (executions, coverage and corpus per target;
 #            cycles, events acknowledged and lost; soak RSS and fds), for
 #            bench/LONGRUNS.md.
@@ -24,9 +26,11 @@ start)
             -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="build/fuzz/crash/long-$t-" \
             "build/fuzz/corpus/$t" "tests/fuzz/corpus/$t" >"$L/fuzz-$t.log" 2>&1 &
     done
-    mkdir -p "$L/powercut"
-    nohup nice -n 19 ./build/tm_powercut "$L/powercut" "${POWERCUT_CYCLES:-1000}" 20261201 \
-        >"$L/powercut.out" 2>"$L/powercut.err" &
+    T=/tmp; [ -w /dev/shm ] && T=/dev/shm
+    (nohup nice -n 19 ./build/tm_powercut "$T/tmlong-cut" "${POWERCUT_CYCLES:-1000}" 20261201 \
+        >"$L/powercut.out" 2>"$L/powercut.err"; rm -rf "$T/tmlong-cut") &
+    (nohup nice -n 19 ./build/tm_powercut --faults "$T/tmlong-faults" 600 20261202 \
+        >"$L/powercut-faults.out" 2>"$L/powercut-faults.err"; rm -rf "$T/tmlong-faults") &
     mkdir -p "$L/soak"
     SOAK_DIR="$L/soak" SOAK_SECONDS="${SOAK_SECONDS:-3600}" nohup nice -n 19 sh bench/soak.sh \
         >"$L/soak.out" 2>&1 &
@@ -46,8 +50,11 @@ report)
         echo "| $t | ${FUZZ_SECONDS:-3600} | $runs | $(echo "$last" | sed -n 's/.*cov: \([0-9]*\).*/\1/p') | $(echo "$last" | sed -n 's/.*ft: \([0-9]*\).*/\1/p') | $(echo "$last" | sed -n 's/.*corp: \([0-9]*\).*/\1/p') | $n |"
     done
     echo
-    echo "Power cuts: $(cat "$L/powercut.out" 2>/dev/null || echo 'running')"
-    grep -c 'missing\|verify failed\|not by the power cut' "$L/powercut.err" 2>/dev/null | sed 's/^/Problem lines in its stderr: /'
+    for f in powercut powercut-faults; do
+        echo "$f:"
+        if [ -s "$L/$f.out" ]; then sed 's/^/    /' "$L/$f.out"; else echo "    running"; fi
+        echo "    problem lines on stderr: $(grep -c 'missing\|verify failed\|not by the power cut\|writer:' "$L/$f.err" 2>/dev/null)"
+    done
     echo
     echo "Soak:"
     sed 's/^/    /' "$L/soak.out"

@@ -55,7 +55,7 @@ $TMSAN --db "$DB" verify >/dev/null 2>&1; check "cli store verifies" eq "$?" 0
 DB="$W/span.db"
 printf '[{"id":"s1","provider":"p","model":"m","timestamp":"1970-01-01T00:00:00Z"},{"id":"s2","provider":"p","model":"m","timestamp":"9999-12-31T23:00:00Z"}]' > "$W/span.json"
 ./build/tokmeter --db "$DB" ingest "$W/span.json" >/dev/null 2>&1; check "span: 2 events stored" eq "$?" 0
-out=$( (ulimit -v 1000000; ./build/tokmeter --db "$DB" report --from 1970-01-01 --to 9999-12-31T23:59:59Z --interval hour --format csv) 2>&1)
+out=$( (ulimit -v 1000000; ./build/tokmeter --db "$DB" report --from 1970-01-01 --to 9999-12-31T23:59:59Z --interval hour --csv) 2>&1)
 check "span: hourly report under 1 GB exits 0" eq "$?" 0
 check "span: both hours reported" eq "$(echo "$out" | grep -c '^19700101\|^1970-01-01T00\|^9999-12-31T23')" 2
 
