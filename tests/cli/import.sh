@@ -160,6 +160,39 @@ check "opencode: records" eq "$(echo "$out" | jget '(d["files"], d["records"], d
 out=$(report --group-by provider,model,project | jget '[(r["provider"], r["model"], r["project"], r["output_tokens"], r["reasoning_tokens"], r["total_tokens"], r["cost_usd"]) for r in d["rows"]]')
 check "opencode: tokens, reasoning in output, costs" eq "$out" "[('anthropic', 'claude-sonnet-4-5-20250929', 'delta', 400, 100, 7400, 0.0141), ('openai', 'gpt-5', 'delta', 500, 0, 2500, 0.0125)]"
 
+# --- symlink loops and unreadable entries ------------------------------------------------
+# A directory holding two symlinks to itself (2^32 paths if followed blindly):
+# each directory is walked once.
+export TOKMETER_DB="$W/loop.db"
+mkdir -p "$W/loop/p"
+cp tests/fixtures/claude/projects/-home-u-alpha/s1.jsonl "$W/loop/p/"
+ln -s . "$W/loop/p/a"; ln -s .. "$W/loop/p/b"; ln -s "$W/loop" "$W/loop/p/c"
+out=$(timeout 20 $TM import claude-code "$W/loop" --quiet --json 2>"$W/err"); code=$?
+check "symlink loop: finishes, exit 0" eq "$code:$(cat "$W/err")" "0:"
+check "symlink loop: the file once" eq "$(echo "$out" | jget '(d["files"], d["stored"])')" "(1, 2)"
+# Unreadable as root too: the import runs without CAP_DAC_OVERRIDE and
+# CAP_DAC_READ_SEARCH (setpriv drops them from the bounding set), so mode
+# 000 stops it as it stops any user. A file first in read order, a
+# directory, and a readable file after both.
+export TOKMETER_DB="$W/unr.db"
+mkdir -p "$W/unr/a" "$W/unr/locked"
+cp tests/fixtures/claude/projects/-home-u-alpha/s1.jsonl "$W/unr/a/1.jsonl"
+cp tests/fixtures/claude/projects/-home-u-beta/s3.jsonl "$W/unr/a/2.jsonl"
+cp tests/fixtures/claude/projects/-home-u-alpha/s2.jsonl "$W/unr/locked/3.jsonl"
+touch -d @1793500000 "$W/unr/a/1.jsonl"; touch -d @1793500001 "$W/unr/a/2.jsonl"
+chmod 000 "$W/unr/a/1.jsonl" "$W/unr/locked"
+noread() { setpriv --bounding-set=-dac_override,-dac_read_search "$@"; }
+out=$(noread $TM import claude-code "$W/unr" --quiet --json 2>"$W/err"); code=$?
+check "unreadable: exit 1 at the end" eq "$code" 1
+check "unreadable: the file named" has "$(cat "$W/err")" "skipped (not readable): $W/unr/a/1.jsonl: Permission denied"
+check "unreadable: the directory named" has "$(cat "$W/err")" "skipped (not readable): $W/unr/locked: Permission denied"
+check "unreadable: the rest imported" eq "$(echo "$out" | jget '(d["files"], d["stored"], d["skipped"]["unreadable"])')" "(1, 2, 2)"
+chmod 644 "$W/unr/a/1.jsonl"; chmod 755 "$W/unr/locked"
+out=$(noread $TM import claude-code "$W/unr" --quiet --json 2>"$W/err"); code=$?
+check "readable again: exit 0, nothing skipped" eq "$code:$(cat "$W/err")" "0:"
+check "readable again: the skipped ones imported" eq "$(echo "$out" | jget '(d["files"], d["files_unchanged"], d["stored"], d["skipped"]["unreadable"])')" "(3, 1, 3, 0)"
+check "readable again: all five responses stored" eq "$(report | jget 'd["totals"]["events"]')" 5
+
 # --- mutated input: counted as skipped or rejected, never a crash (ASan build) ------------
 export TOKMETER_DB="$W/fuzz.db"
 mkdir -p "$W/fz/claude/projects/p" "$W/fz/codex" "$W/fz/oc/ses"
