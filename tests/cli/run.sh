@@ -163,6 +163,13 @@ check "usage --json shape" eq "$out" '{"user_id": "u1", "period": "2026-10", "cu
  "top_endpoints": [{"endpoint": "", "calls": 1}, {"endpoint": "/chat", "calls": 1}, {"endpoint": "/sum", "calls": 1}]}'
 $TM --db "$RDB" usage u1 --period 2026-13 >/dev/null 2>&1; check "usage bad period" eq "$?" 64
 $TM --db "$RDB" verify >/dev/null; check "verify with rollups" eq "$?" 0
+# Hourly periods before 1970 (Kolkata is UTC+5:30: 00:10 UTC on 1970-01-01
+# is in the local hour starting 1969-12-31T23:30Z): negative period keys,
+# under UBSan.
+printf '%s\n' '{"id":"e1","provider":"p","model":"m","input_tokens":5,"timestamp":"1970-01-01T00:10:00Z"}' | $TMSAN --db "$W/epoch.db" ingest - >/dev/null
+out=$($TMSAN --db "$W/epoch.db" report --from 1970-01-01 --to 1970-01-02 --interval hour --tz Asia/Kolkata --json 2>&1); rc=$?
+check "report hourly in Kolkata over 1970-01-01: exit 0" eq "$rc" 0
+check "report hourly in Kolkata over 1970-01-01: the period" eq "$(echo "$out" | jget '[(r["period"], r["input_tokens"]) for r in d["rows"]]')" "[('1970-01-01T05:00', 5)]"
 
 # --- durability: SIGKILL while writing with synchronous acks -------------
 CDB="$W/crash.db"
