@@ -32,6 +32,7 @@
  * the WAL hook wakes a thread that runs PASSIVE checkpoints beside the
  * writer, which never block it.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -138,6 +139,8 @@ struct sqlite_store {
     char path[4096];
 };
 
+/* A failure of db, named by what was being done; a full disk or an I/O
+ * error also names the file and the system's errno. */
 static int sqerr(sqlite3 *db, const char *what)
 {
     int code = sqlite3_errcode(db);
@@ -145,7 +148,28 @@ static int sqerr(sqlite3 *db, const char *what)
               : code == SQLITE_NOMEM                       ? TM_ENOMEM
               : code == SQLITE_CORRUPT || code == SQLITE_NOTADB ? TM_ECORRUPT
                                                            : TM_EIO;
+    const char *file = sqlite3_db_filename(db, "main");
+    if (!file || !*file)
+        file = "the store";
+    if (code == SQLITE_FULL) /* SQLite keeps no errno for it: it is ENOSPC */
+        return tm__fail(err, "store: %s: disk full (%s) writing %s", what, strerror(ENOSPC), file);
+    if (code == SQLITE_IOERR) {
+        int sys = sqlite3_system_errno(db);
+        return tm__fail(err, "store: %s: %s (%s) in %s", what, sqlite3_errmsg(db),
+                        sys ? strerror(sys) : "no errno", file);
+    }
     return tm__fail(err, "store: %s: %s", what, sqlite3_errmsg(db));
+}
+
+/* Undoes the open write transaction, if any (a full disk or an I/O error
+ * may have ended it already). Its own failure is not reported: the error
+ * that caused it is the one the caller returns. */
+static void rollback_quiet(sqlite3 *db, sqlite3_stmt *rollback)
+{
+    if (!sqlite3_get_autocommit(db)) {
+        sqlite3_step(rollback);
+        sqlite3_reset(rollback);
+    }
 }
 
 static int exec(sqlite3 *db, const char *sql)
@@ -153,7 +177,9 @@ static int exec(sqlite3 *db, const char *sql)
     char *msg = NULL;
     if (sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK)
         return TM_OK;
-    int rc = sqerr(db, msg ? msg : sql);
+    char what[64]; /* the statement that failed, up to its first ';' */
+    snprintf(what, sizeof what, "%.*s", (int)strcspn(sql, ";"), sql);
+    int rc = sqerr(db, what);
     sqlite3_free(msg);
     return rc;
 }
@@ -214,8 +240,8 @@ out:
     sqlite3_finalize(st);
     if (rc == TM_OK)
         rc = exec(db, "COMMIT");
-    else
-        exec(db, "ROLLBACK");
+    if (rc && !sqlite3_get_autocommit(db))
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     return rc;
 }
 
@@ -706,7 +732,7 @@ static int sq_append(tm_store *base, tm_event *const *evs, size_t n, unsigned ch
         rc = step_done(s->w, s->commit, "commit");
     if (rc != TM_OK) {
         int keep = rc;
-        step_done(s->w, s->rollback, "rollback");
+        rollback_quiet(s->w, s->rollback);
         tm__strmap_clear(&s->dict); /* it may hold ids the rollback undid */
         rc = keep;
     } else if (s->wal_full) { /* bound the WAL: wait for readers, then restart it */
@@ -888,7 +914,7 @@ out:
         rc = step_done(s->w, s->commit, "commit");
     if (rc) {
         int keep = rc;
-        step_done(s->w, s->rollback, "rollback");
+        rollback_quiet(s->w, s->rollback);
         rc = keep;
     }
     return rc;
@@ -1183,7 +1209,7 @@ static int sq_alert_set(tm_store *base, const tm_alert_change *chs, size_t n, in
         rc = step_done(s->w, s->commit, "commit");
     if (rc) {
         int keep = rc;
-        step_done(s->w, s->rollback, "rollback");
+        rollback_quiet(s->w, s->rollback);
         for (size_t i = 0; i < n; i++)
             ((tm_alert_change *)&chs[i])->changed = 0;
         return keep;
@@ -1279,8 +1305,8 @@ static int sq_file_put(tm_store *base, const tm_file_rec *recs, size_t n, int64_
     sqlite3_finalize(st);
     if (rc == TM_OK)
         rc = step_done(s->w, s->commit, "commit");
-    else
-        step_done(s->w, s->rollback, "rollback");
+    if (rc)
+        rollback_quiet(s->w, s->rollback);
     return rc;
 }
 

@@ -199,6 +199,34 @@ sed 's/.*/{"id":"&"}/' "$W/acked.all" > "$W/resend.ndjson"
 out=$($TM --db "$CDB" ingest --json "$W/resend.ndjson")
 check "re-sent after crash are duplicates" eq "$out" "{\"accepted\": 0, \"duplicates\": $nacked, \"rejected\": 0}"
 
+# --- disk full: a clear error, nothing half-stored, recovery --------------
+# A 4 MiB tmpfs in a private mount namespace (unshare -m: nothing mounted
+# outside this test), filled but for 256 KiB; a 3,000-event batch (~700
+# KiB) then cannot commit. The namespace's shell writes what happened to
+# files in $W (outside the tmpfs) for the checks below.
+python3 -c '
+import json
+for i in range(3000): print(json.dumps({"id": "big%d" % i, "provider": "p", "model": "m", "input_tokens": i, "metadata": {"pad": "x" * 200}}))' > "$W/batch.ndjson"
+mkdir "$W/full"
+TM="$TM" W="$W" unshare -m sh -c '
+mount -t tmpfs -o size=4m tmpfs "$W/full" || exit 9
+D="$W/full/s.db"
+echo "{\"id\":\"first\",\"provider\":\"p\",\"model\":\"m\",\"input_tokens\":1}" | $TM --db "$D" ingest - >/dev/null
+dd if=/dev/zero of="$W/full/slack" bs=4k count=64 2>/dev/null
+dd if=/dev/zero of="$W/full/fill" bs=4k 2>/dev/null; rm "$W/full/slack"
+$TM --db "$D" ingest "$W/batch.ndjson" >/dev/null 2>"$W/df.err"; echo $? > "$W/df.rc"
+$TM --db "$D" report --from 2000-01-01 --to 2100-01-01 --json | python3 -c "import json,sys; print(json.load(sys.stdin)[\"totals\"][\"events\"])" > "$W/df.events"
+rm "$W/full/fill"
+$TM --db "$D" ingest "$W/batch.ndjson" > "$W/df.again" 2>&1; echo $? >> "$W/df.again"
+$TM --db "$D" verify >/dev/null 2>&1; echo $? > "$W/df.verify"
+'
+check "disk full: the namespace ran" eq "$?" 0
+check "disk full: ingest fails" eq "$(cat "$W/df.rc")" 1
+check "disk full: says so, and where" eq "$(cat "$W/df.err")" "tokmeter: ingest: store: commit: disk full (No space left on device) writing $W/full/s.db"
+check "disk full: nothing of the batch stored" eq "$(cat "$W/df.events")" 1
+check "disk full: with space again, the batch stored" eq "$(cat "$W/df.again")" "$(printf 'ingested %s: 3000 accepted, 0 duplicates, 0 rejected\n0' "$W/batch.ndjson")"
+check "disk full: verify after" eq "$(cat "$W/df.verify")" 0
+
 # --- serve ----------------------------------------------------------------
 SDB="$W/serve.db"
 PORT=$((20000 + $$ % 20000))
