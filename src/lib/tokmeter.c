@@ -84,7 +84,7 @@ int tm_open(tm **out, const char *path, const tm_options *opts)
     }
     if ((rc = tm__catalog_load(&t->catalog, opts ? opts->prices : NULL)) ||
         (rc = tm__policy_load(&t->policy, opts ? opts->config : NULL)) ||
-        (rc = tm__store_open(path, &t->store)))
+        (rc = tm__store_open(path, opts ? opts->store_mode : 0, &t->store)))
         goto out;
     rc = tm__writer_start(&t->writer, t->store, opts ? opts->queue_max : 0,
                           opts ? opts->batch_max : 0, commit_hook, t);

@@ -33,11 +33,13 @@
  * writer, which never block it.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../core/err.h"
 #include "../core/event.h"
@@ -335,7 +337,24 @@ static void sq_close(tm_store *base)
     free(s);
 }
 
-static int sq_open(const char *path, tm_store **out)
+/* A new store is created here, empty (a valid SQLite file), so that it has
+ * mode from the start: SQLite would create it 0644, and its -wal and -shm
+ * files copy the store's mode. An existing store keeps its own. */
+static int create_store(const char *path, unsigned mode)
+{
+    unsigned dmode = mode | (mode & 0444) >> 2; /* search where readable */
+    int rc = tm__mkdir_parents(path, dmode);
+    if (rc)
+        return rc;
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, (mode_t)mode);
+    if (fd >= 0)
+        close(fd);
+    else if (errno != EEXIST)
+        return tm__fail(TM_EIO, "store: cannot create %s: %s", path, strerror(errno));
+    return TM_OK;
+}
+
+static int sq_open(const char *path, unsigned mode, tm_store **out)
 {
     int rc;
     sqlite_store *s = calloc(1, sizeof *s);
@@ -346,7 +365,7 @@ static int sq_open(const char *path, tm_store **out)
     pthread_mutex_init(&s->ck_mu, NULL);
     pthread_cond_init(&s->ck_cv, NULL);
     snprintf(s->path, sizeof s->path, "%s", path);
-    if ((rc = tm__mkdir_parents(path, 0755)) || (rc = open_conn(path, 0, &s->w)) || (rc = migrate(s->w)) ||
+    if ((rc = create_store(path, mode ? mode : 0600)) || (rc = open_conn(path, 0, &s->w)) || (rc = migrate(s->w)) ||
         (rc = open_conn(path, 1, &s->r)))
         goto out;
     if ((rc = open_conn(path, 0, &s->ck)) || (rc = exec(s->w, "PRAGMA wal_autocheckpoint=0")))
@@ -1438,8 +1457,8 @@ const struct tm_store_ops tm__sqlite_ops = {
 static pthread_once_t sqlite_once = PTHREAD_ONCE_INIT;
 static void sqlite_setup(void) { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); }
 
-int tm__store_open(const char *path, tm_store **out)
+int tm__store_open(const char *path, unsigned mode, tm_store **out)
 {
     pthread_once(&sqlite_once, sqlite_setup);
-    return tm__sqlite_ops.open(path, out);
+    return tm__sqlite_ops.open(path, mode, out);
 }

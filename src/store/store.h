@@ -47,9 +47,12 @@ typedef struct tm_file_rec {
 struct tm_store_ops {
     const char *name;
 
-    /* Opens or creates the store at path, migrating its schema forward.
-     * Errors: TM_EIO, TM_EVERSION (a newer schema), TM_ENOMEM. */
-    int (*open)(const char *path, tm_store **out);
+    /* Opens or creates the store at path, migrating its schema forward. A
+     * new store file gets the permission bits mode (0: 0600), its -wal and
+     * -shm files the same; new parent directories get mode plus search
+     * where it reads (0700). Errors: TM_EIO, TM_EVERSION (a newer schema),
+     * TM_ENOMEM. */
+    int (*open)(const char *path, unsigned mode, tm_store **out);
 
     void (*close)(tm_store *s);
 
@@ -141,7 +144,7 @@ struct tm_store {
 extern const struct tm_store_ops tm__sqlite_ops;
 
 /* Opens the store named by path with the backend it names. */
-int tm__store_open(const char *path, tm_store **out);
+int tm__store_open(const char *path, unsigned mode, tm_store **out);
 
 static inline void tm__store_close(tm_store *s)
 {

@@ -21,6 +21,30 @@ $TM frobnicate >/dev/null 2>&1; check "unknown command exits 64" eq "$?" 64
 $TM events --limit x >/dev/null 2>&1; check "bad --limit exits 64" eq "$?" 64
 out=$($TM --version); check "version" eq "$out" "tokmeter 0.1.0"
 
+# --- a new store is owner-only ---------------------------------------------
+# Under the usual umask 022: the store 0600 and its new directories 0700;
+# TOKMETER_STORE_MODE widens it; the -wal and -shm files of an open store
+# (SQLite creates them with the store's mode) are 0600 too.
+ev='{"id":"m1","provider":"p","model":"m","input_tokens":1}'
+modes() { for f in "$@"; do stat -c %a "$f"; done | tr '\n' ' '; }
+(umask 022; echo "$ev" | $TM --db "$W/perm/a/b/s.db" ingest - >/dev/null)
+check "new store: exit 0" eq "$?" 0
+check "new store 0600 in new 0700 directories" eq "$(modes "$W/perm/a" "$W/perm/a/b" "$W/perm/a/b/s.db")" "700 700 600 "
+(umask 022; echo "$ev" | TOKMETER_STORE_MODE=0640 $TM --db "$W/perm2/c/s.db" ingest - >/dev/null)
+check "TOKMETER_STORE_MODE=0640: store 0640, directories 0750" eq "$(modes "$W/perm2/c" "$W/perm2/c/s.db")" "750 640 "
+(umask 022; echo "$ev" | TOKMETER_STORE_MODE=0644 $TM --db "$W/perm/a/b/s.db" ingest - >/dev/null)
+check "an existing store keeps its mode" eq "$(modes "$W/perm/a/b/s.db")" "600 "
+out=$(python3 -c '
+import os, sqlite3, sys
+c = sqlite3.connect(sys.argv[1]); c.execute("select count(*) from events").fetchall()
+print(" ".join(oct(os.stat(sys.argv[1] + x).st_mode & 0o777) for x in ("-wal", "-shm")))' "$W/perm/a/b/s.db")
+check "-wal and -shm like the store (while open)" eq "$out" "0o600 0o600"
+for bad in 0700x 1777 0400 9; do
+    out=$(echo "$ev" | TOKMETER_STORE_MODE=$bad $TM --db "$W/perm3/s.db" ingest - 2>&1); rc=$?
+    check "TOKMETER_STORE_MODE=$bad refused" eq "$rc:$out" "1:tokmeter: TOKMETER_STORE_MODE: must be octal permission bits with the owner's read and write (like 0600 or 0640), not '$bad'"
+done
+check "a refused mode creates nothing" eq "$(ls "$W/perm3" 2>&1)" "ls: cannot access '$W/perm3': No such file or directory"
+
 # --- ingest the same file twice ------------------------------------------
 DB="$W/twice.db"
 i=0; : > "$W/events.ndjson"
