@@ -275,7 +275,9 @@ typedef struct tm_check_request {
 typedef struct tm_check_result {
     int allowed;                /* 0: a hard quota or a rate limit says no     */
     char reason[256];           /* why not                                     */
-    double retry_after_s;       /* when a denied call may be tried again       */
+    double retry_after_s;       /* when a denied call may be tried again; -1:
+                                   never (more at once than a rate limit's
+                                   burst: split the call)                     */
     int soft_exceeded;          /* allowed, but over a soft limit              */
     char warning[256];
     int64_t reset_us;           /* when the current quota period ends          */

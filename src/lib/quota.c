@@ -431,7 +431,7 @@ int tm__check(tm *t, const tm_check_request *rq, tm_check_result *out, tm_buf *j
         tm__json_str(json, reason, strlen(reason));
         tm__buf_puts(json, ", \"quota\": ");
         quota_json(json, rq->user_id, &qu, NULL);
-        if (out->allowed)
+        if (out->allowed || out->retry_after_s < 0) /* < 0: no wait would help */
             tm__buf_puts(json, ", \"retry_after_s\": null}\n");
         else
             tm__buf_printf(json, ", \"retry_after_s\": %.3f}\n", out->retry_after_s);

@@ -664,6 +664,8 @@ int tm__reload_policy(tm *t, const char *path)
 {
     tm_policy *p = NULL;
     int rc = tm__policy_load(&p, path);
+    if (rc == TM_OK && (rc = tm__rate_carry(p, t->policy)))
+        tm__policy_free(p);
     if (rc)
         return rc;
     /* Swapped without a lock: the old one is kept until close, since a
