@@ -151,6 +151,17 @@ $TM prices import tests/data/litellm_sample.json --output "$W/litellm.json" 2>"$
 check "prices import" eq "$(cat "$W/imp.err")" "converted 4 models (2 skipped: no token prices, or finer than 1e-12 USD per token); use it with --prices $W/litellm.json"
 out=$($TM --prices "$W/litellm.json" prices cost --provider mistral --model tiny-model --input-tokens 1000000 --json | grep -o '"cost_usd": [0-9.]*')
 check "imported prices apply" eq "$out" '"cost_usd": 0.0375'
+# One model named twice in LiteLLM's file: reported, one entry (the key that
+# names the provider), the other's cache price kept.
+cat > "$W/twice.json" <<'JSON'
+{"acme-big": {"input_cost_per_token": 1e-06, "output_cost_per_token": 2e-06, "cache_read_input_token_cost": 1e-07, "litellm_provider": "acme"},
+ "acme/acme-big": {"input_cost_per_token": 1.1e-06, "output_cost_per_token": 2.2e-06, "litellm_provider": "acme"}}
+JSON
+$TM prices import "$W/twice.json" --output "$W/twice.out" 2>"$W/imp.err"
+check "prices import: a model named twice is reported" eq "$(cat "$W/imp.err")" "tokmeter prices import: acme/acme-big is named 2 times (\"acme-big\", \"acme/acme-big\"): kept \"acme/acme-big\" (its key names the provider), a price it lacks taken from the others
+converted 1 models (0 skipped: no token prices, or finer than 1e-12 USD per token); use it with --prices $W/twice.out"
+out=$($TM --prices "$W/twice.out" prices cost --provider acme --model acme-big --input-tokens 1000000 --cache-read-tokens 1000000 --json | grep -o '"cost_usd": [0-9.]*')
+check "a model named twice: its input price and the other's cache price" eq "$out" '"cost_usd": 1.2'
 $TM prices show no-such-model >/dev/null; check "prices show unpriced exits 2" eq "$?" 2
 out=$($TM prices cost --provider cerebras --model llama3.1-8b --input-tokens 100 | tail -1)
 check "prices cost per request" eq "$out" 'total: $0.000006'
