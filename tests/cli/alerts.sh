@@ -2,7 +2,8 @@
 # tests/cli/alerts.sh — alert rules end to end with a real webhook receiver
 # on loopback: the seeds' four examples fire exactly once when crossed and
 # resolve when they clear; signatures verify; a receiver that is down gets
-# retries with backoff while the daemon keeps serving.
+# retries with backoff while the daemon keeps serving; secrets from the
+# environment, webhooks without a secret, and a receiver answering 500.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/cli/lib.sh
@@ -120,5 +121,37 @@ out=$(grep -c '^ok ' "$W/hooks")
 check "both reached the webhook, signed" eq "$out" 2
 kill -TERM "$(cat "$W/live.pid")"; wait "$(cat "$W/live.pid")"; rc=$?; rm -f "$W/live.pid"
 check "live daemon exits 0 (it ran throughout)" eq "$rc" 0
+
+# Webhook secrets from the environment, webhooks without a secret, and a
+# receiver that answers 500: one rule, crossed by one event, per case.
+hookcfg() { # hookcfg PORT WEBHOOK-EXTRA: a config whose one webhook is PORT
+    printf '{"alerts": {"interval_s": 60, "max_tries": 3, "backoff_s": 0.1, "webhooks": [{"url": "http://127.0.0.1:%s/hook"%s}], "rules": [{"name": "big", "metric": "cost_usd", "window": "day", "op": ">", "threshold": "1"}]}}\n' "$1" "$2" > "$W/hk.json"
+}
+fire() { # fire DB: an event over the rule, then one alerts check; "EXIT|STDERR"
+    printf '%s\n' '{"timestamp":"2026-08-01T09:00:00Z","provider":"x","cost_usd":"2"}' | $TM --db "$1" ingest >/dev/null
+    $TM --db "$1" --config "$W/hk.json" alerts check --at 2026-08-01T12:00:00Z >/dev/null 2>"$W/hk.err"
+    echo "$?|$(cat "$W/hk.err")"
+}
+: > "$W/hooks"
+hookcfg "$HP" ', "secret_env": "TM_TEST_HOOK_SECRET"'
+out=$(TM_TEST_HOOK_SECRET=s3cret fire "$W/h1.db")
+check "secret_env: delivered" eq "$out" "0|1 rules evaluated, 1 transitions"
+check "secret_env: signed with the secret from the environment" eq "$(cut -d' ' -f1 "$W/hooks")" "ok"
+out=$(fire "$W/h2.db")
+check "secret_env unset: refused, naming it" eq "$out" "1|tokmeter: alerts: $W/hk.json: alerts.webhooks[0].secret_env: TM_TEST_HOOK_SECRET is not set"
+: > "$W/hooks"
+hookcfg "$HP" ""
+out=$(fire "$W/h3.db")
+check "no secret: delivered" eq "$out" "0|1 rules evaluated, 1 transitions"
+check "no secret: no signature header" eq "$(cut -d' ' -f1 "$W/hooks")" "nosig"
+python3 tests/cli/hook.py "$((HP + 4))" s3cret "$W/hooks500" 500 & echo $! > "$W/hook500.pid"
+i=0; until curl -s -o /dev/null "http://127.0.0.1:$((HP + 4))/" 2>/dev/null || [ $i -ge 100 ]; do sleep 0.05; i=$((i + 1)); done
+hookcfg "$((HP + 4))" ', "secret": "s3cret"'
+out=$(fire "$W/h4.db")
+check "a receiver answering 500: exit 1, says so" has "$out" "not delivered after 3 tries"
+check "a receiver answering 500: names the status" has "$out" "HTTP 500"
+check "a receiver answering 500: tried 3 times, signed" eq "$(cut -d' ' -f1 "$W/hooks500" | tr '\n' ' ')" "ok ok ok "
+out=$($TM --db "$W/h4.db" alerts list --firing | wc -l)
+check "a receiver answering 500: the alert is still recorded" eq "$out" 1
 
 finish
