@@ -491,10 +491,11 @@ static char *ctx_save(const tm_ictx *c)
 {
     tm_buf b = TM_BUF_INIT;
     char s[sizeof c->session], m[sizeof c->model], p[sizeof c->project];
-    tm__buf_printf(&b, "%s\t%s\t%s\t%lld\t%lld\t%lld\t%lld\t%lld\t%d",
+    tm__buf_printf(&b, "%s\t%s\t%s\t%lld\t%lld\t%lld\t%lld\t%lld\t%d\t%d",
                    field(c->session, s, sizeof s), field(c->model, m, sizeof m),
                    field(c->project, p, sizeof p), (long long)c->prev[0], (long long)c->prev[1],
-                   (long long)c->prev[2], (long long)c->prev[3], (long long)c->prev[4], c->has_prev);
+                   (long long)c->prev[2], (long long)c->prev[3], (long long)c->prev[4], c->has_prev,
+                   c->resets);
     return b.data; /* NULL when out of memory: the file is then read again */
 }
 
@@ -503,8 +504,8 @@ static void ctx_load(tm_ictx *c, const char *s)
     memset(c, 0, sizeof *c);
     if (!s)
         return;
-    char *fields[9] = {0}, *copy = strdup(s), *p = copy;
-    for (int i = 0; p && i < 9; i++) {
+    char *fields[10] = {0}, *copy = strdup(s), *p = copy; /* saved before resets: 9 */
+    for (int i = 0; p && i < 10; i++) {
         fields[i] = p;
         if ((p = strchr(p, '\t')))
             *p++ = '\0';
@@ -516,6 +517,7 @@ static void ctx_load(tm_ictx *c, const char *s)
         for (int i = 0; i < 5; i++)
             c->prev[i] = strtoll(fields[3 + i], NULL, 10);
         c->has_prev = atoi(fields[8]);
+        c->resets = fields[9] ? atoi(fields[9]) : 0;
     }
     free(copy);
 }

@@ -153,6 +153,46 @@ ev=$(./build/tokmeter events --json --all | grep ':32700"')
 check "codex: resumed delta and model" has "$ev" '"model":"gpt-5","endpoint":null,"operation":"codex"'
 check "codex: resumed delta tokens" has "$ev" '"input_tokens":500,"output_tokens":100,"cache_read_tokens":500'
 
+# Totals that go down (a new count in the same file), lines with only
+# last_token_usage, and the clamps: cached input above the input, reasoning
+# above the output, a kind of token whose running total falls while the
+# total rises. Read in two runs (the resets are saved with the offset) and
+# in one: the same events, each turn once.
+mkdir -p "$W/cx"
+tc() { # tc TIME USAGE-KIND IN CACHED OUT REASON TOTAL
+    printf '{"timestamp":"2026-11-05T10:%s:00.000Z","type":"event_msg","payload":{"type":"token_count","info":{"%s":{"input_tokens":%s,"cached_input_tokens":%s,"output_tokens":%s,"reasoning_output_tokens":%s,"total_tokens":%s}}}}\n' "$@"
+}
+{ echo '{"timestamp":"2026-11-05T10:00:00.000Z","type":"session_meta","payload":{"id":"sx","cwd":"/home/u/delta"}}'
+  echo '{"timestamp":"2026-11-05T10:00:01.000Z","type":"turn_context","payload":{"model":"gpt-5"}}'
+  tc 01 total_token_usage 1000 0 100 0 1100
+  tc 02 total_token_usage 2000 500 200 0 2200
+  tc 03 total_token_usage 1000 0 100 0 1100; } > "$W/cx/r.jsonl"
+{ tc 04 last_token_usage 300 400 50 80 350
+  tc 05 last_token_usage 10 0 5 0 15
+  tc 06 total_token_usage 1500 200 150 0 1650
+  tc 07 total_token_usage 1700 100 160 0 1860; } > "$W/cx.rest"
+cxlist() { ./build/tokmeter --db "$1" events --all --json | python3 -c '
+import json, sys
+for d in sorted(json.load(sys.stdin), key=lambda d: d["timestamp"]):
+    print(d["id"], d["input_tokens"], d["cache_read_tokens"], d["output_tokens"], d["reasoning_tokens"])'; }
+$TM --db "$W/cx1.db" import codex "$W/cx" --quiet >/dev/null
+cat "$W/cx.rest" >> "$W/cx/r.jsonl"
+out=$($TM --db "$W/cx1.db" import codex "$W/cx" --quiet --json); code=$?
+check "codex resets: second run exit 0" eq "$code" 0
+check "codex resets: second run read on" eq "$(echo "$out" | jget '(d["files_resumed"], d["stored"], d["duplicates"])')" "(1, 4, 0)"
+want="codex:sx:1100 1000 0 100 0
+codex:sx:2200 500 500 100 0
+codex:sx:r1:1100 1000 0 100 0
+codex:sx:2026-11-05T10:04:00.000Z 0 300 50 50
+codex:sx:2026-11-05T10:05:00.000Z 10 0 5 0
+codex:sx:r1:1650 300 200 50 0
+codex:sx:r1:1860 200 0 10 0"
+check "codex resets, last-only lines and clamps (two runs)" eq "$(cxlist "$W/cx1.db")" "$want"
+$TM --db "$W/cx2.db" import codex "$W/cx" --quiet >/dev/null
+check "codex resets, last-only lines and clamps (one run)" eq "$(cxlist "$W/cx2.db")" "$want"
+out=$($TM --db "$W/cx2.db" import codex "$W/cx" --quiet --full --json)
+check "codex resets: read again in full, every turn a repeat" eq "$(echo "$out" | jget '(d["stored"], d["duplicates"])')" "(0, 7)"
+
 # --- OpenCode ------------------------------------------------------------------------------
 export TOKMETER_DB="$W/oc.db"
 out=$(OPENCODE_DATA_DIR="$PWD/tests/fixtures/opencode" imp opencode)
