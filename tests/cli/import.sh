@@ -199,6 +199,24 @@ out=$(OPENCODE_DATA_DIR="$PWD/tests/fixtures/opencode" imp opencode)
 check "opencode: records" eq "$(echo "$out" | jget '(d["files"], d["records"], d["stored"])')" "(3, 2, 2)"
 out=$(report --group-by provider,model,project | jget '[(r["provider"], r["model"], r["project"], r["output_tokens"], r["reasoning_tokens"], r["total_tokens"], r["cost_usd"]) for r in d["rows"]]')
 check "opencode: tokens, reasoning in output, costs" eq "$out" "[('anthropic', 'claude-sonnet-4-5-20250929', 'delta', 400, 100, 7400, 0.0141), ('openai', 'gpt-5', 'delta', 500, 0, 2500, 0.0125)]"
+# A message file rewritten larger as the answer streams on (a new file
+# under the same name, a later mtime): read again, the larger copy replaces
+# the stored one; rewritten smaller, nothing changes.
+mkdir -p "$W/oc/storage"; cp -r tests/fixtures/opencode/storage/message "$W/oc/storage/"
+export TOKMETER_DB="$W/oc2.db"
+OPENCODE_DATA_DIR="$W/oc" imp opencode >/dev/null
+m="$W/oc/storage/message/ses_01/msg_02.json"
+sed 's/"output": 300, "reasoning": 100/"output": 2300, "reasoning": 400/' "$m" > "$W/m.new" && mv "$W/m.new" "$m"
+touch -d "@$(($(date +%s) + 5))" "$m"
+out=$(OPENCODE_DATA_DIR="$W/oc" imp opencode)
+check "opencode rewritten larger: read again, replaced" eq "$(echo "$out" | jget '(d["files_reread"], d["stored"], d["replaced"], d["duplicates"])')" "(1, 0, 1, 0)"
+out=$(report --where model=claude-sonnet-4-5-20250929 | jget '[(r["events"], r["output_tokens"], r["reasoning_tokens"]) for r in d["rows"]]')
+check "opencode rewritten larger: the report has the larger copy once" eq "$out" "[(1, 2700, 400)]"
+sed 's/"output": 2300, "reasoning": 400/"output": 10, "reasoning": 0/' "$m" > "$W/m.new" && mv "$W/m.new" "$m"
+touch -d "@$(($(date +%s) + 10))" "$m"
+out=$(OPENCODE_DATA_DIR="$W/oc" imp opencode)
+check "opencode rewritten smaller: a repeat" eq "$(echo "$out" | jget '(d["files_reread"], d["stored"], d["replaced"], d["duplicates"])')" "(1, 0, 0, 1)"
+$TM verify >/dev/null; check "opencode rewrites: verify" eq "$?" 0
 
 # --- symlink loops and unreadable entries ------------------------------------------------
 # A directory holding two symlinks to itself (2^32 paths if followed blindly):
