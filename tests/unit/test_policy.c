@@ -55,6 +55,19 @@ static const struct {
     {TM_PERIOD_DAY, 1, "America/New_York", "2026-03-08T12:00:00Z", "2026-03-08T05:00:00Z", "2026-03-09T04:00:00Z"}, /* 23-hour day */
     {TM_PERIOD_WEEK, 1, "UTC", "2026-11-22T10:00:00Z", "2026-11-16T00:00:00Z", "2026-11-23T00:00:00Z"},
     {TM_PERIOD_WEEK, 1, "UTC", "2026-11-23T00:00:00Z", "2026-11-23T00:00:00Z", "2026-11-30T00:00:00Z"},
+    /* Fall back in New York (a 25-hour day): 01:30 EDT and 01:30 EST are one day. */
+    {TM_PERIOD_DAY, 1, "America/New_York", "2026-11-01T05:30:00Z", "2026-11-01T04:00:00Z", "2026-11-02T05:00:00Z"},
+    {TM_PERIOD_DAY, 1, "America/New_York", "2026-11-01T06:30:00Z", "2026-11-01T04:00:00Z", "2026-11-02T05:00:00Z"},
+    {TM_PERIOD_DAY, 1, "America/New_York", "2026-11-02T04:59:59Z", "2026-11-01T04:00:00Z", "2026-11-02T05:00:00Z"},
+    {TM_PERIOD_DAY, 1, "America/New_York", "2026-11-02T05:00:00Z", "2026-11-02T05:00:00Z", "2026-11-03T05:00:00Z"},
+    {TM_PERIOD_WEEK, 1, "America/New_York", "2026-11-01T12:00:00Z", "2026-10-26T04:00:00Z", "2026-11-02T05:00:00Z"},
+    /* The southern hemisphere: Sydney falls back on 5 April, springs forward on 4 October. */
+    {TM_PERIOD_MONTH, 1, "Australia/Sydney", "2026-04-15T00:00:00Z", "2026-03-31T13:00:00Z", "2026-04-30T14:00:00Z"},
+    {TM_PERIOD_MONTH, 1, "Australia/Sydney", "2026-04-30T13:59:59Z", "2026-03-31T13:00:00Z", "2026-04-30T14:00:00Z"},
+    {TM_PERIOD_MONTH, 1, "Australia/Sydney", "2026-10-15T00:00:00Z", "2026-09-30T14:00:00Z", "2026-10-31T13:00:00Z"},
+    {TM_PERIOD_DAY, 1, "Australia/Sydney", "2026-04-05T00:00:00Z", "2026-04-04T13:00:00Z", "2026-04-05T14:00:00Z"}, /* 25 h */
+    {TM_PERIOD_DAY, 1, "Australia/Sydney", "2026-10-04T00:00:00Z", "2026-10-03T14:00:00Z", "2026-10-04T13:00:00Z"}, /* 23 h */
+    {TM_PERIOD_DAY, 1, "Australia/Lord_Howe", "2026-04-05T13:29:59Z", "2026-04-04T13:00:00Z", "2026-04-05T13:30:00Z"}, /* a 30-minute shift */
 };
 
 Test(policy, period_bounds)
