@@ -138,6 +138,7 @@ struct sqlite_store {
     pthread_cond_t ck_cv;
     int ck_wanted, ck_stop, ck_running;
     int wal_full;               /* set by the WAL hook: restart after commit */
+    int ck_pages, restart_pages; /* CHECKPOINT_PAGES, WAL_RESTART_PAGES       */
     char path[4096];
 };
 
@@ -296,14 +297,21 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 {
     sqlite_store *s = arg;
     (void)db, (void)name;
-    if (pages >= CHECKPOINT_PAGES) {
+    if (pages >= s->ck_pages) {
         pthread_mutex_lock(&s->ck_mu);
         s->ck_wanted = 1;
         pthread_cond_signal(&s->ck_cv);
         pthread_mutex_unlock(&s->ck_mu);
     }
-    s->wal_full = pages >= WAL_RESTART_PAGES;
+    s->wal_full = pages >= s->restart_pages;
     return SQLITE_OK;
+}
+
+void tm__store_wal_limits(tm_store *base, int checkpoint_pages, int restart_pages)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    s->ck_pages = checkpoint_pages;
+    s->restart_pages = restart_pages;
 }
 
 static void sq_close(tm_store *base)
@@ -365,6 +373,8 @@ static int sq_open(const char *path, unsigned mode, tm_store **out)
     pthread_mutex_init(&s->ck_mu, NULL);
     pthread_cond_init(&s->ck_cv, NULL);
     snprintf(s->path, sizeof s->path, "%s", path);
+    s->ck_pages = CHECKPOINT_PAGES;
+    s->restart_pages = WAL_RESTART_PAGES;
     if ((rc = create_store(path, mode ? mode : 0600)) || (rc = open_conn(path, 0, &s->w)) || (rc = migrate(s->w)) ||
         (rc = open_conn(path, 1, &s->r)))
         goto out;

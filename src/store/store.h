@@ -143,6 +143,11 @@ struct tm_store {
 
 extern const struct tm_store_ops tm__sqlite_ops;
 
+/* The WAL sizes (in pages) past which a commit wakes the checkpointer and
+ * past which the writer restarts the WAL itself: 2048 and 65536 unless
+ * set (tests set small ones). Call before the first write. */
+void tm__store_wal_limits(tm_store *s, int checkpoint_pages, int restart_pages);
+
 /* Opens the store named by path with the backend it names. */
 int tm__store_open(const char *path, unsigned mode, tm_store **out);
 
