@@ -194,8 +194,8 @@ tm *cli_open(const cli_global *g)
         char *end;
         unsigned long m = strtoul(mode, &end, 8);
         if (*end || m > 0777 || (m & 0600) != 0600) {
-            fprintf(stderr, "tokmeter: TOKMETER_STORE_MODE: must be octal permission bits with the "
-                            "owner's read and write (like 0600 or 0640), not '%s'\n", mode);
+            fprintf(stderr, "tokmeter %s: TOKMETER_STORE_MODE: must be octal permission bits with "
+                            "the owner's read and write (like 0600 or 0640), not '%s'\n", cur_cmd, mode);
             return NULL;
         }
         o.store_mode = (unsigned)m;

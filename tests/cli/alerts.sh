@@ -138,7 +138,7 @@ out=$(TM_TEST_HOOK_SECRET=s3cret fire "$W/h1.db")
 check "secret_env: delivered" eq "$out" "0|1 rules evaluated, 1 transitions"
 check "secret_env: signed with the secret from the environment" eq "$(cut -d' ' -f1 "$W/hooks")" "ok"
 out=$(fire "$W/h2.db")
-check "secret_env unset: refused, naming it" eq "$out" "1|tokmeter: alerts: $W/hk.json: alerts.webhooks[0].secret_env: TM_TEST_HOOK_SECRET is not set"
+check "secret_env unset: refused, naming it" eq "$out" "1|tokmeter alerts: $W/hk.json: alerts.webhooks[0].secret_env: TM_TEST_HOOK_SECRET is not set"
 : > "$W/hooks"
 hookcfg "$HP" ""
 out=$(fire "$W/h3.db")

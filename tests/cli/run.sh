@@ -41,7 +41,7 @@ print(" ".join(oct(os.stat(sys.argv[1] + x).st_mode & 0o777) for x in ("-wal", "
 check "-wal and -shm like the store (while open)" eq "$out" "0o600 0o600"
 for bad in 0700x 1777 0400 9; do
     out=$(echo "$ev" | TOKMETER_STORE_MODE=$bad $TM --db "$W/perm3/s.db" ingest - 2>&1); rc=$?
-    check "TOKMETER_STORE_MODE=$bad refused" eq "$rc:$out" "1:tokmeter: TOKMETER_STORE_MODE: must be octal permission bits with the owner's read and write (like 0600 or 0640), not '$bad'"
+    check "TOKMETER_STORE_MODE=$bad refused" eq "$rc:$out" "1:tokmeter ingest: TOKMETER_STORE_MODE: must be octal permission bits with the owner's read and write (like 0600 or 0640), not '$bad'"
 done
 check "a refused mode creates nothing" eq "$(ls "$W/perm3" 2>&1)" "ls: cannot access '$W/perm3': No such file or directory"
 
@@ -257,7 +257,7 @@ $TM --db "$D" verify >/dev/null 2>&1; echo $? > "$W/df.verify"
 '
 check "disk full: the namespace ran" eq "$?" 0
 check "disk full: ingest fails" eq "$(cat "$W/df.rc")" 1
-check "disk full: says so, and where" eq "$(cat "$W/df.err")" "tokmeter: ingest: store: commit: disk full (No space left on device) writing $W/full/s.db"
+check "disk full: says so, and where" eq "$(cat "$W/df.err")" "tokmeter ingest: store: commit: disk full (No space left on device) writing $W/full/s.db"
 check "disk full: nothing of the batch stored" eq "$(cat "$W/df.events")" 1
 check "disk full: with space again, the batch stored" eq "$(cat "$W/df.again")" "$(printf 'ingested %s: 3000 accepted, 0 duplicates, 0 rejected\n0' "$W/batch.ndjson")"
 check "disk full: verify after" eq "$(cat "$W/df.verify")" 0
