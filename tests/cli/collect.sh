@@ -119,6 +119,14 @@ check "closed: still one event per bucket" eq "$(./build/tokmeter events --json 
 out=$(./build/tokmeter report --from 2026-11-03 --to 2026-11-04 --group-by provider --tz UTC --json | jget '[(r["provider"], r["total_tokens"], r["cost_usd"]) for r in d["rows"]]')
 check "closed: the report has the closed day" eq "$out" "[('anthropic', 630000, 2.325), ('openai', 2406000, 0.48135)]"
 $TM verify >/dev/null; check "verify after replacements" eq "$?" 0
+# Reprice of the collected buckets: the same prices give the same costs (a
+# bucket sums many requests: no per-request tier, at ingest or reprice).
+out=$($TM reprice --json)
+check "reprice collected buckets: nothing changes" eq "$(echo "$out" | jget '(d["examined"], d["changed"])')" "(9, 0)"
+ev=$(./build/tokmeter events --json --all | grep '"src:ant:1793491200:')
+check "reprice: the anthropic bucket still untiered" has "$ev" '"cost_usd":1.275'
+out=$(./build/tokmeter report --from 2026-11-03 --to 2026-11-04 --group-by provider --tz UTC --json | jget '[(r["provider"], r["total_tokens"], r["cost_usd"]) for r in d["rows"]]')
+check "reprice: the report as before" eq "$out" "[('anthropic', 630000, 2.325), ('openai', 2406000, 0.48135)]"
 
 # --- reconcile ----------------------------------------------------------------
 out=$($TM reconcile --source oai --month 2026-11 --json)
