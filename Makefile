@@ -14,6 +14,11 @@ CFLAGS   ?= -O2 -g
 BASE     := -std=c11 -D_GNU_SOURCE -Iinclude $(WARN) -MMD -MP
 PKGCFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKGLIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+# Only the tokmeter program draws charts (tokmeter graph), so only it links
+# Cairo; libtokmeter.a and the unit tests build without it.
+CLI_PKGS := cairo
+CLICFLAGS = $(shell pkg-config --cflags $(CLI_PKGS) 2>/dev/null)
+CLILIBS   = $(shell pkg-config --libs $(CLI_PKGS) 2>/dev/null)
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 LIB_SRC  := $(wildcard src/core/*.c src/store/*.c src/lib/*.c src/server/*.c src/price/*.c src/query/*.c src/policy/*.c src/ingest/*.c)
@@ -44,6 +49,14 @@ build/asan/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC $<"; $(CC) $(BASE) -O1 -g $(SAN) $(PKGCFLAGS) -c $< -o $@
 
+build/obj/src/cli/%.o: src/cli/%.c
+	@mkdir -p $(dir $@)
+	@echo "  CC $<"; $(CC) $(BASE) $(CFLAGS) $(PKGCFLAGS) $(CLICFLAGS) -c $< -o $@
+
+build/asan/src/cli/%.o: src/cli/%.c
+	@mkdir -p $(dir $@)
+	@echo "  CC $<"; $(CC) $(BASE) -O1 -g $(SAN) $(PKGCFLAGS) $(CLICFLAGS) -c $< -o $@
+
 # The built-in price catalog is data (data/prices.json), compiled in as bytes.
 build/gen/prices_data.c: data/prices.json
 	@mkdir -p $(dir $@)
@@ -62,10 +75,10 @@ build/libtokmeter.a: $(LIB_OBJ)
 	ar rcs $@ $^
 
 build/tokmeter: $(CLI_OBJ) build/libtokmeter.a
-	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) build/libtokmeter.a $(PKGLIBS)
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) build/libtokmeter.a $(CLILIBS) $(PKGLIBS)
 
 build/asan/tokmeter: $(ASAN_CLI) $(ASAN_LIB)
-	$(CC) -g $(SAN) -o $@ $^ $(PKGLIBS)
+	$(CC) -g $(SAN) -o $@ $^ $(CLILIBS) $(PKGLIBS)
 
 build/test_unit: $(UNIT_OBJ) build/libtokmeter.a
 	$(CC) $(CFLAGS) -o $@ $(UNIT_OBJ) build/libtokmeter.a $(PKGLIBS) -lcriterion
