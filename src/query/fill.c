@@ -57,11 +57,14 @@ int tm__qresult_fill(tm_qresult *res)
         ngroups += i == 0 || cmp_group(res, &res->rows[i - 1], &res->rows[i]) != 0;
     if (res->ngroup == 0)
         ngroups = 1;
+    if (nper > TM_FILL_MAX)
+        return tm__fail(TM_EINVAL, "fill: the range has more than %d periods; use a longer "
+                                   "interval or a shorter range", TM_FILL_MAX);
     if (ngroups && nper > TM_FILL_MAX / ngroups)
         return tm__fail(TM_EINVAL,
-                        "fill: %zu groups over %s%zu periods would be more than %d rows; "
-                        "use a longer interval or a shorter range",
-                        ngroups, nper > TM_FILL_MAX ? "more than " : "", nper, TM_FILL_MAX);
+                        "fill: %zu groups over %zu periods would be more than %d rows; "
+                        "use a longer interval, a shorter range or fewer groups",
+                        ngroups, nper, TM_FILL_MAX);
     cap = ngroups * nper + res->nrows; /* rows off a period start are kept too */
     if (!(out = calloc(cap ? cap : 1, sizeof *out)))
         return TM_ENOMEM;

@@ -89,7 +89,7 @@ int64_t tm__period_start(const tm_qresult *res, int64_t t_us);
 /* Gives every (group, period of the range) a row, zero when it had none,
  * before the rows are sorted (fill.c). At most TM_FILL_MAX rows: more is
  * TM_EINVAL naming fill. */
-#define TM_FILL_MAX 200000
+#define TM_FILL_MAX 100000
 int tm__qresult_fill(tm_qresult *res);
 
 /* "2026-10-01T13:00", "2026-10-01", "2026-10" (local to the query's zone). */
