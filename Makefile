@@ -15,8 +15,9 @@ BASE     := -std=c11 -D_GNU_SOURCE -Iinclude $(WARN) -MMD -MP
 PKGCFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKGLIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 # Only the tokmeter program draws charts (tokmeter graph), so only it links
-# Cairo; libtokmeter.a and the unit tests build without it.
-CLI_PKGS := cairo
+# Cairo (and fontconfig, to free its caches); libtokmeter.a and the unit
+# tests build without them.
+CLI_PKGS := cairo fontconfig
 CLICFLAGS = $(shell pkg-config --cflags $(CLI_PKGS) 2>/dev/null)
 CLILIBS   = $(shell pkg-config --libs $(CLI_PKGS) 2>/dev/null)
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
