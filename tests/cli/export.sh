@@ -152,6 +152,7 @@ check "usage --csv guards the user" has "$(echo "$out" | sed -n 2p)" "'-2+3,2026
 s=$(echo "$out" | python3 -c "import csv,sys; from decimal import Decimal as D; print(sum(D(r['cost_usd']) for r in csv.DictReader(sys.stdin)))")
 w=$($TM report $NOV --json --where 'user_id=-2+3' | jget "d['totals']['cost_usd']")
 check "usage --csv days sum to the report" eq "$(python3 -c "from decimal import Decimal as D; print(D('$s') == D('$w'))")" True
+check "report --csv guards too" grep -q "^'+cmd," "$($TM report $NOV --group-by user_id --csv > "$W/rep.csv"; echo "$W/rep.csv")"
 out=$($TM report --from 2020-01-01 --to 2020-01-04 --tz UTC --interval day --fill --csv | tr -d '\r' | cut -d, -f1-3)
 check "report --fill: zero rows" eq "$out" "period,events,requests
 2020-01-01,0,0
