@@ -19,10 +19,10 @@ static void on_transition(void *arg, const char *body, int delivered)
     fflush(stdout);
 }
 
-static int print_event(void *arg, int64_t ts, const char *body)
+static int print_event(void *arg, const tm_alert_entry *e)
 {
-    (void)arg, (void)ts;
-    printf("%s\n", body);
+    (void)arg;
+    printf("%s\n", e->body);
     return 0;
 }
 

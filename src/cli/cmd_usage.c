@@ -7,63 +7,53 @@
 
 #include "../core/buf.h"
 #include "../core/csv.h"
-#include "../core/json.h"
+#include "../core/dec.h"
 #include "../lib/lib.h"
 #include "cli.h"
 
-static void print_human(const char *json)
+static void print_human(const tm_user_month *u, const char *user)
 {
-    tm_arena a = TM_ARENA_INIT;
-    tm_jv *v = NULL;
-    char err[200];
-    if (tm__json_parse(&a, json, strlen(json), &v, err, sizeof err) != TM_OK) {
-        fputs(json, stdout);
-        return;
-    }
-    const tm_jv *cur = tm__json_get(v, "current_period");
-    printf("%s in %s: %s events, %s tokens, $%s\n\n", tm__json_get(v, "user_id")->s,
-           tm__json_get(v, "period")->s, tm__json_get(cur, "requests")->s,
-           tm__json_get(cur, "tokens")->s, tm__json_get(cur, "cost")->s);
-    const tm_jv *days = tm__json_get(v, "daily_breakdown");
+    char cost[48];
+    tm__dec_format(u->cost, 12, cost);
+    printf("%s in %s: %lld events, %lld tokens, $%s\n\n", user, u->period, (long long)u->requests,
+           (long long)u->tokens, cost);
     printf("%-12s %10s %12s %14s\n", "DATE", "EVENTS", "TOKENS", "COST USD");
-    for (size_t i = 0; i < days->n; i++) {
-        const tm_jv *d = days->vals[i];
-        printf("%-12s %10s %12s %14s\n", tm__json_get(d, "date")->s, tm__json_get(d, "requests")->s,
-               tm__json_get(d, "tokens")->s, tm__json_get(d, "cost")->s);
+    for (size_t i = u->daily->nrows; i-- > 0;) { /* newest first, as --json */
+        const tm_qrow *r = &u->daily->rows[i];
+        char label[40];
+        tm__period_label(u->daily, r->period, label, sizeof label);
+        tm__dec_format(r->s.cost, 12, cost);
+        printf("%-12s %10lld %12lld %14s\n", label, (long long)r->s.events, (long long)r->s.total, cost);
     }
-    const tm_jv *top = tm__json_get(v, "top_endpoints");
     printf("\n%-40s %10s\n", "TOP ENDPOINTS", "CALLS");
-    for (size_t i = 0; i < top->n; i++) {
-        const char *e = tm__json_get(top->vals[i], "endpoint")->s;
-        printf("%-40s %10s\n", *e ? e : "-", tm__json_get(top->vals[i], "calls")->s);
+    for (size_t i = 0; i < u->top->nrows; i++) {
+        const char *e = u->top->rows[i].dim[TM_D_ENDPOINT];
+        printf("%-40s %10lld\n", *e ? e : "-", (long long)u->top->rows[i].s.events);
     }
-    tm__arena_free(&a);
 }
 
-/* The daily breakdown as CSV: user_id,date,requests,tokens,cost_usd. */
-static int print_csv(const char *json)
+/* The daily breakdown as CSV: user_id,date,requests,tokens,cost_usd,
+ * newest first as in the table and --json. */
+static int print_csv(const tm_user_month *u, const char *user)
 {
-    tm_arena a = TM_ARENA_INIT;
     tm_buf b = TM_BUF_INIT;
-    tm_jv *v = NULL;
-    char err[200];
-    int rc = tm__json_parse(&a, json, strlen(json), &v, err, sizeof err);
-    if (rc == TM_OK)
-        rc = tm__buf_puts(&b, "user_id,date,requests,tokens,cost_usd\r\n");
-    const tm_jv *days = rc == TM_OK ? tm__json_get(v, "daily_breakdown") : NULL;
-    for (size_t i = 0; days && i < days->n && rc == TM_OK; i++) {
-        const tm_jv *d = days->vals[i];
-        rc = tm__csv_text(&b, tm__json_get(v, "user_id")->s, 1);
-        if (rc == TM_OK) rc = tm__csv_num(&b, tm__json_get(d, "date")->s, 0);
-        if (rc == TM_OK) rc = tm__csv_num(&b, tm__json_get(d, "requests")->s, 0);
-        if (rc == TM_OK) rc = tm__csv_num(&b, tm__json_get(d, "tokens")->s, 0);
-        if (rc == TM_OK) rc = tm__csv_num(&b, tm__json_get(d, "cost")->s, 0);
+    int rc = tm__buf_puts(&b, "user_id,date,requests,tokens,cost_usd\r\n");
+    for (size_t i = u->daily->nrows; i-- > 0 && rc == TM_OK;) {
+        const tm_qrow *r = &u->daily->rows[i];
+        char label[40], n[3][48];
+        tm__period_label(u->daily, r->period, label, sizeof label);
+        snprintf(n[0], sizeof n[0], "%lld", (long long)r->s.events);
+        snprintf(n[1], sizeof n[1], "%lld", (long long)r->s.total);
+        tm__dec_format(r->s.cost, 12, n[2]);
+        rc = tm__csv_text(&b, user, 1);
+        if (rc == TM_OK) rc = tm__csv_num(&b, label, 0);
+        for (int k = 0; k < 3 && rc == TM_OK; k++)
+            rc = tm__csv_num(&b, n[k], 0);
         if (rc == TM_OK) rc = tm__csv_end(&b);
     }
     if (rc == TM_OK)
         fwrite(b.data, 1, b.len, stdout);
     tm__buf_free(&b);
-    tm__arena_free(&a);
     return rc;
 }
 
@@ -90,15 +80,19 @@ static int run(cli_global *g, int argc, char **argv)
     if (!t)
         return EXIT_FAIL;
     tm_buf b = TM_BUF_INIT;
-    int rc = tm__user_usage_json(t, argv[0], period, tz ? tz : "local", &b);
-    if (rc)
+    tm_user_month u;
+    int rc = tm__user_month(t, argv[0], period, tz ? tz : "local", &u);
+    if (rc) {
         fprintf(stderr, "tokmeter usage: %s\n", *tm_errmsg() ? tm_errmsg() : tm_strerror(rc));
-    else if (g->json)
-        fputs(b.data, stdout);
-    else if (csv)
-        rc = print_csv(b.data);
-    else
-        print_human(b.data);
+    } else if (g->json) {
+        tm__user_month_json(&u, argv[0], &b);
+        fputs(b.data ? b.data : "", stdout);
+    } else if (csv) {
+        rc = print_csv(&u, argv[0]);
+    } else {
+        print_human(&u, argv[0]);
+    }
+    tm__user_month_free(&u);
     tm__buf_free(&b);
     tm_close(t);
     return rc == TM_EINVAL ? EXIT_USAGE : rc ? EXIT_FAIL : EXIT_OK;

@@ -185,22 +185,10 @@ static int64_t period_of(run *x, int64_t t_us)
 
 int64_t tm__period_start(const tm_qresult *r, int64_t t_us)
 {
+    _Static_assert((int)TM_I_HOUR == (int)TM_CAL_HOUR && (int)TM_I_MONTH == (int)TM_CAL_MONTH, "one order");
     if (r->interval == TM_I_NONE)
         return r->from;
-    int64_t secs = floor_div(t_us, 1000000);
-    int64_t L = secs + tm__tz_offset(r->tz, secs), days = floor_div(L, 86400), Lp;
-    switch (r->interval) {
-    case TM_I_HOUR: Lp = floor_div(L, 3600) * 3600; break;
-    case TM_I_DAY: Lp = days * 86400; break;
-    case TM_I_WEEK: Lp = (days - ((days % 7 + 7 + 3) % 7)) * 86400; break;
-    default: {
-        int64_t y;
-        unsigned m, d;
-        tm__civil_from_days(days, &y, &m, &d);
-        Lp = tm__days_from_civil(y, m, 1) * 86400;
-    }
-    }
-    return tm__tz_local_to_utc(r->tz, Lp) * 1000000;
+    return tm__tz_floor(r->tz, floor_div(t_us, 1000000), r->interval) * 1000000;
 }
 
 static int passes(const run *x, const uint32_t dim[TM_NDIM])

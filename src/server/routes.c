@@ -146,7 +146,12 @@ static enum MHD_Result user_usage(req *r, const char *user, int envelope)
     if (tm__forbid_user(r, user, &ret))
         return ret;
     tm_buf b = TM_BUF_INIT, out = TM_BUF_INIT;
-    int rc = tm__user_usage_json(r->s->t, user, tm__arg(r, "period"), tm__arg(r, "tz"), &b);
+    tm_user_month u;
+    int rc = tm__user_month(r->s->t, user, tm__arg(r, "period"), tm__arg(r, "tz"), &u);
+    if (rc == TM_OK) {
+        rc = tm__user_month_json(&u, user, &b);
+        tm__user_month_free(&u);
+    }
     if (rc == TM_EINVAL)
         ret = tm__reply_error(r, 400, "invalid_query", "%s", tm_errmsg());
     else if (rc)
@@ -502,12 +507,11 @@ static enum MHD_Result seed_user(req *r)
 
 /* ---- alerts ---- */
 
-static int alert_row(void *arg, int64_t ts, const char *body)
+static int alert_row(void *arg, const tm_alert_entry *e)
 {
     tm_buf *b = arg;
-    (void)ts;
     tm__buf_puts(b, b->len > 12 ? ",\n  " : "\n  ");
-    return tm__buf_puts(b, body);
+    return tm__buf_puts(b, e->body);
 }
 
 static enum MHD_Result get_alerts(req *r)

@@ -17,6 +17,14 @@
 
 typedef struct tm_store tm_store;
 
+/* One transition of the alert history, as stored (strings valid during
+ * the callback). */
+typedef struct tm_alert_entry {
+    int64_t ts_us;
+    const char *rule, *key, *state; /* state: "firing" or "resolved"          */
+    const char *body;               /* the notification as sent (JSON)         */
+} tm_alert_entry;
+
 /* A (rule, key) state to record. */
 typedef struct tm_alert_change {
     const char *rule, *key, *value, *threshold, *body;
@@ -115,7 +123,7 @@ struct tm_store_ops {
      * thread only); alert_list walks the history newest first. */
     int (*alert_set)(tm_store *s, const tm_alert_change *ch, size_t n, int64_t now_us);
     int (*alert_list)(tm_store *s, int firing_only, size_t limit,
-                      int (*fn)(void *arg, int64_t ts_us, const char *body), void *arg);
+                      int (*fn)(void *arg, const tm_alert_entry *e), void *arg);
 
     /* Integrity checks, one report line each through fn; TM_ECORRUPT if any
      * fails. */

@@ -241,4 +241,17 @@ cost_usd                                    5          0.00015          4.99985 
 out=$($TM --db "$W/q.db" --config "$W/q.json" quota qu1 --json | jget 'd["limits"]["cost_usd"]')
 check "quota --json" eq "$out" "{'limit': 5, 'used': 0.00015, 'remaining': 4.99985, 'soft': True}"
 
+# --- usage: the human view is the same month as --json ----------------------
+for i in 1 2 3; do echo "{\"timestamp\":\"2026-10-0${i}T10:00:00Z\",\"user_id\":\"uu\",\"provider\":\"openai\",\"model\":\"gpt-4o-mini\",\"endpoint\":\"/chat\",\"input_tokens\":$((i*100))}"; done | $TM --db "$W/uu.db" ingest >/dev/null
+out=$($TM --db "$W/uu.db" usage uu --period 2026-10 --tz UTC); rc=$?
+check "usage table" eq "$out/$rc" "uu in 2026-10: 3 events, 600 tokens, \$0.00009
+
+DATE             EVENTS       TOKENS       COST USD
+2026-10-03            1          300       0.000045
+2026-10-02            1          200        0.00003
+2026-10-01            1          100       0.000015
+
+TOP ENDPOINTS                                 CALLS
+/chat                                             3/0"
+
 finish
