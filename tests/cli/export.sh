@@ -14,7 +14,6 @@ W=$(mktemp -d /tmp/tmx.XXXXXX)
 export TZ=UTC
 trap 'for p in "$W"/*.pid; do [ -f "$p" ] && kill -9 "$(cat "$p")" 2>/dev/null; done; rm -rf "$W"' EXIT
 export TOKMETER_DB="$W/x.db"
-port() { echo $((20000 + ($$ * 11 + $1) % 30000)); }
 
 # 600 events in and around November: priced, unpriced, reported costs, a
 # non-LLM metric, users with formula-like, quoted and comma names, projects.
@@ -164,9 +163,13 @@ out=$($TM report $NOV --interval day --fill --group-by provider --json | jget "l
 check "report --fill: 30 days x 4 providers" eq "$out" 120
 
 # --- GET /v1/export -------------------------------------------------------------------
-P=$(port 1); U="http://127.0.0.1:$P"
-$TMSAN --db "$TOKMETER_DB" serve --listen "127.0.0.1:$P" 2>"$W/d.log" & echo $! > "$W/d.pid"
-i=0; until curl -s "$U/healthz" >/dev/null 2>&1 || [ $i -ge 100 ]; do sleep 0.05; i=$((i + 1)); done
+# Port 0: the kernel picks a free port (no clash with tests running beside
+# this one); the daemon's first log line says which.
+$TMSAN --db "$TOKMETER_DB" serve --listen 127.0.0.1:0 2>"$W/d.log" & echo $! > "$W/d.pid"
+i=0; until grep -q ' port=[0-9]' "$W/d.log" 2>/dev/null || [ $i -ge 400 ]; do sleep 0.05; i=$((i + 1)); done
+P=$(sed -n 's/.* port=\([0-9]*\).*/\1/p' "$W/d.log" | head -1); U="http://127.0.0.1:$P"
+out=$(curl -s "$U/healthz"); check "daemon started" eq "$out" '{"status":"ok"}'
+[ "$out" = '{"status":"ok"}' ] || cat "$W/d.log" >&2
 code() { curl -s -o "$W/body" -D "$W/head" -w '%{http_code}' "$@"; }
 hdr() { grep -i "^$1:" "$W/head" | tr -d '\r' | cut -d' ' -f2-; }
 check "no keys (loopback): export 200" eq "$(code "$U/v1/export?period=2026-11&tz=UTC")" 200
