@@ -307,7 +307,7 @@ static int cache_task(tm_store *s, void *arg)
 static int save_task(tm_store *s, void *arg)
 {
     run *x = arg;
-    return s->ops->file_put(s, x->done, x->ndone, x->now);
+    return s->meta->file_put(s, x->done, x->ndone, x->now);
 }
 
 static void free_done(run *x)
@@ -385,8 +385,7 @@ static int take_event(run *x, tm_event *ev)
         if (strcmp(p->id, ev->id) != 0)
             continue;
         st->duplicates++;
-        if (ev->total_tokens < p->total_tokens ||
-            (ev->total_tokens == p->total_tokens && ev->value_nano <= p->value_nano))
+        if (!tm__copy_larger(ev->total_tokens, ev->value_nano, p->total_tokens, p->value_nano))
             return TM_OK;
         tm_event *c = tm__event_clone(ev);
         if (!c)
@@ -700,7 +699,7 @@ int tm__import(tm *t, const tm_import_opts *o, tm_import_stats *st)
     if (rc == TM_OK && w.n)
         qsort(w.files, w.n, sizeof *w.files, cmp_file);
     if (rc == TM_OK && !o->full)
-        rc = tm__store(t)->ops->file_list(tm__store(t), imp->name, know, &k);
+        rc = tm__store(t)->meta->file_list(tm__store(t), imp->name, know, &k);
     if (rc == TM_OK)
         rc = tm__writer_exec(tm__writer(t), cache_task, NULL);
     for (size_t i = 0; i < w.n && rc == TM_OK; i++) {

@@ -205,7 +205,7 @@ typedef struct apply_ctx {
 static int apply_task(tm_store *s, void *arg)
 {
     pass *p = ((apply_ctx *)arg)->p;
-    return s->ops->alert_set(s, p->ch, p->nch, p->now);
+    return s->meta->alert_set(s, p->ch, p->nch, p->now);
 }
 
 int tm__alerts_evaluate(const tm_pctx *pc, const tm_alerts *a, int64_t now, int deliver,
@@ -218,7 +218,7 @@ int tm__alerts_evaluate(const tm_pctx *pc, const tm_alerts *a, int64_t now, int 
     p.now = now;
     *transitions = 0;
     tm_store *s = pc->store;
-    int rc = a && a->nrules ? s->ops->alert_list(s, 1, 0, collect_firing, &p) : TM_OK;
+    int rc = a && a->nrules ? s->meta->alert_list(s, 1, 0, collect_firing, &p) : TM_OK;
     for (int i = 0; a && rc == TM_OK && i < a->nrules; i++) {
         rc = evaluate_rule(&p, &a->rules[i]);
         if (rc == TM_EINVAL)
@@ -255,12 +255,12 @@ int tm__alerts_evaluate(const tm_pctx *pc, const tm_alerts *a, int64_t now, int 
 int tm__alert_history(const tm_pctx *c, int firing_only, size_t limit,
                       int (*fn)(void *arg, const tm_alert_entry *e), void *arg)
 {
-    return c->store->ops->alert_list(c->store, firing_only, limit, fn, arg);
+    return c->store->meta->alert_list(c->store, firing_only, limit, fn, arg);
 }
 
 static int record_task(tm_store *s, void *arg)
 {
-    return s->ops->alert_set(s, arg, 1, tm__now_us());
+    return s->meta->alert_set(s, arg, 1, tm__now_us());
 }
 
 int tm__alert_record(const tm_pctx *c, tm_alert_change *ch)

@@ -569,8 +569,7 @@ void tm__metric_text(const tm_sums *s, const tm_sketch_acc *sk, int m, char *buf
     case TM_M_VALUE: tm__dec_format(s->value, 9, buf); return;
     case TM_M_COST: tm__dec_format(s->cost, 12, buf); return;
     case TM_M_ERROR_RATE:
-        snprintf(buf, cap, "%.6f", s->events ? (double)s->errors / (double)s->events : 0.0);
-        trim(buf);
+        tm__dec_ratio(s->errors, s->events ? s->events : 1, 6, buf);
         return;
     case TM_M_P50:
     case TM_M_P95:

@@ -482,12 +482,7 @@ static enum MHD_Result seed_latency(req *r)
     char rate[32] = "null";
     const tm_sums *t = &sd.res->totals.s;
     if (t->events) {
-        snprintf(rate, sizeof rate, "%.4f", 100.0 * (double)(t->events - t->errors) / (double)t->events);
-        char *e = rate + strlen(rate) - 1;
-        while (*e == '0')
-            *e-- = '\0';
-        if (*e == '.')
-            *e = '\0';
+        tm__dec_ratio((tm_i128)(t->events - t->errors) * 100, t->events, 4, rate);
     }
     tm_buf b = TM_BUF_INIT;
     tm__buf_puts(&b, "{\"success\": true, \"data\": {\"latency_percentiles_ms\": {");

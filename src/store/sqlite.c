@@ -316,6 +316,7 @@ static int sq_open(const char *path, tm_store **out)
     if (!s)
         return TM_ENOMEM;
     s->base.ops = &tm__sqlite_ops;
+    s->base.meta = &tm__sqlite_meta;
     pthread_mutex_init(&s->rmu, NULL);
     pthread_mutex_init(&s->ck_mu, NULL);
     pthread_cond_init(&s->ck_cv, NULL);
@@ -594,7 +595,7 @@ static int try_replace(sqlite_store *s, const tm_event *e, int64_t seq, tm_fact 
     sqlite3_reset(s->fact_get);
     if (rc || old->has_latency || (e->has & TM_HAS_LATENCY))
         return rc;
-    if (e->total_tokens < old->total || (e->total_tokens == old->total && e->value_nano <= old->value))
+    if (!tm__copy_larger(e->total_tokens, e->value_nano, old->total, old->value))
         return TM_OK;
     sqlite3_bind_int64(s->del, 1, seq);
     if ((rc = step_done(s->w, s->del, "replace event")) == TM_OK)
@@ -1403,10 +1404,13 @@ const struct tm_store_ops tm__sqlite_ops = {
     .name = "sqlite", .open = sq_open, .close = sq_close, .append = sq_append,
     .load_rollups = sq_load_rollups, .version = sq_version, .scan_facts = sq_scan_facts,
     .dict_id = sq_dict_id, .dict_name = sq_dict_name, .scan = sq_scan, .count = sq_count,
-    .reprice = sq_reprice, .verify = sq_verify, .key_put = sq_key_put,
-    .key_list = sq_key_list, .key_revoke = sq_key_revoke, .user_put = sq_user_put,
-    .user_get = sq_user_get, .alert_set = sq_alert_set, .alert_list = sq_alert_list,
-    .file_list = sq_file_list, .file_put = sq_file_put, .set_cache = sq_set_cache,
+    .reprice = sq_reprice, .verify = sq_verify, .set_cache = sq_set_cache,
+};
+
+const struct tm_meta_ops tm__sqlite_meta = {
+    .key_put = sq_key_put, .key_list = sq_key_list, .key_revoke = sq_key_revoke,
+    .user_put = sq_user_put, .user_get = sq_user_get, .alert_set = sq_alert_set,
+    .alert_list = sq_alert_list, .file_list = sq_file_list, .file_put = sq_file_put,
 };
 
 /* SQLite keeps memory statistics by default, behind a global mutex taken
