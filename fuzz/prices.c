@@ -54,9 +54,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         price_entries(c);
     tm__catalog_free(c);
 
-    tm_buf out = TM_BUF_INIT;
+    tm_buf out = TM_BUF_INIT, notes = TM_BUF_INIT;
     size_t n = 0, skipped = 0;
-    if (tm__price_import_litellm((const char *)data, size, &out, &n, &skipped) == TM_OK && n > 0) {
+    if (tm__price_import_litellm((const char *)data, size, &out, &n, &skipped, &notes) == TM_OK && n > 0) {
         tm_catalog *c2 = tm__catalog_new();
         if (c2 && tm__catalog_add_json(c2, out.data, out.len, "converted.json") != TM_OK) {
             fprintf(stderr, "prices: the LiteLLM converter wrote a file that does not load: %s\n%.*s\n",
@@ -68,5 +68,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         tm__catalog_free(c2);
     }
     tm__buf_free(&out);
+    tm__buf_free(&notes);
     return 0;
 }
