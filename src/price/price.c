@@ -758,7 +758,11 @@ static int litellm_entry(const char *name, const tm_jv *o, litellm_ent *e)
         e->model = name + pl + 1;
         e->named = 1;
     }
-    return *e->model && pl ? 1 : 0; /* "" or "acme/": a price file needs both names */
+    if (!*e->model || !pl) { /* "" or "acme/": a price file needs both names */
+        *e = (litellm_ent){0};
+        return 0;
+    }
+    return 1;
 }
 
 int tm__price_import_litellm(const char *json, size_t len, tm_buf *out, size_t *n,
