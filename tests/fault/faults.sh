@@ -71,9 +71,9 @@ scenario() {
 }
 
 for p in 1 0.5 0.2; do
-    scenario posix/io/rw/pwrite 28 $p "disk is full"
+    scenario posix/io/rw/pwrite 28 $p "disk full"
     scenario posix/io/rw/pwrite 5 $p "I/O error"
-    scenario posix/io/rw/write 28 $p "disk is full"
+    scenario posix/io/rw/write 28 $p "disk full"
     scenario posix/io/rw/write 5 $p "I/O error"
     scenario posix/io/sync/fdatasync 5 $p "I/O error"
     scenario posix/io/sync/fsync 5 $p "I/O error"
