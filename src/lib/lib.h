@@ -44,10 +44,6 @@ int tm__key_list(tm *t, int (*fn)(void *arg, const tm_key_rec *k), void *arg);
 int tm__key_check(tm *t, const char *presented, tm_key_rec *out);
 int tm__keys_active(tm *t, int *n);
 
-/* Replaces the handle's price catalog with one loaded from path (NULL:
- * built-in only); on error the old one stays. For SIGHUP. */
-int tm__reload_prices(tm *t, const char *path);
-
 /* Users' sums over their current quota period, kept current by the commit
  * hook so a check need not read the user's events (src/lib/quota.c). */
 struct tm_usage_cache;
@@ -76,7 +72,9 @@ int tm__alerts_evaluate(tm *t, const struct tm_alerts *a, int64_t now, int deliv
                         void (*on)(void *arg, const char *body, int delivered), void *arg,
                         int *transitions);
 
-/* Reloads the policy from the config file (SIGHUP). */
-int tm__reload_policy(tm *t, const char *path);
+/* SIGHUP: loads the policy (tiers, rate limits) from the config file and
+ * the price catalog from prices (NULL: built-in only), and replaces both
+ * only when both load; on any error the old ones stay whole. */
+int tm__reload(tm *t, const char *config, const char *prices);
 
 #endif

@@ -484,16 +484,32 @@ static int parse_listen(const char *s, struct sockaddr_storage *ss, int *loopbac
     return TM_OK;
 }
 
+/* SIGHUP: all or nothing. The config file (limits, log level, tiers, rate
+ * limits, alert rules) and the price file are read and checked whole first;
+ * on any error the running configuration stays as it was, every part of it,
+ * and the error is logged at error level. */
 static void reload(srv *s, const char *config_path)
 {
+    tm_server_config nc = s->cfg;
+    tm_alerts *na = NULL;
+    int rc = TM_OK;
     if (config_path) {
-        tm_server_config nc;
         tm_server_defaults(&nc);
-        if (tm_server_config_load(&nc, config_path) != TM_OK) {
-            const char *kv[] = {"error", tm_errmsg(), NULL};
-            tm__log(s, 3, "reload failed; keeping the running configuration", kv);
-            return;
-        }
+        rc = tm_server_config_load(&nc, config_path);
+        if (rc == TM_OK)
+            rc = tm__alerts_load(&na, config_path);
+    }
+    const char *env = getenv("TOKMETER_PRICES");
+    const char *prices = nc.prices[0] ? nc.prices : env && *env ? env : NULL;
+    if (rc == TM_OK)
+        rc = tm__reload(s->t, config_path, prices);
+    if (rc) {
+        tm__alerts_free(na);
+        const char *kv[] = {"config", config_path ? config_path : "-", "error", tm_errmsg(), NULL};
+        tm__log(s, 3, "reload failed; keeping the running configuration whole", kv);
+        return;
+    }
+    if (config_path) {
         if (strcmp(nc.listen, s->cfg.listen) || nc.threads != s->cfg.threads || strcmp(nc.db, s->cfg.db))
             tm__log(s, 2, "listen, threads and db change only on restart", NULL);
         __atomic_store_n(&s->cfg.max_body, nc.max_body, __ATOMIC_RELAXED);
@@ -501,28 +517,11 @@ static void reload(srv *s, const char *config_path)
         __atomic_store_n(&s->cfg.request_timeout_s, nc.request_timeout_s, __ATOMIC_RELAXED);
         __atomic_store_n(&s->cfg.log_level, nc.log_level, __ATOMIC_RELAXED);
         memcpy(s->cfg.prices, nc.prices, sizeof nc.prices);
-        tm_alerts *na = NULL;
-        if (tm__alerts_load(&na, config_path) == TM_OK) {
-            pthread_mutex_lock(&s->amu);
-            tm__alerts_free(s->alerts);
-            s->alerts = na;
-            pthread_cond_signal(&s->acv);
-            pthread_mutex_unlock(&s->amu);
-        } else {
-            const char *kv[] = {"error", tm_errmsg(), NULL};
-            tm__log(s, 3, "alert rules not reloaded", kv);
-        }
-    }
-    const char *env = getenv("TOKMETER_PRICES");
-    const char *prices = s->cfg.prices[0] ? s->cfg.prices : env && *env ? env : NULL;
-    if (tm__reload_policy(s->t, config_path) != TM_OK) {
-        const char *kv[] = {"error", tm_errmsg(), NULL};
-        tm__log(s, 3, "policy reload failed; keeping the old tiers and rate limits", kv);
-    }
-    if (tm__reload_prices(s->t, prices) != TM_OK) {
-        const char *kv[] = {"error", tm_errmsg(), NULL};
-        tm__log(s, 3, "price reload failed; keeping the old prices", kv);
-        return;
+        pthread_mutex_lock(&s->amu);
+        tm__alerts_free(s->alerts);
+        s->alerts = na;
+        pthread_cond_signal(&s->acv);
+        pthread_mutex_unlock(&s->amu);
     }
     const char *kv[] = {"config", config_path ? config_path : "-", "prices", prices ? prices : "built-in", NULL};
     tm__log(s, 1, "reloaded", kv);
