@@ -44,8 +44,8 @@ int tm__key_create(tm *t, const char *scope, const char *user, const char *name,
         return tm__fail(TM_EIO, "keys: libsodium could not start");
     if (strcmp(scope, "ingest") && strcmp(scope, "read") && strcmp(scope, "admin"))
         return tm__fail(TM_EINVAL, "scope: must be ingest, read or admin, not '%s'", scope);
-    if (user && strcmp(scope, "read") != 0)
-        return tm__fail(TM_EINVAL, "user: only a read key is bound to a user");
+    if (user && strcmp(scope, "admin") == 0)
+        return tm__fail(TM_EINVAL, "user: an admin key cannot be bound to a user");
     if (user && (!*user || strlen(user) > 128))
         return tm__fail(TM_EINVAL, "user: must be 1 to 128 bytes");
     if (name && strlen(name) > 64)

@@ -23,6 +23,11 @@ static enum MHD_Result post_events(req *r)
     const char *ct = MHD_lookup_connection_value(r->c, MHD_HEADER_KIND, "Content-Type");
     const char *idem = MHD_lookup_connection_value(r->c, MHD_HEADER_KIND, "Idempotency-Key");
     unsigned flags = ct && strncmp(ct, "application/x-ndjson", 20) == 0 ? TM_JSON_NDJSON : 0;
+    if (r->has_key && r->key.user[0])
+        return tm__reply_error(r, 403, "forbidden",
+                               "this key is bound to user %s: it may only check that user's "
+                               "limits (POST /v1/check); storing events needs an unbound key",
+                               r->key.user);
     if (r->body.len && memchr(r->body.data, '\0', r->body.len))
         return tm__reply_error(r, 400, "invalid_body", "body: contains a NUL byte");
     if (idem && (!*idem || strlen(idem) > 128))
@@ -222,7 +227,9 @@ static enum MHD_Result put_user(req *r)
     return ret;
 }
 
-/* POST /v1/check — before a call: quota and rate limits. */
+/* POST /v1/check — before a call: quota and rate limits. A check debits the
+ * rate limiter, so it is a write: ingest and admin keys (a user-bound
+ * ingest key for its own user only). */
 static enum MHD_Result post_check(req *r)
 {
     tm_arena a = TM_ARENA_INIT;
@@ -567,7 +574,7 @@ const route tm__routes[] = {
     {"GET", "/v1/users/", "/usage", "/v1/users/{id}/usage", SC_READ, get_user_usage},
     {"GET", "/v1/users/", "/quota", "/v1/users/{id}/quota", SC_READ, get_user_quota},
     {"PUT", "/v1/users/", "", "/v1/users/{id}", SC_INGEST, put_user},
-    {"POST", "/v1/check", "", "/v1/check", SC_READ, post_check},
+    {"POST", "/v1/check", "", "/v1/check", SC_INGEST, post_check},
     {"GET", "/api/usage/metrics/realtime", "", "/api/usage/metrics/realtime", SC_READ, seed_realtime},
     {"GET", "/api/usage/metrics/aggregates", "", "/api/usage/metrics/aggregates", SC_READ, seed_aggregates},
     {"GET", "/api/usage/costs/by-provider", "", "/api/usage/costs/by-provider", SC_READ, seed_costs},

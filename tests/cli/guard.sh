@@ -73,4 +73,41 @@ check "good file: the new tiers apply" eq "$out" '"requests": {"limit": 3'
 check "good file: logged as reloaded" eq "$(grep -c 'level=info msg="reloaded"' "$W/reload.log")" 1
 stop reload; check "reload daemon exits 0" eq "$?" 0
 
+# --- 9: a check spends rate-limit budgets, so it needs a write key -------------
+P=$(port 2); U="http://127.0.0.1:$P"; DB="$W/check.db"
+cat > "$W/ccfg.json" <<'JSON'
+{"rate_limits": [{"scope": "global", "requests_per_minute": 3}]}
+JSON
+ADMIN=$($TM --db "$DB" keys create --scope admin | head -1)
+INGEST=$($TM --db "$DB" keys create --scope ingest | head -1)
+READ=$($TM --db "$DB" keys create --scope read | head -1)
+RU1=$($TM --db "$DB" keys create --scope read --user c1 | head -1)
+IU1=$($TM --db "$DB" keys create --scope ingest --user c1 | head -1)
+check "an ingest key can be bound to a user" has "$IU1" "tmk_"
+$TM --db "$DB" keys create --scope admin --user c1 >/dev/null 2>"$W/err"
+check "an admin key cannot be bound to a user (usage error)" eq "$?" 64
+check "  and says why" has "$(cat "$W/err")" "admin key cannot be bound"
+start check "$DB" "$P" --config "$W/ccfg.json"
+C='{"user_id": "c1", "operation": "chat"}'
+for i in 1 2 3 4; do
+    check "read key: check $i is 403" eq "$(code -H "$(A "$READ")" "$U/v1/check" -d "$C")" 403
+    check "user-bound read key: check $i is 403" eq "$(code -H "$(A "$RU1")" "$U/v1/check" -d "$C")" 403
+done
+check "  the 403 names the scope" has "$(cat "$W/body")" "a read key may not use POST /v1/check"
+# Eight refused checks spent nothing of the global 3 a minute.
+out=$(curl -s -H "$(A "$INGEST")" "$U/v1/check" -d "$C" | grep -o '"allowed": [a-z]*')
+check "ingest key: check allowed (read keys spent nothing)" eq "$out" '"allowed": true'
+out=$(curl -s -H "$(A "$ADMIN")" "$U/v1/check" -d "$C" | grep -o '"allowed": [a-z]*')
+check "admin key: check allowed" eq "$out" '"allowed": true'
+out=$(curl -s -H "$(A "$IU1")" "$U/v1/check" -d "$C" | grep -o '"allowed": [a-z]*')
+check "user-bound ingest key: own user allowed" eq "$out" '"allowed": true'
+out=$(curl -s -H "$(A "$IU1")" "$U/v1/check" -d "$C" | grep -o '"allowed": [a-z]*')
+check "the fourth check is over the global 3 a minute" eq "$out" '"allowed": false'
+check "user-bound ingest key: another user 403" eq "$(code -H "$(A "$IU1")" "$U/v1/check" -d '{"user_id": "c2"}')" 403
+check "user-bound ingest key: no events 403" eq "$(code -H "$(A "$IU1")" "$U/v1/events" -d '{"user_id": "c1"}')" 403
+check "  the 403 says why" has "$(cat "$W/body")" "bound to user c1"
+check "user-bound ingest key: no reads 403" eq "$(code -H "$(A "$IU1")" "$U/v1/users/c1/usage")" 403
+check "unbound ingest key still stores events" eq "$(code -H "$(A "$INGEST")" "$U/v1/events" -d '{"user_id": "c1"}')" 200
+stop check; check "check daemon exits 0" eq "$?" 0
+
 finish
