@@ -130,15 +130,20 @@ int tm__key_check(tm *t, const char *presented, tm_key_rec *out)
     return rc;
 }
 
-static int count_active(void *arg, const tm_key_rec *k)
+static int count_keys(void *arg, const tm_key_rec *k)
 {
-    *(int *)arg += !k->revoked_us;
+    int *n = arg;
+    n[0] += !k->revoked_us;
+    n[1]++;
     return 0;
 }
 
-int tm__keys_active(tm *t, int *n)
+int tm__keys_count(tm *t, int *active, int *ever)
 {
-    *n = 0;
+    int n[2] = {0, 0};
     tm_store *s = tm__store(t);
-    return s->ops->key_list(s, NULL, count_active, n);
+    int rc = s->ops->key_list(s, NULL, count_keys, n);
+    *active = n[0];
+    *ever = n[1];
+    return rc;
 }

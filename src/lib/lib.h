@@ -42,7 +42,8 @@ int tm__key_create(tm *t, const char *scope, const char *user, const char *name,
 int tm__key_revoke(tm *t, const char *id);
 int tm__key_list(tm *t, int (*fn)(void *arg, const tm_key_rec *k), void *arg);
 int tm__key_check(tm *t, const char *presented, tm_key_rec *out);
-int tm__keys_active(tm *t, int *n);
+/* Keys not revoked, and keys ever created (revoked ones included). */
+int tm__keys_count(tm *t, int *active, int *ever);
 
 /* Users' sums over their current quota period, kept current by the commit
  * hook so a check need not read the user's events (src/lib/quota.c). */

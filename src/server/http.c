@@ -128,28 +128,37 @@ int tm__forbid_user(req *r, const char *user, enum MHD_Result *ret)
 
 /* ---- auth ---- */
 
-/* 0 to go on; else a reply was queued and *ret holds its result. */
+/* 0 to go on; else a reply was queued and *ret holds its result.
+ *
+ * Auth is a state that only ever closes: a daemon is open to anonymous
+ * clients only while it listens on loopback and its store has never held
+ * a key. Once a key exists (seen at start or by a later anonymous request),
+ * keys_required is set and stays set, so revoking every key leaves a daemon
+ * that refuses everything but the open routes, never one that is open. */
 static int authorize(req *r, enum MHD_Result *ret)
 {
     const char *h = MHD_lookup_connection_value(r->c, MHD_HEADER_KIND, "Authorization");
     if (r->rt->scope == SC_OPEN)
         return 0;
-    if (!h) {
-        /* "No key exists" is remembered for a second, so anonymous requests
-         * on loopback do not each query the store; the first key created
-         * is enforced within a second. */
+    if (!h && !__atomic_load_n(&r->s->keys_required, __ATOMIC_ACQUIRE)) {
+        /* "No key was ever created" is remembered for a second, so anonymous
+         * requests on loopback do not each query the store; the first key
+         * created is enforced within a second. */
         int64_t now = tm__now_us();
         if (now < __atomic_load_n(&r->s->nokeys_until_us, __ATOMIC_RELAXED))
             return 0;
-        int n = 0;
-        if (tm__keys_active(r->s->t, &n) != TM_OK) {
+        int active = 0, ever = 0;
+        if (tm__keys_count(r->s->t, &active, &ever) != TM_OK) {
             *ret = tm__reply_error(r, 503, "store_error", "%s", tm_errmsg());
             return 1;
         }
-        if (n == 0) { /* no keys exist: loopback only, enforced at start */
+        if (ever == 0) {
             __atomic_store_n(&r->s->nokeys_until_us, now + 1000000, __ATOMIC_RELAXED);
             return 0;
         }
+        __atomic_store_n(&r->s->keys_required, 1, __ATOMIC_RELEASE);
+    }
+    if (!h) {
         *ret = tm__reply_error(r, 401, "unauthorized", "send an API key: Authorization: Bearer KEY");
         return 1;
     }
@@ -530,7 +539,7 @@ static void reload(srv *s, const char *config_path)
 int tm_server_run(tm *t, tm_server_config *cfg, const char *config_path)
 {
     struct sockaddr_storage ss;
-    int loopback = 0, rc, sig = 0, nkeys = 0;
+    int loopback = 0, rc, sig = 0, nkeys = 0, everkeys = 0;
     srv *s = calloc(1, sizeof *s);
     if (!s)
         return TM_ENOMEM;
@@ -540,7 +549,7 @@ int tm_server_run(tm *t, tm_server_config *cfg, const char *config_path)
     pthread_cond_init(&s->acv, NULL);
     pthread_t eval_thread;
     int evaluating = 0;
-    if ((rc = parse_listen(cfg->listen, &ss, &loopback)) || (rc = tm__keys_active(t, &nkeys)) ||
+    if ((rc = parse_listen(cfg->listen, &ss, &loopback)) || (rc = tm__keys_count(t, &nkeys, &everkeys)) ||
         (rc = tm__alerts_load(&s->alerts, config_path)))
         goto out;
     if (!loopback && nkeys == 0) {
@@ -549,6 +558,7 @@ int tm_server_run(tm *t, tm_server_config *cfg, const char *config_path)
                                  "(tokmeter keys create --scope admin)", cfg->listen);
         goto out;
     }
+    s->keys_required = everkeys > 0 || !loopback;
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
@@ -581,6 +591,9 @@ int tm_server_run(tm *t, tm_server_config *cfg, const char *config_path)
                             "keys", keys, "version", TM_VERSION, NULL};
         tm__log(s, s->cfg.log_level > 1 ? s->cfg.log_level : 1, "tokmeter serving", kv);
     }
+    if (everkeys > 0 && nkeys == 0)
+        tm__log(s, 2, "every API key is revoked: only /healthz and /readyz answer until one is "
+                      "created (tokmeter keys create)", NULL);
     for (;;) {
         sigwait(&set, &sig);
         if (sig != SIGHUP)

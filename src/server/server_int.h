@@ -38,6 +38,7 @@ struct srv {
     uint64_t dur_sum_us[32];
     uint64_t events[3];     /* accepted, duplicates, rejected                 */
     int64_t nokeys_until_us;/* "no key exists" is trusted until then (1 s)    */
+    int keys_required;      /* set once, never cleared: see authorize()       */
     struct tm_alerts *alerts;       /* rules; swapped on SIGHUP under amu       */
     pthread_mutex_t amu;
     pthread_cond_t acv;

@@ -110,4 +110,41 @@ check "user-bound ingest key: no reads 403" eq "$(code -H "$(A "$IU1")" "$U/v1/u
 check "unbound ingest key still stores events" eq "$(code -H "$(A "$INGEST")" "$U/v1/events" -d '{"user_id": "c1"}')" 200
 stop check; check "check daemon exits 0" eq "$?" 0
 
+# --- 2: revoking the last key does not open the daemon --------------------------
+P=$(port 3); U="http://127.0.0.1:$P"; DB="$W/auth.db"
+start auth "$DB" "$P"
+check "never a key: anonymous reads on loopback" eq "$(code "$U/v1/usage")" 200
+K=$($TM --db "$DB" keys create --scope admin | head -1)
+sleep 1.2 # "no key exists" is trusted for a second
+check "a key exists: anonymous 401" eq "$(code "$U/v1/usage")" 401
+check "  the key works" eq "$(code -H "$(A "$K")" "$U/v1/usage")" 200
+$TM --db "$DB" keys revoke "$K" >/dev/null
+sleep 1.2
+check "last key revoked: anonymous read 401" eq "$(code "$U/v1/usage")" 401
+check "last key revoked: anonymous PUT user 401" eq "$(code -X PUT "$U/v1/users/x" -d '{"tier": null}')" 401
+check "last key revoked: anonymous events 401" eq "$(code "$U/v1/events" -d '{}')" 401
+check "last key revoked: anonymous metrics 401" eq "$(code "$U/metrics")" 401
+check "last key revoked: the revoked key 401" eq "$(code -H "$(A "$K")" "$U/v1/usage")" 401
+check "last key revoked: /healthz still answers" eq "$(code "$U/healthz")" 200
+stop auth; check "auth daemon exits 0" eq "$?" 0
+start auth "$DB" "$P"
+check "restarted with only revoked keys: anonymous 401" eq "$(code "$U/v1/usage")" 401
+check "  and it says so in its log" has "$(cat "$W/auth.log")" "every API key is revoked"
+K2=$($TM --db "$DB" keys create --scope read | head -1)
+check "a new key works at once" eq "$(code -H "$(A "$K2")" "$U/v1/usage")" 200
+stop auth
+# On an address that is not loopback: never served without a key.
+P=$(port 4); U="http://127.0.0.1:$P"
+$TMSAN --db "$DB" serve --listen "0.0.0.0:$P" 2>"$W/pub.log" & echo $! > "$W/pub.pid"
+i=0; until curl -s "$U/healthz" >/dev/null 2>&1 || [ $i -ge 100 ]; do sleep 0.05; i=$((i + 1)); done
+check "public: the key works" eq "$(code -H "$(A "$K2")" "$U/v1/usage")" 200
+$TM --db "$DB" keys revoke "$K2" >/dev/null
+sleep 1.2
+check "public, every key revoked: anonymous 401" eq "$(code "$U/v1/usage")" 401
+check "public, every key revoked: events 401" eq "$(code "$U/v1/events" -d '{}')" 401
+stop pub; check "public daemon exits 0" eq "$?" 0
+$TM --db "$DB" serve --listen "0.0.0.0:$P" 2>"$W/err"; rc=$?
+check "public, no active key: refused at start" eq "$rc" 1
+check "  the refusal says why" has "$(cat "$W/err")" "no API key exists"
+
 finish
