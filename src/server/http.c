@@ -27,15 +27,15 @@
 #include "../policy/alert.h"
 #include "server_int.h"
 
-static const unsigned statuses[NSTATUS] = {200, 400, 401, 403, 404, 405, 408,
-                                           413, 415, 429, 500, 503, 0};
+const unsigned tm__statuses[NSTATUS] = {200, 400, 401, 403, 404, 405, 408,
+                                        413, 414, 415, 429, 500, 503, 0};
 const double tm__dur_bounds[NBUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                          0.05, 0.1, 0.25, 1, 5};
 
 static int status_ix(unsigned st)
 {
     for (int i = 0; i < NSTATUS - 1; i++)
-        if (statuses[i] == st)
+        if (tm__statuses[i] == st)
             return i;
     return NSTATUS - 1;
 }
@@ -212,6 +212,42 @@ static const route *find_route(const char *method, const char *url, int *ix, int
     return NULL;
 }
 
+static req *req_new(srv *s)
+{
+    req *r = calloc(1, sizeof *r);
+    if (r) {
+        r->s = s;
+        r->start_us = tm__now_us();
+        r->route_ix = (int)tm__nroutes;
+    }
+    return r;
+}
+
+/* libmicrohttpd calls this with the raw request target as soon as the
+ * request line is in, before it parses the query arguments, each into a
+ * record in the connection's fixed memory pool. Too many of them exhaust
+ * the pool, and libmicrohttpd 0.9.75 then leaves the client hanging until
+ * the idle timeout. So the arguments are counted here; over the limit, the
+ * query is cut off in place (the target lies in the connection's own
+ * writable read buffer, and libmicrohttpd parses the arguments only after
+ * this returns) and the handler answers 414. The request starts here. */
+static void *uri_seen(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    req *r = req_new(cls);
+    char *q = strchr(uri, '?');
+    (void)c;
+    if (r && q) {
+        size_t n = 1;
+        for (const char *p = q + 1; *p; p++)
+            n += *p == '&';
+        if (n > TM_MAX_QUERY_ARGS) {
+            r->nargs = n;
+            q[1] = '\0';
+        }
+    }
+    return r;
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
                                const char *method, const char *version, const char *upload,
                                size_t *upload_size, void **con_cls)
@@ -220,16 +256,22 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     req *r = *con_cls;
     enum MHD_Result ret = MHD_YES;
     (void)version;
-    if (!r) {
-        if (!(r = calloc(1, sizeof *r)))
-            return MHD_NO;
-        *con_cls = r;
-        r->s = s;
+    if (!r && !(r = *con_cls = req_new(s)))
+        return MHD_NO;
+    if (!r->c) { /* the first call: the headers are in */
         r->c = c;
         r->url = url;
         r->method = method;
-        r->start_us = tm__now_us();
         r->body.max = __atomic_load_n(&s->cfg.max_body, __ATOMIC_RELAXED);
+        if (r->nargs) {
+            char n[24];
+            snprintf(n, sizeof n, "%zu", r->nargs);
+            const char *kv[] = {"method", method, "path", url, "arguments", n, NULL};
+            tm__log(s, 2, "refused: too many query arguments", kv);
+            return tm__reply_error(r, 414, "too_many_query_arguments",
+                                   "query: %zu arguments; at most %d are allowed", r->nargs,
+                                   TM_MAX_QUERY_ARGS);
+        }
         int wrong = 0;
         r->rt = find_route(method, url, &r->route_ix, &wrong);
         if (!r->rt) {
@@ -291,6 +333,11 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
     (void)c, (void)toe;
     if (!r)
         return;
+    if (!r->c) { /* refused by libmicrohttpd before the handler (431, 400) */
+        free(r);
+        *con_cls = NULL;
+        return;
+    }
     double secs = (double)(tm__now_us() - r->start_us) / 1e6;
     int ix = r->route_ix;
     __atomic_fetch_add(&s->requests[ix][status_ix(r->status)], 1, __ATOMIC_RELAXED);
@@ -574,7 +621,9 @@ int tm_server_run(tm *t, tm_server_config *cfg, const char *config_path)
         MHD_OPTION_THREAD_POOL_SIZE, cfg->threads, MHD_OPTION_NOTIFY_COMPLETED, completed, s,
         MHD_OPTION_CONNECTION_TIMEOUT, cfg->idle_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
         cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_per_ip,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->max_header + 16384, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+        MHD_OPTION_URI_LOG_CALLBACK, uri_seen, s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->max_header + 16384 + TM_MAX_QUERY_ARGS * 64,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE,
         (unsigned)1024, MHD_OPTION_END);
     if (!d) {
         pthread_sigmask(SIG_UNBLOCK, &set, NULL);

@@ -593,8 +593,6 @@ extern const double tm__dur_bounds[NBUCKETS];
 
 void tm__metrics_render(srv *s, tm_buf *b)
 {
-    static const unsigned statuses[NSTATUS] = {200, 400, 401, 403, 404, 405, 408,
-                                               413, 415, 429, 500, 503, 0};
     tm__buf_puts(b, "# HELP tokmeter_http_requests_total HTTP requests by route and status.\n"
                     "# TYPE tokmeter_http_requests_total counter\n");
     for (size_t i = 0; i <= tm__nroutes; i++)
@@ -602,7 +600,7 @@ void tm__metrics_render(srv *s, tm_buf *b)
             uint64_t n = __atomic_load_n(&s->requests[i][k], __ATOMIC_RELAXED);
             if (n)
                 tm__buf_printf(b, "tokmeter_http_requests_total{route=\"%s\",status=\"%u\"} %llu\n",
-                               i < tm__nroutes ? tm__routes[i].name : "unknown", statuses[k],
+                               i < tm__nroutes ? tm__routes[i].name : "unknown", tm__statuses[k],
                                (unsigned long long)n);
         }
     tm__buf_puts(b, "# HELP tokmeter_http_request_duration_seconds Time from request to response.\n"

@@ -27,7 +27,9 @@ typedef struct route {
     enum MHD_Result (*fn)(req *r);
 } route;
 
-#define NSTATUS 13
+#define NSTATUS 14
+/* The query arguments a request may carry; more get 414 (see uri_seen). */
+#define TM_MAX_QUERY_ARGS 256
 #define NBUCKETS 11
 
 struct srv {
@@ -56,6 +58,7 @@ struct req {
     int route_ix;
     tm_buf body;
     int too_big, too_slow;
+    size_t nargs;           /* query arguments, when over TM_MAX_QUERY_ARGS   */
     int64_t start_us;
     tm_key_rec key;         /* the caller's key, when one was given           */
     int has_key;
@@ -64,6 +67,7 @@ struct req {
 };
 
 extern const route tm__routes[];
+extern const unsigned tm__statuses[NSTATUS]; /* the metrics' status labels; last: other */
 extern const size_t tm__nroutes;
 
 enum MHD_Result tm__reply(req *r, unsigned status, const tm_buf *b);

@@ -147,4 +147,42 @@ $TM --db "$DB" serve --listen "0.0.0.0:$P" 2>"$W/err"; rc=$?
 check "public, no active key: refused at start" eq "$rc" 1
 check "  the refusal says why" has "$(cat "$W/err")" "no API key exists"
 
+# --- 8: too many query arguments get 414, not a hang ----------------------------
+P=$(port 5); U="http://127.0.0.1:$P"
+start args "$W/args.db" "$P"
+# args N [ARG]: GET /v1/usage with N arguments; prints the status and the
+# error code, or "no answer" when none comes within 5 s.
+args() {
+    python3 - "$P" "$1" "${2:-where=provider:abcdefghijklmnopqrstuvwxyz}" <<'PY'
+import json, socket, sys
+port, n, arg = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3].encode()
+s = socket.create_connection(("127.0.0.1", port))
+s.settimeout(5)
+s.sendall(b"GET /v1/usage?" + b"&".join([arg] * n) + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+data = b""
+try:
+    while True:
+        d = s.recv(65536)
+        if not d:
+            break
+        data += d
+except OSError:
+    print("no answer")
+    sys.exit(0)
+head, _, body = data.partition(b"\r\n\r\n")
+code = json.loads(body).get("error", {}).get("code", "-") if body.startswith(b"{") else "-"
+print(head.split(b" ")[1].decode(), code)
+PY
+}
+check "255 query arguments are served" eq "$(args 255)" "200 -"
+check "256 query arguments are served" eq "$(args 256)" "200 -"
+check "257 query arguments: 414" eq "$(args 257)" "414 too_many_query_arguments"
+check "492 query arguments: 414" eq "$(args 492)" "414 too_many_query_arguments"
+check "5000 short arguments: 414" eq "$(args 5000 a=1)" "414 too_many_query_arguments"
+check "256 unknown arguments: the usual 400" eq "$(args 256 a=1)" "400 invalid_query"
+check "the refusal is logged" has "$(cat "$W/args.log")" 'level=warn msg="refused: too many query arguments" method=GET path=/v1/usage arguments=492'
+check "414 is counted in the metrics" has "$(curl -s "$U/metrics")" 'tokmeter_http_requests_total{route="unknown",status="414"} 3'
+check "the daemon still serves" eq "$(code "$U/v1/usage")" 200
+stop args; check "args daemon exits 0" eq "$?" 0
+
 finish
