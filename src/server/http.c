@@ -88,7 +88,7 @@ enum MHD_Result tm__reply(req *r, unsigned status, const tm_buf *b)
     if (status == 401)
         MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"tokmeter\"");
     r->status = status;
-    enum MHD_Result ok = MHD_queue_response(r->c, status, resp);
+    enum MHD_Result ok = tm__conn_enter(r->s, r->c, C_BUSY) ? MHD_NO : MHD_queue_response(r->c, status, resp);
     MHD_destroy_response(resp);
     return ok;
 }
@@ -235,7 +235,7 @@ static void *uri_seen(void *cls, const char *uri, struct MHD_Connection *c)
 {
     req *r = req_new(cls);
     char *q = strchr(uri, '?');
-    (void)c;
+    tm__conn_enter(cls, c, C_HEAD);
     if (r && q) {
         size_t n = 1;
         for (const char *p = q + 1; *p; p++)
@@ -259,6 +259,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     if (!r && !(r = *con_cls = req_new(s)))
         return MHD_NO;
     if (!r->c) { /* the first call: the headers are in */
+        if (tm__conn_enter(s, c, C_BODY))
+            return MHD_NO; /* past the header deadline: closed */
         r->c = c;
         r->url = url;
         r->method = method;
@@ -305,6 +307,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         *upload_size = 0;
         return MHD_YES;
     }
+    if (tm__conn_enter(s, c, *upload_size ? C_BODY : C_BUSY))
+        return MHD_NO; /* answered 408 by the reaper (conns.c) */
     if (*upload_size) {
         unsigned limit = __atomic_load_n(&s->cfg.request_timeout_s, __ATOMIC_RELAXED);
         if (tm__now_us() - r->start_us > (int64_t)limit * 1000000)
@@ -333,6 +337,8 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
     (void)c, (void)toe;
     if (!r)
         return;
+    if (tm__conn_enter(s, c, C_IDLE) == 408 && !r->status)
+        r->status = 408; /* answered by the reaper (conns.c) */
     if (!r->c) { /* refused by libmicrohttpd before the handler (431, 400) */
         free(r);
         *con_cls = NULL;
@@ -594,8 +600,10 @@ int tm_server_run(tm *t, tm_server_config *cfg, const char *config_path)
     s->cfg = *cfg;
     pthread_mutex_init(&s->amu, NULL);
     pthread_cond_init(&s->acv, NULL);
-    pthread_t eval_thread;
-    int evaluating = 0;
+    pthread_mutex_init(&s->cmu, NULL);
+    pthread_cond_init(&s->ccv, NULL);
+    pthread_t eval_thread, reaper_thread;
+    int evaluating = 0, reaping = 0;
     if ((rc = parse_listen(cfg->listen, &ss, &loopback)) || (rc = tm__keys_count(t, &nkeys, &everkeys)) ||
         (rc = tm__alerts_load(&s->alerts, config_path)))
         goto out;
@@ -614,13 +622,17 @@ int tm_server_run(tm *t, tm_server_config *cfg, const char *config_path)
     pthread_sigmask(SIG_BLOCK, &set, NULL); /* MHD's threads inherit the mask */
     tm__set_event_hook(t, event_log, s);
     evaluating = pthread_create(&eval_thread, NULL, evaluator, s) == 0;
+    reaping = pthread_create(&reaper_thread, NULL, tm__conn_reaper, s) == 0;
     struct MHD_Daemon *d = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
             (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
         0, NULL, NULL, handler, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_THREAD_POOL_SIZE, cfg->threads, MHD_OPTION_NOTIFY_COMPLETED, completed, s,
-        MHD_OPTION_CONNECTION_TIMEOUT, cfg->idle_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
-        cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_per_ip,
+        MHD_OPTION_CONNECTION_TIMEOUT, cfg->idle_timeout_s,
+        /* conns.c keeps both limits by closing the longest waiting connection;
+         * libmicrohttpd's hard limit leaves room for those being closed. */
+        MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections + 64, MHD_OPTION_NOTIFY_CONNECTION,
+        tm__conn_notify, s,
         MHD_OPTION_URI_LOG_CALLBACK, uri_seen, s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->max_header + 16384 + TM_MAX_QUERY_ARGS * 64,
         MHD_OPTION_LISTEN_BACKLOG_SIZE,
@@ -658,6 +670,13 @@ int tm_server_run(tm *t, tm_server_config *cfg, const char *config_path)
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
     rc = TM_OK;
 out:
+    if (reaping) {
+        pthread_mutex_lock(&s->cmu);
+        s->cstop = 1;
+        pthread_cond_signal(&s->ccv);
+        pthread_mutex_unlock(&s->cmu);
+        pthread_join(reaper_thread, NULL);
+    }
     if (evaluating) {
         pthread_mutex_lock(&s->amu);
         s->astop = 1;
@@ -670,6 +689,8 @@ out:
         free(s->outbox[--s->noutbox]);
     pthread_mutex_destroy(&s->amu);
     pthread_cond_destroy(&s->acv);
+    pthread_mutex_destroy(&s->cmu);
+    pthread_cond_destroy(&s->ccv);
     free(s);
     return rc;
 }

@@ -48,6 +48,10 @@ struct srv {
     int adirty;             /* events arrived: evaluate soon (at most 1/s)     */
     char *outbox[64];       /* notifications for the evaluator to deliver      */
     int noutbox;
+    struct conn *conns;     /* every open connection (conns.c), under cmu      */
+    pthread_mutex_t cmu;
+    pthread_cond_t ccv;
+    int cstop;
 };
 
 struct req {
@@ -80,6 +84,19 @@ const char *tm__arg(req *r, const char *key);
 int tm__forbid_user(req *r, const char *user, enum MHD_Result *ret);
 
 void tm__log(const srv *s, int level, const char *msg, const char *const *kv);
+
+/* Connections (conns.c): the states a connection goes through. */
+enum { C_IDLE, C_HEAD, C_BODY, C_BUSY, C_CUT };
+/* MHD_OPTION_NOTIFY_CONNECTION: tracks each connection; at accept, makes
+ * room when a connection limit is reached. */
+void tm__conn_notify(void *cls, struct MHD_Connection *c, void **socket_context,
+                     enum MHD_ConnectionNotificationCode toe);
+/* Moves c's connection to state (C_IDLE restarts its clock). Returns 0, or
+ * when the connection was already given up, the status it was answered
+ * with (408) or 1 when it was closed without one: the caller stops. */
+int tm__conn_enter(srv *s, struct MHD_Connection *c, int state);
+/* The thread that enforces the header and request deadlines, until cstop. */
+void *tm__conn_reaper(void *srv);
 
 /* Events were stored: let the evaluator run the alert rules soon. */
 void tm__alerts_nudge(srv *s);

@@ -185,4 +185,107 @@ check "414 is counted in the metrics" has "$(curl -s "$U/metrics")" 'tokmeter_ht
 check "the daemon still serves" eq "$(code "$U/v1/usage")" 200
 stop args; check "args daemon exits 0" eq "$?" 0
 
+# --- 3: slow clients ------------------------------------------------------------
+# A body declared as 100,000 bytes, sent a byte every 2 s, gets its 408 at
+# request_timeout_s (5 s), while it is still arriving.
+P=$(port 6); U="http://127.0.0.1:$P"
+echo '{"limits": {"request_timeout_s": 5, "idle_timeout_s": 30}}' > "$W/slowcfg.json"
+start slowbody "$W/slow.db" "$P" --config "$W/slowcfg.json"
+python3 - "$P" > "$W/drip" <<'PY'
+import select, socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+t0 = time.time()
+s.sendall(b"POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n[")
+data = b""
+while time.time() - t0 < 12 and b"\r\n\r\n" not in data:
+    if select.select([s], [], [], 2)[0]:
+        d = s.recv(4096)
+        if not d:
+            break
+        data += d
+    else:
+        try:
+            s.sendall(b" ")
+        except OSError:
+            break
+print("%.1f" % (time.time() - t0), data.split(b"\r\n")[0].decode() if data else "nothing")
+PY
+read after proto st reason < "$W/drip"
+echo "  a body dripped a byte every 2 s: '$proto $st $reason' after ${after}s (request_timeout_s 5)" >&2
+check "dripped body: 408 while it is still arriving" eq "$st" 408
+check "dripped body: answered at the 5 s deadline" python3 -c "import sys; sys.exit(0 if 5.0 <= float('$after') < 6.5 else 1)"
+check "dripped body: the 408 is logged" has "$(cat "$W/slowbody.log")" 'path=/v1/events status=408'
+stop slowbody; check "slow-body daemon exits 0" eq "$?" 0
+
+# Header lines dripped a line a second: closed at the header deadline
+# (idle_timeout_s 3 here), although no second passes without a byte.
+P=$(port 7); U="http://127.0.0.1:$P"
+echo '{"limits": {"request_timeout_s": 10, "idle_timeout_s": 3}}' > "$W/slowcfg.json"
+start slowhead "$W/slow.db" "$P" --config "$W/slowcfg.json"
+python3 - "$P" > "$W/heads" <<'PY'
+import select, socket, sys, time
+socks = {}
+for i in range(5):
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+    s.sendall(b"GET /v1/usage HTTP/1.1\r\n")
+    socks[s] = time.time()
+closed, t0 = [], time.time()
+while socks and time.time() - t0 < 8:
+    for s in select.select(list(socks), [], [], 1)[0]:
+        if not s.recv(4096):
+            closed.append(time.time() - socks.pop(s))
+    for s in list(socks):
+        try:
+            s.sendall(b"X-Slow: 1\r\n")
+        except OSError:
+            closed.append(time.time() - socks.pop(s))
+print(len(closed), "%.1f" % max(closed or [99]))
+PY
+read nclosed longest < "$W/heads"
+echo "  5 clients dripping a header line a second: $nclosed closed, the last after ${longest}s (idle_timeout_s 3)" >&2
+check "dripped headers: all 5 closed" eq "$nclosed" 5
+check "dripped headers: closed at the 3 s deadline" python3 -c "import sys; sys.exit(0 if 3.0 <= float('$longest') < 4.5 else 1)"
+stop slowhead; check "slow-header daemon exits 0" eq "$?" 0
+
+# 100 idle connections from one address (over its limit of 20, and the
+# global limit of 60): a normal client from that address, and one from
+# another, are still served, 15 times of 15.
+P=$(port 8); U="http://127.0.0.1:$P"
+echo '{"limits": {"max_connections_per_ip": 20, "max_connections": 60}}' > "$W/limcfg.json"
+start limits "$W/slow.db" "$P" --config "$W/limcfg.json"
+# hold SRC N SECONDS: N idle connections from SRC held open.
+hold() {
+    python3 - "$P" "$1" "$2" "$3" <<'PY' &
+import socket, sys, time
+port, src, n, secs = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+socks = []
+for _ in range(n):
+    s = socket.socket()
+    s.bind((src, 0))
+    try:
+        s.connect(("127.0.0.1", port))
+        socks.append(s)
+    except OSError:
+        pass
+time.sleep(secs)
+PY
+}
+served() { # served SRC: of 15 requests from SRC, how many got 200
+    n=0; for i in $(seq 15); do
+        [ "$(curl -s -m 2 -o /dev/null -w '%{http_code}' --interface "$1" "$U/v1/usage")" = 200 ] && n=$((n + 1))
+    done; echo $n
+}
+hold 127.0.0.2 100 6; H=$!
+sleep 1
+check "per-address limit: a normal client from the same address is served" eq "$(served 127.0.0.2)" 15
+check "per-address limit: a client from another address is served" eq "$(served 127.0.0.1)" 15
+kill $H 2>/dev/null; wait $H 2>/dev/null
+HS=; for src in 127.0.0.3 127.0.0.4 127.0.0.5 127.0.0.6; do hold $src 20 6; HS="$HS $!"; done
+sleep 1
+check "global limit: a new client is served" eq "$(served 127.0.0.7)" 15
+check "the limits are logged" has "$(cat "$W/limits.log")" 'msg="connection limit reached" limit=max_connections'
+wait $HS
+check "limits daemon is alive" alive limits
+stop limits; check "limits daemon exits 0" eq "$?" 0
+
 finish
