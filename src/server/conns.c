@@ -2,10 +2,14 @@
  * conns.c — the daemon's connections, tracked from accept to close, so
  * that slow clients cannot hold them (issue 12, defect 3):
  *
- *  - a header deadline: the request line and headers must be in within
- *    min(idle_timeout_s, request_timeout_s) of the start of the request,
- *    however slowly they trickle in (libmicrohttpd's own timeout is reset
- *    by every byte);
+ *  - a header deadline: once the request line is in, the headers must be in
+ *    within min(idle_timeout_s, request_timeout_s) of the start of the
+ *    request, however slowly they trickle in (libmicrohttpd's own timeout
+ *    is reset by every byte); a connection without a whole request line
+ *    is closed after max(idle_timeout_s, request_timeout_s) (the longer
+ *    limit: while one request runs long, its thread does not read the
+ *    other connections it serves, and an idle one is libmicrohttpd's to
+ *    close);
  *  - a whole-request deadline enforced while the body is still arriving:
  *    past request_timeout_s the client gets 408 at once, not after its
  *    last byte;
@@ -14,8 +18,8 @@
  *    (or any) that has waited longest without a complete request is closed
  *    to make room, rather than the new one being refused.
  *
- * Each connection is in one state; a request's clock (t0) starts at accept
- * or when the previous answer on the connection was sent:
+ * Each connection is in one state; its clock (t0) restarts at accept, when
+ * an answer has been sent (C_IDLE) and when a request line is in (C_HEAD):
  *
  *   C_IDLE  no request yet           C_BODY  headers in, body arriving
  *   C_HEAD  request line in          C_BUSY  being handled or answered
@@ -154,7 +158,7 @@ int tm__conn_enter(srv *s, struct MHD_Connection *c, int state)
         rc = k->cut_status ? (int)k->cut_status : 1;
     } else {
         k->state = state;
-        if (state == C_IDLE)
+        if (state == C_IDLE || state == C_HEAD)
             k->t0 = tm__now_us();
     }
     pthread_mutex_unlock(&s->cmu);
@@ -190,11 +194,13 @@ void *tm__conn_reaper(void *arg)
             until.tv_sec++, until.tv_nsec -= 1000000000L;
         pthread_cond_timedwait(&s->ccv, &s->cmu, &until);
         unsigned req_s = __atomic_load_n(&s->cfg.request_timeout_s, __ATOMIC_RELAXED);
-        unsigned head_s = s->cfg.idle_timeout_s < req_s ? s->cfg.idle_timeout_s : req_s;
+        unsigned idle_s = s->cfg.idle_timeout_s;
+        int64_t head_us = (int64_t)(idle_s < req_s ? idle_s : req_s) * 1000000;
+        int64_t line_us = (int64_t)(idle_s > req_s ? idle_s : req_s) * 1000000;
         int64_t now = tm__now_us();
         for (struct conn *k = s->conns; k; k = k->next) {
             int64_t age = now - k->t0;
-            if (k->state <= C_HEAD && age > (int64_t)head_s * 1000000) {
+            if ((k->state == C_HEAD && age > head_us) || (k->state == C_IDLE && age > line_us)) {
                 cut(k, now, SHUT_RDWR);
             } else if (k->state == C_BODY && age > (int64_t)req_s * 1000000) {
                 /* Answer, then stop sending; the read side stays open a

@@ -577,6 +577,7 @@ static void reload(srv *s, const char *config_path)
         __atomic_store_n(&s->cfg.max_body, nc.max_body, __ATOMIC_RELAXED);
         __atomic_store_n(&s->cfg.max_events, nc.max_events, __ATOMIC_RELAXED);
         __atomic_store_n(&s->cfg.request_timeout_s, nc.request_timeout_s, __ATOMIC_RELAXED);
+        __atomic_store_n(&s->cfg.max_query_rows, nc.max_query_rows, __ATOMIC_RELAXED);
         __atomic_store_n(&s->cfg.log_level, nc.log_level, __ATOMIC_RELAXED);
         memcpy(s->cfg.prices, nc.prices, sizeof nc.prices);
         pthread_mutex_lock(&s->amu);

@@ -85,14 +85,17 @@ static enum MHD_Result each_arg(void *cls, enum MHD_ValueKind kind, const char *
     return a->rc ? MHD_NO : MHD_YES;
 }
 
-/* Runs q and replies with an error when it fails (returns 1). */
+/* Runs q, bounded by limits.max_query_rows, and replies with an error when
+ * it fails (returns 1). */
 static int run_query(req *r, tm_query_spec *q, tm_qresult **res, enum MHD_Result *ret)
 {
+    q->max_rows = __atomic_load_n(&r->s->cfg.max_query_rows, __ATOMIC_RELAXED);
     int rc = tm__run_query(r->s->t, q, res);
     if (rc == TM_OK)
         return 0;
-    *ret = rc == TM_EINVAL ? tm__reply_error(r, 400, "invalid_query", "%s", tm_errmsg())
-                           : tm__reply_error(r, 503, "store_error", "%s", tm_errmsg());
+    *ret = rc == TM_EINVAL    ? tm__reply_error(r, 400, "invalid_query", "%s", tm_errmsg())
+           : rc == TM_ETOOBIG ? tm__reply_error(r, 400, "query_too_expensive", "%s", tm_errmsg())
+                              : tm__reply_error(r, 503, "store_error", "%s", tm_errmsg());
     return 1;
 }
 

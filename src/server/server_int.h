@@ -91,7 +91,7 @@ enum { C_IDLE, C_HEAD, C_BODY, C_BUSY, C_CUT };
  * room when a connection limit is reached. */
 void tm__conn_notify(void *cls, struct MHD_Connection *c, void **socket_context,
                      enum MHD_ConnectionNotificationCode toe);
-/* Moves c's connection to state (C_IDLE restarts its clock). Returns 0, or
+/* Moves c's connection to state (C_IDLE, C_HEAD restart its clock). Returns 0, or
  * when the connection was already given up, the status it was answered
  * with (408) or 1 when it was closed without one: the caller stops. */
 int tm__conn_enter(srv *s, struct MHD_Connection *c, int state);

@@ -288,4 +288,31 @@ wait $HS
 check "limits daemon is alive" alive limits
 stop limits; check "limits daemon exits 0" eq "$?" 0
 
+# --- 10: a read's cost is bounded (limits.max_query_rows) -----------------------
+# Grouped by project, a query reads events, one row each: 999, 1000 and
+# 1001 events in one hour against a limit of 1000.
+P=$(port 9); U="http://127.0.0.1:$P"; DB="$W/cost.db"
+echo '{"limits": {"max_query_rows": 1000}}' > "$W/costcfg.json"
+python3 -c '
+import json
+for i in range(999):
+    print(json.dumps({"id": "c%d" % i, "timestamp": "2026-10-01T10:%02d:%02dZ" % (i // 60 % 60, i % 60), "provider": "p", "project": "x"}))' > "$W/999.ndjson"
+$TM --db "$DB" ingest "$W/999.ndjson" >/dev/null
+start cost "$DB" "$P" --config "$W/costcfg.json"
+Q="$U/v1/usage?from=2026-10-01T10:00:00Z&to=2026-10-01T11:00:00Z&group_by=project"
+ev() { curl -s "$U/v1/events" -d "{\"id\": \"$1\", \"timestamp\": \"2026-10-01T10:59:00Z\", \"provider\": \"p\", \"project\": \"x\"}" >/dev/null; }
+check "999 rows read, limit 1000: served" eq "$(code "$Q")" 200
+check "  all 999 counted" has "$(cat "$W/body")" '"totals": {"events": 999'
+ev d1000
+check "1000 rows read, limit 1000: served" eq "$(code "$Q")" 200
+ev d1001
+check "1001 rows read, limit 1000: 400" eq "$(code "$Q")" 400
+check "  query_too_expensive, naming the limit" has "$(cat "$W/body")" '{"error":{"code":"query_too_expensive","message":"query: reads more than 1000 rows (limits.max_query_rows)'
+check "a narrower query is still served" eq "$(code "$U/v1/usage?from=2026-10-01T10:00:00Z&to=2026-10-01T10:30:00Z&group_by=project")" 200
+check "ingest is unaffected" eq "$(code "$U/v1/events" -d '{"provider": "p"}')" 200
+sed -i 's/1000/2000/' "$W/costcfg.json"
+hup cost
+check "the limit reloads on SIGHUP" eq "$(code "$Q")" 200
+stop cost; check "cost daemon exits 0" eq "$?" 0
+
 finish
