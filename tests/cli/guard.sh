@@ -275,6 +275,36 @@ served() { # served SRC: of 15 requests from SRC, how many got 200
         [ "$(curl -s -m 2 -o /dev/null -w '%{http_code}' --interface "$1" "$U/v1/usage")" = 200 ] && n=$((n + 1))
     done; echo $n
 }
+# The per-address limit at 19, 20 and 21 connections: only the 21st makes
+# room, by closing the longest waiting (the first).
+out=$(python3 - "$P" <<'PY'
+import socket, sys, time
+socks, got = [], []
+def closed():
+    out = []
+    for i, s in enumerate(socks):
+        s.setblocking(False)
+        try:
+            if s.recv(1) == b"":
+                out.append(i)
+        except BlockingIOError:
+            pass
+        except OSError:
+            out.append(i)
+    return out
+for n in (19, 20, 21):
+    while len(socks) < n:
+        s = socket.socket()
+        s.bind(("127.0.0.8", 0))
+        s.connect(("127.0.0.1", int(sys.argv[1])))
+        socks.append(s)
+        time.sleep(0.02)
+    time.sleep(0.5)
+    got.append("%d:%s" % (n, ",".join(map(str, closed())) or "-"))
+print(" ".join(got))
+PY
+)
+check "per-address limit 20: 19 and 20 kept, the 21st closes the first" eq "$out" "19:- 20:- 21:0"
 hold 127.0.0.2 100 6; H=$!
 sleep 1
 check "per-address limit: a normal client from the same address is served" eq "$(served 127.0.0.2)" 15
