@@ -11,21 +11,28 @@
  * (suspending while it waits) → the transfer ends: the event is tracked.
  *
  * Threads: MHD's pool runs the request side; one thread runs a curl multi
- * handle for every upstream transfer (connection reuse, HTTP/2 over TLS
- * where offered). The two meet in a call under its mutex.
+ * handle on epoll (curl_multi_socket_action) for every upstream transfer
+ * (connection reuse, HTTP/2 over TLS where offered, easy handles reused).
+ * The two meet in a call under its mutex; the thread wakes a waiting
+ * request once per pass, after everything that pass received.
  *
  * Privacy: bodies are held in memory only to find usage; prompts and
  * answers are never stored or logged, and upstream keys never appear in a
  * log line, an error or an event.
  */
 #include <curl/curl.h>
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
+#include "../core/dec.h"
 #include "../core/err.h"
 #include "../core/event.h"
 #include "../core/json.h"
@@ -53,7 +60,13 @@ struct tm_proxy {
     upstream ups[MAX_UPSTREAMS];
     size_t nups;
     char user_header[64], project_header[64], operation_header[64];
+    long idle_timeout_s;            /* an upstream silent this long is given up */
     CURLM *multi;
+    int ep, evfd;                   /* epoll for curl's sockets; wake-ups    */
+    int64_t deadline_us;            /* curl's timer (-1: none)               */
+    struct px_call *wakes;          /* to wake after this pass (thread only) */
+    CURL *pool[256];                /* idle easy handles, under mu           */
+    int npool;
     pthread_t thread;
     int started;
     pthread_mutex_t mu;             /* the lists below, stop, active         */
@@ -73,6 +86,8 @@ typedef struct px_call {
     int state, suspended;
     struct px_call *next_add, *next_cancel, *next_unpause; /* each holds a ref */
     struct px_call *live_prev, *live_next;
+    struct px_call *next_wake;      /* holds a ref while queued             */
+    int wake_queued;
     int cancel_queued, unpause_queued;
     /* the request (request side, then read-only) */
     tm_buf body;
@@ -130,8 +145,16 @@ static void release(px_call *x)
     pthread_mutex_unlock(&x->mu);
     if (left)
         return;
-    if (x->e)
-        curl_easy_cleanup(x->e);
+    if (x->e) { /* kept for the next call: its buffers and settings' memory */
+        tm_proxy *p = x->p;
+        curl_easy_reset(x->e);
+        pthread_mutex_lock(&p->mu);
+        if (p->npool < (int)(sizeof p->pool / sizeof p->pool[0]))
+            p->pool[p->npool++] = x->e, x->e = NULL;
+        pthread_mutex_unlock(&p->mu);
+        if (x->e)
+            curl_easy_cleanup(x->e);
+    }
     curl_slist_free_all(x->hdrs);
     free(x->url);
     tm__buf_free(&x->body);
@@ -152,6 +175,27 @@ static void wake_request(px_call *x)
     if (x->suspended && x->r) {
         x->suspended = 0;
         MHD_resume_connection(x->r->c);
+    }
+}
+
+/* The thread: wake x's request after this pass (one wake for a head, a
+ * body and an end that arrive together). */
+static void wake_later(px_call *x)
+{
+    if (x->wake_queued)
+        return;
+    pthread_mutex_lock(&x->mu);
+    x->refs++;
+    pthread_mutex_unlock(&x->mu);
+    x->wake_queued = 1;
+    x->next_wake = x->p->wakes;
+    x->p->wakes = x;
+}
+
+static void nudge(tm_proxy *p)
+{
+    uint64_t one = 1;
+    if (write(p->evfd, &one, sizeof one) < 0) { /* the counter is full: a wake is pending anyway */
     }
 }
 
@@ -287,12 +331,20 @@ static int load_section(tm_proxy *p, const char *path, const tm_jv *o)
     for (size_t k = 0; k < o->n; k++) {
         const char *key = o->keys[k];
         const tm_jv *v = o->vals[k];
+        uint64_t n = 0;
+        if (strcmp(key, "idle_timeout_s") == 0) {
+            if (v->type != TM_J_NUMBER || tm__uint_parse(v->s, v->n, 86400, &n) != TM_DEC_OK || n < 1)
+                return tm__fail(TM_EINVAL, "%s: proxy.idle_timeout_s: must be a whole number from 1 "
+                                           "to 86400", path);
+            p->idle_timeout_s = (long)n;
+            continue;
+        }
         char *dst = strcmp(key, "user_header") == 0 ? p->user_header
                   : strcmp(key, "project_header") == 0 ? p->project_header
                   : strcmp(key, "operation_header") == 0 ? p->operation_header : NULL;
         if (!dst)
             return tm__fail(TM_EINVAL, "%s: proxy.%s: unknown key (user_header, project_header, "
-                                       "operation_header)", path, key);
+                                       "operation_header, idle_timeout_s)", path, key);
         if (v->type != TM_J_STRING || v->n == 0 || v->n >= sizeof p->user_header ||
             strspn(v->s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") != v->n)
             return tm__fail(TM_EINVAL, "%s: proxy.%s: must be a header name of 1 to 63 letters, "
@@ -304,6 +356,31 @@ static int load_section(tm_proxy *p, const char *path, const tm_jv *o)
 
 static void *run(void *arg);
 
+/* curl says which of its sockets to watch for what. */
+static int on_socket(CURL *e, curl_socket_t fd, int what, void *cls, void *sockp)
+{
+    tm_proxy *p = cls;
+    (void)e, (void)sockp;
+    if (what == CURL_POLL_REMOVE) {
+        epoll_ctl(p->ep, EPOLL_CTL_DEL, fd, NULL);
+        return 0;
+    }
+    struct epoll_event ev = {.events = (what & CURL_POLL_IN ? EPOLLIN : 0u) |
+                                       (what & CURL_POLL_OUT ? EPOLLOUT : 0u),
+                             .data.fd = fd};
+    if (epoll_ctl(p->ep, EPOLL_CTL_MOD, fd, &ev) != 0)
+        epoll_ctl(p->ep, EPOLL_CTL_ADD, fd, &ev);
+    return 0;
+}
+
+static int on_timer(CURLM *m, long timeout_ms, void *cls)
+{
+    tm_proxy *p = cls;
+    (void)m;
+    p->deadline_us = timeout_ms < 0 ? -1 : tm__now_us() + timeout_ms * 1000;
+    return 0;
+}
+
 int tm__proxy_start(tm_proxy **out, srv *s, const char *config_path)
 {
     tm_arena a = TM_ARENA_INIT;
@@ -314,7 +391,10 @@ int tm__proxy_start(tm_proxy **out, srv *s, const char *config_path)
     if (!p)
         return TM_ENOMEM;
     p->s = s;
+    p->ep = p->evfd = -1;
+    p->deadline_us = -1;
     pthread_mutex_init(&p->mu, NULL);
+    p->idle_timeout_s = 600;
     snprintf(p->user_header, sizeof p->user_header, "X-Tokmeter-User");
     snprintf(p->project_header, sizeof p->project_header, "X-Tokmeter-Project");
     snprintf(p->operation_header, sizeof p->operation_header, "X-Tokmeter-Operation");
@@ -333,12 +413,21 @@ int tm__proxy_start(tm_proxy **out, srv *s, const char *config_path)
     tm__arena_free(&a);
     if (rc == TM_OK) {
         curl_global_init(CURL_GLOBAL_DEFAULT);
-        if (!(p->multi = curl_multi_init()))
+        p->ep = epoll_create1(EPOLL_CLOEXEC);
+        p->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        struct epoll_event ev = {.events = EPOLLIN, .data.fd = p->evfd};
+        if (p->ep < 0 || p->evfd < 0 || epoll_ctl(p->ep, EPOLL_CTL_ADD, p->evfd, &ev) != 0)
+            rc = tm__fail(TM_EIO, "proxy: epoll: %s", strerror(errno));
+        else if (!(p->multi = curl_multi_init()))
             rc = TM_ENOMEM;
     }
     if (rc == TM_OK) {
         curl_multi_setopt(p->multi, CURLMOPT_MAXCONNECTS, 1024L);
         curl_multi_setopt(p->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+        curl_multi_setopt(p->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+        curl_multi_setopt(p->multi, CURLMOPT_SOCKETDATA, p);
+        curl_multi_setopt(p->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+        curl_multi_setopt(p->multi, CURLMOPT_TIMERDATA, p);
         if (pthread_create(&p->thread, NULL, run, p) != 0)
             rc = tm__fail(TM_ENOMEM, "proxy: cannot start its thread");
         else
@@ -372,7 +461,7 @@ void tm__proxy_stop(tm_proxy *p, unsigned wait_s)
     pthread_mutex_lock(&p->mu);
     p->stop = 2; /* the thread ends what is left, then exits */
     pthread_mutex_unlock(&p->mu);
-    curl_multi_wakeup(p->multi);
+    nudge(p);
     pthread_join(p->thread, NULL);
     p->started = 0;
 }
@@ -384,6 +473,12 @@ void tm__proxy_free(tm_proxy *p)
     tm__proxy_stop(p, 0);
     if (p->multi)
         curl_multi_cleanup(p->multi);
+    while (p->npool)
+        curl_easy_cleanup(p->pool[--p->npool]);
+    if (p->ep >= 0)
+        close(p->ep);
+    if (p->evfd >= 0)
+        close(p->evfd);
     for (size_t i = 0; i < p->nups; i++)
         free(p->ups[i].key);
     pthread_mutex_destroy(&p->mu);
@@ -669,7 +764,10 @@ static enum MHD_Result begin(req *r, px_call *x, const char *rest)
     struct curl_slist *n = curl_slist_append(x->hdrs, "Expect:");
     if (n)
         x->hdrs = n;
-    CURL *e = x->e = curl_easy_init();
+    pthread_mutex_lock(&p->mu);
+    x->e = p->npool ? p->pool[--p->npool] : NULL;
+    pthread_mutex_unlock(&p->mu);
+    CURL *e = x->e ? x->e : (x->e = curl_easy_init());
     if (!e || !x->url)
         return reply_error(r, up->api, 500, "out_of_memory", 0, "out of memory");
     curl_easy_setopt(e, CURLOPT_URL, x->url);
@@ -682,6 +780,8 @@ static enum MHD_Result begin(req *r, px_call *x, const char *rest)
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->cerr);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L); /* not a byte for idle_timeout_s: give up */
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, p->idle_timeout_s);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     if (strcmp(r->method, "GET") == 0) {
@@ -710,7 +810,7 @@ static enum MHD_Result begin(req *r, px_call *x, const char *rest)
     p->added = x;
     p->active++;
     pthread_mutex_unlock(&p->mu);
-    curl_multi_wakeup(p->multi);
+    nudge(p);
     ret = MHD_YES;
     return ret;
 }
@@ -740,7 +840,7 @@ static ssize_t content(void *cls, uint64_t pos, char *buf, size_t max)
             x->next_unpause = p->unpauses;
             p->unpauses = x;
             pthread_mutex_unlock(&p->mu);
-            curl_multi_wakeup(p->multi);
+            nudge(p);
         }
         return (ssize_t)n;
     }
@@ -864,7 +964,7 @@ void tm__proxy_completed(req *r)
         x->next_cancel = p->cancels;
         p->cancels = x;
         pthread_mutex_unlock(&p->mu);
-        curl_multi_wakeup(p->multi);
+        nudge(p);
     }
     r->px = NULL;
     release(x);
@@ -890,8 +990,8 @@ static size_t on_header(char *d, size_t sz, size_t n, void *cls)
             return len;
         pthread_mutex_lock(&x->mu);
         x->head = 1;
-        wake_request(x);
         pthread_mutex_unlock(&x->mu);
+        wake_later(x);
         return len;
     }
     const char *colon = memchr(d, ':', k);
@@ -1094,12 +1194,12 @@ static size_t on_body(char *d, size_t sz, size_t n, void *cls)
             x->noscan = 1; /* too large to scan: the usage is not recorded */
         tm__buf_add(&x->fw, d, len);
     }
-    pthread_mutex_lock(&x->mu);
     if (x->fw.len) {
+        pthread_mutex_lock(&x->mu);
         tm__buf_add(&x->out, x->fw.data, x->fw.len);
-        wake_request(x);
+        pthread_mutex_unlock(&x->mu);
+        wake_later(x);
     }
-    pthread_mutex_unlock(&x->mu);
     return len;
 }
 
@@ -1145,7 +1245,8 @@ static void record(px_call *x, int how)
     srv *s = p->s;
     tm_arena a = TM_ARENA_INIT;
     tm_event_builder b;
-    char err[600] = "", meta[160];
+    char err[600] = "";
+    tm_buf meta = TM_BUF_INIT;
     tm__event_builder_init(&b, &a);
     if (!x->sse && x->acc.len && !x->noscan) { /* the JSON answer */
         const tm_jv *v = parse_text(&x->tmp, &x->acc);
@@ -1166,7 +1267,9 @@ static void record(px_call *x, int how)
         }
     }
     tm_event *ev = &b.ev;
-    ev->id = x->rid[0] ? x->rid : x->body_id[0] ? x->body_id : NULL;
+    /* The upstream's request id (a response id like "chatcmpl-123" need not
+     * be unique: some servers count from 1, and a duplicate id is dropped). */
+    ev->id = x->rid[0] ? x->rid : NULL;
     ev->provider = x->up->provider;
     ev->model = x->model[0] ? x->model : x->req_model[0] ? x->req_model : NULL;
     ev->endpoint = x->endpoint;
@@ -1190,14 +1293,18 @@ static void record(px_call *x, int how)
         snprintf(err, sizeof err, "upstream error event: %s", x->err_type);
     }
     ev->error = err[0] ? err : NULL;
+    tm__buf_puts(&meta, "{\"proxy\":");
+    tm__json_str(&meta, x->up->name, strlen(x->up->name));
+    tm__buf_printf(&meta, ",\"stream\":%s", x->sse ? "true" : "false");
     if (x->first_us)
-        snprintf(meta, sizeof meta, "{\"proxy\":\"%s\",\"stream\":%s,\"ttft_ms\":%lld.%03lld}",
-                 x->up->name, x->sse ? "true" : "false", (long long)(x->first_us - x->start_us) / 1000,
-                 (long long)(x->first_us - x->start_us) % 1000);
-    else
-        snprintf(meta, sizeof meta, "{\"proxy\":\"%s\",\"stream\":%s}", x->up->name,
-                 x->sse ? "true" : "false");
-    ev->metadata = meta;
+        tm__buf_printf(&meta, ",\"ttft_ms\":%lld.%03lld", (long long)(x->first_us - x->start_us) / 1000,
+                       (long long)(x->first_us - x->start_us) % 1000);
+    if (x->body_id[0]) {
+        tm__buf_puts(&meta, ",\"response_id\":");
+        tm__json_str(&meta, x->body_id, strlen(x->body_id));
+    }
+    tm__buf_putc(&meta, '}');
+    ev->metadata = meta.data;
     if (tm_track(s->t, ev) != TM_OK) {
         const char *kv[] = {"upstream", x->up->name, "error", tm_errmsg(), NULL};
         tm__log(s, 3, "proxy: the call's event was not recorded", kv);
@@ -1205,6 +1312,7 @@ static void record(px_call *x, int how)
         tm__alerts_nudge(s);
     }
     count(p, how);
+    tm__buf_free(&meta);
     tm__arena_free(&a);
 }
 
@@ -1252,18 +1360,45 @@ static void finish(px_call *x, CURLcode rc, int closed)
     record(x, how);
     pthread_mutex_lock(&x->mu);
     x->done = 1;
-    wake_request(x);
     pthread_mutex_unlock(&x->mu);
+    wake_later(x);
     pthread_mutex_lock(&p->mu);
     p->active--;
     pthread_mutex_unlock(&p->mu);
     release(x); /* the thread's */
 }
 
+/* Everything curl finished, then the wakes this pass queued. */
+static void after_pass(tm_proxy *p)
+{
+    CURLMsg *m;
+    int left;
+    while ((m = curl_multi_info_read(p->multi, &left))) {
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        px_call *x = NULL;
+        CURLcode rc = m->data.result;
+        CURL *e = m->easy_handle;
+        curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&x);
+        curl_multi_remove_handle(p->multi, e);
+        finish(x, rc, 0);
+    }
+    while (p->wakes) {
+        px_call *x = p->wakes;
+        p->wakes = x->next_wake;
+        x->wake_queued = 0;
+        pthread_mutex_lock(&x->mu);
+        wake_request(x);
+        pthread_mutex_unlock(&x->mu);
+        release(x);
+    }
+}
+
 static void *run(void *arg)
 {
     tm_proxy *p = arg;
     int running = 0, stopping = 0;
+    struct epoll_event evs[64];
     pthread_setname_np(pthread_self(), "tm-proxy");
     for (;;) {
         pthread_mutex_lock(&p->mu);
@@ -1303,19 +1438,6 @@ static void *run(void *arg)
             }
             release(x);
         }
-        curl_multi_perform(p->multi, &running);
-        CURLMsg *m;
-        int left;
-        while ((m = curl_multi_info_read(p->multi, &left))) {
-            if (m->msg != CURLMSG_DONE)
-                continue;
-            px_call *x = NULL;
-            CURLcode rc = m->data.result;
-            CURL *e = m->easy_handle;
-            curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&x);
-            curl_multi_remove_handle(p->multi, e);
-            finish(x, rc, 0);
-        }
         if (stopping) { /* end whatever is left: the daemon is going down */
             while (p->live) {
                 px_call *x = p->live;
@@ -1323,9 +1445,29 @@ static void *run(void *arg)
                 snprintf(x->cerr, sizeof x->cerr, "the daemon is stopping");
                 finish(x, CURLE_ABORTED_BY_CALLBACK, 0);
             }
+            after_pass(p);
             break;
         }
-        curl_multi_poll(p->multi, NULL, 0, 1000, NULL);
+        after_pass(p); /* the wakes of adds that failed and of cancels */
+        int64_t wait_ms = p->deadline_us < 0 ? 1000 : (p->deadline_us - tm__now_us() + 999) / 1000;
+        int n = wait_ms <= 0 ? 0 : epoll_wait(p->ep, evs, 64, wait_ms > 1000 ? 1000 : (int)wait_ms);
+        if (p->deadline_us >= 0 && tm__now_us() >= p->deadline_us) {
+            p->deadline_us = -1; /* a one-shot timer: curl sets it again if it wants */
+            curl_multi_socket_action(p->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+        }
+        for (int i = 0; i < n; i++) {
+            if (evs[i].data.fd == p->evfd) {
+                uint64_t v;
+                if (read(p->evfd, &v, sizeof v) < 0) { /* drained by another read: fine */
+                }
+                continue;
+            }
+            int what = (evs[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
+                       (evs[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+                       (evs[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+            curl_multi_socket_action(p->multi, evs[i].data.fd, what, &running);
+        }
+        after_pass(p);
     }
     return NULL;
 }

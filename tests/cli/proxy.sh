@@ -27,6 +27,7 @@ P=$(free_port); T="http://127.0.0.1:$P"; DB="$W/px.db"
 cat > "$W/cfg.json" <<JSON
 {"listen": "127.0.0.1:$P",
  "limits": {"max_body_bytes": 4096},
+ "proxy": {"idle_timeout_s": 1},
  "upstreams": [
    {"name": "openai", "base_url": "$F", "provider": "openai"},
    {"name": "anthropic", "base_url": "$F/", "provider": "anthropic"},
@@ -97,6 +98,11 @@ check "upstream down: 502" eq "$(code "$T/proxy/down/v1/chat/completions" -H 'X-
     -d '{"model":"gpt-test","messages":[]}')" 502
 check "upstream down: a clear error" has "$(jget 'd["error"]["message"]' < "$W/body")" "upstream down (http://127.0.0.1:1) did not answer"
 
+# --- an upstream that never answers: given up after proxy.idle_timeout_s ----------
+check "upstream silent: 504" eq "$(code --max-time 20 "$T/openai/v1/chat/completions" -H 'X-Tokmeter-User: judy' \
+    -d '{"model":"gpt-hang","messages":[]}')" 504
+check "upstream silent: a clear error" has "$(jget 'd["error"]["message"]' < "$W/body")" "upstream openai ($F) did not answer"
+
 # --- a client that leaves mid-stream ------------------------------------------------
 curl -s -N --max-time 0.5 "$T/openai/v1/chat/completions" -H 'X-Tokmeter-User: hank' \
     -d '{"model":"gpt-slow","stream":true,"messages":[{"role":"user","content":"bye"}]}' > "$W/partial"
@@ -113,6 +119,7 @@ echo "  $out" | tail -n 20 >&2
 check "every SDK call stored with the upstream's usage exactly" eq "$rc" 0
 ev() { jget "[e for e in d if e['user_id'] == '$1'][0]$2" < "$W/events.json"; }
 check "down: recorded as failed" eq "$(ev frank "['success']") $(ev frank "['status_code']")" "False 502"
+check "silent: recorded as failed" eq "$(ev judy "['success']") $(ev judy "['status_code']")" "False 504"
 check "down: the error" has "$(ev frank "['error']")" "upstream unreachable"
 check "client gone: recorded" eq "$(ev hank "['error']")" "client closed the connection"
 check "generic: user from the header, the configured provider" eq "$(ev gina "['provider']") $(ev gina "['model']")" "deepseek deepseek-chat-2025-06-01"

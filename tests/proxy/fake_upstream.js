@@ -5,7 +5,8 @@
 //
 // Listens on a free port (written to PORTFILE) and answers like each
 // provider: JSON and SSE, errors, slow streams, streams cut mid-way. The
-// answer is chosen by the requested model's name (…error…, …slow…, …cut…)
+// answer is chosen by the requested model's name (…error…, …slow…, …cut…,
+// …hang…: never answers)
 // and is deterministic: the same request gets the same bytes, so a test can
 // compare what a client got through tokmeter with what it gets directly.
 // Each answer is logged (LOGFILE, one JSON line) with the request id and
@@ -191,6 +192,7 @@ const server = http.createServer((req, res) => {
       res.writeHead(200, { 'Content-Type': 'application/json', 'x-request-id': rid });
       return res.end(JSON.stringify({ object: 'list', data: [{ id: 'gpt-test', object: 'model', owned_by: 'fake' }], query: req.url.split('?')[1] || null }));
     }
+    if (String(body.model).includes('hang')) return; // never answers
     if (req.url.startsWith('/v1/chat/completions')) return openaiChat(req, res, body, rid);
     if (req.url.startsWith('/v1/messages')) return anthropic(req, res, body, rid);
     if (/^\/v1\/(embeddings|completions|responses)/.test(req.url)) return openaiOther(req, res, body, rid);
