@@ -232,4 +232,13 @@ $TM serve --listen 0.0.0.0:1 >/dev/null 2>"$W/err"; rc=$?
 check "serve refuses non-loopback without keys" eq "$rc" 1
 grep -q "not a loopback address" "$W/err"; check "refusal says why" eq "$?" 0
 
+# --- quota: the table and --json show the same numbers ----------------------
+echo '{"tiers": {"pro": {"period": "month", "limits": {"requests": 10, "cost_usd": {"limit": "5", "soft": true}}}}, "default_tier": "pro"}' > "$W/q.json"
+echo '{"user_id":"qu1","provider":"openai","model":"gpt-4o-mini","input_tokens":1000}' | $TM --db "$W/q.db" ingest >/dev/null
+out=$($TM --db "$W/q.db" --config "$W/q.json" quota qu1 | tail -2); rc=$?
+check "quota table" eq "$out/$rc" "requests                                   10                1                9
+cost_usd                                    5          0.00015          4.99985  (soft)/0"
+out=$($TM --db "$W/q.db" --config "$W/q.json" quota qu1 --json | jget 'd["limits"]["cost_usd"]')
+check "quota --json" eq "$out" "{'limit': 5, 'used': 0.00015, 'remaining': 4.99985, 'soft': True}"
+
 finish
