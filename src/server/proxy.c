@@ -711,7 +711,7 @@ static enum MHD_Result begin(req *r, px_call *x, const char *rest)
         tm_check_request rq = {x->user, x->operation[0] ? x->operation : NULL, up->provider,
                                x->req_model[0] ? x->req_model : NULL, 0, 0};
         tm_check_result res;
-        if (tm__check(r->s->t, &rq, &res, NULL) != TM_OK) {
+        if (tm__check(tm__pctx(r->s->t), &rq, &res, NULL) != TM_OK) {
             tm__arena_free(&a);
             return reply_error(r, up->api, 503, "store_error", 0, "quota check: %s", tm_errmsg());
         }
