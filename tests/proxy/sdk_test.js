@@ -49,8 +49,18 @@ async function same(name, direct, through, want = {}) {
   const db = await bytes(d), tb = await bytes(t);
   check(name + ': status', t.status, d.status);
   check(name + ': content-type', t.headers.get('content-type'), d.headers.get('content-type'));
-  check(name + ': body byte for byte', tb.text, db.text);
-  check(name + ': ended cleanly (or cut) alike', tb.clean, db.clean);
+  if (want.cut) {
+    // A client may drop what it had buffered when the connection breaks,
+    // so a cut answer is compared as a prefix of the other, and both are
+    // seen as cut.
+    const [short, long] = tb.text.length < db.text.length ? [tb.text, db.text] : [db.text, tb.text];
+    check(name + ': the bytes before the cut agree', long.startsWith(short), true);
+    check(name + ': seen as cut, through tokmeter', tb.clean, false);
+  } else {
+    check(name + ': body byte for byte', tb.text, db.text);
+    check(name + ': ended cleanly alike', tb.clean, db.clean);
+  }
+  delete want.cut;
   check(name + ': request id passed back', /^req_/.test(rid(t) || ''), true);
   via.push(Object.assign({ rid: rid(t), name, user: 'alice', project: 'webapp', operation: 'chat' }, want));
   return tb;
@@ -85,11 +95,10 @@ async function openai() {
   check('the asked-for usage chunk reaches the client', asked.text.includes('"choices":[],"usage":{'), true);
   await same('chat stream, slow', () => oaDirect.chat.completions.create({ model: 'gpt-slow', messages: msg('four'), stream: true }),
     () => oaTm.chat.completions.create({ model: 'gpt-slow', messages: msg('four'), stream: true }));
-  const cut = await same('chat stream, cut mid-way', () => oaDirect.chat.completions.create({ model: 'gpt-cut', messages: msg('five'), stream: true }),
-    () => oaTm.chat.completions.create({ model: 'gpt-cut', messages: msg('five'), stream: true }));
-  check('the cut stream is seen as cut', cut.clean, false);
+  await same('chat stream, cut mid-way', () => oaDirect.chat.completions.create({ model: 'gpt-cut', messages: msg('five'), stream: true }),
+    () => oaTm.chat.completions.create({ model: 'gpt-cut', messages: msg('five'), stream: true }), { cut: true });
   await same('chat JSON, cut mid-way', () => oaDirect.chat.completions.create({ model: 'gpt-cut', messages: msg('six') }),
-    () => oaTm.chat.completions.create({ model: 'gpt-cut', messages: msg('six') }));
+    () => oaTm.chat.completions.create({ model: 'gpt-cut', messages: msg('six') }), { cut: true });
   await sameRaw('chat error 404', '/v1/chat/completions', { model: 'gpt-error', messages: msg('seven') });
   await same('responses JSON', () => oaDirect.responses.create({ model: 'gpt-resp', input: 'eight' }),
     () => oaTm.responses.create({ model: 'gpt-resp', input: 'eight' }));
@@ -133,7 +142,7 @@ async function anthropic() {
   await same('messages stream, slow', () => anDirect.messages.create({ model: 'claude-slow', max_tokens: 64, messages: msg('a three'), stream: true }),
     () => anTm.messages.create({ model: 'claude-slow', max_tokens: 64, messages: msg('a three'), stream: true }));
   await same('messages stream, cut mid-way', () => anDirect.messages.create({ model: 'claude-cut', max_tokens: 64, messages: msg('a four'), stream: true }),
-    () => anTm.messages.create({ model: 'claude-cut', max_tokens: 64, messages: msg('a four'), stream: true }));
+    () => anTm.messages.create({ model: 'claude-cut', max_tokens: 64, messages: msg('a four'), stream: true }), { cut: true });
   await sameRaw('messages error 529', '/v1/messages', { model: 'claude-error', max_tokens: 64, messages: msg('a five') }, true);
   const st = anTm.messages.stream({ model: 'claude-test', max_tokens: 64, messages: msg('a six') });
   const final = await st.finalMessage();
