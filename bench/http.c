@@ -33,21 +33,6 @@ typedef struct worker {
     int failed;
 } worker;
 
-static int connect_local(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
-    struct sockaddr_in a = {0};
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 /* Reads one HTTP response; returns its status or -1. */
 static int read_response(int fd, char *buf, size_t cap)
 {
@@ -73,7 +58,7 @@ static void *run(void *arg)
     worker *w = arg;
     size_t cap = (size_t)(batch ? 1000 : 1) * 400 + 512;
     char *body = malloc(cap), *req = malloc(cap + 512), resp[65536];
-    int fd = connect_local();
+    int fd = bench_connect(port);
     if (fd < 0) {
         w->failed = 1;
         return NULL;

@@ -35,21 +35,6 @@ typedef struct worker {
     int failed;
 } worker;
 
-static int connect_local(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
-    struct sockaddr_in a = {0};
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 /* Reads one whole response (one request in flight: no bytes beyond it).
  * Returns the status, or -1. */
 static int read_response(int fd, char *buf, size_t cap)
@@ -82,7 +67,7 @@ static void *run(void *arg)
 {
     worker *w = arg;
     char req[2][1024], resp[65536];
-    int fd[2] = {connect_local(ports[0]), connect_local(ports[1])};
+    int fd[2] = {bench_connect(ports[0]), bench_connect(ports[1])};
     size_t rl[2];
     const char *body = sse ? "{\"model\":\"bench-model\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"
                            : "{\"model\":\"bench-model\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";

@@ -976,6 +976,8 @@ static size_t on_header(char *d, size_t sz, size_t n, void *cls)
 {
     px_call *x = cls;
     size_t len = sz * n, k = len;
+    if (x->head) /* trailers: the response's headers have gone already */
+        return len;
     while (k && (d[k - 1] == '\n' || d[k - 1] == '\r'))
         k--;
     if (k >= 5 && strncmp(d, "HTTP/", 5) == 0) { /* a status line: a new head */
