@@ -98,6 +98,12 @@ check "upstream down: 502" eq "$(code "$T/proxy/down/v1/chat/completions" -H 'X-
     -d '{"model":"gpt-test","messages":[]}')" 502
 check "upstream down: a clear error" has "$(jget 'd["error"]["message"]' < "$W/body")" "upstream down (http://127.0.0.1:1) did not answer"
 
+# --- a slow client: 4 MB read at 1 MB/s (the upstream is paused past 1 MiB) -----
+big='{"model":"text-embedding-big","input":"slow reader"}'
+curl -s "$F/v1/embeddings" -d "$big" | md5sum > "$W/big.direct"
+curl -s --limit-rate 1M "$T/openai/v1/embeddings" -H 'X-Tokmeter-User: kim' -d "$big" | md5sum > "$W/big.tm"
+check "slow client: the 4 MB answer byte for byte" eq "$(cat "$W/big.tm")" "$(cat "$W/big.direct")"
+
 # --- an upstream that never answers: given up after proxy.idle_timeout_s ----------
 check "upstream silent: 504" eq "$(code --max-time 20 "$T/openai/v1/chat/completions" -H 'X-Tokmeter-User: judy' \
     -d '{"model":"gpt-hang","messages":[]}')" 504
@@ -119,6 +125,7 @@ echo "  $out" | tail -n 20 >&2
 check "every SDK call stored with the upstream's usage exactly" eq "$rc" 0
 ev() { jget "[e for e in d if e['user_id'] == '$1'][0]$2" < "$W/events.json"; }
 check "down: recorded as failed" eq "$(ev frank "['success']") $(ev frank "['status_code']")" "False 502"
+check "slow client: usage recorded" eq "$(ev kim "['success']") $(ev kim "['input_tokens']")" "True 23"
 check "silent: recorded as failed" eq "$(ev judy "['success']") $(ev judy "['status_code']")" "False 504"
 check "down: the error" has "$(ev frank "['error']")" "upstream unreachable"
 check "client gone: recorded" eq "$(ev hank "['error']")" "client closed the connection"

@@ -105,7 +105,10 @@ function openaiOther(req, res, body, rid) {
   const entry = { rid, provider: 'openai', path: req.url, status: 200, success: true };
   if (req.url.startsWith('/v1/embeddings')) {
     res.writeHead(200, hdr);
-    res.end(JSON.stringify({ object: 'list', data: [{ object: 'embedding', index: 0, embedding: [0.0023064255, -0.009327292, 0.015797347] }],
+    // …big…: 200,000 numbers (about 4 MB), for a client slower than the upstream
+    const vec = body.model.includes('big') ? Array.from({ length: 200000 }, (_, i) => ((i * 7919) % 10007) / 10007 - 0.5)
+      : [0.0023064255, -0.009327292, 0.015797347];
+    res.end(JSON.stringify({ object: 'list', data: [{ object: 'embedding', index: 0, embedding: vec }],
       model: body.model, usage: { prompt_tokens: t.prompt, total_tokens: t.prompt } }));
     return record(Object.assign(entry, { model: body.model, expect: Object.assign(zero(), { input_tokens: t.prompt }) }));
   }
