@@ -156,9 +156,17 @@ check "keys: the tokmeter key is not forwarded" eq "$(curl -s "$F/__last" | jget
 check "keys: as the SDK's API key (configured upstream key)" eq "$(code "$T/proxy/deepseek/v1/chat/completions" -H "Authorization: Bearer $K" -d '{"model":"deepseek-chat","messages":[]}')" 200
 check "keys: a key bound to carol may not call as another" eq "$(code "$T/openai/v1/chat/completions" -H "X-Tokmeter-Key: $K" -H 'X-Tokmeter-User: mallory' -d '{"model":"gpt-test","messages":[]}')" 403
 
+# SIGTERM while a stream is in flight: it is finished first, and recorded.
+slow='{"model":"gpt-slow","stream":true,"messages":[{"role":"user","content":"last"}]}'
+curl -s -N "$T/openai/v1/chat/completions" -H "X-Tokmeter-Key: $K" -d "$slow" > "$W/last.tm" &
+curl_pid=$!
+sleep 0.3
 kill -TERM "$(cat "$W/tm.pid")"; wait "$(cat "$W/tm.pid")"; rc=$?; rm -f "$W/tm.pid"
+wait $curl_pid
 check "the daemon stops cleanly (ASan)" eq "$rc" 0
-check "carol's calls attributed by her key" eq "$($TMSAN --db "$DB" events --json --user carol | jget 'len(d)')" 2
+curl -s -N "$F/v1/chat/completions" -d "$slow" > "$W/last.direct"
+check "SIGTERM: the stream in flight was finished" eq "$(md5sum < "$W/last.tm")" "$(md5sum < "$W/last.direct")"
+check "carol's calls attributed by her key (the last one too)" eq "$($TMSAN --db "$DB" events --json --user carol | jget '[e["success"] for e in d]')" "[True, True, True]"
 
 # --- configuration errors name the key --------------------------------------------------
 bad_cfg() { echo "$1" > "$W/bad.json"; $TMSAN --db "$W/bad.db" serve --listen 127.0.0.1:0 --config "$W/bad.json" 2>&1; }
