@@ -1030,7 +1030,7 @@ static size_t on_header(char *d, size_t sz, size_t n, void *cls)
 /* Keeps the first model and id seen, the last usage object, an error type. */
 static void note_json(px_call *x, const tm_jv *v)
 {
-    const tm_jv *f, *src = v;
+    const tm_jv *f, *src = v, *type = tm__json_get(v, "type");
     const tm_jv *resp = tm__json_get(v, "response"), *msg = tm__json_get(v, "message");
     if (resp && resp->type == TM_J_OBJECT)
         src = resp; /* OpenAI Responses stream events */
@@ -1041,15 +1041,16 @@ static void note_json(px_call *x, const tm_jv *v)
     if (!x->body_id[0] && (f = tm__json_get(src, "id")) && f->type == TM_J_STRING)
         copy(x->body_id, sizeof x->body_id, f->s, f->n);
     if ((f = tm__json_get(src, "usage")) && f->type == TM_J_OBJECT) {
-        const tm_jv *type = tm__json_get(v, "type");
         int start = type && type->type == TM_J_STRING && strcmp(type->s, "message_start") == 0;
         tm_buf *dst = start ? &x->usage_start : &x->usage;
         tm__buf_reset(dst);
         tm__json_write(dst, f);
     }
     const tm_jv *err = tm__json_get(src, "error");
+    if (!err && type && type->type == TM_J_STRING && strcmp(type->s, "error") == 0)
+        err = v; /* a Responses API stream's error event: {"type": "error", "code": ...} */
     if (err && err->type == TM_J_OBJECT) {
-        if (!((f = tm__json_get(err, "type")) && f->type == TM_J_STRING))
+        if (err == v || !((f = tm__json_get(err, "type")) && f->type == TM_J_STRING))
             f = tm__json_get(err, "code");
         if (f && f->type == TM_J_STRING)
             copy(x->err_type, sizeof x->err_type, f->s, f->n);

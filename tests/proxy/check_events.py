@@ -29,6 +29,9 @@ for v in via:
         if ev.get(k) != w:
             print(f"FAIL: {v['name']}: {rid}: {k}: got {ev.get(k)!r}, want {w!r}")
             bad += 1
+    if up.get("error", "").startswith("upstream error event") and ev.get("error") != up["error"]:
+        print(f"FAIL: {v['name']}: {rid}: error: got {ev.get('error')!r}, want {up['error']!r}")
+        bad += 1
     if up.get("cut") and not (ev.get("error") or "").startswith("upstream stream cut"):
         print(f"FAIL: {v['name']}: {rid}: error: got {ev.get('error')!r}, want 'upstream stream cut: ...'")
         bad += 1

@@ -6,7 +6,7 @@
 // Listens on a free port (written to PORTFILE) and answers like each
 // provider: JSON and SSE, errors, slow streams, streams cut mid-way. The
 // answer is chosen by the requested model's name (…error…, …slow…, …cut…,
-// …hang…: never answers)
+// …midfail…: an error event inside a 200 stream, …hang…: never answers)
 // and is deterministic: the same request gets the same bytes, so a test can
 // compare what a client got through tokmeter with what it gets directly.
 // Each answer is logged (LOGFILE, one JSON line) with the request id and
@@ -126,13 +126,19 @@ function openaiOther(req, res, body, rid) {
   const expect = { input_tokens: t.prompt - t.cached, cache_read_tokens: t.cached, cache_write_tokens: 0, output_tokens: t.completion, reasoning_tokens: t.reasoning };
   const done = { id, object: 'response', created_at: 1767225600, status: 'completed', model,
     output: [{ id: 'msg_fake', type: 'message', status: 'completed', role: 'assistant', content: [{ type: 'output_text', text: CHAT_WORDS.join(''), annotations: [] }] }], usage };
-  record(Object.assign(entry, { model, expect }));
+  if (!(body.stream && body.model.includes('midfail'))) record(Object.assign(entry, { model, expect }));
   if (!body.stream) {
     res.writeHead(200, hdr);
     return res.end(JSON.stringify(done));
   }
   const ev = (type, o, n) => 'event: ' + type + '\ndata: ' + JSON.stringify(Object.assign({ type, sequence_number: n }, o)) + '\n\n';
   const events = [ev('response.created', { response: Object.assign({}, done, { status: 'in_progress', output: [], usage: null }) }, 0)];
+  if (body.model.includes('midfail')) { // an error event, then the end
+    events.push(ev('response.output_text.delta', { item_id: 'msg_fake', output_index: 0, content_index: 0, delta: 'Hel' }, 1));
+    events.push(ev('error', { code: 'server_error', message: 'The server had an error', param: null }, 2));
+    record(Object.assign(entry, { model, success: false, error: 'upstream error event: server_error', expect: zero() }));
+    return sse(res, 200, { 'x-request-id': rid }, events, {}, () => {});
+  }
   CHAT_WORDS.forEach((w, i) => events.push(ev('response.output_text.delta', { item_id: 'msg_fake', output_index: 0, content_index: 0, delta: w }, i + 1)));
   events.push(ev('response.completed', { response: done }, CHAT_WORDS.length + 1));
   sse(res, 200, { 'x-request-id': rid }, events, {}, () => {});
@@ -161,6 +167,12 @@ function anthropic(req, res, body, rid) {
   const startUsage = Object.assign({}, usage, { output_tokens: 1 });
   const events = [ev('message_start', { message: { id, type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null, usage: startUsage } }),
     ev('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }), ev('ping', {})];
+  if (body.model.includes('midfail')) { // overloaded after it began: usage so far is message_start's
+    events.push(ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'Hel' } }));
+    events.push(ev('error', { error: { type: 'overloaded_error', message: 'Overloaded' } }));
+    record(Object.assign(entry, { success: false, error: 'upstream error event: overloaded_error', expect: Object.assign({}, expect, { output_tokens: 1 }) }));
+    return sse(res, 200, hdr, events, {}, () => {});
+  }
   for (const w of CHAT_WORDS) events.push(ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text: w } }));
   events.push(ev('content_block_stop', { index: 0 }));
   events.push(ev('message_delta', { delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: t.completion } }));

@@ -104,6 +104,8 @@ async function openai() {
     () => oaTm.responses.create({ model: 'gpt-resp', input: 'eight' }));
   await same('responses stream', () => oaDirect.responses.create({ model: 'gpt-resp', input: 'nine', stream: true }),
     () => oaTm.responses.create({ model: 'gpt-resp', input: 'nine', stream: true }));
+  await same('responses stream, error event', () => oaDirect.responses.create({ model: 'gpt-midfail', input: 'nine b', stream: true }),
+    () => oaTm.responses.create({ model: 'gpt-midfail', input: 'nine b', stream: true }));
   await same('embeddings', () => oaDirect.embeddings.create({ model: 'text-embedding-test', input: 'ten' }),
     () => oaTm.embeddings.create({ model: 'text-embedding-test', input: 'ten' }));
   await same('completions', () => oaDirect.completions.create({ model: 'gpt-instruct-test', prompt: 'eleven' }),
@@ -143,6 +145,8 @@ async function anthropic() {
     () => anTm.messages.create({ model: 'claude-slow', max_tokens: 64, messages: msg('a three'), stream: true }));
   await same('messages stream, cut mid-way', () => anDirect.messages.create({ model: 'claude-cut', max_tokens: 64, messages: msg('a four'), stream: true }),
     () => anTm.messages.create({ model: 'claude-cut', max_tokens: 64, messages: msg('a four'), stream: true }), { cut: true });
+  await same('messages stream, error event', () => anDirect.messages.create({ model: 'claude-midfail', max_tokens: 64, messages: msg('a four b'), stream: true }),
+    () => anTm.messages.create({ model: 'claude-midfail', max_tokens: 64, messages: msg('a four b'), stream: true }));
   await sameRaw('messages error 529', '/v1/messages', { model: 'claude-error', max_tokens: 64, messages: msg('a five') }, true);
   const st = anTm.messages.stream({ model: 'claude-test', max_tokens: 64, messages: msg('a six') });
   const final = await st.finalMessage();
