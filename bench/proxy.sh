@@ -21,9 +21,17 @@ rm -f "$dir/bench-proxy.db" "$dir/bench-proxy.db-wal" "$dir/bench-proxy.db-shm"
 tpid=$!
 i=0; until curl -s "http://127.0.0.1:$T/healthz" >/dev/null 2>&1 || [ $i -ge 100 ]; do sleep 0.05; i=$((i + 1)); done
 echo "proxy: $(nproc) cores; fake upstream node $(node --version); each case alternates direct and through tokmeter every 0.5 s"
+# CPU seconds a process has used (user + system), from /proc.
+cpu() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$1/stat"; }
 for mode in json sse; do
     for c in 1 64; do
-        ./build/bench_proxy "$F" "$T" $mode $c "$secs"
+        before=$(cpu $tpid)
+        ./build/bench_proxy "$F" "$T" $mode $c "$secs" | tee "$W/out"
+        n=$(awk '$5 == "tokmeter" {print $6}' "$W/out")
+        # tokmeter works only for the proxied calls: its CPU per call does not
+        # depend on how busy the machine is, unlike the latencies.
+        awk -v a="$before" -v b="$(cpu $tpid)" -v n="$n" -v m=$mode -v c=$c \
+            'BEGIN {printf "proxy %-4s %2d conns tokmeter CPU %.1f s for %d calls: %.1f us per call\n", m, c, b - a, n, n ? (b - a) * 1e6 / n : 0}'
     done
 done
 kill -TERM $tpid; wait $tpid

@@ -99,7 +99,7 @@ typedef struct px_call {
     struct curl_slist *hdrs;
     /* the answer (thread, published under mu) */
     unsigned status;
-    int head, done, paused, closed, cut;
+    int head, done, paused, cut;
     long long clen;                 /* upstream Content-Length, or -1       */
     tm_buf rh;                      /* response headers "Name\0value\0"...  */
     tm_buf out;                     /* bytes for the client, not yet sent   */
@@ -659,11 +659,15 @@ static int inject_usage(tm_buf *nb, const tm_jv *v)
     return tm__buf_putc(nb, '}');
 }
 
-static void header_text(req *r, const char *name, char *dst, size_t cap)
+/* The attribution header `name` into dst; 0, or -1 when it is too long. */
+static int header_text(req *r, const char *name, char *dst, size_t cap)
 {
     const char *h = MHD_lookup_connection_value(r->c, MHD_HEADER_KIND, name);
+    if (h && strlen(h) >= cap)
+        return -1;
     if (h)
         copy(dst, cap, h, strlen(h));
+    return 0;
 }
 
 /* The body is in: attribute, check, build the transfer, hand it over. */
@@ -689,9 +693,15 @@ static enum MHD_Result begin(req *r, px_call *x, const char *rest)
     x->stream = (f = tm__json_get(v, "stream")) && f->type == TM_J_TRUE;
     /* Attribution: a user-bound key decides; else the header, then the body. */
     char hdr_user[129] = "";
-    header_text(r, p->user_header, hdr_user, sizeof hdr_user);
-    header_text(r, p->project_header, x->project, sizeof x->project);
-    header_text(r, p->operation_header, x->operation, sizeof x->operation);
+    const char *too_long = header_text(r, p->user_header, hdr_user, sizeof hdr_user) ? p->user_header
+                         : header_text(r, p->project_header, x->project, sizeof x->project) ? p->project_header
+                         : header_text(r, p->operation_header, x->operation, sizeof x->operation)
+                             ? p->operation_header : NULL;
+    if (too_long) {
+        tm__arena_free(&a);
+        return reply_error(r, up->api, 400, "invalid_header", 0, "%s: longer than %d bytes", too_long,
+                           TM_DIM_MAX);
+    }
     if (r->has_key && r->key.user[0]) {
         if (hdr_user[0] && strcmp(hdr_user, r->key.user)) {
             tm__arena_free(&a);
@@ -701,10 +711,10 @@ static enum MHD_Result begin(req *r, px_call *x, const char *rest)
         copy(x->user, sizeof x->user, r->key.user, strlen(r->key.user));
     } else if (hdr_user[0]) {
         copy(x->user, sizeof x->user, hdr_user, strlen(hdr_user));
-    } else if ((f = tm__json_get(v, "user")) && f->type == TM_J_STRING) {
-        copy(x->user, sizeof x->user, f->s, f->n);
-    } else if ((f = tm__json_get(tm__json_get(v, "metadata"), "user_id")) && f->type == TM_J_STRING) {
-        copy(x->user, sizeof x->user, f->s, f->n);
+    } else if (((f = tm__json_get(v, "user")) && f->type == TM_J_STRING && f->n < sizeof x->user) ||
+               ((f = tm__json_get(tm__json_get(v, "metadata"), "user_id")) && f->type == TM_J_STRING &&
+                f->n < sizeof x->user)) {
+        copy(x->user, sizeof x->user, f->s, f->n); /* a longer one is the upstream's business only */
     }
     /* Enforcement: the code behind POST /v1/check. */
     if (x->user[0]) {

@@ -60,6 +60,13 @@ check "GET through the generic route" eq "$(code "$T/proxy/deepseek/v1/models")"
 check "unknown upstream 404" eq "$(code "$T/proxy/nosuch/v1/models")" 404
 check "unknown upstream: OpenAI's error shape" eq "$(jget 'd["error"]["code"]' < "$W/body")" unknown_upstream
 
+# --- attribution headers: 128 bytes at most -----------------------------------------
+u128=$(python3 -c "print('u' * 128, end='')"); u129=$(python3 -c "print('u' * 129, end='')")
+check "a user of 128 bytes" eq "$(code "$T/openai/v1/chat/completions" -H "X-Tokmeter-User: $u128" -d '{"model":"gpt-test","messages":[]}')" 200
+check "a user of 129 bytes 400" eq "$(code "$T/openai/v1/chat/completions" -H "X-Tokmeter-User: $u129" -d '{"model":"gpt-test","messages":[]}')" 400
+check "400 names the header" eq "$(jget 'd["error"]["message"]' < "$W/body")" "tokmeter: X-Tokmeter-User: longer than 128 bytes"
+check "a project of 129 bytes 400" eq "$(code "$T/openai/v1/chat/completions" -H "X-Tokmeter-Project: $u129" -d '{"model":"gpt-test","messages":[]}')" 400
+
 # --- body limits: N-1, N, N+1 bytes (max_body_bytes 4096) ------------------------
 pad() { python3 -c "import json,sys; n=int(sys.argv[1]); b='{\"model\":\"gpt-test\",\"messages\":[{\"role\":\"user\",\"content\":\"\"}]}'; print(json.dumps({'model':'gpt-test','messages':[{'role':'user','content':'x'*(n-len(b))}]}, separators=(',',':')), end='')" "$1"; }
 for n in 4095 4096; do
@@ -128,6 +135,7 @@ check "down: recorded as failed" eq "$(ev frank "['success']") $(ev frank "['sta
 check "slow client: usage recorded" eq "$(ev kim "['success']") $(ev kim "['input_tokens']")" "True 23"
 check "silent: recorded as failed" eq "$(ev judy "['success']") $(ev judy "['status_code']")" "False 504"
 check "down: the error" has "$(ev frank "['error']")" "upstream unreachable"
+check "a user of 128 bytes recorded" eq "$(jget "len([e for e in d if e['user_id'] == '$u128'])" < "$W/events.json")" 1
 check "client gone: recorded" eq "$(ev hank "['error']")" "client closed the connection"
 check "generic: user from the header, the configured provider" eq "$(ev gina "['provider']") $(ev gina "['model']")" "deepseek deepseek-chat-2025-06-01"
 check "denied calls are not events" eq "$(jget "len([e for e in d if e['user_id'] in ('dave', 'erin')])" < "$W/events.json")" 3
