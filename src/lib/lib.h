@@ -12,9 +12,21 @@
 /* Runs q on t's store and rollups (see query.h). */
 int tm__run_query(tm *t, const tm_query_spec *q, tm_qresult **out);
 
-/* The seed lesson's per-user dashboard shape for user in `period`
- * (YYYY-MM; NULL: the current month in tz), appended to b. */
-int tm__user_usage_json(tm *t, const char *user, const char *period, const char *tz, tm_buf *b);
+/* One user's month, the seed lesson's dashboard: `period` (YYYY-MM; NULL:
+ * the current month in tz), its totals, its days and its top endpoints.
+ * Free with tm__user_month_free (also after an error: a no-op then). */
+typedef struct tm_user_month {
+    char period[8];             /* YYYY-MM                                       */
+    int64_t requests, tokens;   /* events and total tokens                        */
+    tm_i128 cost;               /* pico-USD                                       */
+    char limit[48];             /* the user's requests limit as text, or "null"   */
+    tm_qresult *daily;          /* interval day, oldest first                     */
+    tm_qresult *top;            /* grouped by endpoint, most calls first, ≤ 10    */
+} tm_user_month;
+int tm__user_month(tm *t, const char *user, const char *period, const char *tz, tm_user_month *out);
+void tm__user_month_free(tm_user_month *u);
+/* Appends u as GET /api/usage/{userId}'s data object, with a newline. */
+int tm__user_month_json(const tm_user_month *u, const char *user, tm_buf *b);
 
 /* tm_track_json with a cap on the number of events: more than max_events
  * (0: no cap) is refused whole with TM_ETOOBIG before anything is stored. */

@@ -344,6 +344,10 @@ static int too_many(size_t n, size_t max)
 static int decode(jctx *c, const char *json, size_t len, unsigned flags)
 {
     size_t i = 0;
+    if (len >= 3 && memcmp(json, "\xEF\xBB\xBF", 3) == 0) { /* a UTF-8 byte-order mark */
+        json += 3;
+        len -= 3;
+    }
     while (i < len && (json[i] == ' ' || json[i] == '\t' || json[i] == '\r' || json[i] == '\n'))
         i++;
     if (i == len)
@@ -580,13 +584,14 @@ static int user_query(tm *t, const char *user, const char *from, const char *to,
     return rc;
 }
 
-int tm__user_usage_json(tm *t, const char *user, const char *period, const char *tz, tm_buf *b)
+int tm__user_month(tm *t, const char *user, const char *period, const char *tz, tm_user_month *u)
 {
-    char from[16], to[16], cost[48];
+    char from[16], to[16];
     int64_t y;
     unsigned m, d;
-    tm_qresult *total = NULL, *daily = NULL, *top = NULL;
+    tm_qresult *total = NULL;
     int rc = TM_OK;
+    memset(u, 0, sizeof *u);
     if (strchr(user, ',') || !*user)
         return tm__fail(TM_EINVAL, "user: '%s' is not a single user id", user);
     if (period) {
@@ -605,44 +610,57 @@ int tm__user_usage_json(tm *t, const char *user, const char *period, const char 
     }
     snprintf(from, sizeof from, "%04lld-%02u-01", (long long)y, m);
     snprintf(to, sizeof to, "%04lld-%02u-01", (long long)(m == 12 ? y + 1 : y), m == 12 ? 1 : m + 1);
+    snprintf(u->period, sizeof u->period, "%.7s", from);
     static const char *const by_day[] = {"interval", "day", NULL};
     static const char *const by_endpoint[] = {"group_by", "endpoint", "order_by", "events", "limit", "10", NULL};
     if ((rc = user_query(t, user, from, to, tz, NULL, &total)) ||
-        (rc = user_query(t, user, from, to, tz, by_day, &daily)) ||
-        (rc = user_query(t, user, from, to, tz, by_endpoint, &top)))
+        (rc = user_query(t, user, from, to, tz, by_day, &u->daily)) ||
+        (rc = user_query(t, user, from, to, tz, by_endpoint, &u->top)) ||
+        (rc = tm__quota_limit(&t->pc, user, "requests", u->limit, sizeof u->limit)))
         goto out;
-    tm__dec_format(total->totals.s.cost, 12, cost);
+    u->requests = total->totals.s.events;
+    u->tokens = total->totals.s.total;
+    u->cost = total->totals.s.cost;
+out:
+    tm__qresult_free(total);
+    if (rc)
+        tm__user_month_free(u);
+    return rc;
+}
+
+void tm__user_month_free(tm_user_month *u)
+{
+    tm__qresult_free(u->daily);
+    tm__qresult_free(u->top);
+    u->daily = u->top = NULL;
+}
+
+int tm__user_month_json(const tm_user_month *u, const char *user, tm_buf *b)
+{
+    char cost[48];
+    tm__dec_format(u->cost, 12, cost);
     tm__buf_puts(b, "{\"user_id\": ");
     tm__json_str(b, user, strlen(user));
-    char limit[48];
-    if ((rc = tm__quota_limit(&t->pc, user, "requests", limit, sizeof limit)))
-        goto out;
-    tm__buf_printf(b, ", \"period\": \"%.7s\", \"current_period\": {\"requests\": %lld, "
+    tm__buf_printf(b, ", \"period\": \"%s\", \"current_period\": {\"requests\": %lld, "
                       "\"tokens\": %lld, \"cost\": %s, \"limit\": %s},\n \"daily_breakdown\": [",
-                   from, (long long)total->totals.s.events, (long long)total->totals.s.total, cost, limit);
-    for (size_t i = daily->nrows; i-- > 0;) { /* newest first, as the lesson's SQL */
-        const tm_qrow *r = &daily->rows[i];
+                   u->period, (long long)u->requests, (long long)u->tokens, cost, u->limit);
+    for (size_t i = u->daily->nrows; i-- > 0;) { /* newest first, as the lesson's SQL */
+        const tm_qrow *r = &u->daily->rows[i];
         char label[40];
-        tm__period_label(daily, r->period, label, sizeof label);
+        tm__period_label(u->daily, r->period, label, sizeof label);
         tm__dec_format(r->s.cost, 12, cost);
         tm__buf_printf(b, "%s{\"date\": \"%s\", \"requests\": %lld, \"tokens\": %lld, \"cost\": %s}",
-                       i + 1 < daily->nrows ? ", " : "", label, (long long)r->s.events,
+                       i + 1 < u->daily->nrows ? ", " : "", label, (long long)r->s.events,
                        (long long)r->s.total, cost);
     }
     tm__buf_puts(b, "],\n \"top_endpoints\": [");
-    size_t shown = 0;
-    for (size_t i = 0; i < top->nrows; i++) {
-        const tm_qrow *r = &top->rows[i];
-        tm__buf_puts(b, shown++ ? ", {\"endpoint\": " : "{\"endpoint\": ");
+    for (size_t i = 0; i < u->top->nrows; i++) {
+        const tm_qrow *r = &u->top->rows[i];
+        tm__buf_puts(b, i ? ", {\"endpoint\": " : "{\"endpoint\": ");
         tm__json_str(b, r->dim[TM_D_ENDPOINT], strlen(r->dim[TM_D_ENDPOINT]));
         tm__buf_printf(b, ", \"calls\": %lld}", (long long)r->s.events);
     }
-    rc = tm__buf_puts(b, "]}\n");
-out:
-    tm__qresult_free(total);
-    tm__qresult_free(daily);
-    tm__qresult_free(top);
-    return rc;
+    return tm__buf_puts(b, "]}\n");
 }
 
 int tm_user_usage(tm *t, const char *user, const char *period, const char *tz, char **json)
@@ -650,7 +668,12 @@ int tm_user_usage(tm *t, const char *user, const char *period, const char *tz, c
     tm_buf b = TM_BUF_INIT;
     tm__clear_err();
     *json = NULL;
-    int rc = tm__user_usage_json(t, user, period, tz, &b);
+    tm_user_month u;
+    int rc = tm__user_month(t, user, period, tz, &u);
+    if (rc == TM_OK) {
+        rc = tm__user_month_json(&u, user, &b);
+        tm__user_month_free(&u);
+    }
     if (rc) {
         tm__buf_free(&b);
         return rc;

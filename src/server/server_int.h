@@ -63,6 +63,7 @@ struct req {
     size_t nevents;
     struct px_call *px;     /* a proxied call (proxy.c), or NULL              */
     int proxied;
+    char allow[32];         /* a 405's Allow header: the route's methods       */
 };
 
 extern const route tm__routes[];
