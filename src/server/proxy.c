@@ -678,7 +678,6 @@ static enum MHD_Result begin(req *r, px_call *x, const char *rest)
     tm_arena a = TM_ARENA_INIT;
     tm_jv *v = NULL;
     char jerr[8];
-    enum MHD_Result ret;
     const char *ct = MHD_lookup_connection_value(r->c, MHD_HEADER_KIND, "Content-Type");
     size_t lead = 0;
     while (lead < x->body.len && strchr(" \t\r\n", x->body.data[lead]))
@@ -754,7 +753,15 @@ static enum MHD_Result begin(req *r, px_call *x, const char *rest)
     /* The transfer. */
     tm_buf url = TM_BUF_INIT;
     qs_ctx q = {&url, 0};
-    tm__buf_printf(&url, "%s%s", up->base, rest);
+    /* libmicrohttpd hands over the path decoded: encode it again (a %2F in
+     * the client's path reaches the upstream as '/'). */
+    tm__buf_puts(&url, up->base);
+    for (const unsigned char *c = (const unsigned char *)rest; *c; c++)
+        if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+            strchr("-._~/!$&'()*+,;=:@", *c))
+            tm__buf_putc(&url, (char)*c);
+        else
+            tm__buf_printf(&url, "%%%02X", *c);
     MHD_get_connection_values(r->c, MHD_GET_ARGUMENT_KIND, add_arg, &q);
     copy(x->endpoint, sizeof x->endpoint, rest, strlen(rest));
     x->url = url.data;
@@ -821,8 +828,7 @@ static enum MHD_Result begin(req *r, px_call *x, const char *rest)
     p->active++;
     pthread_mutex_unlock(&p->mu);
     nudge(p);
-    ret = MHD_YES;
-    return ret;
+    return MHD_YES;
 }
 
 /* MHD asks for more of the answer. */

@@ -56,7 +56,8 @@ check "generic: the upstream got the configured key" eq "$(echo "$last" | jget '
 check "generic: no X-Tokmeter header forwarded" eq "$(echo "$last" | jget '[h for h in d["headers"] if h.startswith("x-tokmeter")]')" "[]"
 check "generic: the path and query forwarded" eq "$(echo "$last" | jget 'd["url"]')" "/v1/chat/completions?api-version=2024%2F10&x=a%20b"
 check "generic: the body forwarded as sent" eq "$(echo "$last" | jget 'd["body"]')" "$body"
-check "GET through the generic route" eq "$(code "$T/proxy/deepseek/v1/models")" 200
+check "GET through the generic route" eq "$(code "$T/proxy/deepseek/v1/models/a%20b%C3%A9")" 200
+check "generic: the path encoded again" eq "$(curl -s "$F/__last" | jget 'd["url"]')" "/v1/models/a%20b%C3%A9"
 check "unknown upstream 404" eq "$(code "$T/proxy/nosuch/v1/models")" 404
 check "unknown upstream: OpenAI's error shape" eq "$(jget 'd["error"]["code"]' < "$W/body")" unknown_upstream
 
