@@ -33,26 +33,6 @@ typedef struct worker {
     int failed;
 } worker;
 
-/* Reads one HTTP response; returns its status or -1. */
-static int read_response(int fd, char *buf, size_t cap)
-{
-    size_t have = 0;
-    for (;;) {
-        ssize_t got = read(fd, buf + have, cap - have - 1);
-        if (got <= 0)
-            return -1;
-        have += (size_t)got;
-        buf[have] = '\0';
-        char *hdr_end = strstr(buf, "\r\n\r\n");
-        if (!hdr_end)
-            continue;
-        char *cl = strcasestr(buf, "Content-Length:");
-        size_t body = cl ? strtoul(cl + 15, NULL, 10) : 0;
-        if (have >= (size_t)(hdr_end + 4 - buf) + body)
-            return atoi(buf + 9);
-    }
-}
-
 static void *run(void *arg)
 {
     worker *w = arg;
@@ -82,7 +62,7 @@ static void *run(void *arg)
         memcpy(req + rl, body, len);
         double t0 = bench_now();
         if (write(fd, req, (size_t)rl + len) != (ssize_t)((size_t)rl + len) ||
-            read_response(fd, resp, sizeof resp) != 200) {
+            bench_read_response(fd, resp, sizeof resp) != 200) {
             w->failed = 1;
             break;
         }

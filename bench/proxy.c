@@ -35,34 +35,6 @@ typedef struct worker {
     int failed;
 } worker;
 
-/* Reads one whole response (one request in flight: no bytes beyond it).
- * Returns the status, or -1. */
-static int read_response(int fd, char *buf, size_t cap)
-{
-    size_t have = 0;
-    for (;;) {
-        ssize_t got = read(fd, buf + have, cap - have - 1);
-        if (got <= 0)
-            return -1;
-        have += (size_t)got;
-        buf[have] = '\0';
-        char *end = strstr(buf, "\r\n\r\n");
-        if (!end)
-            continue;
-        size_t head = (size_t)(end + 4 - buf);
-        *end = '\0';
-        char *cl = strcasestr(buf, "\r\nContent-Length:");
-        int chunked = strcasestr(buf, "\r\nTransfer-Encoding: chunked") != NULL;
-        *end = '\r';
-        if (cl && have >= head + strtoul(cl + 17, NULL, 10))
-            return atoi(buf + 9);
-        if (chunked && have >= head + 5 && memcmp(buf + have - 5, "0\r\n\r\n", 5) == 0)
-            return atoi(buf + 9);
-        if (have + 1 >= cap)
-            return -1;
-    }
-}
-
 static void *run(void *arg)
 {
     worker *w = arg;
@@ -93,7 +65,7 @@ static void *run(void *arg)
             break;
         int t = (int)((t_end - now) * 2) % 2; /* alternate targets every 0.5 s */
         double t0 = bench_now();
-        if (write(fd[t], req[t], rl[t]) != (ssize_t)rl[t] || read_response(fd[t], resp, sizeof resp) != 200) {
+        if (write(fd[t], req[t], rl[t]) != (ssize_t)rl[t] || bench_read_response(fd[t], resp, sizeof resp) != 200) {
             w->failed = 1;
             break;
         }
