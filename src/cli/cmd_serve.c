@@ -25,6 +25,8 @@ static int run(cli_global *g, int argc, char **argv)
         cli_help(&cmd_serve, opts,
                  "Routes (docs/api.md): POST /v1/events, GET /v1/usage, GET /v1/users/{id}/usage,\n"
                  "the seed guide's /api/usage/... routes, GET /metrics, /healthz, /readyz.\n"
+                 "The gateway (docs/proxy.md): /openai/..., /anthropic/... and /proxy/{upstream}/...\n"
+                 "forward to the config's \"upstreams\" and record one event per call.\n"
                  "With API keys (tokmeter keys create) every route but the health checks needs\n"
                  "Authorization: Bearer KEY; without any, it serves only on a loopback address.\n"
                  "SIGINT or SIGTERM: finish in-flight requests, flush, exit 0. SIGHUP: reload the\n"

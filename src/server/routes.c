@@ -14,6 +14,7 @@
 #include "../core/json.h"
 #include "../core/tmtime.h"
 #include "../store/store.h"
+#include "proxy.h"
 #include "server_int.h"
 
 /* ---- ingest ---- */
@@ -598,6 +599,9 @@ const route tm__routes[] = {
     {"GET", "/readyz", "", "/readyz", SC_OPEN, readyz},
     {"GET", "/metrics", "", "/metrics", SC_METRICS, metrics},
     {"GET", "/openapi.yaml", "", "/openapi.yaml", SC_OPEN, openapi},
+    /* The gateway's paths are dispatched to proxy.c before this table is
+     * searched; the entry names its metrics (method "*" matches nothing). */
+    {"*", "/proxy/", "/*", "proxy", SC_OPEN, NULL},
 };
 const size_t tm__nroutes = sizeof tm__routes / sizeof tm__routes[0];
 
@@ -685,6 +689,7 @@ void tm__metrics_render(srv *s, tm_buf *b)
                       "# HELP tokmeter_store_bytes Size of the store file and its log.\n"
                       "# TYPE tokmeter_store_bytes gauge\ntokmeter_store_bytes %llu\n",
                    (long long)stored, (unsigned long long)bytes);
+    tm__proxy_metrics(s->proxy, b);
     /* Spend by provider, all time (day rollups): bounded to 50 providers. */
     tm_query_spec q;
     tm_qresult *res = NULL;

@@ -45,6 +45,7 @@ struct srv {
     int adirty;             /* events arrived: evaluate soon (at most 1/s)     */
     char *outbox[64];       /* notifications for the evaluator to deliver      */
     int noutbox;
+    struct tm_proxy *proxy; /* the gateway (proxy.c)                           */
 };
 
 struct req {
@@ -60,6 +61,8 @@ struct req {
     int has_key;
     unsigned status;
     size_t nevents;
+    struct px_call *px;     /* a proxied call (proxy.c), or NULL              */
+    int proxied;
     char allow[32];         /* a 405's Allow header: the route's methods       */
 };
 
