@@ -57,14 +57,43 @@ build/obj/gen/prices_data.o: build/gen/prices_data.c
 	@mkdir -p $(dir $@)
 	$(CC) -c $< -o $@
 
+# The web dashboard (web/): npm ci from the committed lock, esbuild bundles
+# web/src into build/web, and the files are compiled in as bytes, linked
+# into the tokmeter binary only (libtokmeter.a builds without Node.js).
+WEB_SRC  := $(wildcard web/src/*)
+WEB_OUT  := build/web/index.html build/web/app.js build/web/app.css
+
+web/node_modules/.package-lock.json: web/package-lock.json web/package.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+build/web/app.js: $(WEB_SRC) web/node_modules/.package-lock.json
+	@mkdir -p build/web
+	web/node_modules/.bin/esbuild web/src/app.js --bundle --minify --target=es2020 \
+	  --log-level=warning --outfile=build/web/app.js
+build/web/app.css: build/web/app.js
+	@test -f $@
+
+build/web/index.html: web/index.html
+	@mkdir -p build/web
+	cp $< $@
+
+build/gen/web_assets.c: $(WEB_OUT) scripts/embed_web.sh
+	@mkdir -p $(dir $@)
+	sh scripts/embed_web.sh $@ $(WEB_OUT)
+
+build/obj/gen/web_assets.o: build/gen/web_assets.c src/server/web.h
+	@mkdir -p $(dir $@)
+	$(CC) -I. -c $< -o $@
+
 build/libtokmeter.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-build/tokmeter: $(CLI_OBJ) build/libtokmeter.a
-	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) build/libtokmeter.a $(PKGLIBS)
+build/tokmeter: $(CLI_OBJ) build/libtokmeter.a build/obj/gen/web_assets.o
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) build/obj/gen/web_assets.o build/libtokmeter.a $(PKGLIBS)
 
-build/asan/tokmeter: $(ASAN_CLI) $(ASAN_LIB)
+build/asan/tokmeter: $(ASAN_CLI) $(ASAN_LIB) build/obj/gen/web_assets.o
 	$(CC) -g $(SAN) -o $@ $^ $(PKGLIBS)
 
 build/test_unit: $(UNIT_OBJ) build/libtokmeter.a

@@ -183,7 +183,7 @@ static const route *find_route(const char *method, const char *url, int *ix, int
     for (size_t i = 0; i < tm__nroutes; i++) {
         const route *rt = &tm__routes[i];
         size_t n = strlen(rt->path), sl = strlen(rt->suffix), ul = strlen(url);
-        int exact = rt->path[n - 1] != '/';
+        int exact = rt->path[n - 1] != '/' || n == 1; /* "/" is the page itself */
         int match = exact ? strcmp(url, rt->path) == 0
                           : ul > n + sl && strncmp(url, rt->path, n) == 0 &&
                                 strcmp(url + ul - sl, rt->suffix) == 0 &&

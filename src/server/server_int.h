@@ -12,6 +12,7 @@
 #include "../core/buf.h"
 #include "../lib/lib.h"
 #include "server.h"
+#include "web.h"
 
 enum { SC_OPEN, SC_INGEST, SC_READ, SC_METRICS }; /* what a route needs */
 
@@ -83,5 +84,8 @@ void tm__alerts_nudge(srv *s);
  * user and limit until the period resets) and queue its notification. */
 void tm__soft_limit_alert(srv *s, const char *user, const char *warning, int64_t reset_us);
 void tm__metrics_render(srv *s, tm_buf *b);
+
+/* GET / and GET /assets/NAME: the dashboard's files (route_web.c). */
+enum MHD_Result tm__get_web(req *r);
 
 #endif
