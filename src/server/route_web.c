@@ -21,9 +21,10 @@ static enum MHD_Result reply_file(req *r, const tm__web_file *f)
     MHD_add_response_header(resp, "Content-Type", f->type);
     MHD_add_response_header(resp, "Cache-Control", "no-cache");
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-    MHD_add_response_header(resp, "Content-Security-Policy",
-                            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-                            "frame-ancestors 'none'");
+    MHD_add_response_header(
+        resp, "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+        "frame-ancestors 'none'");
     r->status = 200;
     enum MHD_Result ok = MHD_queue_response(r->c, 200, resp);
     MHD_destroy_response(resp);

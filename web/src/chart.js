@@ -70,7 +70,7 @@ export function draw(el, o, data) {
     cursor: { sync: { key: o.sync || 'tm', setSeries: false }, focus: { prox: 16 } },
     legend: { live: true },
     focus: { alpha: 0.6 },
-    scales: { x: { time: true }, y: { range: (u, lo, hi) => [0, hi > 0 ? hi * 1.08 : 1] } },
+    scales: { x: { time: true, range: (u, lo, hi) => (lo === hi ? [lo - 43200, hi + 43200] : [lo, hi]) }, y: { range: (u, lo, hi) => [0, hi > 0 ? hi * 1.08 : 1] } },
     axes: [
       { stroke: t.fg, grid: { stroke: t.grid, width: 1 }, ticks: { stroke: t.grid } },
       { stroke: t.fg, grid: { stroke: t.grid, width: 1 }, ticks: { stroke: t.grid }, size: 70, values: (u, vals) => vals.map(v => o.yfmt(v)) },

@@ -390,7 +390,13 @@ export const users = {
       return;
     }
     const cp = d.u.current_period;
-    const days = d.u.daily_breakdown.slice().reverse();
+    // Every day of the month, zeros where the user made no call.
+    const have = new Map(d.u.daily_breakdown.map(x => [x.date, x]));
+    const days = [];
+    for (let t = Date.parse(d.mo.first + 'T00:00:00Z'); t < Date.parse(d.mo.next + 'T00:00:00Z'); t += 86400e3) {
+      const day = new Date(t).toISOString().slice(0, 10);
+      days.push(have.get(day) || { date: day, requests: 0, tokens: 0, cost: '0' });
+    }
     body.innerHTML = `${app.me.user ? '' : `<p><a href="${app.link({ view: 'users', user: '' })}">← All users</a></p>`}
       <h2 class="uname">User <span data-user="${e(d.user)}">${e(d.user)}</span> · ${e(d.u.period)}</h2>
       <section class="cards" id="ucards">${card('requests', 'Requests this period', countCell(cp.requests))}${card('tokens', 'Tokens', countCell(cp.tokens, true))}${card('cost', 'Cost', moneyCell(cp.cost))}${card('limit', 'Request limit', cp.limit == null ? '<span class="num">none</span>' : countCell(cp.limit))}</section>
@@ -414,7 +420,7 @@ export const users = {
         d.u.top_endpoints.map(r => ({ row: r })),
         { id: 'uendpoints', none: 'No calls this period.' },
       )}</section>`;
-    if (days.length) {
+    if (d.u.daily_breakdown.length) {
       const xs = days.map(x => Math.floor(Date.parse(x.date + 'T12:00:00Z') / 1000));
       draw($(m, '#udaily'), { kind: 'udaily', sync: 'user', tz: 'UTC', bars: true, stacked: true, series: [{ label: 'cost', colour: '#0072B2' }], yfmt: moneyFmt, vfmt: (i, idx) => money(days[idx].cost) }, [xs, days.map(x => Number(x.cost))]);
     } else $(m, '#udaily').innerHTML = '<p class="note">No usage this period.</p>';
