@@ -67,9 +67,12 @@ async function open(ctx) {
   page.on('pageerror', e => page.errors.push('uncaught: ' + e.message));
   return page;
 }
+// Opens a view and waits until it has rendered (or shown its error) after
+// the navigation: a change of the fragment alone does not reload the page.
 async function view(page, hash, v) {
+  const since = Date.now();
   await page.goto(`${BASE}/${hash}`);
-  await ready(page, v);
+  await ready(page, v, since);
 }
 async function ready(page, v, since) {
   await page.waitForFunction(([v, since]) => {

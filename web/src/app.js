@@ -232,6 +232,7 @@ async function show() {
   } catch (err) {
     if (gen !== app.gen) return;
     banner(api.describe(err));
+    app.rendered = { view: s.view, error: err.message, at: Date.now(), hash: location.hash };
     main.dataset.ready = s.view;
     if (main.querySelector('.loading')) main.querySelectorAll('.loading').forEach(x => (x.textContent = 'Could not load this view (see the message above).'));
   }
