@@ -147,6 +147,36 @@ await ready(page, 'overview', since);
 check('filter removed: not in the URL', !(await hashOf(page)).includes('where='), await hashOf(page), 'no where');
 noErrors(page, 'filters');
 
+// ---- the range, interval and zone controls write the URL ----
+since = Date.now();
+await page.selectOption('#interval', 'week');
+await ready(page, 'overview', since);
+has('interval: in the URL', await hashOf(page), 'interval=week');
+r = await span(page);
+const wk = await api('/v1/usage', { from: r.from, to: r.to, tz: 'UTC', interval: 'week' });
+const weeks = await page.evaluate(() => document.querySelector('#costchart')._chart.u.data[0].length);
+check('interval: a bar per week of the range', weeks >= new Set(wk.rows.map(x => x.period)).size && weeks <= 6, weeks, `${new Set(wk.rows.map(x => x.period)).size}..6`);
+await page.click('[data-range=custom]');
+await page.fill('#cfrom', '2026-11-10');
+await page.fill('#cto', '2026-11-20');
+since = Date.now();
+await page.click('.custom button[type=submit]');
+await ready(page, 'overview', since);
+has('custom range: in the URL', await hashOf(page), 'range=custom&from=2026-11-10&to=2026-11-20');
+eq('custom range: the server resolved it', JSON.stringify(await span(page)), JSON.stringify({ from: '2026-11-10T00:00:00Z', to: '2026-11-20T00:00:00Z' }));
+a = await api('/v1/usage', { from: '2026-11-10', to: '2026-11-20', tz: 'UTC' });
+eq('custom range: requests = API', await exact(page, '[data-metric=requests] .num'), String(a.totals.requests));
+await page.fill('#tz', 'Asia/Tokyo');
+since = Date.now();
+await page.press('#tz', 'Enter');
+await ready(page, 'overview', since);
+has('zone: in the URL', await hashOf(page), 'tz=Asia/Tokyo');
+has('zone: the range is cut there', await hashOf(page), 'range=custom');
+eq('zone: dates are midnight in Tokyo', (await span(page)).from, '2026-11-09T15:00:00Z');
+a = await api('/v1/usage', { from: '2026-11-10', to: '2026-11-20', tz: 'Asia/Tokyo' });
+eq('zone: requests = API in that zone', await exact(page, '[data-metric=requests] .num'), String(a.totals.requests));
+noErrors(page, 'controls');
+
 // ---- Breakdowns: the table, sorting, a row click, the CSV ----
 await view(page, '#view=breakdowns&range=30d&interval=day&tz=UTC&dim=user_id', 'breakdowns');
 noErrors(page, 'breakdowns');

@@ -137,18 +137,23 @@ function wireHeader() {
   });
   c.addEventListener('submit', ev => {
     ev.preventDefault();
+    const at = document.activeElement;
+    if (at && at.id === 'tz') return setZone(at.value);
+    if (!at || !at.closest('.custom')) return;
     const f = $('cfrom').value, t = $('cto').value;
     if (!f || !t || f >= t) return banner('Custom range: pick a From date before the To date.');
     app.go({ range: 'custom', from: f, to: t });
   });
   c.addEventListener('change', ev => {
     if (ev.target.id === 'interval') app.go({ interval: ev.target.value });
-    if (ev.target.id === 'tz') {
-      const z = ev.target.value.trim();
-      if (z === 'UTC' || (zones || []).includes(z)) app.go({ tz: z });
-      else banner(`Time zone: "${z}" is not an IANA zone name (like Europe/Berlin).`);
-    }
+    if (ev.target.id === 'tz') setZone(ev.target.value);
   });
+  const setZone = v => {
+    const z = v.trim();
+    if (z === app.state.tz) return;
+    if (z === 'UTC' || (zones || []).includes(z)) app.go({ tz: z });
+    else banner(`Time zone: "${z}" is not an IANA zone name (like Europe/Berlin).`);
+  };
   const f = $('filters');
   f.addEventListener('click', ev => {
     const x = ev.target.closest('[data-unwhere]');
