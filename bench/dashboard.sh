@@ -15,7 +15,7 @@ n=${1:-10000000}
 dir=${2:-/var/tmp}
 runs=${RUNS:-50}
 ./build/bench_query "$dir" "$n" >/dev/null
-db="$dir/bench-query.db"
+db="$dir/bench-query-$n.db"
 port=18797
 ./build/tokmeter --db "$db" serve --listen 127.0.0.1:$port --quiet --log-level warn &
 pid=$!
