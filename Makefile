@@ -64,6 +64,7 @@ WEB_SRC  := $(wildcard web/src/*)
 WEB_OUT  := build/web/index.html build/web/app.js build/web/app.css
 
 web/node_modules/.package-lock.json: web/package-lock.json web/package.json
+	@command -v npm >/dev/null || { echo "the dashboard is built with Node.js and npm: sh scripts/deps.sh installs them"; exit 1; }
 	cd web && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
