@@ -155,6 +155,8 @@ has('interval: in the URL', await hashOf(page), 'interval=week');
 r = await span(page);
 const wk = await api('/v1/usage', { from: r.from, to: r.to, tz: 'UTC', interval: 'week' });
 const weeks = await page.evaluate(() => document.querySelector('#costchart')._chart.u.data[0].length);
+const pw = await api('/v1/usage', { from: r.from, to: r.to, tz: 'UTC', group_by: 'model', order_by: 'cost_usd' }); // stacked by model since the toggle
+eq('interval: every week lands on the chart (its sums = API)', JSON.stringify(await page.$$eval('#costtable tbody tr td:nth-child(4) .num', els => els.map(e => e.dataset.exact))), JSON.stringify(pw.rows.map(x => x.cost_usd)));
 check('interval: a bar per week of the range', weeks >= new Set(wk.rows.map(x => x.period)).size && weeks <= 6, weeks, `${new Set(wk.rows.map(x => x.period)).size}..6`);
 await page.click('[data-range=custom]');
 await page.fill('#cfrom', '2026-11-10');
@@ -175,6 +177,17 @@ has('zone: the range is cut there', await hashOf(page), 'range=custom');
 eq('zone: dates are midnight in Tokyo', (await span(page)).from, '2026-11-09T15:00:00Z');
 a = await api('/v1/usage', { from: '2026-11-10', to: '2026-11-20', tz: 'Asia/Tokyo' });
 eq('zone: requests = API in that zone', await exact(page, '[data-metric=requests] .num'), String(a.totals.requests));
+since = Date.now();
+await page.click('[data-range="24h"]');
+await ready(page, 'overview', since);
+await page.fill('#tz', 'Asia/Kolkata');
+since = Date.now();
+await page.press('#tz', 'Enter');
+await ready(page, 'overview', since);
+has('24h by hour in Kolkata: in the URL', await hashOf(page), 'range=24h&interval=hour&tz=Asia/Kolkata');
+r = await span(page);
+const kh = await api('/v1/usage', { from: r.from, to: r.to, tz: 'Asia/Kolkata', group_by: 'model', order_by: 'cost_usd' });
+eq('every hour (half-hour zone) lands on the chart (its sums = API)', JSON.stringify(await page.$$eval('#costtable tbody tr td:nth-child(4) .num', els => els.map(e => e.dataset.exact))), JSON.stringify(kh.rows.map(x => x.cost_usd)));
 noErrors(page, 'controls');
 
 // ---- Breakdowns: the table, sorting, a row click, the CSV ----

@@ -151,8 +151,12 @@ function wireHeader() {
   const setZone = v => {
     const z = v.trim();
     if (z === app.state.tz) return;
-    if (z === 'UTC' || (zones || []).includes(z)) app.go({ tz: z });
-    else banner(`Time zone: "${z}" is not an IANA zone name (like Europe/Berlin).`);
+    try {
+      new Intl.DateTimeFormat('en', { timeZone: z }); // the browser knows it (the list may use old names)
+      app.go({ tz: z });
+    } catch (err) {
+      banner(`Time zone: "${z}" is not an IANA zone name (like Europe/Berlin).`);
+    }
   };
   const f = $('filters');
   f.addEventListener('click', ev => {
