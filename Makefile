@@ -4,10 +4,14 @@
 #   make test    the same set-up, then every test (also under ASan + UBSan)
 #   make bench   benchmarks (not part of CI)
 #
-# Everything is built under build/: build/tokmeter, build/libtokmeter.a,
+# Everything is built under build/: build/tokmeter, build/libtokmeter.a (the
+# embeddable core: event, price, rollup, store, query, policy and the public
+# calls), build/libtmserve.a (the daemon and the importers, built on it),
 # and build/asan/ for the sanitizer build of the library and unit tests.
 
 PKGS     := sqlite3 yajl libmicrohttpd libsodium libcurl
+# What libtokmeter.a alone needs (an embedding program links these, not libmicrohttpd).
+CORE_PKGS := sqlite3 yajl libsodium libcurl
 CC       ?= cc
 WARN     := -Wall -Wextra -Werror -Wshadow -Wvla -Wstrict-prototypes -Wno-missing-field-initializers
 CFLAGS   ?= -O2 -g
@@ -16,21 +20,23 @@ PKGCFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKGLIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-LIB_SRC  := $(wildcard src/core/*.c src/store/*.c src/lib/*.c src/server/*.c src/price/*.c src/query/*.c src/policy/*.c src/ingest/*.c)
+LIB_SRC  := $(wildcard src/core/*.c src/price/*.c src/rollup/*.c src/store/*.c src/query/*.c src/policy/*.c src/lib/*.c)
+SRV_SRC  := $(wildcard src/server/*.c src/ingest/*.c)
 CLI_SRC  := $(wildcard src/cli/*.c)
 UNIT_SRC := $(wildcard tests/unit/*.c)
 BENCH_SRC:= $(wildcard bench/*.c)
 
 LIB_OBJ  := $(LIB_SRC:%.c=build/obj/%.o) build/obj/gen/prices_data.o
+SRV_OBJ  := $(SRV_SRC:%.c=build/obj/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=build/obj/%.o)
 UNIT_OBJ := $(UNIT_SRC:%.c=build/obj/%.o)
-ASAN_LIB := $(LIB_SRC:%.c=build/asan/%.o) build/obj/gen/prices_data.o
+ASAN_LIB := $(LIB_SRC:%.c=build/asan/%.o) $(SRV_SRC:%.c=build/asan/%.o) build/obj/gen/prices_data.o
 ASAN_UNIT:= $(UNIT_SRC:%.c=build/asan/%.o)
 ASAN_CLI := $(CLI_SRC:%.c=build/asan/%.o)
 
 TESTHELP := build/tm_crashwriter build/gen_claude
 
-.PHONY: all deps run test unit unit-asan cli-test bench clean fmt
+.PHONY: all deps layers run test unit unit-asan cli-test bench clean fmt
 all: build/tokmeter
 
 deps:
@@ -91,14 +97,18 @@ build/libtokmeter.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-build/tokmeter: $(CLI_OBJ) build/libtokmeter.a build/obj/gen/web_assets.o
-	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) build/obj/gen/web_assets.o build/libtokmeter.a $(PKGLIBS)
+build/libtmserve.a: $(SRV_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+build/tokmeter: $(CLI_OBJ) build/libtmserve.a build/libtokmeter.a build/obj/gen/web_assets.o
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) build/obj/gen/web_assets.o build/libtmserve.a build/libtokmeter.a $(PKGLIBS)
 
 build/asan/tokmeter: $(ASAN_CLI) $(ASAN_LIB) build/obj/gen/web_assets.o
 	$(CC) -g $(SAN) -o $@ $^ $(PKGLIBS)
 
-build/test_unit: $(UNIT_OBJ) build/libtokmeter.a
-	$(CC) $(CFLAGS) -o $@ $(UNIT_OBJ) build/libtokmeter.a $(PKGLIBS) -lcriterion
+build/test_unit: $(UNIT_OBJ) build/libtmserve.a build/libtokmeter.a
+	$(CC) $(CFLAGS) -o $@ $(UNIT_OBJ) build/libtmserve.a build/libtokmeter.a $(PKGLIBS) -lcriterion
 
 build/asan/test_unit: $(ASAN_UNIT) $(ASAN_LIB)
 	$(CC) -g $(SAN) -o $@ $^ $(PKGLIBS) -lcriterion
@@ -114,10 +124,10 @@ build/obj/bench/compare.o: bench/compare.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE) $(CFLAGS) $(PKGCFLAGS) $(shell pkg-config --cflags libpq) -c $< -o $@
 
-build/bench_compare: build/obj/bench/compare.o build/libtokmeter.a
+build/bench_compare: build/obj/bench/compare.o build/libtmserve.a build/libtokmeter.a
 	$(CC) $(CFLAGS) -o $@ $^ $(PKGLIBS) $(shell pkg-config --libs libpq)
 
-build/bench_%: build/obj/bench/%.o build/libtokmeter.a
+build/bench_%: build/obj/bench/%.o build/libtmserve.a build/libtokmeter.a
 	$(CC) $(CFLAGS) -o $@ $^ $(PKGLIBS)
 
 run: deps
@@ -138,7 +148,12 @@ cli-test: build/tokmeter build/asan/tokmeter $(TESTHELP)
 	  sh tests/cli/$$t.sh || failed="$$failed $$t"; done; \
 	if [ -n "$$failed" ]; then echo "cli-test: failed:$$failed"; exit 1; fi
 
-test: deps
+# The include graph points down (core < price, rollup < store < query <
+# policy < lib < ingest, server < cli) and has no cycle.
+layers:
+	python3 scripts/check-layers.py
+
+test: deps layers
 	@$(MAKE) --no-print-directory -j2 build/tokmeter build/test_unit build/asan/test_unit build/asan/tokmeter $(TESTHELP)
 	@$(MAKE) --no-print-directory unit unit-asan cli-test
 
@@ -148,7 +163,7 @@ bench: deps
 	QUICK=$(QUICK) sh bench/run.sh
 
 fmt:
-	clang-format -i $(LIB_SRC) $(CLI_SRC) $(UNIT_SRC) include/*.h src/*/*.h
+	clang-format -i $(LIB_SRC) $(SRV_SRC) $(CLI_SRC) $(UNIT_SRC) include/*.h src/*/*.h
 
 clean:
 	rm -rf build

@@ -68,7 +68,7 @@ static int run(cli_global *g, int argc, char **argv)
             fprintf(stderr, "tokmeter alerts: no rules (add \"alerts\": {\"rules\": [...]} to the config; "
                             "docs/alerts.md)\n");
         if (rc == TM_OK)
-            rc = tm__alerts_evaluate(t, a, now, !no_deliver, on_transition, &failed, &n);
+            rc = tm__alerts_evaluate(tm__pctx(t), a, now, !no_deliver, on_transition, &failed, &n);
         if (rc == TM_OK)
             fprintf(stderr, "%d rules evaluated, %d transitions\n", a->nrules, n);
         if (rc == TM_OK && failed)
@@ -80,8 +80,7 @@ static int run(cli_global *g, int argc, char **argv)
             tm_close(t);
             return EXIT_USAGE;
         }
-        tm_store *s = tm__store(t);
-        rc = s->ops->alert_list(s, firing, n, print_event, NULL);
+        rc = tm__alert_history(tm__pctx(t), firing, n, print_event, NULL);
     } else {
         fprintf(stderr, "tokmeter alerts: unknown subcommand '%s'\n", sub);
         code = EXIT_USAGE;

@@ -6,6 +6,7 @@
 
 #include "../core/tmtime.h"
 #include "../lib/lib.h"
+#include "../server/server.h"
 #include "cli.h"
 
 static const char *SUBS =

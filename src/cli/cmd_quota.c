@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "../core/buf.h"
-#include "../core/json.h"
+#include "../core/tmtime.h"
 #include "../lib/lib.h"
 #include "cli.h"
 
@@ -24,31 +24,34 @@ static int run(cli_global *g, int argc, char **argv)
     tm *t = cli_open(g);
     if (!t)
         return EXIT_FAIL;
-    tm_buf b = TM_BUF_INIT;
-    int rc = tm__quota_json(t, argv[0], &b);
+    tm_quota q;
+    int rc = tm__quota_get(tm__pctx(t), argv[0], tm__now_us(), &q);
     if (rc) {
         cli_error("quota", rc);
     } else if (g->json) {
-        printf("%s\n", b.data);
+        tm_buf b = TM_BUF_INIT;
+        tm__quota_json(&b, argv[0], &q, NULL);
+        printf("%s\n", b.data ? b.data : "");
+        tm__buf_free(&b);
     } else {
-        tm_arena a = TM_ARENA_INIT;
-        tm_jv *v = NULL;
-        char err[200];
-        tm__json_parse(&a, b.data, b.len, &v, err, sizeof err);
-        const tm_jv *tier = tm__json_get(v, "tier"), *lim = tm__json_get(v, "limits");
+        char start[32], reset[32];
+        tm__time_format(q.start, start);
+        tm__time_format(q.reset, reset);
         printf("%s: tier %s, period %s to %s (resets then)\n", argv[0],
-               tier->type == TM_J_STRING ? tier->s : "none", tm__json_get(v, "period_start")->s,
-               tm__json_get(v, "reset_at")->s);
+               q.tier.name[0] ? q.tier.name : "none", start, reset);
         printf("%-28s %16s %16s %16s\n", "LIMIT", "LIMIT", "USED", "REMAINING");
-        for (size_t i = 0; i < lim->n; i++)
-            printf("%-28s %16s %16s %16s%s\n", lim->keys[i], tm__json_get(lim->vals[i], "limit")->s,
-                   tm__json_get(lim->vals[i], "used")->s, tm__json_get(lim->vals[i], "remaining")->s,
-                   tm__json_get(lim->vals[i], "soft") ? "  (soft)" : "");
-        if (!lim->n)
+        for (int i = 0; i < q.tier.nlimits; i++) {
+            const tm_limit *l = &q.tier.limits[i];
+            tm_i128 rem = l->limit - q.used[i];
+            char lt[48], ut[48], rt[48];
+            tm__limit_text(l, l->limit, lt);
+            tm__limit_text(l, q.used[i], ut);
+            tm__limit_text(l, rem < 0 ? 0 : rem, rt);
+            printf("%-28s %16s %16s %16s%s\n", l->name, lt, ut, rt, l->soft ? "  (soft)" : "");
+        }
+        if (!q.tier.nlimits)
             printf("(no limits: the user has no tier, and there is no default_tier)\n");
-        tm__arena_free(&a);
     }
-    tm__buf_free(&b);
     tm_close(t);
     return rc ? EXIT_FAIL : EXIT_OK;
 }

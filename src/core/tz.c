@@ -361,3 +361,27 @@ int64_t tm__tz_local_to_utc(const tm_tz *z, int64_t L)
         return best;
     return L - before; /* in a gap: the instant the gap ends */
 }
+
+static int64_t floor_div(int64_t a, int64_t b) { return a / b - (a % b < 0); }
+
+int64_t tm__tz_local_day(const tm_tz *z, int64_t utc_s)
+{
+    return floor_div(utc_s + tm__tz_offset(z, utc_s), 86400);
+}
+
+int64_t tm__tz_floor(const tm_tz *z, int64_t utc_s, int unit)
+{
+    int64_t L = utc_s + tm__tz_offset(z, utc_s), days = floor_div(L, 86400), Lp;
+    switch (unit) {
+    case TM_CAL_HOUR: Lp = floor_div(L, 3600) * 3600; break;
+    case TM_CAL_DAY: Lp = days * 86400; break;
+    case TM_CAL_WEEK: Lp = (days - ((days % 7 + 7 + 3) % 7)) * 86400; break; /* 1970-01-01 was a Thursday */
+    default: {
+        int64_t y;
+        unsigned m, d;
+        tm__civil_from_days(days, &y, &m, &d);
+        Lp = tm__days_from_civil(y, m, 1) * 86400;
+    }
+    }
+    return tm__tz_local_to_utc(z, Lp);
+}

@@ -172,19 +172,8 @@ static int64_t period_of(run *x, int64_t t_us)
     size_t ci = (size_t)(slot & 1023);
     if (x->cache_slot[ci] == slot + 1)
         return x->cache_period[ci];
-    int64_t L = secs + tm__tz_offset(r->tz, secs), days = floor_div(L, 86400), Lp;
-    switch (r->interval) {
-    case TM_I_HOUR: Lp = floor_div(L, 3600) * 3600; break;
-    case TM_I_DAY: Lp = days * 86400; break;
-    case TM_I_WEEK: Lp = (days - ((days % 7 + 7 + 3) % 7)) * 86400; break;
-    default: {
-        int64_t y;
-        unsigned m, d;
-        tm__civil_from_days(days, &y, &m, &d);
-        Lp = tm__days_from_civil(y, m, 1) * 86400;
-    }
-    }
-    int64_t p = tm__tz_local_to_utc(r->tz, Lp) * 1000000;
+    _Static_assert((int)TM_I_HOUR == (int)TM_CAL_HOUR && (int)TM_I_MONTH == (int)TM_CAL_MONTH, "one order");
+    int64_t p = tm__tz_floor(r->tz, secs, r->interval) * 1000000;
     x->cache_slot[ci] = slot + 1;
     x->cache_period[ci] = p;
     return p;

@@ -345,11 +345,6 @@ void tm__alerts_nudge(srv *s)
     pthread_mutex_unlock(&s->amu);
 }
 
-static int soft_task(tm_store *st, void *arg)
-{
-    return st->ops->alert_set(st, arg, 1, tm__now_us());
-}
-
 void tm__soft_limit_alert(srv *s, const char *user, const char *warning, int64_t reset_us)
 {
     char rule[128], key[300], at[32], reset[32];
@@ -365,7 +360,7 @@ void tm__soft_limit_alert(srv *s, const char *user, const char *warning, int64_t
     tm__json_str(&b, warning, strlen(warning));
     tm__buf_printf(&b, ", \"at\": \"%s\"}", at);
     tm_alert_change c = {rule, key, "", "", b.data, 1, 0};
-    if (b.data && tm__writer_exec(tm__writer(s->t), soft_task, &c) == TM_OK && c.changed) {
+    if (b.data && tm__alert_record(tm__pctx(s->t), &c) == TM_OK && c.changed) {
         const char *kv[] = {"alert", b.data, NULL};
         tm__log(s, 2, "alert transition", kv);
         pthread_mutex_lock(&s->amu);
@@ -432,7 +427,7 @@ static void *evaluator(void *arg)
             memcpy(copy.hooks, s->alerts->hooks, (size_t)copy.nhooks * sizeof *copy.hooks);
             pthread_mutex_unlock(&s->amu);
             int n = 0;
-            if (tm__alerts_evaluate(s->t, &copy, tm__now_us(), 1, alert_logged, s, &n) != TM_OK) {
+            if (tm__alerts_evaluate(tm__pctx(s->t), &copy, tm__now_us(), 1, alert_logged, s, &n) != TM_OK) {
                 const char *kv[] = {"error", tm_errmsg(), NULL};
                 tm__log(s, 3, "alert evaluation failed", kv);
             }

@@ -146,7 +146,12 @@ static enum MHD_Result user_usage(req *r, const char *user, int envelope)
     if (tm__forbid_user(r, user, &ret))
         return ret;
     tm_buf b = TM_BUF_INIT, out = TM_BUF_INIT;
-    int rc = tm__user_usage_json(r->s->t, user, tm__arg(r, "period"), tm__arg(r, "tz"), &b);
+    tm_user_month u;
+    int rc = tm__user_month(r->s->t, user, tm__arg(r, "period"), tm__arg(r, "tz"), &u);
+    if (rc == TM_OK) {
+        rc = tm__user_month_json(&u, user, &b);
+        tm__user_month_free(&u);
+    }
     if (rc == TM_EINVAL)
         ret = tm__reply_error(r, 400, "invalid_query", "%s", tm_errmsg());
     else if (rc)
@@ -167,9 +172,12 @@ static enum MHD_Result user_usage(req *r, const char *user, int envelope)
 static enum MHD_Result get_quota_reply(req *r, const char *user)
 {
     tm_buf b = TM_BUF_INIT;
-    int rc = tm__quota_json(r->s->t, user, &b);
-    if (rc == TM_OK)
+    tm_quota q;
+    int rc = tm__quota_get(tm__pctx(r->s->t), user, tm__now_us(), &q);
+    if (rc == TM_OK) {
+        tm__quota_json(&b, user, &q, NULL);
         tm__buf_putc(&b, '\n');
+    }
     enum MHD_Result ret = rc ? tm__reply_error(r, 503, "store_error", "%s", tm_errmsg()) : tm__reply(r, 200, &b);
     tm__buf_free(&b);
     return ret;
@@ -213,7 +221,7 @@ static enum MHD_Result put_user(req *r)
     }
     if (tier && tier->type != TM_J_STRING)
         ret = tm__reply_error(r, 400, "invalid_body", "tier: must be a string");
-    else if (tm__user_set(r->s->t, user, tier ? tier->s : NULL, ov) != TM_OK)
+    else if (tm__user_set(tm__pctx(r->s->t), user, tier ? tier->s : NULL, ov) != TM_OK)
         ret = tm__reply_error(r, 400, "invalid_body", "%s", tm_errmsg());
     else
         ret = get_quota_reply(r, user);
@@ -257,7 +265,7 @@ static enum MHD_Result post_check(req *r)
     tm_check_result res;
     tm_buf b = TM_BUF_INIT;
     if (rc == TM_OK)
-        rc = tm__check(r->s->t, &rq, &res, &b);
+        rc = tm__check(tm__pctx(r->s->t), &rq, &res, &b);
     if (rc == TM_OK && res.soft_exceeded)
         tm__soft_limit_alert(r->s, rq.user_id, res.warning, res.reset_us);
     if (rc == TM_EINVAL)
@@ -516,8 +524,8 @@ static enum MHD_Result get_alerts(req *r)
     size_t n = limit ? strtoul(limit, NULL, 10) : 100;
     tm_buf b = TM_BUF_INIT;
     tm__buf_puts(&b, "{\"alerts\": [");
-    tm_store *st = tm__store(r->s->t);
-    int rc = st->ops->alert_list(st, firing && strcmp(firing, "0") != 0, n ? n : 100, alert_row, &b);
+    int rc = tm__alert_history(tm__pctx(r->s->t), firing && strcmp(firing, "0") != 0, n ? n : 100,
+                               alert_row, &b);
     tm__buf_puts(&b, "]}\n");
     ret = rc ? tm__reply_error(r, 503, "store_error", "%s", tm_errmsg()) : tm__reply(r, 200, &b);
     tm__buf_free(&b);

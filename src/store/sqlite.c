@@ -10,7 +10,7 @@
  *          resource_type→dict, session_id, resource_id, value, tokens...,
  *          latency_ns, success, status_code, error, cache_hit, cost_pusd,
  *          cost_source, metadata, project→dict)
- *   rollup(proj, hour, d0..d6, sums, sketch)   hourly cells (query/rollup.h)
+ *   rollup(proj, hour, d0..d6, sums, sketch)   hourly cells (rollup/rollup.h)
  *   keys, users, alert_state, alert_events     (lib/keys.c, lib/quota.c, ...)
  *   import_files(path, ...)           importers' per-file progress (ingest/)
  *

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../query/rollup.h"
+#include "../rollup/rollup.h"
 #include "tokmeter.h"
 
 typedef struct tm_store tm_store;

@@ -232,4 +232,26 @@ $TM serve --listen 0.0.0.0:1 >/dev/null 2>"$W/err"; rc=$?
 check "serve refuses non-loopback without keys" eq "$rc" 1
 grep -q "not a loopback address" "$W/err"; check "refusal says why" eq "$?" 0
 
+# --- quota: the table and --json show the same numbers ----------------------
+echo '{"tiers": {"pro": {"period": "month", "limits": {"requests": 10, "cost_usd": {"limit": "5", "soft": true}}}}, "default_tier": "pro"}' > "$W/q.json"
+echo '{"user_id":"qu1","provider":"openai","model":"gpt-4o-mini","input_tokens":1000}' | $TM --db "$W/q.db" ingest >/dev/null
+out=$($TM --db "$W/q.db" --config "$W/q.json" quota qu1 | tail -2); rc=$?
+check "quota table" eq "$out/$rc" "requests                                   10                1                9
+cost_usd                                    5          0.00015          4.99985  (soft)/0"
+out=$($TM --db "$W/q.db" --config "$W/q.json" quota qu1 --json | jget 'd["limits"]["cost_usd"]')
+check "quota --json" eq "$out" "{'limit': 5, 'used': 0.00015, 'remaining': 4.99985, 'soft': True}"
+
+# --- usage: the human view is the same month as --json ----------------------
+for i in 1 2 3; do echo "{\"timestamp\":\"2026-10-0${i}T10:00:00Z\",\"user_id\":\"uu\",\"provider\":\"openai\",\"model\":\"gpt-4o-mini\",\"endpoint\":\"/chat\",\"input_tokens\":$((i*100))}"; done | $TM --db "$W/uu.db" ingest >/dev/null
+out=$($TM --db "$W/uu.db" usage uu --period 2026-10 --tz UTC); rc=$?
+check "usage table" eq "$out/$rc" "uu in 2026-10: 3 events, 600 tokens, \$0.00009
+
+DATE             EVENTS       TOKENS       COST USD
+2026-10-03            1          300       0.000045
+2026-10-02            1          200        0.00003
+2026-10-01            1          100       0.000015
+
+TOP ENDPOINTS                                 CALLS
+/chat                                             3/0"
+
 finish

@@ -1,5 +1,5 @@
 /*
- * alerts.c — evaluating alert rules over the committed events.
+ * evaluate.c — evaluating alert rules over the committed events.
  *
  * Each rule is a report query (its window, its scope as the group-by, its
  * filters); each row's metric is compared with the threshold. A pass over
@@ -19,12 +19,12 @@
 #include "../core/json.h"
 #include "../core/strmap.h"
 #include "../core/tmtime.h"
-#include "../policy/alert.h"
 #include "../store/store.h"
-#include "lib.h"
+#include "alert.h"
+#include "policy.h"
 
 typedef struct pass {
-    tm *t;
+    const tm_pctx *pc;
     int64_t now;
     tm_strmap firing;       /* "rule\x1fkey" of the pairs firing now           */
     tm_strmap queries;      /* query text → index into results                */
@@ -64,13 +64,7 @@ static int window_from(const tm_alert_rule *r, int64_t now, int64_t *from)
     int rc = tm__tz_load(r->tz, &z);
     if (rc)
         return rc;
-    int64_t secs = now / 1000000, local = secs + tm__tz_offset(z, secs), days = local / 86400, y;
-    unsigned m, d;
-    if (r->window == TM_W_MONTH) {
-        tm__civil_from_days(days, &y, &m, &d);
-        days = tm__days_from_civil(y, m, 1);
-    }
-    *from = tm__tz_local_to_utc(z, days * 86400) * 1000000;
+    *from = tm__tz_floor(z, now / 1000000, r->window == TM_W_MONTH ? TM_CAL_MONTH : TM_CAL_DAY) * 1000000;
     tm__tz_free(z);
     return TM_OK;
 }
@@ -111,7 +105,7 @@ static int rule_query(pass *p, const tm_alert_rule *r, tm_qresult **out)
     }
     tm_qresult *res = NULL;
     if (rc == TM_OK)
-        rc = tm__run_query(p->t, &q, &res);
+        rc = tm__query_run(p->pc->store, p->pc->rollups, &q, tm__now_us(), &res);
     tm__query_free(&q);
     if (rc)
         return rc;
@@ -129,22 +123,16 @@ static int rule_query(pass *p, const tm_alert_rule *r, tm_qresult **out)
 }
 
 /* Queues the state of (rule, key) when it differs from the stored one. */
-static int note(pass *p, const tm_alert_rule *r, const char *key, long double v)
+static int note(pass *p, const tm_alert_rule *r, const char *key, const char *value)
 {
     static const char *const ops[] = {">", ">=", "<", "<="};
-    char fkey[600], value[64], at[32];
+    char fkey[600], at[32];
     int64_t was = 0;
-    int firing = tm__alert_holds(r, v);
+    int firing = tm__alert_holds(r, value);
     snprintf(fkey, sizeof fkey, "%s\x1f%s", r->name, key);
     if (tm__strmap_get(&p->firing, fkey, &was) == firing)
         return TM_OK; /* unchanged: nothing to write */
     tm__strmap_put(&p->firing, fkey, firing); /* a key is judged once per rule */
-    snprintf(value, sizeof value, "%.6Lf", v);
-    char *e = value + strlen(value) - 1;
-    while (*e == '0')
-        *e-- = '\0';
-    if (*e == '.')
-        *e = '\0';
     tm__time_format(p->now, at);
     tm_buf b = TM_BUF_INIT;
     tm__buf_puts(&b, "{\"rule\": ");
@@ -188,19 +176,17 @@ static int evaluate_rule(pass *p, const tm_alert_rule *r)
     for (size_t i = 0; rc == TM_OK && i < nkeys; i++) {
         const tm_qrow *row = r->scope >= 0 ? &res->rows[i] : &res->totals;
         const char *key = r->scope >= 0 ? row->dim[r->scope] : "*";
-        long double v;
+        char v[64];
         if (r->scope == TM_D_USER && !*key)
             continue; /* events without a user are nobody's quota or count */
         if (r->quota_percent) {
-            if ((rc = tm__quota_percent(p->t, key, p->now, &v)))
+            if ((rc = tm__quota_percent(p->pc, key, p->now, v)))
                 break;
         } else {
-            char txt[64];
             tm__metric_text(&row->s, &row->sk, r->report_metric >= 0 ? r->report_metric : TM_M_EVENTS,
-                            txt, sizeof txt);
-            if (strcmp(txt, "null") == 0)
+                            v, sizeof v);
+            if (strcmp(v, "null") == 0)
                 continue; /* no latency: nothing to compare */
-            v = strtold(txt, NULL);
         }
         rc = note(p, r, key, v);
     }
@@ -218,7 +204,7 @@ static int evaluate_rule(pass *p, const tm_alert_rule *r)
             if (!present) {
                 char key[600];
                 snprintf(key, sizeof key, "%s", sl->key + pl);
-                rc = note(p, r, key, 0);
+                rc = note(p, r, key, "0");
             }
         }
     }
@@ -235,16 +221,16 @@ static int apply_task(tm_store *s, void *arg)
     return s->ops->alert_set(s, p->ch, p->nch, p->now);
 }
 
-int tm__alerts_evaluate(tm *t, const tm_alerts *a, int64_t now, int deliver,
+int tm__alerts_evaluate(const tm_pctx *pc, const tm_alerts *a, int64_t now, int deliver,
                         void (*on)(void *arg, const char *body, int delivered), void *arg,
                         int *transitions)
 {
     pass p;
     memset(&p, 0, sizeof p);
-    p.t = t;
+    p.pc = pc;
     p.now = now;
     *transitions = 0;
-    tm_store *s = tm__store(t);
+    tm_store *s = pc->store;
     int rc = a && a->nrules ? s->ops->alert_list(s, 1, 0, collect_firing, &p) : TM_OK;
     for (int i = 0; a && rc == TM_OK && i < a->nrules; i++) {
         rc = evaluate_rule(&p, &a->rules[i]);
@@ -253,7 +239,7 @@ int tm__alerts_evaluate(tm *t, const tm_alerts *a, int64_t now, int deliver,
     }
     apply_ctx ac = {&p};
     if (rc == TM_OK && p.nch)
-        rc = tm__writer_exec(tm__writer(t), apply_task, &ac);
+        rc = tm__writer_exec(pc->writer, apply_task, &ac);
     for (size_t i = 0; rc == TM_OK && i < p.nch; i++) {
         if (!p.ch[i].changed)
             continue; /* another evaluator got there first */
@@ -277,4 +263,20 @@ int tm__alerts_evaluate(tm *t, const tm_alerts *a, int64_t now, int deliver,
     tm__strmap_clear(&p.queries);
     tm__strmap_clear(&p.firing);
     return rc;
+}
+
+int tm__alert_history(const tm_pctx *c, int firing_only, size_t limit,
+                      int (*fn)(void *arg, int64_t ts_us, const char *body), void *arg)
+{
+    return c->store->ops->alert_list(c->store, firing_only, limit, fn, arg);
+}
+
+static int record_task(tm_store *s, void *arg)
+{
+    return s->ops->alert_set(s, arg, 1, tm__now_us());
+}
+
+int tm__alert_record(const tm_pctx *c, tm_alert_change *ch)
+{
+    return tm__writer_exec(c->writer, record_task, ch);
 }

@@ -12,7 +12,8 @@
 #include "../core/err.h"
 #include "../core/tmtime.h"
 #include "../store/store.h"
-#include "lib.h"
+#include "../lib/lib.h"
+#include "server.h"
 
 static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";
 
