@@ -327,6 +327,7 @@ const p2 = await open(ctx2);
 await p2.goto(`${BASE}/#view=overview&range=30d&interval=day&tz=UTC`);
 await p2.waitForSelector('#keydlg[open]', { timeout: 10000 });
 check('key prompt: shown when keys are required', true);
+await p2.screenshot({ path: `${OUT}/key-prompt.png` });
 await p2.fill('#keyinput', 'tm_wrong');
 await p2.click('#keyform button[type=submit]');
 await p2.waitForFunction(() => document.querySelector('#keydlg').open && document.querySelector('#keyerr').textContent.length > 0, null, { timeout: 10000 });

@@ -33,6 +33,8 @@ function askKey(msg) {
   });
 }
 api.onKeyNeeded(askKey);
+// Escape would leave a page that can read nothing: the prompt stays.
+$('keydlg').addEventListener('cancel', ev => ev.preventDefault());
 
 async function whoami() {
   for (;;) {
