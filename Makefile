@@ -2,12 +2,15 @@
 #
 #   make run     install missing Debian packages, build, start `tokmeter serve`
 #   make test    the same set-up, then every test (also under ASan + UBSan)
+#   make install the binary, library, header, pkg-config file and man page
+#                under PREFIX (default /usr/local), staged under DESTDIR
 #   make bench   benchmarks (not part of CI)
 #
 # Everything is built under build/: build/tokmeter, build/libtokmeter.a (the
 # embeddable core: event, price, rollup, store, query, policy and the public
 # calls), build/libtmserve.a (the daemon and the importers, built on it),
-# and build/asan/ for the sanitizer build of the library and unit tests.
+# build/tokmeter.pc and build/tokmeter.1 (installed with them), and
+# build/asan/ for the sanitizer build of the library and unit tests.
 
 PKGS     := sqlite3 yajl libmicrohttpd libsodium libcurl
 # What libtokmeter.a alone needs (an embedding program links these, not libmicrohttpd).
@@ -18,6 +21,12 @@ CFLAGS   ?= -O2 -g
 BASE     := -std=c11 -D_GNU_SOURCE -Iinclude $(WARN) -MMD -MP
 PKGCFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKGLIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+# Only the tokmeter program draws charts (tokmeter graph), so only it links
+# Cairo (and fontconfig, to free its caches); libtokmeter.a and the unit
+# tests build without them.
+CLI_PKGS := cairo fontconfig
+CLICFLAGS = $(shell pkg-config --cflags $(CLI_PKGS) 2>/dev/null)
+CLILIBS   = $(shell pkg-config --libs $(CLI_PKGS) 2>/dev/null)
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 LIB_SRC  := $(wildcard src/core/*.c src/price/*.c src/rollup/*.c src/store/*.c src/query/*.c src/policy/*.c src/lib/*.c)
@@ -27,17 +36,22 @@ UNIT_SRC := $(wildcard tests/unit/*.c)
 BENCH_SRC:= $(wildcard bench/*.c)
 
 LIB_OBJ  := $(LIB_SRC:%.c=build/obj/%.o) build/obj/gen/prices_data.o
-SRV_OBJ  := $(SRV_SRC:%.c=build/obj/%.o)
+SRV_OBJ  := $(SRV_SRC:%.c=build/obj/%.o) build/obj/gen/openapi_data.o
 CLI_OBJ  := $(CLI_SRC:%.c=build/obj/%.o)
 UNIT_OBJ := $(UNIT_SRC:%.c=build/obj/%.o)
-ASAN_LIB := $(LIB_SRC:%.c=build/asan/%.o) $(SRV_SRC:%.c=build/asan/%.o) build/obj/gen/prices_data.o
+ASAN_LIB := $(LIB_SRC:%.c=build/asan/%.o) $(SRV_SRC:%.c=build/asan/%.o) build/obj/gen/prices_data.o \
+            build/obj/gen/openapi_data.o
 ASAN_UNIT:= $(UNIT_SRC:%.c=build/asan/%.o)
 ASAN_CLI := $(CLI_SRC:%.c=build/asan/%.o)
 
 TESTHELP := build/tm_crashwriter build/gen_claude
 
-.PHONY: all deps layers run test unit unit-asan cli-test bench clean fmt
-all: build/tokmeter
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+VERSION   = $(shell sed -n 's/^\#define TM_VERSION "\(.*\)"/\1/p' include/tokmeter.h)
+
+.PHONY: all deps layers run test unit unit-asan cli-test bench clean fmt install build/tokmeter.pc
+all: build/tokmeter build/tokmeter.pc build/tokmeter.1
 
 deps:
 	@sh scripts/deps.sh
@@ -49,6 +63,14 @@ build/obj/%.o: %.c
 build/asan/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC $<"; $(CC) $(BASE) -O1 -g $(SAN) $(PKGCFLAGS) -c $< -o $@
+
+build/obj/src/cli/%.o: src/cli/%.c
+	@mkdir -p $(dir $@)
+	@echo "  CC $<"; $(CC) $(BASE) $(CFLAGS) $(PKGCFLAGS) $(CLICFLAGS) -c $< -o $@
+
+build/asan/src/cli/%.o: src/cli/%.c
+	@mkdir -p $(dir $@)
+	@echo "  CC $<"; $(CC) $(BASE) -O1 -g $(SAN) $(PKGCFLAGS) $(CLICFLAGS) -c $< -o $@
 
 # The built-in price catalog is data (data/prices.json), compiled in as bytes.
 build/gen/prices_data.c: data/prices.json
@@ -93,6 +115,36 @@ build/obj/gen/web_assets.o: build/gen/web_assets.c src/server/web.h
 	@mkdir -p $(dir $@)
 	$(CC) -I. -c $< -o $@
 
+# The daemon serves docs/openapi.yaml at GET /openapi.yaml: compiled in too.
+build/gen/openapi_data.c: docs/openapi.yaml
+	@mkdir -p $(dir $@)
+	@{ echo '/* generated from docs/openapi.yaml by the Makefile; do not edit */'; \
+	  echo 'const unsigned char tm__openapi_yaml[] = {'; \
+	  od -An -v -tx1 $< | sed 's/\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+	  echo '0};'; \
+	  echo 'const unsigned long tm__openapi_yaml_len = sizeof tm__openapi_yaml - 1;'; } > $@
+
+build/obj/gen/openapi_data.o: build/gen/openapi_data.c
+	@mkdir -p $(dir $@)
+	$(CC) -c $< -o $@
+
+# pkg-config for libtokmeter.a: a static library, so Libs names what it
+# links against too (Requires.private gives the same to --static users).
+# Always written afresh: it holds PREFIX.
+build/tokmeter.pc:
+	@mkdir -p $(dir $@); rm -f $@
+	@printf '%s\n' 'prefix=$(PREFIX)' 'exec_prefix=$${prefix}' 'libdir=$${exec_prefix}/lib' \
+	  'includedir=$${prefix}/include' '' 'Name: tokmeter' \
+	  'Description: usage and cost tracking for LLM APIs (static library)' \
+	  'Version: $(VERSION)' 'Requires.private: $(CORE_PKGS)' \
+	  'Libs: -L$${libdir} -ltokmeter $(shell pkg-config --libs $(CORE_PKGS) 2>/dev/null) -lpthread -lm' \
+	  'Cflags: -I$${includedir}' > $@
+
+# The man page is the binary's own --help texts (scripts/man.sh).
+build/tokmeter.1: build/tokmeter scripts/man.sh
+	@rm -f $@
+	sh scripts/man.sh build/tokmeter > $@
+
 build/libtokmeter.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
@@ -102,10 +154,10 @@ build/libtmserve.a: $(SRV_OBJ)
 	ar rcs $@ $^
 
 build/tokmeter: $(CLI_OBJ) build/libtmserve.a build/libtokmeter.a build/obj/gen/web_assets.o
-	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) build/obj/gen/web_assets.o build/libtmserve.a build/libtokmeter.a $(PKGLIBS)
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) build/obj/gen/web_assets.o build/libtmserve.a build/libtokmeter.a $(CLILIBS) $(PKGLIBS)
 
 build/asan/tokmeter: $(ASAN_CLI) $(ASAN_LIB) build/obj/gen/web_assets.o
-	$(CC) -g $(SAN) -o $@ $^ $(PKGLIBS)
+	$(CC) -g $(SAN) -o $@ $^ $(CLILIBS) $(PKGLIBS)
 
 build/test_unit: $(UNIT_OBJ) build/libtmserve.a build/libtokmeter.a
 	$(CC) $(CFLAGS) -o $@ $(UNIT_OBJ) build/libtmserve.a build/libtokmeter.a $(PKGLIBS) -lcriterion
@@ -131,8 +183,17 @@ build/bench_%: build/obj/bench/%.o build/libtmserve.a build/libtokmeter.a
 	$(CC) $(CFLAGS) -o $@ $^ $(PKGLIBS)
 
 run: deps
-	@$(MAKE) --no-print-directory build/tokmeter
+	@$(MAKE) --no-print-directory -j2 build/tokmeter
 	./build/tokmeter serve
+
+install: build/tokmeter build/libtokmeter.a build/tokmeter.pc build/tokmeter.1
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+	  $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 755 build/tokmeter $(DESTDIR)$(PREFIX)/bin/tokmeter
+	install -m 644 include/tokmeter.h $(DESTDIR)$(PREFIX)/include/tokmeter.h
+	install -m 644 build/libtokmeter.a $(DESTDIR)$(PREFIX)/lib/libtokmeter.a
+	install -m 644 build/tokmeter.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/tokmeter.pc
+	install -m 644 build/tokmeter.1 $(DESTDIR)$(PREFIX)/share/man/man1/tokmeter.1
 
 unit: build/test_unit
 	./build/test_unit --jobs 2
@@ -142,7 +203,7 @@ unit-asan: build/asan/test_unit
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./build/asan/test_unit --jobs 2
 
 # Every script runs even when one fails; the failures are listed at the end.
-CLI_TESTS := run daemon limits alerts collect import ccusage web
+CLI_TESTS := run daemon limits alerts collect import ccusage messages install graph export web
 cli-test: build/tokmeter build/asan/tokmeter $(TESTHELP)
 	@failed=; for t in $(CLI_TESTS); do echo "sh tests/cli/$$t.sh"; \
 	  sh tests/cli/$$t.sh || failed="$$failed $$t"; done; \

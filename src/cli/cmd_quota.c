@@ -9,6 +9,23 @@
 #include "../lib/lib.h"
 #include "cli.h"
 
+/* Why a user has no limits: no tier, or a tier (set with `users set-tier`)
+ * that no loaded config defines. */
+static void no_limits(const cli_global *g, const char *user, const char *stored)
+{
+    const char *config = cli_config_path(g);
+    if (stored[0] && config)
+        printf("(no limits: %s is on tier '%s', which the config %s does not define)\n", user,
+               stored, config);
+    else if (stored[0])
+        printf("(no limits: %s is on tier '%s', which is not in any loaded config: none was\n"
+               " given and none is at %s; use --config FILE or $TOKMETER_CONFIG)\n",
+               user, stored, cli_config_target(g));
+    else
+        printf("(no limits: the user has no tier, and %s)\n",
+               config ? "the config has no default_tier" : "no config was loaded");
+}
+
 static int run(cli_global *g, int argc, char **argv)
 {
     const cli_opt opts[] = {{NULL, NULL, NULL, NULL, NULL, NULL, NULL}};
@@ -37,8 +54,11 @@ static int run(cli_global *g, int argc, char **argv)
         char start[32], reset[32];
         tm__time_format(q.start, start);
         tm__time_format(q.reset, reset);
-        printf("%s: tier %s, period %s to %s (resets then)\n", argv[0],
-               q.tier.name[0] ? q.tier.name : "none", start, reset);
+        /* The tier the user was put on, when the config does not define it. */
+        const char *stored = q.tier.name[0] ? "" : q.set_tier;
+        printf("%s: tier %s%s, period %s to %s (resets then)\n", argv[0],
+               q.tier.name[0] ? q.tier.name : stored[0] ? stored : "none",
+               stored[0] ? " (not defined)" : "", start, reset);
         printf("%-28s %16s %16s %16s\n", "LIMIT", "LIMIT", "USED", "REMAINING");
         for (int i = 0; i < q.tier.nlimits; i++) {
             const tm_limit *l = &q.tier.limits[i];
@@ -50,7 +70,7 @@ static int run(cli_global *g, int argc, char **argv)
             printf("%-28s %16s %16s %16s%s\n", l->name, lt, ut, rt, l->soft ? "  (soft)" : "");
         }
         if (!q.tier.nlimits)
-            printf("(no limits: the user has no tier, and there is no default_tier)\n");
+            no_limits(g, argv[0], stored);
     }
     tm_close(t);
     return rc ? EXIT_FAIL : EXIT_OK;

@@ -269,3 +269,11 @@ int tm__dec_cmp(const char *a, size_t an, const char *b, size_t bn, int *out)
     *out = sx * mag;
     return TM_DEC_OK;
 }
+
+size_t tm__dec_ratio(tm_i128 num, tm_i128 den, int places, char *buf)
+{
+    tm_i128 n = num * pow10i(places), q = n / den, r = n % den;
+    if (2 * r > den || (2 * r == den && (q & 1)))
+        q++;
+    return tm__dec_format(q, places, buf);
+}

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "err.h"
@@ -247,6 +248,32 @@ static void set_whole_hours(tm_tz *z)
         z->whole_hours = 0;
 }
 
+/* The local zone's IANA name: where /etc/localtime links into the zone
+ * directory ("Europe/Berlin"), else /etc/timezone, else "local". */
+static void local_name(char *out, size_t cap)
+{
+    char link[1024], line[256];
+    ssize_t n = readlink("/etc/localtime", link, sizeof link - 1);
+    const char *p;
+    snprintf(out, cap, "local");
+    if (n > 0) {
+        link[n] = '\0';
+        if ((p = strstr(link, "zoneinfo/")) && valid_name(p + 9)) {
+            snprintf(out, cap, "%.*s", (int)cap - 1, p + 9);
+            return;
+        }
+    }
+    FILE *f = fopen("/etc/timezone", "r");
+    if (f) {
+        if (fgets(line, sizeof line, f)) {
+            line[strcspn(line, " \r\n")] = '\0';
+            if (valid_name(line))
+                snprintf(out, cap, "%.*s", (int)cap - 1, line);
+        }
+        fclose(f);
+    }
+}
+
 int tm__tz_load(const char *name, tm_tz **out)
 {
     tm_tz *z = calloc(1, sizeof *z);
@@ -281,7 +308,7 @@ int tm__tz_load(const char *name, tm_tz **out)
             return TM_OK;
         } else {
             snprintf(path, sizeof path, "/etc/localtime");
-            snprintf(z->name, sizeof z->name, "local");
+            local_name(z->name, sizeof z->name);
         }
         file.max = 1 << 20;
         if (tm__buf_read_file(&file, path) != TM_OK || parse_tzif(z, (unsigned char *)file.data, file.len)) {

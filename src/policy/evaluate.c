@@ -35,22 +35,12 @@ typedef struct pass {
     size_t nch, capch;
 } pass;
 
-static int collect_firing(void *arg, int64_t ts, const char *body)
+static int collect_firing(void *arg, const tm_alert_entry *e)
 {
     pass *p = arg;
-    tm_arena a = TM_ARENA_INIT;
-    tm_jv *v = NULL;
-    char err[100], key[600];
-    (void)ts;
-    if (tm__json_parse(&a, body, strlen(body), &v, err, sizeof err) == TM_OK) {
-        const tm_jv *r = tm__json_get(v, "rule"), *k = tm__json_get(v, "key");
-        if (r && k && r->type == TM_J_STRING && k->type == TM_J_STRING) {
-            snprintf(key, sizeof key, "%s\x1f%s", r->s, k->s);
-            tm__strmap_put(&p->firing, key, 1);
-        }
-    }
-    tm__arena_free(&a);
-    return 0;
+    char key[600];
+    snprintf(key, sizeof key, "%s\x1f%s", e->rule, e->key);
+    return tm__strmap_put(&p->firing, key, 1);
 }
 
 /* The window's start for rule r at now. */
@@ -72,25 +62,25 @@ static int window_from(const tm_alert_rule *r, int64_t now, int64_t *from)
 /* The rule's query result, run once per pass per distinct query. */
 static int rule_query(pass *p, const tm_alert_rule *r, tm_qresult **out)
 {
-    char params[12][220], text[2600] = "";
+    /* The query as (key, value) pairs; their text is also the cache key. */
+    const char *key[12];
+    char val[12][220], text[2800] = "";
     int np = 0;
     int64_t from = 0;
     int rc = window_from(r, p->now, &from);
     if (rc)
         return rc;
-    snprintf(params[np++], sizeof params[0], "from=%lld", (long long)(from / 1000));
-    snprintf(params[np++], sizeof params[0], "to=%lld", (long long)(p->now / 1000 + 1));
-    snprintf(params[np++], sizeof params[0], "tz=%s", r->tz);
+    key[np] = "from", snprintf(val[np++], sizeof val[0], "%lld", (long long)(from / 1000));
+    key[np] = "to", snprintf(val[np++], sizeof val[0], "%lld", (long long)(p->now / 1000 + 1));
+    key[np] = "tz", snprintf(val[np++], sizeof val[0], "%s", r->tz);
     if (r->scope >= 0)
-        snprintf(params[np++], sizeof params[0], "group_by=%s", tm__dim_names[r->scope]);
+        key[np] = "group_by", snprintf(val[np++], sizeof val[0], "%s", tm__dim_names[r->scope]);
     for (int i = 0; i < r->nwhere; i++)
-        snprintf(params[np++], sizeof params[0], "where=%s", r->where[i]);
+        key[np] = "where", snprintf(val[np++], sizeof val[0], "%s", r->where[i]);
     if (r->metric_type[0])
-        snprintf(params[np++], sizeof params[0], "where=metric_type=%s", r->metric_type);
-    for (int i = 0; i < np; i++) {
-        strncat(text, params[i], sizeof text - strlen(text) - 1);
-        strncat(text, "\n", sizeof text - strlen(text) - 1);
-    }
+        key[np] = "where", snprintf(val[np++], sizeof val[0], "metric_type=%s", r->metric_type);
+    for (int i = 0, n = 0; i < np; i++)
+        n += snprintf(text + n, sizeof text - (size_t)n, "%s=%s\n", key[i], val[i]);
     int64_t ix;
     if (tm__strmap_get(&p->queries, text, &ix)) {
         *out = p->results[ix];
@@ -98,11 +88,8 @@ static int rule_query(pass *p, const tm_alert_rule *r, tm_qresult **out)
     }
     tm_query_spec q;
     tm__query_init(&q);
-    for (int i = 0; rc == TM_OK && i < np; i++) {
-        char *eq = strchr(params[i], '=');
-        *eq = '\0';
-        rc = tm__query_set(&q, params[i], eq + 1);
-    }
+    for (int i = 0; rc == TM_OK && i < np; i++)
+        rc = tm__query_set(&q, key[i], val[i]);
     tm_qresult *res = NULL;
     if (rc == TM_OK)
         rc = tm__query_run(p->pc->store, p->pc->rollups, &q, tm__now_us(), &res);
@@ -218,7 +205,7 @@ typedef struct apply_ctx {
 static int apply_task(tm_store *s, void *arg)
 {
     pass *p = ((apply_ctx *)arg)->p;
-    return s->ops->alert_set(s, p->ch, p->nch, p->now);
+    return s->meta->alert_set(s, p->ch, p->nch, p->now);
 }
 
 int tm__alerts_evaluate(const tm_pctx *pc, const tm_alerts *a, int64_t now, int deliver,
@@ -231,7 +218,7 @@ int tm__alerts_evaluate(const tm_pctx *pc, const tm_alerts *a, int64_t now, int 
     p.now = now;
     *transitions = 0;
     tm_store *s = pc->store;
-    int rc = a && a->nrules ? s->ops->alert_list(s, 1, 0, collect_firing, &p) : TM_OK;
+    int rc = a && a->nrules ? s->meta->alert_list(s, 1, 0, collect_firing, &p) : TM_OK;
     for (int i = 0; a && rc == TM_OK && i < a->nrules; i++) {
         rc = evaluate_rule(&p, &a->rules[i]);
         if (rc == TM_EINVAL)
@@ -266,14 +253,14 @@ int tm__alerts_evaluate(const tm_pctx *pc, const tm_alerts *a, int64_t now, int 
 }
 
 int tm__alert_history(const tm_pctx *c, int firing_only, size_t limit,
-                      int (*fn)(void *arg, int64_t ts_us, const char *body), void *arg)
+                      int (*fn)(void *arg, const tm_alert_entry *e), void *arg)
 {
-    return c->store->ops->alert_list(c->store, firing_only, limit, fn, arg);
+    return c->store->meta->alert_list(c->store, firing_only, limit, fn, arg);
 }
 
 static int record_task(tm_store *s, void *arg)
 {
-    return s->ops->alert_set(s, arg, 1, tm__now_us());
+    return s->meta->alert_set(s, arg, 1, tm__now_us());
 }
 
 int tm__alert_record(const tm_pctx *c, tm_alert_change *ch)

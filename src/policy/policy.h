@@ -166,7 +166,7 @@ int tm__alerts_evaluate(const tm_pctx *c, const struct tm_alerts *a, int64_t now
  * most limit entries (0: all); records one state directly (the soft-limit
  * outbox). */
 int tm__alert_history(const tm_pctx *c, int firing_only, size_t limit,
-                      int (*fn)(void *arg, int64_t ts_us, const char *body), void *arg);
+                      int (*fn)(void *arg, const tm_alert_entry *e), void *arg);
 int tm__alert_record(const tm_pctx *c, tm_alert_change *ch); /* sets ch->changed */
 
 #endif

@@ -186,7 +186,7 @@ typedef struct user_ctx {
 static int user_task(tm_store *s, void *arg)
 {
     user_ctx *c = arg;
-    return s->ops->user_put(s, c->id, c->tier, c->overrides, tm__now_us());
+    return s->meta->user_put(s, c->id, c->tier, c->overrides, tm__now_us());
 }
 
 int tm__user_set(const tm_pctx *pc, const char *user, const char *tier, const char *overrides)
@@ -217,7 +217,7 @@ static int effective_tier(const tm_pctx *pc, const char *user, tm_tier *out, int
     char *ov = NULL;
     tm_store *s = pc->store;
     tm_policy *p = tm__pctx_policy(pc);
-    int rc = s->ops->user_get(s, user, name, sizeof name, &ov);
+    int rc = s->meta->user_get(s, user, name, sizeof name, &ov);
     if (rc && rc != TM_ENOTFOUND)
         return rc;
     if (set)

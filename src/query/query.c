@@ -19,8 +19,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/csv.h"
 #include "../core/err.h"
 #include "../core/json.h"
+#include "../core/text.h"
 #include "../core/tmtime.h"
 
 #define US_PER_HOUR (3600LL * 1000000)
@@ -132,6 +134,10 @@ int tm__query_set(tm_query_spec *q, const char *key, const char *value)
             }
         return tm__fail(TM_EINVAL, "order_by: unknown metric '%.*s' (events, cost_usd, "
                                    "total_tokens, latency_p95_ms, ...)", (int)n, v);
+    } else if (strcmp(key, "fill") == 0) {
+        if (strcmp(v, "zero") && strcmp(v, "none"))
+            return tm__fail(TM_EINVAL, "fill: must be zero or none, not '%s'", v);
+        q->fill = strcmp(v, "zero") == 0;
     } else if (strcmp(key, "limit") == 0) {
         uint64_t n;
         if (tm__uint_parse(v, strlen(v), 100000000, &n) != TM_DEC_OK)
@@ -139,7 +145,7 @@ int tm__query_set(tm_query_spec *q, const char *key, const char *value)
         q->limit = (size_t)n;
     } else {
         return tm__fail(TM_EINVAL, "%s: unknown parameter (from, to, interval, tz, group_by, "
-                                   "where, order_by, limit)", key);
+                                   "where, order_by, limit, fill)", key);
     }
     return TM_OK;
 }
@@ -162,7 +168,7 @@ typedef struct run {
 
 static int64_t floor_div(int64_t a, int64_t b) { return a / b - (a % b < 0); }
 
-/* The UTC µs start of the period holding t. */
+/* The UTC µs start of the period holding t, remembered per 15 minutes. */
 static int64_t period_of(run *x, int64_t t_us)
 {
     const tm_qresult *r = x->res;
@@ -172,11 +178,18 @@ static int64_t period_of(run *x, int64_t t_us)
     size_t ci = (size_t)(slot & 1023);
     if (x->cache_slot[ci] == slot + 1)
         return x->cache_period[ci];
-    _Static_assert((int)TM_I_HOUR == (int)TM_CAL_HOUR && (int)TM_I_MONTH == (int)TM_CAL_MONTH, "one order");
-    int64_t p = tm__tz_floor(r->tz, secs, r->interval) * 1000000;
+    int64_t p = tm__period_start(r, t_us);
     x->cache_slot[ci] = slot + 1;
     x->cache_period[ci] = p;
     return p;
+}
+
+int64_t tm__period_start(const tm_qresult *r, int64_t t_us)
+{
+    _Static_assert((int)TM_I_HOUR == (int)TM_CAL_HOUR && (int)TM_I_MONTH == (int)TM_CAL_MONTH, "one order");
+    if (r->interval == TM_I_NONE)
+        return r->from;
+    return tm__tz_floor(r->tz, floor_div(t_us, 1000000), r->interval) * 1000000;
 }
 
 static int passes(const run *x, const uint32_t dim[TM_NDIM])
@@ -482,6 +495,8 @@ int tm__query_run(tm_store *s, tm_rollups *r, const tm_query_spec *q, int64_t no
         if ((rc = tm__sketch_acc_merge_acc(&res->totals.sk, &row->sk)))
             goto out;
     }
+    if (q->fill && res->interval != TM_I_NONE && (rc = tm__qresult_fill(res)))
+        goto out;
     sort_ctx ctx = {q, res};
     qsort_r(res->rows, res->nrows, sizeof *res->rows, cmp_rows, &ctx);
     if (q->limit && res->nrows > q->limit) {
@@ -555,8 +570,7 @@ void tm__metric_text(const tm_sums *s, const tm_sketch_acc *sk, int m, char *buf
     case TM_M_VALUE: tm__dec_format(s->value, 9, buf); return;
     case TM_M_COST: tm__dec_format(s->cost, 12, buf); return;
     case TM_M_ERROR_RATE:
-        snprintf(buf, cap, "%.6f", s->events ? (double)s->errors / (double)s->events : 0.0);
-        trim(buf);
+        tm__dec_ratio(s->errors, s->events ? s->events : 1, 6, buf);
         return;
     case TM_M_P50:
     case TM_M_P95:
@@ -641,16 +655,6 @@ int tm__qresult_json(const tm_qresult *res, tm_buf *b)
     return rc;
 }
 
-static int csv_field(tm_buf *b, const char *s)
-{
-    if (!strpbrk(s, ",\"\n\r"))
-        return tm__buf_puts(b, s);
-    int rc = tm__buf_putc(b, '"');
-    for (; *s && rc == TM_OK; s++)
-        rc = *s == '"' ? tm__buf_puts(b, "\"\"") : tm__buf_putc(b, *s);
-    return rc == TM_OK ? tm__buf_putc(b, '"') : rc;
-}
-
 int tm__qresult_csv(const tm_qresult *res, tm_buf *b)
 {
     int rc = res->interval != TM_I_NONE ? tm__buf_puts(b, "period,") : TM_OK;
@@ -666,7 +670,7 @@ int tm__qresult_csv(const tm_qresult *res, tm_buf *b)
             rc = tm__buf_printf(b, "%s,", label);
         }
         for (int g = 0; g < res->ngroup && rc == TM_OK; g++) {
-            rc = csv_field(b, r->dim[res->group[g]]);
+            rc = tm__csv_text(b, r->dim[res->group[g]], 1);
             if (rc == TM_OK)
                 rc = tm__buf_putc(b, ',');
         }
@@ -679,19 +683,28 @@ int tm__qresult_csv(const tm_qresult *res, tm_buf *b)
     return rc;
 }
 
-/* A table for people: the columns most asked for; cost rounded to 4
- * decimals (the header says so); --json and --csv have every metric. */
+/* A table for people: the columns most asked for; counts with thousands
+ * separators; cost to 4 decimals, or to two significant digits when small,
+ * "unpriced" when no event of the row had a price and a '*' when some had
+ * none; columns sized by display width, values over 40 columns cut with an
+ * ellipsis. --json and --csv have every metric, exactly. */
 int tm__qresult_table(const tm_qresult *res, tm_buf *b)
 {
     static const int cols[] = {TM_M_EVENTS, TM_M_TOTAL, TM_M_COST, TM_M_UNPRICED,
                                TM_M_ERROR_RATE, TM_M_P50, TM_M_P95, TM_M_P99};
-    static const char *const heads[] = {"EVENTS", "TOKENS", "COST USD (4dp)", "UNPRICED",
+    static const char *const heads[] = {"EVENTS", "TOKENS", "COST USD", "UNPRICED",
                                         "ERR %", "P50 MS", "P95 MS", "P99 MS"};
+    enum { NCOLS = sizeof cols / sizeof cols[0], MAXW = 40 };
     size_t n = res->nrows + 1, ncol = (size_t)res->ngroup + (res->interval != TM_I_NONE);
-    size_t width[TM_NDIM + 1] = {0};
-    int rc = TM_OK;
+    size_t width[TM_NDIM + 1] = {0}, mw[NCOLS];
+    int rc = TM_OK, partly = 0;
     char label[64];
-    /* Column widths for the period and dimension columns. */
+    char(*cells)[NCOLS][64] = calloc(n, sizeof *cells);
+    if (!cells)
+        return TM_ENOMEM;
+    for (size_t k = 0; k < NCOLS; k++)
+        mw[k] = strlen(heads[k]);
+    /* The metric cells, and every column's width. */
     for (size_t i = 0; i < n; i++) {
         const tm_qrow *r = i < res->nrows ? &res->rows[i] : &res->totals;
         size_t c = 0;
@@ -701,16 +714,43 @@ int tm__qresult_table(const tm_qresult *res, tm_buf *b)
             else
                 snprintf(label, sizeof label, "TOTAL");
             if (strlen(label) > width[c])
-                width[c] = strlen(label);
+                width[c] = strlen(label) > 6 ? strlen(label) : 6;
             c++;
         }
         for (int g = 0; g < res->ngroup; g++, c++) {
             const char *v = i < res->nrows ? r->dim[res->group[g]] : (c == 0 ? "TOTAL" : "");
-            size_t l = strlen(v && *v ? v : "-");
+            size_t l = tm__text_width(v && *v ? v : "-");
             if (l > width[c])
-                width[c] = l < 40 ? l : 40;
+                width[c] = l < MAXW ? l : MAXW;
             if (strlen(tm__dim_names[res->group[g]]) > width[c])
                 width[c] = strlen(tm__dim_names[res->group[g]]);
+        }
+        for (size_t k = 0; k < NCOLS; k++) {
+            char *t = cells[i][k];
+            int m = cols[k];
+            if (m == TM_M_COST) {
+                if (r->s.events && r->s.unpriced == r->s.events) {
+                    snprintf(t, 64, "unpriced");
+                } else {
+                    tm__fmt_cost(r->s.cost, t);
+                    if (r->s.unpriced) {
+                        strcat(t, "*");
+                        partly = 1;
+                    }
+                }
+            } else if (m == TM_M_EVENTS || m == TM_M_TOTAL || m == TM_M_UNPRICED) {
+                tm__fmt_count(m == TM_M_EVENTS ? r->s.events : m == TM_M_TOTAL ? r->s.total : r->s.unpriced, t);
+            } else if (m == TM_M_ERROR_RATE) {
+                snprintf(t, 64, "%.2f", r->s.events ? 100.0 * (double)r->s.errors / (double)r->s.events : 0.0);
+            } else {
+                tm__metric_text(&r->s, &r->sk, m, t, 64);
+                if (strcmp(t, "null") == 0)
+                    snprintf(t, 64, "-");
+                else
+                    snprintf(t, 64, "%.1f", strtod(t, NULL));
+            }
+            if (strlen(t) > mw[k])
+                mw[k] = strlen(t);
         }
     }
     if (ncol == 0)
@@ -728,8 +768,8 @@ int tm__qresult_table(const tm_qresult *res, tm_buf *b)
     }
     if (ncol == 0)
         rc = tm__buf_printf(b, "%-5s  ", "");
-    for (size_t k = 0; k < sizeof cols / sizeof cols[0] && rc == TM_OK; k++)
-        rc = tm__buf_printf(b, "%*s%s", k == 2 ? 15 : 10, heads[k], k + 1 < sizeof cols / sizeof cols[0] ? "  " : "\n");
+    for (size_t k = 0; k < NCOLS && rc == TM_OK; k++)
+        rc = tm__buf_printf(b, "%*s%s", (int)mw[k], heads[k], k + 1 < NCOLS ? "  " : "\n");
     for (size_t i = 0; i < n && rc == TM_OK; i++) {
         const tm_qrow *r = i < res->nrows ? &res->rows[i] : &res->totals;
         c = 0;
@@ -744,29 +784,17 @@ int tm__qresult_table(const tm_qresult *res, tm_buf *b)
         for (int g = 0; g < res->ngroup && rc == TM_OK; g++, c++) {
             const char *v = i < res->nrows ? r->dim[res->group[g]]
                                            : (res->interval == TM_I_NONE && g == 0 ? "TOTAL" : "");
-            rc = tm__buf_printf(b, "%-*.*s  ", (int)width[c], 40, v && *v ? v : (i < res->nrows ? "-" : ""));
+            rc = tm__buf_cell(b, v && *v ? v : (i < res->nrows ? "-" : ""), width[c], 0);
+            if (rc == TM_OK)
+                rc = tm__buf_puts(b, "  ");
         }
         if (ncol == 0)
             rc = tm__buf_printf(b, "%-5s  ", i < res->nrows ? "" : "TOTAL");
-        for (size_t k = 0; k < sizeof cols / sizeof cols[0] && rc == TM_OK; k++) {
-            char t[64];
-            int m = cols[k];
-            if (m == TM_M_COST) {
-                tm__dec_format_fixed(r->s.cost, 12, 4, t);
-            } else if (m == TM_M_ERROR_RATE) {
-                snprintf(t, sizeof t, "%.2f", r->s.events ? 100.0 * (double)r->s.errors / (double)r->s.events : 0.0);
-            } else {
-                tm__metric_text(&r->s, &r->sk, m, t, sizeof t);
-                if (strcmp(t, "null") == 0)
-                    snprintf(t, sizeof t, "-");
-                else if (m >= TM_M_P50 && m <= TM_M_P99) {
-                    double v = strtod(t, NULL);
-                    snprintf(t, sizeof t, "%.1f", v);
-                }
-            }
-            rc = tm__buf_printf(b, "%*s%s", k == 2 ? 15 : 10, t,
-                                k + 1 < sizeof cols / sizeof cols[0] ? "  " : "\n");
-        }
+        for (size_t k = 0; k < NCOLS && rc == TM_OK; k++)
+            rc = tm__buf_printf(b, "%*s%s", (int)mw[k], cells[i][k], k + 1 < NCOLS ? "  " : "\n");
     }
+    if (rc == TM_OK && partly)
+        rc = tm__buf_puts(b, "* some events of the row have no price (see UNPRICED): the cost leaves them out\n");
+    free(cells);
     return rc;
 }

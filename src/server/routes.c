@@ -309,7 +309,7 @@ static int seed_query(req *r, int64_t hours, const char *const *params, tm_qresu
                       int64_t *from, int64_t *to, enum MHD_Result *ret)
 {
     tm_query_spec q;
-    *to = tm__now_us();
+    *to = (tm__now_us() / 1000000 + 1) * 1000000; /* whole seconds, this one included */
     *from = *to - hours * 3600 * 1000000LL;
     tm__query_init(&q);
     int rc = tm__query_span(&q, *from, *to);
@@ -482,12 +482,7 @@ static enum MHD_Result seed_latency(req *r)
     char rate[32] = "null";
     const tm_sums *t = &sd.res->totals.s;
     if (t->events) {
-        snprintf(rate, sizeof rate, "%.4f", 100.0 * (double)(t->events - t->errors) / (double)t->events);
-        char *e = rate + strlen(rate) - 1;
-        while (*e == '0')
-            *e-- = '\0';
-        if (*e == '.')
-            *e = '\0';
+        tm__dec_ratio((tm_i128)(t->events - t->errors) * 100, t->events, 4, rate);
     }
     tm_buf b = TM_BUF_INIT;
     tm__buf_puts(&b, "{\"success\": true, \"data\": {\"latency_percentiles_ms\": {");
@@ -507,12 +502,11 @@ static enum MHD_Result seed_user(req *r)
 
 /* ---- alerts ---- */
 
-static int alert_row(void *arg, int64_t ts, const char *body)
+static int alert_row(void *arg, const tm_alert_entry *e)
 {
     tm_buf *b = arg;
-    (void)ts;
     tm__buf_puts(b, b->len > 12 ? ",\n  " : "\n  ");
-    return tm__buf_puts(b, body);
+    return tm__buf_puts(b, e->body);
 }
 
 static enum MHD_Result get_alerts(req *r)
@@ -570,6 +564,23 @@ static enum MHD_Result readyz(req *r)
     return healthz(r);
 }
 
+/* docs/openapi.yaml, compiled in by the Makefile (build/gen/openapi_data.c). */
+extern const unsigned char tm__openapi_yaml[];
+extern const unsigned long tm__openapi_yaml_len;
+
+static enum MHD_Result openapi(req *r)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        tm__openapi_yaml_len, (void *)tm__openapi_yaml, MHD_RESPMEM_PERSISTENT);
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, "Content-Type", "application/yaml");
+    r->status = 200;
+    enum MHD_Result ok = MHD_queue_response(r->c, 200, resp);
+    MHD_destroy_response(resp);
+    return ok;
+}
+
 static enum MHD_Result metrics(req *r)
 {
     tm_buf b = TM_BUF_INIT;
@@ -601,9 +612,11 @@ const route tm__routes[] = {
     {"GET", "/api/usage/", "", "/api/usage/{userId}", SC_READ, seed_user},
     {"GET", "/v1/alerts", "", "/v1/alerts", SC_READ, get_alerts},
     {"GET", "/v1/me", "", "/v1/me", SC_READ, get_me},
+    {"GET", "/v1/export", "", "/v1/export", SC_READ, tm__get_export}, /* admin only: it checks */
     {"GET", "/healthz", "", "/healthz", SC_OPEN, healthz},
     {"GET", "/readyz", "", "/readyz", SC_OPEN, readyz},
     {"GET", "/metrics", "", "/metrics", SC_METRICS, metrics},
+    {"GET", "/openapi.yaml", "", "/openapi.yaml", SC_OPEN, openapi},
     {"GET", "/", "", "/", SC_OPEN, tm__get_web},
     {"GET", "/assets/", "", "/assets/{file}", SC_OPEN, tm__get_web},
 };

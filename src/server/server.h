@@ -35,6 +35,10 @@ void tm_server_defaults(tm_server_config *cfg);
  * Errors: TM_EINVAL naming the file and the key, TM_ENOTFOUND. */
 int tm_server_config_load(tm_server_config *cfg, const char *path);
 
+/* Checks a listen address ("HOST:PORT", "[::1]:PORT"): TM_OK, or TM_EINVAL
+ * with tm_errmsg() saying what is wrong. */
+int tm_server_check_listen(const char *listen);
+
 /* Serves the HTTP API over t until SIGINT or SIGTERM, then stops accepting,
  * lets in-flight requests finish and returns TM_OK. SIGHUP reloads the
  * config file (if any: limits, log level) and the prices. Errors (bad

@@ -61,6 +61,7 @@ struct req {
     int has_key;
     unsigned status;
     size_t nevents;
+    char allow[32];         /* a 405's Allow header: the route's methods       */
 };
 
 extern const route tm__routes[];
@@ -85,6 +86,8 @@ void tm__alerts_nudge(srv *s);
 void tm__soft_limit_alert(srv *s, const char *user, const char *warning, int64_t reset_us);
 void tm__metrics_render(srv *s, tm_buf *b);
 
+/* GET /v1/export (route_export.c). */
+enum MHD_Result tm__get_export(req *r);
 /* GET / and GET /assets/NAME: the dashboard's files (route_web.c). */
 enum MHD_Result tm__get_web(req *r);
 

@@ -179,3 +179,23 @@ Test(dec, cmp_matches_integers)
         cr_assert_eq(got, want, "%s vs %s: got %d, want %d", t[0], t[1], got, want);
     }
 }
+
+Test(dec, ratio)
+{
+    static const struct {
+        long long num, den;
+        int places;
+        const char *want;
+    } cases[] = {
+        {0, 1, 6, "0"},           {1, 1, 6, "1"},          {2, 40, 6, "0.05"},
+        {1, 3, 6, "0.333333"},    {2, 3, 6, "0.666667"},   {1, 2000000, 6, "0"}, /* 0.0000005: half to even */
+        {3, 2000000, 6, "0.000002"}, {9999, 10000, 2, "1"}, {1897, 2000, 4, "0.9485"},
+        {100 * 19, 20, 4, "95"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char buf[64];
+        tm__dec_ratio(cases[i].num, cases[i].den, cases[i].places, buf);
+        cr_expect_str_eq(buf, cases[i].want, "%lld/%lld at %d: got %s, want %s", cases[i].num, cases[i].den,
+                         cases[i].places, buf, cases[i].want);
+    }
+}

@@ -344,6 +344,7 @@ Test(query, fresh_after_each_write_and_top_n)
     ev.ts_us = 1775000000000000LL;
     ev.has = TM_HAS_TS;
     ev.endpoint = "/fresh";
+    ev.provider = "p";
     cr_assert_eq(tm_track_sync(t, &ev, NULL), TM_OK);
     const char *p2[] = {"from", "2026-01-01", "to", "2027-01-01", "where", "endpoint=/fresh", NULL};
     cr_assert_eq(tm_report_run(t, p2, &r), TM_OK);
@@ -383,7 +384,8 @@ Test(query, bad_parameters)
         {"limit", "-1", "limit: must be a non-negative integer, not '-1'"},
         {"tz", "Mars/Base", "tz: unknown time zone 'Mars/Base' (IANA names like America/New_York; looked in /usr/share/zoneinfo)"},
         {"from", "yesterday", "from: 'yesterday' must be RFC 3339 (2026-10-01T13:05:00Z) or epoch milliseconds"},
-        {"bogus", "1", "bogus: unknown parameter (from, to, interval, tz, group_by, where, order_by, limit)"},
+        {"fill", "gaps", "fill: must be zero or none, not 'gaps'"},
+        {"bogus", "1", "bogus: unknown parameter (from, to, interval, tz, group_by, where, order_by, limit, fill)"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         const char *params[] = {bad[i].k, bad[i].v, NULL};
