@@ -123,6 +123,8 @@ has('overview: the projection says it is linear', await text(page, '#month'), 'l
 const prov = await api('/v1/usage', { from: r.from, to: r.to, tz: 'UTC', group_by: 'provider', order_by: 'cost_usd' });
 eq('overview: one stacked series per provider', JSON.stringify((await legend(page, '#costchart')).sort()), JSON.stringify(prov.rows.map(x => x.provider).sort()));
 eq('overview: the table beneath the chart = API costs', JSON.stringify(await page.$$eval('#costtable tbody tr td:nth-child(4) .num', els => els.map(e => e.dataset.exact))), JSON.stringify(prov.rows.map(x => x.cost_usd)));
+const acme = prov.rows.find(x => x.provider === 'acme');
+has('overview: a group with no price says so', await text(page, '#costtable tbody tr:last-child td:nth-child(4)'), `${acme.unpriced} unpriced`);
 await page.screenshot({ path: `${OUT}/overview.png` });
 
 // ---- filters change the charts and the URL ----

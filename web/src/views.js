@@ -25,6 +25,11 @@ function countCell(n, big) {
   return big && n >= 1e5 ? `<span class="num" title="${int(n)}" data-exact="${n}">${compact(n)}</span>` : `<span class="num" data-exact="${n}">${int(n)}</span>`;
 }
 
+// Events without a price are counted as such, never shown as $0 alone.
+function unpricedNote(n) {
+  return n ? ` <span class="warn" title="events whose model or metric has no price: not in the cost">${int(n)} unpriced</span>` : '';
+}
+
 function card(metric, label, valueHtml, d, sub) {
   const dl = d ? `<span class="delta ${d.tone}" title="against the previous period of the same length">${d.text}</span>` : '';
   return `<div class="card" data-metric="${metric}"><div class="label">${label}</div><div class="value">${valueHtml}</div><div class="sub">${dl}${sub ? ' ' + sub : ''}</div></div>`;
@@ -102,7 +107,7 @@ export const overview = {
   },
   render(m, s, d) {
     const t = d.cur.totals, p = d.prev.totals;
-    const unpriced = t.unpriced ? `<span class="warn" title="events whose model or metric has no price">${int(t.unpriced)} unpriced</span>` : '';
+    const unpriced = unpricedNote(t.unpriced);
     $(m, '#cards').innerHTML = [
       card('cost_usd', 'Cost', moneyCell(t.cost_usd), delta(Number(t.cost_usd), Number(p.cost_usd), true), unpriced),
       card('requests', 'Requests', countCell(t.requests), delta(t.requests, p.requests, null), ''),
@@ -144,7 +149,7 @@ export const overview = {
         { label: DIM_NAMES[s.group], cell: r => `<span class="swatch" style="background:${colourOf(r.g.name)}"></span>${e(r.g.name)}` },
         { label: 'Requests', num: 1, cell: r => countCell(r.sum.requests) },
         { label: 'Tokens', num: 1, cell: r => countCell(r.sum.total_tokens, true) },
-        { label: 'Cost', num: 1, cell: r => moneyCell(r.g.total) },
+        { label: 'Cost', num: 1, cell: r => moneyCell(r.g.total) + unpricedNote(r.sum.unpriced) },
         { label: 'Share', num: 1, cell: r => (total > 0n ? pct(Number((r.g.total * 10000n) / total) / 10000, 1) : '—') },
       ],
       rows,
@@ -201,7 +206,7 @@ export const breakdowns = {
         { key: 'name', label: DIM_NAMES[s.dim], cell: r => `<span class="swatch" style="background:${colourOf(name(r, s.dim))}"></span>${e(name(r, s.dim))}` },
         { key: 'requests', label: 'Requests', num: 1, cell: r => countCell(r.requests) },
         { key: 'total_tokens', label: 'Tokens', num: 1, cell: r => countCell(r.total_tokens, true) },
-        { key: 'cost_usd', label: 'Cost', num: 1, cell: r => moneyCell(r.cost_usd) + (r.unpriced ? ` <span class="warn" title="events with no price">${int(r.unpriced)} unpriced</span>` : '') },
+        { key: 'cost_usd', label: 'Cost', num: 1, cell: r => moneyCell(r.cost_usd) + unpricedNote(r.unpriced) },
         { key: 'share', label: 'Share', num: 1, nosort: 1, cell: r => (total > 0n ? pct(Number((toPico(r.cost_usd) * 10000n) / total) / 10000, 1) : '—') },
         { key: 'errors', label: 'Errors', num: 1, cell: r => countCell(r.errors) },
         { key: 'error_rate', label: 'Error rate', num: 1, cell: r => pct(r.error_rate) },
