@@ -123,6 +123,24 @@ has('overview: the projection says it is linear', await text(page, '#month'), 'l
 const prov = await api('/v1/usage', { from: r.from, to: r.to, tz: 'UTC', group_by: 'provider', order_by: 'cost_usd' });
 eq('overview: one stacked series per provider', JSON.stringify((await legend(page, '#costchart')).sort()), JSON.stringify(prov.rows.map(x => x.provider).sort()));
 eq('overview: the table beneath the chart = API costs', JSON.stringify(await page.$$eval('#costtable tbody tr td:nth-child(4) .num', els => els.map(e => e.dataset.exact))), JSON.stringify(prov.rows.map(x => x.cost_usd)));
+// The legend toggles a group: hiding the lowest priced one (stack bottom
+// first; the legend lists the top first) lowers the stack above it by it.
+const stackTop = () => page.evaluate(() => document.querySelector('#costchart')._chart.u.data[1].reduce((a, v) => a + v, 0));
+const [low, lowSum] = await page.evaluate(() => {
+  const raw = document.querySelector('#costchart')._chart.raw;
+  for (let i = 1; i < raw.length; i++) {
+    const sum = raw[i].reduce((a, v) => a + v, 0);
+    if (sum > 0) return [i - 1, sum];
+  }
+  return [-1, 0];
+});
+const entry = async () => (await page.$$('#costchart .u-legend .u-series')).at(-1 - low);
+const top0 = await stackTop();
+await (await entry()).click();
+const top1 = await stackTop();
+check('legend: hiding a group restacks the chart', low >= 0 && Math.abs(top0 - lowSum - top1) < 1e-9, [top0, lowSum, top1], 'top0 - group = top1');
+await (await entry()).click();
+check('legend: showing it again restores the stack', Math.abs((await stackTop()) - top0) < 1e-9, await stackTop(), top0);
 const acme = prov.rows.find(x => x.provider === 'acme');
 has('overview: a group with no price says so', await text(page, '#costtable tbody tr:last-child td:nth-child(4)'), `${acme.unpriced} unpriced`);
 await page.screenshot({ path: `${OUT}/overview.png` });
