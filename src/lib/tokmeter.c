@@ -84,7 +84,7 @@ int tm_open(tm **out, const char *path, const tm_options *opts)
     }
     if ((rc = tm__catalog_load(&t->catalog, opts ? opts->prices : NULL)) ||
         (rc = tm__policy_load(&t->pc.policy, opts ? opts->config : NULL)) ||
-        (rc = tm__store_open(path, &t->pc.store)))
+        (rc = tm__store_open(path, opts ? opts->store_mode : 0, &t->pc.store)))
         goto out;
     rc = tm__writer_start(&t->pc.writer, t->pc.store, opts ? opts->queue_max : 0,
                           opts ? opts->batch_max : 0, commit_hook, t);
@@ -688,6 +688,8 @@ int tm__reload_policy(tm *t, const char *path)
 {
     tm_policy *p = NULL;
     int rc = tm__policy_load(&p, path);
+    if (rc == TM_OK && (rc = tm__rate_carry(p, t->pc.policy)))
+        tm__policy_free(p);
     if (rc)
         return rc;
     /* Swapped without a lock: the old one is kept until close, since a
