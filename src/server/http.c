@@ -183,7 +183,7 @@ static int authorize(req *r, enum MHD_Result *ret)
 static int route_matches(const route *rt, const char *url)
 {
     size_t n = strlen(rt->path), sl = strlen(rt->suffix), ul = strlen(url);
-    if (rt->path[n - 1] != '/')
+    if (rt->path[n - 1] != '/' || n == 1) /* "/" is the page itself, not a prefix */
         return strcmp(url, rt->path) == 0;
     return ul > n + sl && strncmp(url, rt->path, n) == 0 && strcmp(url + ul - sl, rt->suffix) == 0 &&
            !memchr(url + n, '/', ul - n - sl);
@@ -210,7 +210,7 @@ static const route *find_route(const char *method, const char *url, int *ix, int
     *wrong_method = 0;
     for (size_t i = 0; i < tm__nroutes; i++) {
         const route *rt = &tm__routes[i];
-        int exact = rt->path[strlen(rt->path) - 1] != '/';
+        int exact = rt->path[strlen(rt->path) - 1] != '/' || !rt->path[1];
         if (!route_matches(rt, url))
             continue;
         if (strcmp(method, rt->method) == 0 ||

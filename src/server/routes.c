@@ -527,6 +527,24 @@ static enum MHD_Result get_alerts(req *r)
     return ret;
 }
 
+/* GET /v1/me: the key the caller sent (its scope and bound user), so the
+ * dashboard shows only what the key may read; null when no key was needed. */
+static enum MHD_Result get_me(req *r)
+{
+    tm_buf b = TM_BUF_INIT;
+    if (!r->has_key) {
+        tm__buf_puts(&b, "{\"key\": null}\n");
+    } else {
+        tm__buf_printf(&b, "{\"key\": {\"id\": \"%s\", \"scope\": \"%s\", \"user_id\": ", r->key.id,
+                       r->key.scope);
+        json_opt_str(&b, r->key.user[0] ? r->key.user : NULL);
+        tm__buf_puts(&b, "}}\n");
+    }
+    enum MHD_Result ret = tm__reply(r, 200, &b);
+    tm__buf_free(&b);
+    return ret;
+}
+
 /* ---- health and metrics ---- */
 
 static enum MHD_Result healthz(req *r)
@@ -594,6 +612,7 @@ const route tm__routes[] = {
     {"GET", "/api/usage/performance/latency", "", "/api/usage/performance/latency", SC_READ, seed_latency},
     {"GET", "/api/usage/", "", "/api/usage/{userId}", SC_READ, seed_user},
     {"GET", "/v1/alerts", "", "/v1/alerts", SC_READ, get_alerts},
+    {"GET", "/v1/me", "", "/v1/me", SC_READ, get_me},
     {"GET", "/v1/export", "", "/v1/export", SC_READ, tm__get_export}, /* admin only: it checks */
     {"GET", "/healthz", "", "/healthz", SC_OPEN, healthz},
     {"GET", "/readyz", "", "/readyz", SC_OPEN, readyz},
@@ -602,6 +621,8 @@ const route tm__routes[] = {
     /* The gateway's paths are dispatched to proxy.c before this table is
      * searched; the entry names its metrics (method "*" matches nothing). */
     {"*", "/proxy/", "/*", "proxy", SC_OPEN, NULL},
+    {"GET", "/", "", "/", SC_OPEN, tm__get_web},
+    {"GET", "/assets/", "", "/assets/{file}", SC_OPEN, tm__get_web},
 };
 const size_t tm__nroutes = sizeof tm__routes / sizeof tm__routes[0];
 

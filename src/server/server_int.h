@@ -12,6 +12,7 @@
 #include "../core/buf.h"
 #include "../lib/lib.h"
 #include "server.h"
+#include "web.h"
 
 enum { SC_OPEN, SC_INGEST, SC_READ, SC_METRICS }; /* what a route needs */
 
@@ -90,5 +91,7 @@ void tm__metrics_render(srv *s, tm_buf *b);
 
 /* GET /v1/export (route_export.c). */
 enum MHD_Result tm__get_export(req *r);
+/* GET / and GET /assets/NAME: the dashboard's files (route_web.c). */
+enum MHD_Result tm__get_web(req *r);
 
 #endif
