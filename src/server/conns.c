@@ -19,11 +19,11 @@
  *    to make room, rather than the new one being refused.
  *
  * Each connection is in one state; its clock (t0) restarts at accept, when
- * an answer has been sent (C_IDLE) and when a request line is in (C_HEAD):
+ * an answer has been sent (CONN_IDLE) and when a request line is in (CONN_HEAD):
  *
- *   C_IDLE  no request yet           C_BODY  headers in, body arriving
- *   C_HEAD  request line in          C_BUSY  being handled or answered
- *   C_CUT   given up (a deadline or an eviction): closing
+ *   CONN_IDLE  no request yet           CONN_BODY  headers in, body arriving
+ *   CONN_HEAD  request line in          CONN_BUSY  being handled or answered
+ *   CONN_CUT   given up (a deadline or an eviction): closing
  *
  * A reaper thread checks the deadlines four times a second. Connections are
  * only ever shut down (shutdown(2)) from here, never closed: libmicrohttpd
@@ -72,7 +72,7 @@ static int same_addr(const struct sockaddr_storage *a, const struct sockaddr_sto
 
 static void cut(struct conn *k, int64_t now, int how)
 {
-    k->state = C_CUT;
+    k->state = CONN_CUT;
     k->cut_us = now;
     shutdown(k->fd, how);
     k->shut = how == SHUT_RDWR;
@@ -85,7 +85,7 @@ static void make_room(srv *s, struct conn *k, const struct sockaddr_storage *mat
 {
     struct conn *victim = NULL;
     for (struct conn *o = s->conns; o; o = o->next) {
-        if (o == k || o->state > C_HEAD || (match && !same_addr(&o->addr, match)))
+        if (o == k || o->state > CONN_HEAD || (match && !same_addr(&o->addr, match)))
             continue;
         if (!victim || o->t0 < victim->t0)
             victim = o;
@@ -136,7 +136,7 @@ void tm__conn_notify(void *cls, struct MHD_Connection *c, void **socket_context,
     s->conns = k;
     unsigned all = 0, here = 0;
     for (struct conn *o = s->conns; o; o = o->next)
-        if (o->state != C_CUT) {
+        if (o->state != CONN_CUT) {
             all++;
             here += same_addr(&o->addr, &k->addr);
         }
@@ -154,11 +154,11 @@ int tm__conn_enter(srv *s, struct MHD_Connection *c, int state)
     if (!k)
         return 0;
     pthread_mutex_lock(&s->cmu);
-    if (k->state == C_CUT) {
+    if (k->state == CONN_CUT) {
         rc = k->cut_status ? (int)k->cut_status : 1;
     } else {
         k->state = state;
-        if (state == C_IDLE || state == C_HEAD)
+        if (state == CONN_IDLE || state == CONN_HEAD)
             k->t0 = tm__now_us();
     }
     pthread_mutex_unlock(&s->cmu);
@@ -200,16 +200,16 @@ void *tm__conn_reaper(void *arg)
         int64_t now = tm__now_us();
         for (struct conn *k = s->conns; k; k = k->next) {
             int64_t age = now - k->t0;
-            if ((k->state == C_HEAD && age > head_us) || (k->state == C_IDLE && age > line_us)) {
+            if ((k->state == CONN_HEAD && age > head_us) || (k->state == CONN_IDLE && age > line_us)) {
                 cut(k, now, SHUT_RDWR);
-            } else if (k->state == C_BODY && age > (int64_t)req_s * 1000000) {
+            } else if (k->state == CONN_BODY && age > (int64_t)req_s * 1000000) {
                 /* Answer, then stop sending; the read side stays open a
                  * moment so that closing does not reset the connection
                  * under the answer while the client is still sending. */
                 answer_408(k, req_s);
                 k->cut_status = 408;
                 cut(k, now, SHUT_WR);
-            } else if (k->state == C_CUT && !k->shut && now - k->cut_us > 1000000) {
+            } else if (k->state == CONN_CUT && !k->shut && now - k->cut_us > 1000000) {
                 shutdown(k->fd, SHUT_RDWR);
                 k->shut = 1;
             }

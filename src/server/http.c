@@ -25,6 +25,7 @@
 #include "../core/json.h"
 #include "../core/tmtime.h"
 #include "../policy/alert.h"
+#include "proxy.h"
 #include "server_int.h"
 
 const unsigned tm__statuses[NSTATUS] = {200, 400, 401, 403, 404, 405, 408,
@@ -90,7 +91,7 @@ enum MHD_Result tm__reply(req *r, unsigned status, const tm_buf *b)
     if (status == 405 && r->allow[0])
         MHD_add_response_header(resp, "Allow", r->allow);
     r->status = status;
-    enum MHD_Result ok = tm__conn_enter(r->s, r->c, C_BUSY) ? MHD_NO : MHD_queue_response(r->c, status, resp);
+    enum MHD_Result ok = tm__conn_enter(r->s, r->c, CONN_BUSY) ? MHD_NO : MHD_queue_response(r->c, status, resp);
     MHD_destroy_response(resp);
     return ok;
 }
@@ -130,36 +131,45 @@ int tm__forbid_user(req *r, const char *user, enum MHD_Result *ret)
 
 /* ---- auth ---- */
 
-/* 0 to go on; else a reply was queued and *ret holds its result.
- *
- * Auth is a state that only ever closes: a daemon is open to anonymous
+/* Auth is a state that only ever closes: a daemon is open to anonymous
  * clients only while it listens on loopback and its store has never held
  * a key. Once a key exists (seen at start or by a later anonymous request),
  * keys_required is set and stays set, so revoking every key leaves a daemon
  * that refuses everything but the open routes, never one that is open. */
+int tm__anonymous_ok(srv *s)
+{
+    if (__atomic_load_n(&s->keys_required, __ATOMIC_ACQUIRE))
+        return 0;
+    /* "No key was ever created" is remembered for a second, so anonymous
+     * requests on loopback do not each query the store; the first key
+     * created is enforced within a second. */
+    int64_t now = tm__now_us();
+    if (now < __atomic_load_n(&s->nokeys_until_us, __ATOMIC_RELAXED))
+        return 1;
+    int active = 0, ever = 0;
+    if (tm__keys_count(s->t, &active, &ever) != TM_OK)
+        return -1;
+    if (ever == 0) {
+        __atomic_store_n(&s->nokeys_until_us, now + 1000000, __ATOMIC_RELAXED);
+        return 1;
+    }
+    __atomic_store_n(&s->keys_required, 1, __ATOMIC_RELEASE);
+    return 0;
+}
+
+/* 0 to go on; else a reply was queued and *ret holds its result. */
 static int authorize(req *r, enum MHD_Result *ret)
 {
     const char *h = MHD_lookup_connection_value(r->c, MHD_HEADER_KIND, "Authorization");
     if (r->rt->scope == SC_OPEN)
         return 0;
-    if (!h && !__atomic_load_n(&r->s->keys_required, __ATOMIC_ACQUIRE)) {
-        /* "No key was ever created" is remembered for a second, so anonymous
-         * requests on loopback do not each query the store; the first key
-         * created is enforced within a second. */
-        int64_t now = tm__now_us();
-        if (now < __atomic_load_n(&r->s->nokeys_until_us, __ATOMIC_RELAXED))
-            return 0;
-        int active = 0, ever = 0;
-        if (tm__keys_count(r->s->t, &active, &ever) != TM_OK) {
-            *ret = tm__reply_error(r, 503, "store_error", "%s", tm_errmsg());
-            return 1;
-        }
-        if (ever == 0) {
-            __atomic_store_n(&r->s->nokeys_until_us, now + 1000000, __ATOMIC_RELAXED);
-            return 0;
-        }
-        __atomic_store_n(&r->s->keys_required, 1, __ATOMIC_RELEASE);
+    int open = h ? 0 : tm__anonymous_ok(r->s);
+    if (open < 0) {
+        *ret = tm__reply_error(r, 503, "store_error", "%s", tm_errmsg());
+        return 1;
     }
+    if (open)
+        return 0;
     if (!h) {
         *ret = tm__reply_error(r, 401, "unauthorized", "send an API key: Authorization: Bearer KEY");
         return 1;
@@ -191,7 +201,7 @@ static int authorize(req *r, enum MHD_Result *ret)
 static int route_matches(const route *rt, const char *url)
 {
     size_t n = strlen(rt->path), sl = strlen(rt->suffix), ul = strlen(url);
-    if (rt->path[n - 1] != '/')
+    if (rt->path[n - 1] != '/' || n == 1) /* "/" is the page itself, not a prefix */
         return strcmp(url, rt->path) == 0;
     return ul > n + sl && strncmp(url, rt->path, n) == 0 && strcmp(url + ul - sl, rt->suffix) == 0 &&
            !memchr(url + n, '/', ul - n - sl);
@@ -218,7 +228,7 @@ static const route *find_route(const char *method, const char *url, int *ix, int
     *wrong_method = 0;
     for (size_t i = 0; i < tm__nroutes; i++) {
         const route *rt = &tm__routes[i];
-        int exact = rt->path[strlen(rt->path) - 1] != '/';
+        int exact = rt->path[strlen(rt->path) - 1] != '/' || !rt->path[1];
         if (!route_matches(rt, url))
             continue;
         if (strcmp(method, rt->method) == 0 ||
@@ -257,7 +267,7 @@ static void *uri_seen(void *cls, const char *uri, struct MHD_Connection *c)
 {
     req *r = req_new(cls);
     char *q = strchr(uri, '?');
-    tm__conn_enter(cls, c, C_HEAD);
+    tm__conn_enter(cls, c, CONN_HEAD);
     if (r && q) {
         size_t n = 1;
         for (const char *p = q + 1; *p; p++)
@@ -281,7 +291,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     if (!r && !(r = *con_cls = req_new(s)))
         return MHD_NO;
     if (!r->c) { /* the first call: the headers are in */
-        if (tm__conn_enter(s, c, C_BODY))
+        if (tm__conn_enter(s, c, CONN_BODY))
             return MHD_NO; /* past the header deadline: closed */
         r->c = c;
         r->url = url;
@@ -295,6 +305,18 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
             return tm__reply_error(r, 414, "too_many_query_arguments",
                                    "query: %zu arguments; at most %d are allowed", r->nargs,
                                    TM_MAX_QUERY_ARGS);
+        }
+        if (tm__proxy_owns(url)) { /* the gateway: proxy.c answers it all */
+            /* Busy from here on for conns.c: the body streams upstream and
+             * the answer may stream for minutes; only libmicrohttpd's idle
+             * timeout applies to a gateway call. */
+            if (tm__conn_enter(s, c, CONN_BUSY))
+                return MHD_NO;
+            r->proxied = 1;
+            for (size_t i = 0; i < tm__nroutes; i++)
+                if (strcmp(tm__routes[i].name, "proxy") == 0)
+                    r->route_ix = (int)i;
+            return tm__proxy_request(r, upload, upload_size);
         }
         int wrong = 0;
         r->rt = find_route(method, url, &r->route_ix, &wrong);
@@ -327,11 +349,13 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         }
         return MHD_YES;
     }
+    if (r->proxied)
+        return tm__proxy_request(r, upload, upload_size);
     if (r->status) { /* already answered (an early error): drop the rest */
         *upload_size = 0;
         return MHD_YES;
     }
-    if (tm__conn_enter(s, c, *upload_size ? C_BODY : C_BUSY))
+    if (tm__conn_enter(s, c, *upload_size ? CONN_BODY : CONN_BUSY))
         return MHD_NO; /* answered 408 by the reaper (conns.c) */
     if (*upload_size) {
         unsigned limit = __atomic_load_n(&s->cfg.request_timeout_s, __ATOMIC_RELAXED);
@@ -361,7 +385,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
     (void)c, (void)toe;
     if (!r)
         return;
-    if (tm__conn_enter(s, c, C_IDLE) == 408 && !r->status)
+    if (tm__conn_enter(s, c, CONN_IDLE) == 408 && !r->status)
         r->status = 408; /* answered by the reaper (conns.c) */
     if (!r->c) { /* refused by libmicrohttpd before the handler (431, 400) */
         free(r);
@@ -392,6 +416,8 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
     const char *kv[] = {"method", r->method, "path", r->url, "status", st, "ms", ms,
                         "ip", ip, "events", ev, "key", r->has_key ? r->key.id : "-", NULL};
     tm__log(s, r->status >= 500 ? 3 : 1, "request", kv);
+    if (r->px)
+        tm__proxy_completed(r);
     tm__buf_free(&r->body);
     free(r);
     *con_cls = NULL;
@@ -632,7 +658,8 @@ int tm_server_run(tm *t, tm_server_config *cfg, const char *config_path)
     pthread_t eval_thread, reaper_thread;
     int evaluating = 0, reaping = 0;
     if ((rc = parse_listen(cfg->listen, &ss, &loopback)) || (rc = tm__keys_count(t, &nkeys, &everkeys)) ||
-        (rc = tm__alerts_load(&s->alerts, config_path)))
+        (rc = tm__alerts_load(&s->alerts, config_path)) ||
+        (rc = tm__proxy_start(&s->proxy, s, config_path)))
         goto out;
     if (!loopback && nkeys == 0) {
         rc = tm__fail(TM_EINVAL, "listen: %s is not a loopback address, and no API key exists: "
@@ -655,7 +682,7 @@ int tm_server_run(tm *t, tm_server_config *cfg, const char *config_path)
     uint16_t bind_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
                                                         : ((struct sockaddr_in *)&ss)->sin_port);
     struct MHD_Daemon *d = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME |
             (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
         bind_port, NULL, NULL, handler, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_THREAD_POOL_SIZE, cfg->threads, MHD_OPTION_NOTIFY_COMPLETED, completed, s,
@@ -696,6 +723,7 @@ int tm_server_run(tm *t, tm_server_config *cfg, const char *config_path)
     snprintf(sn, sizeof sn, "%d", sig);
     const char *kv[] = {"signal", sn, NULL};
     tm__log(s, 1, "stopping: finishing requests in flight", kv);
+    tm__proxy_stop(s->proxy, 10); /* proxied calls in flight end first (suspended ones too) */
     MHD_stop_daemon(d); /* waits for in-flight requests */
     tm__set_event_hook(t, NULL, NULL);
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
@@ -716,6 +744,7 @@ out:
         pthread_join(eval_thread, NULL);
     }
     tm__alerts_free(s->alerts);
+    tm__proxy_free(s->proxy);
     while (s->noutbox)
         free(s->outbox[--s->noutbox]);
     pthread_mutex_destroy(&s->amu);

@@ -12,6 +12,7 @@
 #include "../core/buf.h"
 #include "../lib/lib.h"
 #include "server.h"
+#include "web.h"
 
 enum { SC_OPEN, SC_INGEST, SC_READ, SC_METRICS }; /* what a route needs */
 
@@ -48,6 +49,7 @@ struct srv {
     int adirty;             /* events arrived: evaluate soon (at most 1/s)     */
     char *outbox[64];       /* notifications for the evaluator to deliver      */
     int noutbox;
+    struct tm_proxy *proxy; /* the gateway (proxy.c)                           */
     struct conn *conns;     /* every open connection (conns.c), under cmu      */
     pthread_mutex_t cmu;
     pthread_cond_t ccv;
@@ -68,6 +70,8 @@ struct req {
     int has_key;
     unsigned status;
     size_t nevents;
+    struct px_call *px;     /* a proxied call (proxy.c), or NULL              */
+    int proxied;
     char allow[32];         /* a 405's Allow header: the route's methods       */
 };
 
@@ -86,13 +90,18 @@ int tm__forbid_user(req *r, const char *user, enum MHD_Result *ret);
 
 void tm__log(const srv *s, int level, const char *msg, const char *const *kv);
 
+/* May a request without a key go on? 1 yes, 0 no (a key is required, and
+ * stays required once the store has held one), -1 the store failed
+ * (tm_errmsg). For every way in: the API's routes and the gateway. */
+int tm__anonymous_ok(srv *s);
+
 /* Connections (conns.c): the states a connection goes through. */
-enum { C_IDLE, C_HEAD, C_BODY, C_BUSY, C_CUT };
+enum { CONN_IDLE, CONN_HEAD, CONN_BODY, CONN_BUSY, CONN_CUT };
 /* MHD_OPTION_NOTIFY_CONNECTION: tracks each connection; at accept, makes
  * room when a connection limit is reached. */
 void tm__conn_notify(void *cls, struct MHD_Connection *c, void **socket_context,
                      enum MHD_ConnectionNotificationCode toe);
-/* Moves c's connection to state (C_IDLE, C_HEAD restart its clock). Returns 0, or
+/* Moves c's connection to state (CONN_IDLE, CONN_HEAD restart its clock). Returns 0, or
  * when the connection was already given up, the status it was answered
  * with (408) or 1 when it was closed without one: the caller stops. */
 int tm__conn_enter(srv *s, struct MHD_Connection *c, int state);
@@ -109,5 +118,7 @@ void tm__metrics_render(srv *s, tm_buf *b);
 
 /* GET /v1/export (route_export.c). */
 enum MHD_Result tm__get_export(req *r);
+/* GET / and GET /assets/NAME: the dashboard's files (route_web.c). */
+enum MHD_Result tm__get_web(req *r);
 
 #endif
