@@ -126,6 +126,8 @@ check "last key revoked: anonymous events 401" eq "$(code "$U/v1/events" -d '{}'
 check "last key revoked: anonymous metrics 401" eq "$(code "$U/metrics")" 401
 check "last key revoked: the revoked key 401" eq "$(code -H "$(A "$K")" "$U/v1/usage")" 401
 check "last key revoked: /healthz still answers" eq "$(code "$U/healthz")" 200
+# The gateway asks the same question before it forwards anything.
+check "last key revoked: a gateway call without a key 401" eq "$(code "$U/openai/v1/chat/completions" -H 'Content-Type: application/json' -d '{"model": "m", "messages": []}')" 401
 stop auth; check "auth daemon exits 0" eq "$?" 0
 start auth "$DB" "$P"
 check "restarted with only revoked keys: anonymous 401" eq "$(code "$U/v1/usage")" 401
