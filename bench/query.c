@@ -90,6 +90,8 @@ static void run_report(tm *t, const char *const *params)
 
 #define REPS 200
 
+/* user_usage: the seed route's answer (GET /api/usage/{userId}) for a
+ * random user (1) or the heaviest, user-00000 (2). */
 static void bench(tm *t, const char *name, const char *const *params, int user_usage)
 {
     double lat[REPS];
@@ -98,7 +100,7 @@ static void bench(tm *t, const char *name, const char *const *params, int user_u
         double t0 = bench_now();
         if (user_usage) {
             tm_buf b = TM_BUF_INIT;
-            snprintf(user, sizeof user, "user-%05d", (int)(bench_next(&rng) % 10000));
+            snprintf(user, sizeof user, "user-%05d", user_usage == 2 ? 0 : (int)(bench_next(&rng) % 10000));
             if (tm__user_usage_json(t, user, "2026-10", "UTC", &b)) {
                 fprintf(stderr, "usage: %s\n", tm_errmsg());
                 exit(1);
@@ -157,11 +159,18 @@ int main(int argc, char **argv)
                          "tz", "UTC", NULL};
     const char *top[] = {"from", "2026-10-02", "to", "2026-11-01", "group_by", "endpoint",
                          "order_by", "events", "limit", "10", "tz", "UTC", NULL};
+    const char *top_users[] = {"from", "2026-10-02", "to", "2026-11-01", "group_by", "user_id",
+                               "order_by", "cost_usd", "limit", "10", "tz", "UTC", NULL};
+    const char *user_days[] = {"from", "2026-10-01", "to", "2026-11-01", "interval", "day",
+                               "where", "user_id=user-00000", "tz", "UTC", NULL};
     printf("queries (%d runs each, JSON included):\n", REPS);
     bench(t, "daily cost by provider, 30 days", daily, 0);
     bench(t, "hourly series for one model, 7 days", hourly, 0);
     bench(t, "latency p50/p95/p99 by provider, 7 days", p95, 0);
     bench(t, "one user's month (usage dashboard)", NULL, 1);
+    bench(t, "one user's month, heaviest user (dashboard)", NULL, 2);
+    bench(t, "a user's daily breakdown, heaviest user", user_days, 0);
+    bench(t, "top 10 users by cost, 30 days", top_users, 0);
     bench(t, "top 10 endpoints, 30 days", top, 0);
     tm_close(t);
     return 0;

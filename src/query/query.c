@@ -3,9 +3,15 @@
  *
  * Plan:
  *   needed = group_by ∪ where dimensions
- *   a projection holds all of needed, and the zone's offsets are whole
- *   hours?  → whole UTC hours of the range from the in-memory rollups,
+ *   an hourly projection (model, endpoint) holds all of needed, and the
+ *   zone's offsets are whole hours?
+ *           → whole UTC hours of the range from the in-memory rollups,
  *             the partial hours at either end from the events;
+ *   a daily user projection holds all of needed (those kept only in the
+ *   store: the query names its users), and each UTC day falls in one
+ *   period (interval none, or UTC and not hourly)?
+ *           → whole UTC days from the user cells, the partial days at
+ *             either end from the events;
  *   else    → everything from the events (exact for any range and zone;
  *             user_id filters use the (user_id, ts) index).
  *
@@ -307,6 +313,48 @@ static int fresh_rollups(tm_store *s, tm_rollups *r)
     }
 }
 
+/* Every UTC day lies inside one period of the result, so daily cells can
+ * be assigned to periods whole. */
+static int days_in_periods(const tm_qresult *res)
+{
+    return res->interval == TM_I_NONE ||
+           (res->interval != TM_I_HOUR && strcmp(tm__tz_name(res->tz), "UTC") == 0);
+}
+
+/* Adds the daily user cells of projection proj with d0 ≤ day < d1 (hours
+ * since 1970 of the days' starts). In memory (TM_PROJ_USER): the named
+ * users' cells by key (user, day, metric type), else every cell of those
+ * days (top users); kept only in the store: the named users' rows. */
+static int user_cells(run *x, tm_store *s, tm_rollups *r, int proj, int32_t d0, int32_t d1)
+{
+    const uint32_t *users = x->ids[TM_D_USER];
+    size_t nusers = x->nids[TM_D_USER];
+    if (proj != TM_PROJ_USER)
+        return s->ops->scan_user_cells(s, proj, users, nusers, d0, d1, add_cell, x);
+    int rc = fresh_rollups(s, r);
+    if (rc)
+        return rc;
+    if (!x->q->nwhere[TM_D_USER] || r->nmetrics < 0) {
+        rc = tm__rollups_each(r, TM_PROJ_USER, d0, d1, add_cell, x);
+    } else {
+        tm_cell_key k;
+        memset(&k, 0, sizeof k);
+        k.proj = TM_PROJ_USER;
+        for (size_t u = 0; u < nusers && rc == TM_OK; u++)
+            for (int32_t d = d0; d < d1 && rc == TM_OK; d += 24)
+                for (int m = 0; m < r->nmetrics && rc == TM_OK; m++) {
+                    k.hour = d;
+                    k.dim[TM_D_USER] = users[u];
+                    k.dim[TM_D_METRIC] = r->metrics[m];
+                    const tm_cell *c = tm__cellset_find(&r->cells, &k);
+                    if (c)
+                        rc = add_cell(x, c);
+                }
+    }
+    pthread_rwlock_unlock(&r->lock);
+    return rc;
+}
+
 static int resolve_time(const char *text, const tm_tz *tz, int64_t *out, const char *key)
 {
     const char *why;
@@ -436,17 +484,30 @@ int tm__query_run(tm_store *s, tm_rollups *r, const tm_query_spec *q, int64_t no
             x.ids[d][x.nids[d]++] = id;
         }
     }
+    /* The first projection holding every needed dimension; the user
+     * projections kept only in the store are read a user at a time, so they
+     * serve queries that name their users. */
     int proj = -1;
-    for (int p = 0; p < TM_NPROJ && proj < 0; p++)
-        if ((needed & ~tm__proj_dims[p]) == 0)
+    for (int p = 0; p < TM_NPROJ_ALL && proj < 0; p++)
+        if ((needed & ~tm__proj_dims[p]) == 0 && (p < TM_NPROJ || q->nwhere[TM_D_USER]))
             proj = p;
     int64_t h0 = (res->from + US_PER_HOUR - 1) / US_PER_HOUR, h1 = res->to / US_PER_HOUR;
-    if (proj >= 0 && tm__tz_whole_hours(res->tz) && h0 < h1) {
+    int64_t d0 = floor_div(res->from + 24 * US_PER_HOUR - 1, 24 * US_PER_HOUR) * 24;
+    int64_t d1 = floor_div(res->to, 24 * US_PER_HOUR) * 24;
+    if (proj >= 0 && tm__proj_daily(proj) && days_in_periods(res) && d0 < d1) {
+        /* Whole UTC days from the user cells, the partial days from events. */
+        rc = user_cells(&x, s, r, proj, (int32_t)d0, (int32_t)d1);
+        if (rc == TM_OK)
+            rc = scan_events(&x, res->from, d0 * US_PER_HOUR);
+        if (rc == TM_OK)
+            rc = scan_events(&x, d1 * US_PER_HOUR, res->to);
+        res->plan = d0 * US_PER_HOUR == res->from && d1 * US_PER_HOUR == res->to ? "rollups"
+                                                                                 : "rollups+events";
+    } else if (proj >= 0 && !tm__proj_daily(proj) && tm__tz_whole_hours(res->tz) && h0 < h1) {
         if ((rc = fresh_rollups(s, r)))
             goto out;
         locked = 1;
         /* UTC over whole days: day cells for the whole days, hours around. */
-        int64_t d0 = (h0 + 23) / 24 * 24, d1 = h1 / 24 * 24;
         if (strcmp(tm__tz_name(res->tz), "UTC") == 0 && res->interval != TM_I_HOUR && d0 < d1) {
             rc = tm__rollups_each(r, proj + TM_DAY, (int32_t)d0, (int32_t)d1, add_cell, &x);
             if (rc == TM_OK)

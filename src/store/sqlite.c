@@ -10,7 +10,10 @@
  *          resource_type→dict, session_id, resource_id, value, tokens...,
  *          latency_ns, success, status_code, error, cache_hit, cost_pusd,
  *          cost_source, metadata, project→dict)
- *   rollup(proj, hour, d0..d6, sums, sketch)   hourly cells (query/rollup.h)
+ *   rollup(proj, hour, d0..d6, sums, sketch)   hourly cells (query/rollup.h),
+ *                                     and the daily per-user cells
+ *   urollup(same columns, keyed by d2 = user first)   daily per-user cells
+ *                                     by model and by endpoint (schema 8)
  *   keys, users, alert_state, alert_events     (lib/keys.c, lib/quota.c, ...)
  *   import_files(path, ...)           importers' per-file progress (ingest/)
  *
@@ -44,7 +47,7 @@
 #include "../core/strmap.h"
 #include "store.h"
 
-#define SCHEMA_VERSION 7
+#define SCHEMA_VERSION 8
 
 static const char *const migrations[] = {
     /* 0 → 1 */
@@ -97,17 +100,32 @@ static const char *const migrations[] = {
     " ino INTEGER NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,"
     " offset INTEGER NOT NULL, head INTEGER NOT NULL, tail INTEGER NOT NULL, state TEXT,"
     " updated INTEGER NOT NULL) WITHOUT ROWID;",
+    /* 7 → 8: per-user rollups: the user projection in `rollup` (memory
+     * loads it) and user × model / user × endpoint cells here, one user's
+     * rows together; both backfilled from the events (see migrate). */
+    "CREATE TABLE urollup(proj INTEGER NOT NULL, hour INTEGER NOT NULL,"
+    " d0 INTEGER NOT NULL, d1 INTEGER NOT NULL, d2 INTEGER NOT NULL, d3 INTEGER NOT NULL,"
+    " d4 INTEGER NOT NULL, d5 INTEGER NOT NULL, d6 INTEGER NOT NULL,"
+    " events INTEGER NOT NULL, requests INTEGER NOT NULL, value INTEGER NOT NULL,"
+    " input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL,"
+    " cache_read_tokens INTEGER NOT NULL, cache_write_tokens INTEGER NOT NULL,"
+    " reasoning_tokens INTEGER NOT NULL, total_tokens INTEGER NOT NULL,"
+    " cost_pusd INTEGER NOT NULL, unpriced INTEGER NOT NULL, errors INTEGER NOT NULL,"
+    " lat_n INTEGER NOT NULL, lat_sum_ns INTEGER NOT NULL, sketch BLOB,"
+    " PRIMARY KEY(d2, proj, hour, d0, d1, d3, d4, d5, d6)) WITHOUT ROWID;",
 };
 
 /* The rollup row's columns after the key, as a tm_sums. */
 #define ROLL_COLS "events, requests, value, input_tokens, output_tokens, cache_read_tokens," \
     " cache_write_tokens, reasoning_tokens, total_tokens, cost_pusd, unpriced, errors, lat_n,"  \
     " lat_sum_ns, sketch"
-#define ROLL_GET "SELECT " ROLL_COLS " FROM rollup WHERE proj = ?1 AND hour = ?2 AND d0 = ?3" \
-    " AND d1 = ?4 AND d2 = ?5 AND d3 = ?6 AND d4 = ?7 AND d5 = ?8 AND d6 = ?9"
-#define ROLL_PUT "INSERT OR REPLACE INTO rollup(proj, hour, d0, d1, d2, d3, d4, d5, d6, " \
-    ROLL_COLS ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19," \
-    "?20,?21,?22,?23,?24)"
+#define ROLL_GET_IN(table) "SELECT " ROLL_COLS " FROM " table " WHERE proj = ?1 AND hour = ?2" \
+    " AND d0 = ?3 AND d1 = ?4 AND d2 = ?5 AND d3 = ?6 AND d4 = ?7 AND d5 = ?8 AND d6 = ?9"
+#define ROLL_PUT_IN(table) "INSERT OR REPLACE INTO " table "(proj, hour, d0, d1, d2, d3, d4, d5," \
+    " d6, " ROLL_COLS ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18," \
+    "?19,?20,?21,?22,?23,?24)"
+#define ROLL_GET ROLL_GET_IN("rollup")
+#define ROLL_PUT ROLL_PUT_IN("rollup")
 
 
 /* An event row as a fact: FACT_COLS from column c0; llm is the dict id of
@@ -125,6 +143,7 @@ struct sqlite_store {
     sqlite3 *w;                 /* writer connection                        */
     sqlite3_stmt *ins, *dup_get, *dict_ins, *dict_get, *bump, *begin, *commit, *rollback;
     sqlite3_stmt *roll_get, *roll_put, *commits, *fact_get, *del;
+    sqlite3_stmt *uroll_get, *uroll_put; /* urollup: per-user cells kept only here */
     tm_strmap dict;             /* string → dict id, writer-side cache      */
     sqlite3 *r;                 /* reader connection                         */
     sqlite3_stmt *user_get;     /* on r, prepared once (checks read it often) */
@@ -174,8 +193,11 @@ static int open_conn(const char *path, int readonly, sqlite3 **out)
     return rc;
 }
 
-static int backfill_rollups(sqlite3 *db);
-static int write_cells(sqlite3 *db, sqlite3_stmt *get, sqlite3_stmt *put, const tm_cellset *cs);
+static int backfill_rollups(sqlite3 *db, int first_proj);
+static int write_cells(sqlite3 *db, sqlite3_stmt *get, sqlite3_stmt *put, const tm_cellset *cs,
+                       int lo, int hi);
+static int write_rollups(sqlite3 *db, sqlite3_stmt *const st[4], const tm_cellset *cs,
+                         int first_proj);
 typedef struct sqlite_store sqlite_store;
 static int query_int(sqlite_store *s, const char *sql, int64_t *out);
 
@@ -206,9 +228,10 @@ static int migrate(sqlite3 *db)
         if ((rc = exec(db, sql)))
             goto out;
     }
-    /* Rollups arrived in version 2; a store older than that gets them from
-     * its events once every column the backfill reads exists. */
-    if (version < 2 && (rc = backfill_rollups(db)))
+    /* Rollups arrived in version 2 and per-user ones in 8; a store older
+     * than that gets them from its events once every column the backfill
+     * reads exists. */
+    if (version < 8 && (rc = backfill_rollups(db, version < 2 ? 0 : TM_PROJ_USER)))
         goto out;
 out:
     sqlite3_finalize(st);
@@ -296,7 +319,7 @@ static void sq_close(tm_store *base)
         sqlite3_wal_checkpoint_v2(s->w, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
     sqlite3_stmt *sts[] = {s->ins, s->dup_get, s->dict_ins, s->dict_get, s->bump, s->begin,
                            s->commit, s->rollback, s->roll_get, s->roll_put, s->commits,
-                           s->fact_get, s->del};
+                           s->fact_get, s->del, s->uroll_get, s->uroll_put};
     for (size_t i = 0; i < sizeof sts / sizeof sts[0]; i++)
         sqlite3_finalize(sts[i]);
     sqlite3_finalize(s->user_get);
@@ -350,6 +373,8 @@ static int sq_open(const char *path, tm_store **out)
     if (rc == TM_OK) rc = prepare(s->w, "UPDATE meta SET value = value + ?1 WHERE key = 'events'", &s->bump);
     if (rc == TM_OK) rc = prepare(s->w, ROLL_GET, &s->roll_get);
     if (rc == TM_OK) rc = prepare(s->w, ROLL_PUT, &s->roll_put);
+    if (rc == TM_OK) rc = prepare(s->w, ROLL_GET_IN("urollup"), &s->uroll_get);
+    if (rc == TM_OK) rc = prepare(s->w, ROLL_PUT_IN("urollup"), &s->uroll_put);
     if (rc == TM_OK)
         rc = prepare(s->w, "UPDATE meta SET value = value + 1 WHERE key = 'commits' RETURNING value",
                      &s->commits);
@@ -475,15 +500,21 @@ static int64_t dict_lookup(sqlite3 *db, const char *str)
     return id;
 }
 
-static int backfill_rollups(sqlite3 *db)
+/* Builds the rollups of projections first_proj.. from the stored events
+ * (inside the migration's transaction). The cells are written every
+ * BACKFILL_CELLS new cells, so memory stays bounded on a large store. */
+#define BACKFILL_CELLS 262144
+static int backfill_rollups(sqlite3 *db, int first_proj)
 {
-    sqlite3_stmt *sel = NULL, *get = NULL, *put = NULL;
+    sqlite3_stmt *sel = NULL, *st[4] = {0};
     tm_cellset cells = {0};
     int64_t llm = dict_lookup(db, "llm_call");
     int rc = TM_OK, step = SQLITE_DONE;
     if (sqlite3_prepare_v2(db, "SELECT " FACT_COLS " FROM events e", -1, &sel, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, ROLL_GET, -1, &get, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, ROLL_PUT, -1, &put, NULL) != SQLITE_OK) {
+        sqlite3_prepare_v2(db, ROLL_GET, -1, &st[0], NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, ROLL_PUT, -1, &st[1], NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, ROLL_GET_IN("urollup"), -1, &st[2], NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, ROLL_PUT_IN("urollup"), -1, &st[3], NULL) != SQLITE_OK) {
         rc = sqerr(db, "prepare backfill");
         goto out;
     }
@@ -491,26 +522,37 @@ static int backfill_rollups(sqlite3 *db)
         tm_fact f;
         fact_of_row(sel, 0, llm, &f);
         rc = tm__rollup_add_fact(&cells, &f, 1);
+        if (rc == TM_OK && cells.n >= BACKFILL_CELLS) {
+            rc = write_rollups(db, st, &cells, first_proj);
+            tm__cellset_free(&cells);
+        }
     }
+    if (rc == TM_OK && step != SQLITE_DONE)
+        rc = sqerr(db, "backfill read");
     if (rc == TM_OK)
-        rc = write_cells(db, get, put, &cells);
+        rc = write_rollups(db, st, &cells, first_proj);
 out:
     tm__cellset_free(&cells);
     sqlite3_finalize(sel);
-    sqlite3_finalize(get);
-    sqlite3_finalize(put);
+    for (int i = 0; i < 4; i++)
+        sqlite3_finalize(st[i]);
     return rc;
 }
 
 static int fits(tm_i128 v) { return v >= INT64_MIN && v <= INT64_MAX; }
 
 /* Merges each cell of cs into its stored row (read, add in C, write): the
- * sums are checked for overflow here, never left to SQL arithmetic. */
-static int write_cells(sqlite3 *db, sqlite3_stmt *get, sqlite3_stmt *put, const tm_cellset *cs)
+ * sums are checked for overflow here, never left to SQL arithmetic. Only
+ * cells of projections lo ≤ proj < hi (the table get and put address;
+ * user cells kept only in the store lie at TM_NPROJ and after). */
+static int write_cells(sqlite3 *db, sqlite3_stmt *get, sqlite3_stmt *put, const tm_cellset *cs,
+                       int lo, int hi)
 {
     int rc = TM_OK;
     for (size_t i = 0; i < cs->n && rc == TM_OK; i++) {
         const tm_cell *c = &cs->cells[i];
+        if (c->key.proj < lo || c->key.proj >= hi)
+            continue;
         tm_sums t = c->s;
         tm_sketch sk = {0};
         sqlite3_bind_int(get, 1, c->key.proj);
@@ -553,6 +595,17 @@ static int write_cells(sqlite3 *db, sqlite3_stmt *get, sqlite3_stmt *put, const 
         tm__sketch_free(&sk);
     }
     return rc;
+}
+
+/* Writes the cells of projections first_proj.. of cs: those kept in memory
+ * to `rollup` (st[0], st[1]: get, put), the per-user ones kept only in the
+ * store to `urollup` (st[2], st[3]). */
+static int write_rollups(sqlite3 *db, sqlite3_stmt *const st[4], const tm_cellset *cs,
+                         int first_proj)
+{
+    int rc = write_cells(db, st[0], st[1], cs, first_proj, TM_NPROJ);
+    return rc ? rc : write_cells(db, st[2], st[3], cs, first_proj > TM_NPROJ ? first_proj : TM_NPROJ,
+                                 TM_NPROJ_ALL);
 }
 
 /* Sets *dup (and *seq) if an event with client id `id` (hash h) is stored
@@ -690,7 +743,8 @@ static int sq_append(tm_store *base, tm_event *const *evs, size_t n, unsigned ch
             rc = tm__rollup_add_fact(cells, &old, -1);
     }
     if (rc == TM_OK)
-        rc = write_cells(s->w, s->roll_get, s->roll_put, cells);
+        rc = write_rollups(s->w, (sqlite3_stmt *const[4]){s->roll_get, s->roll_put, s->uroll_get,
+                                                          s->uroll_put}, cells, 0);
     if (rc == TM_OK) {
         sqlite3_bind_int64(s->bump, 1, added);
         rc = step_done(s->w, s->bump, "count");
@@ -874,7 +928,8 @@ static int sq_reprice(tm_store *base, int64_t since, int64_t until,
     if (rc == TM_OK && step != SQLITE_DONE)
         rc = sqerr(s->w, "reprice scan");
     if (rc == TM_OK)
-        rc = write_cells(s->w, s->roll_get, s->roll_put, &deltas);
+        rc = write_rollups(s->w, (sqlite3_stmt *const[4]){s->roll_get, s->roll_put, s->uroll_get,
+                                                          s->uroll_put}, &deltas, 0);
     if (rc == TM_OK) {
         if (sqlite3_step(s->commits) != SQLITE_ROW)
             rc = sqerr(s->w, "commit counter");
@@ -893,6 +948,8 @@ out:
     }
     return rc;
 }
+
+static int cell_of_row(sqlite3_stmt *st, tm_cell *c);
 
 static int sq_load_rollups(tm_store *base, int (*fn)(void *, const tm_cell *, int64_t), void *arg,
                            int64_t *version)
@@ -919,13 +976,7 @@ static int sq_load_rollups(tm_store *base, int (*fn)(void *, const tm_cell *, in
     }
     while (rc == TM_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
         tm_cell c;
-        memset(&c, 0, sizeof c);
-        c.key.proj = sqlite3_column_int(st, 0);
-        c.key.hour = sqlite3_column_int(st, 1);
-        for (int d = 0; d < TM_NROLLDIM; d++)
-            c.key.dim[d] = (uint32_t)sqlite3_column_int64(st, 2 + d);
-        sums_of_row(st, 9, &c.s);
-        rc = tm__sketch_read(&c.sk, sqlite3_column_blob(st, 23), (size_t)sqlite3_column_bytes(st, 23));
+        rc = cell_of_row(st, &c);
         if (rc == TM_OK)
             rc = fn(arg, &c, 0);
         tm__sketch_free(&c.sk);
@@ -936,6 +987,53 @@ out:
     sqlite3_finalize(st);
     sqlite3_finalize(vs);
     exec(s->r, "COMMIT");
+    pthread_mutex_unlock(&s->rmu);
+    return rc;
+}
+
+/* A cell row: proj, hour, d0..d6, then ROLL_COLS. */
+static int cell_of_row(sqlite3_stmt *st, tm_cell *c)
+{
+    memset(c, 0, sizeof *c);
+    c->key.proj = sqlite3_column_int(st, 0);
+    c->key.hour = sqlite3_column_int(st, 1);
+    for (int d = 0; d < TM_NROLLDIM; d++)
+        c->key.dim[d] = (uint32_t)sqlite3_column_int64(st, 2 + d);
+    sums_of_row(st, 9, &c->s);
+    return tm__sketch_read(&c->sk, sqlite3_column_blob(st, 23), (size_t)sqlite3_column_bytes(st, 23));
+}
+
+static int sq_scan_user_cells(tm_store *base, int proj, const uint32_t *users, size_t nusers,
+                              int32_t h0, int32_t h1, int (*fn)(void *, const tm_cell *), void *arg)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st = NULL;
+    int rc = TM_OK, step = SQLITE_DONE;
+    pthread_mutex_lock(&s->rmu);
+    if (sqlite3_prepare_v2(s->r, "SELECT proj, hour, d0, d1, d2, d3, d4, d5, d6, " ROLL_COLS
+                                 " FROM urollup WHERE d2 = ?1 AND proj = ?2 AND hour >= ?3 AND hour < ?4",
+                           -1, &st, NULL) != SQLITE_OK) {
+        rc = sqerr(s->r, "prepare user cells");
+        goto out;
+    }
+    for (size_t u = 0; u < nusers && rc == TM_OK; u++) {
+        sqlite3_bind_int64(st, 1, users[u]);
+        sqlite3_bind_int(st, 2, proj);
+        sqlite3_bind_int(st, 3, h0);
+        sqlite3_bind_int(st, 4, h1);
+        while (rc == TM_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
+            tm_cell c;
+            rc = cell_of_row(st, &c);
+            if (rc == TM_OK)
+                rc = fn(arg, &c);
+            tm__sketch_free(&c.sk);
+        }
+        if (rc == TM_OK && step != SQLITE_DONE)
+            rc = sqerr(s->r, "read user cells");
+        sqlite3_reset(st);
+    }
+out:
+    sqlite3_finalize(st);
     pthread_mutex_unlock(&s->rmu);
     return rc;
 }
@@ -1357,6 +1455,11 @@ static int sq_verify(tm_store *base, void (*fn)(void *, const char *), void *arg
          " + (SELECT COALESCE(SUM(total_tokens), 0) FROM events) - (SELECT COALESCE(SUM(total_tokens), 0) FROM rollup WHERE proj = 1)",
          "ok   rollups: event, cost and token totals equal the rollups'",
          "FAIL rollups: the rollups differ from the events by %lld"},
+        {"SELECT abs((SELECT COUNT(*) FROM events) - (SELECT COALESCE(SUM(events), 0) FROM rollup WHERE proj = 2))"
+         " + abs((SELECT COALESCE(SUM(cost_pusd), 0) FROM events) - (SELECT COALESCE(SUM(cost_pusd), 0) FROM urollup WHERE proj = 3))"
+         " + abs((SELECT COALESCE(SUM(total_tokens), 0) FROM events) - (SELECT COALESCE(SUM(total_tokens), 0) FROM urollup WHERE proj = 4))",
+         "ok   user rollups: event, cost and token totals equal the per-user rollups'",
+         "FAIL user rollups: the per-user rollups differ from the events by %lld"},
         {"SELECT COUNT(*) FROM events e WHERE"
          " total_tokens < input_tokens + output_tokens + cache_read_tokens + cache_write_tokens"
          " OR reasoning_tokens > output_tokens OR cache_write_1h_tokens > cache_write_tokens"
@@ -1398,7 +1501,8 @@ out:
 
 const struct tm_store_ops tm__sqlite_ops = {
     .name = "sqlite", .open = sq_open, .close = sq_close, .append = sq_append,
-    .load_rollups = sq_load_rollups, .version = sq_version, .scan_facts = sq_scan_facts,
+    .load_rollups = sq_load_rollups, .scan_user_cells = sq_scan_user_cells,
+    .version = sq_version, .scan_facts = sq_scan_facts,
     .dict_id = sq_dict_id, .dict_name = sq_dict_name, .scan = sq_scan, .count = sq_count,
     .reprice = sq_reprice, .verify = sq_verify, .key_put = sq_key_put,
     .key_list = sq_key_list, .key_revoke = sq_key_revoke, .user_put = sq_user_put,

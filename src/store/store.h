@@ -70,6 +70,13 @@ struct tm_store_ops {
     int (*load_rollups)(tm_store *s, int (*fn)(void *arg, const tm_cell *c, int64_t count),
                         void *arg, int64_t *version);
 
+    /* Calls fn for each stored cell of projection proj (one kept only in
+     * the store: TM_PROJ_USER_MODEL, TM_PROJ_USER_ENDPOINT) of each of the
+     * nusers users with h0 ≤ hour < h1. Any thread. */
+    int (*scan_user_cells)(tm_store *s, int proj, const uint32_t *users, size_t nusers,
+                           int32_t h0, int32_t h1, int (*fn)(void *arg, const tm_cell *c),
+                           void *arg);
+
     /* The commit count: it changes with every commit by any process. */
     int (*version)(tm_store *s, int64_t *out);
 
