@@ -397,6 +397,14 @@ typedef struct sort_ctx {
     const tm_qresult *res;
 } sort_ctx;
 
+/* By the order_by metric alone. */
+static int cmp_metric(const void *pa, const void *pb, void *arg)
+{
+    const sort_ctx *ctx = arg;
+    long double x = metric_num(pa, ctx->q->order_by), y = metric_num(pb, ctx->q->order_by);
+    return x == y ? 0 : (x < y) == ctx->q->order_asc ? -1 : 1;
+}
+
 static int cmp_rows(const void *pa, const void *pb, void *arg)
 {
     const tm_qrow *a = pa, *b = pb;
@@ -542,9 +550,7 @@ int tm__query_run(tm_store *s, tm_rollups *r, const tm_query_spec *q, int64_t no
         tm_qrow *row = &res->rows[res->nrows++];
         int64_t minutes = ((int64_t)c->key.proj << 31) | (int64_t)c->key.hour;
         row->period = minutes * 60000000;
-        for (int d = 0; d < TM_NDIM; d++)
-            if (x.grouped & (1u << d))
-                row->dim[d] = dim_name(&x, d, c->key.dim[d]);
+        row->cell = (uint32_t)i;
         row->s = c->s;
         if (i < x.naccs) { /* moves the bins */
             row->sk = x.accs[i];
@@ -555,6 +561,22 @@ int tm__query_run(tm_store *s, tm_rollups *r, const tm_query_spec *q, int64_t no
             goto out;
     }
     sort_ctx ctx = {q, res};
+    /* Top N: rows that cannot make it (worse than the Nth by the metric)
+     * are dropped before naming, which costs a dictionary read a row. */
+    if (q->order_by >= 0 && q->limit && res->nrows > q->limit) {
+        qsort_r(res->rows, res->nrows, sizeof *res->rows, cmp_metric, &ctx);
+        size_t keep = q->limit;
+        long double edge = metric_num(&res->rows[keep - 1], q->order_by);
+        while (keep < res->nrows && metric_num(&res->rows[keep], q->order_by) == edge)
+            keep++;
+        for (size_t i = keep; i < res->nrows; i++)
+            tm__sketch_acc_free(&res->rows[i].sk);
+        res->nrows = keep;
+    }
+    for (size_t i = 0; i < res->nrows; i++)
+        for (int d = 0; d < TM_NDIM; d++)
+            if (x.grouped & (1u << d))
+                res->rows[i].dim[d] = dim_name(&x, d, x.rows.cells[res->rows[i].cell].key.dim[d]);
     qsort_r(res->rows, res->nrows, sizeof *res->rows, cmp_rows, &ctx);
     if (q->limit && res->nrows > q->limit) {
         for (size_t i = q->limit; i < res->nrows; i++)

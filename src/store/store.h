@@ -72,7 +72,8 @@ struct tm_store_ops {
 
     /* Calls fn for each stored cell of projection proj (one kept only in
      * the store: TM_PROJ_USER_MODEL, TM_PROJ_USER_ENDPOINT) of each of the
-     * nusers users with h0 ≤ hour < h1. Any thread. */
+     * nusers users on the days starting at hours h0, h0 + 24, ... < h1
+     * (h0 a day's first hour). Any thread. */
     int (*scan_user_cells)(tm_store *s, int proj, const uint32_t *users, size_t nusers,
                            int32_t h0, int32_t h1, int (*fn)(void *arg, const tm_cell *c),
                            void *arg);
