@@ -122,13 +122,24 @@ static const char *const migrations[] = {
 #define ROLL_COLS "events, requests, value, input_tokens, output_tokens, cache_read_tokens," \
     " cache_write_tokens, reasoning_tokens, total_tokens, cost_pusd, unpriced, errors, lat_n,"  \
     " lat_sum_ns, sketch"
-#define ROLL_GET_IN(table) "SELECT " ROLL_COLS " FROM " table " WHERE proj = ?1 AND hour = ?2" \
-    " AND d0 = ?3 AND d1 = ?4 AND d2 = ?5 AND d3 = ?6 AND d4 = ?7 AND d5 = ?8 AND d6 = ?9"
-#define ROLL_PUT_IN(table) "INSERT OR REPLACE INTO " table "(proj, hour, d0, d1, d2, d3, d4, d5," \
-    " d6, " ROLL_COLS ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18," \
-    "?19,?20,?21,?22,?23,?24)"
-#define ROLL_GET ROLL_GET_IN("rollup")
-#define ROLL_PUT ROLL_PUT_IN("rollup")
+/* Adds a cell to its stored row, or stores it: one statement, the sums
+ * added by tm_add (an error past 64 bits, where SQL's + would turn into a
+ * float) and the sketches merged by tm_sketch_merge. */
+#define ROLL_UPSERT_IN(table) "INSERT INTO " table "(proj, hour, d0, d1, d2, d3, d4, d5, d6, " \
+    ROLL_COLS ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,"   \
+    "?20,?21,?22,?23,?24) ON CONFLICT(proj, hour, d0, d1, d2, d3, d4, d5, d6) DO UPDATE SET"  \
+    " events = tm_add(events, excluded.events), requests = tm_add(requests, excluded.requests)," \
+    " value = tm_add(value, excluded.value),"                                                  \
+    " input_tokens = tm_add(input_tokens, excluded.input_tokens),"                             \
+    " output_tokens = tm_add(output_tokens, excluded.output_tokens),"                          \
+    " cache_read_tokens = tm_add(cache_read_tokens, excluded.cache_read_tokens),"              \
+    " cache_write_tokens = tm_add(cache_write_tokens, excluded.cache_write_tokens),"           \
+    " reasoning_tokens = tm_add(reasoning_tokens, excluded.reasoning_tokens),"                 \
+    " total_tokens = tm_add(total_tokens, excluded.total_tokens),"                             \
+    " cost_pusd = tm_add(cost_pusd, excluded.cost_pusd),"                                      \
+    " unpriced = tm_add(unpriced, excluded.unpriced), errors = tm_add(errors, excluded.errors),"\
+    " lat_n = tm_add(lat_n, excluded.lat_n), lat_sum_ns = tm_add(lat_sum_ns, excluded.lat_sum_ns)," \
+    " sketch = tm_sketch_merge(sketch, excluded.sketch)"
 
 
 /* An event row as a fact: FACT_COLS from column c0; llm is the dict id of
@@ -145,8 +156,8 @@ struct sqlite_store {
     struct tm_store base;
     sqlite3 *w;                 /* writer connection                        */
     sqlite3_stmt *ins, *dup_get, *dict_ins, *dict_get, *bump, *begin, *commit, *rollback;
-    sqlite3_stmt *roll_get, *roll_put, *commits, *fact_get, *del;
-    sqlite3_stmt *uroll_get, *uroll_put; /* urollup: per-user cells kept only here */
+    sqlite3_stmt *roll_up, *commits, *fact_get, *del;
+    sqlite3_stmt *uroll_up;     /* urollup: per-user cells kept only there     */
     tm_strmap dict;             /* string → dict id, writer-side cache      */
     sqlite3 *r;                 /* reader connection                         */
     sqlite3_stmt *user_get;     /* on r, prepared once (checks read it often) */
@@ -197,10 +208,10 @@ static int open_conn(const char *path, int readonly, sqlite3 **out)
 }
 
 static int backfill_rollups(sqlite3 *db, int first_proj);
-static int write_cells(sqlite3 *db, sqlite3_stmt *get, sqlite3_stmt *put, const tm_cellset *cs,
-                       int lo, int hi);
-static int write_rollups(sqlite3 *db, sqlite3_stmt *const st[4], const tm_cellset *cs,
-                         int first_proj);
+static int write_cells(sqlite3 *db, sqlite3_stmt *up, const tm_cellset *cs, int lo, int hi);
+static int write_rollups(sqlite3 *db, sqlite3_stmt *roll_up, sqlite3_stmt *uroll_up,
+                         const tm_cellset *cs, int first_proj);
+static int rollup_functions(sqlite3 *db);
 typedef struct sqlite_store sqlite_store;
 static int query_int(sqlite_store *s, const char *sql, int64_t *out);
 
@@ -321,8 +332,8 @@ static void sq_close(tm_store *base)
     if (s->w)
         sqlite3_wal_checkpoint_v2(s->w, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
     sqlite3_stmt *sts[] = {s->ins, s->dup_get, s->dict_ins, s->dict_get, s->bump, s->begin,
-                           s->commit, s->rollback, s->roll_get, s->roll_put, s->commits,
-                           s->fact_get, s->del, s->uroll_get, s->uroll_put};
+                           s->commit, s->rollback, s->roll_up, s->commits,
+                           s->fact_get, s->del, s->uroll_up};
     for (size_t i = 0; i < sizeof sts / sizeof sts[0]; i++)
         sqlite3_finalize(sts[i]);
     sqlite3_finalize(s->user_get);
@@ -346,7 +357,8 @@ static int sq_open(const char *path, tm_store **out)
     pthread_mutex_init(&s->ck_mu, NULL);
     pthread_cond_init(&s->ck_cv, NULL);
     snprintf(s->path, sizeof s->path, "%s", path);
-    if ((rc = tm__mkdir_parents(path, 0755)) || (rc = open_conn(path, 0, &s->w)) || (rc = migrate(s->w)) ||
+    if ((rc = tm__mkdir_parents(path, 0755)) || (rc = open_conn(path, 0, &s->w)) ||
+        (rc = rollup_functions(s->w)) || (rc = migrate(s->w)) ||
         (rc = open_conn(path, 1, &s->r)))
         goto out;
     if ((rc = open_conn(path, 0, &s->ck)) || (rc = exec(s->w, "PRAGMA wal_autocheckpoint=0")))
@@ -374,10 +386,8 @@ static int sq_open(const char *path, tm_store **out)
     if (rc == TM_OK) rc = prepare(s->w, "INSERT OR IGNORE INTO dict(s) VALUES(?1)", &s->dict_ins);
     if (rc == TM_OK) rc = prepare(s->w, "SELECT id FROM dict WHERE s = ?1", &s->dict_get);
     if (rc == TM_OK) rc = prepare(s->w, "UPDATE meta SET value = value + ?1 WHERE key = 'events'", &s->bump);
-    if (rc == TM_OK) rc = prepare(s->w, ROLL_GET, &s->roll_get);
-    if (rc == TM_OK) rc = prepare(s->w, ROLL_PUT, &s->roll_put);
-    if (rc == TM_OK) rc = prepare(s->w, ROLL_GET_IN("urollup"), &s->uroll_get);
-    if (rc == TM_OK) rc = prepare(s->w, ROLL_PUT_IN("urollup"), &s->uroll_put);
+    if (rc == TM_OK) rc = prepare(s->w, ROLL_UPSERT_IN("rollup"), &s->roll_up);
+    if (rc == TM_OK) rc = prepare(s->w, ROLL_UPSERT_IN("urollup"), &s->uroll_up);
     if (rc == TM_OK)
         rc = prepare(s->w, "UPDATE meta SET value = value + 1 WHERE key = 'commits' RETURNING value",
                      &s->commits);
@@ -509,15 +519,13 @@ static int64_t dict_lookup(sqlite3 *db, const char *str)
 #define BACKFILL_CELLS 262144
 static int backfill_rollups(sqlite3 *db, int first_proj)
 {
-    sqlite3_stmt *sel = NULL, *st[4] = {0};
+    sqlite3_stmt *sel = NULL, *st[2] = {0};
     tm_cellset cells = {0};
     int64_t llm = dict_lookup(db, "llm_call");
     int rc = TM_OK, step = SQLITE_DONE;
     if (sqlite3_prepare_v2(db, "SELECT " FACT_COLS " FROM events e", -1, &sel, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, ROLL_GET, -1, &st[0], NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, ROLL_PUT, -1, &st[1], NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, ROLL_GET_IN("urollup"), -1, &st[2], NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, ROLL_PUT_IN("urollup"), -1, &st[3], NULL) != SQLITE_OK) {
+        sqlite3_prepare_v2(db, ROLL_UPSERT_IN("rollup"), -1, &st[0], NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, ROLL_UPSERT_IN("urollup"), -1, &st[1], NULL) != SQLITE_OK) {
         rc = sqerr(db, "prepare backfill");
         goto out;
     }
@@ -526,88 +534,121 @@ static int backfill_rollups(sqlite3 *db, int first_proj)
         fact_of_row(sel, 0, llm, &f);
         rc = tm__rollup_add_fact(&cells, &f, 1);
         if (rc == TM_OK && cells.n >= BACKFILL_CELLS) {
-            rc = write_rollups(db, st, &cells, first_proj);
+            rc = write_rollups(db, st[0], st[1], &cells, first_proj);
             tm__cellset_free(&cells);
         }
     }
     if (rc == TM_OK && step != SQLITE_DONE)
         rc = sqerr(db, "backfill read");
     if (rc == TM_OK)
-        rc = write_rollups(db, st, &cells, first_proj);
+        rc = write_rollups(db, st[0], st[1], &cells, first_proj);
 out:
     tm__cellset_free(&cells);
     sqlite3_finalize(sel);
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 2; i++)
         sqlite3_finalize(st[i]);
     return rc;
 }
 
+/* tm_add(a, b): a + b, an error past 64 bits (SQL's + would make it a
+ * float). */
+static void sql_add(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    int64_t sum;
+    if (__builtin_add_overflow(sqlite3_value_int64(argv[0]), sqlite3_value_int64(argv[1]), &sum))
+        sqlite3_result_error(ctx, "rollup: a sum of value, cost or latency exceeds 64 bits", -1);
+    else
+        sqlite3_result_int64(ctx, sum);
+}
+
+/* tm_sketch_merge(a, b): the sketch blob holding the values of both. */
+static void sql_sketch_merge(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    tm_sketch sk = {0};
+    unsigned char *out = NULL;
+    int rc = TM_OK;
+    for (int i = 0; i < 2 && rc == TM_OK; i++)
+        rc = tm__sketch_read(&sk, sqlite3_value_blob(argv[i]), (size_t)sqlite3_value_bytes(argv[i]));
+    if (rc == TM_OK && (out = malloc(tm__sketch_size(&sk))))
+        tm__sketch_write(&sk, out);
+    if (out)
+        sqlite3_result_blob(ctx, out, (int)tm__sketch_size(&sk), free);
+    else if (rc == TM_ENOMEM || rc == TM_OK)
+        sqlite3_result_error_nomem(ctx);
+    else
+        sqlite3_result_error(ctx, "rollup: a stored sketch is damaged", -1);
+    tm__sketch_free(&sk);
+}
+
+/* The functions the rollup upserts use, on the writer connection. */
+static int rollup_functions(sqlite3 *db)
+{
+    int f = SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY;
+    if (sqlite3_create_function(db, "tm_add", 2, f, NULL, sql_add, NULL, NULL) != SQLITE_OK ||
+        sqlite3_create_function(db, "tm_sketch_merge", 2, f, NULL, sql_sketch_merge, NULL, NULL) != SQLITE_OK)
+        return sqerr(db, "register rollup functions");
+    return TM_OK;
+}
+
 static int fits(tm_i128 v) { return v >= INT64_MIN && v <= INT64_MAX; }
 
-/* Merges each cell of cs into its stored row (read, add in C, write): the
- * sums are checked for overflow here, never left to SQL arithmetic. Only
- * cells of projections lo ≤ proj < hi (the table get and put address;
- * user cells kept only in the store lie at TM_NPROJ and after). */
-static int write_cells(sqlite3 *db, sqlite3_stmt *get, sqlite3_stmt *put, const tm_cellset *cs,
-                       int lo, int hi)
+/* Merges each cell of cs with lo ≤ proj < hi into its stored row, by the
+ * upsert `up` (ROLL_UPSERT_IN: sums checked for overflow in C, never left
+ * to SQL arithmetic). */
+static int write_cells(sqlite3 *db, sqlite3_stmt *up, const tm_cellset *cs, int lo, int hi)
 {
     int rc = TM_OK;
+    unsigned char *blob = NULL;
+    size_t cap = 0;
     for (size_t i = 0; i < cs->n && rc == TM_OK; i++) {
         const tm_cell *c = &cs->cells[i];
+        const tm_sums *t = &c->s;
         if (c->key.proj < lo || c->key.proj >= hi)
             continue;
-        tm_sums t = c->s;
-        tm_sketch sk = {0};
-        sqlite3_bind_int(get, 1, c->key.proj);
-        sqlite3_bind_int(get, 2, c->key.hour);
-        for (int d = 0; d < TM_NROLLDIM; d++)
-            sqlite3_bind_int64(get, 3 + d, c->key.dim[d]);
-        int step = sqlite3_step(get);
-        if (step == SQLITE_ROW) {
-            tm_sums old;
-            sums_of_row(get, 0, &old);
-            tm__sums_add(&t, &old);
-            rc = tm__sketch_read(&sk, sqlite3_column_blob(get, 14), (size_t)sqlite3_column_bytes(get, 14));
-        } else if (step != SQLITE_DONE) {
-            rc = sqerr(db, "rollup read");
-        }
-        sqlite3_reset(get);
-        if (rc == TM_OK)
-            rc = tm__sketch_merge(&sk, &c->sk);
-        if (rc == TM_OK && !(fits(t.value) && fits(t.cost) && fits(t.lat_sum)))
+        if (!(fits(t->value) && fits(t->cost) && fits(t->lat_sum))) {
             rc = tm__fail(TM_EINVAL, "rollup: an hourly sum of value, cost or latency exceeds 64 bits");
-        unsigned char *blob = rc == TM_OK ? malloc(tm__sketch_size(&sk)) : NULL;
-        if (rc == TM_OK && !blob)
-            rc = TM_ENOMEM;
-        if (rc == TM_OK) {
-            tm__sketch_write(&sk, blob);
-            sqlite3_bind_int(put, 1, c->key.proj);
-            sqlite3_bind_int(put, 2, c->key.hour);
-            for (int d = 0; d < TM_NROLLDIM; d++)
-                sqlite3_bind_int64(put, 3 + d, c->key.dim[d]);
-            const int64_t v[14] = {t.events, t.requests, (int64_t)t.value, t.input, t.output,
-                                   t.cache_read, t.cache_write, t.reasoning, t.total,
-                                   (int64_t)t.cost, t.unpriced, t.errors, t.lat_n,
-                                   (int64_t)t.lat_sum};
-            for (int k = 0; k < 14; k++)
-                sqlite3_bind_int64(put, 10 + k, v[k]);
-            sqlite3_bind_blob(put, 24, blob, (int)tm__sketch_size(&sk), SQLITE_STATIC);
-            rc = step_done(db, put, "rollup write");
+            break;
         }
-        free(blob);
-        tm__sketch_free(&sk);
+        size_t size = tm__sketch_size(&c->sk);
+        if (size > cap) {
+            unsigned char *p = realloc(blob, size);
+            if (!p) {
+                rc = TM_ENOMEM;
+                break;
+            }
+            blob = p;
+            cap = size;
+        }
+        tm__sketch_write(&c->sk, blob);
+        sqlite3_bind_int(up, 1, c->key.proj);
+        sqlite3_bind_int(up, 2, c->key.hour);
+        for (int d = 0; d < TM_NROLLDIM; d++)
+            sqlite3_bind_int64(up, 3 + d, c->key.dim[d]);
+        const int64_t v[14] = {t->events, t->requests, (int64_t)t->value, t->input, t->output,
+                               t->cache_read, t->cache_write, t->reasoning, t->total,
+                               (int64_t)t->cost, t->unpriced, t->errors, t->lat_n,
+                               (int64_t)t->lat_sum};
+        for (int k = 0; k < 14; k++)
+            sqlite3_bind_int64(up, 10 + k, v[k]);
+        sqlite3_bind_blob(up, 24, blob, (int)size, SQLITE_STATIC);
+        if (sqlite3_step(up) != SQLITE_DONE)
+            rc = strncmp(sqlite3_errmsg(db), "rollup:", 7) == 0 ? tm__fail(TM_EINVAL, "%s", sqlite3_errmsg(db))
+                                                                : sqerr(db, "rollup write");
+        sqlite3_reset(up);
     }
+    free(blob);
     return rc;
 }
 
 /* Writes the cells of projections first_proj.. of cs: those kept in memory
- * to `rollup` (st[0], st[1]: get, put), the per-user ones kept only in the
- * store to `urollup` (st[2], st[3]). */
-static int write_rollups(sqlite3 *db, sqlite3_stmt *const st[4], const tm_cellset *cs,
-                         int first_proj)
+ * to `rollup`, the per-user ones kept only in the store to `urollup`. */
+static int write_rollups(sqlite3 *db, sqlite3_stmt *roll_up, sqlite3_stmt *uroll_up,
+                         const tm_cellset *cs, int first_proj)
 {
-    int rc = write_cells(db, st[0], st[1], cs, first_proj, TM_NPROJ);
-    return rc ? rc : write_cells(db, st[2], st[3], cs, first_proj > TM_NPROJ ? first_proj : TM_NPROJ,
+    int rc = write_cells(db, roll_up, cs, first_proj, TM_NPROJ);
+    return rc ? rc : write_cells(db, uroll_up, cs, first_proj > TM_NPROJ ? first_proj : TM_NPROJ,
                                  TM_NPROJ_ALL);
 }
 
@@ -746,8 +787,7 @@ static int sq_append(tm_store *base, tm_event *const *evs, size_t n, unsigned ch
             rc = tm__rollup_add_fact(cells, &old, -1);
     }
     if (rc == TM_OK)
-        rc = write_rollups(s->w, (sqlite3_stmt *const[4]){s->roll_get, s->roll_put, s->uroll_get,
-                                                          s->uroll_put}, cells, 0);
+        rc = write_rollups(s->w, s->roll_up, s->uroll_up, cells, 0);
     if (rc == TM_OK) {
         sqlite3_bind_int64(s->bump, 1, added);
         rc = step_done(s->w, s->bump, "count");
@@ -931,8 +971,7 @@ static int sq_reprice(tm_store *base, int64_t since, int64_t until,
     if (rc == TM_OK && step != SQLITE_DONE)
         rc = sqerr(s->w, "reprice scan");
     if (rc == TM_OK)
-        rc = write_rollups(s->w, (sqlite3_stmt *const[4]){s->roll_get, s->roll_put, s->uroll_get,
-                                                          s->uroll_put}, &deltas, 0);
+        rc = write_rollups(s->w, s->roll_up, s->uroll_up, &deltas, 0);
     if (rc == TM_OK) {
         if (sqlite3_step(s->commits) != SQLITE_ROW)
             rc = sqerr(s->w, "commit counter");

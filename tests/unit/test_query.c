@@ -586,3 +586,32 @@ Test(query, bad_parameters)
     cr_expect_str_eq(tm_errmsg(), "from: must be before to");
     cleanup(t);
 }
+
+/* A rollup sum past 64 bits is refused (nothing of that commit stored),
+ * both within one commit and when added to a stored row. */
+Test(query, rollup_sum_past_64_bits_is_refused)
+{
+    char d[64], p[128];
+    snprintf(d, sizeof d, "/tmp/tmo.XXXXXX");
+    cr_assert_not_null(mkdtemp(d));
+    snprintf(p, sizeof p, "%s/o.db", d);
+    tm *t = NULL;
+    cr_assert_eq(tm_open(&t, p, NULL), TM_OK, "%s", tm_errmsg());
+    tm_event ev;
+    tm_event_init(&ev);
+    ev.ts_us = 1775000000000000LL;
+    ev.user_id = "big";
+    ev.cost_pusd = 5000000000000000000LL; /* 5,000,000 USD */
+    ev.has = TM_HAS_TS | TM_HAS_COST;
+    cr_assert_eq(tm_track_sync(t, &ev, NULL), TM_OK, "%s", tm_errmsg());
+    int rc = tm_track_sync(t, &ev, NULL);
+    cr_expect_eq(rc, TM_EINVAL, "second 5e18 pUSD in the hour: got %d, want TM_EINVAL (%s)", rc, tm_errmsg());
+    cr_expect_str_eq(tm_errmsg(), "rollup: a sum of value, cost or latency exceeds 64 bits");
+    int64_t n = 0;
+    cr_assert_eq(tm_count(t, &n), TM_OK);
+    cr_expect_eq(n, 1, "events stored: %lld, want 1", (long long)n);
+    tm_close(t);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", d);
+    cr_expect_eq(system(cmd), 0);
+}
