@@ -1,7 +1,8 @@
 /*
  * query.c — query benchmark over a realistic data set.
  *
- *   bench_query [DIR] [EVENTS]      (default /var/tmp, 10,000,000)
+ *   bench_query [DIR] [EVENTS] [gen]  (default /var/tmp, 10,000,000; gen:
+ *                                      generate the store and stop)
  *
  * Generates EVENTS events over 90 days (10,000 users with a skewed
  * distribution, 40 models over 8 providers, 50 endpoints, heavy-tailed
@@ -141,6 +142,8 @@ int main(int argc, char **argv)
         printf("generate: reusing the store (%lld events)\n", (long long)have);
     }
     tm_close(t);
+    if (argc > 3 && strcmp(argv[3], "gen") == 0)
+        return 0;
 
     /* Restart to ready: open, and answer a first query (the rollups load). */
     double t0 = bench_now();

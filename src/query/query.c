@@ -280,8 +280,10 @@ static int load_cell(void *arg, const tm_cell *c, int64_t count)
     return c ? tm__rollups_merge(arg, c) : tm__rollups_reserve(arg, (size_t)count);
 }
 
-/* Makes r current with the store, and leaves it read-locked. */
-static int fresh_rollups(tm_store *s, tm_rollups *r)
+/* Makes r current with the store, and leaves it read-locked. With users,
+ * the user cells too: they load on the first query that needs them (with
+ * the rest, from one snapshot), and stay loaded after. */
+static int fresh_rollups(tm_store *s, tm_rollups *r, int users)
 {
     for (int attempt = 0;; attempt++) {
         int64_t v = -2;
@@ -289,14 +291,16 @@ static int fresh_rollups(tm_store *s, tm_rollups *r)
         if (rc)
             return rc;
         pthread_rwlock_rdlock(&r->lock);
-        if (r->loaded && r->version == v)
+        if (r->loaded && r->version == v && (!users || r->users_loaded))
             return TM_OK;
         pthread_rwlock_unlock(&r->lock);
         pthread_rwlock_wrlock(&r->lock);
-        if (!r->loaded || r->version != v) {
+        if (!r->loaded || r->version != v || (users && !r->users_loaded)) {
             int64_t got = -1;
+            int with_users = users || r->users_loaded;
             tm__rollups_clear(r);
-            rc = s->ops->load_rollups(s, load_cell, r, &got);
+            r->users_loaded = with_users; /* lets the load merge user cells */
+            rc = s->ops->load_rollups(s, with_users, load_cell, r, &got);
             if (rc) {
                 tm__rollups_clear(r);
                 pthread_rwlock_unlock(&r->lock);
@@ -331,7 +335,7 @@ static int user_cells(run *x, tm_store *s, tm_rollups *r, int proj, int32_t d0, 
     size_t nusers = x->nids[TM_D_USER];
     if (proj != TM_PROJ_USER)
         return s->ops->scan_user_cells(s, proj, users, nusers, d0, d1, add_cell, x);
-    int rc = fresh_rollups(s, r);
+    int rc = fresh_rollups(s, r, 1);
     if (rc)
         return rc;
     if (!x->q->nwhere[TM_D_USER] || r->nmetrics < 0) {
@@ -512,7 +516,7 @@ int tm__query_run(tm_store *s, tm_rollups *r, const tm_query_spec *q, int64_t no
         res->plan = d0 * US_PER_HOUR == res->from && d1 * US_PER_HOUR == res->to ? "rollups"
                                                                                  : "rollups+events";
     } else if (proj >= 0 && !tm__proj_daily(proj) && tm__tz_whole_hours(res->tz) && h0 < h1) {
-        if ((rc = fresh_rollups(s, r)))
+        if ((rc = fresh_rollups(s, r, 0)))
             goto out;
         locked = 1;
         /* UTC over whole days: day cells for the whole days, hours around. */

@@ -196,7 +196,7 @@ void tm__rollups_clear(tm_rollups *r)
     r->nhours = 0;
     r->base_hour = 0;
     r->version = -1;
-    r->loaded = 0;
+    r->loaded = r->users_loaded = 0;
     r->nmetrics = 0;
 }
 
@@ -261,6 +261,8 @@ int tm__rollups_merge(tm_rollups *r, const tm_cell *src)
     if (src->key.proj >= TM_NPROJ) /* kept only in the store */
         return TM_OK;
     if (src->key.proj == TM_PROJ_USER) {
+        if (!r->users_loaded) /* loaded from the store on first use */
+            return TM_OK;
         note_metric(r, src->key.dim[TM_D_METRIC]);
         return merge_one(r, src);
     }

@@ -111,7 +111,8 @@ typedef struct tm_rollups {
     size_t nhours;          /* hours indexed                                 */
     struct hour_list { uint32_t *ix; uint32_t n, cap; } *hours; /* [hour][proj] */
     int64_t version;        /* the store's commit counter this reflects; -1 */
-    int loaded;
+    int loaded;             /* the hourly projections' cells                 */
+    int users_loaded;       /* the user projection's, loaded on first use    */
     uint32_t metrics[32];   /* metric_type ids seen in user cells            */
     int nmetrics;           /* -1: more than 32 (look-ups by key impossible) */
 } tm_rollups;
@@ -121,8 +122,9 @@ void tm__rollups_clear(tm_rollups *r);   /* frees the cells; not the lock */
 void tm__rollups_destroy(tm_rollups *r);
 
 /* Merges a cell (from the store or a committed batch) into r: an hour
- * cell also into its day cell; a user cell as it is; cells of projections
- * kept only in the store are skipped. Caller holds the write lock. */
+ * cell also into its day cell; a user cell as it is, if user cells are
+ * loaded; cells of projections kept only in the store are skipped. Caller
+ * holds the write lock. */
 int tm__rollups_merge(tm_rollups *r, const tm_cell *c);
 
 /* Before loading n stored cells (each also feeds a day cell). */

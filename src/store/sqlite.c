@@ -993,9 +993,11 @@ out:
 
 static int cell_of_row(sqlite3_stmt *st, tm_cell *c);
 
-static int sq_load_rollups(tm_store *base, int (*fn)(void *, const tm_cell *, int64_t), void *arg,
-                           int64_t *version)
+static int sq_load_rollups(tm_store *base, int users, int (*fn)(void *, const tm_cell *, int64_t),
+                           void *arg, int64_t *version)
 {
+    const char *where = users ? "" : " WHERE proj != 2"; /* TM_PROJ_USER */
+    char sql[512];
     sqlite_store *s = (sqlite_store *)base;
     sqlite3_stmt *st = NULL, *vs = NULL;
     int rc = TM_OK, step = SQLITE_DONE;
@@ -1009,10 +1011,12 @@ static int sq_load_rollups(tm_store *base, int (*fn)(void *, const tm_cell *, in
     }
     *version = sqlite3_column_int64(vs, 0);
     int64_t rows = 0;
-    if ((rc = query_int(s, "SELECT COUNT(*) FROM rollup", &rows)) || (rc = fn(arg, NULL, rows)))
+    snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM rollup%s", where);
+    if ((rc = query_int(s, sql, &rows)) || (rc = fn(arg, NULL, rows)))
         goto out;
-    if (sqlite3_prepare_v2(s->r, "SELECT proj, hour, d0, d1, d2, d3, d4, d5, d6, " ROLL_COLS
-                                 " FROM rollup", -1, &st, NULL) != SQLITE_OK) {
+    snprintf(sql, sizeof sql, "SELECT proj, hour, d0, d1, d2, d3, d4, d5, d6, " ROLL_COLS
+                              " FROM rollup%s", where);
+    if (sqlite3_prepare_v2(s->r, sql, -1, &st, NULL) != SQLITE_OK) {
         rc = sqerr(s->r, "prepare rollups");
         goto out;
     }

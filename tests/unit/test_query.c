@@ -455,10 +455,12 @@ Test(query, user_rollups_match_brute_force, .timeout = 120)
 {
     tm *t = build();
     user_queries(t);
-    /* After a restart: the user cells come back from the store. */
+    /* After a restart: the user cells come back from the store, loaded by
+     * the first query that needs them (here after an hourly one). */
     tm_close(t);
     t = NULL;
     cr_assert_eq(tm_open(&t, path, NULL), TM_OK);
+    user_case(t, "UTC", "day", "provider", "2026-03-02T00:00:00Z", "2026-04-18T00:00:00Z", NULL, "rollups");
     user_queries(t);
     /* After a reprice that changes costs and prices the unpriced: the user
      * cells move by the differences. */
@@ -537,6 +539,18 @@ Test(query, fresh_after_each_write_and_top_n)
     cr_assert_eq(tm_report_run(t, p2, &r), TM_OK);
     cr_expect(strstr(tm_report_json(r), "\"totals\": {\"events\": 1,") != NULL, "%s", tm_report_json(r));
     tm_report_free(r);
+    /* The same for the user cells, before and after they are loaded. */
+    const char *p3[] = {"from", "2026-01-01", "to", "2027-01-01", "where", "user_id=fresh-user", NULL};
+    for (int round = 0; round < 2; round++) {
+        ev.user_id = "fresh-user";
+        cr_assert_eq(tm_track_sync(t, &ev, NULL), TM_OK);
+        cr_assert_eq(tm_report_run(t, p3, &r), TM_OK);
+        char want[64];
+        snprintf(want, sizeof want, "\"totals\": {\"events\": %d,", round + 1);
+        cr_expect(strstr(tm_report_json(r), want) != NULL, "round %d: %s", round, tm_report_json(r));
+        cr_expect_str_eq(plan_of(t, p3), "rollups");
+        tm_report_free(r);
+    }
     tm__arena_free(&a);
     cleanup(t);
 }
