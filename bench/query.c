@@ -155,6 +155,11 @@ int main(int argc, char **argv)
                            "group_by", "provider", "tz", "UTC", NULL};
     run_report(t, daily);
     printf("restart to ready (open + first query): %.3f s\n", bench_now() - t0);
+    const char *user_days[] = {"from", "2026-10-01", "to", "2026-11-01", "interval", "day",
+                               "where", "user_id=user-00000", "tz", "UTC", NULL};
+    t0 = bench_now();
+    run_report(t, user_days);
+    printf("first user query (loads the user cells): %.3f s\n", bench_now() - t0);
 
     const char *hourly[] = {"from", "2026-10-25", "to", "2026-11-01", "interval", "hour",
                             "where", "model=openai-model-0", "tz", "UTC", NULL};
@@ -164,8 +169,6 @@ int main(int argc, char **argv)
                          "order_by", "events", "limit", "10", "tz", "UTC", NULL};
     const char *top_users[] = {"from", "2026-10-02", "to", "2026-11-01", "group_by", "user_id",
                                "order_by", "cost_usd", "limit", "10", "tz", "UTC", NULL};
-    const char *user_days[] = {"from", "2026-10-01", "to", "2026-11-01", "interval", "day",
-                               "where", "user_id=user-00000", "tz", "UTC", NULL};
     printf("queries (%d runs each, JSON included):\n", REPS);
     bench(t, "daily cost by provider, 30 days", daily, 0);
     bench(t, "hourly series for one model, 7 days", hourly, 0);

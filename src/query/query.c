@@ -493,7 +493,11 @@ int tm__query_run(tm_store *s, tm_rollups *r, const tm_query_spec *q, int64_t no
                 goto out;
             if (d != TM_D_SUCCESS && *v && id == 0)
                 continue; /* never stored */
-            x.ids[d][x.nids[d]++] = id;
+            size_t k = 0;
+            while (k < x.nids[d] && x.ids[d][k] != id)
+                k++;
+            if (k == x.nids[d]) /* once each: user cells are read per user */
+                x.ids[d][x.nids[d]++] = id;
         }
     }
     /* The first projection holding every needed dimension; the user

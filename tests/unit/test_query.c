@@ -449,6 +449,15 @@ static void user_queries(tm *t)
     user_case(t, "UTC", "none", "model", "2026-03-10T03:00:00Z", "2026-03-10T20:00:00Z", "user_id=u3", "events");
     for (size_t m = 0; m < sizeof metrics / sizeof metrics[0]; m++)
         top_users(t, metrics[m], 1772409600000000LL, 1776470400000000LL, A, B);
+    /* A user named twice is counted once. */
+    const char *once[] = {"from", A, "to", B, "group_by", "endpoint", "where", "user_id=u3", NULL};
+    const char *twice[] = {"from", A, "to", B, "group_by", "endpoint", "where", "user_id=u3,u3", NULL};
+    tm_report *r1 = NULL, *r2 = NULL;
+    cr_assert_eq(tm_report_run(t, once, &r1), TM_OK);
+    cr_assert_eq(tm_report_run(t, twice, &r2), TM_OK);
+    cr_expect_str_eq(tm_report_json(r2), tm_report_json(r1), "user_id=u3,u3 differs from user_id=u3");
+    tm_report_free(r1);
+    tm_report_free(r2);
 }
 
 Test(query, user_rollups_match_brute_force, .timeout = 120)
