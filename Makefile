@@ -2,12 +2,19 @@
 #
 #   make run     install missing Debian packages, build, start `tokmeter serve`
 #   make test    the same set-up, then every test (also under ASan + UBSan)
+#   make install the binary, library, header, pkg-config file and man page
+#                under PREFIX (default /usr/local), staged under DESTDIR
 #   make bench   benchmarks (not part of CI)
 #
-# Everything is built under build/: build/tokmeter, build/libtokmeter.a,
-# and build/asan/ for the sanitizer build of the library and unit tests.
+# Everything is built under build/: build/tokmeter, build/libtokmeter.a (the
+# embeddable core: event, price, rollup, store, query, policy and the public
+# calls), build/libtmserve.a (the daemon and the importers, built on it),
+# build/tokmeter.pc and build/tokmeter.1 (installed with them), and
+# build/asan/ for the sanitizer build of the library and unit tests.
 
 PKGS     := sqlite3 yajl libmicrohttpd libsodium libcurl
+# What libtokmeter.a alone needs (an embedding program links these, not libmicrohttpd).
+CORE_PKGS := sqlite3 yajl libsodium libcurl
 CC       ?= cc
 WARN     := -Wall -Wextra -Werror -Wshadow -Wvla -Wstrict-prototypes -Wno-missing-field-initializers
 CFLAGS   ?= -O2 -g
@@ -16,22 +23,29 @@ PKGCFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKGLIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-LIB_SRC  := $(wildcard src/core/*.c src/store/*.c src/lib/*.c src/server/*.c src/price/*.c src/query/*.c src/policy/*.c src/ingest/*.c)
+LIB_SRC  := $(wildcard src/core/*.c src/price/*.c src/rollup/*.c src/store/*.c src/query/*.c src/policy/*.c src/lib/*.c)
+SRV_SRC  := $(wildcard src/server/*.c src/ingest/*.c)
 CLI_SRC  := $(wildcard src/cli/*.c)
 UNIT_SRC := $(wildcard tests/unit/*.c)
 BENCH_SRC:= $(wildcard bench/*.c)
 
 LIB_OBJ  := $(LIB_SRC:%.c=build/obj/%.o) build/obj/gen/prices_data.o
+SRV_OBJ  := $(SRV_SRC:%.c=build/obj/%.o) build/obj/gen/openapi_data.o
 CLI_OBJ  := $(CLI_SRC:%.c=build/obj/%.o)
 UNIT_OBJ := $(UNIT_SRC:%.c=build/obj/%.o)
-ASAN_LIB := $(LIB_SRC:%.c=build/asan/%.o) build/obj/gen/prices_data.o
+ASAN_LIB := $(LIB_SRC:%.c=build/asan/%.o) $(SRV_SRC:%.c=build/asan/%.o) build/obj/gen/prices_data.o \
+            build/obj/gen/openapi_data.o
 ASAN_UNIT:= $(UNIT_SRC:%.c=build/asan/%.o)
 ASAN_CLI := $(CLI_SRC:%.c=build/asan/%.o)
 
 TESTHELP := build/tm_crashwriter build/gen_claude
 
-.PHONY: all deps run test unit unit-asan cli-test bench clean fmt
-all: build/tokmeter
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+VERSION   = $(shell sed -n 's/^\#define TM_VERSION "\(.*\)"/\1/p' include/tokmeter.h)
+
+.PHONY: all deps layers run test unit unit-asan cli-test bench clean fmt install build/tokmeter.pc
+all: build/tokmeter build/tokmeter.pc build/tokmeter.1
 
 deps:
 	@sh scripts/deps.sh
@@ -57,18 +71,52 @@ build/obj/gen/prices_data.o: build/gen/prices_data.c
 	@mkdir -p $(dir $@)
 	$(CC) -c $< -o $@
 
+# The daemon serves docs/openapi.yaml at GET /openapi.yaml: compiled in too.
+build/gen/openapi_data.c: docs/openapi.yaml
+	@mkdir -p $(dir $@)
+	@{ echo '/* generated from docs/openapi.yaml by the Makefile; do not edit */'; \
+	  echo 'const unsigned char tm__openapi_yaml[] = {'; \
+	  od -An -v -tx1 $< | sed 's/\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+	  echo '0};'; \
+	  echo 'const unsigned long tm__openapi_yaml_len = sizeof tm__openapi_yaml - 1;'; } > $@
+
+build/obj/gen/openapi_data.o: build/gen/openapi_data.c
+	@mkdir -p $(dir $@)
+	$(CC) -c $< -o $@
+
+# pkg-config for libtokmeter.a: a static library, so Libs names what it
+# links against too (Requires.private gives the same to --static users).
+# Always written afresh: it holds PREFIX.
+build/tokmeter.pc:
+	@mkdir -p $(dir $@); rm -f $@
+	@printf '%s\n' 'prefix=$(PREFIX)' 'exec_prefix=$${prefix}' 'libdir=$${exec_prefix}/lib' \
+	  'includedir=$${prefix}/include' '' 'Name: tokmeter' \
+	  'Description: usage and cost tracking for LLM APIs (static library)' \
+	  'Version: $(VERSION)' 'Requires.private: $(CORE_PKGS)' \
+	  'Libs: -L$${libdir} -ltokmeter $(shell pkg-config --libs $(CORE_PKGS) 2>/dev/null) -lpthread -lm' \
+	  'Cflags: -I$${includedir}' > $@
+
+# The man page is the binary's own --help texts (scripts/man.sh).
+build/tokmeter.1: build/tokmeter scripts/man.sh
+	@rm -f $@
+	sh scripts/man.sh build/tokmeter > $@
+
 build/libtokmeter.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-build/tokmeter: $(CLI_OBJ) build/libtokmeter.a
-	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) build/libtokmeter.a $(PKGLIBS)
+build/libtmserve.a: $(SRV_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+build/tokmeter: $(CLI_OBJ) build/libtmserve.a build/libtokmeter.a
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) build/libtmserve.a build/libtokmeter.a $(PKGLIBS)
 
 build/asan/tokmeter: $(ASAN_CLI) $(ASAN_LIB)
 	$(CC) -g $(SAN) -o $@ $^ $(PKGLIBS)
 
-build/test_unit: $(UNIT_OBJ) build/libtokmeter.a
-	$(CC) $(CFLAGS) -o $@ $(UNIT_OBJ) build/libtokmeter.a $(PKGLIBS) -lcriterion
+build/test_unit: $(UNIT_OBJ) build/libtmserve.a build/libtokmeter.a
+	$(CC) $(CFLAGS) -o $@ $(UNIT_OBJ) build/libtmserve.a build/libtokmeter.a $(PKGLIBS) -lcriterion
 
 build/asan/test_unit: $(ASAN_UNIT) $(ASAN_LIB)
 	$(CC) -g $(SAN) -o $@ $^ $(PKGLIBS) -lcriterion
@@ -84,15 +132,24 @@ build/obj/bench/compare.o: bench/compare.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE) $(CFLAGS) $(PKGCFLAGS) $(shell pkg-config --cflags libpq) -c $< -o $@
 
-build/bench_compare: build/obj/bench/compare.o build/libtokmeter.a
+build/bench_compare: build/obj/bench/compare.o build/libtmserve.a build/libtokmeter.a
 	$(CC) $(CFLAGS) -o $@ $^ $(PKGLIBS) $(shell pkg-config --libs libpq)
 
-build/bench_%: build/obj/bench/%.o build/libtokmeter.a
+build/bench_%: build/obj/bench/%.o build/libtmserve.a build/libtokmeter.a
 	$(CC) $(CFLAGS) -o $@ $^ $(PKGLIBS)
 
 run: deps
-	@$(MAKE) --no-print-directory build/tokmeter
+	@$(MAKE) --no-print-directory -j2 build/tokmeter
 	./build/tokmeter serve
+
+install: build/tokmeter build/libtokmeter.a build/tokmeter.pc build/tokmeter.1
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+	  $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 755 build/tokmeter $(DESTDIR)$(PREFIX)/bin/tokmeter
+	install -m 644 include/tokmeter.h $(DESTDIR)$(PREFIX)/include/tokmeter.h
+	install -m 644 build/libtokmeter.a $(DESTDIR)$(PREFIX)/lib/libtokmeter.a
+	install -m 644 build/tokmeter.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/tokmeter.pc
+	install -m 644 build/tokmeter.1 $(DESTDIR)$(PREFIX)/share/man/man1/tokmeter.1
 
 unit: build/test_unit
 	./build/test_unit --jobs 2
@@ -102,13 +159,18 @@ unit-asan: build/asan/test_unit
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./build/asan/test_unit --jobs 2
 
 # Every script runs even when one fails; the failures are listed at the end.
-CLI_TESTS := run daemon limits alerts collect import ccusage
+CLI_TESTS := run daemon limits alerts collect import ccusage messages install
 cli-test: build/tokmeter build/asan/tokmeter $(TESTHELP)
 	@failed=; for t in $(CLI_TESTS); do echo "sh tests/cli/$$t.sh"; \
 	  sh tests/cli/$$t.sh || failed="$$failed $$t"; done; \
 	if [ -n "$$failed" ]; then echo "cli-test: failed:$$failed"; exit 1; fi
 
-test: deps
+# The include graph points down (core < price, rollup < store < query <
+# policy < lib < ingest, server < cli) and has no cycle.
+layers:
+	python3 scripts/check-layers.py
+
+test: deps layers
 	@$(MAKE) --no-print-directory -j2 build/tokmeter build/test_unit build/asan/test_unit build/asan/tokmeter $(TESTHELP)
 	@$(MAKE) --no-print-directory unit unit-asan cli-test
 
@@ -118,7 +180,7 @@ bench: deps
 	QUICK=$(QUICK) sh bench/run.sh
 
 fmt:
-	clang-format -i $(LIB_SRC) $(CLI_SRC) $(UNIT_SRC) include/*.h src/*/*.h
+	clang-format -i $(LIB_SRC) $(SRV_SRC) $(CLI_SRC) $(UNIT_SRC) include/*.h src/*/*.h
 
 clean:
 	rm -rf build

@@ -73,12 +73,12 @@ int main(int argc, char **argv)
     }
     int n = 0;
     double t0 = bench_now();
-    tm__alerts_evaluate(t, a, tm__now_us(), 0, NULL, NULL, &n);
+    tm__alerts_evaluate(tm__pctx(t), a, tm__now_us(), 0, NULL, NULL, &n);
     double first = bench_now() - t0;
     int n2 = 0;
     t0 = bench_now();
     for (int k = 0; k < 3; k++)
-        tm__alerts_evaluate(t, a, tm__now_us(), 0, NULL, NULL, &n2);
+        tm__alerts_evaluate(tm__pctx(t), a, tm__now_us(), 0, NULL, NULL, &n2);
     double later = (bench_now() - t0) / 3;
     printf("alert rules over 100,000 events: 1,000 rules in %.1f ms (first, %d transitions stored), "
            "%.1f ms per 1,000 rules after (no transitions)\n", first * 1e3, n, later * 1e3);

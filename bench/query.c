@@ -101,11 +101,13 @@ static void bench(tm *t, const char *name, const char *const *params, int user_u
         double t0 = bench_now();
         if (user_usage) {
             tm_buf b = TM_BUF_INIT;
+            tm_user_month u;
             snprintf(user, sizeof user, "user-%05d", user_usage == 2 ? 0 : (int)(bench_next(&rng) % 10000));
-            if (tm__user_usage_json(t, user, "2026-10", "UTC", &b)) {
+            if (tm__user_month(t, user, "2026-10", "UTC", &u) || tm__user_month_json(&u, user, &b)) {
                 fprintf(stderr, "usage: %s\n", tm_errmsg());
                 exit(1);
             }
+            tm__user_month_free(&u);
             tm__buf_free(&b);
         } else {
             run_report(t, params);

@@ -3,12 +3,14 @@
  */
 #include "cli.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "../core/dec.h"
 #include "../core/event.h"
+#include "../core/text.h"
 #include "../core/tmtime.h"
 
 static const cli_opt *find(const cli_opt *opts, const char *name, size_t n)
@@ -18,6 +20,11 @@ static const cli_opt *find(const cli_opt *opts, const char *name, size_t n)
             return o;
     return NULL;
 }
+
+/* The command being run, for the "tokmeter CMD: message" form of errors. */
+static const char *cur_cmd = "";
+
+void cli_set_command(const char *name) { cur_cmd = name; }
 
 int cli_parse(const cli_cmd *cmd, const cli_opt *opts, cli_global *g, int argc, char **argv)
 {
@@ -120,10 +127,21 @@ const char *cli_db_path(const cli_global *g)
     return path;
 }
 
+/* m past a leading "p: ", when it starts so. */
+static const char *past(const char *m, const char *p)
+{
+    size_t n = strlen(p);
+    return n && strncmp(m, p, n) == 0 && m[n] == ':' && m[n + 1] == ' ' ? m + n + 2 : m;
+}
+
 void cli_error(const char *what, int err)
 {
     const char *m = tm_errmsg();
-    fprintf(stderr, "tokmeter: %s: %s\n", what, m && *m ? m : tm_strerror(err));
+    if (!m || !*m)
+        m = tm_strerror(err);
+    /* A library message that names the same subject ("keys: ...") is not
+     * prefixed twice. */
+    fprintf(stderr, "tokmeter %s: %s\n", what, past(past(m, what), cur_cmd));
 }
 
 const char *cli_config_target(const cli_global *g)
@@ -158,22 +176,42 @@ const char *cli_prices_path(const cli_global *g)
     return env && *env ? env : NULL;
 }
 
+int cli_readable(const char *what, const char *path)
+{
+    if (!path || access(path, R_OK) == 0)
+        return 0;
+    fprintf(stderr, "tokmeter %s: cannot read the %s %s: %s\n", cur_cmd, what, path, strerror(errno));
+    return -1;
+}
+
 tm *cli_open(const cli_global *g)
 {
     tm *t = NULL;
     const char *path = cli_db_path(g);
     tm_options o = {.prices = cli_prices_path(g), .config = cli_config_path(g)};
+    if (cli_readable("config file", o.config) || cli_readable("price file", o.prices))
+        return NULL;
     int rc = tm_open(&t, path, &o);
     if (rc) {
+        const char *m = tm_errmsg();
         char what[4200];
-        snprintf(what, sizeof what, "cannot open store %s", path);
-        cli_error(what, rc);
+        if (o.config && m && strncmp(m, o.config, strlen(o.config)) == 0) {
+            snprintf(what, sizeof what, "config file %s", o.config);
+            if (strncmp(m + strlen(o.config), ": ", 2) == 0)
+                m += strlen(o.config) + 2;
+        } else if (o.prices && m && strncmp(m, o.prices, strlen(o.prices)) == 0) {
+            snprintf(what, sizeof what, "price file %s", o.prices);
+            if (strncmp(m + strlen(o.prices), ": ", 2) == 0)
+                m += strlen(o.prices) + 2;
+        } else
+            snprintf(what, sizeof what, "cannot open store %s", path);
+        fprintf(stderr, "tokmeter %s: %s: %s\n", cur_cmd, what, m && *m ? m : tm_strerror(rc));
         return NULL;
     }
     return t;
 }
 
-int cli_parse_time(const char *s, int64_t *us)
+static int parse_time(const char *s, int64_t *us)
 {
     size_t n = strlen(s);
     const char *why;
@@ -186,16 +224,26 @@ int cli_parse_time(const char *s, int64_t *us)
         *us = tm__now_us() - (int64_t)v * unit * TM_US_PER_SEC;
         if (*us < 0)
             *us = 0;
-        return 0;
+        return 1;
     }
-    return tm__time_parse(s, n, us, &why);
+    return tm__time_parse(s, n, us, &why) == 0 ? 0 : -1;
+}
+
+int cli_parse_time(const char *opt, const char *s, int64_t *us)
+{
+    int rc = parse_time(s, us);
+    if (rc < 0)
+        fprintf(stderr, "tokmeter %s: --%s: '%s' is not a time: give RFC 3339 (2026-10-01T13:05:00Z), "
+                        "a date (2026-10-01), epoch milliseconds, or a span back from now (30m, 24h, "
+                        "7d, 2w)\n", cur_cmd, opt, s);
+    return rc;
 }
 
 int cli_parse_count(const char *opt, const char *s, size_t *out)
 {
     uint64_t v;
     if (tm__uint_parse(s, strlen(s), 1000000000000ull, &v) != TM_DEC_OK) {
-        fprintf(stderr, "tokmeter: --%s: must be a non-negative integer, not '%s'\n", opt, s);
+        fprintf(stderr, "tokmeter %s: --%s: must be a non-negative integer, not '%s'\n", cur_cmd, opt, s);
         return -1;
     }
     *out = (size_t)v;
@@ -259,17 +307,61 @@ int cli_fields_apply(cli_fields *f, tm_event_builder *b, const char *cmd)
 
 void cli_fields_free(cli_fields *f) { free(f); }
 
-const char *cli_count(int64_t v, char buf[32])
+const char *cli_count(int64_t v, char buf[32]) { return tm__fmt_count(v, buf); }
+
+/* Edit distance with adjacent swaps counted as one edit ("reprot"). */
+static size_t distance(const char *a, const char *b)
 {
-    char digits[24];
-    int n = snprintf(digits, sizeof digits, "%lld", (long long)(v < 0 ? -v : v)), o = 0;
-    if (v < 0)
-        buf[o++] = '-';
-    for (int i = 0; i < n; i++) {
-        if (i && (n - i) % 3 == 0)
-            buf[o++] = ',';
-        buf[o++] = digits[i];
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 32 || lb > 32)
+        return 99;
+    size_t d[33][33];
+    for (size_t i = 0; i <= la; i++)
+        d[i][0] = i;
+    for (size_t j = 0; j <= lb; j++)
+        d[0][j] = j;
+    for (size_t i = 1; i <= la; i++)
+        for (size_t j = 1; j <= lb; j++) {
+            size_t best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            if (d[i - 1][j] + 1 < best)
+                best = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < best)
+                best = d[i][j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < best)
+                best = d[i - 2][j - 2] + 1;
+            d[i][j] = best;
+        }
+    return d[la][lb];
+}
+
+const char *cli_nearest(const char *s, const char *const *names)
+{
+    const char *best = NULL;
+    size_t bd = 3; /* at most two edits away */
+    for (; *names; names++) {
+        size_t d = distance(s, *names);
+        if (d < bd && d < strlen(*names)) {
+            bd = d;
+            best = *names;
+        }
     }
-    buf[o] = '\0';
-    return buf;
+    return best;
+}
+
+int cli_bad_sub(const char *sub, const char *const *subs)
+{
+    for (const char *const *p = subs; *p; p++)
+        if (strcmp(sub, *p) == 0) {
+            fprintf(stderr, "tokmeter %s %s: wrong number of arguments (see tokmeter %s --help)\n",
+                    cur_cmd, sub, cur_cmd);
+            return EXIT_USAGE;
+        }
+    const char *near = cli_nearest(sub, subs);
+    fprintf(stderr, "tokmeter %s: unknown subcommand '%s' (one of:", cur_cmd, sub);
+    for (const char *const *p = subs; *p; p++)
+        fprintf(stderr, " %s%s", *p, p[1] ? "," : ")");
+    if (near)
+        fprintf(stderr, "; did you mean '%s'?", near);
+    fprintf(stderr, "\n");
+    return EXIT_USAGE;
 }

@@ -71,6 +71,10 @@ tm *cli_open(const cli_global *g);
 const char *cli_config_path(const cli_global *g);
 const char *cli_config_target(const cli_global *g);
 
+/* 0 when path is NULL or readable; else prints "tokmeter CMD: cannot read
+ * the WHAT PATH: reason" and returns -1. */
+int cli_readable(const char *what, const char *path);
+
 /* The price file: --prices, else $TOKMETER_PRICES, else NULL. */
 const char *cli_prices_path(const cli_global *g);
 
@@ -85,12 +89,26 @@ const cli_opt *cli_fields_opts(cli_fields *f);
 int cli_fields_apply(cli_fields *f, struct tm_event_builder *b, const char *cmd);
 void cli_fields_free(cli_fields *f);
 
-/* Prints "tokmeter: <what>: <tm_errmsg or strerror>" to stderr. */
+/* Errors are printed as "tokmeter CMD: message" (main's own as "tokmeter:
+ * message"). main names the command before running it. */
+void cli_set_command(const char *name);
+
+/* Prints "tokmeter <what>: <tm_errmsg or strerror>" to stderr; what is the
+ * command ("keys", "prices cost"). */
 void cli_error(const char *what, int err);
 
-/* Parses a time for --since/--until: RFC 3339, a date, epoch ms, or a
- * duration back from now ("24h", "7d", "30m"). Returns 0 or -1. */
-int cli_parse_time(const char *s, int64_t *us);
+/* Parses the time of option --opt: RFC 3339, a date, epoch ms, or a span
+ * back from now ("24h", "7d", "30m", "2w"). Returns 0, 1 for a span, or -1
+ * after printing why not (one message for every command). */
+int cli_parse_time(const char *opt, const char *s, int64_t *us);
+
+/* The name of names (NULL-terminated) nearest to s, at most two edits
+ * away (a swap of neighbours is one), or NULL. */
+const char *cli_nearest(const char *s, const char *const *names);
+
+/* Says that subcommand sub is unknown (listing subs, NULL-terminated, and
+ * the nearest) or was given the wrong arguments; returns EXIT_USAGE. */
+int cli_bad_sub(const char *sub, const char *const *subs);
 
 /* v with thousands separators ("15,420"), in buf. */
 const char *cli_count(int64_t v, char buf[32]);

@@ -19,10 +19,10 @@ static void on_transition(void *arg, const char *body, int delivered)
     fflush(stdout);
 }
 
-static int print_event(void *arg, int64_t ts, const char *body)
+static int print_event(void *arg, const tm_alert_entry *e)
 {
-    (void)arg, (void)ts;
-    printf("%s\n", body);
+    (void)arg;
+    printf("%s\n", e->body);
     return 0;
 }
 
@@ -48,8 +48,9 @@ static int run(cli_global *g, int argc, char **argv)
                  "Rules: docs/alerts.md. exit status of check: 0, or 1 when a webhook failed.\n");
         return g->help ? EXIT_OK : EXIT_USAGE;
     }
-    if (npos != 0)
-        return EXIT_USAGE;
+    static const char *const subs[] = {"check", "list", NULL};
+    if (npos != 0 || (strcmp(sub, "check") != 0 && strcmp(sub, "list") != 0))
+        return npos < 0 ? EXIT_USAGE : cli_bad_sub(sub, subs);
     tm *t = cli_open(g);
     if (!t)
         return EXIT_FAIL;
@@ -57,8 +58,7 @@ static int run(cli_global *g, int argc, char **argv)
     if (strcmp(sub, "check") == 0) {
         tm_alerts *a = NULL;
         int64_t now = tm__now_us();
-        if (at && cli_parse_time(at, &now)) {
-            fprintf(stderr, "tokmeter alerts: --at: '%s' is not a time\n", at);
+        if (at && cli_parse_time("at", at, &now) < 0) {
             tm_close(t);
             return EXIT_USAGE;
         }
@@ -68,7 +68,7 @@ static int run(cli_global *g, int argc, char **argv)
             fprintf(stderr, "tokmeter alerts: no rules (add \"alerts\": {\"rules\": [...]} to the config; "
                             "docs/alerts.md)\n");
         if (rc == TM_OK)
-            rc = tm__alerts_evaluate(t, a, now, !no_deliver, on_transition, &failed, &n);
+            rc = tm__alerts_evaluate(tm__pctx(t), a, now, !no_deliver, on_transition, &failed, &n);
         if (rc == TM_OK)
             fprintf(stderr, "%d rules evaluated, %d transitions\n", a->nrules, n);
         if (rc == TM_OK && failed)
@@ -80,8 +80,7 @@ static int run(cli_global *g, int argc, char **argv)
             tm_close(t);
             return EXIT_USAGE;
         }
-        tm_store *s = tm__store(t);
-        rc = s->ops->alert_list(s, firing, n, print_event, NULL);
+        rc = tm__alert_history(tm__pctx(t), firing, n, print_event, NULL);
     } else {
         fprintf(stderr, "tokmeter alerts: unknown subcommand '%s'\n", sub);
         code = EXIT_USAGE;

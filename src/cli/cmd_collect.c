@@ -76,9 +76,7 @@ static int run(cli_global *g, int argc, char **argv)
     const char *names[2] = {"since", "until"}, *texts[2] = {since, until};
     int64_t *slots[2] = {&o.since_us, &o.until_us};
     for (int i = 0; i < 2; i++)
-        if (texts[i] && cli_parse_time(texts[i], slots[i]) != 0) {
-            fprintf(stderr, "tokmeter collect: --%s: '%s' is not a time (RFC 3339, YYYY-MM-DD, "
-                            "epoch ms or 7d)\n", names[i], texts[i]);
+        if (texts[i] && cli_parse_time(names[i], texts[i], slots[i]) < 0) {
             return EXIT_USAGE;
         }
     if (width && strcmp(width, "1h") != 0 && strcmp(width, "1d") != 0) {

@@ -8,6 +8,7 @@
 #include "../core/buf.h"
 #include "../core/dec.h"
 #include "../core/event.h"
+#include "../core/text.h"
 #include "../core/tmtime.h"
 #include "cli.h"
 
@@ -28,24 +29,34 @@ static int print_one(void *arg, const tm_event *ev)
             return TM_ENOMEM;
         printf("%s\n  %s", o->n ? "," : "[", o->b.data);
     } else {
-        char ts[32], cost[48], lat[48];
+        char ts[32], cost[64], lat[48], num[5][32];
         tm__time_format(ev->ts_us - ev->ts_us % 1000000, ts);
         if (ev->cost_source == TM_COST_UNPRICED)
             snprintf(cost, sizeof cost, "unpriced");
         else
-            tm__dec_format_fixed(ev->cost_pusd, 12, 6, cost);
+            tm__fmt_cost(ev->cost_pusd, cost);
         if (ev->has & TM_HAS_LATENCY)
             tm__dec_format_fixed(ev->latency_ns, 6, 1, lat);
         else
             snprintf(lat, sizeof lat, "-");
+        tm__buf_reset(&o->b);
         if (o->n == 0)
-            printf("%-20s  %-10s  %-24s  %-12s  %9s  %9s  %10s  %12s  %9s  %s\n", "TIME (UTC)",
-                   "PROVIDER", "MODEL", "USER", "INPUT", "OUTPUT", "TOTAL", "COST USD",
-                   "LAT MS", "OK");
-        printf("%-20s  %-10.10s  %-24.24s  %-12.12s  %9lld  %9lld  %10lld  %12s  %9s  %s\n", ts,
-               or_dash(ev->provider), or_dash(ev->model), or_dash(ev->user_id),
-               (long long)ev->input_tokens, (long long)ev->output_tokens,
-               (long long)ev->total_tokens, cost, lat, ev->success ? "yes" : "no");
+            tm__buf_printf(&o->b, "%-20s  %-12s  %-24s  %-12s  %11s  %11s  %11s  %11s  %11s  %10s  %9s  %s\n",
+                           "TIME (UTC)", "PROVIDER", "MODEL", "USER", "INPUT", "CACHE READ",
+                           "CACHE WRITE", "OUTPUT", "TOTAL", "COST USD", "LAT MS", "OK");
+        tm__buf_printf(&o->b, "%-20s  ", ts);
+        tm__buf_cell(&o->b, or_dash(ev->provider), 12, 0);
+        tm__buf_puts(&o->b, "  ");
+        tm__buf_cell(&o->b, or_dash(ev->model), 24, 0);
+        tm__buf_puts(&o->b, "  ");
+        tm__buf_cell(&o->b, or_dash(ev->user_id), 12, 0);
+        tm__buf_printf(&o->b, "  %11s  %11s  %11s  %11s  %11s  %10s  %9s  %s\n",
+                       tm__fmt_count(ev->input_tokens, num[0]), tm__fmt_count(ev->cache_read_tokens, num[1]),
+                       tm__fmt_count(ev->cache_write_tokens, num[2]), tm__fmt_count(ev->output_tokens, num[3]),
+                       tm__fmt_count(ev->total_tokens, num[4]), cost, lat, ev->success ? "yes" : "no");
+        if (!o->b.data)
+            return TM_ENOMEM;
+        fputs(o->b.data, stdout);
     }
     o->n++;
     return 0;
@@ -66,7 +77,10 @@ static int run(cli_global *g, int argc, char **argv)
     };
     int npos = cli_parse(&cmd_events, opts, g, argc, argv);
     if (g->help) {
-        cli_help(&cmd_events, opts, "Times in the table are UTC; --json prints every field.\n");
+        cli_help(&cmd_events, opts,
+                 "Times in the table are UTC. The token columns do not overlap: INPUT + CACHE READ\n"
+                 "+ CACHE WRITE + OUTPUT = TOTAL (unless the event gave only a total). --json\n"
+                 "prints every field.\n");
         return EXIT_OK;
     }
     if (npos != 0) {
@@ -79,14 +93,9 @@ static int run(cli_global *g, int argc, char **argv)
         return EXIT_USAGE;
     if (all)
         f.limit = 0;
-    if (since && cli_parse_time(since, &f.since_us)) {
-        fprintf(stderr, "tokmeter events: --since: '%s' is not a time (RFC 3339, a date, or 24h)\n", since);
+    if ((since && cli_parse_time("since", since, &f.since_us) < 0) ||
+        (until && cli_parse_time("until", until, &f.until_us) < 0))
         return EXIT_USAGE;
-    }
-    if (until && cli_parse_time(until, &f.until_us)) {
-        fprintf(stderr, "tokmeter events: --until: '%s' is not a time (RFC 3339, a date, or 24h)\n", until);
-        return EXIT_USAGE;
-    }
     tm *t = cli_open(g);
     if (!t)
         return EXIT_FAIL;

@@ -4,6 +4,7 @@
  * what is new since the last run; prints what it found and what it skipped.
  */
 #include <string.h>
+#include <unistd.h>
 
 #include "../core/tmtime.h"
 
@@ -45,20 +46,34 @@ static void print_stats(const char *kind, const tm_import_stats *s, const tm_sum
            cli_count(s->records, a), cli_count(s->stored, b), cli_count(s->replaced, c),
            cli_count(s->duplicates, d));
     if (s->no_usage + s->synthetic + s->malformed + s->before_since + s->rejected)
-        printf("Skipped: %lld without usage, %lld synthetic, %lld malformed, %lld before --since, "
-               "%lld rejected.\n",
-               (long long)s->no_usage, (long long)s->synthetic, (long long)s->malformed,
-               (long long)s->before_since, (long long)s->rejected);
+        printf("Skipped: %s without usage, %s synthetic, %s malformed, %s before --since, "
+               "%s rejected.\n",
+               cli_count(s->no_usage, a), cli_count(s->synthetic, b), cli_count(s->malformed, c),
+               cli_count(s->before_since, d), cli_count(s->rejected, e));
     if (s->records) {
         tm__dec_format_fixed(tot->cost, 12, 2, cost);
         printf("Stored for %.10s to %.10s (%s): %s events, %s tokens, $%s", t0, t1, kind,
                cli_count(tot->events, a), cli_count(tot->total, b), cost);
         if (tot->unpriced)
-            printf(" (%lld unpriced: no price for their model)", (long long)tot->unpriced);
+            printf(" (%s unpriced: no price for their model)", cli_count(tot->unpriced, a));
         printf(".\n");
     }
     if (s->rejected)
         printf("First rejected record: %s\n", s->first_reject);
+}
+
+/* Progress on stderr: redrawn in place on a terminal (every 0.25 s), a
+ * line every 2 s otherwise. */
+static void show_progress(void *arg, const tm_import_stats *st, double el, int final)
+{
+    static double last = -1;
+    int tty = isatty(2);
+    if (!final && !tty && last >= 0 && el - last < 2.0)
+        return;
+    last = el;
+    fprintf(stderr, "%simport %s: %lld files, %lld lines, %lld records, %.0f lines/s%s", tty ? "\r" : "",
+            (const char *)arg, (long long)st->files, (long long)st->lines, (long long)st->records,
+            el > 0 ? st->lines / el : 0.0, tty && !final ? "" : "\n");
 }
 
 static int run(cli_global *g, int argc, char **argv)
@@ -86,7 +101,9 @@ static int run(cli_global *g, int argc, char **argv)
                  "Examples:\n"
                  "  tokmeter import claude-code\n"
                  "  tokmeter report --from 7d --interval day --group-by model\n"
-                 "  tokmeter report --from 2026-11-01 --group-by project --order-by cost_usd\n");
+                 "  tokmeter report --from 2026-11-01 --group-by project --order-by cost_usd\n"
+                 "exit status: 0, or 2 when the PATHs given hold no usage of SOURCE (a warning\n"
+                 "says so; with the default directories it is only a warning), 1 failure\n");
         return EXIT_OK;
     }
     if (npos < 1) {
@@ -100,15 +117,14 @@ static int run(cli_global *g, int argc, char **argv)
         return EXIT_USAGE;
     }
     tm_import_opts o = {.type = type, .paths = (const char *const *)argv + 1,
-                        .npaths = (size_t)npos - 1, .progress = !quiet, .full = full};
+                        .npaths = (size_t)npos - 1, .full = full,
+                        .progress = quiet ? NULL : show_progress, .progress_arg = (void *)argv[0]};
     if (mode && (o.cost_mode = tm__cost_mode(mode)) < 0) {
         fprintf(stderr, "tokmeter import: --cost-mode: must be auto, calculate or reported, not '%s'\n", mode);
         return EXIT_USAGE;
     }
-    if (since && cli_parse_time(since, &o.since_us) != 0) {
-        fprintf(stderr, "tokmeter import: --since: '%s' is not a time (RFC 3339, YYYY-MM-DD, epoch ms or 7d)\n", since);
+    if (since && cli_parse_time("since", since, &o.since_us) < 0)
         return EXIT_USAGE;
-    }
     tm *t = cli_open(g);
     if (!t)
         return EXIT_FAIL;
@@ -126,6 +142,21 @@ static int run(cli_global *g, int argc, char **argv)
         return EXIT_FAIL;
     }
     print_stats(argv[0], &st, &tot, g->json);
+    /* Nothing found is worth a word: the wrong source, or the wrong PATH. */
+    static const char *const files[TM_SRC_NIMPORT] = {"*.jsonl session logs", "*.jsonl session logs",
+                                                      "storage/message/**/*.json messages"};
+    if (st.files == 0) {
+        fprintf(stderr, "tokmeter import: no %s files found (%s) under %s%s\n", argv[0], files[type],
+                npos > 1 ? argv[1] : "the default directories", npos > 2 ? " and the other PATHs" : "");
+        return npos > 1 ? EXIT_REJECTED : EXIT_OK;
+    }
+    if (st.lines > 0 && st.records == 0 &&
+        st.no_usage + st.synthetic + st.malformed + st.before_since + st.rejected == 0) {
+        fprintf(stderr, "tokmeter import: none of the %lld lines read holds a %s usage record: are "
+                        "these %s logs? (see docs/importers.md)\n",
+                (long long)st.lines, argv[0], argv[0]);
+        return npos > 1 ? EXIT_REJECTED : EXIT_OK;
+    }
     return EXIT_OK;
 }
 

@@ -6,6 +6,7 @@
 
 #include "../core/tmtime.h"
 #include "../lib/lib.h"
+#include "../server/server.h"
 #include "cli.h"
 
 static const char *SUBS =
@@ -91,8 +92,8 @@ static int run(cli_global *g, int argc, char **argv)
             printf("revoked %s\n", argv[1]);
         tm_close(t);
     } else {
-        fprintf(stderr, "tokmeter keys: '%s' needs other arguments (see tokmeter keys --help)\n", sub);
-        return EXIT_USAGE;
+        static const char *const subs[] = {"create", "list", "revoke", NULL};
+        return cli_bad_sub(sub, subs);
     }
     if (rc) {
         cli_error("keys", rc);

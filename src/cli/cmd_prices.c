@@ -25,7 +25,9 @@ static const char *SUBS =
     "                                 what one call would cost, part by part (event flags\n"
     "                                 as for `tokmeter track`)\n"
     "  import FILE [--output OUT]     convert LiteLLM's model_prices_and_context_window.json\n"
-    "                                 into a tokmeter price file (stdout by default)\n";
+    "                                 into a tokmeter price file (stdout by default)\n"
+    "exit status of show and cost: 0 priced, 2 no price matches (the event would be\n"
+    "counted as unpriced), 64 usage error\n";
 
 static tm_catalog *load(const cli_global *g)
 {
@@ -161,16 +163,14 @@ static void describe(const tm_price_entry *e, int exact)
 static int show(const cli_global *g, const char *model, const char *provider, const char *at)
 {
     int64_t ts = tm__now_us();
-    if (at && cli_parse_time(at, &ts)) {
-        fprintf(stderr, "tokmeter prices show: --at: '%s' is not a time\n", at);
+    if (at && cli_parse_time("at", at, &ts) < 0)
         return EXIT_USAGE;
-    }
     tm_catalog *c = load(g);
     if (!c)
         return EXIT_FAIL;
     int exact = 0;
     const tm_price_entry *e = tm__price_match(c, provider, model, ts, &exact);
-    int code = EXIT_OK;
+    int code = e ? EXIT_OK : EXIT_REJECTED; /* unpriced: 2, as for `prices cost` */
     if (g->json) {
         tm_buf b = TM_BUF_INIT;
         if (e) {
@@ -185,7 +185,6 @@ static int show(const cli_global *g, const char *model, const char *provider, co
     } else if (!e) {
         printf("%s%s%s is unpriced: no entry matches (events are counted as unpriced, cost 0)\n",
                provider ? provider : "", provider ? "/" : "", model);
-        code = EXIT_REJECTED;
     } else {
         char in[48], out[48], cr[48], cw[48], c1[48];
         describe(e, exact);
@@ -299,7 +298,7 @@ static int cost(const cli_global *g, cli_fields *f)
         printf("unpriced: no price entry matches %s/%s (counted as unpriced, cost 0)\n",
                b.ev.provider ? b.ev.provider : "-", b.ev.model ? b.ev.model : "-");
     }
-    code = EXIT_OK;
+    code = b.ev.cost_source == TM_COST_UNPRICED ? EXIT_REJECTED : EXIT_OK;
 out:
     tm__catalog_free(c);
     tm__arena_free(&arena);
@@ -376,8 +375,8 @@ static int run(cli_global *g, int argc, char **argv)
         return show(g, pos[0], provider, at);
     if (strcmp(sub, "import") == 0 && npos == 1)
         return import(pos[0], output);
-    fprintf(stderr, "tokmeter prices: '%s' needs other arguments (see tokmeter prices --help)\n", sub);
-    return EXIT_USAGE;
+    static const char *const subs[] = {"list", "show", "cost", "import", NULL};
+    return cli_bad_sub(sub, subs);
 }
 
 const cli_cmd cmd_prices = {"prices", "list|show|cost|import ...",

@@ -33,8 +33,9 @@ static int run(cli_global *g, int argc, char **argv)
                  "Metrics: events, requests, value, input_tokens, output_tokens, cache_read_tokens,\n"
                  "cache_write_tokens, reasoning_tokens, total_tokens, cost_usd, unpriced, errors,\n"
                  "error_rate, latency_p50_ms, latency_p95_ms, latency_p99_ms, latency_avg_ms.\n"
-                 "The table shows the usual ones (cost rounded to 4 decimals); --json and --csv\n"
-                 "show all, exactly. Examples:\n"
+                 "The table shows the usual ones: cost to 4 decimals, or two significant digits\n"
+                 "when smaller, 'unpriced' when no event of the row had a price, '*' when some\n"
+                 "had none; --json and --csv (one or the other) show all, exactly. Examples:\n"
                  "  tokmeter report --interval day --group-by provider --from 2026-10-01 --to 2026-11-01\n"
                  "  tokmeter report --group-by endpoint --order-by events --limit 10\n"
                  "  tokmeter report --from 24h --group-by provider        (the last 24 hours)\n");
@@ -45,6 +46,10 @@ static int run(cli_global *g, int argc, char **argv)
             fprintf(stderr, "tokmeter report: unexpected argument '%s'\n", argv[0]);
         return EXIT_USAGE;
     }
+    if (csv && g->json) {
+        fprintf(stderr, "tokmeter report: --csv and --json: choose one\n");
+        return EXIT_USAGE;
+    }
     tm_query_spec q;
     tm__query_init(&q);
     int rc = TM_OK;
@@ -53,8 +58,12 @@ static int run(cli_global *g, int argc, char **argv)
     const char *texts[2] = {from, to};
     for (int i = 0; i < 2 && rc == TM_OK; i++) {
         int64_t us;
-        size_t n = texts[i] ? strlen(texts[i]) : 0;
-        if (n >= 2 && strchr("smhdw", texts[i][n - 1]) && cli_parse_time(texts[i], &us) == 0) {
+        int span = texts[i] ? cli_parse_time(i ? "to" : "from", texts[i], &us) : 0;
+        if (span < 0) {
+            tm__query_free(&q);
+            return EXIT_USAGE;
+        }
+        if (span) {
             snprintf(tbuf, sizeof tbuf, "%lld", (long long)(us / 1000));
             rc = tm__query_set(&q, i ? "to" : "from", tbuf);
         } else if (texts[i]) {

@@ -23,10 +23,8 @@ static int run(cli_global *g, int argc, char **argv)
     if (npos != 0)
         return EXIT_USAGE;
     int64_t s = 0, u = 0;
-    if ((since && cli_parse_time(since, &s)) || (until && cli_parse_time(until, &u))) {
-        fprintf(stderr, "tokmeter reprice: --since/--until must be RFC 3339, a date, or 24h\n");
+    if ((since && cli_parse_time("since", since, &s) < 0) || (until && cli_parse_time("until", until, &u) < 0))
         return EXIT_USAGE;
-    }
     tm *t = cli_open(g);
     if (!t)
         return EXIT_FAIL;

@@ -34,6 +34,8 @@ static int run(cli_global *g, int argc, char **argv)
     if (npos != 0)
         return EXIT_USAGE;
     const char *config = cli_config_path(g);
+    if (cli_readable("config file", config))
+        return EXIT_FAIL;
     tm_server_config cfg;
     tm_server_defaults(&cfg);
     if (config && tm_server_config_load(&cfg, config) != TM_OK) {
@@ -42,6 +44,10 @@ static int run(cli_global *g, int argc, char **argv)
     }
     if (listen)
         snprintf(cfg.listen, sizeof cfg.listen, "%s", listen);
+    if (tm_server_check_listen(cfg.listen) != TM_OK) { /* a usage error, before the store */
+        cli_error("serve", TM_EINVAL);
+        return EXIT_USAGE;
+    }
     if (max_body && cli_parse_count("max-body", max_body, &cfg.max_body))
         return EXIT_USAGE;
     if (log_format) {

@@ -215,8 +215,8 @@ static int run(cli_global *g, int argc, char **argv)
         return list(config, g->json);
     if (strcmp(argv[0], "remove") == 0)
         return remove_(config, npos - 1, argv + 1);
-    fprintf(stderr, "tokmeter sources: unknown subcommand '%s' (add, list or remove)\n", argv[0]);
-    return EXIT_USAGE;
+    static const char *const subs[] = {"add", "list", "remove", NULL};
+    return cli_bad_sub(argv[0], subs);
 }
 
 const cli_cmd cmd_sources = {"sources", "add|list|remove ...",

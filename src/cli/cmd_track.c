@@ -50,7 +50,7 @@ static int run(cli_global *g, int argc, char **argv)
         goto out;
     }
     if (g->json)
-        printf("{\"accepted\": %d, \"duplicates\": %d, \"rejected\": 0}\n", !dup, dup);
+        printf("{\"accepted\": %d, \"duplicates\": %d, \"rejected\": []}\n", !dup, dup);
     else if (dup)
         printf("duplicate: an event with id '%s' is already stored (not counted again)\n", b.ev.id);
     else
@@ -58,7 +58,7 @@ static int run(cli_global *g, int argc, char **argv)
     code = EXIT_OK;
 out:
     if (tm_close(t) && code == EXIT_OK) {
-        cli_error("close", TM_EIO);
+        cli_error("track", TM_EIO);
         code = EXIT_FAIL;
     }
     tm__arena_free(&arena);

@@ -5,37 +5,34 @@
 #include <string.h>
 
 #include "../core/buf.h"
-#include "../core/json.h"
+#include "../core/dec.h"
+#include "../core/text.h"
 #include "../lib/lib.h"
 #include "cli.h"
 
-static void print_human(const char *json)
+static void print_human(const tm_user_month *u, const char *user)
 {
-    tm_arena a = TM_ARENA_INIT;
-    tm_jv *v = NULL;
-    char err[200];
-    if (tm__json_parse(&a, json, strlen(json), &v, err, sizeof err) != TM_OK) {
-        fputs(json, stdout);
-        return;
-    }
-    const tm_jv *cur = tm__json_get(v, "current_period");
-    printf("%s in %s: %s events, %s tokens, $%s\n\n", tm__json_get(v, "user_id")->s,
-           tm__json_get(v, "period")->s, tm__json_get(cur, "requests")->s,
-           tm__json_get(cur, "tokens")->s, tm__json_get(cur, "cost")->s);
-    const tm_jv *days = tm__json_get(v, "daily_breakdown");
+    char cost[48], n1[32], n2[32];
+    tm__dec_format(u->cost, 12, cost);
+    printf("%s in %s: %s events, %s tokens, $%s\n\n", user, u->period, cli_count(u->requests, n1),
+           cli_count(u->tokens, n2), cost);
     printf("%-12s %10s %12s %14s\n", "DATE", "EVENTS", "TOKENS", "COST USD");
-    for (size_t i = 0; i < days->n; i++) {
-        const tm_jv *d = days->vals[i];
-        printf("%-12s %10s %12s %14s\n", tm__json_get(d, "date")->s, tm__json_get(d, "requests")->s,
-               tm__json_get(d, "tokens")->s, tm__json_get(d, "cost")->s);
+    for (size_t i = u->daily->nrows; i-- > 0;) { /* newest first, as --json */
+        const tm_qrow *r = &u->daily->rows[i];
+        char label[40];
+        tm__period_label(u->daily, r->period, label, sizeof label);
+        tm__dec_format(r->s.cost, 12, cost);
+        printf("%-12s %10s %12s %14s\n", label, cli_count(r->s.events, n1), cli_count(r->s.total, n2), cost);
     }
-    const tm_jv *top = tm__json_get(v, "top_endpoints");
     printf("\n%-40s %10s\n", "TOP ENDPOINTS", "CALLS");
-    for (size_t i = 0; i < top->n; i++) {
-        const char *e = tm__json_get(top->vals[i], "endpoint")->s;
-        printf("%-40s %10s\n", *e ? e : "-", tm__json_get(top->vals[i], "calls")->s);
+    tm_buf cell = TM_BUF_INIT; /* endpoints by display width, cut with an ellipsis */
+    for (size_t i = 0; i < u->top->nrows; i++) {
+        const char *e = u->top->rows[i].dim[TM_D_ENDPOINT];
+        tm__buf_reset(&cell);
+        tm__buf_cell(&cell, *e ? e : "-", 40, 0);
+        printf("%s %10s\n", cell.data ? cell.data : "", cli_count(u->top->rows[i].s.events, n1));
     }
-    tm__arena_free(&a);
+    tm__buf_free(&cell);
 }
 
 static int run(cli_global *g, int argc, char **argv)
@@ -59,13 +56,17 @@ static int run(cli_global *g, int argc, char **argv)
     if (!t)
         return EXIT_FAIL;
     tm_buf b = TM_BUF_INIT;
-    int rc = tm__user_usage_json(t, argv[0], period, tz ? tz : "local", &b);
-    if (rc)
+    tm_user_month u;
+    int rc = tm__user_month(t, argv[0], period, tz ? tz : "local", &u);
+    if (rc) {
         fprintf(stderr, "tokmeter usage: %s\n", *tm_errmsg() ? tm_errmsg() : tm_strerror(rc));
-    else if (g->json)
-        fputs(b.data, stdout);
-    else
-        print_human(b.data);
+    } else if (g->json) {
+        tm__user_month_json(&u, argv[0], &b);
+        fputs(b.data ? b.data : "", stdout);
+    } else {
+        print_human(&u, argv[0]);
+    }
+    tm__user_month_free(&u);
     tm__buf_free(&b);
     tm_close(t);
     return rc == TM_EINVAL ? EXIT_USAGE : rc ? EXIT_FAIL : EXIT_OK;

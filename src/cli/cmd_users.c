@@ -30,7 +30,7 @@ static int run(cli_global *g, int argc, char **argv)
     tm *t = cli_open(g);
     if (!t)
         return EXIT_FAIL;
-    int rc = tm__user_set(t, argv[1], argv[2], limits ? ov : NULL);
+    int rc = tm__user_set(tm__pctx(t), argv[1], argv[2], limits ? ov : NULL);
     if (rc)
         cli_error("users set-tier", rc);
     else

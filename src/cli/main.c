@@ -65,12 +65,24 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     for (size_t c = 0; c < NCMD; c++)
-        if (strcmp(argv[i], commands[c]->name) == 0)
+        if (strcmp(argv[i], commands[c]->name) == 0) {
+            cli_set_command(commands[c]->name);
             return commands[c]->run(&g, argc - i - 1, argv + i + 1);
+        }
     if (strcmp(argv[i], "help") == 0) {
         usage(stdout);
         return EXIT_OK;
     }
-    fprintf(stderr, "tokmeter: unknown command '%s' (see tokmeter --help)\n", argv[i]);
+    const char *names[NCMD + 2];
+    for (size_t c = 0; c < NCMD; c++)
+        names[c] = commands[c]->name;
+    names[NCMD] = "help";
+    names[NCMD + 1] = NULL;
+    const char *near = cli_nearest(argv[i], names);
+    if (near)
+        fprintf(stderr, "tokmeter: unknown command '%s'; did you mean '%s'? (see tokmeter --help)\n",
+                argv[i], near);
+    else
+        fprintf(stderr, "tokmeter: unknown command '%s' (see tokmeter --help)\n", argv[i]);
     return EXIT_USAGE;
 }

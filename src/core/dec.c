@@ -180,3 +180,100 @@ size_t tm__dec_format_fixed(tm_i128 v, int scale, int places, char *buf)
     }
     return emit(v, places, places, buf);
 }
+
+/* A number's text as sign, significant digits (no leading or trailing
+ * zeros) and the power of ten of the first one: 0.0375 is +, "375", -2. */
+typedef struct dnum {
+    int neg;
+    char dig[80];
+    int nd;
+    long top;
+} dnum;
+
+static int dnum_read(const char *s, size_t n, dnum *d)
+{
+    size_t i = 0;
+    long ipart = 0, e = 0; /* digits before the point, then the exponent */
+    int any = 0;
+    d->neg = 0;
+    d->nd = 0;
+    if (i < n && s[i] == '-')
+        d->neg = 1, i++;
+    for (int frac = 0; i < n; i++) {
+        if (s[i] == '.' && !frac) {
+            frac = 1;
+            if (!any || i + 1 >= n || s[i + 1] < '0' || s[i + 1] > '9')
+                return TM_DEC_SYNTAX;
+            continue;
+        }
+        if (s[i] < '0' || s[i] > '9')
+            break;
+        any = 1;
+        if (!frac)
+            ipart++;
+        if (d->nd == 0 && s[i] == '0') {
+            ipart--; /* a leading zero holds no place; after the point it shifts the first digit down */
+            continue;
+        }
+        if (d->nd >= (int)sizeof d->dig)
+            return TM_DEC_RANGE;
+        d->dig[d->nd++] = s[i];
+    }
+    if (!any)
+        return TM_DEC_SYNTAX;
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        int eneg = 0, ed = 0;
+        if (++i < n && (s[i] == '+' || s[i] == '-'))
+            eneg = s[i++] == '-';
+        for (; i < n && s[i] >= '0' && s[i] <= '9'; i++, ed = 1)
+            if (e < 100000)
+                e = e * 10 + (s[i] - '0');
+        if (!ed)
+            return TM_DEC_SYNTAX;
+        e = eneg ? -e : e;
+    }
+    if (i != n)
+        return TM_DEC_SYNTAX;
+    while (d->nd > 0 && d->dig[d->nd - 1] == '0')
+        d->nd--;
+    if (d->nd == 0)
+        d->neg = 0; /* -0 is 0 */
+    d->top = ipart - 1 + e;
+    return TM_DEC_OK;
+}
+
+int tm__dec_cmp(const char *a, size_t an, const char *b, size_t bn, int *out)
+{
+    dnum x, y;
+    int rc = dnum_read(a, an, &x);
+    if (rc == TM_DEC_OK)
+        rc = dnum_read(b, bn, &y);
+    if (rc)
+        return rc;
+    int sx = x.nd ? (x.neg ? -1 : 1) : 0, sy = y.nd ? (y.neg ? -1 : 1) : 0, mag = 0;
+    if (sx != sy || sx == 0) {
+        *out = (sx > sy) - (sx < sy);
+        return TM_DEC_OK;
+    }
+    if (x.top != y.top) {
+        mag = x.top > y.top ? 1 : -1;
+    } else {
+        for (int i = 0; i < x.nd || i < y.nd; i++) {
+            char cx = i < x.nd ? x.dig[i] : '0', cy = i < y.nd ? y.dig[i] : '0';
+            if (cx != cy) {
+                mag = cx > cy ? 1 : -1;
+                break;
+            }
+        }
+    }
+    *out = sx * mag;
+    return TM_DEC_OK;
+}
+
+size_t tm__dec_ratio(tm_i128 num, tm_i128 den, int places, char *buf)
+{
+    tm_i128 n = num * pow10i(places), q = n / den, r = n % den;
+    if (2 * r > den || (2 * r == den && (q & 1)))
+        q++;
+    return tm__dec_format(q, places, buf);
+}

@@ -35,4 +35,14 @@ size_t tm__dec_format(tm_i128 v, int scale, char *buf);
  * first and always shows exactly that many ("0.50", "12.3457"). */
 size_t tm__dec_format_fixed(tm_i128 v, int scale, int places, char *buf);
 
+/* Writes num / den (den > 0, num ≥ 0) rounded half to even to `places`
+ * decimals, trailing zeros trimmed, as tm__dec_format does: rates and
+ * percentages from counts, with no floating point. Returns the length. */
+size_t tm__dec_ratio(tm_i128 num, tm_i128 den, int places, char *buf);
+
+/* Compares two numbers' texts (JSON numbers, any size and exponent)
+ * exactly: *out is -1, 0 or 1 as a <, =, > b. Returns TM_DEC_SYNTAX for a
+ * text that is not a number. */
+int tm__dec_cmp(const char *a, size_t an, const char *b, size_t bn, int *out);
+
 #endif

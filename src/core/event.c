@@ -201,8 +201,15 @@ static int set_decimal(tm_event_builder *b, enum field f, const char *name, cons
     int rc = tm__dec_parse(s, n, scale, 0, &v);
     if (rc == TM_DEC_NEGATIVE)
         return FAIL(name, "must not be negative");
-    if (rc == TM_DEC_RANGE)
-        return FAIL(name, "is out of range");
+    if (rc == TM_DEC_RANGE) {
+        char why[96];
+        int64_t unit = 1;
+        for (int i = 0; i < scale; i++)
+            unit *= 10;
+        snprintf(why, sizeof why, "is out of range (0 to %lld.%0*lld)", (long long)(INT64_MAX / unit),
+                 scale, (long long)(INT64_MAX % unit));
+        return FAIL(name, why);
+    }
     if (rc != TM_DEC_OK)
         return FAIL(name, "must be a decimal number");
     switch (f) {
@@ -675,6 +682,15 @@ int tm__event_finish(tm_event *ev, int64_t now_us, char *err, size_t errlen)
         ev->cost_pusd = 0;
         ev->cost_source = TM_COST_UNPRICED; /* the pricer may compute it */
     }
+    /* An event must say what it measures: an LLM call its provider or model
+     * (or at least its tokens or cost, as the seed lesson's events do);
+     * any other metric its metric_type. An empty event is a mistake. */
+    if (strcmp(ev->metric_type, "llm_call") == 0 &&
+        !(ev->provider && *ev->provider) && !(ev->model && *ev->model) &&
+        !(ev->has & (TM_HAS_TOKENS | TM_HAS_TOTAL | TM_HAS_COST)))
+        return failf(err, errlen, "provider",
+                     "missing: an LLM call needs a provider or a model (or its tokens or "
+                     "cost); any other event needs its metric_type");
     ev->has |= TM_HAS_TS | TM_HAS_VALUE | TM_HAS_TOTAL | TM_HAS_SUCCESS | TM_HAS_CACHE_HIT;
     return TM_OK;
 }

@@ -32,6 +32,13 @@
  * the same id is replaced when this copy is larger (more total_tokens, or
  * as many and a larger value) and neither has a latency. */
 #define TM__HAS_REPLACE (1u << 28)
+/* The larger-copy rule itself, for the importer's neighbouring copies and
+ * the store's replace alike: copy a (tokens, value) beats copy b when it
+ * has more total tokens, or as many and a larger value. */
+static inline int tm__copy_larger(int64_t a_tokens, int64_t a_value, int64_t b_tokens, int64_t b_value)
+{
+    return a_tokens > b_tokens || (a_tokens == b_tokens && a_value > b_value);
+}
 /* A collector's usage bucket (resource_type "source", resource_id the
  * source's name): it sums many requests, so per-request price tiers do not
  * apply to it, at ingest or reprice alike. */

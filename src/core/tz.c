@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "err.h"
@@ -247,6 +248,32 @@ static void set_whole_hours(tm_tz *z)
         z->whole_hours = 0;
 }
 
+/* The local zone's IANA name: where /etc/localtime links into the zone
+ * directory ("Europe/Berlin"), else /etc/timezone, else "local". */
+static void local_name(char *out, size_t cap)
+{
+    char link[1024], line[256];
+    ssize_t n = readlink("/etc/localtime", link, sizeof link - 1);
+    const char *p;
+    snprintf(out, cap, "local");
+    if (n > 0) {
+        link[n] = '\0';
+        if ((p = strstr(link, "zoneinfo/")) && valid_name(p + 9)) {
+            snprintf(out, cap, "%.*s", (int)cap - 1, p + 9);
+            return;
+        }
+    }
+    FILE *f = fopen("/etc/timezone", "r");
+    if (f) {
+        if (fgets(line, sizeof line, f)) {
+            line[strcspn(line, " \r\n")] = '\0';
+            if (valid_name(line))
+                snprintf(out, cap, "%.*s", (int)cap - 1, line);
+        }
+        fclose(f);
+    }
+}
+
 int tm__tz_load(const char *name, tm_tz **out)
 {
     tm_tz *z = calloc(1, sizeof *z);
@@ -281,7 +308,7 @@ int tm__tz_load(const char *name, tm_tz **out)
             return TM_OK;
         } else {
             snprintf(path, sizeof path, "/etc/localtime");
-            snprintf(z->name, sizeof z->name, "local");
+            local_name(z->name, sizeof z->name);
         }
         file.max = 1 << 20;
         if (tm__buf_read_file(&file, path) != TM_OK || parse_tzif(z, (unsigned char *)file.data, file.len)) {
@@ -360,4 +387,28 @@ int64_t tm__tz_local_to_utc(const tm_tz *z, int64_t L)
     if (best != INT64_MAX)
         return best;
     return L - before; /* in a gap: the instant the gap ends */
+}
+
+static int64_t floor_div(int64_t a, int64_t b) { return a / b - (a % b < 0); }
+
+int64_t tm__tz_local_day(const tm_tz *z, int64_t utc_s)
+{
+    return floor_div(utc_s + tm__tz_offset(z, utc_s), 86400);
+}
+
+int64_t tm__tz_floor(const tm_tz *z, int64_t utc_s, int unit)
+{
+    int64_t L = utc_s + tm__tz_offset(z, utc_s), days = floor_div(L, 86400), Lp;
+    switch (unit) {
+    case TM_CAL_HOUR: Lp = floor_div(L, 3600) * 3600; break;
+    case TM_CAL_DAY: Lp = days * 86400; break;
+    case TM_CAL_WEEK: Lp = (days - ((days % 7 + 7 + 3) % 7)) * 86400; break; /* 1970-01-01 was a Thursday */
+    default: {
+        int64_t y;
+        unsigned m, d;
+        tm__civil_from_days(days, &y, &m, &d);
+        Lp = tm__days_from_civil(y, m, 1) * 86400;
+    }
+    }
+    return tm__tz_local_to_utc(z, Lp);
 }

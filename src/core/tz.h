@@ -30,4 +30,15 @@ int tm__tz_whole_hours(const tm_tz *z);
  * first occurrence). */
 int64_t tm__tz_local_to_utc(const tm_tz *z, int64_t local_s);
 
+/* Calendar units, the same order as the query's intervals. */
+enum { TM_CAL_HOUR = 1, TM_CAL_DAY, TM_CAL_WEEK, TM_CAL_MONTH };
+
+/* The local day (days since 1970-01-01, local calendar) of instant utc_s. */
+int64_t tm__tz_local_day(const tm_tz *z, int64_t utc_s);
+
+/* The UTC second at which the local hour, day, week (from Monday) or month
+ * holding utc_s began in zone z: the one rule every caller cuts time by
+ * (report periods, quota periods, alert windows, "this month"). */
+int64_t tm__tz_floor(const tm_tz *z, int64_t utc_s, int unit);
+
 #endif

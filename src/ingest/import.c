@@ -307,7 +307,7 @@ static int cache_task(tm_store *s, void *arg)
 static int save_task(tm_store *s, void *arg)
 {
     run *x = arg;
-    return s->ops->file_put(s, x->done, x->ndone, x->now);
+    return s->meta->file_put(s, x->done, x->ndone, x->now);
 }
 
 static void free_done(run *x)
@@ -334,18 +334,14 @@ static void progress(run *x, int final)
 {
     if (!x->o->progress)
         return;
-    double now = mono(), el = now - x->t0;
-    int tty = isatty(2);
-    if (!final && now - x->last_report < (tty ? 0.25 : 2.0))
+    double now = mono();
+    if (!final && now - x->last_report < 0.25)
         return;
     if (final && !x->reported)
         return; /* a short import says nothing until its summary */
     x->last_report = now;
     x->reported = 1;
-    fprintf(stderr, "%simport %s: %lld files, %lld lines, %lld records, %.0f lines/s%s",
-            tty ? "\r" : "", x->imp->name, (long long)x->st->files, (long long)x->st->lines,
-            (long long)x->st->records, el > 0 ? x->st->lines / el : 0.0,
-            tty && !final ? "" : "\n");
+    x->o->progress(x->o->progress_arg, x->st, now - x->t0, final);
 }
 
 /* One record's event: cost mode, since, admission, then queued. */
@@ -385,8 +381,7 @@ static int take_event(run *x, tm_event *ev)
         if (strcmp(p->id, ev->id) != 0)
             continue;
         st->duplicates++;
-        if (ev->total_tokens < p->total_tokens ||
-            (ev->total_tokens == p->total_tokens && ev->value_nano <= p->value_nano))
+        if (!tm__copy_larger(ev->total_tokens, ev->value_nano, p->total_tokens, p->value_nano))
             return TM_OK;
         tm_event *c = tm__event_clone(ev);
         if (!c)
@@ -700,7 +695,7 @@ int tm__import(tm *t, const tm_import_opts *o, tm_import_stats *st)
     if (rc == TM_OK && w.n)
         qsort(w.files, w.n, sizeof *w.files, cmp_file);
     if (rc == TM_OK && !o->full)
-        rc = tm__store(t)->ops->file_list(tm__store(t), imp->name, know, &k);
+        rc = tm__store(t)->meta->file_list(tm__store(t), imp->name, know, &k);
     if (rc == TM_OK)
         rc = tm__writer_exec(tm__writer(t), cache_task, NULL);
     for (size_t i = 0; i < w.n && rc == TM_OK; i++) {

@@ -29,17 +29,23 @@ int tm__cost_mode(const char *name);        /* -1 when unknown          */
 
 /* ---- importers (import.c; claude.c, codex.c, opencode.c) ---- */
 
+typedef struct tm_import_stats tm_import_stats;
+
 typedef struct tm_import_opts {
     int type;                   /* TM_SRC_CLAUDE, TM_SRC_CODEX, TM_SRC_OPENCODE */
     const char *const *paths;   /* files or directories; NULL: the defaults   */
     size_t npaths;
     int64_t since_us;           /* records before this are skipped; 0: none */
     int cost_mode;
-    int progress;               /* report progress on stderr                */
     int full;                   /* ignore the saved offsets: read everything */
+    /* Called with the running totals at most every 0.25 s while importing
+     * (final 0), and once at the end (final 1) if it was called before; may
+     * be NULL. The library prints nothing: the caller shows progress. */
+    void (*progress)(void *arg, const tm_import_stats *st, double elapsed_s, int final);
+    void *progress_arg;
 } tm_import_opts;
 
-typedef struct tm_import_stats {
+struct tm_import_stats {
     int64_t files, unchanged, resumed, reread; /* files: seen, skipped, read on, read again */
     int64_t bytes, lines;       /* read this run                            */
     int64_t records;            /* usage records found                      */
@@ -48,7 +54,7 @@ typedef struct tm_import_stats {
     int64_t first_us, last_us;  /* time span of the records found (0: none) */
     char first_reject[256];     /* why the first rejected record was, or "" */
     double seconds;
-} tm_import_stats;
+};
 
 /* The default directories for type, as a list of NUL-separated paths
  * ending with an empty one (env: CLAUDE_CONFIG_DIR, XDG_CONFIG_HOME, HOME,

@@ -5,15 +5,28 @@
 #ifndef TM_LIB_LIB_H
 #define TM_LIB_LIB_H
 
+#include "../policy/policy.h"
 #include "../query/query.h"
 #include "tokmeter.h"
 
 /* Runs q on t's store and rollups (see query.h). */
 int tm__run_query(tm *t, const tm_query_spec *q, tm_qresult **out);
 
-/* The seed lesson's per-user dashboard shape for user in `period`
- * (YYYY-MM; NULL: the current month in tz), appended to b. */
-int tm__user_usage_json(tm *t, const char *user, const char *period, const char *tz, tm_buf *b);
+/* One user's month, the seed lesson's dashboard: `period` (YYYY-MM; NULL:
+ * the current month in tz), its totals, its days and its top endpoints.
+ * Free with tm__user_month_free (also after an error: a no-op then). */
+typedef struct tm_user_month {
+    char period[8];             /* YYYY-MM                                       */
+    int64_t requests, tokens;   /* events and total tokens                        */
+    tm_i128 cost;               /* pico-USD                                       */
+    char limit[48];             /* the user's requests limit as text, or "null"   */
+    tm_qresult *daily;          /* interval day, oldest first                     */
+    tm_qresult *top;            /* grouped by endpoint, most calls first, ≤ 10    */
+} tm_user_month;
+int tm__user_month(tm *t, const char *user, const char *period, const char *tz, tm_user_month *out);
+void tm__user_month_free(tm_user_month *u);
+/* Appends u as GET /api/usage/{userId}'s data object, with a newline. */
+int tm__user_month_json(const tm_user_month *u, const char *user, tm_buf *b);
 
 /* tm_track_json with a cap on the number of events: more than max_events
  * (0: no cap) is refused whole with TM_ETOOBIG before anything is stored. */
@@ -34,47 +47,14 @@ int tm__admit_import(tm *t, tm_event *e, int64_t now, char *err, size_t errlen);
 struct tm_store *tm__store(tm *t);
 struct tm_writer *tm__writer(tm *t);
 
-/* API keys (src/lib/keys.c). Create writes the new key (shown once) into
- * key[cap ≥ 52] and its record into *rec. Check returns TM_ENOTFOUND for an
- * unknown, malformed or revoked key. */
-int tm__key_create(tm *t, const char *scope, const char *user, const char *name, char *key,
-                   size_t cap, tm_key_rec *rec);
-int tm__key_revoke(tm *t, const char *id);
-int tm__key_list(tm *t, int (*fn)(void *arg, const tm_key_rec *k), void *arg);
-int tm__key_check(tm *t, const char *presented, tm_key_rec *out);
-int tm__keys_active(tm *t, int *n);
-
 /* Replaces the handle's price catalog with one loaded from path (NULL:
  * built-in only); on error the old one stays. For SIGHUP. */
 int tm__reload_prices(tm *t, const char *path);
 
-/* Users' sums over their current quota period, kept current by the commit
- * hook so a check need not read the user's events (src/lib/quota.c). */
-struct tm_usage_cache;
-struct tm_usage_cache *tm__usage_new(void);
-void tm__usage_free(struct tm_usage_cache *c);
-void tm__usage_commit(struct tm_usage_cache *c, tm_event *const *evs, const unsigned char *dup,
-                      size_t n, int64_t version);
-struct tm_usage_cache *tm__usage(tm *t);
-
-/* Quotas (src/lib/quota.c). set: a user's tier (NULL: keep) and limit
- * overrides as JSON {"limits": {...}} (NULL: none). */
-struct tm_policy *tm__policy(tm *t);
-int tm__user_set(tm *t, const char *user, const char *tier, const char *overrides);
-int tm__quota_json(tm *t, const char *user, tm_buf *b);
-/* The user's limit `name` as text, or "null". */
-int tm__quota_limit(tm *t, const char *user, const char *name, char *buf, size_t cap);
-int tm__check(tm *t, const tm_check_request *rq, tm_check_result *out, tm_buf *json);
-/* The fullest of a user's limits at now_us, in percent of its limit. */
-int tm__quota_percent(tm *t, const char *user, int64_t now_us, long double *pct);
-
-/* Evaluates every alert rule at now (src/lib/alerts.c): records state
- * changes, posts them to the webhooks when deliver, and calls on(arg,
- * body, delivery result) for each transition. */
-struct tm_alerts;
-int tm__alerts_evaluate(tm *t, const struct tm_alerts *a, int64_t now, int deliver,
-                        void (*on)(void *arg, const char *body, int delivered), void *arg,
-                        int *transitions);
+/* The handle's store, rollups, policy and usage sums, for quotas, checks
+ * and alerts (src/policy/policy.h): valid while the handle is open. */
+struct tm_pctx;
+const struct tm_pctx *tm__pctx(tm *t);
 
 /* Reloads the policy from the config file (SIGHUP). */
 int tm__reload_policy(tm *t, const char *path);

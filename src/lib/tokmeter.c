@@ -32,14 +32,12 @@
 #define CHUNK 4096
 
 struct tm_handle {
-    tm_store *store;
-    tm_writer *writer;
+    tm_pctx pc;             /* store, writer, rollups, policy, usage sums:
+                               what policy/ borrows (policy.h)              */
     tm_catalog *catalog;    /* replaced whole on reload, under catalog_lock */
     pthread_rwlock_t catalog_lock;
     tm_rollups rollups;     /* loaded on the first query; kept by commit() */
-    tm_policy *policy;      /* tiers and rate limits; swapped on reload      */
-    tm_policy *retired;     /* the one before the last reload                */
-    struct tm_usage_cache *usage; /* users' period sums for checks (quota.c) */
+    tm_policy *retired;     /* the policy before the last reload             */
     void (*event_hook)(void *, const tm_event *);
     void *event_hook_arg;
 };
@@ -52,7 +50,7 @@ static void commit_hook(void *arg, const tm_cellset *cells, int64_t version,
                         tm_event *const *evs, const unsigned char *dup, size_t n)
 {
     tm *t = arg;
-    tm__usage_commit(t->usage, evs, dup, n, version);
+    tm__usage_commit(t->pc.usage, evs, dup, n, version);
     pthread_rwlock_wrlock(&t->rollups.lock);
     if (t->rollups.loaded) {
         int rc = t->rollups.version + 1 == version ? TM_OK : TM_EBUSY;
@@ -77,24 +75,25 @@ int tm_open(tm **out, const char *path, const tm_options *opts)
     if (!(t = calloc(1, sizeof *t)))
         return TM_ENOMEM;
     tm__rollups_init(&t->rollups);
+    t->pc.rollups = &t->rollups;
     pthread_rwlock_init(&t->catalog_lock, NULL);
-    if (!(t->usage = tm__usage_new())) {
+    if (!(t->pc.usage = tm__usage_new())) {
         rc = TM_ENOMEM;
         goto out;
     }
     if ((rc = tm__catalog_load(&t->catalog, opts ? opts->prices : NULL)) ||
-        (rc = tm__policy_load(&t->policy, opts ? opts->config : NULL)) ||
-        (rc = tm__store_open(path, &t->store)))
+        (rc = tm__policy_load(&t->pc.policy, opts ? opts->config : NULL)) ||
+        (rc = tm__store_open(path, &t->pc.store)))
         goto out;
-    rc = tm__writer_start(&t->writer, t->store, opts ? opts->queue_max : 0,
+    rc = tm__writer_start(&t->pc.writer, t->pc.store, opts ? opts->queue_max : 0,
                           opts ? opts->batch_max : 0, commit_hook, t);
 out:
     if (rc) {
-        tm__store_close(t->store);
+        tm__store_close(t->pc.store);
         tm__catalog_free(t->catalog);
-        tm__policy_free(t->policy);
+        tm__policy_free(t->pc.policy);
         tm__rollups_destroy(&t->rollups);
-        tm__usage_free(t->usage);
+        tm__usage_free(t->pc.usage);
         pthread_rwlock_destroy(&t->catalog_lock);
         free(t);
         return rc;
@@ -107,19 +106,18 @@ int tm_close(tm *t)
 {
     if (!t)
         return TM_OK;
-    int rc = tm__writer_stop(t->writer);
-    tm__store_close(t->store);
+    int rc = tm__writer_stop(t->pc.writer);
+    tm__store_close(t->pc.store);
     tm__catalog_free(t->catalog);
-    tm__policy_free(t->policy);
+    tm__policy_free(t->pc.policy);
     tm__policy_free(t->retired);
     tm__rollups_destroy(&t->rollups);
-    tm__usage_free(t->usage);
+    tm__usage_free(t->pc.usage);
     pthread_rwlock_destroy(&t->catalog_lock);
     free(t);
     return rc;
 }
 
-struct tm_usage_cache *tm__usage(tm *t) { return t->usage; }
 
 /* Validates and fills defaults, then prices. On TM_EINVAL the reason is in
  * err. */
@@ -151,7 +149,7 @@ static int admit(tm *t, tm_event *e, int64_t now, char *err, size_t errlen)
 {
     int rc = finish_and_price(t, e, now, err, errlen);
     if (rc == TM_OK && e->total_tokens) /* the tokens are spent: debit the limits */
-        tm__rate_consume(t->policy, e->user_id, e->operation, e->total_tokens, now);
+        tm__rate_consume(tm__pctx_policy(&t->pc), e->user_id, e->operation, e->total_tokens, now);
     if (rc == TM_OK && t->event_hook)
         t->event_hook(t->event_hook_arg, e);
     return rc;
@@ -177,7 +175,7 @@ int tm_track(tm *t, const tm_event *ev)
     tm_event *c = NULL;
     tm__clear_err();
     int rc = prepare(t, ev, &c);
-    return rc ? rc : tm__writer_submit(t->writer, &c, 1, NULL);
+    return rc ? rc : tm__writer_submit(t->pc.writer, &c, 1, NULL);
 }
 
 int tm_track_sync(tm *t, const tm_event *ev, int *duplicate)
@@ -188,9 +186,9 @@ int tm_track_sync(tm *t, const tm_event *ev, int *duplicate)
     tm__clear_err();
     int rc = prepare(t, ev, &c);
     if (rc == TM_OK)
-        rc = tm__writer_submit(t->writer, &c, 1, &ticket);
+        rc = tm__writer_submit(t->pc.writer, &c, 1, &ticket);
     if (rc == TM_OK)
-        rc = tm__writer_wait(t->writer, &ticket);
+        rc = tm__writer_wait(t->pc.writer, &ticket);
     if (duplicate)
         *duplicate = rc == TM_OK && dup;
     return rc;
@@ -199,7 +197,7 @@ int tm_track_sync(tm *t, const tm_event *ev, int *duplicate)
 int tm_flush(tm *t)
 {
     tm__clear_err();
-    return tm__writer_flush(t->writer);
+    return tm__writer_flush(t->pc.writer);
 }
 
 /* ---- JSON ingest ---- */
@@ -269,7 +267,7 @@ static int submit_chunk(jctx *c)
     size_t n = c->npending;
     c->npending = 0;
     tm__arena_reset(&c->arena);
-    return tm__writer_submit(c->t->writer, c->pending, n, &k->ticket);
+    return tm__writer_submit(c->t->pc.writer, c->pending, n, &k->ticket);
 }
 
 /* Decodes and validates one event value; queues it or records why not. */
@@ -346,6 +344,10 @@ static int too_many(size_t n, size_t max)
 static int decode(jctx *c, const char *json, size_t len, unsigned flags)
 {
     size_t i = 0;
+    if (len >= 3 && memcmp(json, "\xEF\xBB\xBF", 3) == 0) { /* a UTF-8 byte-order mark */
+        json += 3;
+        len -= 3;
+    }
     while (i < len && (json[i] == ' ' || json[i] == '\t' || json[i] == '\r' || json[i] == '\n'))
         i++;
     if (i == len)
@@ -425,7 +427,7 @@ out:
      * ticket outlives this call. */
     for (chunk *k = c.chunks, *next; k; k = next) {
         next = k->next;
-        if ((wrc = tm__writer_wait(t->writer, &k->ticket)) && rc == TM_OK)
+        if ((wrc = tm__writer_wait(t->pc.writer, &k->ticket)) && rc == TM_OK)
             rc = wrc;
         for (size_t i = 0; i < k->n; i++)
             if (k->dup[i])
@@ -467,7 +469,7 @@ void tm_batch_result_free(tm_batch_result *r)
 int tm_events(tm *t, const tm_event_filter *f, int (*fn)(void *, const tm_event *), void *arg)
 {
     tm__clear_err();
-    return t->store->ops->scan(t->store, f, fn, arg);
+    return t->pc.store->ops->scan(t->pc.store, f, fn, arg);
 }
 
 typedef struct reprice_ctx {
@@ -497,7 +499,7 @@ int tm_reprice(tm *t, int64_t since_us, int64_t until_us, tm_reprice_result *out
 {
     reprice_ctx r = {t, since_us, until_us, 0, 0, 0};
     tm__clear_err();
-    int rc = tm__writer_exec(t->writer, reprice_task, &r);
+    int rc = tm__writer_exec(t->pc.writer, reprice_task, &r);
     memset(out, 0, sizeof *out);
     if (rc == TM_OK) {
         out->examined = r.examined;
@@ -512,13 +514,18 @@ int tm_reprice(tm *t, int64_t since_us, int64_t until_us, tm_reprice_result *out
 int tm__run_query(tm *t, const tm_query_spec *q, tm_qresult **out)
 {
     tm__clear_err();
-    return tm__query_run(t->store, &t->rollups, q, tm__now_us(), out);
+    return tm__query_run(t->pc.store, &t->rollups, q, tm__now_us(), out);
 }
 
 struct tm_report {
     tm_qresult *res;
     tm_buf json;
 };
+
+int tm_check(tm *t, const tm_check_request *rq, tm_check_result *out)
+{
+    return tm__check(&t->pc, rq, out, NULL);
+}
 
 int tm_report_run(tm *t, const char *const *params, tm_report **out)
 {
@@ -577,13 +584,14 @@ static int user_query(tm *t, const char *user, const char *from, const char *to,
     return rc;
 }
 
-int tm__user_usage_json(tm *t, const char *user, const char *period, const char *tz, tm_buf *b)
+int tm__user_month(tm *t, const char *user, const char *period, const char *tz, tm_user_month *u)
 {
-    char from[16], to[16], cost[48];
+    char from[16], to[16];
     int64_t y;
     unsigned m, d;
-    tm_qresult *total = NULL, *daily = NULL, *top = NULL;
+    tm_qresult *total = NULL;
     int rc = TM_OK;
+    memset(u, 0, sizeof *u);
     if (strchr(user, ',') || !*user)
         return tm__fail(TM_EINVAL, "user: '%s' is not a single user id", user);
     if (period) {
@@ -597,50 +605,62 @@ int tm__user_usage_json(tm *t, const char *user, const char *period, const char 
         tm_tz *z = NULL;
         if ((rc = tm__tz_load(tz ? tz : "UTC", &z)))
             return rc;
-        int64_t now = tm__now_us() / 1000000;
-        tm__civil_from_days((now + tm__tz_offset(z, now)) / 86400, &y, &m, &d);
+        tm__civil_from_days(tm__tz_local_day(z, tm__now_us() / 1000000), &y, &m, &d);
         tm__tz_free(z);
     }
     snprintf(from, sizeof from, "%04lld-%02u-01", (long long)y, m);
     snprintf(to, sizeof to, "%04lld-%02u-01", (long long)(m == 12 ? y + 1 : y), m == 12 ? 1 : m + 1);
+    snprintf(u->period, sizeof u->period, "%.7s", from);
     static const char *const by_day[] = {"interval", "day", NULL};
     static const char *const by_endpoint[] = {"group_by", "endpoint", "order_by", "events", "limit", "10", NULL};
     if ((rc = user_query(t, user, from, to, tz, NULL, &total)) ||
-        (rc = user_query(t, user, from, to, tz, by_day, &daily)) ||
-        (rc = user_query(t, user, from, to, tz, by_endpoint, &top)))
+        (rc = user_query(t, user, from, to, tz, by_day, &u->daily)) ||
+        (rc = user_query(t, user, from, to, tz, by_endpoint, &u->top)) ||
+        (rc = tm__quota_limit(&t->pc, user, "requests", u->limit, sizeof u->limit)))
         goto out;
-    tm__dec_format(total->totals.s.cost, 12, cost);
+    u->requests = total->totals.s.events;
+    u->tokens = total->totals.s.total;
+    u->cost = total->totals.s.cost;
+out:
+    tm__qresult_free(total);
+    if (rc)
+        tm__user_month_free(u);
+    return rc;
+}
+
+void tm__user_month_free(tm_user_month *u)
+{
+    tm__qresult_free(u->daily);
+    tm__qresult_free(u->top);
+    u->daily = u->top = NULL;
+}
+
+int tm__user_month_json(const tm_user_month *u, const char *user, tm_buf *b)
+{
+    char cost[48];
+    tm__dec_format(u->cost, 12, cost);
     tm__buf_puts(b, "{\"user_id\": ");
     tm__json_str(b, user, strlen(user));
-    char limit[48];
-    if ((rc = tm__quota_limit(t, user, "requests", limit, sizeof limit)))
-        goto out;
-    tm__buf_printf(b, ", \"period\": \"%.7s\", \"current_period\": {\"requests\": %lld, "
+    tm__buf_printf(b, ", \"period\": \"%s\", \"current_period\": {\"requests\": %lld, "
                       "\"tokens\": %lld, \"cost\": %s, \"limit\": %s},\n \"daily_breakdown\": [",
-                   from, (long long)total->totals.s.events, (long long)total->totals.s.total, cost, limit);
-    for (size_t i = daily->nrows; i-- > 0;) { /* newest first, as the lesson's SQL */
-        const tm_qrow *r = &daily->rows[i];
+                   u->period, (long long)u->requests, (long long)u->tokens, cost, u->limit);
+    for (size_t i = u->daily->nrows; i-- > 0;) { /* newest first, as the lesson's SQL */
+        const tm_qrow *r = &u->daily->rows[i];
         char label[40];
-        tm__period_label(daily, r->period, label, sizeof label);
+        tm__period_label(u->daily, r->period, label, sizeof label);
         tm__dec_format(r->s.cost, 12, cost);
         tm__buf_printf(b, "%s{\"date\": \"%s\", \"requests\": %lld, \"tokens\": %lld, \"cost\": %s}",
-                       i + 1 < daily->nrows ? ", " : "", label, (long long)r->s.events,
+                       i + 1 < u->daily->nrows ? ", " : "", label, (long long)r->s.events,
                        (long long)r->s.total, cost);
     }
     tm__buf_puts(b, "],\n \"top_endpoints\": [");
-    size_t shown = 0;
-    for (size_t i = 0; i < top->nrows; i++) {
-        const tm_qrow *r = &top->rows[i];
-        tm__buf_puts(b, shown++ ? ", {\"endpoint\": " : "{\"endpoint\": ");
+    for (size_t i = 0; i < u->top->nrows; i++) {
+        const tm_qrow *r = &u->top->rows[i];
+        tm__buf_puts(b, i ? ", {\"endpoint\": " : "{\"endpoint\": ");
         tm__json_str(b, r->dim[TM_D_ENDPOINT], strlen(r->dim[TM_D_ENDPOINT]));
         tm__buf_printf(b, ", \"calls\": %lld}", (long long)r->s.events);
     }
-    rc = tm__buf_puts(b, "]}\n");
-out:
-    tm__qresult_free(total);
-    tm__qresult_free(daily);
-    tm__qresult_free(top);
-    return rc;
+    return tm__buf_puts(b, "]}\n");
 }
 
 int tm_user_usage(tm *t, const char *user, const char *period, const char *tz, char **json)
@@ -648,7 +668,12 @@ int tm_user_usage(tm *t, const char *user, const char *period, const char *tz, c
     tm_buf b = TM_BUF_INIT;
     tm__clear_err();
     *json = NULL;
-    int rc = tm__user_usage_json(t, user, period, tz, &b);
+    tm_user_month u;
+    int rc = tm__user_month(t, user, period, tz, &u);
+    if (rc == TM_OK) {
+        rc = tm__user_month_json(&u, user, &b);
+        tm__user_month_free(&u);
+    }
     if (rc) {
         tm__buf_free(&b);
         return rc;
@@ -657,8 +682,8 @@ int tm_user_usage(tm *t, const char *user, const char *period, const char *tz, c
     return TM_OK;
 }
 
-struct tm_store *tm__store(tm *t) { return t->store; }
-struct tm_policy *tm__policy(tm *t) { return t->policy; }
+struct tm_store *tm__store(tm *t) { return t->pc.store; }
+const tm_pctx *tm__pctx(tm *t) { return &t->pc; }
 
 int tm__reload_policy(tm *t, const char *path)
 {
@@ -668,7 +693,7 @@ int tm__reload_policy(tm *t, const char *path)
         return rc;
     /* Swapped without a lock: the old one is kept until close, since a
      * check may still be reading it (policies change rarely). */
-    tm_policy *old = __atomic_exchange_n(&t->policy, p, __ATOMIC_ACQ_REL);
+    tm_policy *old = __atomic_exchange_n(&t->pc.policy, p, __ATOMIC_ACQ_REL);
     pthread_rwlock_wrlock(&t->catalog_lock);
     tm__policy_free(t->retired);
     t->retired = old;
@@ -681,7 +706,7 @@ void tm__set_event_hook(tm *t, void (*fn)(void *, const tm_event *), void *arg)
     t->event_hook_arg = arg;
     t->event_hook = fn;
 }
-struct tm_writer *tm__writer(tm *t) { return t->writer; }
+struct tm_writer *tm__writer(tm *t) { return t->pc.writer; }
 
 int tm__reload_prices(tm *t, const char *path)
 {
@@ -700,12 +725,12 @@ int tm__reload_prices(tm *t, const char *path)
 int tm_verify(tm *t, void (*fn)(void *, const char *), void *arg)
 {
     tm__clear_err();
-    int rc = tm__writer_flush(t->writer);
-    return rc ? rc : t->store->ops->verify(t->store, fn, arg);
+    int rc = tm__writer_flush(t->pc.writer);
+    return rc ? rc : t->pc.store->ops->verify(t->pc.store, fn, arg);
 }
 
 int tm_count(tm *t, int64_t *out)
 {
     tm__clear_err();
-    return t->store->ops->count(t->store, out);
+    return t->pc.store->ops->count(t->pc.store, out);
 }

@@ -101,9 +101,8 @@ static int parse_rule(tm_alert_rule *r, int i, const tm_jv *o, const char *path)
     if (!(v = tm__json_get(o, "threshold")) || (v->type != TM_J_NUMBER && v->type != TM_J_STRING) ||
         v->n >= sizeof r->threshold_text)
         return bad(path, i, "threshold", "is required (a number)");
-    char *end;
-    r->threshold = strtold(v->s, &end);
-    if (*end || end == v->s)
+    int cmp;
+    if (tm__dec_cmp(v->s, v->n, "0", 1, &cmp))
         return bad(path, i, "threshold", "must be a number");
     memcpy(r->threshold_text, v->s, v->n + 1);
     return TM_OK;
@@ -187,13 +186,16 @@ void tm__alerts_free(tm_alerts *a)
     free(a);
 }
 
-int tm__alert_holds(const tm_alert_rule *r, long double v)
+int tm__alert_holds(const tm_alert_rule *r, const char *v)
 {
+    int c;
+    if (tm__dec_cmp(v, strlen(v), r->threshold_text, strlen(r->threshold_text), &c))
+        return 0;
     switch (r->op) {
-    case TM_OP_GT: return v > r->threshold;
-    case TM_OP_GE: return v >= r->threshold;
-    case TM_OP_LT: return v < r->threshold;
-    default: return v <= r->threshold;
+    case TM_OP_GT: return c > 0;
+    case TM_OP_GE: return c >= 0;
+    case TM_OP_LT: return c < 0;
+    default: return c <= 0;
     }
 }
 

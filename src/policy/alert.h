@@ -30,8 +30,7 @@ typedef struct tm_alert_rule {
     char window_text[16];
     char tz[64];
     int op;
-    long double threshold;
-    char threshold_text[48];
+    char threshold_text[48]; /* a number's text, compared exactly (tm__dec_cmp) */
 } tm_alert_rule;
 
 typedef struct tm_webhook {
@@ -53,8 +52,10 @@ typedef struct tm_alerts {
 int tm__alerts_load(tm_alerts **out, const char *path);
 void tm__alerts_free(tm_alerts *a);
 
-/* 1 when value satisfies the rule's comparison with its threshold. */
-int tm__alert_holds(const tm_alert_rule *r, long double value);
+/* 1 when value (a number's text, as the report prints it) satisfies the
+ * rule's comparison with its threshold, compared exactly: no floating
+ * point touches a cost. 0 when it does not, or value is not a number. */
+int tm__alert_holds(const tm_alert_rule *r, const char *value);
 
 /* POSTs body to the webhook: up to max_tries tries, waiting backoff_s,
  * 2·backoff_s, ... (with jitter) between them, honouring nothing but 2xx as

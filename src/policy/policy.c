@@ -272,8 +272,7 @@ int tm__period_bounds(const tm_tier *t, int64_t now_us, int64_t *start_us, int64
     int rc = tm__tz_load(t->tz, &z);
     if (rc)
         return rc;
-    int64_t now = now_us / 1000000 - (now_us % 1000000 < 0);
-    int64_t local = now + tm__tz_offset(z, now), days = local / 86400 - (local % 86400 < 0);
+    int64_t now = now_us / 1000000 - (now_us % 1000000 < 0), days = tm__tz_local_day(z, now);
     int64_t y, s_day, r_day;
     unsigned m, d;
     tm__civil_from_days(days, &y, &m, &d);

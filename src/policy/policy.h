@@ -26,6 +26,8 @@
 #include "../core/dec.h"
 #include "../core/strmap.h"
 #include "../core/tz.h"
+#include "../query/query.h"
+#include "tokmeter.h"
 
 enum { TM_PERIOD_DAY, TM_PERIOD_WEEK, TM_PERIOD_MONTH };
 
@@ -98,5 +100,73 @@ void tm__rate_consume(tm_policy *p, const char *user, const char *operation, int
 
 /* Text of a limit's amount in its unit ("10000", "50", "12.5"). */
 void tm__limit_text(const tm_limit *l, tm_i128 v, char *buf);
+
+/* ---- quotas, checks and alert evaluation over a store (quota.c, evaluate.c) ----
+ *
+ * What they need of an open handle, and no more: the store, its writer,
+ * the rollups queries read, the policy (swapped whole on reload) and the
+ * users' period sums. The handle (src/lib) owns all of them; policy code
+ * borrows them for one call. */
+struct tm_usage_cache;
+typedef struct tm_pctx {
+    tm_store *store;
+    tm_writer *writer;
+    tm_rollups *rollups;
+    tm_policy *policy;              /* read with tm__pctx_policy: reload swaps it */
+    struct tm_usage_cache *usage;
+} tm_pctx;
+
+static inline tm_policy *tm__pctx_policy(const tm_pctx *c)
+{
+    return __atomic_load_n(&c->policy, __ATOMIC_ACQUIRE);
+}
+
+/* Users' sums over their current quota period, kept current by the commit
+ * hook so a check need not read the user's events. */
+struct tm_usage_cache *tm__usage_new(void);
+void tm__usage_free(struct tm_usage_cache *c);
+void tm__usage_commit(struct tm_usage_cache *c, tm_event *const *evs, const unsigned char *dup,
+                      size_t n, int64_t version);
+
+/* set: a user's tier (NULL: keep) and limit overrides as JSON
+ * {"limits": {...}} (NULL: none). */
+int tm__user_set(const tm_pctx *c, const char *user, const char *tier, const char *overrides);
+
+/* A user's quota at one instant: the effective tier, the period holding
+ * it, and the use of each of the tier's limits in that period. */
+typedef struct tm_quota {
+    tm_tier tier;           /* the config's tier with the user's overrides; name "" : none */
+    char set_tier[80];      /* the tier stored for the user ("" none), defined or not   */
+    int has;                /* any limit applies                                        */
+    int64_t start, reset;   /* the period [start, reset), µs                             */
+    tm_i128 used[TM_MAX_LIMITS]; /* per tier.limits[i], in its unit                      */
+} tm_quota;
+
+int tm__quota_get(const tm_pctx *c, const char *user, int64_t now_us, tm_quota *out);
+/* Appends q as the API's JSON object; extra (may be NULL) is added to each
+ * use first (a check's estimate). */
+void tm__quota_json(tm_buf *b, const char *user, const tm_quota *q, const tm_i128 *extra);
+/* The user's limit `name` as text, or "null". */
+int tm__quota_limit(const tm_pctx *c, const char *user, const char *name, char *buf, size_t cap);
+/* Quota and rate-limit check; with json, also its answer as JSON. */
+int tm__check(const tm_pctx *c, const tm_check_request *rq, tm_check_result *out, tm_buf *json);
+/* The fullest of a user's limits at now_us, in percent of its limit, as
+ * exact decimal text rounded half to even to 6 places, into buf[≥48]. */
+int tm__quota_percent(const tm_pctx *c, const char *user, int64_t now_us, char *buf);
+
+/* Evaluates every alert rule at now (evaluate.c): records state changes,
+ * posts them to the webhooks when deliver, and calls on(arg, body,
+ * delivery result) for each transition. */
+struct tm_alerts;
+int tm__alerts_evaluate(const tm_pctx *c, const struct tm_alerts *a, int64_t now, int deliver,
+                        void (*on)(void *arg, const char *body, int delivered), void *arg,
+                        int *transitions);
+
+/* The alert history newest first (firing_only: the pairs firing now), at
+ * most limit entries (0: all); records one state directly (the soft-limit
+ * outbox). */
+int tm__alert_history(const tm_pctx *c, int firing_only, size_t limit,
+                      int (*fn)(void *arg, const tm_alert_entry *e), void *arg);
+int tm__alert_record(const tm_pctx *c, tm_alert_change *ch); /* sets ch->changed */
 
 #endif

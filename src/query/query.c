@@ -27,6 +27,7 @@
 
 #include "../core/err.h"
 #include "../core/json.h"
+#include "../core/text.h"
 #include "../core/tmtime.h"
 
 #define US_PER_HOUR (3600LL * 1000000)
@@ -178,19 +179,8 @@ static int64_t period_of(run *x, int64_t t_us)
     size_t ci = (size_t)(slot & 1023);
     if (x->cache_slot[ci] == slot + 1)
         return x->cache_period[ci];
-    int64_t L = secs + tm__tz_offset(r->tz, secs), days = floor_div(L, 86400), Lp;
-    switch (r->interval) {
-    case TM_I_HOUR: Lp = floor_div(L, 3600) * 3600; break;
-    case TM_I_DAY: Lp = days * 86400; break;
-    case TM_I_WEEK: Lp = (days - ((days % 7 + 7 + 3) % 7)) * 86400; break;
-    default: {
-        int64_t y;
-        unsigned m, d;
-        tm__civil_from_days(days, &y, &m, &d);
-        Lp = tm__days_from_civil(y, m, 1) * 86400;
-    }
-    }
-    int64_t p = tm__tz_local_to_utc(r->tz, Lp) * 1000000;
+    _Static_assert((int)TM_I_HOUR == (int)TM_CAL_HOUR && (int)TM_I_MONTH == (int)TM_CAL_MONTH, "one order");
+    int64_t p = tm__tz_floor(r->tz, secs, r->interval) * 1000000;
     x->cache_slot[ci] = slot + 1;
     x->cache_period[ci] = p;
     return p;
@@ -657,8 +647,7 @@ void tm__metric_text(const tm_sums *s, const tm_sketch_acc *sk, int m, char *buf
     case TM_M_VALUE: tm__dec_format(s->value, 9, buf); return;
     case TM_M_COST: tm__dec_format(s->cost, 12, buf); return;
     case TM_M_ERROR_RATE:
-        snprintf(buf, cap, "%.6f", s->events ? (double)s->errors / (double)s->events : 0.0);
-        trim(buf);
+        tm__dec_ratio(s->errors, s->events ? s->events : 1, 6, buf);
         return;
     case TM_M_P50:
     case TM_M_P95:
@@ -781,19 +770,28 @@ int tm__qresult_csv(const tm_qresult *res, tm_buf *b)
     return rc;
 }
 
-/* A table for people: the columns most asked for; cost rounded to 4
- * decimals (the header says so); --json and --csv have every metric. */
+/* A table for people: the columns most asked for; counts with thousands
+ * separators; cost to 4 decimals, or to two significant digits when small,
+ * "unpriced" when no event of the row had a price and a '*' when some had
+ * none; columns sized by display width, values over 40 columns cut with an
+ * ellipsis. --json and --csv have every metric, exactly. */
 int tm__qresult_table(const tm_qresult *res, tm_buf *b)
 {
     static const int cols[] = {TM_M_EVENTS, TM_M_TOTAL, TM_M_COST, TM_M_UNPRICED,
                                TM_M_ERROR_RATE, TM_M_P50, TM_M_P95, TM_M_P99};
-    static const char *const heads[] = {"EVENTS", "TOKENS", "COST USD (4dp)", "UNPRICED",
+    static const char *const heads[] = {"EVENTS", "TOKENS", "COST USD", "UNPRICED",
                                         "ERR %", "P50 MS", "P95 MS", "P99 MS"};
+    enum { NCOLS = sizeof cols / sizeof cols[0], MAXW = 40 };
     size_t n = res->nrows + 1, ncol = (size_t)res->ngroup + (res->interval != TM_I_NONE);
-    size_t width[TM_NDIM + 1] = {0};
-    int rc = TM_OK;
+    size_t width[TM_NDIM + 1] = {0}, mw[NCOLS];
+    int rc = TM_OK, partly = 0;
     char label[64];
-    /* Column widths for the period and dimension columns. */
+    char(*cells)[NCOLS][64] = calloc(n, sizeof *cells);
+    if (!cells)
+        return TM_ENOMEM;
+    for (size_t k = 0; k < NCOLS; k++)
+        mw[k] = strlen(heads[k]);
+    /* The metric cells, and every column's width. */
     for (size_t i = 0; i < n; i++) {
         const tm_qrow *r = i < res->nrows ? &res->rows[i] : &res->totals;
         size_t c = 0;
@@ -803,16 +801,43 @@ int tm__qresult_table(const tm_qresult *res, tm_buf *b)
             else
                 snprintf(label, sizeof label, "TOTAL");
             if (strlen(label) > width[c])
-                width[c] = strlen(label);
+                width[c] = strlen(label) > 6 ? strlen(label) : 6;
             c++;
         }
         for (int g = 0; g < res->ngroup; g++, c++) {
             const char *v = i < res->nrows ? r->dim[res->group[g]] : (c == 0 ? "TOTAL" : "");
-            size_t l = strlen(v && *v ? v : "-");
+            size_t l = tm__text_width(v && *v ? v : "-");
             if (l > width[c])
-                width[c] = l < 40 ? l : 40;
+                width[c] = l < MAXW ? l : MAXW;
             if (strlen(tm__dim_names[res->group[g]]) > width[c])
                 width[c] = strlen(tm__dim_names[res->group[g]]);
+        }
+        for (size_t k = 0; k < NCOLS; k++) {
+            char *t = cells[i][k];
+            int m = cols[k];
+            if (m == TM_M_COST) {
+                if (r->s.events && r->s.unpriced == r->s.events) {
+                    snprintf(t, 64, "unpriced");
+                } else {
+                    tm__fmt_cost(r->s.cost, t);
+                    if (r->s.unpriced) {
+                        strcat(t, "*");
+                        partly = 1;
+                    }
+                }
+            } else if (m == TM_M_EVENTS || m == TM_M_TOTAL || m == TM_M_UNPRICED) {
+                tm__fmt_count(m == TM_M_EVENTS ? r->s.events : m == TM_M_TOTAL ? r->s.total : r->s.unpriced, t);
+            } else if (m == TM_M_ERROR_RATE) {
+                snprintf(t, 64, "%.2f", r->s.events ? 100.0 * (double)r->s.errors / (double)r->s.events : 0.0);
+            } else {
+                tm__metric_text(&r->s, &r->sk, m, t, 64);
+                if (strcmp(t, "null") == 0)
+                    snprintf(t, 64, "-");
+                else
+                    snprintf(t, 64, "%.1f", strtod(t, NULL));
+            }
+            if (strlen(t) > mw[k])
+                mw[k] = strlen(t);
         }
     }
     if (ncol == 0)
@@ -830,8 +855,8 @@ int tm__qresult_table(const tm_qresult *res, tm_buf *b)
     }
     if (ncol == 0)
         rc = tm__buf_printf(b, "%-5s  ", "");
-    for (size_t k = 0; k < sizeof cols / sizeof cols[0] && rc == TM_OK; k++)
-        rc = tm__buf_printf(b, "%*s%s", k == 2 ? 15 : 10, heads[k], k + 1 < sizeof cols / sizeof cols[0] ? "  " : "\n");
+    for (size_t k = 0; k < NCOLS && rc == TM_OK; k++)
+        rc = tm__buf_printf(b, "%*s%s", (int)mw[k], heads[k], k + 1 < NCOLS ? "  " : "\n");
     for (size_t i = 0; i < n && rc == TM_OK; i++) {
         const tm_qrow *r = i < res->nrows ? &res->rows[i] : &res->totals;
         c = 0;
@@ -846,29 +871,17 @@ int tm__qresult_table(const tm_qresult *res, tm_buf *b)
         for (int g = 0; g < res->ngroup && rc == TM_OK; g++, c++) {
             const char *v = i < res->nrows ? r->dim[res->group[g]]
                                            : (res->interval == TM_I_NONE && g == 0 ? "TOTAL" : "");
-            rc = tm__buf_printf(b, "%-*.*s  ", (int)width[c], 40, v && *v ? v : (i < res->nrows ? "-" : ""));
+            rc = tm__buf_cell(b, v && *v ? v : (i < res->nrows ? "-" : ""), width[c], 0);
+            if (rc == TM_OK)
+                rc = tm__buf_puts(b, "  ");
         }
         if (ncol == 0)
             rc = tm__buf_printf(b, "%-5s  ", i < res->nrows ? "" : "TOTAL");
-        for (size_t k = 0; k < sizeof cols / sizeof cols[0] && rc == TM_OK; k++) {
-            char t[64];
-            int m = cols[k];
-            if (m == TM_M_COST) {
-                tm__dec_format_fixed(r->s.cost, 12, 4, t);
-            } else if (m == TM_M_ERROR_RATE) {
-                snprintf(t, sizeof t, "%.2f", r->s.events ? 100.0 * (double)r->s.errors / (double)r->s.events : 0.0);
-            } else {
-                tm__metric_text(&r->s, &r->sk, m, t, sizeof t);
-                if (strcmp(t, "null") == 0)
-                    snprintf(t, sizeof t, "-");
-                else if (m >= TM_M_P50 && m <= TM_M_P99) {
-                    double v = strtod(t, NULL);
-                    snprintf(t, sizeof t, "%.1f", v);
-                }
-            }
-            rc = tm__buf_printf(b, "%*s%s", k == 2 ? 15 : 10, t,
-                                k + 1 < sizeof cols / sizeof cols[0] ? "  " : "\n");
-        }
+        for (size_t k = 0; k < NCOLS && rc == TM_OK; k++)
+            rc = tm__buf_printf(b, "%*s%s", (int)mw[k], cells[i][k], k + 1 < NCOLS ? "  " : "\n");
     }
+    if (rc == TM_OK && partly)
+        rc = tm__buf_puts(b, "* some events of the row have no price (see UNPRICED): the cost leaves them out\n");
+    free(cells);
     return rc;
 }

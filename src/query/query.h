@@ -19,7 +19,7 @@
 #include "../core/buf.h"
 #include "../core/tz.h"
 #include "../store/store.h"
-#include "rollup.h"
+#include "../rollup/rollup.h"
 
 enum { TM_I_NONE, TM_I_HOUR, TM_I_DAY, TM_I_WEEK, TM_I_MONTH };
 

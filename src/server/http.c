@@ -87,6 +87,8 @@ enum MHD_Result tm__reply(req *r, unsigned status, const tm_buf *b)
     MHD_add_response_header(resp, "Content-Type", "application/json");
     if (status == 401)
         MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"tokmeter\"");
+    if (status == 405 && r->allow[0])
+        MHD_add_response_header(resp, "Allow", r->allow);
     r->status = status;
     enum MHD_Result ok = MHD_queue_response(r->c, status, resp);
     MHD_destroy_response(resp);
@@ -177,18 +179,38 @@ static int authorize(req *r, enum MHD_Result *ret)
 
 /* ---- the request cycle ---- */
 
+static int route_matches(const route *rt, const char *url)
+{
+    size_t n = strlen(rt->path), sl = strlen(rt->suffix), ul = strlen(url);
+    if (rt->path[n - 1] != '/')
+        return strcmp(url, rt->path) == 0;
+    return ul > n + sl && strncmp(url, rt->path, n) == 0 && strcmp(url + ul - sl, rt->suffix) == 0 &&
+           !memchr(url + n, '/', ul - n - sl);
+}
+
+/* The methods url answers to, for a 405's Allow header ("GET, HEAD, PUT"). */
+static void allowed_methods(const char *url, char *out, size_t cap)
+{
+    static const char *const methods[] = {"GET", "HEAD", "POST", "PUT"};
+    size_t len = 0;
+    out[0] = '\0';
+    for (size_t m = 0; m < sizeof methods / sizeof methods[0]; m++) {
+        const char *want = strcmp(methods[m], "HEAD") == 0 ? "GET" : methods[m];
+        for (size_t i = 0; i < tm__nroutes; i++)
+            if (strcmp(tm__routes[i].method, want) == 0 && route_matches(&tm__routes[i], url)) {
+                len += (size_t)snprintf(out + len, cap - len, "%s%s", len ? ", " : "", methods[m]);
+                break;
+            }
+    }
+}
+
 static const route *find_route(const char *method, const char *url, int *ix, int *wrong_method)
 {
     *wrong_method = 0;
     for (size_t i = 0; i < tm__nroutes; i++) {
         const route *rt = &tm__routes[i];
-        size_t n = strlen(rt->path), sl = strlen(rt->suffix), ul = strlen(url);
-        int exact = rt->path[n - 1] != '/';
-        int match = exact ? strcmp(url, rt->path) == 0
-                          : ul > n + sl && strncmp(url, rt->path, n) == 0 &&
-                                strcmp(url + ul - sl, rt->suffix) == 0 &&
-                                !memchr(url + n, '/', ul - n - sl);
-        if (!match)
+        int exact = rt->path[strlen(rt->path) - 1] != '/';
+        if (!route_matches(rt, url))
             continue;
         if (strcmp(method, rt->method) == 0 ||
             (strcmp(method, "HEAD") == 0 && strcmp(rt->method, "GET") == 0)) {
@@ -224,8 +246,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         int wrong = 0;
         r->rt = find_route(method, url, &r->route_ix, &wrong);
         if (!r->rt) {
-            if (wrong)
-                return tm__reply_error(r, 405, "method_not_allowed", "%s is not allowed on %s", method, url);
+            if (wrong) {
+                allowed_methods(url, r->allow, sizeof r->allow);
+                return tm__reply_error(r, 405, "method_not_allowed", "%s is not allowed on %s (allowed: %s)", method, url, r->allow);
+            }
             return tm__reply_error(r, 404, "not_found", "no route %s %.200s (see docs/api.md)", method, url);
         }
         if (authorize(r, &ret))
@@ -345,11 +369,6 @@ void tm__alerts_nudge(srv *s)
     pthread_mutex_unlock(&s->amu);
 }
 
-static int soft_task(tm_store *st, void *arg)
-{
-    return st->ops->alert_set(st, arg, 1, tm__now_us());
-}
-
 void tm__soft_limit_alert(srv *s, const char *user, const char *warning, int64_t reset_us)
 {
     char rule[128], key[300], at[32], reset[32];
@@ -365,7 +384,7 @@ void tm__soft_limit_alert(srv *s, const char *user, const char *warning, int64_t
     tm__json_str(&b, warning, strlen(warning));
     tm__buf_printf(&b, ", \"at\": \"%s\"}", at);
     tm_alert_change c = {rule, key, "", "", b.data, 1, 0};
-    if (b.data && tm__writer_exec(tm__writer(s->t), soft_task, &c) == TM_OK && c.changed) {
+    if (b.data && tm__alert_record(tm__pctx(s->t), &c) == TM_OK && c.changed) {
         const char *kv[] = {"alert", b.data, NULL};
         tm__log(s, 2, "alert transition", kv);
         pthread_mutex_lock(&s->amu);
@@ -432,7 +451,7 @@ static void *evaluator(void *arg)
             memcpy(copy.hooks, s->alerts->hooks, (size_t)copy.nhooks * sizeof *copy.hooks);
             pthread_mutex_unlock(&s->amu);
             int n = 0;
-            if (tm__alerts_evaluate(s->t, &copy, tm__now_us(), 1, alert_logged, s, &n) != TM_OK) {
+            if (tm__alerts_evaluate(tm__pctx(s->t), &copy, tm__now_us(), 1, alert_logged, s, &n) != TM_OK) {
                 const char *kv[] = {"error", tm_errmsg(), NULL};
                 tm__log(s, 3, "alert evaluation failed", kv);
             }
@@ -528,6 +547,13 @@ static void reload(srv *s, const char *config_path)
     tm__log(s, 1, "reloaded", kv);
 }
 
+int tm_server_check_listen(const char *listen)
+{
+    struct sockaddr_storage ss;
+    int loopback;
+    return parse_listen(listen, &ss, &loopback);
+}
+
 int tm_server_run(tm *t, tm_server_config *cfg, const char *config_path)
 {
     struct sockaddr_storage ss;
@@ -558,10 +584,14 @@ int tm_server_run(tm *t, tm_server_config *cfg, const char *config_path)
     pthread_sigmask(SIG_BLOCK, &set, NULL); /* MHD's threads inherit the mask */
     tm__set_event_hook(t, event_log, s);
     evaluating = pthread_create(&eval_thread, NULL, evaluator, s) == 0;
+    /* The port is also given apart from the address so that MHD's own
+     * messages ("Failed to bind to port N") name the right one. */
+    uint16_t bind_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                                        : ((struct sockaddr_in *)&ss)->sin_port);
     struct MHD_Daemon *d = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
             (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
-        0, NULL, NULL, handler, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        bind_port, NULL, NULL, handler, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_THREAD_POOL_SIZE, cfg->threads, MHD_OPTION_NOTIFY_COMPLETED, completed, s,
         MHD_OPTION_CONNECTION_TIMEOUT, cfg->idle_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
         cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_per_ip,

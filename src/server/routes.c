@@ -146,7 +146,12 @@ static enum MHD_Result user_usage(req *r, const char *user, int envelope)
     if (tm__forbid_user(r, user, &ret))
         return ret;
     tm_buf b = TM_BUF_INIT, out = TM_BUF_INIT;
-    int rc = tm__user_usage_json(r->s->t, user, tm__arg(r, "period"), tm__arg(r, "tz"), &b);
+    tm_user_month u;
+    int rc = tm__user_month(r->s->t, user, tm__arg(r, "period"), tm__arg(r, "tz"), &u);
+    if (rc == TM_OK) {
+        rc = tm__user_month_json(&u, user, &b);
+        tm__user_month_free(&u);
+    }
     if (rc == TM_EINVAL)
         ret = tm__reply_error(r, 400, "invalid_query", "%s", tm_errmsg());
     else if (rc)
@@ -167,9 +172,12 @@ static enum MHD_Result user_usage(req *r, const char *user, int envelope)
 static enum MHD_Result get_quota_reply(req *r, const char *user)
 {
     tm_buf b = TM_BUF_INIT;
-    int rc = tm__quota_json(r->s->t, user, &b);
-    if (rc == TM_OK)
+    tm_quota q;
+    int rc = tm__quota_get(tm__pctx(r->s->t), user, tm__now_us(), &q);
+    if (rc == TM_OK) {
+        tm__quota_json(&b, user, &q, NULL);
         tm__buf_putc(&b, '\n');
+    }
     enum MHD_Result ret = rc ? tm__reply_error(r, 503, "store_error", "%s", tm_errmsg()) : tm__reply(r, 200, &b);
     tm__buf_free(&b);
     return ret;
@@ -213,7 +221,7 @@ static enum MHD_Result put_user(req *r)
     }
     if (tier && tier->type != TM_J_STRING)
         ret = tm__reply_error(r, 400, "invalid_body", "tier: must be a string");
-    else if (tm__user_set(r->s->t, user, tier ? tier->s : NULL, ov) != TM_OK)
+    else if (tm__user_set(tm__pctx(r->s->t), user, tier ? tier->s : NULL, ov) != TM_OK)
         ret = tm__reply_error(r, 400, "invalid_body", "%s", tm_errmsg());
     else
         ret = get_quota_reply(r, user);
@@ -257,7 +265,7 @@ static enum MHD_Result post_check(req *r)
     tm_check_result res;
     tm_buf b = TM_BUF_INIT;
     if (rc == TM_OK)
-        rc = tm__check(r->s->t, &rq, &res, &b);
+        rc = tm__check(tm__pctx(r->s->t), &rq, &res, &b);
     if (rc == TM_OK && res.soft_exceeded)
         tm__soft_limit_alert(r->s, rq.user_id, res.warning, res.reset_us);
     if (rc == TM_EINVAL)
@@ -301,7 +309,7 @@ static int seed_query(req *r, int64_t hours, const char *const *params, tm_qresu
                       int64_t *from, int64_t *to, enum MHD_Result *ret)
 {
     tm_query_spec q;
-    *to = tm__now_us();
+    *to = (tm__now_us() / 1000000 + 1) * 1000000; /* whole seconds, this one included */
     *from = *to - hours * 3600 * 1000000LL;
     tm__query_init(&q);
     int rc = tm__query_span(&q, *from, *to);
@@ -474,12 +482,7 @@ static enum MHD_Result seed_latency(req *r)
     char rate[32] = "null";
     const tm_sums *t = &sd.res->totals.s;
     if (t->events) {
-        snprintf(rate, sizeof rate, "%.4f", 100.0 * (double)(t->events - t->errors) / (double)t->events);
-        char *e = rate + strlen(rate) - 1;
-        while (*e == '0')
-            *e-- = '\0';
-        if (*e == '.')
-            *e = '\0';
+        tm__dec_ratio((tm_i128)(t->events - t->errors) * 100, t->events, 4, rate);
     }
     tm_buf b = TM_BUF_INIT;
     tm__buf_puts(&b, "{\"success\": true, \"data\": {\"latency_percentiles_ms\": {");
@@ -499,12 +502,11 @@ static enum MHD_Result seed_user(req *r)
 
 /* ---- alerts ---- */
 
-static int alert_row(void *arg, int64_t ts, const char *body)
+static int alert_row(void *arg, const tm_alert_entry *e)
 {
     tm_buf *b = arg;
-    (void)ts;
     tm__buf_puts(b, b->len > 12 ? ",\n  " : "\n  ");
-    return tm__buf_puts(b, body);
+    return tm__buf_puts(b, e->body);
 }
 
 static enum MHD_Result get_alerts(req *r)
@@ -516,8 +518,8 @@ static enum MHD_Result get_alerts(req *r)
     size_t n = limit ? strtoul(limit, NULL, 10) : 100;
     tm_buf b = TM_BUF_INIT;
     tm__buf_puts(&b, "{\"alerts\": [");
-    tm_store *st = tm__store(r->s->t);
-    int rc = st->ops->alert_list(st, firing && strcmp(firing, "0") != 0, n ? n : 100, alert_row, &b);
+    int rc = tm__alert_history(tm__pctx(r->s->t), firing && strcmp(firing, "0") != 0, n ? n : 100,
+                               alert_row, &b);
     tm__buf_puts(&b, "]}\n");
     ret = rc ? tm__reply_error(r, 503, "store_error", "%s", tm_errmsg()) : tm__reply(r, 200, &b);
     tm__buf_free(&b);
@@ -542,6 +544,23 @@ static enum MHD_Result readyz(req *r)
     if (s->ops->version(s, &v) != TM_OK)
         return tm__reply_error(r, 503, "not_ready", "%s", tm_errmsg());
     return healthz(r);
+}
+
+/* docs/openapi.yaml, compiled in by the Makefile (build/gen/openapi_data.c). */
+extern const unsigned char tm__openapi_yaml[];
+extern const unsigned long tm__openapi_yaml_len;
+
+static enum MHD_Result openapi(req *r)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        tm__openapi_yaml_len, (void *)tm__openapi_yaml, MHD_RESPMEM_PERSISTENT);
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, "Content-Type", "application/yaml");
+    r->status = 200;
+    enum MHD_Result ok = MHD_queue_response(r->c, 200, resp);
+    MHD_destroy_response(resp);
+    return ok;
 }
 
 static enum MHD_Result metrics(req *r)
@@ -577,6 +596,7 @@ const route tm__routes[] = {
     {"GET", "/healthz", "", "/healthz", SC_OPEN, healthz},
     {"GET", "/readyz", "", "/readyz", SC_OPEN, readyz},
     {"GET", "/metrics", "", "/metrics", SC_METRICS, metrics},
+    {"GET", "/openapi.yaml", "", "/openapi.yaml", SC_OPEN, openapi},
 };
 const size_t tm__nroutes = sizeof tm__routes / sizeof tm__routes[0];
 

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 
+#include "../store/store.h"
 #include "tokmeter.h"
 
 typedef struct tm_server_config {
@@ -34,11 +35,26 @@ void tm_server_defaults(tm_server_config *cfg);
  * Errors: TM_EINVAL naming the file and the key, TM_ENOTFOUND. */
 int tm_server_config_load(tm_server_config *cfg, const char *path);
 
+/* Checks a listen address ("HOST:PORT", "[::1]:PORT"): TM_OK, or TM_EINVAL
+ * with tm_errmsg() saying what is wrong. */
+int tm_server_check_listen(const char *listen);
+
 /* Serves the HTTP API over t until SIGINT or SIGTERM, then stops accepting,
  * lets in-flight requests finish and returns TM_OK. SIGHUP reloads the
  * config file (if any: limits, log level) and the prices. Errors (bad
  * listen address, port in use, no keys on a public address) return before
  * serving, with tm_errmsg() set. */
 int tm_server_run(tm *t, tm_server_config *cfg, const char *config_path);
+
+/* API keys (keys.c): what the daemon's auth checks and `tokmeter keys`
+ * manages. Create writes the new key (shown once) into key[cap ≥ 52] and
+ * its record into *rec. Check returns TM_ENOTFOUND for an unknown,
+ * malformed or revoked key. */
+int tm__key_create(tm *t, const char *scope, const char *user, const char *name, char *key,
+                   size_t cap, tm_key_rec *rec);
+int tm__key_revoke(tm *t, const char *id);
+int tm__key_list(tm *t, int (*fn)(void *arg, const tm_key_rec *k), void *arg);
+int tm__key_check(tm *t, const char *presented, tm_key_rec *out);
+int tm__keys_active(tm *t, int *n);
 
 #endif

@@ -60,6 +60,7 @@ struct req {
     int has_key;
     unsigned status;
     size_t nevents;
+    char allow[32];         /* a 405's Allow header: the route's methods       */
 };
 
 extern const route tm__routes[];

@@ -10,11 +10,11 @@
  *          resource_type→dict, session_id, resource_id, value, tokens...,
  *          latency_ns, success, status_code, error, cache_hit, cost_pusd,
  *          cost_source, metadata, project→dict)
- *   rollup(proj, hour, d0..d6, sums, sketch)   hourly cells (query/rollup.h),
+ *   rollup(proj, hour, d0..d6, sums, sketch)   hourly cells (rollup/rollup.h),
  *                                     and the daily per-user cells
  *   urollup(same columns, keyed by proj, day, d2 = user)   daily per-user
  *                                     cells by model and by endpoint (schema 8)
- *   keys, users, alert_state, alert_events     (lib/keys.c, lib/quota.c, ...)
+ *   keys, users, alert_state, alert_events     (server/keys.c, policy/quota.c, ...)
  *   import_files(path, ...)           importers' per-file progress (ingest/)
  *
  * Index layout decides insert speed once commits are batched. `seq` is the
@@ -353,6 +353,7 @@ static int sq_open(const char *path, tm_store **out)
     if (!s)
         return TM_ENOMEM;
     s->base.ops = &tm__sqlite_ops;
+    s->base.meta = &tm__sqlite_meta;
     pthread_mutex_init(&s->rmu, NULL);
     pthread_mutex_init(&s->ck_mu, NULL);
     pthread_cond_init(&s->ck_cv, NULL);
@@ -691,7 +692,7 @@ static int try_replace(sqlite_store *s, const tm_event *e, int64_t seq, tm_fact 
     sqlite3_reset(s->fact_get);
     if (rc || old->has_latency || (e->has & TM_HAS_LATENCY))
         return rc;
-    if (e->total_tokens < old->total || (e->total_tokens == old->total && e->value_nano <= old->value))
+    if (!tm__copy_larger(e->total_tokens, e->value_nano, old->total, old->value))
         return TM_OK;
     sqlite3_bind_int64(s->del, 1, seq);
     if ((rc = step_done(s->w, s->del, "replace event")) == TM_OK)
@@ -1336,27 +1337,30 @@ static int sq_alert_set(tm_store *base, const tm_alert_change *chs, size_t n, in
     return TM_OK;
 }
 
-/* Calls fn(arg, ts, body) for alert history (newest first; firing_only:
- * the currently firing alerts' last transition), at most limit. */
+/* Calls fn for alert history (newest first; firing_only: the currently
+ * firing alerts' last transition), at most limit. */
 static int sq_alert_list(tm_store *base, int firing_only, size_t limit,
-                         int (*fn)(void *, int64_t, const char *), void *arg)
+                         int (*fn)(void *, const tm_alert_entry *), void *arg)
 {
     sqlite_store *s = (sqlite_store *)base;
     sqlite3_stmt *st = NULL;
     int rc = TM_OK, step = SQLITE_DONE;
     pthread_mutex_lock(&s->rmu);
     const char *sql = firing_only
-        ? "SELECT e.ts, e.body FROM alert_state a JOIN alert_events e ON e.seq ="
+        ? "SELECT e.ts, e.body, e.rule, e.key, e.state FROM alert_state a JOIN alert_events e ON e.seq ="
           " (SELECT MAX(seq) FROM alert_events WHERE rule = a.rule AND key = a.key)"
           " WHERE a.firing = 1 ORDER BY e.seq DESC LIMIT ?1"
-        : "SELECT ts, body FROM alert_events ORDER BY seq DESC LIMIT ?1";
+        : "SELECT ts, body, rule, key, state FROM alert_events ORDER BY seq DESC LIMIT ?1";
     if (sqlite3_prepare_v2(s->r, sql, -1, &st, NULL) != SQLITE_OK) {
         rc = sqerr(s->r, "prepare alerts");
         goto out;
     }
     sqlite3_bind_int64(st, 1, limit ? (int64_t)limit : -1);
-    while (rc == TM_OK && (step = sqlite3_step(st)) == SQLITE_ROW)
-        rc = fn(arg, sqlite3_column_int64(st, 0), col_text(st, 1));
+    while (rc == TM_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
+        tm_alert_entry e = {sqlite3_column_int64(st, 0), col_text(st, 2), col_text(st, 3),
+                            col_text(st, 4), col_text(st, 1)};
+        rc = fn(arg, &e);
+    }
     if (rc == TM_OK && step != SQLITE_DONE)
         rc = sqerr(s->r, "read alerts");
 out:
@@ -1551,10 +1555,13 @@ const struct tm_store_ops tm__sqlite_ops = {
     .load_rollups = sq_load_rollups, .scan_user_cells = sq_scan_user_cells,
     .version = sq_version, .scan_facts = sq_scan_facts,
     .dict_id = sq_dict_id, .dict_name = sq_dict_name, .scan = sq_scan, .count = sq_count,
-    .reprice = sq_reprice, .verify = sq_verify, .key_put = sq_key_put,
-    .key_list = sq_key_list, .key_revoke = sq_key_revoke, .user_put = sq_user_put,
-    .user_get = sq_user_get, .alert_set = sq_alert_set, .alert_list = sq_alert_list,
-    .file_list = sq_file_list, .file_put = sq_file_put, .set_cache = sq_set_cache,
+    .reprice = sq_reprice, .verify = sq_verify, .set_cache = sq_set_cache,
+};
+
+const struct tm_meta_ops tm__sqlite_meta = {
+    .key_put = sq_key_put, .key_list = sq_key_list, .key_revoke = sq_key_revoke,
+    .user_put = sq_user_put, .user_get = sq_user_get, .alert_set = sq_alert_set,
+    .alert_list = sq_alert_list, .file_list = sq_file_list, .file_put = sq_file_put,
 };
 
 /* SQLite keeps memory statistics by default, behind a global mutex taken

@@ -12,10 +12,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../query/rollup.h"
+#include "../rollup/rollup.h"
 #include "tokmeter.h"
 
 typedef struct tm_store tm_store;
+
+/* One transition of the alert history, as stored (strings valid during
+ * the callback). */
+typedef struct tm_alert_entry {
+    int64_t ts_us;
+    const char *rule, *key, *state; /* state: "firing" or "resolved"          */
+    const char *body;               /* the notification as sent (JSON)         */
+} tm_alert_entry;
 
 /* A (rule, key) state to record. */
 typedef struct tm_alert_change {
@@ -44,6 +52,7 @@ typedef struct tm_file_rec {
                                    before offset (fewer when the file is short) */
 } tm_file_rec;
 
+/* The events-and-rollups part of a backend. */
 struct tm_store_ops {
     const char *name;
 
@@ -107,6 +116,20 @@ struct tm_store_ops {
                    int (*fn)(void *arg, tm_event *ev), void *arg, int64_t *examined,
                    int64_t *changed, __int128 *delta);
 
+    /* Integrity checks, one report line each through fn; TM_ECORRUPT if any
+     * fails. */
+    int (*verify)(tm_store *s, void (*fn)(void *arg, const char *line), void *arg);
+
+    /* Sets the writer connection's page cache to kib KiB (writer thread
+     * only). A bulk import that only appends needs less than the daemon. */
+    int (*set_cache)(tm_store *s, size_t kib);
+};
+
+/* The metadata part of a backend: API keys, users' tiers, alert state
+ * and history, importers' progress. Small tables written rarely, apart
+ * from the events, so a second backend can bring up the events part first
+ * and this one after it. */
+struct tm_meta_ops {
     /* API keys. put and revoke: writer thread only (tm__writer_exec). list
      * calls fn for every key, or only key `id` when id is not NULL. */
     int (*key_put)(tm_store *s, const tm_key_rec *k);
@@ -126,11 +149,7 @@ struct tm_store_ops {
      * thread only); alert_list walks the history newest first. */
     int (*alert_set)(tm_store *s, const tm_alert_change *ch, size_t n, int64_t now_us);
     int (*alert_list)(tm_store *s, int firing_only, size_t limit,
-                      int (*fn)(void *arg, int64_t ts_us, const char *body), void *arg);
-
-    /* Integrity checks, one report line each through fn; TM_ECORRUPT if any
-     * fails. */
-    int (*verify)(tm_store *s, void (*fn)(void *arg, const char *line), void *arg);
+                      int (*fn)(void *arg, const tm_alert_entry *e), void *arg);
 
     /* Importers' progress: file_list calls fn for each file of `kind`
      * (strings valid during the call; any thread); file_put records n in
@@ -138,18 +157,17 @@ struct tm_store_ops {
     int (*file_list)(tm_store *s, const char *kind, int (*fn)(void *arg, const tm_file_rec *r),
                      void *arg);
     int (*file_put)(tm_store *s, const tm_file_rec *recs, size_t n, int64_t now_us);
-
-    /* Sets the writer connection's page cache to kib KiB (writer thread
-     * only). A bulk import that only appends needs less than the daemon. */
-    int (*set_cache)(tm_store *s, size_t kib);
 };
 
-/* Every backend's handle starts with this. */
+/* Every backend's handle starts with this: the events-and-rollups part
+ * (ops) and the metadata part (meta). */
 struct tm_store {
     const struct tm_store_ops *ops;
+    const struct tm_meta_ops *meta;
 };
 
 extern const struct tm_store_ops tm__sqlite_ops;
+extern const struct tm_meta_ops tm__sqlite_meta;
 
 /* Opens the store named by path with the backend it names. */
 int tm__store_open(const char *path, tm_store **out);

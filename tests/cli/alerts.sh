@@ -111,4 +111,24 @@ out=$(grep -c '^ok ' "$W/hooks")
 check "both reached the webhook, signed" eq "$out" 2
 kill -TERM "$(cat "$W/live.pid")"; wait "$(cat "$W/live.pid")"; rm -f "$W/live.pid"
 
+# --- thresholds compare exactly: a pico-dollar over $12,345,678 is over -------
+# (20 significant digits: a long double reads both as 12345678 and never fires)
+cat > "$W/exact.json" <<JSON
+{"alerts": {"rules": [
+  {"name": "over", "metric": "cost_usd", "window": "day", "op": ">", "threshold": "12345678"},
+  {"name": "at-most", "metric": "cost_usd", "window": "day", "op": "<=", "threshold": "1.2345678e7"}]}}
+JSON
+X="$TM --db $W/exact.db --config $W/exact.json"
+printf '%s\n' '{"timestamp":"2026-06-10T09:00:00Z","provider":"x","cost_usd":"6000000.000000000001"}' \
+    '{"timestamp":"2026-06-10T10:00:00Z","provider":"x","cost_usd":"6345678"}' | $X ingest >/dev/null
+out=$($X alerts check --at 2026-06-10T12:00:00Z 2>"$W/exact.err"); rc=$?
+check "exact threshold: exit 0" eq "$rc" 0
+check "exact threshold: over by one pico-dollar fires" has "$out" '"rule": "over", "key": "*", "scope": "global", "state": "firing", "metric": "cost_usd", "value": 12345678.000000000001,'
+case "$out" in *'"at-most"'*) bad "exact threshold: at-most must not fire: $out";; *) ok;; esac
+cat > "$W/badthr.json" <<JSON
+{"alerts": {"rules": [{"name": "b", "metric": "cost_usd", "window": "day", "threshold": "5O"}]}}
+JSON
+out=$($TM --db "$W/exact.db" --config "$W/badthr.json" alerts check 2>&1); rc=$?
+check "threshold that is not a number: refused" has "$out/$rc" 'threshold: must be a number'
+
 finish

@@ -27,6 +27,9 @@ start docs "$W/docs.db" "$P"
 out=$(python3 tests/cli/doccheck.py docs/api.md "$P"); rc=$?
 echo "  $out" >&2
 check "docs/api.md examples" eq "$rc" 0
+out=$(python3 tests/cli/openapi.py src/server/routes.c docs/openapi.yaml "$P"); rc=$?
+echo "  $out" >&2
+check "openapi.yaml: the routes the daemon registers, served" eq "$rc" 0
 stop docs; check "docs daemon exits 0" eq "$?" 0
 
 # --- routes and shapes, no keys ----------------------------------------------
@@ -40,7 +43,8 @@ start routes "$DB" "$P" --config "$W/cfg.json"
 now=$(date -u +%Y-%m-%dT%H:00:00Z)
 curl -s "$U/v1/events" -d "[{\"id\":\"a\",\"provider\":\"openai\",\"model\":\"gpt-4o\",\"user_id\":\"u1\",\"endpoint\":\"/chat\",\"input_tokens\":1000,\"latency_ms\":500},
   {\"id\":\"b\",\"provider\":\"anthropic\",\"model\":\"claude-haiku-4-5\",\"user_id\":\"u2\",\"endpoint\":\"/sum\",\"output_tokens\":100,\"success\":false,\"latency_ms\":900}]" >/dev/null
-check "five events fit" eq "$(code "$U/v1/events" -d '[{},{},{},{},{}]')" 200
+m='{"metric_type":"m"}'
+check "five events fit" eq "$(code "$U/v1/events" -d "[$m,$m,$m,$m,$m]")" 200
 check "six events are too many" eq "$(code "$U/v1/events" -d '[{},{},{},{},{},{}]')" 413
 check "too many: the code" eq "$(grep -o '"code":"[a-z_]*"' "$W/body")" '"code":"too_many_events"'
 check "malformed JSON 400" eq "$(code "$U/v1/events" -d '{"a":')" 400

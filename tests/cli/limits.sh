@@ -40,10 +40,10 @@ for fmt in array ndjson; do
         gen $n $fmt "c$fmt$n" > "$W/in"
         out=$($TMSAN --db "$DB" ingest --json "$W/in" 2>"$W/err"); rc=$?
         check "cli $fmt $n: exit" eq "$rc" 0
-        check "cli $fmt $n: answer" eq "$out" "{\"accepted\": $n, \"duplicates\": 0, \"rejected\": 0}"
+        check "cli $fmt $n: answer" eq "$out" "{\"accepted\": $n, \"duplicates\": 0, \"rejected\": []}"
         check "cli $fmt $n: stored" eq "$(stored "$DB" "c$fmt$n")" "$(want $n)"
         out=$($TMSAN --db "$DB" ingest --json "$W/in" 2>>"$W/err"); rc=$?
-        check "cli $fmt $n: again, all duplicates" eq "$out/$rc" "{\"accepted\": 0, \"duplicates\": $n, \"rejected\": 0}/0"
+        check "cli $fmt $n: again, all duplicates" eq "$out/$rc" "{\"accepted\": 0, \"duplicates\": $n, \"rejected\": []}/0"
     done
 done
 $TMSAN --db "$DB" verify >/dev/null 2>&1; check "cli store verifies" eq "$?" 0

@@ -29,9 +29,9 @@ while [ $i -lt 500 ]; do
     i=$((i + 1))
 done
 out=$($TM --db "$DB" ingest --json "$W/events.ndjson"); rc=$?
-check "first ingest" eq "$out/$rc" '{"accepted": 500, "duplicates": 0, "rejected": 0}/0'
+check "first ingest" eq "$out/$rc" '{"accepted": 500, "duplicates": 0, "rejected": []}/0'
 out=$($TM --db "$DB" ingest --json < "$W/events.ndjson"); rc=$?
-check "second ingest: all duplicates" eq "$out/$rc" '{"accepted": 0, "duplicates": 500, "rejected": 0}/0'
+check "second ingest: all duplicates" eq "$out/$rc" '{"accepted": 0, "duplicates": 500, "rejected": []}/0'
 out=$(sqlite3 "$DB" "SELECT COUNT(*), COUNT(DISTINCT id), SUM(input_tokens) FROM events")
 check "stored once" eq "$out" "500|500|124750"
 $TM --db "$DB" verify >/dev/null; check "verify after ingest" eq "$?" 0
@@ -45,7 +45,7 @@ check "events --user" eq "$out" 71
 # A JSON array works too, and the events round-trip through events --json.
 $TM --db "$DB" events --all --json > "$W/dump.json"
 out=$($TM --db "$W/copy.db" ingest --json "$W/dump.json")
-check "array ingest of a dump" eq "$out" '{"accepted": 500, "duplicates": 0, "rejected": 0}'
+check "array ingest of a dump" eq "$out" '{"accepted": 500, "duplicates": 0, "rejected": []}'
 a=$(sqlite3 "$DB" "SELECT SUM(input_tokens), SUM(latency_ns), SUM(total_tokens) FROM events")
 b=$(sqlite3 "$W/copy.db" "SELECT SUM(input_tokens), SUM(latency_ns), SUM(total_tokens) FROM events")
 check "dump round-trip keeps numbers" eq "$a" "$b"
@@ -75,9 +75,9 @@ $TMSAN --db "$W/hostile.db" verify >/dev/null; check "verify after hostile input
 out=$($TMSAN --db "$W/track.db" track --id t1 --provider openai --model gpt-4o-mini \
       --prompt-tokens 1000 --completion-tokens 200 --latency-ms 812.4 --user-id u1 \
       --metadata '{"k":"v"}' --json)
-check "track --json" eq "$out" '{"accepted": 1, "duplicates": 0, "rejected": 0}'
+check "track --json" eq "$out" '{"accepted": 1, "duplicates": 0, "rejected": []}'
 out=$($TMSAN --db "$W/track.db" track --id t1 --provider openai --json)
-check "track duplicate" eq "$out" '{"accepted": 0, "duplicates": 1, "rejected": 0}'
+check "track duplicate" eq "$out" '{"accepted": 0, "duplicates": 1, "rejected": []}'
 err=$($TMSAN --db "$W/track.db" track --input-tokens 1.5 2>&1); rc=$?
 check "track bad value" eq "$err/$rc" "tokmeter track: input_tokens: must be a non-negative integer/2"
 err=$($TMSAN --db "$W/track.db" track --usage '{"prompt_tokens":1}' --input-tokens 3 2>&1); rc=$?
@@ -117,7 +117,7 @@ out=$(TOKMETER_PRICES="$W/my-prices.json" $TM --db "$PDB" reprice)
 check "reprice again: nothing changes" eq "$out" "repriced 4 events: 0 changed, total cost +0 USD"
 printf '{"models": [{"provider": "x", "model": "y", "input_usd_per_mtok": "abc"}]}' > "$W/bad-prices.json"
 err=$($TM --db "$PDB" --prices "$W/bad-prices.json" events 2>&1); rc=$?
-check "bad price file names file and field" eq "$err/$rc" "tokmeter: cannot open store $PDB: $W/bad-prices.json: models[0].input_usd_per_mtok: must be a decimal number/1"
+check "bad price file names file and field" eq "$err/$rc" "tokmeter events: price file $W/bad-prices.json: models[0].input_usd_per_mtok: must be a decimal number/1"
 # prices list --json is itself a price file that prices the same.
 $TM prices list --json > "$W/all-prices.json"
 a=$($TM prices cost --provider anthropic --model claude-opus-4-1 --input-tokens 12345 --output-tokens 678 --cache-write-tokens 90 --cache-write-1h-tokens 40 --json | grep -o '"cost_usd": [0-9.]*')
@@ -191,9 +191,9 @@ check "no acknowledged event lost" eq "$missing" 0
 check "no event stored twice" eq "$dups" 0
 $TM --db "$CDB" verify > "$W/verify.out"; check "verify after crashes" eq "$?" 0
 # Re-sending every acknowledged event after the crashes: all duplicates.
-sed 's/.*/{"id":"&"}/' "$W/acked.all" > "$W/resend.ndjson"
+sed 's/.*/{"id":"&","provider":"p"}/' "$W/acked.all" > "$W/resend.ndjson"
 out=$($TM --db "$CDB" ingest --json "$W/resend.ndjson")
-check "re-sent after crash are duplicates" eq "$out" "{\"accepted\": 0, \"duplicates\": $nacked, \"rejected\": 0}"
+check "re-sent after crash are duplicates" eq "$out" "{\"accepted\": 0, \"duplicates\": $nacked, \"rejected\": []}"
 
 # --- serve ----------------------------------------------------------------
 SDB="$W/serve.db"
@@ -205,9 +205,9 @@ U="http://127.0.0.1:$PORT"
 out=$(curl -s "$U/healthz"); check "healthz" eq "$out" '{"status":"ok"}'
 out=$(curl -s -X POST "$U/v1/events" -d '{"id":"s1","provider":"openai","input_tokens":5}')
 check "POST one event" eq "$out" '{"accepted":1,"duplicates":0,"rejected":[]}'
-out=$(curl -s -X POST "$U/v1/events" -d '[{"id":"s1"},{"id":"s2"},{"id":"s3","input_tokens":-1}]')
+out=$(curl -s -X POST "$U/v1/events" -d '[{"id":"s1","provider":"openai"},{"id":"s2","model":"m"},{"id":"s3","input_tokens":-1}]')
 check "POST array" eq "$out" '{"accepted":1,"duplicates":1,"rejected":[{"index":2,"error":"input_tokens: must be a non-negative integer"}]}'
-out=$(printf '{"id":"n1"}\n{"id":"n2"}\n' | curl -s -X POST -H 'Content-Type: application/x-ndjson' --data-binary @- "$U/v1/events")
+out=$(printf '{"id":"n1","provider":"p"}\n{"id":"n2","provider":"p"}\n' | curl -s -X POST -H 'Content-Type: application/x-ndjson' --data-binary @- "$U/v1/events")
 check "POST NDJSON" eq "$out" '{"accepted":2,"duplicates":0,"rejected":[]}'
 out=$(curl -s -X POST -H 'Idempotency-Key: k-1' "$U/v1/events" -d '{"provider":"x"}')
 out2=$(curl -s -X POST -H 'Idempotency-Key: k-1' "$U/v1/events" -d '{"provider":"x"}')
@@ -234,5 +234,27 @@ check "served events stored" eq "$out" 6
 $TM serve --listen 0.0.0.0:1 >/dev/null 2>"$W/err"; rc=$?
 check "serve refuses non-loopback without keys" eq "$rc" 1
 grep -q "not a loopback address" "$W/err"; check "refusal says why" eq "$?" 0
+
+# --- quota: the table and --json show the same numbers ----------------------
+echo '{"tiers": {"pro": {"period": "month", "limits": {"requests": 10, "cost_usd": {"limit": "5", "soft": true}}}}, "default_tier": "pro"}' > "$W/q.json"
+echo '{"user_id":"qu1","provider":"openai","model":"gpt-4o-mini","input_tokens":1000}' | $TM --db "$W/q.db" ingest >/dev/null
+out=$($TM --db "$W/q.db" --config "$W/q.json" quota qu1 | tail -2); rc=$?
+check "quota table" eq "$out/$rc" "requests                                   10                1                9
+cost_usd                                    5          0.00015          4.99985  (soft)/0"
+out=$($TM --db "$W/q.db" --config "$W/q.json" quota qu1 --json | jget 'd["limits"]["cost_usd"]')
+check "quota --json" eq "$out" "{'limit': 5, 'used': 0.00015, 'remaining': 4.99985, 'soft': True}"
+
+# --- usage: the human view is the same month as --json ----------------------
+for i in 1 2 3; do echo "{\"timestamp\":\"2026-10-0${i}T10:00:00Z\",\"user_id\":\"uu\",\"provider\":\"openai\",\"model\":\"gpt-4o-mini\",\"endpoint\":\"/chat\",\"input_tokens\":$((i*100))}"; done | $TM --db "$W/uu.db" ingest >/dev/null
+out=$($TM --db "$W/uu.db" usage uu --period 2026-10 --tz UTC); rc=$?
+check "usage table" eq "$out/$rc" "uu in 2026-10: 3 events, 600 tokens, \$0.00009
+
+DATE             EVENTS       TOKENS       COST USD
+2026-10-03            1          300       0.000045
+2026-10-02            1          200        0.00003
+2026-10-01            1          100       0.000015
+
+TOP ENDPOINTS                                 CALLS
+/chat                                             3/0"
 
 finish

@@ -127,3 +127,75 @@ Test(dec, round_trip)
         cr_expect_str_eq(buf, texts[i]);
     }
 }
+
+/* Exact comparison of number texts, as alert thresholds use it. */
+Test(dec, cmp_table)
+{
+    static const struct {
+        const char *a, *b;
+        int want;
+    } cases[] = {
+        {"0", "0", 0},          {"0", "-0", 0},          {"0.0", "0e5", 0},
+        {"1", "1.000", 0},      {"80", "80", 0},         {"79.999999", "80", -1},
+        {"80.0000001", "80", 1}, {"0.0375", "3.75e-2", 0}, {"0.00036", "0.000360000000", 0},
+        {"-1", "1", -1},        {"-2", "-1", -1},        {"1e3", "999.9999999", 1},
+        {"100", "99", 1},       {"0.1", "0.09", 1},      {"007", "7", 0},
+        {"12345678901234567890123456789012345678901234567890", "1.2345678901234567890123456789012345678901234567890e49", 0},
+        {"12345678901234567890123456789012345678901234567891", "1.2345678901234567890123456789012345678901234567890e49", 1},
+        {"0.000000000000000000000000000001", "0", 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int got = 9, back = 9;
+        cr_assert_eq(tm__dec_cmp(cases[i].a, strlen(cases[i].a), cases[i].b, strlen(cases[i].b), &got), TM_DEC_OK,
+                     "%s vs %s: not parsed", cases[i].a, cases[i].b);
+        cr_expect_eq(got, cases[i].want, "%s vs %s: got %d, want %d", cases[i].a, cases[i].b, got, cases[i].want);
+        tm__dec_cmp(cases[i].b, strlen(cases[i].b), cases[i].a, strlen(cases[i].a), &back);
+        cr_expect_eq(back, -cases[i].want, "%s vs %s reversed: got %d", cases[i].b, cases[i].a, back);
+    }
+    const char *bad[] = {"", ".5", "5.", "1e", "NaN", "1 ", "--1", "0x10"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int got;
+        cr_expect_eq(tm__dec_cmp(bad[i], strlen(bad[i]), "1", 1, &got), TM_DEC_SYNTAX, "'%s' accepted", bad[i]);
+    }
+}
+
+/* Against the integer order of the same values at one scale. */
+Test(dec, cmp_matches_integers)
+{
+    uint64_t x = 88172645463325252ull;
+    for (int i = 0; i < 20000; i++) {
+        int64_t v[2];
+        char t[2][64];
+        int64_t raw[2];
+        for (int k = 0; k < 2; k++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            raw[k] = i % 7 == 0 && k == 1 ? raw[0] : (int64_t)(x % 2000000001) - 1000000000;
+            tm__dec_format(raw[k], (int)(x % 10), t[k]); /* equal raws may get other scales */
+            cr_assert_eq(tm__dec_parse(t[k], strlen(t[k]), 9, 1, &v[k]), TM_DEC_OK, "%s", t[k]);
+        }
+        int got;
+        cr_assert_eq(tm__dec_cmp(t[0], strlen(t[0]), t[1], strlen(t[1]), &got), TM_DEC_OK);
+        int want = (v[0] > v[1]) - (v[0] < v[1]);
+        cr_assert_eq(got, want, "%s vs %s: got %d, want %d", t[0], t[1], got, want);
+    }
+}
+
+Test(dec, ratio)
+{
+    static const struct {
+        long long num, den;
+        int places;
+        const char *want;
+    } cases[] = {
+        {0, 1, 6, "0"},           {1, 1, 6, "1"},          {2, 40, 6, "0.05"},
+        {1, 3, 6, "0.333333"},    {2, 3, 6, "0.666667"},   {1, 2000000, 6, "0"}, /* 0.0000005: half to even */
+        {3, 2000000, 6, "0.000002"}, {9999, 10000, 2, "1"}, {1897, 2000, 4, "0.9485"},
+        {100 * 19, 20, 4, "95"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char buf[64];
+        tm__dec_ratio(cases[i].num, cases[i].den, cases[i].places, buf);
+        cr_expect_str_eq(buf, cases[i].want, "%lld/%lld at %d: got %s, want %s", cases[i].num, cases[i].den,
+                         cases[i].places, buf, cases[i].want);
+    }
+}

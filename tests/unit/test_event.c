@@ -34,6 +34,9 @@ static const struct {
     const char *err; /* exact message */
 } bad[] = {
     {"{\"input_tokens\": -1}", "input_tokens: must be a non-negative integer"},
+    {"{}", "provider: missing: an LLM call needs a provider or a model (or its tokens or cost); any other event needs its metric_type"},
+    {"{\"user_id\": \"u1\", \"endpoint\": \"/chat\"}", "provider: missing: an LLM call needs a provider or a model (or its tokens or cost); any other event needs its metric_type"},
+    {"{\"metric_type\": \"llm_call\", \"provider\": \"\"}", "provider: missing: an LLM call needs a provider or a model (or its tokens or cost); any other event needs its metric_type"},
     {"{\"input_tokens\": 1.5}", "input_tokens: must be a non-negative integer"},
     {"{\"input_tokens\": 1e3}", "input_tokens: must be a non-negative integer"},
     {"{\"input_tokens\": \"12\"}", "input_tokens: must be a non-negative integer"},
@@ -46,7 +49,7 @@ static const struct {
     {"{\"value\": \"Infinity\"}", "value: must be a decimal number"},
     {"{\"value\": {}}", "value: must be a decimal number (a JSON number or a string)"},
     {"{\"latency_ms\": -0.5}", "latency_ms: must not be negative"},
-    {"{\"cost_usd\": \"1e30\"}", "cost_usd: is out of range"},
+    {"{\"cost_usd\": \"1e30\"}", "cost_usd: is out of range (0 to 9223372.036854775807)"},
     {"{\"cost\": -1}", "cost: must not be negative"},
     {"{\"timestamp\": \"2026-13-01T00:00:00Z\"}", "timestamp: has a date out of range (years 1970-9999)"},
     {"{\"timestamp\": \"yesterday\"}", "timestamp: must be RFC 3339 (2026-10-01T13:05:00Z) or epoch milliseconds"},
@@ -295,13 +298,13 @@ Test(event, defaults)
     cr_expect_eq(ev.ts_us, NOW);
     cr_expect_eq(ev.cost_source, TM_COST_UNPRICED);
     cr_expect(!(ev.has & TM_HAS_LATENCY));
-    cr_assert_eq(decode(&a, "{\"status_code\":503}", &ev, err), TM_OK);
+    cr_assert_eq(decode(&a, "{\"provider\":\"p\",\"status_code\":503}", &ev, err), TM_OK);
     cr_expect_eq(ev.success, 0);
-    cr_assert_eq(decode(&a, "{\"status_code\":503,\"success\":true}", &ev, err), TM_OK);
+    cr_assert_eq(decode(&a, "{\"provider\":\"p\",\"status_code\":503,\"success\":true}", &ev, err), TM_OK);
     cr_expect_eq(ev.success, 1);
-    cr_assert_eq(decode(&a, "{\"error\":\"boom\"}", &ev, err), TM_OK);
+    cr_assert_eq(decode(&a, "{\"provider\":\"p\",\"error\":\"boom\"}", &ev, err), TM_OK);
     cr_expect_eq(ev.success, 0);
-    cr_assert_eq(decode(&a, "{\"provider\":null,\"timestamp\":1790859900000}", &ev, err), TM_OK);
+    cr_assert_eq(decode(&a, "{\"provider\":null,\"model\":\"m\",\"timestamp\":1790859900000}", &ev, err), TM_OK);
     cr_expect_null(ev.provider);
     cr_expect_eq(ev.ts_us, 1790859900000000LL);
     tm__arena_free(&a);
@@ -324,7 +327,7 @@ Test(event, events_json_output_round_trips)
     tm_arena a = TM_ARENA_INIT;
     tm_event ev;
     char err[256];
-    cr_assert_eq(decode(&a, "{\"cost_usd\":0.5,\"cost_source\":\"computed\"}", &ev, err), TM_OK);
+    cr_assert_eq(decode(&a, "{\"model\":\"m\",\"cost_usd\":0.5,\"cost_source\":\"computed\"}", &ev, err), TM_OK);
     cr_expect_eq(ev.cost_source, TM_COST_UNPRICED, "tokmeter's own cost is recomputed");
     cr_expect_eq(ev.cost_pusd, 0);
     cr_assert_eq(decode(&a, "{\"cost_source\":\"reported\",\"cost_usd\":0.5}", &ev, err), TM_OK);
@@ -381,6 +384,7 @@ Test(event, encode_and_clone)
     /* Without an id the clone gets a generated, time-ordered one. */
     tm_event e2;
     tm_event_init(&e2);
+    e2.provider = "p";
     cr_assert_eq(tm__event_finish(&e2, NOW, err, sizeof err), TM_OK);
     tm_event *g1 = tm__event_clone(&e2);
     e2.ts_us = NOW + 1000;
@@ -390,5 +394,21 @@ Test(event, encode_and_clone)
     cr_assert(g1->has & TM__HAS_GEN_ID);
     free(g1);
     free(g2);
+    tm__arena_free(&a);
+}
+
+/* What an event needs: a provider, a model, tokens or a cost for an LLM
+ * call (each alone is enough), or any other metric_type. */
+Test(event, says_what_it_measures)
+{
+    static const char *const ok[] = {
+        "{\"provider\": \"openai\"}", "{\"model\": \"gpt-4o\"}", "{\"input_tokens\": 0}",
+        "{\"tokens\": 25}", "{\"cost_usd\": \"0.0005\"}", "{\"metric_type\": \"evaluation_run\"}",
+    };
+    tm_arena a = TM_ARENA_INIT;
+    tm_event ev;
+    char err[256];
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+        cr_expect_eq(decode(&a, ok[i], &ev, err), TM_OK, "%s: %s", ok[i], err);
     tm__arena_free(&a);
 }

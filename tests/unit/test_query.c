@@ -543,6 +543,7 @@ Test(query, fresh_after_each_write_and_top_n)
     ev.ts_us = 1775000000000000LL;
     ev.has = TM_HAS_TS;
     ev.endpoint = "/fresh";
+    ev.provider = "p";
     cr_assert_eq(tm_track_sync(t, &ev, NULL), TM_OK);
     const char *p2[] = {"from", "2026-01-01", "to", "2027-01-01", "where", "endpoint=/fresh", NULL};
     cr_assert_eq(tm_report_run(t, p2, &r), TM_OK);

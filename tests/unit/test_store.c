@@ -126,7 +126,7 @@ Test(store, track_json_per_item_results)
     tm_batch_result_free(r);
 
     /* An array, and one object with an Idempotency-Key default id. */
-    const char *arr = "[{\"id\":\"d\"},{\"id\":\"a\"},{\"value\":\"x\"}]";
+    const char *arr = "[{\"id\":\"d\",\"provider\":\"p\"},{\"id\":\"a\",\"provider\":\"p\"},{\"value\":\"x\"}]";
     cr_assert_eq(tm_track_json(t, arr, strlen(arr), 0, NULL, &r), TM_OK);
     cr_expect_eq(r->accepted, 1);
     cr_expect_eq(r->duplicates, 1);
@@ -141,6 +141,15 @@ Test(store, track_json_per_item_results)
     cr_expect_eq(r->duplicates, 1);
     tm_batch_result_free(r);
 
+    /* A UTF-8 byte-order mark before a body is skipped, not an error. */
+    const char *bom = "\xEF\xBB\xBF{\"id\":\"bom-1\",\"provider\":\"x\"}\n{\"id\":\"bom-2\",\"provider\":\"x\"}\n";
+    cr_assert_eq(tm_track_json(t, bom, strlen(bom), TM_JSON_NDJSON, NULL, &r), TM_OK, "%s", tm_errmsg());
+    cr_expect_eq(r->accepted, 2);
+    tm_batch_result_free(r);
+    cr_assert_eq(tm_track_json(t, bom, strlen(bom), 0, NULL, &r), TM_OK, "%s", tm_errmsg());
+    cr_expect_eq(r->duplicates, 2);
+    tm_batch_result_free(r);
+
     /* Unreadable bodies. */
     cr_expect_eq(tm_track_json(t, "  \n", 3, 0, NULL, &r), TM_EINVAL);
     cr_expect_eq(tm_track_json(t, "[]", 2, 0, NULL, &r), TM_EINVAL);
@@ -150,7 +159,7 @@ Test(store, track_json_per_item_results)
 
     int64_t n = 0;
     cr_assert_eq(tm_count(t, &n), TM_OK);
-    cr_assert_eq(n, 4); /* a, c, d, idem-1 */
+    cr_assert_eq(n, 6); /* a, c, d, idem-1, bom-1, bom-2 */
     cr_assert_eq(tm_verify(t, sink, NULL), TM_OK);
     tm_close(t);
 }
@@ -279,6 +288,7 @@ Test(store, verify_detects_tampering)
     tm_event ev;
     tm_event_init(&ev);
     ev.id = "x";
+    ev.provider = "p";
     cr_assert_eq(tm_track_sync(t, &ev, NULL), TM_OK);
     tm_close(t);
     sqlite3 *db;

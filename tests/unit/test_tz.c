@@ -81,3 +81,51 @@ Test(tz, local_from_env)
     cr_expect_eq(tm__tz_offset(z, 1772953200), -14400);
     tm__tz_free(z);
 }
+
+/* tm__tz_floor against glibc: the start of the local hour, day, week or
+ * month holding t is the earliest instant, walking back a minute at a time
+ * with localtime_r, whose local unit is still t's. So a day whose midnight
+ * a DST gap skips starts at the gap's end, and a repeated hour counts from
+ * its first occurrence (as tz.h says). */
+#include <time.h>
+
+static long long unit_key(time_t t, int unit)
+{
+    struct tm l;
+    localtime_r(&t, &l);
+    long long day = (long long)l.tm_year * 400 + l.tm_yday;
+    switch (unit) {
+    case TM_CAL_HOUR: return day * 24 + l.tm_hour;
+    case TM_CAL_DAY: return day;
+    case TM_CAL_WEEK: { /* days since an old Monday, counted in local dates */
+        long long y = l.tm_year + 1900 - 1, days = y * 365 + y / 4 - y / 100 + y / 400 + l.tm_yday;
+        return (days - (l.tm_wday + 6) % 7) / 7;
+    }
+    default: return (long long)l.tm_year * 12 + l.tm_mon;
+    }
+}
+
+Test(tz, floor_matches_glibc)
+{
+    const char *zones[] = {"Europe/Berlin", "America/Santiago", "Asia/Kolkata", "Australia/Sydney", "UTC"};
+    const int64_t at[] = {1774745999, 1774746000, 1774749600, 1792889999, 1792893600, 1788667200,
+                          1775318400, 1775320000, -86400 * 3 - 1, 1767225600 + 45 * 60};
+    for (size_t zi = 0; zi < sizeof zones / sizeof zones[0]; zi++) {
+        tm_tz *z = NULL;
+        cr_assert_eq(tm__tz_load(zones[zi], &z), TM_OK);
+        setenv("TZ", zones[zi], 1);
+        tzset();
+        for (size_t i = 0; i < sizeof at / sizeof at[0]; i++)
+            for (int unit = TM_CAL_HOUR; unit <= TM_CAL_MONTH; unit++) {
+                long long key = unit_key((time_t)at[i], unit);
+                time_t tt = (time_t)(at[i] - ((at[i] % 60) + 60) % 60);
+                while (unit_key(tt - 60, unit) == key)
+                    tt -= 60;
+                int64_t got = tm__tz_floor(z, at[i], unit);
+                cr_expect_eq(got, (int64_t)tt, "%s at %lld unit %d: got %lld, want %lld", zones[zi],
+                             (long long)at[i], unit, (long long)got, (long long)tt);
+            }
+        tm__tz_free(z);
+    }
+    unsetenv("TZ");
+}

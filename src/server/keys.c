@@ -12,7 +12,8 @@
 #include "../core/err.h"
 #include "../core/tmtime.h"
 #include "../store/store.h"
-#include "lib.h"
+#include "../lib/lib.h"
+#include "server.h"
 
 static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";
 
@@ -34,7 +35,7 @@ typedef struct put_ctx {
     const tm_key_rec *rec;
 } put_ctx;
 
-static int put_task(tm_store *s, void *arg) { return s->ops->key_put(s, ((put_ctx *)arg)->rec); }
+static int put_task(tm_store *s, void *arg) { return s->meta->key_put(s, ((put_ctx *)arg)->rec); }
 
 int tm__key_create(tm *t, const char *scope, const char *user, const char *name, char *key,
                    size_t cap, tm_key_rec *rec)
@@ -74,7 +75,7 @@ typedef struct revoke_ctx {
 static int revoke_task(tm_store *s, void *arg)
 {
     revoke_ctx *c = arg;
-    return s->ops->key_revoke(s, c->id, tm__now_us(), &c->found);
+    return s->meta->key_revoke(s, c->id, tm__now_us(), &c->found);
 }
 
 int tm__key_revoke(tm *t, const char *id)
@@ -94,7 +95,7 @@ int tm__key_revoke(tm *t, const char *id)
 int tm__key_list(tm *t, int (*fn)(void *arg, const tm_key_rec *k), void *arg)
 {
     tm_store *s = tm__store(t);
-    return s->ops->key_list(s, NULL, fn, arg);
+    return s->meta->key_list(s, NULL, fn, arg);
 }
 
 typedef struct check_ctx {
@@ -124,7 +125,7 @@ int tm__key_check(tm *t, const char *presented, tm_key_rec *out)
     snprintf(id, sizeof id, "%.12s", presented + 4);
     key_hash(presented, c.want);
     tm_store *s = tm__store(t);
-    int rc = s->ops->key_list(s, id, check_one, &c);
+    int rc = s->meta->key_list(s, id, check_one, &c);
     if (rc == TM_OK && !c.ok)
         rc = tm__fail(TM_ENOTFOUND, "the API key is not valid or was revoked");
     return rc;
@@ -140,5 +141,5 @@ int tm__keys_active(tm *t, int *n)
 {
     *n = 0;
     tm_store *s = tm__store(t);
-    return s->ops->key_list(s, NULL, count_active, n);
+    return s->meta->key_list(s, NULL, count_active, n);
 }

@@ -25,9 +25,8 @@
 #include "../core/json.h"
 #include "../core/strmap.h"
 #include "../core/tmtime.h"
-#include "../policy/policy.h"
 #include "../store/store.h"
-#include "lib.h"
+#include "policy.h"
 
 /* ---- the usage cache ---- */
 
@@ -187,12 +186,12 @@ typedef struct user_ctx {
 static int user_task(tm_store *s, void *arg)
 {
     user_ctx *c = arg;
-    return s->ops->user_put(s, c->id, c->tier, c->overrides, tm__now_us());
+    return s->meta->user_put(s, c->id, c->tier, c->overrides, tm__now_us());
 }
 
-int tm__user_set(tm *t, const char *user, const char *tier, const char *overrides)
+int tm__user_set(const tm_pctx *pc, const char *user, const char *tier, const char *overrides)
 {
-    tm_policy *p = tm__policy(t);
+    tm_policy *p = tm__pctx_policy(pc);
     if (!*user || strlen(user) > 128)
         return tm__fail(TM_EINVAL, "user: must be 1 to 128 bytes");
     if (tier && !tm__policy_tier(p, tier))
@@ -206,19 +205,23 @@ int tm__user_set(tm *t, const char *user, const char *tier, const char *override
             return rc;
     }
     user_ctx c = {user, tier, overrides};
-    return tm__writer_exec(tm__writer(t), user_task, &c);
+    return tm__writer_exec(pc->writer, user_task, &c);
 }
 
-/* The user's effective tier (default tier, else none) with overrides. */
-static int effective_tier(tm *t, const char *user, tm_tier *out, int *has)
+/* The user's effective tier (default tier, else none) with overrides;
+ * set (may be NULL, else ≥ 80 bytes) gets the tier name stored for the
+ * user, "" when none, even one that no loaded config defines. */
+static int effective_tier(const tm_pctx *pc, const char *user, tm_tier *out, int *has, char *set)
 {
-    char name[80];
+    char name[80] = "";
     char *ov = NULL;
-    tm_store *s = tm__store(t);
-    tm_policy *p = tm__policy(t);
-    int rc = s->ops->user_get(s, user, name, sizeof name, &ov);
+    tm_store *s = pc->store;
+    tm_policy *p = tm__pctx_policy(pc);
+    int rc = s->meta->user_get(s, user, name, sizeof name, &ov);
     if (rc && rc != TM_ENOTFOUND)
         return rc;
+    if (set)
+        snprintf(set, 80, "%s", name);
     const tm_tier *base = tm__policy_tier(p, name[0] ? name : p ? p->default_tier : NULL);
     *has = base != NULL;
     memset(out, 0, sizeof *out);
@@ -247,17 +250,17 @@ static int limited(const tm_tier *tier, const char *name)
  * over the user's events grouped by metric type (kept when no commit
  * landed while it ran). A user with more metric types than the sums hold
  * gets the ones tier limits first, and is not cached. */
-static int user_sums(tm *t, const char *user, const tm_tier *tier, int64_t from, int64_t to,
-                     usage_sums *u)
+static int user_sums(const tm_pctx *pc, const char *user, const tm_tier *tier, int64_t from,
+                     int64_t to, usage_sums *u)
 {
-    tm_store *s = tm__store(t);
+    tm_store *s = pc->store;
     tm_query_spec q;
     tm_qresult *res = NULL;
     char w[200];
     int64_t v0 = -1, v1 = -2;
     memset(u, 0, sizeof *u);
     int rc = s->ops->version(s, &v0);
-    if (rc == TM_OK && uc_get(tm__usage(t), user, from, to, v0, u))
+    if (rc == TM_OK && uc_get(pc->usage, user, from, to, v0, u))
         return TM_OK;
     snprintf(w, sizeof w, "user_id=%s", user);
     tm__query_init(&q);
@@ -265,7 +268,7 @@ static int user_sums(tm *t, const char *user, const tm_tier *tier, int64_t from,
     if (rc == TM_OK) rc = tm__query_set(&q, "where", w);
     if (rc == TM_OK) rc = tm__query_set(&q, "group_by", "metric_type");
     if (rc == TM_OK)
-        rc = tm__run_query(t, &q, &res);
+        rc = tm__query_run(s, pc->rollups, &q, tm__now_us(), &res);
     int fits = 1;
     if (rc == TM_OK) {
         u->requests = res->totals.s.requests;
@@ -288,7 +291,7 @@ static int user_sums(tm *t, const char *user, const tm_tier *tier, int64_t from,
         rc = s->ops->version(s, &v1);
     }
     if (rc == TM_OK && fits && v0 == v1)
-        uc_put(tm__usage(t), user, from, to, v0, u);
+        uc_put(pc->usage, user, from, to, v0, u);
     tm__qresult_free(res);
     tm__query_free(&q);
     return rc;
@@ -296,13 +299,13 @@ static int user_sums(tm *t, const char *user, const tm_tier *tier, int64_t from,
 
 /* The use of every limit in [from, to): requests, tokens and cost from the
  * totals, events:/value: limits from their metric type's sums. */
-static int limits_use(tm *t, const char *user, const tm_tier *tier, int64_t from, int64_t to,
+static int limits_use(const tm_pctx *pc, const char *user, const tm_tier *tier, int64_t from, int64_t to,
                       tm_i128 *used)
 {
     usage_sums u;
     if (tier->nlimits == 0)
         return TM_OK;
-    int rc = user_sums(t, user, tier, from, to, &u);
+    int rc = user_sums(pc, user, tier, from, to, &u);
     for (int i = 0; rc == TM_OK && i < tier->nlimits; i++) {
         const tm_limit *l = &tier->limits[i];
         used[i] = 0;
@@ -317,24 +320,17 @@ static int limits_use(tm *t, const char *user, const tm_tier *tier, int64_t from
     return rc;
 }
 
-typedef struct quota {
-    tm_tier tier;
-    int has;
-    int64_t start, reset;
-    tm_i128 used[TM_MAX_LIMITS];
-} quota;
-
-static int quota_of(tm *t, const char *user, int64_t now, quota *qu)
+int tm__quota_get(const tm_pctx *pc, const char *user, int64_t now, tm_quota *qu)
 {
-    int rc = effective_tier(t, user, &qu->tier, &qu->has);
+    int rc = effective_tier(pc, user, &qu->tier, &qu->has, qu->set_tier);
     if (rc == TM_OK)
         rc = tm__period_bounds(&qu->tier, now, &qu->start, &qu->reset);
     if (rc == TM_OK)
-        rc = limits_use(t, user, &qu->tier, qu->start, qu->reset, qu->used);
+        rc = limits_use(pc, user, &qu->tier, qu->start, qu->reset, qu->used);
     return rc;
 }
 
-static void quota_json(tm_buf *b, const char *user, const quota *qu, const tm_i128 *extra)
+void tm__quota_json(tm_buf *b, const char *user, const tm_quota *qu, const tm_i128 *extra)
 {
     char s[32], r[32];
     tm__time_format(qu->start, s);
@@ -360,20 +356,11 @@ static void quota_json(tm_buf *b, const char *user, const quota *qu, const tm_i1
     tm__buf_puts(b, "}}");
 }
 
-int tm__quota_json(tm *t, const char *user, tm_buf *b)
-{
-    quota qu;
-    int rc = quota_of(t, user, tm__now_us(), &qu);
-    if (rc == TM_OK)
-        quota_json(b, user, &qu, NULL);
-    return rc;
-}
-
-int tm__quota_limit(tm *t, const char *user, const char *name, char *buf, size_t cap)
+int tm__quota_limit(const tm_pctx *pc, const char *user, const char *name, char *buf, size_t cap)
 {
     tm_tier tier;
     int has = 0;
-    int rc = effective_tier(t, user, &tier, &has);
+    int rc = effective_tier(pc, user, &tier, &has, NULL);
     snprintf(buf, cap, "null");
     for (int i = 0; rc == TM_OK && i < tier.nlimits; i++)
         if (strcmp(tier.limits[i].name, name) == 0)
@@ -381,9 +368,9 @@ int tm__quota_limit(tm *t, const char *user, const char *name, char *buf, size_t
     return rc;
 }
 
-int tm__check(tm *t, const tm_check_request *rq, tm_check_result *out, tm_buf *json)
+int tm__check(const tm_pctx *pc, const tm_check_request *rq, tm_check_result *out, tm_buf *json)
 {
-    quota qu;
+    tm_quota qu;
     int64_t now = tm__now_us();
     tm_i128 extra[TM_MAX_LIMITS] = {0};
     memset(out, 0, sizeof *out);
@@ -392,7 +379,7 @@ int tm__check(tm *t, const tm_check_request *rq, tm_check_result *out, tm_buf *j
         return tm__fail(TM_EINVAL, "user_id: is required");
     if (rq->estimated_tokens < 0 || rq->estimated_cost_pusd < 0)
         return tm__fail(TM_EINVAL, "estimated_tokens: must not be negative");
-    int rc = quota_of(t, rq->user_id, now, &qu);
+    int rc = tm__quota_get(pc, rq->user_id, now, &qu);
     if (rc)
         return rc;
     out->reset_us = qu.reset;
@@ -418,7 +405,7 @@ int tm__check(tm *t, const tm_check_request *rq, tm_check_result *out, tm_buf *j
     if (out->allowed) {
         double wait = 0;
         char why[200] = "";
-        if (!tm__rate_check(tm__policy(t), rq->user_id, rq->operation, 1, rq->estimated_tokens,
+        if (!tm__rate_check(tm__pctx_policy(pc), rq->user_id, rq->operation, 1, rq->estimated_tokens,
                             now, 1, &wait, why, sizeof why)) {
             out->allowed = 0;
             out->retry_after_s = wait;
@@ -430,7 +417,7 @@ int tm__check(tm *t, const tm_check_request *rq, tm_check_result *out, tm_buf *j
         const char *reason = out->allowed ? (out->soft_exceeded ? out->warning : "within limits") : out->reason;
         tm__json_str(json, reason, strlen(reason));
         tm__buf_puts(json, ", \"quota\": ");
-        quota_json(json, rq->user_id, &qu, NULL);
+        tm__quota_json(json, rq->user_id, &qu, NULL);
         if (out->allowed)
             tm__buf_puts(json, ", \"retry_after_s\": null}\n");
         else
@@ -439,23 +426,21 @@ int tm__check(tm *t, const tm_check_request *rq, tm_check_result *out, tm_buf *j
     return TM_OK;
 }
 
-int tm_check(tm *t, const tm_check_request *rq, tm_check_result *out)
+int tm__quota_percent(const tm_pctx *pc, const char *user, int64_t now_us, char *buf)
 {
-    return tm__check(t, rq, out, NULL);
-}
-
-int tm__quota_percent(tm *t, const char *user, int64_t now_us, long double *pct)
-{
-    quota qu;
-    int rc = quota_of(t, user, now_us, &qu);
-    *pct = 0;
+    tm_quota qu;
+    int rc = tm__quota_get(pc, user, now_us, &qu);
+    tm_i128 best = 0; /* percent × 10^6 */
     for (int i = 0; rc == TM_OK && i < qu.tier.nlimits; i++) {
         const tm_limit *l = &qu.tier.limits[i];
         if (l->limit > 0) {
-            long double p = (long double)qu.used[i] * 100.0L / (long double)l->limit;
-            if (p > *pct)
-                *pct = p;
+            tm_i128 n = qu.used[i] * 100000000, q = n / l->limit, r = n % l->limit;
+            if (2 * r > l->limit || (2 * r == l->limit && (q & 1)))
+                q++; /* half to even */
+            if (q > best)
+                best = q;
         }
     }
+    tm__dec_format(best, 6, buf);
     return rc;
 }

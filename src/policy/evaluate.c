@@ -1,5 +1,5 @@
 /*
- * alerts.c — evaluating alert rules over the committed events.
+ * evaluate.c — evaluating alert rules over the committed events.
  *
  * Each rule is a report query (its window, its scope as the group-by, its
  * filters); each row's metric is compared with the threshold. A pass over
@@ -19,12 +19,12 @@
 #include "../core/json.h"
 #include "../core/strmap.h"
 #include "../core/tmtime.h"
-#include "../policy/alert.h"
 #include "../store/store.h"
-#include "lib.h"
+#include "alert.h"
+#include "policy.h"
 
 typedef struct pass {
-    tm *t;
+    const tm_pctx *pc;
     int64_t now;
     tm_strmap firing;       /* "rule\x1fkey" of the pairs firing now           */
     tm_strmap queries;      /* query text → index into results                */
@@ -35,22 +35,12 @@ typedef struct pass {
     size_t nch, capch;
 } pass;
 
-static int collect_firing(void *arg, int64_t ts, const char *body)
+static int collect_firing(void *arg, const tm_alert_entry *e)
 {
     pass *p = arg;
-    tm_arena a = TM_ARENA_INIT;
-    tm_jv *v = NULL;
-    char err[100], key[600];
-    (void)ts;
-    if (tm__json_parse(&a, body, strlen(body), &v, err, sizeof err) == TM_OK) {
-        const tm_jv *r = tm__json_get(v, "rule"), *k = tm__json_get(v, "key");
-        if (r && k && r->type == TM_J_STRING && k->type == TM_J_STRING) {
-            snprintf(key, sizeof key, "%s\x1f%s", r->s, k->s);
-            tm__strmap_put(&p->firing, key, 1);
-        }
-    }
-    tm__arena_free(&a);
-    return 0;
+    char key[600];
+    snprintf(key, sizeof key, "%s\x1f%s", e->rule, e->key);
+    return tm__strmap_put(&p->firing, key, 1);
 }
 
 /* The window's start for rule r at now. */
@@ -64,13 +54,7 @@ static int window_from(const tm_alert_rule *r, int64_t now, int64_t *from)
     int rc = tm__tz_load(r->tz, &z);
     if (rc)
         return rc;
-    int64_t secs = now / 1000000, local = secs + tm__tz_offset(z, secs), days = local / 86400, y;
-    unsigned m, d;
-    if (r->window == TM_W_MONTH) {
-        tm__civil_from_days(days, &y, &m, &d);
-        days = tm__days_from_civil(y, m, 1);
-    }
-    *from = tm__tz_local_to_utc(z, days * 86400) * 1000000;
+    *from = tm__tz_floor(z, now / 1000000, r->window == TM_W_MONTH ? TM_CAL_MONTH : TM_CAL_DAY) * 1000000;
     tm__tz_free(z);
     return TM_OK;
 }
@@ -78,25 +62,25 @@ static int window_from(const tm_alert_rule *r, int64_t now, int64_t *from)
 /* The rule's query result, run once per pass per distinct query. */
 static int rule_query(pass *p, const tm_alert_rule *r, tm_qresult **out)
 {
-    char params[12][220], text[2600] = "";
+    /* The query as (key, value) pairs; their text is also the cache key. */
+    const char *key[12];
+    char val[12][220], text[2800] = "";
     int np = 0;
     int64_t from = 0;
     int rc = window_from(r, p->now, &from);
     if (rc)
         return rc;
-    snprintf(params[np++], sizeof params[0], "from=%lld", (long long)(from / 1000));
-    snprintf(params[np++], sizeof params[0], "to=%lld", (long long)(p->now / 1000 + 1));
-    snprintf(params[np++], sizeof params[0], "tz=%s", r->tz);
+    key[np] = "from", snprintf(val[np++], sizeof val[0], "%lld", (long long)(from / 1000));
+    key[np] = "to", snprintf(val[np++], sizeof val[0], "%lld", (long long)(p->now / 1000 + 1));
+    key[np] = "tz", snprintf(val[np++], sizeof val[0], "%s", r->tz);
     if (r->scope >= 0)
-        snprintf(params[np++], sizeof params[0], "group_by=%s", tm__dim_names[r->scope]);
+        key[np] = "group_by", snprintf(val[np++], sizeof val[0], "%s", tm__dim_names[r->scope]);
     for (int i = 0; i < r->nwhere; i++)
-        snprintf(params[np++], sizeof params[0], "where=%s", r->where[i]);
+        key[np] = "where", snprintf(val[np++], sizeof val[0], "%s", r->where[i]);
     if (r->metric_type[0])
-        snprintf(params[np++], sizeof params[0], "where=metric_type=%s", r->metric_type);
-    for (int i = 0; i < np; i++) {
-        strncat(text, params[i], sizeof text - strlen(text) - 1);
-        strncat(text, "\n", sizeof text - strlen(text) - 1);
-    }
+        key[np] = "where", snprintf(val[np++], sizeof val[0], "metric_type=%s", r->metric_type);
+    for (int i = 0, n = 0; i < np; i++)
+        n += snprintf(text + n, sizeof text - (size_t)n, "%s=%s\n", key[i], val[i]);
     int64_t ix;
     if (tm__strmap_get(&p->queries, text, &ix)) {
         *out = p->results[ix];
@@ -104,14 +88,11 @@ static int rule_query(pass *p, const tm_alert_rule *r, tm_qresult **out)
     }
     tm_query_spec q;
     tm__query_init(&q);
-    for (int i = 0; rc == TM_OK && i < np; i++) {
-        char *eq = strchr(params[i], '=');
-        *eq = '\0';
-        rc = tm__query_set(&q, params[i], eq + 1);
-    }
+    for (int i = 0; rc == TM_OK && i < np; i++)
+        rc = tm__query_set(&q, key[i], val[i]);
     tm_qresult *res = NULL;
     if (rc == TM_OK)
-        rc = tm__run_query(p->t, &q, &res);
+        rc = tm__query_run(p->pc->store, p->pc->rollups, &q, tm__now_us(), &res);
     tm__query_free(&q);
     if (rc)
         return rc;
@@ -129,22 +110,16 @@ static int rule_query(pass *p, const tm_alert_rule *r, tm_qresult **out)
 }
 
 /* Queues the state of (rule, key) when it differs from the stored one. */
-static int note(pass *p, const tm_alert_rule *r, const char *key, long double v)
+static int note(pass *p, const tm_alert_rule *r, const char *key, const char *value)
 {
     static const char *const ops[] = {">", ">=", "<", "<="};
-    char fkey[600], value[64], at[32];
+    char fkey[600], at[32];
     int64_t was = 0;
-    int firing = tm__alert_holds(r, v);
+    int firing = tm__alert_holds(r, value);
     snprintf(fkey, sizeof fkey, "%s\x1f%s", r->name, key);
     if (tm__strmap_get(&p->firing, fkey, &was) == firing)
         return TM_OK; /* unchanged: nothing to write */
     tm__strmap_put(&p->firing, fkey, firing); /* a key is judged once per rule */
-    snprintf(value, sizeof value, "%.6Lf", v);
-    char *e = value + strlen(value) - 1;
-    while (*e == '0')
-        *e-- = '\0';
-    if (*e == '.')
-        *e = '\0';
     tm__time_format(p->now, at);
     tm_buf b = TM_BUF_INIT;
     tm__buf_puts(&b, "{\"rule\": ");
@@ -188,19 +163,17 @@ static int evaluate_rule(pass *p, const tm_alert_rule *r)
     for (size_t i = 0; rc == TM_OK && i < nkeys; i++) {
         const tm_qrow *row = r->scope >= 0 ? &res->rows[i] : &res->totals;
         const char *key = r->scope >= 0 ? row->dim[r->scope] : "*";
-        long double v;
+        char v[64];
         if (r->scope == TM_D_USER && !*key)
             continue; /* events without a user are nobody's quota or count */
         if (r->quota_percent) {
-            if ((rc = tm__quota_percent(p->t, key, p->now, &v)))
+            if ((rc = tm__quota_percent(p->pc, key, p->now, v)))
                 break;
         } else {
-            char txt[64];
             tm__metric_text(&row->s, &row->sk, r->report_metric >= 0 ? r->report_metric : TM_M_EVENTS,
-                            txt, sizeof txt);
-            if (strcmp(txt, "null") == 0)
+                            v, sizeof v);
+            if (strcmp(v, "null") == 0)
                 continue; /* no latency: nothing to compare */
-            v = strtold(txt, NULL);
         }
         rc = note(p, r, key, v);
     }
@@ -218,7 +191,7 @@ static int evaluate_rule(pass *p, const tm_alert_rule *r)
             if (!present) {
                 char key[600];
                 snprintf(key, sizeof key, "%s", sl->key + pl);
-                rc = note(p, r, key, 0);
+                rc = note(p, r, key, "0");
             }
         }
     }
@@ -232,20 +205,20 @@ typedef struct apply_ctx {
 static int apply_task(tm_store *s, void *arg)
 {
     pass *p = ((apply_ctx *)arg)->p;
-    return s->ops->alert_set(s, p->ch, p->nch, p->now);
+    return s->meta->alert_set(s, p->ch, p->nch, p->now);
 }
 
-int tm__alerts_evaluate(tm *t, const tm_alerts *a, int64_t now, int deliver,
+int tm__alerts_evaluate(const tm_pctx *pc, const tm_alerts *a, int64_t now, int deliver,
                         void (*on)(void *arg, const char *body, int delivered), void *arg,
                         int *transitions)
 {
     pass p;
     memset(&p, 0, sizeof p);
-    p.t = t;
+    p.pc = pc;
     p.now = now;
     *transitions = 0;
-    tm_store *s = tm__store(t);
-    int rc = a && a->nrules ? s->ops->alert_list(s, 1, 0, collect_firing, &p) : TM_OK;
+    tm_store *s = pc->store;
+    int rc = a && a->nrules ? s->meta->alert_list(s, 1, 0, collect_firing, &p) : TM_OK;
     for (int i = 0; a && rc == TM_OK && i < a->nrules; i++) {
         rc = evaluate_rule(&p, &a->rules[i]);
         if (rc == TM_EINVAL)
@@ -253,7 +226,7 @@ int tm__alerts_evaluate(tm *t, const tm_alerts *a, int64_t now, int deliver,
     }
     apply_ctx ac = {&p};
     if (rc == TM_OK && p.nch)
-        rc = tm__writer_exec(tm__writer(t), apply_task, &ac);
+        rc = tm__writer_exec(pc->writer, apply_task, &ac);
     for (size_t i = 0; rc == TM_OK && i < p.nch; i++) {
         if (!p.ch[i].changed)
             continue; /* another evaluator got there first */
@@ -277,4 +250,20 @@ int tm__alerts_evaluate(tm *t, const tm_alerts *a, int64_t now, int deliver,
     tm__strmap_clear(&p.queries);
     tm__strmap_clear(&p.firing);
     return rc;
+}
+
+int tm__alert_history(const tm_pctx *c, int firing_only, size_t limit,
+                      int (*fn)(void *arg, const tm_alert_entry *e), void *arg)
+{
+    return c->store->meta->alert_list(c->store, firing_only, limit, fn, arg);
+}
+
+static int record_task(tm_store *s, void *arg)
+{
+    return s->meta->alert_set(s, arg, 1, tm__now_us());
+}
+
+int tm__alert_record(const tm_pctx *c, tm_alert_change *ch)
+{
+    return tm__writer_exec(c->writer, record_task, ch);
 }
