@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../src/query/rollup.h"
+#include "../src/rollup/rollup.h"
 #include "bench.h"
 
 static long status_kib(const char *key)
