@@ -122,23 +122,25 @@ static const char *const migrations[] = {
 #define ROLL_COLS "events, requests, value, input_tokens, output_tokens, cache_read_tokens," \
     " cache_write_tokens, reasoning_tokens, total_tokens, cost_pusd, unpriced, errors, lat_n,"  \
     " lat_sum_ns, sketch"
-/* Adds a cell to its stored row, or stores it: one statement, the sums
+/* Adds a cell to its stored row, or stores it: one statement, the counts
  * added by tm_add (an error past 64 bits, where SQL's + would turn into a
- * float) and the sketches merged by tm_sketch_merge. */
+ * float), value, cost and latency sums by tm_add_wide (an integer, or past
+ * 64 bits a 16-byte blob: a day's cost can pass 9.2 million USD), and the
+ * sketches merged by tm_sketch_merge. */
 #define ROLL_UPSERT_IN(table) "INSERT INTO " table "(proj, hour, d0, d1, d2, d3, d4, d5, d6, " \
     ROLL_COLS ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,"   \
     "?20,?21,?22,?23,?24) ON CONFLICT(proj, hour, d0, d1, d2, d3, d4, d5, d6) DO UPDATE SET"  \
     " events = tm_add(events, excluded.events), requests = tm_add(requests, excluded.requests)," \
-    " value = tm_add(value, excluded.value),"                                                  \
+    " value = tm_add_wide(value, excluded.value),"                                             \
     " input_tokens = tm_add(input_tokens, excluded.input_tokens),"                             \
     " output_tokens = tm_add(output_tokens, excluded.output_tokens),"                          \
     " cache_read_tokens = tm_add(cache_read_tokens, excluded.cache_read_tokens),"              \
     " cache_write_tokens = tm_add(cache_write_tokens, excluded.cache_write_tokens),"           \
     " reasoning_tokens = tm_add(reasoning_tokens, excluded.reasoning_tokens),"                 \
     " total_tokens = tm_add(total_tokens, excluded.total_tokens),"                             \
-    " cost_pusd = tm_add(cost_pusd, excluded.cost_pusd),"                                      \
+    " cost_pusd = tm_add_wide(cost_pusd, excluded.cost_pusd),"                                 \
     " unpriced = tm_add(unpriced, excluded.unpriced), errors = tm_add(errors, excluded.errors),"\
-    " lat_n = tm_add(lat_n, excluded.lat_n), lat_sum_ns = tm_add(lat_sum_ns, excluded.lat_sum_ns)," \
+    " lat_n = tm_add(lat_n, excluded.lat_n), lat_sum_ns = tm_add_wide(lat_sum_ns, excluded.lat_sum_ns)," \
     " sketch = tm_sketch_merge(sketch, excluded.sketch)"
 
 
@@ -464,16 +466,36 @@ static void fact_of(const tm_event *e, const uint32_t dim[TM_NDIM], tm_fact *f)
 }
 
 /* Reads ROLL_COLS starting at column c0 into a tm_sums. */
+/* A wide sum (value, cost, latency) as stored: an integer, or past 64 bits
+ * a 16-byte little-endian blob. */
+static tm_i128 wide_of(sqlite3_value *v)
+{
+    if (sqlite3_value_type(v) != SQLITE_BLOB || sqlite3_value_bytes(v) != 16)
+        return sqlite3_value_int64(v);
+    const unsigned char *b = sqlite3_value_blob(v);
+    unsigned __int128 u = 0;
+    for (int i = 15; i >= 0; i--)
+        u = u << 8 | b[i];
+    return (tm_i128)u;
+}
+
+static void wide_bytes(tm_i128 v, unsigned char out[16])
+{
+    unsigned __int128 u = (unsigned __int128)v;
+    for (int i = 0; i < 16; i++, u >>= 8)
+        out[i] = (unsigned char)u;
+}
+
 static void sums_of_row(sqlite3_stmt *st, int c0, tm_sums *t)
 {
     *t = (tm_sums){
         .events = sqlite3_column_int64(st, c0 + 0), .requests = sqlite3_column_int64(st, c0 + 1),
-        .value = sqlite3_column_int64(st, c0 + 2), .input = sqlite3_column_int64(st, c0 + 3),
+        .value = wide_of(sqlite3_column_value(st, c0 + 2)), .input = sqlite3_column_int64(st, c0 + 3),
         .output = sqlite3_column_int64(st, c0 + 4), .cache_read = sqlite3_column_int64(st, c0 + 5),
         .cache_write = sqlite3_column_int64(st, c0 + 6), .reasoning = sqlite3_column_int64(st, c0 + 7),
-        .total = sqlite3_column_int64(st, c0 + 8), .cost = sqlite3_column_int64(st, c0 + 9),
+        .total = sqlite3_column_int64(st, c0 + 8), .cost = wide_of(sqlite3_column_value(st, c0 + 9)),
         .unpriced = sqlite3_column_int64(st, c0 + 10), .errors = sqlite3_column_int64(st, c0 + 11),
-        .lat_n = sqlite3_column_int64(st, c0 + 12), .lat_sum = sqlite3_column_int64(st, c0 + 13),
+        .lat_n = sqlite3_column_int64(st, c0 + 12), .lat_sum = wide_of(sqlite3_column_value(st, c0 + 13)),
     };
 }
 
@@ -551,16 +573,35 @@ out:
     return rc;
 }
 
-/* tm_add(a, b): a + b, an error past 64 bits (SQL's + would make it a
- * float). */
+/* tm_add(a, b): a + b for counts, an error past 64 bits (SQL's + would
+ * make it a float). */
 static void sql_add(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
     (void)argc;
     int64_t sum;
     if (__builtin_add_overflow(sqlite3_value_int64(argv[0]), sqlite3_value_int64(argv[1]), &sum))
-        sqlite3_result_error(ctx, "rollup: a sum of value, cost or latency exceeds 64 bits", -1);
+        sqlite3_result_error(ctx, "rollup: a count or token sum exceeds 64 bits", -1);
     else
         sqlite3_result_int64(ctx, sum);
+}
+
+static int fits(tm_i128 v) { return v >= INT64_MIN && v <= INT64_MAX; }
+
+/* tm_add_wide(a, b): a + b for value, cost and latency sums: an integer
+ * while it fits 64 bits, else a 16-byte blob. */
+static void sql_add_wide(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    tm_i128 sum;
+    unsigned char b[16];
+    if (__builtin_add_overflow(wide_of(argv[0]), wide_of(argv[1]), &sum)) {
+        sqlite3_result_error(ctx, "rollup: a sum of value, cost or latency exceeds 128 bits", -1);
+    } else if (fits(sum)) {
+        sqlite3_result_int64(ctx, (int64_t)sum);
+    } else {
+        wide_bytes(sum, b);
+        sqlite3_result_blob(ctx, b, 16, SQLITE_TRANSIENT);
+    }
 }
 
 /* tm_sketch_merge(a, b): the sketch blob holding the values of both. */
@@ -588,16 +629,16 @@ static int rollup_functions(sqlite3 *db)
 {
     int f = SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY;
     if (sqlite3_create_function(db, "tm_add", 2, f, NULL, sql_add, NULL, NULL) != SQLITE_OK ||
+        sqlite3_create_function(db, "tm_add_wide", 2, f, NULL, sql_add_wide, NULL, NULL) != SQLITE_OK ||
         sqlite3_create_function(db, "tm_sketch_merge", 2, f, NULL, sql_sketch_merge, NULL, NULL) != SQLITE_OK)
         return sqerr(db, "register rollup functions");
     return TM_OK;
 }
 
-static int fits(tm_i128 v) { return v >= INT64_MIN && v <= INT64_MAX; }
 
 /* Merges each cell of cs with lo ≤ proj < hi into its stored row, by the
- * upsert `up` (ROLL_UPSERT_IN: sums checked for overflow in C, never left
- * to SQL arithmetic). */
+ * upsert `up` (ROLL_UPSERT_IN: sums added and checked in C, never left to
+ * SQL arithmetic). */
 static int write_cells(sqlite3 *db, sqlite3_stmt *up, const tm_cellset *cs, int lo, int hi)
 {
     int rc = TM_OK;
@@ -608,10 +649,6 @@ static int write_cells(sqlite3 *db, sqlite3_stmt *up, const tm_cellset *cs, int 
         const tm_sums *t = &c->s;
         if (c->key.proj < lo || c->key.proj >= hi)
             continue;
-        if (!(fits(t->value) && fits(t->cost) && fits(t->lat_sum))) {
-            rc = tm__fail(TM_EINVAL, "rollup: an hourly sum of value, cost or latency exceeds 64 bits");
-            break;
-        }
         size_t size = tm__sketch_size(&c->sk);
         if (size > cap) {
             unsigned char *p = realloc(blob, size);
@@ -627,12 +664,18 @@ static int write_cells(sqlite3 *db, sqlite3_stmt *up, const tm_cellset *cs, int 
         sqlite3_bind_int(up, 2, c->key.hour);
         for (int d = 0; d < TM_NROLLDIM; d++)
             sqlite3_bind_int64(up, 3 + d, c->key.dim[d]);
-        const int64_t v[14] = {t->events, t->requests, (int64_t)t->value, t->input, t->output,
+        const tm_i128 v[14] = {t->events, t->requests, t->value, t->input, t->output,
                                t->cache_read, t->cache_write, t->reasoning, t->total,
-                               (int64_t)t->cost, t->unpriced, t->errors, t->lat_n,
-                               (int64_t)t->lat_sum};
-        for (int k = 0; k < 14; k++)
-            sqlite3_bind_int64(up, 10 + k, v[k]);
+                               t->cost, t->unpriced, t->errors, t->lat_n, t->lat_sum};
+        unsigned char wide[14][16];
+        for (int k = 0; k < 14; k++) {
+            if (fits(v[k])) {
+                sqlite3_bind_int64(up, 10 + k, (int64_t)v[k]);
+            } else { /* only value, cost and latency sums are wider (tm_add_wide) */
+                wide_bytes(v[k], wide[k]);
+                sqlite3_bind_blob(up, 10 + k, wide[k], 16, SQLITE_TRANSIENT);
+            }
+        }
         sqlite3_bind_blob(up, 24, blob, (int)size, SQLITE_STATIC);
         if (sqlite3_step(up) != SQLITE_DONE)
             rc = strncmp(sqlite3_errmsg(db), "rollup:", 7) == 0 ? tm__fail(TM_EINVAL, "%s", sqlite3_errmsg(db))
