@@ -165,6 +165,9 @@ typedef struct run {
     size_t nids[TM_NDIM];
     int none_match;                 /* a where dim with no known value  */
     int64_t cache_slot[1024], cache_period[1024]; /* 15-minute slots  */
+    int later_sk;                   /* top N: rows' sketches after the cut */
+    tm_sketch_acc all_sk;           /* meanwhile, the totals' sketch     */
+    int32_t *kept;                  /* cell index → kept row, or -1      */
 } run;
 
 static int64_t floor_div(int64_t a, int64_t b) { return a / b - (a % b < 0); }
@@ -216,16 +219,21 @@ static tm_sketch_acc *acc_for(run *x, const tm_cell *row)
     return &x->accs[i];
 }
 
+static void row_key(run *x, int64_t period, const uint32_t dim[TM_NDIM], tm_cell_key *k)
+{
+    memset(k, 0, sizeof *k);
+    int64_t minutes = floor_div(period, 60000000);
+    k->proj = (int32_t)(minutes >> 31);
+    k->hour = (int32_t)(minutes & 0x7fffffff);
+    for (int d = 0; d < TM_NDIM; d++)
+        if (x->grouped & (1u << d))
+            k->dim[d] = dim[d];
+}
+
 static tm_cell *row_for(run *x, int64_t period, const uint32_t dim[TM_NDIM])
 {
     tm_cell_key k;
-    memset(&k, 0, sizeof k);
-    int64_t minutes = floor_div(period, 60000000);
-    k.proj = (int32_t)(minutes >> 31);
-    k.hour = (int32_t)(minutes & 0x7fffffff);
-    for (int d = 0; d < TM_NDIM; d++)
-        if (x->grouped & (1u << d))
-            k.dim[d] = dim[d];
+    row_key(x, period, dim, &k);
     return tm__cellset_get(&x->rows, &k);
 }
 
@@ -238,8 +246,24 @@ static int add_cell(void *arg, const tm_cell *c)
     if (!row)
         return TM_ENOMEM;
     tm__sums_add(&row->s, &c->s);
+    if (x->later_sk)
+        return tm__sketch_acc_merge(&x->all_sk, &c->sk);
     tm_sketch_acc *acc = c->sk.n || c->sk.zeros ? acc_for(x, row) : NULL;
     return acc ? tm__sketch_acc_merge(acc, &c->sk) : c->sk.n || c->sk.zeros ? TM_ENOMEM : TM_OK;
+}
+
+/* The second pass of a top N (later_sk): a cell's sketch into its row's,
+ * for the rows that made the cut. */
+static int add_cell_sketch(void *arg, const tm_cell *c)
+{
+    run *x = arg;
+    if (!passes(x, c->key.dim))
+        return 0;
+    tm_cell_key k;
+    row_key(x, period_of(x, (int64_t)c->key.hour * US_PER_HOUR), c->key.dim, &k);
+    const tm_cell *row = tm__cellset_find(&x->rows, &k);
+    int32_t kept = row ? x->kept[row - x->rows.cells] : -1;
+    return kept < 0 ? TM_OK : tm__sketch_acc_merge(&x->res->rows[kept].sk, &c->sk);
 }
 
 static int add_fact(void *arg, const tm_fact *f)
@@ -345,7 +369,8 @@ static int user_cells(run *x, tm_store *s, tm_rollups *r, int proj, int32_t d0, 
                         rc = add_cell(x, c);
                 }
     }
-    pthread_rwlock_unlock(&r->lock);
+    if (rc || !x->later_sk) /* else still read-locked for the second pass */
+        pthread_rwlock_unlock(&r->lock);
     return rc;
 }
 
@@ -501,8 +526,14 @@ int tm__query_run(tm_store *s, tm_rollups *r, const tm_query_spec *q, int64_t no
     int64_t d0 = floor_div(res->from + 24 * US_PER_HOUR - 1, 24 * US_PER_HOUR) * 24;
     int64_t d1 = floor_div(res->to, 24 * US_PER_HOUR) * 24;
     if (proj >= 0 && tm__proj_daily(proj) && days_in_periods(res) && d0 < d1) {
-        /* Whole UTC days from the user cells, the partial days from events. */
+        /* Whole UTC days from the user cells, the partial days from events.
+         * Top N users over whole days: per-row sketches (a third of the
+         * time) only for the rows that make the cut, in a second pass. */
+        x.later_sk = proj == TM_PROJ_USER && !q->nwhere[TM_D_USER] && q->order_by >= 0 &&
+                     (q->order_by < TM_M_P50 || q->order_by > TM_M_P99) && q->limit &&
+                     d0 * US_PER_HOUR == res->from && d1 * US_PER_HOUR == res->to;
         rc = user_cells(&x, s, r, proj, (int32_t)d0, (int32_t)d1);
+        locked = rc == TM_OK && x.later_sk;
         if (rc == TM_OK)
             rc = scan_events(&x, res->from, d0 * US_PER_HOUR);
         if (rc == TM_OK)
@@ -558,6 +589,8 @@ int tm__query_run(tm_store *s, tm_rollups *r, const tm_query_spec *q, int64_t no
         if ((rc = tm__sketch_acc_merge_acc(&res->totals.sk, &row->sk)))
             goto out;
     }
+    if (x.later_sk && (rc = tm__sketch_acc_merge_acc(&res->totals.sk, &x.all_sk)))
+        goto out;
     sort_ctx ctx = {q, res};
     /* Top N: rows that cannot make it (worse than the Nth by the metric)
      * are dropped before naming, which costs a dictionary read a row. */
@@ -570,6 +603,18 @@ int tm__query_run(tm_store *s, tm_rollups *r, const tm_query_spec *q, int64_t no
         for (size_t i = keep; i < res->nrows; i++)
             tm__sketch_acc_free(&res->rows[i].sk);
         res->nrows = keep;
+    }
+    if (x.later_sk) { /* the kept rows' sketches, under the same read lock */
+        if (!(x.kept = malloc((x.rows.n ? x.rows.n : 1) * sizeof *x.kept))) {
+            rc = TM_ENOMEM;
+            goto out;
+        }
+        for (size_t i = 0; i < x.rows.n; i++)
+            x.kept[i] = -1;
+        for (size_t i = 0; i < res->nrows; i++)
+            x.kept[res->rows[i].cell] = (int32_t)i;
+        if ((rc = tm__rollups_each(r, TM_PROJ_USER, (int32_t)d0, (int32_t)d1, add_cell_sketch, &x)))
+            goto out;
     }
     for (size_t i = 0; i < res->nrows; i++)
         for (int d = 0; d < TM_NDIM; d++)
@@ -584,6 +629,8 @@ int tm__query_run(tm_store *s, tm_rollups *r, const tm_query_spec *q, int64_t no
 out:
     if (locked)
         pthread_rwlock_unlock(&r->lock);
+    tm__sketch_acc_free(&x.all_sk);
+    free(x.kept);
     tm__cellset_free(&x.rows);
     for (size_t i = 0; i < x.naccs; i++)
         tm__sketch_acc_free(&x.accs[i]);

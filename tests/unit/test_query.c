@@ -408,7 +408,13 @@ static void top_users(tm *t, const char *metric, int64_t from, int64_t to, const
         else
             snprintf(buf, sizeof buf, "%lld", (long long)want[i]);
         cr_expect_str_eq(tm__json_get(rows->vals[i], metric)->s, buf, "top users by %s, row %zu", metric, i);
+        /* and every metric of the row, latency percentiles included */
+        const char *g[] = {"user_id"};
+        char what[64];
+        snprintf(what, sizeof what, "top users by %s, row %zu", metric, i);
+        check_row(rows->vals[i], g, 1, from, to, NULL, NULL, what);
     }
+    check_row(tm__json_get(v, "totals"), NULL, 0, from, to, NULL, NULL, "top users: totals");
     cr_expect_str_eq(plan_of(t, params), "rollups", "top users by %s read cells", metric);
     tm__arena_free(&a);
     tm_report_free(rep);
