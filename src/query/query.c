@@ -167,7 +167,9 @@ typedef struct run {
     int64_t cache_slot[1024], cache_period[1024]; /* 15-minute slots  */
     int later_sk;                   /* top N: rows' sketches after the cut */
     tm_sketch_acc all_sk;           /* meanwhile, the totals' sketch     */
-    int32_t *kept;                  /* cell index → kept row, or -1      */
+    uint32_t *visit;                /* the row of each cell added, in order */
+    size_t nvisit, capvisit, next;
+    int32_t *kept;                  /* row cell index → kept row, or -1  */
 } run;
 
 static int64_t floor_div(int64_t a, int64_t b) { return a / b - (a % b < 0); }
@@ -219,21 +221,16 @@ static tm_sketch_acc *acc_for(run *x, const tm_cell *row)
     return &x->accs[i];
 }
 
-static void row_key(run *x, int64_t period, const uint32_t dim[TM_NDIM], tm_cell_key *k)
-{
-    memset(k, 0, sizeof *k);
-    int64_t minutes = floor_div(period, 60000000);
-    k->proj = (int32_t)(minutes >> 31);
-    k->hour = (int32_t)(minutes & 0x7fffffff);
-    for (int d = 0; d < TM_NDIM; d++)
-        if (x->grouped & (1u << d))
-            k->dim[d] = dim[d];
-}
-
 static tm_cell *row_for(run *x, int64_t period, const uint32_t dim[TM_NDIM])
 {
     tm_cell_key k;
-    row_key(x, period, dim, &k);
+    memset(&k, 0, sizeof k);
+    int64_t minutes = floor_div(period, 60000000);
+    k.proj = (int32_t)(minutes >> 31);
+    k.hour = (int32_t)(minutes & 0x7fffffff);
+    for (int d = 0; d < TM_NDIM; d++)
+        if (x->grouped & (1u << d))
+            k.dim[d] = dim[d];
     return tm__cellset_get(&x->rows, &k);
 }
 
@@ -246,23 +243,29 @@ static int add_cell(void *arg, const tm_cell *c)
     if (!row)
         return TM_ENOMEM;
     tm__sums_add(&row->s, &c->s);
-    if (x->later_sk)
+    if (x->later_sk) { /* remember the row: the second pass visits the same cells */
+        uint32_t *v = tm__grow(x->visit, x->nvisit, &x->capvisit, sizeof *v, 4096);
+        if (!v)
+            return TM_ENOMEM;
+        x->visit = v;
+        x->visit[x->nvisit++] = (uint32_t)(row - x->rows.cells);
         return tm__sketch_acc_merge(&x->all_sk, &c->sk);
+    }
     tm_sketch_acc *acc = c->sk.n || c->sk.zeros ? acc_for(x, row) : NULL;
     return acc ? tm__sketch_acc_merge(acc, &c->sk) : c->sk.n || c->sk.zeros ? TM_ENOMEM : TM_OK;
 }
 
-/* The second pass of a top N (later_sk): a cell's sketch into its row's,
- * for the rows that made the cut. */
+/* The second pass of a top N (later_sk), over the same cells in the same
+ * order (under the same read lock): a cell's sketch into its row's, for the
+ * rows that made the cut. */
 static int add_cell_sketch(void *arg, const tm_cell *c)
 {
     run *x = arg;
     if (!passes(x, c->key.dim))
         return 0;
-    tm_cell_key k;
-    row_key(x, period_of(x, (int64_t)c->key.hour * US_PER_HOUR), c->key.dim, &k);
-    const tm_cell *row = tm__cellset_find(&x->rows, &k);
-    int32_t kept = row ? x->kept[row - x->rows.cells] : -1;
+    if (x->next >= x->nvisit)
+        return tm__fail(TM_EIO, "query: the rollups changed under a read lock");
+    int32_t kept = x->kept[x->visit[x->next++]];
     return kept < 0 ? TM_OK : tm__sketch_acc_merge(&x->res->rows[kept].sk, &c->sk);
 }
 
@@ -631,6 +634,7 @@ out:
         pthread_rwlock_unlock(&r->lock);
     tm__sketch_acc_free(&x.all_sk);
     free(x.kept);
+    free(x.visit);
     tm__cellset_free(&x.rows);
     for (size_t i = 0; i < x.naccs; i++)
         tm__sketch_acc_free(&x.accs[i]);
