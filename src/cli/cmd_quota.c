@@ -2,13 +2,11 @@
  * cmd_quota.c — `tokmeter quota USER`: the user's limits, use and what
  * remains this period, and when it resets (the seed's getRemainingQuota).
  */
-#include <stdlib.h>
 #include <string.h>
 
 #include "../core/buf.h"
 #include "../core/tmtime.h"
 #include "../lib/lib.h"
-#include "../store/store.h"
 #include "cli.h"
 
 /* Why a user has no limits: no tier, or a tier (set with `users set-tier`)
@@ -57,12 +55,7 @@ static int run(cli_global *g, int argc, char **argv)
         tm__time_format(q.start, start);
         tm__time_format(q.reset, reset);
         /* The tier the user was put on, when the config does not define it. */
-        char stored[80] = "";
-        char *ov = NULL;
-        tm_store *s = tm__store(t);
-        if (!q.tier.name[0] && s->meta->user_get(s, argv[0], stored, sizeof stored, &ov) != TM_OK)
-            stored[0] = '\0';
-        free(ov);
+        const char *stored = q.tier.name[0] ? "" : q.set_tier;
         printf("%s: tier %s%s, period %s to %s (resets then)\n", argv[0],
                q.tier.name[0] ? q.tier.name : stored[0] ? stored : "none",
                stored[0] ? " (not defined)" : "", start, reset);

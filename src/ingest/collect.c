@@ -484,7 +484,10 @@ int tm__collect(tm *t, const tm_source *src, const tm_collect_opts *o, tm_collec
     }
     if (rc)
         return rc;
-    r->ok = 1;
+    r->ok = !st.unreadable; /* the rest was imported; the source still failed */
+    if (st.unreadable)
+        snprintf(r->message, sizeof r->message, "%lld files or directories not readable, skipped "
+                 "(the first: %s); the rest imported", (long long)st.unreadable, st.first_unreadable);
     r->buckets = st.records;
     r->stored = st.stored;
     r->replaced = st.replaced;

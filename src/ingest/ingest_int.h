@@ -21,6 +21,7 @@ typedef struct tm_ictx {
     char project[129];
     int64_t prev[5];            /* Codex: the last cumulative usage seen    */
     int has_prev;
+    int resets;                 /* Codex: times the cumulative total fell   */
 } tm_ictx;
 
 typedef struct tm_ifile {

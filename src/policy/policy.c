@@ -10,7 +10,8 @@
  * arrival time TAT. With emission interval T = 1/rate and tolerance
  * τ = T·(burst − 1), a cost of n conforms when max(TAT, now) + T·n − τ ≤ now
  * + T; it then moves TAT to max(TAT, now) + T·n. A denial waits until
- * that holds: retry_after = max(TAT, now) + T·n − τ − T − now.
+ * that holds: retry_after = max(TAT, now) + T·n − τ − T − now. A cost of
+ * more than the burst (n·T > τ + T) never conforms: no wait is given.
  */
 #include "policy.h"
 
@@ -305,6 +306,22 @@ int tm__period_bounds(const tm_tier *t, int64_t now_us, int64_t *start_us, int64
 
 /* ---- GCRA ---- */
 
+static const char *scope_name(const tm_rate_rule *r)
+{
+    return r->scope == 0 ? "global" : r->scope == 1 ? "per user" : "per user and operation";
+}
+
+/* A rule's rate as configured: tokens or requests per minute, or per second. */
+static double rule_amount(const tm_rate_rule *r)
+{
+    return r->tokens ? r->per_s * 60 : r->per_s >= 1 ? r->per_s : r->per_s * 60;
+}
+
+static const char *rule_unit(const tm_rate_rule *r)
+{
+    return r->tokens || r->per_s < 1 ? "minute" : "second";
+}
+
 int tm__rate_check(tm_policy *p, const char *user, const char *operation, int64_t requests,
                    int64_t tokens, int64_t now_us, int debit, double *retry_after_s, char *why,
                    size_t whylen)
@@ -334,17 +351,22 @@ int tm__rate_check(tm_policy *p, const char *user, const char *operation, int64_
         if (!tm__strmap_get(&p->tat, keys[n], &tat) || tat < now_us)
             tat = now_us;
         double next = (double)tat + T * (double)cost;
-        /* Conforms when the new TAT is at most τ + T ahead of now. */
+        /* Conforms when the new TAT is at most τ + T ahead of now: never
+         * when the cost alone is more than the burst (τ + T = T·burst). */
         double over = next - (double)now_us - tau - T;
-        if (over > 0) {
+        if ((double)cost > r->burst && wait >= 0) {
+            allowed = 0;
+            wait = -1; /* no wait helps: said before any that would */
+            snprintf(why, whylen, "rate limit: %lld %s at once is more than the %s limit of %g "
+                     "%s per %s allows (its burst is %g): it can never conform; split it",
+                     (long long)cost, r->tokens ? "tokens" : "requests", scope_name(r),
+                     rule_amount(r), r->tokens ? "tokens" : "requests", rule_unit(r), r->burst);
+        } else if (over > 0 && wait >= 0) {
             allowed = 0;
             if (over / 1e6 > wait) {
                 wait = over / 1e6;
-                snprintf(why, whylen, "rate limit: %s %g %s per %s", r->scope == 0 ? "global" :
-                         r->scope == 1 ? "per user" : "per user and operation",
-                         r->tokens ? r->per_s * 60 : r->per_s >= 1 ? r->per_s : r->per_s * 60,
-                         r->tokens ? "tokens" : "requests",
-                         r->tokens || r->per_s < 1 ? "minute" : "second");
+                snprintf(why, whylen, "rate limit: %s %g %s per %s", scope_name(r), rule_amount(r),
+                         r->tokens ? "tokens" : "requests", rule_unit(r));
             }
         }
         new_tat[n] = r->tokens ? -1 : (int64_t)next; /* tokens: debited on arrival */
@@ -357,6 +379,41 @@ int tm__rate_check(tm_policy *p, const char *user, const char *operation, int64_
     pthread_mutex_unlock(&p->mu);
     *retry_after_s = wait;
     return allowed;
+}
+
+static int same_rule(const tm_rate_rule *a, const tm_rate_rule *b)
+{
+    return a->scope == b->scope && a->tokens == b->tokens && a->per_s == b->per_s &&
+           a->burst == b->burst && strcmp(a->operation, b->operation) == 0;
+}
+
+int tm__rate_carry(tm_policy *to, tm_policy *from)
+{
+    int rc = TM_OK;
+    if (!to || !from)
+        return TM_OK;
+    pthread_mutex_lock(&from->mu);
+    pthread_mutex_lock(&to->mu);
+    for (size_t k = 0; k < from->tat.cap && rc == TM_OK; k++) {
+        const tm_strmap_slot *sl = &from->tat.slots[k];
+        char *rest;
+        if (!sl->key)
+            continue;
+        long i = strtol(sl->key, &rest, 10); /* keys are "RULE|user|operation" */
+        if (i < 0 || i >= from->nrates || *rest != '|')
+            continue;
+        for (int j = 0; j < to->nrates && rc == TM_OK; j++) {
+            if (!same_rule(&from->rates[i], &to->rates[j]))
+                continue;
+            char key[300];
+            snprintf(key, sizeof key, "%d%s", j, rest);
+            rc = tm__strmap_put(&to->tat, key, sl->value);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&to->mu);
+    pthread_mutex_unlock(&from->mu);
+    return rc;
 }
 
 void tm__rate_consume(tm_policy *p, const char *user, const char *operation, int64_t tokens,

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/csv.h"
 #include "../core/err.h"
 #include "../core/json.h"
 #include "../core/text.h"
@@ -139,6 +140,10 @@ int tm__query_set(tm_query_spec *q, const char *key, const char *value)
             }
         return tm__fail(TM_EINVAL, "order_by: unknown metric '%.*s' (events, cost_usd, "
                                    "total_tokens, latency_p95_ms, ...)", (int)n, v);
+    } else if (strcmp(key, "fill") == 0) {
+        if (strcmp(v, "zero") && strcmp(v, "none"))
+            return tm__fail(TM_EINVAL, "fill: must be zero or none, not '%s'", v);
+        q->fill = strcmp(v, "zero") == 0;
     } else if (strcmp(key, "limit") == 0) {
         uint64_t n;
         if (tm__uint_parse(v, strlen(v), 100000000, &n) != TM_DEC_OK)
@@ -146,7 +151,7 @@ int tm__query_set(tm_query_spec *q, const char *key, const char *value)
         q->limit = (size_t)n;
     } else {
         return tm__fail(TM_EINVAL, "%s: unknown parameter (from, to, interval, tz, group_by, "
-                                   "where, order_by, limit)", key);
+                                   "where, order_by, limit, fill)", key);
     }
     return TM_OK;
 }
@@ -174,7 +179,7 @@ typedef struct run {
 
 static int64_t floor_div(int64_t a, int64_t b) { return a / b - (a % b < 0); }
 
-/* The UTC µs start of the period holding t. */
+/* The UTC µs start of the period holding t, remembered per 15 minutes. */
 static int64_t period_of(run *x, int64_t t_us)
 {
     const tm_qresult *r = x->res;
@@ -184,11 +189,18 @@ static int64_t period_of(run *x, int64_t t_us)
     size_t ci = (size_t)(slot & 1023);
     if (x->cache_slot[ci] == slot + 1)
         return x->cache_period[ci];
-    _Static_assert((int)TM_I_HOUR == (int)TM_CAL_HOUR && (int)TM_I_MONTH == (int)TM_CAL_MONTH, "one order");
-    int64_t p = tm__tz_floor(r->tz, secs, r->interval) * 1000000;
+    int64_t p = tm__period_start(r, t_us);
     x->cache_slot[ci] = slot + 1;
     x->cache_period[ci] = p;
     return p;
+}
+
+int64_t tm__period_start(const tm_qresult *r, int64_t t_us)
+{
+    _Static_assert((int)TM_I_HOUR == (int)TM_CAL_HOUR && (int)TM_I_MONTH == (int)TM_CAL_MONTH, "one order");
+    if (r->interval == TM_I_NONE)
+        return r->from;
+    return tm__tz_floor(r->tz, floor_div(t_us, 1000000), r->interval) * 1000000;
 }
 
 static int passes(const run *x, const uint32_t dim[TM_NDIM])
@@ -459,6 +471,16 @@ static const char *dim_name(run *x, int d, uint32_t id)
     return tm__arena_strndup(&x->res->arena, buf, strlen(buf));
 }
 
+/* Names the grouped dimensions of res's rows from their cells' dict ids. */
+static int name_rows(run *x, tm_qresult *res)
+{
+    for (size_t i = 0; i < res->nrows; i++)
+        for (int d = 0; d < TM_NDIM; d++)
+            if (x->grouped & (1u << d))
+                res->rows[i].dim[d] = dim_name(x, d, x->rows.cells[res->rows[i].cell].key.dim[d]);
+    return TM_OK;
+}
+
 int tm__query_run(tm_store *s, tm_rollups *r, const tm_query_spec *q, int64_t now_us,
                   tm_qresult **out)
 {
@@ -533,6 +555,7 @@ int tm__query_run(tm_store *s, tm_rollups *r, const tm_query_spec *q, int64_t no
          * Top N users over whole days: per-row sketches (a third of the
          * time) only for the rows that make the cut, in a second pass. */
         x.later_sk = proj == TM_PROJ_USER && !q->nwhere[TM_D_USER] && q->order_by >= 0 &&
+                     !(q->fill && res->interval != TM_I_NONE) &&
                      (q->order_by < TM_M_P50 || q->order_by > TM_M_P99) && q->limit &&
                      d0 * US_PER_HOUR == res->from && d1 * US_PER_HOUR == res->to;
         rc = user_cells(&x, s, r, proj, (int32_t)d0, (int32_t)d1);
@@ -580,7 +603,7 @@ int tm__query_run(tm_store *s, tm_rollups *r, const tm_query_spec *q, int64_t no
     for (size_t i = 0; i < x.rows.n; i++) {
         tm_cell *c = &x.rows.cells[i];
         tm_qrow *row = &res->rows[res->nrows++];
-        int64_t minutes = ((int64_t)c->key.proj << 31) | (int64_t)c->key.hour;
+        int64_t minutes = (int64_t)c->key.proj * ((int64_t)1 << 31) + c->key.hour; /* proj < 0 before 1970 */
         row->period = minutes * 60000000;
         row->cell = (uint32_t)i;
         row->s = c->s;
@@ -593,6 +616,10 @@ int tm__query_run(tm_store *s, tm_rollups *r, const tm_query_spec *q, int64_t no
             goto out;
     }
     if (x.later_sk && (rc = tm__sketch_acc_merge_acc(&res->totals.sk, &x.all_sk)))
+        goto out;
+    /* Filling empty periods groups rows by their names: name them all first. */
+    int fill = q->fill && res->interval != TM_I_NONE;
+    if (fill && ((rc = name_rows(&x, res)) || (rc = tm__qresult_fill(res))))
         goto out;
     sort_ctx ctx = {q, res};
     /* Top N: rows that cannot make it (worse than the Nth by the metric)
@@ -619,10 +646,8 @@ int tm__query_run(tm_store *s, tm_rollups *r, const tm_query_spec *q, int64_t no
         if ((rc = tm__rollups_each(r, TM_PROJ_USER, (int32_t)d0, (int32_t)d1, add_cell_sketch, &x)))
             goto out;
     }
-    for (size_t i = 0; i < res->nrows; i++)
-        for (int d = 0; d < TM_NDIM; d++)
-            if (x.grouped & (1u << d))
-                res->rows[i].dim[d] = dim_name(&x, d, x.rows.cells[res->rows[i].cell].key.dim[d]);
+    if (!fill && (rc = name_rows(&x, res)))
+        goto out;
     qsort_r(res->rows, res->nrows, sizeof *res->rows, cmp_rows, &ctx);
     if (q->limit && res->nrows > q->limit) {
         for (size_t i = q->limit; i < res->nrows; i++)
@@ -783,16 +808,6 @@ int tm__qresult_json(const tm_qresult *res, tm_buf *b)
     return rc;
 }
 
-static int csv_field(tm_buf *b, const char *s)
-{
-    if (!strpbrk(s, ",\"\n\r"))
-        return tm__buf_puts(b, s);
-    int rc = tm__buf_putc(b, '"');
-    for (; *s && rc == TM_OK; s++)
-        rc = *s == '"' ? tm__buf_puts(b, "\"\"") : tm__buf_putc(b, *s);
-    return rc == TM_OK ? tm__buf_putc(b, '"') : rc;
-}
-
 int tm__qresult_csv(const tm_qresult *res, tm_buf *b)
 {
     int rc = res->interval != TM_I_NONE ? tm__buf_puts(b, "period,") : TM_OK;
@@ -808,7 +823,7 @@ int tm__qresult_csv(const tm_qresult *res, tm_buf *b)
             rc = tm__buf_printf(b, "%s,", label);
         }
         for (int g = 0; g < res->ngroup && rc == TM_OK; g++) {
-            rc = csv_field(b, r->dim[res->group[g]]);
+            rc = tm__csv_text(b, r->dim[res->group[g]], 1);
             if (rc == TM_OK)
                 rc = tm__buf_putc(b, ',');
         }

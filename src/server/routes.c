@@ -593,6 +593,7 @@ const route tm__routes[] = {
     {"GET", "/api/usage/performance/latency", "", "/api/usage/performance/latency", SC_READ, seed_latency},
     {"GET", "/api/usage/", "", "/api/usage/{userId}", SC_READ, seed_user},
     {"GET", "/v1/alerts", "", "/v1/alerts", SC_READ, get_alerts},
+    {"GET", "/v1/export", "", "/v1/export", SC_READ, tm__get_export}, /* admin only: it checks */
     {"GET", "/healthz", "", "/healthz", SC_OPEN, healthz},
     {"GET", "/readyz", "", "/readyz", SC_OPEN, readyz},
     {"GET", "/metrics", "", "/metrics", SC_METRICS, metrics},
@@ -603,6 +604,22 @@ const size_t tm__nroutes = sizeof tm__routes / sizeof tm__routes[0];
 /* ---- Prometheus text ---- */
 
 extern const double tm__dur_bounds[NBUCKETS];
+
+/* A Prometheus label value, quoted: the text format escapes only \\, "
+ * and newline (JSON's \uXXXX is not in it); other bytes go as they are. */
+static void prom_label(tm_buf *b, const char *v)
+{
+    tm__buf_putc(b, '"');
+    for (; *v; v++) {
+        if (*v == '\\' || *v == '"')
+            tm__buf_putc(b, '\\');
+        if (*v == '\n')
+            tm__buf_puts(b, "\\n");
+        else
+            tm__buf_putc(b, *v);
+    }
+    tm__buf_putc(b, '"');
+}
 
 void tm__metrics_render(srv *s, tm_buf *b)
 {
@@ -682,7 +699,7 @@ void tm__metrics_render(srv *s, tm_buf *b)
             char t[64];
             tm__metric_text(&res->rows[i].s, &res->rows[i].sk, TM_M_COST, t, sizeof t);
             tm__buf_puts(b, "tokmeter_cost_usd_total{provider=");
-            tm__json_str(b, res->rows[i].dim[TM_D_PROVIDER], strlen(res->rows[i].dim[TM_D_PROVIDER]));
+            prom_label(b, res->rows[i].dim[TM_D_PROVIDER]);
             tm__buf_printf(b, "} %s\n", t);
         }
     }

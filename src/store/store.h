@@ -56,9 +56,12 @@ typedef struct tm_file_rec {
 struct tm_store_ops {
     const char *name;
 
-    /* Opens or creates the store at path, migrating its schema forward.
-     * Errors: TM_EIO, TM_EVERSION (a newer schema), TM_ENOMEM. */
-    int (*open)(const char *path, tm_store **out);
+    /* Opens or creates the store at path, migrating its schema forward. A
+     * new store file gets the permission bits mode (0: 0600), its -wal and
+     * -shm files the same; new parent directories get mode plus search
+     * where it reads (0700). Errors: TM_EIO, TM_EVERSION (a newer schema),
+     * TM_ENOMEM. */
+    int (*open)(const char *path, unsigned mode, tm_store **out);
 
     void (*close)(tm_store *s);
 
@@ -169,8 +172,13 @@ struct tm_store {
 extern const struct tm_store_ops tm__sqlite_ops;
 extern const struct tm_meta_ops tm__sqlite_meta;
 
+/* The WAL sizes (in pages) past which a commit wakes the checkpointer and
+ * past which the writer restarts the WAL itself: 2048 and 65536 unless
+ * set (tests set small ones). Call before the first write. */
+void tm__store_wal_limits(tm_store *s, int checkpoint_pages, int restart_pages);
+
 /* Opens the store named by path with the backend it names. */
-int tm__store_open(const char *path, tm_store **out);
+int tm__store_open(const char *path, unsigned mode, tm_store **out);
 
 static inline void tm__store_close(tm_store *s)
 {
