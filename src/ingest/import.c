@@ -84,14 +84,11 @@ int tm__jint(const tm_jv *v, int64_t *out)
     return 0;
 }
 
-void tm__tally(const unsigned char *dup, size_t n, int64_t *stored, int64_t *duplicates,
-               int64_t *replaced)
+void tm__tally(void *arg, size_t tag, int dup)
 {
-    for (size_t i = 0; i < n; i++) {
-        *stored += dup[i] == 0;
-        *duplicates += dup[i] == 1;
-        *replaced += dup[i] == 2;
-    }
+    tm_tally *t = arg;
+    (void)tag;
+    *(dup == 0 ? t->stored : dup == 1 ? t->duplicates : t->replaced) += 1;
 }
 
 const char *tm__jstr(const tm_jv *v) { return v && v->type == TM_J_STRING ? v->s : NULL; }
@@ -264,22 +261,13 @@ static int cmp_file(const void *a, const void *b)
 
 /* ---- the run ---- */
 
-typedef struct chunk {
-    tm_ticket ticket;
-    unsigned char dup[CHUNK];
-    size_t n;
-    int live;
-} chunk;
-
 typedef struct run {
     tm *t;
     const tm_import_opts *o;
     const tm_importer *imp;
     tm_import_stats *st;
-    tm_event *pending[CHUNK];
-    size_t npending;
-    chunk chunks[2];            /* one being filled, one committing         */
-    int cur;
+    tm_batch *batch;            /* CHUNK events a submission, two in flight */
+    tm_tally tally;             /* the batch counts into st                 */
     tm_arena arena;
     tm_file_rec *done;          /* files read, saved after their events     */
     size_t ndone, capdone;
@@ -308,47 +296,6 @@ static double mono(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int wait_chunk(run *x, chunk *c)
-{
-    if (!c->live)
-        return TM_OK;
-    int rc = tm__writer_wait(tm__writer(x->t), &c->ticket);
-    c->live = 0;
-    if (rc == TM_OK)
-        tm__tally(c->dup, c->n, &x->st->stored, &x->st->duplicates, &x->st->replaced);
-    return rc;
-}
-
-/* Submits the pending events as one chunk, after the chunk before it is
- * committed (so at most two are in flight). */
-static int submit(run *x)
-{
-    if (!x->npending)
-        return TM_OK;
-    chunk *c = &x->chunks[x->cur];
-    int rc = wait_chunk(x, c);
-    if (rc)
-        return rc;
-    c->n = x->npending;
-    c->ticket = (tm_ticket){c->n, 0, c->dup, NULL};
-    c->live = 1;
-    x->npending = 0;
-    x->cur ^= 1;
-    return tm__writer_submit(tm__writer(x->t), x->pending, c->n, &c->ticket);
-}
-
-/* Waits for every submitted event and counts what became of them. */
-static int drain(run *x)
-{
-    int rc = submit(x);
-    for (int i = 0; i < 2; i++) {
-        int r = wait_chunk(x, &x->chunks[i]);
-        if (!rc)
-            rc = r;
-    }
-    return rc;
 }
 
 /* An import appends: half the daemon's page cache served it as fast in
@@ -380,7 +327,7 @@ static void free_done(run *x)
  * was read. */
 static int save_progress(run *x)
 {
-    int rc = drain(x);
+    int rc = tm__batch_flush(x->batch);
     if (rc == TM_OK && x->ndone)
         rc = tm__writer_exec(tm__writer(x->t), save_task, x);
     free_done(x);
@@ -433,25 +380,24 @@ static int take_event(run *x, tm_event *ev)
     /* Copies of one response are usually neighbours (one line per content
      * block): keep only the largest of those here, and leave copies far
      * apart (resumed sessions, later runs) to the store. */
-    for (size_t back = 1; back <= 4 && back <= x->npending; back++) {
-        tm_event *p = x->pending[x->npending - back];
-        if (strcmp(p->id, ev->id) != 0)
+    tm_event **p;
+    for (size_t back = 1; back <= 4 && (p = tm__batch_recent(x->batch, back)); back++) {
+        if (strcmp((*p)->id, ev->id) != 0)
             continue;
         st->duplicates++;
-        if (!tm__copy_larger(ev->total_tokens, ev->value_nano, p->total_tokens, p->value_nano))
+        if (!tm__copy_larger(ev->total_tokens, ev->value_nano, (*p)->total_tokens, (*p)->value_nano))
             return TM_OK;
         tm_event *c = tm__event_clone(ev);
         if (!c)
             return TM_ENOMEM;
-        free(p);
-        x->pending[x->npending - back] = c;
+        free(*p);
+        *p = c;
         return TM_OK;
     }
     tm_event *c = tm__event_clone(ev);
     if (!c)
         return TM_ENOMEM;
-    x->pending[x->npending++] = c;
-    return x->npending == CHUNK ? submit(x) : TM_OK;
+    return tm__batch_add(x->batch, c, 0);
 }
 
 static int one_record(run *x, tm_ifile *f, const char *s, size_t n)
@@ -733,7 +679,9 @@ int tm__import(tm *t, const tm_import_opts *o, tm_import_stats *st)
     }
     *x = (run){.t = t, .o = o, .imp = imp, .st = st, .now = tm__now_us(), .t0 = mono()};
     x->last_report = x->t0;
-    if ((rc = grow_buf(x, BLOCK_MIN))) {
+    x->tally = (tm_tally){&st->stored, &st->duplicates, &st->replaced};
+    if ((rc = grow_buf(x, BLOCK_MIN)) || (rc = tm__batch_open(t, CHUNK, 2, tm__tally, &x->tally, &x->batch))) {
+        free(x->buf);
         free(x);
         return rc;
     }
@@ -794,8 +742,7 @@ int tm__import(tm *t, const tm_import_opts *o, tm_import_stats *st)
     free(x->done);
     tm__arena_free(&x->arena);
     free(x->buf);
-    for (size_t i = 0; i < x->npending; i++)
-        free(x->pending[i]);
+    tm__batch_free(x->batch);
     free(x);
     known_free(&k);
     tm__buf_free(&roots);

@@ -14,6 +14,7 @@
 #include "../core/json.h"
 #include "../core/tmtime.h"
 #include "../store/store.h"
+#include "proxy.h"
 #include "server_int.h"
 
 /* ---- ingest ---- */
@@ -23,6 +24,11 @@ static enum MHD_Result post_events(req *r)
     const char *ct = MHD_lookup_connection_value(r->c, MHD_HEADER_KIND, "Content-Type");
     const char *idem = MHD_lookup_connection_value(r->c, MHD_HEADER_KIND, "Idempotency-Key");
     unsigned flags = ct && strncmp(ct, "application/x-ndjson", 20) == 0 ? TM_JSON_NDJSON : 0;
+    if (r->has_key && r->key.user[0])
+        return tm__reply_error(r, 403, "forbidden",
+                               "this key is bound to user %s: it may only check that user's "
+                               "limits (POST /v1/check); storing events needs an unbound key",
+                               r->key.user);
     if (r->body.len && memchr(r->body.data, '\0', r->body.len))
         return tm__reply_error(r, 400, "invalid_body", "body: contains a NUL byte");
     if (idem && (!*idem || strlen(idem) > 128))
@@ -80,14 +86,17 @@ static enum MHD_Result each_arg(void *cls, enum MHD_ValueKind kind, const char *
     return a->rc ? MHD_NO : MHD_YES;
 }
 
-/* Runs q and replies with an error when it fails (returns 1). */
+/* Runs q, bounded by limits.max_query_rows, and replies with an error when
+ * it fails (returns 1). */
 static int run_query(req *r, tm_query_spec *q, tm_qresult **res, enum MHD_Result *ret)
 {
+    q->max_rows = __atomic_load_n(&r->s->cfg.max_query_rows, __ATOMIC_RELAXED);
     int rc = tm__run_query(r->s->t, q, res);
     if (rc == TM_OK)
         return 0;
-    *ret = rc == TM_EINVAL ? tm__reply_error(r, 400, "invalid_query", "%s", tm_errmsg())
-                           : tm__reply_error(r, 503, "store_error", "%s", tm_errmsg());
+    *ret = rc == TM_EINVAL    ? tm__reply_error(r, 400, "invalid_query", "%s", tm_errmsg())
+           : rc == TM_ETOOBIG ? tm__reply_error(r, 400, "query_too_expensive", "%s", tm_errmsg())
+                              : tm__reply_error(r, 503, "store_error", "%s", tm_errmsg());
     return 1;
 }
 
@@ -230,7 +239,9 @@ static enum MHD_Result put_user(req *r)
     return ret;
 }
 
-/* POST /v1/check — before a call: quota and rate limits. */
+/* POST /v1/check — before a call: quota and rate limits. A check debits the
+ * rate limiter, so it is a write: ingest and admin keys (a user-bound
+ * ingest key for its own user only). */
 static enum MHD_Result post_check(req *r)
 {
     tm_arena a = TM_ARENA_INIT;
@@ -526,6 +537,24 @@ static enum MHD_Result get_alerts(req *r)
     return ret;
 }
 
+/* GET /v1/me: the key the caller sent (its scope and bound user), so the
+ * dashboard shows only what the key may read; null when no key was needed. */
+static enum MHD_Result get_me(req *r)
+{
+    tm_buf b = TM_BUF_INIT;
+    if (!r->has_key) {
+        tm__buf_puts(&b, "{\"key\": null}\n");
+    } else {
+        tm__buf_printf(&b, "{\"key\": {\"id\": \"%s\", \"scope\": \"%s\", \"user_id\": ", r->key.id,
+                       r->key.scope);
+        json_opt_str(&b, r->key.user[0] ? r->key.user : NULL);
+        tm__buf_puts(&b, "}}\n");
+    }
+    enum MHD_Result ret = tm__reply(r, 200, &b);
+    tm__buf_free(&b);
+    return ret;
+}
+
 /* ---- health and metrics ---- */
 
 static enum MHD_Result healthz(req *r)
@@ -586,18 +615,24 @@ const route tm__routes[] = {
     {"GET", "/v1/users/", "/usage", "/v1/users/{id}/usage", SC_READ, get_user_usage},
     {"GET", "/v1/users/", "/quota", "/v1/users/{id}/quota", SC_READ, get_user_quota},
     {"PUT", "/v1/users/", "", "/v1/users/{id}", SC_INGEST, put_user},
-    {"POST", "/v1/check", "", "/v1/check", SC_READ, post_check},
+    {"POST", "/v1/check", "", "/v1/check", SC_INGEST, post_check},
     {"GET", "/api/usage/metrics/realtime", "", "/api/usage/metrics/realtime", SC_READ, seed_realtime},
     {"GET", "/api/usage/metrics/aggregates", "", "/api/usage/metrics/aggregates", SC_READ, seed_aggregates},
     {"GET", "/api/usage/costs/by-provider", "", "/api/usage/costs/by-provider", SC_READ, seed_costs},
     {"GET", "/api/usage/performance/latency", "", "/api/usage/performance/latency", SC_READ, seed_latency},
     {"GET", "/api/usage/", "", "/api/usage/{userId}", SC_READ, seed_user},
     {"GET", "/v1/alerts", "", "/v1/alerts", SC_READ, get_alerts},
+    {"GET", "/v1/me", "", "/v1/me", SC_READ, get_me},
     {"GET", "/v1/export", "", "/v1/export", SC_READ, tm__get_export}, /* admin only: it checks */
     {"GET", "/healthz", "", "/healthz", SC_OPEN, healthz},
     {"GET", "/readyz", "", "/readyz", SC_OPEN, readyz},
     {"GET", "/metrics", "", "/metrics", SC_METRICS, metrics},
     {"GET", "/openapi.yaml", "", "/openapi.yaml", SC_OPEN, openapi},
+    /* The gateway's paths are dispatched to proxy.c before this table is
+     * searched; the entry names its metrics (method "*" matches nothing). */
+    {"*", "/proxy/", "/*", "proxy", SC_OPEN, NULL},
+    {"GET", "/", "", "/", SC_OPEN, tm__get_web},
+    {"GET", "/assets/", "", "/assets/{file}", SC_OPEN, tm__get_web},
 };
 const size_t tm__nroutes = sizeof tm__routes / sizeof tm__routes[0];
 
@@ -623,8 +658,6 @@ static void prom_label(tm_buf *b, const char *v)
 
 void tm__metrics_render(srv *s, tm_buf *b)
 {
-    static const unsigned statuses[NSTATUS] = {200, 400, 401, 403, 404, 405, 408,
-                                               413, 415, 429, 500, 503, 0};
     tm__buf_puts(b, "# HELP tokmeter_http_requests_total HTTP requests by route and status.\n"
                     "# TYPE tokmeter_http_requests_total counter\n");
     for (size_t i = 0; i <= tm__nroutes; i++)
@@ -632,7 +665,7 @@ void tm__metrics_render(srv *s, tm_buf *b)
             uint64_t n = __atomic_load_n(&s->requests[i][k], __ATOMIC_RELAXED);
             if (n)
                 tm__buf_printf(b, "tokmeter_http_requests_total{route=\"%s\",status=\"%u\"} %llu\n",
-                               i < tm__nroutes ? tm__routes[i].name : "unknown", statuses[k],
+                               i < tm__nroutes ? tm__routes[i].name : "unknown", tm__statuses[k],
                                (unsigned long long)n);
         }
     tm__buf_puts(b, "# HELP tokmeter_http_request_duration_seconds Time from request to response.\n"
@@ -685,6 +718,7 @@ void tm__metrics_render(srv *s, tm_buf *b)
                       "# HELP tokmeter_store_bytes Size of the store file and its log.\n"
                       "# TYPE tokmeter_store_bytes gauge\ntokmeter_store_bytes %llu\n",
                    (long long)stored, (unsigned long long)bytes);
+    tm__proxy_metrics(s->proxy, b);
     /* Spend by provider, all time (day rollups): bounded to 50 providers. */
     tm_query_spec q;
     tm_qresult *res = NULL;

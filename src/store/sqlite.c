@@ -10,7 +10,10 @@
  *          resource_type→dict, session_id, resource_id, value, tokens...,
  *          latency_ns, success, status_code, error, cache_hit, cost_pusd,
  *          cost_source, metadata, project→dict)
- *   rollup(proj, hour, d0..d6, sums, sketch)   hourly cells (rollup/rollup.h)
+ *   rollup(proj, hour, d0..d6, sums, sketch)   hourly cells (rollup/rollup.h),
+ *                                     and the daily per-user cells
+ *   urollup(same columns, keyed by proj, day, d2 = user)   daily per-user
+ *                                     cells by model and by endpoint (schema 8)
  *   keys, users, alert_state, alert_events     (server/keys.c, policy/quota.c, ...)
  *   import_files(path, ...)           importers' per-file progress (ingest/)
  *
@@ -25,9 +28,13 @@
  * drop an event. events_ts grows in time order, so it mostly appends.
  *
  * Durability: synchronous=FULL in WAL mode fsyncs the log at every commit,
- * so a returned append is on disk. Three connections: the writer's (used
- * only by the writer thread), a read connection guarded by a mutex, and the
- * checkpointer's. SQLite would otherwise checkpoint inside a COMMIT every
+ * so a returned append is on disk. Connections: the writer's (used only by
+ * the writer thread), NREAD read connections, and the checkpointer's. WAL
+ * lets readers run beside the writer and beside each other, so each reader
+ * has its own connection and mutex (take/give): reads never wait for the
+ * writer, nor for one another while a connection is free. Reader 0 is kept
+ * for short lookups (API keys, users, the commit counter, the event count),
+ * so a key check never waits behind a long scan. SQLite would otherwise checkpoint inside a COMMIT every
  * 1000 pages, stalling that commit's waiters for tens of milliseconds; here
  * the WAL hook wakes a thread that runs PASSIVE checkpoints beside the
  * writer, which never block it.
@@ -47,7 +54,7 @@
 #include "../core/strmap.h"
 #include "store.h"
 
-#define SCHEMA_VERSION 7
+#define SCHEMA_VERSION 8
 
 static const char *const migrations[] = {
     /* 0 → 1 */
@@ -100,17 +107,48 @@ static const char *const migrations[] = {
     " ino INTEGER NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,"
     " offset INTEGER NOT NULL, head INTEGER NOT NULL, tail INTEGER NOT NULL, state TEXT,"
     " updated INTEGER NOT NULL) WITHOUT ROWID;",
+    /* 7 → 8: per-user rollups: the user projection in `rollup` (memory
+     * loads it) and user × model / user × endpoint cells here, keyed by day
+     * then user: a commit rewrites cells of the current day, which lie
+     * together (keyed by user first, they were spread over the whole table
+     * and ingest ran 4x slower); a user's month is one seek per day. Both
+     * backfilled from the events (see migrate). */
+    "CREATE TABLE urollup(proj INTEGER NOT NULL, hour INTEGER NOT NULL,"
+    " d0 INTEGER NOT NULL, d1 INTEGER NOT NULL, d2 INTEGER NOT NULL, d3 INTEGER NOT NULL,"
+    " d4 INTEGER NOT NULL, d5 INTEGER NOT NULL, d6 INTEGER NOT NULL,"
+    " events INTEGER NOT NULL, requests INTEGER NOT NULL, value INTEGER NOT NULL,"
+    " input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL,"
+    " cache_read_tokens INTEGER NOT NULL, cache_write_tokens INTEGER NOT NULL,"
+    " reasoning_tokens INTEGER NOT NULL, total_tokens INTEGER NOT NULL,"
+    " cost_pusd INTEGER NOT NULL, unpriced INTEGER NOT NULL, errors INTEGER NOT NULL,"
+    " lat_n INTEGER NOT NULL, lat_sum_ns INTEGER NOT NULL, sketch BLOB,"
+    " PRIMARY KEY(proj, hour, d2, d0, d1, d3, d4, d5, d6)) WITHOUT ROWID;",
 };
 
 /* The rollup row's columns after the key, as a tm_sums. */
 #define ROLL_COLS "events, requests, value, input_tokens, output_tokens, cache_read_tokens," \
     " cache_write_tokens, reasoning_tokens, total_tokens, cost_pusd, unpriced, errors, lat_n,"  \
     " lat_sum_ns, sketch"
-#define ROLL_GET "SELECT " ROLL_COLS " FROM rollup WHERE proj = ?1 AND hour = ?2 AND d0 = ?3" \
-    " AND d1 = ?4 AND d2 = ?5 AND d3 = ?6 AND d4 = ?7 AND d5 = ?8 AND d6 = ?9"
-#define ROLL_PUT "INSERT OR REPLACE INTO rollup(proj, hour, d0, d1, d2, d3, d4, d5, d6, " \
-    ROLL_COLS ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19," \
-    "?20,?21,?22,?23,?24)"
+/* Adds a cell to its stored row, or stores it: one statement, the counts
+ * added by tm_add (an error past 64 bits, where SQL's + would turn into a
+ * float), value, cost and latency sums by tm_add_wide (an integer, or past
+ * 64 bits a 16-byte blob: a day's cost can pass 9.2 million USD), and the
+ * sketches merged by tm_sketch_merge. */
+#define ROLL_UPSERT_IN(table) "INSERT INTO " table "(proj, hour, d0, d1, d2, d3, d4, d5, d6, " \
+    ROLL_COLS ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,"   \
+    "?20,?21,?22,?23,?24) ON CONFLICT(proj, hour, d0, d1, d2, d3, d4, d5, d6) DO UPDATE SET"  \
+    " events = tm_add(events, excluded.events), requests = tm_add(requests, excluded.requests)," \
+    " value = tm_add_wide(value, excluded.value),"                                             \
+    " input_tokens = tm_add(input_tokens, excluded.input_tokens),"                             \
+    " output_tokens = tm_add(output_tokens, excluded.output_tokens),"                          \
+    " cache_read_tokens = tm_add(cache_read_tokens, excluded.cache_read_tokens),"              \
+    " cache_write_tokens = tm_add(cache_write_tokens, excluded.cache_write_tokens),"           \
+    " reasoning_tokens = tm_add(reasoning_tokens, excluded.reasoning_tokens),"                 \
+    " total_tokens = tm_add(total_tokens, excluded.total_tokens),"                             \
+    " cost_pusd = tm_add_wide(cost_pusd, excluded.cost_pusd),"                                 \
+    " unpriced = tm_add(unpriced, excluded.unpriced), errors = tm_add(errors, excluded.errors),"\
+    " lat_n = tm_add(lat_n, excluded.lat_n), lat_sum_ns = tm_add_wide(lat_sum_ns, excluded.lat_sum_ns)," \
+    " sketch = tm_sketch_merge(sketch, excluded.sketch)"
 
 
 /* An event row as a fact: FACT_COLS from column c0; llm is the dict id of
@@ -123,15 +161,23 @@ static const char *const migrations[] = {
 /* Dict-encoded columns: the insert statement's ?4..?10, then ?29. */
 #define NDIMS 8
 
+#define NREAD 5
+typedef struct reader {
+    pthread_mutex_t mu;
+    sqlite3 *db;
+    sqlite3_stmt *user_get;     /* prepared once (checks read it often)      */
+} reader;
+enum { QUICK, SCAN };           /* what a read is, for take()                */
+
 struct sqlite_store {
     struct tm_store base;
     sqlite3 *w;                 /* writer connection                        */
     sqlite3_stmt *ins, *dup_get, *dict_ins, *dict_get, *bump, *begin, *commit, *rollback;
-    sqlite3_stmt *roll_get, *roll_put, *commits, *fact_get, *del;
+    sqlite3_stmt *roll_up, *commits, *fact_get, *del;
+    sqlite3_stmt *uroll_up;     /* urollup: per-user cells kept only there     */
     tm_strmap dict;             /* string → dict id, writer-side cache      */
-    sqlite3 *r;                 /* reader connection                         */
-    sqlite3_stmt *user_get;     /* on r, prepared once (checks read it often) */
-    pthread_mutex_t rmu;
+    reader rd[NREAD];           /* [0]: short lookups; [1..]: scans          */
+    unsigned rd_next;           /* where take() starts looking               */
     sqlite3 *ck;                /* checkpointer connection                   */
     pthread_t ck_thread;
     pthread_mutex_t ck_mu;
@@ -203,10 +249,34 @@ static int open_conn(const char *path, int readonly, sqlite3 **out)
     return rc;
 }
 
-static int backfill_rollups(sqlite3 *db);
-static int write_cells(sqlite3 *db, sqlite3_stmt *get, sqlite3_stmt *put, const tm_cellset *cs);
+static int backfill_rollups(sqlite3 *db, int first_proj);
+static int write_cells(sqlite3 *db, sqlite3_stmt *up, const tm_cellset *cs, int lo, int hi);
+static int write_rollups(sqlite3 *db, sqlite3_stmt *roll_up, sqlite3_stmt *uroll_up,
+                         const tm_cellset *cs, int first_proj);
+static int rollup_functions(sqlite3 *db);
 typedef struct sqlite_store sqlite_store;
-static int query_int(sqlite_store *s, const char *sql, int64_t *out);
+static int query_int(sqlite3 *db, const char *sql, int64_t *out);
+
+/* A read connection, held until give(): QUICK reads get reader 0; a SCAN
+ * the first free one of the others, or waits its turn at one of them. */
+static reader *take(sqlite_store *s, int kind)
+{
+    if (kind == QUICK) {
+        pthread_mutex_lock(&s->rd[0].mu);
+        return &s->rd[0];
+    }
+    unsigned start = __atomic_fetch_add(&s->rd_next, 1, __ATOMIC_RELAXED);
+    for (unsigned i = 0; i < NREAD - 1; i++) {
+        reader *rd = &s->rd[1 + (start + i) % (NREAD - 1)];
+        if (pthread_mutex_trylock(&rd->mu) == 0)
+            return rd;
+    }
+    reader *rd = &s->rd[1 + start % (NREAD - 1)];
+    pthread_mutex_lock(&rd->mu);
+    return rd;
+}
+
+static void give(reader *rd) { pthread_mutex_unlock(&rd->mu); }
 
 static int migrate(sqlite3 *db)
 {
@@ -235,9 +305,10 @@ static int migrate(sqlite3 *db)
         if ((rc = exec(db, sql)))
             goto out;
     }
-    /* Rollups arrived in version 2; a store older than that gets them from
-     * its events once every column the backfill reads exists. */
-    if (version < 2 && (rc = backfill_rollups(db)))
+    /* Rollups arrived in version 2 and per-user ones in 8; a store older
+     * than that gets them from its events once every column the backfill
+     * reads exists. */
+    if (version < 8 && (rc = backfill_rollups(db, version < 2 ? 0 : TM_PROJ_USER)))
         goto out;
 out:
     sqlite3_finalize(st);
@@ -331,15 +402,17 @@ static void sq_close(tm_store *base)
     if (s->w)
         sqlite3_wal_checkpoint_v2(s->w, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
     sqlite3_stmt *sts[] = {s->ins, s->dup_get, s->dict_ins, s->dict_get, s->bump, s->begin,
-                           s->commit, s->rollback, s->roll_get, s->roll_put, s->commits,
-                           s->fact_get, s->del};
+                           s->commit, s->rollback, s->roll_up, s->commits,
+                           s->fact_get, s->del, s->uroll_up};
     for (size_t i = 0; i < sizeof sts / sizeof sts[0]; i++)
         sqlite3_finalize(sts[i]);
-    sqlite3_finalize(s->user_get);
     sqlite3_close(s->w);
-    sqlite3_close(s->r);
+    for (int i = 0; i < NREAD; i++) {
+        sqlite3_finalize(s->rd[i].user_get);
+        sqlite3_close(s->rd[i].db);
+        pthread_mutex_destroy(&s->rd[i].mu);
+    }
     tm__strmap_clear(&s->dict);
-    pthread_mutex_destroy(&s->rmu);
     pthread_mutex_destroy(&s->ck_mu);
     pthread_cond_destroy(&s->ck_cv);
     free(s);
@@ -370,15 +443,22 @@ static int sq_open(const char *path, unsigned mode, tm_store **out)
         return TM_ENOMEM;
     s->base.ops = &tm__sqlite_ops;
     s->base.meta = &tm__sqlite_meta;
-    pthread_mutex_init(&s->rmu, NULL);
+    for (int i = 0; i < NREAD; i++)
+        pthread_mutex_init(&s->rd[i].mu, NULL);
     pthread_mutex_init(&s->ck_mu, NULL);
     pthread_cond_init(&s->ck_cv, NULL);
     snprintf(s->path, sizeof s->path, "%s", path);
     s->ck_pages = CHECKPOINT_PAGES;
     s->restart_pages = WAL_RESTART_PAGES;
-    if ((rc = create_store(path, mode ? mode : 0600)) || (rc = open_conn(path, 0, &s->w)) || (rc = migrate(s->w)) ||
-        (rc = open_conn(path, 1, &s->r)))
+    if ((rc = create_store(path, mode ? mode : 0600)) || (rc = open_conn(path, 0, &s->w)) ||
+        (rc = rollup_functions(s->w)) || (rc = migrate(s->w)))
         goto out;
+    for (int i = 0; i < NREAD; i++) {
+        if ((rc = open_conn(path, 1, &s->rd[i].db)))
+            goto out;
+        sqlite3_create_function(s->rd[i].db, "tm_idh", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+                                sql_idh, NULL, NULL);
+    }
     if ((rc = open_conn(path, 0, &s->ck)) || (rc = exec(s->w, "PRAGMA wal_autocheckpoint=0")))
         goto out;
     if (pthread_create(&s->ck_thread, NULL, checkpointer, s) != 0) {
@@ -387,8 +467,6 @@ static int sq_open(const char *path, unsigned mode, tm_store **out)
     }
     s->ck_running = 1;
     sqlite3_wal_hook(s->w, wal_hook, s);
-    sqlite3_create_function(s->r, "tm_idh", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
-                            sql_idh, NULL, NULL);
     rc = prepare(s->w,
                  "INSERT INTO events(id, idh, ts, provider, model, endpoint,"
                  " operation, user_id, metric_type, resource_type, session_id, resource_id, value,"
@@ -404,8 +482,8 @@ static int sq_open(const char *path, unsigned mode, tm_store **out)
     if (rc == TM_OK) rc = prepare(s->w, "INSERT OR IGNORE INTO dict(s) VALUES(?1)", &s->dict_ins);
     if (rc == TM_OK) rc = prepare(s->w, "SELECT id FROM dict WHERE s = ?1", &s->dict_get);
     if (rc == TM_OK) rc = prepare(s->w, "UPDATE meta SET value = value + ?1 WHERE key = 'events'", &s->bump);
-    if (rc == TM_OK) rc = prepare(s->w, ROLL_GET, &s->roll_get);
-    if (rc == TM_OK) rc = prepare(s->w, ROLL_PUT, &s->roll_put);
+    if (rc == TM_OK) rc = prepare(s->w, ROLL_UPSERT_IN("rollup"), &s->roll_up);
+    if (rc == TM_OK) rc = prepare(s->w, ROLL_UPSERT_IN("urollup"), &s->uroll_up);
     if (rc == TM_OK)
         rc = prepare(s->w, "UPDATE meta SET value = value + 1 WHERE key = 'commits' RETURNING value",
                      &s->commits);
@@ -481,16 +559,36 @@ static void fact_of(const tm_event *e, const uint32_t dim[TM_NDIM], tm_fact *f)
 }
 
 /* Reads ROLL_COLS starting at column c0 into a tm_sums. */
+/* A wide sum (value, cost, latency) as stored: an integer, or past 64 bits
+ * a 16-byte little-endian blob. */
+static tm_i128 wide_of(sqlite3_value *v)
+{
+    if (sqlite3_value_type(v) != SQLITE_BLOB || sqlite3_value_bytes(v) != 16)
+        return sqlite3_value_int64(v);
+    const unsigned char *b = sqlite3_value_blob(v);
+    unsigned __int128 u = 0;
+    for (int i = 15; i >= 0; i--)
+        u = u << 8 | b[i];
+    return (tm_i128)u;
+}
+
+static void wide_bytes(tm_i128 v, unsigned char out[16])
+{
+    unsigned __int128 u = (unsigned __int128)v;
+    for (int i = 0; i < 16; i++, u >>= 8)
+        out[i] = (unsigned char)u;
+}
+
 static void sums_of_row(sqlite3_stmt *st, int c0, tm_sums *t)
 {
     *t = (tm_sums){
         .events = sqlite3_column_int64(st, c0 + 0), .requests = sqlite3_column_int64(st, c0 + 1),
-        .value = sqlite3_column_int64(st, c0 + 2), .input = sqlite3_column_int64(st, c0 + 3),
+        .value = wide_of(sqlite3_column_value(st, c0 + 2)), .input = sqlite3_column_int64(st, c0 + 3),
         .output = sqlite3_column_int64(st, c0 + 4), .cache_read = sqlite3_column_int64(st, c0 + 5),
         .cache_write = sqlite3_column_int64(st, c0 + 6), .reasoning = sqlite3_column_int64(st, c0 + 7),
-        .total = sqlite3_column_int64(st, c0 + 8), .cost = sqlite3_column_int64(st, c0 + 9),
+        .total = sqlite3_column_int64(st, c0 + 8), .cost = wide_of(sqlite3_column_value(st, c0 + 9)),
         .unpriced = sqlite3_column_int64(st, c0 + 10), .errors = sqlite3_column_int64(st, c0 + 11),
-        .lat_n = sqlite3_column_int64(st, c0 + 12), .lat_sum = sqlite3_column_int64(st, c0 + 13),
+        .lat_n = sqlite3_column_int64(st, c0 + 12), .lat_sum = wide_of(sqlite3_column_value(st, c0 + 13)),
     };
 }
 
@@ -531,15 +629,19 @@ static int64_t dict_lookup(sqlite3 *db, const char *str)
     return id;
 }
 
-static int backfill_rollups(sqlite3 *db)
+/* Builds the rollups of projections first_proj.. from the stored events
+ * (inside the migration's transaction). The cells are written every
+ * BACKFILL_CELLS new cells, so memory stays bounded on a large store. */
+#define BACKFILL_CELLS 262144
+static int backfill_rollups(sqlite3 *db, int first_proj)
 {
-    sqlite3_stmt *sel = NULL, *get = NULL, *put = NULL;
+    sqlite3_stmt *sel = NULL, *st[2] = {0};
     tm_cellset cells = {0};
     int64_t llm = dict_lookup(db, "llm_call");
     int rc = TM_OK, step = SQLITE_DONE;
     if (sqlite3_prepare_v2(db, "SELECT " FACT_COLS " FROM events e", -1, &sel, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, ROLL_GET, -1, &get, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, ROLL_PUT, -1, &put, NULL) != SQLITE_OK) {
+        sqlite3_prepare_v2(db, ROLL_UPSERT_IN("rollup"), -1, &st[0], NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, ROLL_UPSERT_IN("urollup"), -1, &st[1], NULL) != SQLITE_OK) {
         rc = sqerr(db, "prepare backfill");
         goto out;
     }
@@ -547,68 +649,144 @@ static int backfill_rollups(sqlite3 *db)
         tm_fact f;
         fact_of_row(sel, 0, llm, &f);
         rc = tm__rollup_add_fact(&cells, &f, 1);
+        if (rc == TM_OK && cells.n >= BACKFILL_CELLS) {
+            rc = write_rollups(db, st[0], st[1], &cells, first_proj);
+            tm__cellset_free(&cells);
+        }
     }
+    if (rc == TM_OK && step != SQLITE_DONE)
+        rc = sqerr(db, "backfill read");
     if (rc == TM_OK)
-        rc = write_cells(db, get, put, &cells);
+        rc = write_rollups(db, st[0], st[1], &cells, first_proj);
 out:
     tm__cellset_free(&cells);
     sqlite3_finalize(sel);
-    sqlite3_finalize(get);
-    sqlite3_finalize(put);
+    for (int i = 0; i < 2; i++)
+        sqlite3_finalize(st[i]);
     return rc;
+}
+
+/* tm_add(a, b): a + b for counts, an error past 64 bits (SQL's + would
+ * make it a float). */
+static void sql_add(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    int64_t sum;
+    if (__builtin_add_overflow(sqlite3_value_int64(argv[0]), sqlite3_value_int64(argv[1]), &sum))
+        sqlite3_result_error(ctx, "rollup: a count or token sum exceeds 64 bits", -1);
+    else
+        sqlite3_result_int64(ctx, sum);
 }
 
 static int fits(tm_i128 v) { return v >= INT64_MIN && v <= INT64_MAX; }
 
-/* Merges each cell of cs into its stored row (read, add in C, write): the
- * sums are checked for overflow here, never left to SQL arithmetic. */
-static int write_cells(sqlite3 *db, sqlite3_stmt *get, sqlite3_stmt *put, const tm_cellset *cs)
+/* tm_add_wide(a, b): a + b for value, cost and latency sums: an integer
+ * while it fits 64 bits, else a 16-byte blob. */
+static void sql_add_wide(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    tm_i128 sum;
+    unsigned char b[16];
+    if (__builtin_add_overflow(wide_of(argv[0]), wide_of(argv[1]), &sum)) {
+        sqlite3_result_error(ctx, "rollup: a sum of value, cost or latency exceeds 128 bits", -1);
+    } else if (fits(sum)) {
+        sqlite3_result_int64(ctx, (int64_t)sum);
+    } else {
+        wide_bytes(sum, b);
+        sqlite3_result_blob(ctx, b, 16, SQLITE_TRANSIENT);
+    }
+}
+
+/* tm_sketch_merge(a, b): the sketch blob holding the values of both. */
+static void sql_sketch_merge(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    tm_sketch sk = {0};
+    unsigned char *out = NULL;
+    int rc = TM_OK;
+    for (int i = 0; i < 2 && rc == TM_OK; i++)
+        rc = tm__sketch_read(&sk, sqlite3_value_blob(argv[i]), (size_t)sqlite3_value_bytes(argv[i]));
+    if (rc == TM_OK && (out = malloc(tm__sketch_size(&sk))))
+        tm__sketch_write(&sk, out);
+    if (out)
+        sqlite3_result_blob(ctx, out, (int)tm__sketch_size(&sk), free);
+    else if (rc == TM_ENOMEM || rc == TM_OK)
+        sqlite3_result_error_nomem(ctx);
+    else
+        sqlite3_result_error(ctx, "rollup: a stored sketch is damaged", -1);
+    tm__sketch_free(&sk);
+}
+
+/* The functions the rollup upserts use, on the writer connection. */
+static int rollup_functions(sqlite3 *db)
+{
+    int f = SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY;
+    if (sqlite3_create_function(db, "tm_add", 2, f, NULL, sql_add, NULL, NULL) != SQLITE_OK ||
+        sqlite3_create_function(db, "tm_add_wide", 2, f, NULL, sql_add_wide, NULL, NULL) != SQLITE_OK ||
+        sqlite3_create_function(db, "tm_sketch_merge", 2, f, NULL, sql_sketch_merge, NULL, NULL) != SQLITE_OK)
+        return sqerr(db, "register rollup functions");
+    return TM_OK;
+}
+
+
+/* Merges each cell of cs with lo ≤ proj < hi into its stored row, by the
+ * upsert `up` (ROLL_UPSERT_IN: sums added and checked in C, never left to
+ * SQL arithmetic). */
+static int write_cells(sqlite3 *db, sqlite3_stmt *up, const tm_cellset *cs, int lo, int hi)
 {
     int rc = TM_OK;
+    unsigned char *blob = NULL;
+    size_t cap = 0;
     for (size_t i = 0; i < cs->n && rc == TM_OK; i++) {
         const tm_cell *c = &cs->cells[i];
-        tm_sums t = c->s;
-        tm_sketch sk = {0};
-        sqlite3_bind_int(get, 1, c->key.proj);
-        sqlite3_bind_int(get, 2, c->key.hour);
+        const tm_sums *t = &c->s;
+        if (c->key.proj < lo || c->key.proj >= hi)
+            continue;
+        size_t size = tm__sketch_size(&c->sk);
+        if (size > cap) {
+            unsigned char *p = realloc(blob, size);
+            if (!p) {
+                rc = TM_ENOMEM;
+                break;
+            }
+            blob = p;
+            cap = size;
+        }
+        tm__sketch_write(&c->sk, blob);
+        sqlite3_bind_int(up, 1, c->key.proj);
+        sqlite3_bind_int(up, 2, c->key.hour);
         for (int d = 0; d < TM_NROLLDIM; d++)
-            sqlite3_bind_int64(get, 3 + d, c->key.dim[d]);
-        int step = sqlite3_step(get);
-        if (step == SQLITE_ROW) {
-            tm_sums old;
-            sums_of_row(get, 0, &old);
-            tm__sums_add(&t, &old);
-            rc = tm__sketch_read(&sk, sqlite3_column_blob(get, 14), (size_t)sqlite3_column_bytes(get, 14));
-        } else if (step != SQLITE_DONE) {
-            rc = sqerr(db, "rollup read");
+            sqlite3_bind_int64(up, 3 + d, c->key.dim[d]);
+        const tm_i128 v[14] = {t->events, t->requests, t->value, t->input, t->output,
+                               t->cache_read, t->cache_write, t->reasoning, t->total,
+                               t->cost, t->unpriced, t->errors, t->lat_n, t->lat_sum};
+        unsigned char wide[14][16];
+        for (int k = 0; k < 14; k++) {
+            if (fits(v[k])) {
+                sqlite3_bind_int64(up, 10 + k, (int64_t)v[k]);
+            } else { /* only value, cost and latency sums are wider (tm_add_wide) */
+                wide_bytes(v[k], wide[k]);
+                sqlite3_bind_blob(up, 10 + k, wide[k], 16, SQLITE_TRANSIENT);
+            }
         }
-        sqlite3_reset(get);
-        if (rc == TM_OK)
-            rc = tm__sketch_merge(&sk, &c->sk);
-        if (rc == TM_OK && !(fits(t.value) && fits(t.cost) && fits(t.lat_sum)))
-            rc = tm__fail(TM_EINVAL, "rollup: an hourly sum of value, cost or latency exceeds 64 bits");
-        unsigned char *blob = rc == TM_OK ? malloc(tm__sketch_size(&sk)) : NULL;
-        if (rc == TM_OK && !blob)
-            rc = TM_ENOMEM;
-        if (rc == TM_OK) {
-            tm__sketch_write(&sk, blob);
-            sqlite3_bind_int(put, 1, c->key.proj);
-            sqlite3_bind_int(put, 2, c->key.hour);
-            for (int d = 0; d < TM_NROLLDIM; d++)
-                sqlite3_bind_int64(put, 3 + d, c->key.dim[d]);
-            const int64_t v[14] = {t.events, t.requests, (int64_t)t.value, t.input, t.output,
-                                   t.cache_read, t.cache_write, t.reasoning, t.total,
-                                   (int64_t)t.cost, t.unpriced, t.errors, t.lat_n,
-                                   (int64_t)t.lat_sum};
-            for (int k = 0; k < 14; k++)
-                sqlite3_bind_int64(put, 10 + k, v[k]);
-            sqlite3_bind_blob(put, 24, blob, (int)tm__sketch_size(&sk), SQLITE_STATIC);
-            rc = step_done(db, put, "rollup write");
-        }
-        free(blob);
-        tm__sketch_free(&sk);
+        sqlite3_bind_blob(up, 24, blob, (int)size, SQLITE_STATIC);
+        if (sqlite3_step(up) != SQLITE_DONE)
+            rc = strncmp(sqlite3_errmsg(db), "rollup:", 7) == 0 ? tm__fail(TM_EINVAL, "%s", sqlite3_errmsg(db))
+                                                                : sqerr(db, "rollup write");
+        sqlite3_reset(up);
     }
+    free(blob);
     return rc;
+}
+
+/* Writes the cells of projections first_proj.. of cs: those kept in memory
+ * to `rollup`, the per-user ones kept only in the store to `urollup`. */
+static int write_rollups(sqlite3 *db, sqlite3_stmt *roll_up, sqlite3_stmt *uroll_up,
+                         const tm_cellset *cs, int first_proj)
+{
+    int rc = write_cells(db, roll_up, cs, first_proj, TM_NPROJ);
+    return rc ? rc : write_cells(db, uroll_up, cs, first_proj > TM_NPROJ ? first_proj : TM_NPROJ,
+                                 TM_NPROJ_ALL);
 }
 
 /* Sets *dup (and *seq) if an event with client id `id` (hash h) is stored
@@ -746,7 +924,7 @@ static int sq_append(tm_store *base, tm_event *const *evs, size_t n, unsigned ch
             rc = tm__rollup_add_fact(cells, &old, -1);
     }
     if (rc == TM_OK)
-        rc = write_cells(s->w, s->roll_get, s->roll_put, cells);
+        rc = write_rollups(s->w, s->roll_up, s->uroll_up, cells, 0);
     if (rc == TM_OK) {
         sqlite3_bind_int64(s->bump, 1, added);
         rc = step_done(s->w, s->bump, "count");
@@ -839,15 +1017,15 @@ static int sq_scan(tm_store *base, const tm_event_filter *f,
     sqlite_store *s = (sqlite_store *)base;
     sqlite3_stmt *st = NULL;
     int rc = TM_OK;
-    pthread_mutex_lock(&s->rmu);
-    if (sqlite3_prepare_v2(s->r,
+    reader *rd = take(s, SCAN);
+    if (sqlite3_prepare_v2(rd->db,
                            SELECT_EVENT
                            " WHERE (?1 IS NULL OR e.user_id = (SELECT id FROM dict WHERE s = ?1))"
                            " AND (?2 IS NULL OR e.provider = (SELECT id FROM dict WHERE s = ?2))"
                            " AND e.ts >= ?3 AND e.ts < ?4"
                            " ORDER BY e.ts DESC, e.seq DESC LIMIT ?5",
                            -1, &st, NULL) != SQLITE_OK) {
-        rc = sqerr(s->r, "prepare scan");
+        rc = sqerr(rd->db, "prepare scan");
         goto out;
     }
     bind_opt_text(st, 1, f ? f->user_id : NULL);
@@ -863,10 +1041,10 @@ static int sq_scan(tm_store *base, const tm_event_filter *f,
             goto out;
     }
     if (step != SQLITE_DONE)
-        rc = sqerr(s->r, "scan");
+        rc = sqerr(rd->db, "scan");
 out:
     sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->rmu);
+    give(rd);
     return rc;
 }
 
@@ -930,7 +1108,7 @@ static int sq_reprice(tm_store *base, int64_t since, int64_t until,
     if (rc == TM_OK && step != SQLITE_DONE)
         rc = sqerr(s->w, "reprice scan");
     if (rc == TM_OK)
-        rc = write_cells(s->w, s->roll_get, s->roll_put, &deltas);
+        rc = write_rollups(s->w, s->roll_up, s->uroll_up, &deltas, 0);
     if (rc == TM_OK) {
         if (sqlite3_step(s->commits) != SQLITE_ROW)
             rc = sqerr(s->w, "commit counter");
@@ -950,58 +1128,106 @@ out:
     return rc;
 }
 
-static int sq_load_rollups(tm_store *base, int (*fn)(void *, const tm_cell *, int64_t), void *arg,
-                           int64_t *version)
+static int cell_of_row(sqlite3_stmt *st, tm_cell *c);
+
+static int sq_load_rollups(tm_store *base, int users, int (*fn)(void *, const tm_cell *, int64_t),
+                           void *arg, int64_t *version)
 {
+    const char *where = users ? "" : " WHERE proj != 2"; /* TM_PROJ_USER */
+    char sql[512];
     sqlite_store *s = (sqlite_store *)base;
     sqlite3_stmt *st = NULL, *vs = NULL;
     int rc = TM_OK, step = SQLITE_DONE;
-    pthread_mutex_lock(&s->rmu);
-    if ((rc = exec(s->r, "BEGIN")))
+    reader *rd = take(s, SCAN);
+    if ((rc = exec(rd->db, "BEGIN")))
         goto out;
-    if (sqlite3_prepare_v2(s->r, "SELECT value FROM meta WHERE key = 'commits'", -1, &vs, NULL) != SQLITE_OK ||
+    if (sqlite3_prepare_v2(rd->db, "SELECT value FROM meta WHERE key = 'commits'", -1, &vs, NULL) != SQLITE_OK ||
         sqlite3_step(vs) != SQLITE_ROW) {
-        rc = sqerr(s->r, "read commit counter");
+        rc = sqerr(rd->db, "read commit counter");
         goto out;
     }
     *version = sqlite3_column_int64(vs, 0);
     int64_t rows = 0;
-    if ((rc = query_int(s, "SELECT COUNT(*) FROM rollup", &rows)) || (rc = fn(arg, NULL, rows)))
+    snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM rollup%s", where);
+    if ((rc = query_int(rd->db, sql, &rows)) || (rc = fn(arg, NULL, rows)))
         goto out;
-    if (sqlite3_prepare_v2(s->r, "SELECT proj, hour, d0, d1, d2, d3, d4, d5, d6, " ROLL_COLS
-                                 " FROM rollup", -1, &st, NULL) != SQLITE_OK) {
-        rc = sqerr(s->r, "prepare rollups");
+    snprintf(sql, sizeof sql, "SELECT proj, hour, d0, d1, d2, d3, d4, d5, d6, " ROLL_COLS
+                              " FROM rollup%s", where);
+    if (sqlite3_prepare_v2(rd->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        rc = sqerr(rd->db, "prepare rollups");
         goto out;
     }
     while (rc == TM_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
         tm_cell c;
-        memset(&c, 0, sizeof c);
-        c.key.proj = sqlite3_column_int(st, 0);
-        c.key.hour = sqlite3_column_int(st, 1);
-        for (int d = 0; d < TM_NROLLDIM; d++)
-            c.key.dim[d] = (uint32_t)sqlite3_column_int64(st, 2 + d);
-        sums_of_row(st, 9, &c.s);
-        rc = tm__sketch_read(&c.sk, sqlite3_column_blob(st, 23), (size_t)sqlite3_column_bytes(st, 23));
+        rc = cell_of_row(st, &c);
         if (rc == TM_OK)
             rc = fn(arg, &c, 0);
         tm__sketch_free(&c.sk);
     }
     if (rc == TM_OK && step != SQLITE_DONE)
-        rc = sqerr(s->r, "read rollups");
+        rc = sqerr(rd->db, "read rollups");
 out:
     sqlite3_finalize(st);
     sqlite3_finalize(vs);
-    exec(s->r, "COMMIT");
-    pthread_mutex_unlock(&s->rmu);
+    exec(rd->db, "COMMIT");
+    give(rd);
+    return rc;
+}
+
+/* A cell row: proj, hour, d0..d6, then ROLL_COLS. */
+static int cell_of_row(sqlite3_stmt *st, tm_cell *c)
+{
+    memset(c, 0, sizeof *c);
+    c->key.proj = sqlite3_column_int(st, 0);
+    c->key.hour = sqlite3_column_int(st, 1);
+    for (int d = 0; d < TM_NROLLDIM; d++)
+        c->key.dim[d] = (uint32_t)sqlite3_column_int64(st, 2 + d);
+    sums_of_row(st, 9, &c->s);
+    return tm__sketch_read(&c->sk, sqlite3_column_blob(st, 23), (size_t)sqlite3_column_bytes(st, 23));
+}
+
+static int sq_scan_user_cells(tm_store *base, int proj, const uint32_t *users, size_t nusers,
+                              int32_t h0, int32_t h1, int (*fn)(void *, const tm_cell *), void *arg)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st = NULL;
+    int rc = TM_OK, step = SQLITE_DONE;
+    reader *rd = take(s, SCAN);
+    if (sqlite3_prepare_v2(rd->db, "SELECT proj, hour, d0, d1, d2, d3, d4, d5, d6, " ROLL_COLS
+                                 " FROM urollup WHERE proj = ?1 AND hour = ?2 AND d2 = ?3",
+                           -1, &st, NULL) != SQLITE_OK) {
+        rc = sqerr(rd->db, "prepare user cells");
+        goto out;
+    }
+    /* One seek per user and day (cells are stored by day, then user). */
+    for (size_t u = 0; u < nusers && rc == TM_OK; u++)
+        for (int32_t day = h0; day < h1 && rc == TM_OK; day += 24) {
+            sqlite3_bind_int(st, 1, proj);
+            sqlite3_bind_int(st, 2, day);
+            sqlite3_bind_int64(st, 3, users[u]);
+            while (rc == TM_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
+                tm_cell c;
+                rc = cell_of_row(st, &c);
+                if (rc == TM_OK)
+                    rc = fn(arg, &c);
+                tm__sketch_free(&c.sk);
+            }
+            if (rc == TM_OK && step != SQLITE_DONE)
+                rc = sqerr(rd->db, "read user cells");
+            sqlite3_reset(st);
+        }
+out:
+    sqlite3_finalize(st);
+    give(rd);
     return rc;
 }
 
 static int sq_version(tm_store *base, int64_t *out)
 {
     sqlite_store *s = (sqlite_store *)base;
-    pthread_mutex_lock(&s->rmu);
-    int rc = query_int(s, "SELECT value FROM meta WHERE key = 'commits'", out);
-    pthread_mutex_unlock(&s->rmu);
+    reader *rd = take(s, QUICK);
+    int rc = query_int(rd->db, "SELECT value FROM meta WHERE key = 'commits'", out);
+    give(rd);
     return rc;
 }
 
@@ -1012,8 +1238,8 @@ static int sq_scan_facts(tm_store *base, int64_t from, int64_t to, const uint32_
     sqlite3_stmt *st = NULL;
     tm_buf sql = TM_BUF_INIT;
     int rc = TM_OK, step = SQLITE_DONE, null_user = 0;
-    pthread_mutex_lock(&s->rmu);
-    int64_t llm = dict_lookup(s->r, "llm_call");
+    reader *rd = take(s, SCAN);
+    int64_t llm = dict_lookup(rd->db, "llm_call");
     tm__buf_puts(&sql, "SELECT " FACT_COLS " FROM events e WHERE e.ts >= ?1 AND e.ts < ?2");
     if (nusers) {
         tm__buf_puts(&sql, " AND (e.user_id IN (");
@@ -1027,8 +1253,8 @@ static int sq_scan_facts(tm_store *base, int64_t from, int64_t to, const uint32_
         rc = TM_ENOMEM;
         goto out;
     }
-    if (sqlite3_prepare_v2(s->r, sql.data, -1, &st, NULL) != SQLITE_OK) {
-        rc = sqerr(s->r, "prepare scan");
+    if (sqlite3_prepare_v2(rd->db, sql.data, -1, &st, NULL) != SQLITE_OK) {
+        rc = sqerr(rd->db, "prepare scan");
         goto out;
     }
     sqlite3_bind_int64(st, 1, from);
@@ -1039,20 +1265,20 @@ static int sq_scan_facts(tm_store *base, int64_t from, int64_t to, const uint32_
         rc = fn(arg, &f);
     }
     if (rc == TM_OK && step != SQLITE_DONE)
-        rc = sqerr(s->r, "scan events");
+        rc = sqerr(rd->db, "scan events");
 out:
     sqlite3_finalize(st);
     tm__buf_free(&sql);
-    pthread_mutex_unlock(&s->rmu);
+    give(rd);
     return rc;
 }
 
 static int sq_dict_id(tm_store *base, const char *name, uint32_t *id)
 {
     sqlite_store *s = (sqlite_store *)base;
-    pthread_mutex_lock(&s->rmu);
-    *id = (uint32_t)dict_lookup(s->r, name);
-    pthread_mutex_unlock(&s->rmu);
+    reader *rd = take(s, SCAN);
+    *id = (uint32_t)dict_lookup(rd->db, name);
+    give(rd);
     return TM_OK;
 }
 
@@ -1061,8 +1287,8 @@ static int sq_dict_name(tm_store *base, uint32_t id, char *buf, size_t cap)
     sqlite_store *s = (sqlite_store *)base;
     sqlite3_stmt *st = NULL;
     int rc = TM_ENOTFOUND;
-    pthread_mutex_lock(&s->rmu);
-    if (sqlite3_prepare_v2(s->r, "SELECT s FROM dict WHERE id = ?1", -1, &st, NULL) == SQLITE_OK) {
+    reader *rd = take(s, SCAN);
+    if (sqlite3_prepare_v2(rd->db, "SELECT s FROM dict WHERE id = ?1", -1, &st, NULL) == SQLITE_OK) {
         sqlite3_bind_int64(st, 1, id);
         if (sqlite3_step(st) == SQLITE_ROW) {
             snprintf(buf, cap, "%s", col_text(st, 0));
@@ -1070,7 +1296,7 @@ static int sq_dict_name(tm_store *base, uint32_t id, char *buf, size_t cap)
         }
     }
     sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->rmu);
+    give(rd);
     return rc;
 }
 
@@ -1111,10 +1337,10 @@ static int sq_key_list(tm_store *base, const char *id, int (*fn)(void *, const t
     sqlite_store *s = (sqlite_store *)base;
     sqlite3_stmt *st = NULL;
     int rc = TM_OK, step = SQLITE_DONE;
-    pthread_mutex_lock(&s->rmu);
-    if (sqlite3_prepare_v2(s->r, "SELECT id, hash, scope, user_id, name, created, revoked FROM keys"
+    reader *rd = take(s, QUICK);
+    if (sqlite3_prepare_v2(rd->db, "SELECT id, hash, scope, user_id, name, created, revoked FROM keys"
                                  " WHERE ?1 IS NULL OR id = ?1 ORDER BY created", -1, &st, NULL) != SQLITE_OK) {
-        rc = sqerr(s->r, "prepare keys");
+        rc = sqerr(rd->db, "prepare keys");
         goto out;
     }
     bind_opt_text(st, 1, id);
@@ -1124,10 +1350,10 @@ static int sq_key_list(tm_store *base, const char *id, int (*fn)(void *, const t
         rc = fn(arg, &k);
     }
     if (rc == TM_OK && step != SQLITE_DONE)
-        rc = sqerr(s->r, "read keys");
+        rc = sqerr(rd->db, "read keys");
 out:
     sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->rmu);
+    give(rd);
     return rc;
 }
 
@@ -1169,13 +1395,13 @@ static int sq_user_get(tm_store *base, const char *id, char *tier, size_t tcap, 
     int rc = TM_ENOTFOUND;
     *overrides = NULL;
     tier[0] = '\0';
-    pthread_mutex_lock(&s->rmu);
-    if (!s->user_get &&
-        sqlite3_prepare_v2(s->r, "SELECT tier, overrides FROM users WHERE id = ?1", -1, &s->user_get,
+    reader *rd = take(s, QUICK);
+    if (!rd->user_get &&
+        sqlite3_prepare_v2(rd->db, "SELECT tier, overrides FROM users WHERE id = ?1", -1, &rd->user_get,
                            NULL) != SQLITE_OK) {
-        rc = sqerr(s->r, "prepare user");
+        rc = sqerr(rd->db, "prepare user");
     } else {
-        sqlite3_stmt *st = s->user_get;
+        sqlite3_stmt *st = rd->user_get;
         sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
         if (sqlite3_step(st) == SQLITE_ROW) {
             snprintf(tier, tcap, "%s", col_text(st, 0) ? col_text(st, 0) : "");
@@ -1186,7 +1412,7 @@ static int sq_user_get(tm_store *base, const char *id, char *tier, size_t tcap, 
         }
         sqlite3_reset(st);
     }
-    pthread_mutex_unlock(&s->rmu);
+    give(rd);
     return rc;
 }
 
@@ -1255,14 +1481,14 @@ static int sq_alert_list(tm_store *base, int firing_only, size_t limit,
     sqlite_store *s = (sqlite_store *)base;
     sqlite3_stmt *st = NULL;
     int rc = TM_OK, step = SQLITE_DONE;
-    pthread_mutex_lock(&s->rmu);
+    reader *rd = take(s, SCAN);
     const char *sql = firing_only
         ? "SELECT e.ts, e.body, e.rule, e.key, e.state FROM alert_state a JOIN alert_events e ON e.seq ="
           " (SELECT MAX(seq) FROM alert_events WHERE rule = a.rule AND key = a.key)"
           " WHERE a.firing = 1 ORDER BY e.seq DESC LIMIT ?1"
         : "SELECT ts, body, rule, key, state FROM alert_events ORDER BY seq DESC LIMIT ?1";
-    if (sqlite3_prepare_v2(s->r, sql, -1, &st, NULL) != SQLITE_OK) {
-        rc = sqerr(s->r, "prepare alerts");
+    if (sqlite3_prepare_v2(rd->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        rc = sqerr(rd->db, "prepare alerts");
         goto out;
     }
     sqlite3_bind_int64(st, 1, limit ? (int64_t)limit : -1);
@@ -1272,10 +1498,10 @@ static int sq_alert_list(tm_store *base, int firing_only, size_t limit,
         rc = fn(arg, &e);
     }
     if (rc == TM_OK && step != SQLITE_DONE)
-        rc = sqerr(s->r, "read alerts");
+        rc = sqerr(rd->db, "read alerts");
 out:
     sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->rmu);
+    give(rd);
     return rc;
 }
 
@@ -1288,11 +1514,11 @@ static int sq_file_list(tm_store *base, const char *kind,
     sqlite_store *s = (sqlite_store *)base;
     sqlite3_stmt *st = NULL;
     int rc = TM_OK, step = SQLITE_DONE;
-    pthread_mutex_lock(&s->rmu);
-    if (sqlite3_prepare_v2(s->r, "SELECT path, kind, state, dev, ino, size, mtime_ns, offset,"
+    reader *rd = take(s, SCAN);
+    if (sqlite3_prepare_v2(rd->db, "SELECT path, kind, state, dev, ino, size, mtime_ns, offset,"
                                  " head, tail FROM import_files WHERE kind = ?1",
                            -1, &st, NULL) != SQLITE_OK) {
-        rc = sqerr(s->r, "prepare import files");
+        rc = sqerr(rd->db, "prepare import files");
         goto out;
     }
     sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
@@ -1305,10 +1531,10 @@ static int sq_file_list(tm_store *base, const char *kind,
         rc = fn(arg, &r);
     }
     if (rc == TM_OK && step != SQLITE_DONE)
-        rc = sqerr(s->r, "read import files");
+        rc = sqerr(rd->db, "read import files");
 out:
     sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->rmu);
+    give(rd);
     return rc;
 }
 
@@ -1350,17 +1576,17 @@ static int sq_set_cache(tm_store *base, size_t kib)
     return exec(((sqlite_store *)base)->w, sql);
 }
 
-static int query_int(sqlite_store *s, const char *sql, int64_t *out)
+static int query_int(sqlite3 *db, const char *sql, int64_t *out)
 {
     sqlite3_stmt *st = NULL;
     int rc = TM_OK;
-    if (sqlite3_prepare_v2(s->r, sql, -1, &st, NULL) != SQLITE_OK)
-        return sqerr(s->r, "prepare");
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return sqerr(db, "prepare");
     int step = sqlite3_step(st);
     if (step == SQLITE_ROW)
         *out = sqlite3_column_int64(st, 0);
     else
-        rc = sqerr(s->r, "query");
+        rc = sqerr(db, "query");
     sqlite3_finalize(st);
     return rc;
 }
@@ -1368,9 +1594,9 @@ static int query_int(sqlite_store *s, const char *sql, int64_t *out)
 static int sq_count(tm_store *base, int64_t *out)
 {
     sqlite_store *s = (sqlite_store *)base;
-    pthread_mutex_lock(&s->rmu);
-    int rc = query_int(s, "SELECT value FROM meta WHERE key = 'events'", out);
-    pthread_mutex_unlock(&s->rmu);
+    reader *rd = take(s, QUICK);
+    int rc = query_int(rd->db, "SELECT value FROM meta WHERE key = 'events'", out);
+    give(rd);
     return rc;
 }
 
@@ -1380,11 +1606,11 @@ static int sq_verify(tm_store *base, void (*fn)(void *, const char *), void *arg
     sqlite3_stmt *st = NULL;
     char line[512];
     int rc = TM_OK, failed = 0;
-    pthread_mutex_lock(&s->rmu);
+    reader *rd = take(s, SCAN);
 
     /* 1. SQLite's own check of pages, records and every index. */
-    if (sqlite3_prepare_v2(s->r, "PRAGMA integrity_check", -1, &st, NULL) != SQLITE_OK) {
-        rc = sqerr(s->r, "integrity_check");
+    if (sqlite3_prepare_v2(rd->db, "PRAGMA integrity_check", -1, &st, NULL) != SQLITE_OK) {
+        rc = sqerr(rd->db, "integrity_check");
         goto out;
     }
     int ok = 0;
@@ -1416,6 +1642,11 @@ static int sq_verify(tm_store *base, void (*fn)(void *, const char *), void *arg
          " + (SELECT COALESCE(SUM(total_tokens), 0) FROM events) - (SELECT COALESCE(SUM(total_tokens), 0) FROM rollup WHERE proj = 1)",
          "ok   rollups: event, cost and token totals equal the rollups'",
          "FAIL rollups: the rollups differ from the events by %lld"},
+        {"SELECT abs((SELECT COUNT(*) FROM events) - (SELECT COALESCE(SUM(events), 0) FROM rollup WHERE proj = 2))"
+         " + abs((SELECT COALESCE(SUM(cost_pusd), 0) FROM events) - (SELECT COALESCE(SUM(cost_pusd), 0) FROM urollup WHERE proj = 3))"
+         " + abs((SELECT COALESCE(SUM(total_tokens), 0) FROM events) - (SELECT COALESCE(SUM(total_tokens), 0) FROM urollup WHERE proj = 4))",
+         "ok   user rollups: event, cost and token totals equal the per-user rollups'",
+         "FAIL user rollups: the per-user rollups differ from the events by %lld"},
         {"SELECT COUNT(*) FROM events e WHERE"
          " total_tokens < input_tokens + output_tokens + cache_read_tokens + cache_write_tokens"
          " OR reasoning_tokens > output_tokens OR cache_write_1h_tokens > cache_write_tokens"
@@ -1437,7 +1668,7 @@ static int sq_verify(tm_store *base, void (*fn)(void *, const char *), void *arg
     };
     for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
         int64_t v = 0;
-        if ((rc = query_int(s, checks[i].sql, &v)))
+        if ((rc = query_int(rd->db, checks[i].sql, &v)))
             goto out;
         if (v == 0) {
             fn(arg, checks[i].ok);
@@ -1449,7 +1680,7 @@ static int sq_verify(tm_store *base, void (*fn)(void *, const char *), void *arg
     }
 out:
     sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->rmu);
+    give(rd);
     if (rc == TM_OK && failed)
         rc = tm__fail(TM_ECORRUPT, "verify: the store failed a check");
     return rc;
@@ -1457,7 +1688,8 @@ out:
 
 const struct tm_store_ops tm__sqlite_ops = {
     .name = "sqlite", .open = sq_open, .close = sq_close, .append = sq_append,
-    .load_rollups = sq_load_rollups, .version = sq_version, .scan_facts = sq_scan_facts,
+    .load_rollups = sq_load_rollups, .scan_user_cells = sq_scan_user_cells,
+    .version = sq_version, .scan_facts = sq_scan_facts,
     .dict_id = sq_dict_id, .dict_name = sq_dict_name, .scan = sq_scan, .count = sq_count,
     .reprice = sq_reprice, .verify = sq_verify, .set_cache = sq_set_cache,
 };
