@@ -14,11 +14,18 @@ export TZ=UTC
 trap 'for p in "$W"/*.pid; do [ -f "$p" ] && kill -9 "$(cat "$p")" 2>/dev/null; done; rm -rf "$W"' EXIT
 port() { echo $((20000 + ($$ * 11 + $1) % 30000)); }
 
-start() { # start NAME DB PORT [ARGS...]
-    name=$1 db=$2 p=$3; shift 3
-    $TMSAN --db "$db" serve --listen "127.0.0.1:$p" "$@" 2>"$W/$name.log" &
+# start NAME DB PORT [ARGS...]: the daemon on a free port (the machine is
+# shared: a fixed one may be taken), which then is $P, and $U its address.
+start() {
+    name=$1 db=$2; shift 3
+    $TMSAN --db "$db" serve --listen "127.0.0.1:0" "$@" 2>"$W/$name.log" &
     echo $! > "$W/$name.pid"
-    i=0; until curl -s "http://127.0.0.1:$p/healthz" >/dev/null 2>&1 || [ $i -ge 100 ]; do sleep 0.05; i=$((i + 1)); done
+    i=0; P=; until [ -n "$P" ] || [ $i -ge 200 ]; do
+        sleep 0.05; i=$((i + 1))
+        P=$(sed -n 's/.*msg="tokmeter serving".* port=\([0-9]*\).*/\1/p' "$W/$name.log" | head -1)
+    done
+    U="http://127.0.0.1:$P"
+    i=0; until curl -s "$U/healthz" >/dev/null 2>&1 || [ $i -ge 100 ]; do sleep 0.05; i=$((i + 1)); done
 }
 stop() { kill -TERM "$(cat "$W/$1.pid")"; wait "$(cat "$W/$1.pid")"; rc=$?; rm -f "$W/$1.pid"; return $rc; }
 alive() { kill -0 "$(cat "$W/$1.pid")" 2>/dev/null; }
