@@ -112,6 +112,20 @@ enum MHD_Result tm__reply_error(req *r, unsigned status, const char *code, const
     return ok;
 }
 
+enum MHD_Result tm__reply_rc(req *r, int rc, const char *invalid)
+{
+    const char *m = tm_errmsg();
+    switch (rc) {
+    case TM_EINVAL: return tm__reply_error(r, 400, invalid, "%s", m);
+    case TM_ETOOBIG: return tm__reply_error(r, 413, "too_large", "%s", m);
+    case TM_ENOTFOUND: return tm__reply_error(r, 404, "not_found", "%s", m);
+    case TM_EBUSY:
+    case TM_ECLOSED:
+    case TM_ENOMEM: return tm__reply_error(r, 503, "store_error", "%s", *m ? m : tm_strerror(rc));
+    default: return tm__reply_error(r, 500, "store_error", "%s", *m ? m : tm_strerror(rc));
+    }
+}
+
 const char *tm__arg(req *r, const char *key)
 {
     return MHD_lookup_connection_value(r->c, MHD_GET_ARGUMENT_KIND, key);

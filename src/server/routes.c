@@ -36,13 +36,10 @@ static enum MHD_Result post_events(req *r)
     tm_batch_result *res = NULL;
     int rc = tm__track_json(r->s->t, r->body.data ? r->body.data : "", r->body.len, flags, idem,
                             __atomic_load_n(&r->s->cfg.max_events, __ATOMIC_RELAXED), &res);
-    if (rc == TM_EINVAL)
-        return tm__reply_error(r, 400, "invalid_body", "%s", tm_errmsg());
     if (rc == TM_ETOOBIG)
         return tm__reply_error(r, 413, "too_many_events", "%s", tm_errmsg());
     if (rc)
-        return tm__reply_error(r, rc == TM_EBUSY || rc == TM_ECLOSED ? 503 : 500, "store_error",
-                               "%s", tm_errmsg());
+        return tm__reply_rc(r, rc, "invalid_body");
     if (res->accepted)
         tm__alerts_nudge(r->s);
     __atomic_fetch_add(&r->s->events[0], res->accepted, __ATOMIC_RELAXED);
@@ -94,9 +91,8 @@ static int run_query(req *r, tm_query_spec *q, tm_qresult **res, enum MHD_Result
     int rc = tm__run_query(r->s->t, q, res);
     if (rc == TM_OK)
         return 0;
-    *ret = rc == TM_EINVAL    ? tm__reply_error(r, 400, "invalid_query", "%s", tm_errmsg())
-           : rc == TM_ETOOBIG ? tm__reply_error(r, 400, "query_too_expensive", "%s", tm_errmsg())
-                              : tm__reply_error(r, 503, "store_error", "%s", tm_errmsg());
+    *ret = rc == TM_ETOOBIG ? tm__reply_error(r, 400, "query_too_expensive", "%s", tm_errmsg())
+                            : tm__reply_rc(r, rc, "invalid_query");
     return 1;
 }
 
@@ -161,10 +157,8 @@ static enum MHD_Result user_usage(req *r, const char *user, int envelope)
         rc = tm__user_month_json(&u, user, &b);
         tm__user_month_free(&u);
     }
-    if (rc == TM_EINVAL)
-        ret = tm__reply_error(r, 400, "invalid_query", "%s", tm_errmsg());
-    else if (rc)
-        ret = tm__reply_error(r, 503, "store_error", "%s", tm_errmsg());
+    if (rc)
+        ret = tm__reply_rc(r, rc, "invalid_query");
     else if (envelope) {
         tm__buf_puts(&out, "{\"success\": true, \"data\": ");
         tm__buf_add(&out, b.data, b.len - 1); /* without its newline */
@@ -187,7 +181,7 @@ static enum MHD_Result get_quota_reply(req *r, const char *user)
         tm__quota_json(&b, user, &q, NULL);
         tm__buf_putc(&b, '\n');
     }
-    enum MHD_Result ret = rc ? tm__reply_error(r, 503, "store_error", "%s", tm_errmsg()) : tm__reply(r, 200, &b);
+    enum MHD_Result ret = rc ? tm__reply_rc(r, rc, "invalid_query") : tm__reply(r, 200, &b);
     tm__buf_free(&b);
     return ret;
 }
@@ -211,6 +205,7 @@ static enum MHD_Result put_user(req *r)
     tm_jv *v = NULL;
     char err[200];
     enum MHD_Result ret;
+    int rc;
     if (!path_user(r->url, "/v1/users/", "", user, sizeof user))
         return tm__reply_error(r, 404, "not_found", "use /v1/users/{id}");
     if (r->has_key && strcmp(r->key.scope, "admin") != 0)
@@ -230,8 +225,8 @@ static enum MHD_Result put_user(req *r)
     }
     if (tier && tier->type != TM_J_STRING)
         ret = tm__reply_error(r, 400, "invalid_body", "tier: must be a string");
-    else if (tm__user_set(tm__pctx(r->s->t), user, tier ? tier->s : NULL, ov) != TM_OK)
-        ret = tm__reply_error(r, 400, "invalid_body", "%s", tm_errmsg());
+    else if ((rc = tm__user_set(tm__pctx(r->s->t), user, tier ? tier->s : NULL, ov)) != TM_OK)
+        ret = tm__reply_rc(r, rc, "invalid_body");
     else
         ret = get_quota_reply(r, user);
     tm__buf_free(&o);
@@ -279,10 +274,8 @@ static enum MHD_Result post_check(req *r)
         rc = tm__check(tm__pctx(r->s->t), &rq, &res, &b);
     if (rc == TM_OK && res.soft_exceeded)
         tm__soft_limit_alert(r->s, rq.user_id, res.warning, res.reset_us);
-    if (rc == TM_EINVAL)
-        ret = tm__reply_error(r, 400, "invalid_body", "%s", tm_errmsg());
-    else if (rc)
-        ret = tm__reply_error(r, 503, "store_error", "%s", tm_errmsg());
+    if (rc)
+        ret = tm__reply_rc(r, rc, "invalid_body");
     else
         ret = tm__reply(r, 200, &b);
     tm__buf_free(&b);
@@ -326,7 +319,7 @@ static int seed_query(req *r, int64_t hours, const char *const *params, tm_qresu
     int rc = tm__query_span(&q, *from, *to);
     for (size_t i = 0; params && params[i] && rc == TM_OK; i += 2)
         rc = tm__query_set(&q, params[i], params[i + 1]);
-    int failed = rc ? (*ret = tm__reply_error(r, 400, "invalid_query", "%s", tm_errmsg()), 1)
+    int failed = rc ? (*ret = tm__reply_rc(r, rc, "invalid_query"), 1)
                     : run_query(r, &q, res, ret);
     tm__query_free(&q);
     return failed;
@@ -532,7 +525,7 @@ static enum MHD_Result get_alerts(req *r)
     int rc = tm__alert_history(tm__pctx(r->s->t), firing && strcmp(firing, "0") != 0, n ? n : 100,
                                alert_row, &b);
     tm__buf_puts(&b, "]}\n");
-    ret = rc ? tm__reply_error(r, 503, "store_error", "%s", tm_errmsg()) : tm__reply(r, 200, &b);
+    ret = rc ? tm__reply_rc(r, rc, "invalid_query") : tm__reply(r, 200, &b);
     tm__buf_free(&b);
     return ret;
 }

@@ -82,6 +82,13 @@ extern const size_t tm__nroutes;
 enum MHD_Result tm__reply(req *r, unsigned status, const tm_buf *b);
 enum MHD_Result tm__reply_error(req *r, unsigned status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* The one mapping of a library error to an answer, with tm_errmsg():
+ * TM_EINVAL 400 with `invalid` (the route's code for bad input: invalid_body,
+ * invalid_query), TM_ETOOBIG 413 too_large, TM_ENOTFOUND 404 not_found,
+ * TM_EBUSY, TM_ECLOSED and TM_ENOMEM 503 store_error (try again), anything
+ * else 500 store_error. Routes that give TM_ETOOBIG another meaning answer
+ * it before calling this. */
+enum MHD_Result tm__reply_rc(req *r, int rc, const char *invalid);
 /* A query-string argument, or NULL. */
 const char *tm__arg(req *r, const char *key);
 /* 1 (after replying 403) when a user-bound key asks for data that is not
