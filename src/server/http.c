@@ -320,7 +320,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
                                    "query: %zu arguments; at most %d are allowed", r->nargs,
                                    TM_MAX_QUERY_ARGS);
         }
-        if (tm__proxy_owns(url)) { /* the gateway: proxy.c answers it all */
+        if (s->proxy && tm__proxy_owns(url)) { /* the gateway: proxy.c answers it all */
             /* Busy from here on for conns.c: the body streams upstream and
              * the answer may stream for minutes; only libmicrohttpd's idle
              * timeout applies to a gateway call. */
