@@ -615,8 +615,8 @@ static void reload(srv *s, const char *config_path)
     tm_alerts *na = NULL;
     int rc = TM_OK;
     if (config_path) {
-        tm_server_defaults(&nc);
-        rc = tm_server_config_load(&nc, config_path);
+        tm__server_defaults(&nc);
+        rc = tm__server_config_load(&nc, config_path);
         if (rc == TM_OK)
             rc = tm__alerts_load(&na, config_path);
     }
@@ -649,14 +649,14 @@ static void reload(srv *s, const char *config_path)
     tm__log(s, 1, "reloaded", kv);
 }
 
-int tm_server_check_listen(const char *listen)
+int tm__server_check_listen(const char *listen)
 {
     struct sockaddr_storage ss;
     int loopback;
     return parse_listen(listen, &ss, &loopback);
 }
 
-int tm_server_run(tm *t, tm_server_config *cfg, const char *config_path)
+int tm__server_run(tm *t, tm_server_config *cfg, const char *config_path)
 {
     struct sockaddr_storage ss;
     int loopback = 0, rc, sig = 0, nkeys = 0, everkeys = 0;

@@ -128,4 +128,33 @@ enum MHD_Result tm__get_export(req *r);
 /* GET / and GET /assets/NAME: the dashboard's files (route_web.c). */
 enum MHD_Result tm__get_web(req *r);
 
+
+/* The route handlers (route_*.c), for the table in routes.c. */
+enum MHD_Result tm__route_post_events(req *r);
+enum MHD_Result tm__route_get_usage(req *r);
+enum MHD_Result tm__route_get_user_usage(req *r);
+enum MHD_Result tm__route_get_user_quota(req *r);
+enum MHD_Result tm__route_put_user(req *r);
+enum MHD_Result tm__route_post_check(req *r);
+enum MHD_Result tm__route_seed_realtime(req *r);
+enum MHD_Result tm__route_seed_aggregates(req *r);
+enum MHD_Result tm__route_seed_costs(req *r);
+enum MHD_Result tm__route_seed_latency(req *r);
+enum MHD_Result tm__route_seed_user(req *r);
+enum MHD_Result tm__route_get_alerts(req *r);
+enum MHD_Result tm__route_get_me(req *r);
+enum MHD_Result tm__route_healthz(req *r);
+enum MHD_Result tm__route_readyz(req *r);
+enum MHD_Result tm__route_metrics(req *r);
+enum MHD_Result tm__route_openapi(req *r);
+/* Shared by the read routes (route_usage.c): runs q bounded by the
+ * daemon's row limit; on failure replies and returns 1. */
+int tm__route_query(req *r, tm_query_spec *q, tm_qresult **res, enum MHD_Result *ret);
+/* The user id in url between prefix and suffix, unescaped, into buf; NULL
+ * when the url is not that shape. */
+const char *tm__path_user(const char *url, const char *prefix, const char *suffix, char *buf, size_t cap);
+/* One user's month as the seed lesson's object (envelope: in the seed's
+ * {"success": true, "data": ...}). */
+enum MHD_Result tm__user_usage_reply(req *r, const char *user, int envelope);
+
 #endif
