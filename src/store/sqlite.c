@@ -1419,8 +1419,17 @@ const struct tm_meta_ops tm__sqlite_meta = {
 static pthread_once_t sqlite_once = PTHREAD_ONCE_INIT;
 static void sqlite_setup(void) { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); }
 
+int tm__store_is_postgres(const char *path)
+{
+    return strncmp(path, "postgres://", 11) == 0 || strncmp(path, "postgresql://", 13) == 0;
+}
+
 int tm__store_open(const char *path, tm_store **out)
 {
+    if (tm__store_is_postgres(path))
+        return tm__postgres_ops.open(path, out);
+    if (strncmp(path, "sqlite:", 7) == 0)
+        path += 7;
     pthread_once(&sqlite_once, sqlite_setup);
     return tm__sqlite_ops.open(path, out);
 }

@@ -2,8 +2,8 @@
  * store.h — the face of the store subsystem: where events live durably.
  *
  * A backend is a table of functions (like SQLite's sqlite3_vfs): today
- * store/sqlite.c; a PostgreSQL backend plugs in beside it without touching
- * callers. On top of any backend, the writer (store/writer.c) turns many
+ * store/sqlite.c and store/postgres.c, chosen by tm__store_open from the
+ * path. On top of any backend, the writer (store/writer.c) turns many
  * concurrent producers into one durable transaction per batch.
  */
 #ifndef TM_STORE_STORE_H
@@ -157,8 +157,15 @@ struct tm_store {
 
 extern const struct tm_store_ops tm__sqlite_ops;
 extern const struct tm_meta_ops tm__sqlite_meta;
+extern const struct tm_store_ops tm__postgres_ops;   /* store/postgres.c */
+extern const struct tm_meta_ops tm__postgres_meta;
 
-/* Opens the store named by path with the backend it names. */
+/* 1 when path names a PostgreSQL store (postgres:// or postgresql://). */
+int tm__store_is_postgres(const char *path);
+
+/* Opens the store named by path with the backend it names: a
+ * postgres:// or postgresql:// URL, else a SQLite file ("sqlite:" before
+ * the path is optional). */
 int tm__store_open(const char *path, tm_store **out);
 
 static inline void tm__store_close(tm_store *s)

@@ -19,6 +19,7 @@
 
 #include "../../src/core/dec.h"
 #include "../../src/core/json.h"
+#include "store_helper.h"
 #include "tokmeter.h"
 
 #define NEV 4000
@@ -33,7 +34,7 @@ typedef struct bev {
 static bev evs[NEV];
 static char labels[NEV][64]; /* each event's period label for the case being checked */
 static size_t nev;
-static char dir[64], path[128];
+static char dir[64], path[512];
 
 static int collect(void *arg, const tm_event *e)
 {
@@ -63,7 +64,7 @@ static tm *build(void)
     static const char *models[] = {"gpt-4o-mini", "claude-sonnet-4-5", "x-1"};
     snprintf(dir, sizeof dir, "/tmp/tmq.XXXXXX");
     cr_assert_not_null(mkdtemp(dir));
-    snprintf(path, sizeof path, "%s/q.db", dir);
+    tst_store_path(dir, "q.db", path, sizeof path);
     tm *t = NULL;
     cr_assert_eq(tm_open(&t, path, NULL), TM_OK, "%s", tm_errmsg());
     uint64_t r = 0x1234567;
