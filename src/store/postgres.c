@@ -111,15 +111,18 @@ static const char *const migrations[] = {
 
 /* The insert's columns and values: $1 id, $2 client, $3 ts, $4..$10 and
  * $29 dict ids, then the rest in SQLite's order. */
-#define INS_COLS "seq, id, client, ts, provider, model, endpoint, operation, user_id, metric_type," \
+#define INS_VCOLS "id, client, ts, provider, model, endpoint, operation, user_id, metric_type," \
     " resource_type, session_id, resource_id, value, input_tokens, output_tokens,"                 \
     " cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, reasoning_tokens,"             \
     " total_tokens, latency_ns, success, status_code, error, cache_hit, cost_pusd, cost_source,"   \
     " metadata, project"
-#define INS_VALS "nextval('events_seq'), $1, $2::boolean, $3::bigint, $4::int, $5::int, $6::int," \
-    " $7::int, $8::int, $9::int, $10::int, $11, $12, $13::bigint, $14::bigint, $15::bigint,"       \
-    " $16::bigint, $17::bigint, $18::bigint, $19::bigint, $20::bigint, $21::bigint,"               \
-    " $22::smallint, $23::int, $24, $25::smallint, $26::bigint, $27::smallint, $28, $29::int"
+#define INS_COLS "seq, " INS_VCOLS
+/* The parameters' types, in INS_VCOLS order. */
+static const char *const ins_cast[] = {
+    "", "::boolean", "::bigint", "::int", "::int", "::int", "::int", "::int", "::int", "::int",
+    "", "", "::bigint", "::bigint", "::bigint", "::bigint", "::bigint", "::bigint", "::bigint",
+    "::bigint", "::bigint", "::smallint", "::int", "", "::smallint", "::bigint", "::smallint", "",
+    "::int"};
 #define NPARAM 29
 #define NDIMS 8
 
@@ -133,12 +136,15 @@ typedef struct pg_store {
     size_t nmonths, capmonths;
 } pg_store;
 
-/* Text parameters for one statement. */
+/* Text parameters for one statement; PARAMS(p, cap) declares one with
+ * room for cap on the stack. */
 typedef struct params {
-    const char *v[NPARAM + 2];
-    char num[NPARAM + 2][24];
+    const char **v;
+    char (*num)[24];
     int n;
 } params;
+#define PARAMS(name, cap) \
+    const char *name##_v[cap]; char name##_num[cap][24]; params name = {name##_v, name##_num, 0}
 
 static void p_i64(params *p, int64_t x)
 {
@@ -403,7 +409,7 @@ static int intern(pg_store *s, const char *str, int64_t *id)
 {
     if (tm__strmap_get(&s->dict, str, id))
         return TM_OK;
-    params p = {.n = 0};
+    PARAMS(p, 12);
     p_text(&p, str);
     int rc = run(s->w, "intern", "INSERT INTO dict(s) VALUES($1) ON CONFLICT (s) DO NOTHING", &p, NULL);
     if (rc == TM_OK)
@@ -413,7 +419,7 @@ static int intern(pg_store *s, const char *str, int64_t *id)
 
 static int64_t dict_lookup(PGconn *c, const char *str)
 {
-    params p = {.n = 0};
+    PARAMS(p, 12);
     int64_t id = 0;
     p_text(&p, str);
     if (query_int(c, "SELECT id FROM dict WHERE s = $1", &p, &id))
@@ -627,16 +633,11 @@ static int bump_commits(PGconn *c, int64_t *version)
     return rc;
 }
 
-#define INS_CLIENT "WITH d AS (INSERT INTO event_ids(id, ts) VALUES($1, $3::bigint)" \
-    " ON CONFLICT DO NOTHING RETURNING 1) INSERT INTO events(" INS_COLS ") SELECT " INS_VALS \
-    " WHERE EXISTS (SELECT 1 FROM d) RETURNING seq"
-#define INS_PLAIN "INSERT INTO events(" INS_COLS ") VALUES(" INS_VALS ") RETURNING seq"
-
 /* A repeat of a stored client id that asked to replace it: when e is the
  * larger copy, deletes the stored row, sets *old to its fact and *replace. */
 static int try_replace(pg_store *s, const tm_event *e, tm_fact *old, int *replace)
 {
-    params p = {.n = 0};
+    PARAMS(p, 12);
     PGresult *res = NULL;
     int64_t llm = 0;
     *replace = 0;
@@ -653,12 +654,12 @@ static int try_replace(pg_store *s, const tm_event *e, tm_fact *old, int *replac
     if (rc || old->has_latency || (e->has & TM_HAS_LATENCY) ||
         !tm__copy_larger(e->total_tokens, e->value_nano, old->total, old->value))
         goto out;
-    p = (params){.n = 0};
+    p.n = 0;
     p_i64(&p, old->ts_us);
     p_i64(&p, i64(res, 0, 19));
     if ((rc = run(s->w, "replace event", "DELETE FROM events WHERE ts = $1 AND seq = $2", &p, NULL)))
         goto out;
-    p = (params){.n = 0};
+    p.n = 0;
     p_text(&p, e->id);
     p_i64(&p, e->ts_us);
     if ((rc = run(s->w, "replace event", "UPDATE event_ids SET ts = $2 WHERE id = $1", &p, NULL)) == TM_OK)
@@ -668,63 +669,125 @@ out:
     return rc;
 }
 
-/* Inserts e (its dims already interned into ids). *dup as in append. */
-static int insert_one(pg_store *s, const tm_event *e, const uint32_t ids[NDIMS], unsigned char *dup,
-                      tm_fact *f, tm_fact *old)
+/* Binds e's NPARAM insert parameters (INS_VCOLS order) at the end of p. */
+static void bind_event(params *p, const tm_event *e, const uint32_t ids[NDIMS])
 {
-    int client = !(e->has & TM__HAS_GEN_ID), replace = 0;
-    params p = {.n = 0};
-    PGresult *res = NULL;
-    p_text(&p, e->id);
-    p_text(&p, client ? "t" : "f");
-    p_i64(&p, e->ts_us);
+    p_text(p, e->id);
+    p_text(p, e->has & TM__HAS_GEN_ID ? "f" : "t");
+    p_i64(p, e->ts_us);
     for (int d = 0; d < 7; d++) {
         if (ids[d])
-            p_i64(&p, ids[d]);
+            p_i64(p, ids[d]);
         else
-            p_text(&p, NULL);
+            p_text(p, NULL);
     }
-    p_text(&p, e->session_id);
-    p_text(&p, e->resource_id);
-    p_i64(&p, e->value_nano);
-    p_i64(&p, e->input_tokens);
-    p_i64(&p, e->output_tokens);
-    p_i64(&p, e->cache_read_tokens);
-    p_i64(&p, e->cache_write_tokens);
-    p_i64(&p, e->cache_write_1h_tokens);
-    p_i64(&p, e->reasoning_tokens);
-    p_i64(&p, e->total_tokens);
+    p_text(p, e->session_id);
+    p_text(p, e->resource_id);
+    const int64_t v[8] = {e->value_nano, e->input_tokens, e->output_tokens, e->cache_read_tokens,
+                          e->cache_write_tokens, e->cache_write_1h_tokens, e->reasoning_tokens,
+                          e->total_tokens};
+    for (int k = 0; k < 8; k++)
+        p_i64(p, v[k]);
     if (e->has & TM_HAS_LATENCY)
-        p_i64(&p, e->latency_ns);
+        p_i64(p, e->latency_ns);
     else
-        p_text(&p, NULL);
-    p_i64(&p, e->success);
+        p_text(p, NULL);
+    p_i64(p, e->success);
     if (e->has & TM_HAS_STATUS)
-        p_i64(&p, e->status_code);
+        p_i64(p, e->status_code);
     else
-        p_text(&p, NULL);
-    p_text(&p, e->error);
-    p_i64(&p, e->cache_hit);
-    p_i64(&p, e->cost_pusd);
-    p_i64(&p, e->cost_source);
-    p_text(&p, e->metadata);
+        p_text(p, NULL);
+    p_text(p, e->error);
+    p_i64(p, e->cache_hit);
+    p_i64(p, e->cost_pusd);
+    p_i64(p, e->cost_source);
+    p_text(p, e->metadata);
     if (ids[7])
-        p_i64(&p, ids[7]);
+        p_i64(p, ids[7]);
     else
-        p_text(&p, NULL);
-    int rc = run(s->w, "insert event", client ? INS_CLIENT : INS_PLAIN, &p, &res);
-    *dup = rc == TM_OK && PQntuples(res) == 0;
-    PQclear(res);
-    if (rc == TM_OK && *dup && (e->has & TM__HAS_REPLACE)) {
-        if ((rc = try_replace(s, e, old, &replace)) == TM_OK && replace) {
-            p.v[1] = "t";
-            rc = run(s->w, "insert event", INS_PLAIN, &p, NULL);
-            *dup = 2;
-        }
+        p_text(p, NULL);
+}
+
+/* Events per insert statement (NPARAM parameters each; at most 65535). */
+#define CHUNK 500
+
+/* Inserts evs[from, to), whose client ids are all different, in one
+ * statement: each client id is first claimed in event_ids (which waits
+ * for another daemon's transaction claiming the same id, then skips it);
+ * only claimed ones and generated ids are stored. dup[i] = 1 for the rest. */
+static int insert_chunk(pg_store *s, tm_event *const *evs, uint32_t (*ids)[NDIMS], size_t from,
+                        size_t to, unsigned char *dup)
+{
+    size_t k = to - from;
+    params p = {malloc(k * NPARAM * sizeof *p.v), malloc(k * NPARAM * sizeof *p.num), 0};
+    tm_buf sql = TM_BUF_INIT;
+    tm_strmap stored = TM_STRMAP_INIT;
+    PGresult *res = NULL;
+    int rc = p.v && p.num ? TM_OK : TM_ENOMEM;
+    tm__buf_puts(&sql, "WITH v(" INS_VCOLS ") AS (VALUES ");
+    for (size_t i = from; i < to && rc == TM_OK; i++) {
+        int base = p.n;
+        bind_event(&p, evs[i], ids[i]);
+        tm__buf_puts(&sql, i > from ? ",(" : "(");
+        for (int c = 0; c < NPARAM; c++)
+            tm__buf_printf(&sql, "%s$%d%s", c ? "," : "", base + c + 1, ins_cast[c]);
+        tm__buf_putc(&sql, ')');
     }
-    uint32_t fd[TM_NDIM] = {ids[0], ids[1], ids[4], ids[2], ids[3], ids[5], e->success ? 2u : 1u,
-                            ids[7]};
-    fact_of(e, fd, f);
+    tm__buf_puts(&sql, "), d AS (INSERT INTO event_ids(id, ts) SELECT id, ts FROM v WHERE client"
+                       " ON CONFLICT DO NOTHING RETURNING id)"
+                       " INSERT INTO events(" INS_COLS ") SELECT nextval('events_seq'), v.* FROM v"
+                       " WHERE NOT v.client OR v.id IN (SELECT id FROM d) RETURNING id");
+    if (rc == TM_OK && !sql.data)
+        rc = TM_ENOMEM;
+    if (rc == TM_OK)
+        rc = run(s->w, "insert events", sql.data, &p, &res);
+    for (int row = 0; rc == TM_OK && row < PQntuples(res); row++)
+        rc = tm__strmap_put(&stored, PQgetvalue(res, row, 0), 1);
+    for (size_t i = from; rc == TM_OK && i < to; i++) {
+        int64_t one;
+        dup[i] = !(evs[i]->has & TM__HAS_GEN_ID) && !tm__strmap_get(&stored, evs[i]->id, &one);
+    }
+    PQclear(res);
+    tm__strmap_clear(&stored);
+    tm__buf_free(&sql);
+    free(p.v);
+    free(p.num);
+    return rc;
+}
+
+/* Stores evs[from, to) (see insert_chunk), then replaces each stored
+ * smaller copy that a repeat asked to replace; adds every stored fact (and
+ * takes each replaced one away) to cells. */
+static int store_chunk(pg_store *s, tm_event *const *evs, uint32_t (*ids)[NDIMS], size_t from,
+                       size_t to, unsigned char *dup, tm_cellset *cells, int64_t *added)
+{
+    int rc = insert_chunk(s, evs, ids, from, to, dup);
+    for (size_t i = from; i < to && rc == TM_OK; i++) {
+        const tm_event *e = evs[i];
+        tm_fact f, old;
+        int replace = 0;
+        if (dup[i] && (e->has & TM__HAS_REPLACE) &&
+            (rc = try_replace(s, e, &old, &replace)) == TM_OK && replace) {
+            PARAMS(p, NPARAM);
+            bind_event(&p, e, ids[i]);
+            rc = run(s->w, "insert event", "INSERT INTO events(" INS_COLS ") SELECT"
+                     " nextval('events_seq'), $1, $2::boolean, $3::bigint, $4::int, $5::int,"
+                     " $6::int, $7::int, $8::int, $9::int, $10::int, $11, $12, $13::bigint,"
+                     " $14::bigint, $15::bigint, $16::bigint, $17::bigint, $18::bigint,"
+                     " $19::bigint, $20::bigint, $21::bigint, $22::smallint, $23::int, $24,"
+                     " $25::smallint, $26::bigint, $27::smallint, $28, $29::int", &p, NULL);
+            dup[i] = 2;
+        }
+        if (rc || dup[i] == 1)
+            continue;
+        uint32_t fd[TM_NDIM] = {ids[i][0], ids[i][1], ids[i][4], ids[i][2], ids[i][3], ids[i][5],
+                                e->success ? 2u : 1u, ids[i][7]};
+        fact_of(e, fd, &f);
+        *added += dup[i] == 0;
+        rc = tm__rollup_add_fact(cells, &f, 1);
+        if (rc == TM_OK && dup[i] == 2)
+            rc = tm__rollup_add_fact(cells, &old, -1);
+    }
     return rc;
 }
 
@@ -752,20 +815,26 @@ static int pg_append(tm_store *base, tm_event *const *evs, size_t n, unsigned ch
     }
     if (rc == TM_OK)
         rc = begin_locked(s->w);
-    for (size_t i = 0; i < n && rc == TM_OK; i++) {
-        tm_fact f, old;
-        rc = insert_one(s, evs[i], ids[i], &dup[i], &f, &old);
-        if (rc == TM_OK && dup[i] != 1) {
-            added += dup[i] == 0;
-            rc = tm__rollup_add_fact(cells, &f, 1);
+    /* Chunks end where a client id repeats, so the repeat sees the first. */
+    tm_strmap seen = TM_STRMAP_INIT;
+    size_t from = 0;
+    for (size_t i = 0; i <= n && rc == TM_OK; i++) {
+        int64_t one;
+        int client = i < n && !(evs[i]->has & TM__HAS_GEN_ID);
+        if (i == n || i - from == CHUNK || (client && tm__strmap_get(&seen, evs[i]->id, &one))) {
+            if (i > from)
+                rc = store_chunk(s, evs, ids, from, i, dup, cells, &added);
+            tm__strmap_clear(&seen);
+            from = i;
         }
-        if (rc == TM_OK && dup[i] == 2)
-            rc = tm__rollup_add_fact(cells, &old, -1);
+        if (rc == TM_OK && client)
+            rc = tm__strmap_put(&seen, evs[i]->id, 1);
     }
+    tm__strmap_clear(&seen);
     if (rc == TM_OK)
         rc = write_cells(s->w, cells);
     if (rc == TM_OK) {
-        params p = {.n = 0};
+        PARAMS(p, 12);
         p_i64(&p, added);
         rc = run(s->w, "count", "UPDATE tm_meta SET value = value + $1::bigint WHERE key = 'events'",
                  &p, NULL);
@@ -851,7 +920,7 @@ static int pg_scan(tm_store *base, const tm_event_filter *f, int (*fn)(void *, c
     /* Keyset pages, newest first: (ts, seq) below the last row seen (at
      * first below (until, -inf), i.e. ts < until). */
     while (rc == TM_OK && left > 0) {
-        params p = {.n = 0};
+        PARAMS(p, 12);
         PGresult *res = NULL;
         p_text(&p, f ? f->user_id : NULL);
         p_text(&p, f ? f->provider : NULL);
@@ -895,7 +964,7 @@ static int pg_reprice(tm_store *base, int64_t since, int64_t until, int (*fn)(vo
     *delta = 0;
     int rc = begin_locked(s->w);
     int64_t llm = dict_lookup(s->w, "llm_call");
-    params p = {.n = 0};
+    PARAMS(p, 12);
     p_i64(&p, since ? since : INT64_MIN);
     p_i64(&p, until ? until : INT64_MAX);
     if (rc == TM_OK)
@@ -911,7 +980,7 @@ static int pg_reprice(tm_store *base, int64_t since, int64_t until, int (*fn)(vo
             break;
         if (e.cost_pusd == old && e.cost_source == old_source)
             continue;
-        params u = {.n = 0};
+        PARAMS(u, 12);
         p_i64(&u, e.cost_pusd);
         p_i64(&u, e.cost_source);
         p_i64(&u, e.ts_us);
@@ -1009,7 +1078,7 @@ static int pg_scan_facts(tm_store *base, int64_t from, int64_t to, const uint32_
         rc = TM_ENOMEM;
         goto out;
     }
-    params p = {.n = 0};
+    PARAMS(p, 12);
     p_i64(&p, from);
     p_i64(&p, to);
     if ((rc = run(s->r, "scan events", sql.data, &p, &res)))
@@ -1039,7 +1108,7 @@ static int pg_dict_name(tm_store *base, uint32_t id, char *buf, size_t cap)
 {
     pg_store *s = (pg_store *)base;
     PGresult *res = NULL;
-    params p = {.n = 0};
+    PARAMS(p, 12);
     p_i64(&p, id);
     pthread_mutex_lock(&s->rmu);
     int rc = run(s->r, "dict", "SELECT s FROM dict WHERE id = $1::int", &p, &res);
@@ -1144,7 +1213,7 @@ static int pg_key_put(tm_store *base, const tm_key_rec *k)
     char hex[2 * sizeof k->hash + 3] = "\\x";
     for (size_t i = 0; i < sizeof k->hash; i++)
         snprintf(hex + 2 + 2 * i, 3, "%02x", k->hash[i]);
-    params p = {.n = 0};
+    PARAMS(p, 12);
     p_text(&p, k->id);
     p_text(&p, hex);
     p_text(&p, k->scope);
@@ -1159,7 +1228,7 @@ static int pg_key_list(tm_store *base, const char *id, int (*fn)(void *, const t
 {
     pg_store *s = (pg_store *)base;
     PGresult *res = NULL;
-    params p = {.n = 0};
+    PARAMS(p, 12);
     p_text(&p, id);
     pthread_mutex_lock(&s->rmu);
     int rc = run(s->r, "read keys", "SELECT id, hash, scope, user_id, name, created, revoked FROM keys"
@@ -1189,7 +1258,7 @@ static int pg_key_revoke(tm_store *base, const char *id, int64_t now_us, int *fo
 {
     pg_store *s = (pg_store *)base;
     PGresult *res = NULL;
-    params p = {.n = 0};
+    PARAMS(p, 12);
     p_text(&p, id);
     p_i64(&p, now_us);
     int rc = run(s->w, "revoke key", "UPDATE keys SET revoked = $2::bigint WHERE id = $1 AND revoked IS NULL",
@@ -1203,7 +1272,7 @@ static int pg_user_put(tm_store *base, const char *id, const char *tier, const c
                        int64_t now_us)
 {
     pg_store *s = (pg_store *)base;
-    params p = {.n = 0};
+    PARAMS(p, 12);
     p_text(&p, id);
     p_text(&p, tier);
     p_text(&p, overrides);
@@ -1217,7 +1286,7 @@ static int pg_user_get(tm_store *base, const char *id, char *tier, size_t tcap, 
 {
     pg_store *s = (pg_store *)base;
     PGresult *res = NULL;
-    params p = {.n = 0};
+    PARAMS(p, 12);
     p_text(&p, id);
     *overrides = NULL;
     tier[0] = '\0';
@@ -1241,7 +1310,7 @@ static int pg_alert_set(tm_store *base, const tm_alert_change *chs, size_t n, in
     int rc = exec(s->w, "begin", "BEGIN");
     for (size_t i = 0; rc == TM_OK && i < n; i++) {
         tm_alert_change *c = (tm_alert_change *)&chs[i];
-        params p = {.n = 0};
+        PARAMS(p, 12);
         int64_t was = 0;
         p_text(&p, c->rule);
         p_text(&p, c->key);
@@ -1260,7 +1329,7 @@ static int pg_alert_set(tm_store *base, const tm_alert_change *chs, size_t n, in
                       " firing = EXCLUDED.firing, value = EXCLUDED.value, since = EXCLUDED.since",
                       &p, NULL)))
             break;
-        params e = {.n = 0};
+        PARAMS(e, 12);
         p_i64(&e, now_us);
         p_text(&e, c->rule);
         p_text(&e, c->key);
@@ -1283,7 +1352,7 @@ static int pg_alert_list(tm_store *base, int firing_only, size_t limit,
 {
     pg_store *s = (pg_store *)base;
     PGresult *res = NULL;
-    params p = {.n = 0};
+    PARAMS(p, 12);
     if (limit)
         p_i64(&p, (int64_t)limit);
     else
@@ -1310,7 +1379,7 @@ static int pg_file_list(tm_store *base, const char *kind, int (*fn)(void *, cons
 {
     pg_store *s = (pg_store *)base;
     PGresult *res = NULL;
-    params p = {.n = 0};
+    PARAMS(p, 12);
     p_text(&p, kind);
     pthread_mutex_lock(&s->rmu);
     int rc = run(s->r, "read import files", "SELECT path, kind, state, dev, ino, size, mtime_ns,"
@@ -1333,7 +1402,7 @@ static int pg_file_put(tm_store *base, const tm_file_rec *recs, size_t n, int64_
     for (size_t i = 0; i < n && rc == TM_OK; i++) {
         const tm_file_rec *r = &recs[i];
         const int64_t v[7] = {r->dev, r->ino, r->size, r->mtime_ns, r->offset, r->head, r->tail};
-        params p = {.n = 0};
+        PARAMS(p, 12);
         p_text(&p, r->path);
         p_text(&p, r->kind);
         p_text(&p, r->state);
