@@ -131,7 +131,7 @@ int tm_server_config_load(tm_server_config *c, const char *path)
         uint64_t n;
         if (strcmp(k, "listen") == 0)
             rc = str(path, k, v, c->listen, sizeof c->listen);
-        else if (strcmp(k, "db") == 0)
+        else if (strcmp(k, "db") == 0 || strcmp(k, "store") == 0) /* a path or a URL */
             rc = str(path, k, v, c->db, sizeof c->db);
         else if (strcmp(k, "prices") == 0)
             rc = str(path, k, v, c->prices, sizeof c->prices);
