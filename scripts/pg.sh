@@ -24,7 +24,7 @@ free_port() {
 start() {
     dir=$1
     [ -x "$PGBIN/initdb" ] || { echo "pg.sh: $PGBIN/initdb not found (install postgresql-15)" >&2; exit 1; }
-    mkdir -p "$dir"
+    mkdir -p "$dir" # its parents must be searchable by the server's user
     [ "$(id -u)" -eq 0 ] && chown postgres "$dir"
     as_owner "$PGBIN/initdb -D '$dir/data' -A trust -U postgres >'$dir/initdb.log' 2>&1" ||
         { cat "$dir/initdb.log" >&2; exit 1; }

@@ -1199,6 +1199,92 @@ out:
     return rc;
 }
 
+static int pg_alert_put(tm_store *base, const tm_alert_entry *e)
+{
+    pg_store *s = (pg_store *)base;
+    PARAMS(p, 8);
+    p_i64(&p, e->ts_us);
+    p_text(&p, e->rule);
+    p_text(&p, e->key);
+    p_text(&p, e->state);
+    p_text(&p, e->value);
+    p_text(&p, e->threshold);
+    p_text(&p, e->body);
+    int rc = exec(s->w, "begin", "BEGIN");
+    if (rc == TM_OK)
+        rc = run(s->w, "copy alert", "INSERT INTO alert_events(ts, rule, key, state, value, threshold, body)"
+                 " VALUES($1::bigint, $2, $3, $4, $5, $6, $7)", &p, NULL);
+    p.n = 5;
+    if (rc == TM_OK)
+        rc = run(s->w, "copy alert", "INSERT INTO alert_state(rule, key, firing, value, since)"
+                 " VALUES($2, $3, ($4 = 'firing')::int, $5, $1::bigint) ON CONFLICT (rule, key) DO UPDATE"
+                 " SET firing = EXCLUDED.firing, value = EXCLUDED.value, since = EXCLUDED.since", &p, NULL);
+    return end_txn(s->w, rc);
+}
+
+static int pg_user_list(tm_store *base, int (*fn)(void *, const char *, const char *, const char *, int64_t),
+                        void *arg)
+{
+    pg_store *s = (pg_store *)base;
+    PGresult *res = NULL;
+    pthread_mutex_lock(&s->rmu);
+    int rc = run(s->r, "read users", "SELECT id, tier, overrides, updated FROM users ORDER BY id", NULL, &res);
+    for (int row = 0; rc == TM_OK && row < PQntuples(res); row++)
+        rc = fn(arg, txt(res, row, 0), txt(res, row, 1), txt(res, row, 2), i64(res, row, 3));
+    PQclear(res);
+    pthread_mutex_unlock(&s->rmu);
+    return rc;
+}
+
+/* Drops the month partitions wholly before before_us, deletes the rest of
+ * the older events, their dedup entries and their hours' rollup cells. */
+static int pg_retain(tm_store *base, int64_t before_us, int64_t *deleted)
+{
+    pg_store *s = (pg_store *)base;
+    PGresult *parts = NULL;
+    PARAMS(p, 4);
+    p_i64(&p, before_us);
+    *deleted = 0;
+    int rc = begin_locked(s->w);
+    if (rc == TM_OK)
+        rc = query_int(s->w, "SELECT COUNT(*) FROM events WHERE ts < $1::bigint", &p, deleted);
+    if (rc == TM_OK)
+        rc = run(s->w, "partitions", "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+                 " WHERE i.inhparent = 'events'::regclass", NULL, &parts);
+    for (int row = 0; rc == TM_OK && row < PQntuples(parts); row++) {
+        int y = 0, mo = 0;
+        const char *name = PQgetvalue(parts, row, 0);
+        if (sscanf(name, "events_p%4d%2d", &y, &mo) != 2)
+            continue;
+        int32_t m = (int32_t)((y - 1970) * 12 + mo - 1);
+        if (month_start(m + 1) > before_us)
+            continue;
+        char sql[96];
+        snprintf(sql, sizeof sql, "DROP TABLE %s", name);
+        rc = exec(s->w, "drop partition", sql);
+    }
+    if (rc == TM_OK)
+        rc = run(s->w, "delete events", "DELETE FROM events WHERE ts < $1::bigint", &p, NULL);
+    if (rc == TM_OK)
+        rc = run(s->w, "delete ids", "DELETE FROM event_ids WHERE ts < $1::bigint", &p, NULL);
+    p.n = 0;
+    p_i64(&p, before_us / 3600000000LL);
+    if (rc == TM_OK)
+        rc = run(s->w, "delete rollups", "DELETE FROM rollup WHERE hour < $1::bigint", &p, NULL);
+    p.n = 0;
+    p_i64(&p, *deleted);
+    if (rc == TM_OK)
+        rc = run(s->w, "count", "UPDATE tm_meta SET value = value - $1::bigint WHERE key = 'events'", &p, NULL);
+    if (rc == TM_OK)
+        rc = bump_commits(s->w, NULL);
+    rc = end_txn(s->w, rc);
+    PQclear(parts);
+    s->nmonths = 0; /* a later event for a dropped month recreates it */
+    if (rc)
+        *deleted = 0;
+    return rc;
+}
+
 static int pg_set_cache(tm_store *base, size_t kib)
 {
     (void)base, (void)kib; /* the server's shared_buffers decide */
@@ -1358,15 +1444,17 @@ static int pg_alert_list(tm_store *base, int firing_only, size_t limit,
     else
         p_text(&p, NULL);
     const char *sql = firing_only
-        ? "SELECT e.ts, e.body, e.rule, e.key, e.state FROM alert_state a JOIN alert_events e ON e.seq ="
+        ? "SELECT e.ts, e.body, e.rule, e.key, e.state, e.value, e.threshold FROM alert_state a"
+          " JOIN alert_events e ON e.seq ="
           " (SELECT MAX(seq) FROM alert_events WHERE rule = a.rule AND key = a.key)"
           " WHERE a.firing = 1 ORDER BY e.seq DESC LIMIT $1::bigint"
-        : "SELECT ts, body, rule, key, state FROM alert_events ORDER BY seq DESC LIMIT $1::bigint";
+        : "SELECT ts, body, rule, key, state, value, threshold FROM alert_events ORDER BY seq DESC"
+          " LIMIT $1::bigint";
     pthread_mutex_lock(&s->rmu);
     int rc = run(s->r, "read alerts", sql, &p, &res);
     for (int row = 0; rc == TM_OK && row < PQntuples(res); row++) {
         tm_alert_entry e = {i64(res, row, 0), txt(res, row, 2), txt(res, row, 3), txt(res, row, 4),
-                            txt(res, row, 1)};
+                            txt(res, row, 1), txt(res, row, 5), txt(res, row, 6)};
         rc = fn(arg, &e);
     }
     PQclear(res);
@@ -1426,11 +1514,12 @@ const struct tm_store_ops tm__postgres_ops = {
     .name = "postgres", .open = pg_open, .close = pg_close, .append = pg_append,
     .load_rollups = pg_load_rollups, .version = pg_version, .scan_facts = pg_scan_facts,
     .dict_id = pg_dict_id, .dict_name = pg_dict_name, .scan = pg_scan, .count = pg_count,
-    .reprice = pg_reprice, .verify = pg_verify, .set_cache = pg_set_cache,
+    .reprice = pg_reprice, .verify = pg_verify, .set_cache = pg_set_cache, .retain = pg_retain,
 };
 
 const struct tm_meta_ops tm__postgres_meta = {
     .key_put = pg_key_put, .key_list = pg_key_list, .key_revoke = pg_key_revoke,
     .user_put = pg_user_put, .user_get = pg_user_get, .alert_set = pg_alert_set,
     .alert_list = pg_alert_list, .file_list = pg_file_list, .file_put = pg_file_put,
+    .user_list = pg_user_list, .alert_put = pg_alert_put,
 };

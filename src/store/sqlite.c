@@ -1202,10 +1202,11 @@ static int sq_alert_list(tm_store *base, int firing_only, size_t limit,
     int rc = TM_OK, step = SQLITE_DONE;
     pthread_mutex_lock(&s->rmu);
     const char *sql = firing_only
-        ? "SELECT e.ts, e.body, e.rule, e.key, e.state FROM alert_state a JOIN alert_events e ON e.seq ="
+        ? "SELECT e.ts, e.body, e.rule, e.key, e.state, e.value, e.threshold FROM alert_state a"
+          " JOIN alert_events e ON e.seq ="
           " (SELECT MAX(seq) FROM alert_events WHERE rule = a.rule AND key = a.key)"
           " WHERE a.firing = 1 ORDER BY e.seq DESC LIMIT ?1"
-        : "SELECT ts, body, rule, key, state FROM alert_events ORDER BY seq DESC LIMIT ?1";
+        : "SELECT ts, body, rule, key, state, value, threshold FROM alert_events ORDER BY seq DESC LIMIT ?1";
     if (sqlite3_prepare_v2(s->r, sql, -1, &st, NULL) != SQLITE_OK) {
         rc = sqerr(s->r, "prepare alerts");
         goto out;
@@ -1213,7 +1214,7 @@ static int sq_alert_list(tm_store *base, int firing_only, size_t limit,
     sqlite3_bind_int64(st, 1, limit ? (int64_t)limit : -1);
     while (rc == TM_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
         tm_alert_entry e = {sqlite3_column_int64(st, 0), col_text(st, 2), col_text(st, 3),
-                            col_text(st, 4), col_text(st, 1)};
+                            col_text(st, 4), col_text(st, 1), col_text(st, 5), col_text(st, 6)};
         rc = fn(arg, &e);
     }
     if (rc == TM_OK && step != SQLITE_DONE)
@@ -1285,6 +1286,94 @@ static int sq_file_put(tm_store *base, const tm_file_rec *recs, size_t n, int64_
         rc = step_done(s->w, s->commit, "commit");
     else
         step_done(s->w, s->rollback, "rollback");
+    return rc;
+}
+
+static int sq_alert_put(tm_store *base, const tm_alert_entry *e)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *ev = NULL, *put = NULL;
+    int rc = step_done(s->w, s->begin, "begin");
+    if (rc)
+        return rc;
+    if (sqlite3_prepare_v2(s->w, "INSERT INTO alert_events(ts, rule, key, state, value, threshold, body)"
+                                 " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)", -1, &ev, NULL) ||
+        sqlite3_prepare_v2(s->w, "INSERT OR REPLACE INTO alert_state(rule, key, firing, value, since)"
+                                 " VALUES(?2, ?3, ?4 = 'firing', ?5, ?1)", -1, &put, NULL))
+        rc = sqerr(s->w, "prepare alerts");
+    sqlite3_stmt *sts[2] = {ev, put};
+    for (int i = 0; i < 2 && rc == TM_OK; i++) {
+        sqlite3_bind_int64(sts[i], 1, e->ts_us);
+        sqlite3_bind_text(sts[i], 2, e->rule, -1, SQLITE_STATIC);
+        sqlite3_bind_text(sts[i], 3, e->key, -1, SQLITE_STATIC);
+        sqlite3_bind_text(sts[i], 4, e->state, -1, SQLITE_STATIC);
+        bind_opt_text(sts[i], 5, e->value);
+        if (i == 0) {
+            bind_opt_text(ev, 6, e->threshold);
+            sqlite3_bind_text(ev, 7, e->body, -1, SQLITE_STATIC);
+        }
+        rc = step_done(s->w, sts[i], "copy alert");
+    }
+    sqlite3_finalize(ev);
+    sqlite3_finalize(put);
+    if (rc == TM_OK)
+        return step_done(s->w, s->commit, "commit");
+    step_done(s->w, s->rollback, "rollback");
+    return rc;
+}
+
+static int sq_user_list(tm_store *base, int (*fn)(void *, const char *, const char *, const char *, int64_t),
+                        void *arg)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st = NULL;
+    int rc = TM_OK, step = SQLITE_DONE;
+    pthread_mutex_lock(&s->rmu);
+    if (sqlite3_prepare_v2(s->r, "SELECT id, tier, overrides, updated FROM users ORDER BY id", -1, &st,
+                           NULL) != SQLITE_OK)
+        rc = sqerr(s->r, "prepare users");
+    while (rc == TM_OK && (step = sqlite3_step(st)) == SQLITE_ROW)
+        rc = fn(arg, col_text(st, 0), col_text(st, 1), col_text(st, 2), sqlite3_column_int64(st, 3));
+    if (rc == TM_OK && step != SQLITE_DONE)
+        rc = sqerr(s->r, "read users");
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->rmu);
+    return rc;
+}
+
+/* Removes the events before before_us and their hours' rollup cells. */
+static int sq_retain(tm_store *base, int64_t before_us, int64_t *deleted)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *del = NULL, *roll = NULL;
+    *deleted = 0;
+    int rc = step_done(s->w, s->begin, "begin");
+    if (rc)
+        return rc;
+    if (sqlite3_prepare_v2(s->w, "DELETE FROM events WHERE ts < ?1", -1, &del, NULL) ||
+        sqlite3_prepare_v2(s->w, "DELETE FROM rollup WHERE hour < ?1", -1, &roll, NULL))
+        rc = sqerr(s->w, "prepare retention");
+    if (rc == TM_OK) {
+        sqlite3_bind_int64(del, 1, before_us);
+        if ((rc = step_done(s->w, del, "delete events")) == TM_OK)
+            *deleted = sqlite3_changes(s->w);
+    }
+    if (rc == TM_OK) {
+        sqlite3_bind_int64(roll, 1, before_us / 3600000000LL);
+        rc = step_done(s->w, roll, "delete rollups");
+    }
+    if (rc == TM_OK) {
+        sqlite3_bind_int64(s->bump, 1, -*deleted);
+        rc = step_done(s->w, s->bump, "count");
+    }
+    if (rc == TM_OK)
+        rc = step_done(s->w, s->commits, "commit counter");
+    sqlite3_finalize(del);
+    sqlite3_finalize(roll);
+    if (rc == TM_OK)
+        return step_done(s->w, s->commit, "commit");
+    step_done(s->w, s->rollback, "rollback");
+    *deleted = 0;
     return rc;
 }
 
@@ -1404,13 +1493,14 @@ const struct tm_store_ops tm__sqlite_ops = {
     .name = "sqlite", .open = sq_open, .close = sq_close, .append = sq_append,
     .load_rollups = sq_load_rollups, .version = sq_version, .scan_facts = sq_scan_facts,
     .dict_id = sq_dict_id, .dict_name = sq_dict_name, .scan = sq_scan, .count = sq_count,
-    .reprice = sq_reprice, .verify = sq_verify, .set_cache = sq_set_cache,
+    .reprice = sq_reprice, .verify = sq_verify, .set_cache = sq_set_cache, .retain = sq_retain,
 };
 
 const struct tm_meta_ops tm__sqlite_meta = {
     .key_put = sq_key_put, .key_list = sq_key_list, .key_revoke = sq_key_revoke,
     .user_put = sq_user_put, .user_get = sq_user_get, .alert_set = sq_alert_set,
     .alert_list = sq_alert_list, .file_list = sq_file_list, .file_put = sq_file_put,
+    .user_list = sq_user_list, .alert_put = sq_alert_put,
 };
 
 /* SQLite keeps memory statistics by default, behind a global mutex taken

@@ -23,6 +23,7 @@ typedef struct tm_alert_entry {
     int64_t ts_us;
     const char *rule, *key, *state; /* state: "firing" or "resolved"          */
     const char *body;               /* the notification as sent (JSON)         */
+    const char *value, *threshold;  /* as recorded (may be NULL)               */
 } tm_alert_entry;
 
 /* A (rule, key) state to record. */
@@ -112,6 +113,11 @@ struct tm_store_ops {
     /* Sets the writer connection's page cache to kib KiB (writer thread
      * only). A bulk import that only appends needs less than the daemon. */
     int (*set_cache)(tm_store *s, size_t kib);
+
+    /* Deletes every event with ts < before_us (a whole hour) and the rollup
+     * cells of the hours before it, in one transaction that bumps the
+     * version; *deleted gets the events removed. Writer thread only. */
+    int (*retain)(tm_store *s, int64_t before_us, int64_t *deleted);
 };
 
 /* The metadata part of a backend: API keys, users' tiers, alert state
@@ -146,6 +152,14 @@ struct tm_meta_ops {
     int (*file_list)(tm_store *s, const char *kind, int (*fn)(void *arg, const tm_file_rec *r),
                      void *arg);
     int (*file_put)(tm_store *s, const tm_file_rec *recs, size_t n, int64_t now_us);
+
+    /* For copying a store (store/copy.c): user_list calls fn for every user;
+     * alert_put appends one transition as it was (e->value and e->threshold
+     * included) and sets its (rule, key) state to it. Writer thread only. */
+    int (*user_list)(tm_store *s, int (*fn)(void *arg, const char *id, const char *tier,
+                                            const char *overrides, int64_t updated_us),
+                     void *arg);
+    int (*alert_put)(tm_store *s, const tm_alert_entry *e);
 };
 
 /* Every backend's handle starts with this: the events-and-rollups part
