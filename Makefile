@@ -21,6 +21,12 @@ CFLAGS   ?= -O2 -g
 BASE     := -std=c11 -D_GNU_SOURCE -Iinclude $(WARN) -MMD -MP
 PKGCFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKGLIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+# Only the tokmeter program draws charts (tokmeter graph), so only it links
+# Cairo (and fontconfig, to free its caches); libtokmeter.a and the unit
+# tests build without them.
+CLI_PKGS := cairo fontconfig
+CLICFLAGS = $(shell pkg-config --cflags $(CLI_PKGS) 2>/dev/null)
+CLILIBS   = $(shell pkg-config --libs $(CLI_PKGS) 2>/dev/null)
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 LIB_SRC  := $(wildcard src/core/*.c src/price/*.c src/rollup/*.c src/store/*.c src/query/*.c src/policy/*.c src/lib/*.c)
@@ -57,6 +63,14 @@ build/obj/%.o: %.c
 build/asan/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC $<"; $(CC) $(BASE) -O1 -g $(SAN) $(PKGCFLAGS) -c $< -o $@
+
+build/obj/src/cli/%.o: src/cli/%.c
+	@mkdir -p $(dir $@)
+	@echo "  CC $<"; $(CC) $(BASE) $(CFLAGS) $(PKGCFLAGS) $(CLICFLAGS) -c $< -o $@
+
+build/asan/src/cli/%.o: src/cli/%.c
+	@mkdir -p $(dir $@)
+	@echo "  CC $<"; $(CC) $(BASE) -O1 -g $(SAN) $(PKGCFLAGS) $(CLICFLAGS) -c $< -o $@
 
 # The built-in price catalog is data (data/prices.json), compiled in as bytes.
 build/gen/prices_data.c: data/prices.json
@@ -110,10 +124,10 @@ build/libtmserve.a: $(SRV_OBJ)
 	ar rcs $@ $^
 
 build/tokmeter: $(CLI_OBJ) build/libtmserve.a build/libtokmeter.a
-	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) build/libtmserve.a build/libtokmeter.a $(PKGLIBS)
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) build/libtmserve.a build/libtokmeter.a $(CLILIBS) $(PKGLIBS)
 
 build/asan/tokmeter: $(ASAN_CLI) $(ASAN_LIB)
-	$(CC) -g $(SAN) -o $@ $^ $(PKGLIBS)
+	$(CC) -g $(SAN) -o $@ $^ $(CLILIBS) $(PKGLIBS)
 
 build/test_unit: $(UNIT_OBJ) build/libtmserve.a build/libtokmeter.a
 	$(CC) $(CFLAGS) -o $@ $(UNIT_OBJ) build/libtmserve.a build/libtokmeter.a $(PKGLIBS) -lcriterion
@@ -165,7 +179,7 @@ unit-asan: build/asan/test_unit
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./build/asan/test_unit --jobs 2
 
 # Every script runs even when one fails; the failures are listed at the end.
-CLI_TESTS := run daemon limits alerts collect import ccusage messages install store
+CLI_TESTS := run daemon limits alerts collect import ccusage messages install graph export store
 cli-test: build/tokmeter build/asan/tokmeter $(TESTHELP)
 	@failed=; for t in $(CLI_TESTS); do echo "sh tests/cli/$$t.sh"; \
 	  sh tests/cli/$$t.sh || failed="$$failed $$t"; done; \

@@ -120,7 +120,7 @@ int cli_parse_count(const char *opt, const char *s, size_t *out);
 
 extern const cli_cmd cmd_track, cmd_ingest, cmd_events, cmd_verify, cmd_serve, cmd_prices,
     cmd_reprice, cmd_report, cmd_usage, cmd_keys, cmd_users, cmd_quota, cmd_alerts, cmd_import,
-    cmd_sources, cmd_collect, cmd_reconcile, cmd_migrate, cmd_copy,
+    cmd_sources, cmd_collect, cmd_reconcile, cmd_export, cmd_graph, cmd_migrate, cmd_copy,
     cmd_retention;
 
 #endif

@@ -1,10 +1,12 @@
 /*
  * cmd_usage.c — `tokmeter usage USER`: one user's month, in the shape of the
- * seed lesson's dashboard (current period, daily breakdown, top endpoints).
+ * seed lesson's dashboard (current period, daily breakdown, top endpoints),
+ * or its daily breakdown as CSV.
  */
 #include <string.h>
 
 #include "../core/buf.h"
+#include "../core/csv.h"
 #include "../core/dec.h"
 #include "../core/text.h"
 #include "../lib/lib.h"
@@ -35,12 +37,39 @@ static void print_human(const tm_user_month *u, const char *user)
     tm__buf_free(&cell);
 }
 
+/* The daily breakdown as CSV: user_id,date,requests,tokens,cost_usd,
+ * newest first as in the table and --json. */
+static int print_csv(const tm_user_month *u, const char *user)
+{
+    tm_buf b = TM_BUF_INIT;
+    int rc = tm__buf_puts(&b, "user_id,date,requests,tokens,cost_usd\r\n");
+    for (size_t i = u->daily->nrows; i-- > 0 && rc == TM_OK;) {
+        const tm_qrow *r = &u->daily->rows[i];
+        char label[40], n[3][48];
+        tm__period_label(u->daily, r->period, label, sizeof label);
+        snprintf(n[0], sizeof n[0], "%lld", (long long)r->s.events);
+        snprintf(n[1], sizeof n[1], "%lld", (long long)r->s.total);
+        tm__dec_format(r->s.cost, 12, n[2]);
+        rc = tm__csv_text(&b, user, 1);
+        if (rc == TM_OK) rc = tm__csv_num(&b, label, 0);
+        for (int k = 0; k < 3 && rc == TM_OK; k++)
+            rc = tm__csv_num(&b, n[k], 0);
+        if (rc == TM_OK) rc = tm__csv_end(&b);
+    }
+    if (rc == TM_OK)
+        fwrite(b.data, 1, b.len, stdout);
+    tm__buf_free(&b);
+    return rc;
+}
+
 static int run(cli_global *g, int argc, char **argv)
 {
     const char *period = NULL, *tz = NULL;
+    int csv = 0;
     const cli_opt opts[] = {
         {"period", "YYYY-MM", "the month (default: this month)", &period, NULL, NULL, NULL},
         {"tz", "ZONE", "where months and days are cut (default: the local zone)", &tz, NULL, NULL, NULL},
+        {"csv", NULL, "the daily breakdown as CSV: user_id,date,requests,tokens,cost_usd", NULL, &csv, NULL, NULL},
         {NULL, NULL, NULL, NULL, NULL, NULL, NULL},
     };
     int npos = cli_parse(&cmd_usage, opts, g, argc, argv);
@@ -63,6 +92,8 @@ static int run(cli_global *g, int argc, char **argv)
     } else if (g->json) {
         tm__user_month_json(&u, argv[0], &b);
         fputs(b.data ? b.data : "", stdout);
+    } else if (csv) {
+        rc = print_csv(&u, argv[0]);
     } else {
         print_human(&u, argv[0]);
     }

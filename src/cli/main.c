@@ -8,7 +8,7 @@
 #include "cli.h"
 
 static const cli_cmd *const commands[] = {
-    &cmd_serve, &cmd_track, &cmd_ingest, &cmd_import, &cmd_events, &cmd_report, &cmd_usage, &cmd_prices,
+    &cmd_serve, &cmd_track, &cmd_ingest, &cmd_import, &cmd_events, &cmd_report, &cmd_graph, &cmd_export, &cmd_usage, &cmd_prices,
     &cmd_reprice, &cmd_users, &cmd_quota, &cmd_alerts, &cmd_keys, &cmd_sources, &cmd_collect,
     &cmd_reconcile, &cmd_verify, &cmd_migrate, &cmd_copy,
     &cmd_retention,

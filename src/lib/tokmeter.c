@@ -25,6 +25,7 @@
 #include "../policy/policy.h"
 #include "../price/price.h"
 #include "../query/query.h"
+#include "export.h"
 #include "lib.h"
 #include "../store/store.h"
 #include "tokmeter.h"
@@ -618,21 +619,19 @@ int tm__user_month(tm *t, const char *user, const char *period, const char *tz, 
     if (strchr(user, ',') || !*user)
         return tm__fail(TM_EINVAL, "user: '%s' is not a single user id", user);
     if (period) {
-        uint64_t py, pm;
-        if (strlen(period) != 7 || period[4] != '-' || tm__uint_parse(period, 4, 9999, &py) ||
-            tm__uint_parse(period + 5, 2, 12, &pm) || pm < 1 || py < 1970)
-            return tm__fail(TM_EINVAL, "period: '%s' must be a month, YYYY-MM", period);
-        y = (int64_t)py;
-        m = (unsigned)pm;
+        if ((rc = tm__period_month(period, from, to)))
+            return rc;
     } else { /* the current month in tz */
         tm_tz *z = NULL;
+        char now_period[32];
         if ((rc = tm__tz_load(tz ? tz : "UTC", &z)))
             return rc;
         tm__civil_from_days(tm__tz_local_day(z, tm__now_us() / 1000000), &y, &m, &d);
         tm__tz_free(z);
+        snprintf(now_period, sizeof now_period, "%04lld-%02u", (long long)y, m);
+        if ((rc = tm__period_month(now_period, from, to)))
+            return rc;
     }
-    snprintf(from, sizeof from, "%04lld-%02u-01", (long long)y, m);
-    snprintf(to, sizeof to, "%04lld-%02u-01", (long long)(m == 12 ? y + 1 : y), m == 12 ? 1 : m + 1);
     snprintf(u->period, sizeof u->period, "%.7s", from);
     static const char *const by_day[] = {"interval", "day", NULL};
     static const char *const by_endpoint[] = {"group_by", "endpoint", "order_by", "events", "limit", "10", NULL};

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/csv.h"
 #include "../core/err.h"
 #include "../core/json.h"
 #include "../core/text.h"
@@ -133,6 +134,10 @@ int tm__query_set(tm_query_spec *q, const char *key, const char *value)
             }
         return tm__fail(TM_EINVAL, "order_by: unknown metric '%.*s' (events, cost_usd, "
                                    "total_tokens, latency_p95_ms, ...)", (int)n, v);
+    } else if (strcmp(key, "fill") == 0) {
+        if (strcmp(v, "zero") && strcmp(v, "none"))
+            return tm__fail(TM_EINVAL, "fill: must be zero or none, not '%s'", v);
+        q->fill = strcmp(v, "zero") == 0;
     } else if (strcmp(key, "limit") == 0) {
         uint64_t n;
         if (tm__uint_parse(v, strlen(v), 100000000, &n) != TM_DEC_OK)
@@ -140,7 +145,7 @@ int tm__query_set(tm_query_spec *q, const char *key, const char *value)
         q->limit = (size_t)n;
     } else {
         return tm__fail(TM_EINVAL, "%s: unknown parameter (from, to, interval, tz, group_by, "
-                                   "where, order_by, limit)", key);
+                                   "where, order_by, limit, fill)", key);
     }
     return TM_OK;
 }
@@ -163,7 +168,7 @@ typedef struct run {
 
 static int64_t floor_div(int64_t a, int64_t b) { return a / b - (a % b < 0); }
 
-/* The UTC µs start of the period holding t. */
+/* The UTC µs start of the period holding t, remembered per 15 minutes. */
 static int64_t period_of(run *x, int64_t t_us)
 {
     const tm_qresult *r = x->res;
@@ -173,11 +178,18 @@ static int64_t period_of(run *x, int64_t t_us)
     size_t ci = (size_t)(slot & 1023);
     if (x->cache_slot[ci] == slot + 1)
         return x->cache_period[ci];
-    _Static_assert((int)TM_I_HOUR == (int)TM_CAL_HOUR && (int)TM_I_MONTH == (int)TM_CAL_MONTH, "one order");
-    int64_t p = tm__tz_floor(r->tz, secs, r->interval) * 1000000;
+    int64_t p = tm__period_start(r, t_us);
     x->cache_slot[ci] = slot + 1;
     x->cache_period[ci] = p;
     return p;
+}
+
+int64_t tm__period_start(const tm_qresult *r, int64_t t_us)
+{
+    _Static_assert((int)TM_I_HOUR == (int)TM_CAL_HOUR && (int)TM_I_MONTH == (int)TM_CAL_MONTH, "one order");
+    if (r->interval == TM_I_NONE)
+        return r->from;
+    return tm__tz_floor(r->tz, floor_div(t_us, 1000000), r->interval) * 1000000;
 }
 
 static int passes(const run *x, const uint32_t dim[TM_NDIM])
@@ -483,6 +495,8 @@ int tm__query_run(tm_store *s, tm_rollups *r, const tm_query_spec *q, int64_t no
         if ((rc = tm__sketch_acc_merge_acc(&res->totals.sk, &row->sk)))
             goto out;
     }
+    if (q->fill && res->interval != TM_I_NONE && (rc = tm__qresult_fill(res)))
+        goto out;
     sort_ctx ctx = {q, res};
     qsort_r(res->rows, res->nrows, sizeof *res->rows, cmp_rows, &ctx);
     if (q->limit && res->nrows > q->limit) {
@@ -641,16 +655,6 @@ int tm__qresult_json(const tm_qresult *res, tm_buf *b)
     return rc;
 }
 
-static int csv_field(tm_buf *b, const char *s)
-{
-    if (!strpbrk(s, ",\"\n\r"))
-        return tm__buf_puts(b, s);
-    int rc = tm__buf_putc(b, '"');
-    for (; *s && rc == TM_OK; s++)
-        rc = *s == '"' ? tm__buf_puts(b, "\"\"") : tm__buf_putc(b, *s);
-    return rc == TM_OK ? tm__buf_putc(b, '"') : rc;
-}
-
 int tm__qresult_csv(const tm_qresult *res, tm_buf *b)
 {
     int rc = res->interval != TM_I_NONE ? tm__buf_puts(b, "period,") : TM_OK;
@@ -666,7 +670,7 @@ int tm__qresult_csv(const tm_qresult *res, tm_buf *b)
             rc = tm__buf_printf(b, "%s,", label);
         }
         for (int g = 0; g < res->ngroup && rc == TM_OK; g++) {
-            rc = csv_field(b, r->dim[res->group[g]]);
+            rc = tm__csv_text(b, r->dim[res->group[g]], 1);
             if (rc == TM_OK)
                 rc = tm__buf_putc(b, ',');
         }

@@ -11,6 +11,8 @@
  *   where           DIM=V[,V...] or DIM:V (repeatable; values OR'd, dims AND'd)
  *   order_by        a metric, descending; METRIC:asc for ascending
  *   limit           top N rows after ordering
+ *   fill            zero: every period of the range gets a row for each
+ *                   group seen (zero when nothing happened); none (default)
  */
 #ifndef TM_QUERY_QUERY_H
 #define TM_QUERY_QUERY_H
@@ -41,6 +43,7 @@ typedef struct tm_query_spec {
     int order_by;               /* a TM_M_*, or -1: period then dimensions    */
     int order_asc;
     size_t limit;               /* 0: all                                     */
+    int fill;                   /* 1: empty periods as zero rows (fill.c)     */
     tm_arena arena;
 } tm_query_spec;
 
@@ -78,6 +81,16 @@ typedef struct tm_qresult {
 int tm__query_run(tm_store *s, tm_rollups *r, const tm_query_spec *q, int64_t now_us,
                   tm_qresult **out);
 void tm__qresult_free(tm_qresult *res);
+
+/* The UTC µs start of the period (of res->interval, in res->tz) holding
+ * t_us; res->from when the interval is none. */
+int64_t tm__period_start(const tm_qresult *res, int64_t t_us);
+
+/* Gives every (group, period of the range) a row, zero when it had none,
+ * before the rows are sorted (fill.c). At most TM_FILL_MAX rows: more is
+ * TM_EINVAL naming fill. */
+#define TM_FILL_MAX 100000
+int tm__qresult_fill(tm_qresult *res);
 
 /* "2026-10-01T13:00", "2026-10-01", "2026-10" (local to the query's zone). */
 void tm__period_label(const tm_qresult *res, int64_t period, char *buf, size_t cap);

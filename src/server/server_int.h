@@ -85,4 +85,7 @@ void tm__alerts_nudge(srv *s);
 void tm__soft_limit_alert(srv *s, const char *user, const char *warning, int64_t reset_us);
 void tm__metrics_render(srv *s, tm_buf *b);
 
+/* GET /v1/export (route_export.c). */
+enum MHD_Result tm__get_export(req *r);
+
 #endif

@@ -385,7 +385,8 @@ Test(query, bad_parameters)
         {"limit", "-1", "limit: must be a non-negative integer, not '-1'"},
         {"tz", "Mars/Base", "tz: unknown time zone 'Mars/Base' (IANA names like America/New_York; looked in /usr/share/zoneinfo)"},
         {"from", "yesterday", "from: 'yesterday' must be RFC 3339 (2026-10-01T13:05:00Z) or epoch milliseconds"},
-        {"bogus", "1", "bogus: unknown parameter (from, to, interval, tz, group_by, where, order_by, limit)"},
+        {"fill", "gaps", "fill: must be zero or none, not 'gaps'"},
+        {"bogus", "1", "bogus: unknown parameter (from, to, interval, tz, group_by, where, order_by, limit, fill)"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         const char *params[] = {bad[i].k, bad[i].v, NULL};
