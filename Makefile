@@ -172,7 +172,7 @@ unit: build/test_unit
 # loopback (scripts/pg.sh), each test in its own schema
 # (tests/unit/store_helper.h). Only the suites that open a store run again.
 unit-pg: build/test_unit
-	sh scripts/pg.sh run sh -c 'TOKMETER_TEST_STORE=$$TOKMETER_PG_URL ./build/test_unit --jobs 2 --filter "@(store|query|policy)/*"'
+	sh scripts/pg.sh run sh -c 'TOKMETER_TEST_STORE=$$TOKMETER_PG_URL ./build/test_unit --jobs 2 --filter "@(store|query|policy|ingest|export)/*"'
 
 # Sanitizer runs: Criterion forks each test; ASan's leak checker is on.
 unit-asan: build/asan/test_unit
