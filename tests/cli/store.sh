@@ -3,14 +3,16 @@
 # PostgreSQL 15 started on loopback (scripts/pg.sh): --store and
 # TOKMETER_STORE, migrate, `copy` SQLite → PostgreSQL → SQLite with equal
 # report totals, keys, users and alerts, `retention --keep` on both
-# backends, and one event id sent by two processes at once stored once.
+# backends, one event id sent by two processes at once stored once, and
+# three daemons on one PostgreSQL, one SIGKILLed mid-load: every
+# acknowledged event stored exactly once, every daemon's queries fresh.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/cli/lib.sh
 TM=./build/tokmeter
 W=$(mktemp -d /tmp/tmstore.XXXXXX)
 PG=$(mktemp -d /tmp/tmstore-pg.XXXXXX) # its own directory: the server runs as postgres
-trap 'sh scripts/pg.sh stop "$PG"; rm -rf "$W"' EXIT
+trap 'kill -KILL $(cat "$W"/*.pid 2>/dev/null) 2>/dev/null; sh scripts/pg.sh stop "$PG"; rm -rf "$W"' EXIT
 URL=$(sh scripts/pg.sh start "$PG") || { echo "store.sh: PostgreSQL did not start" >&2; exit 1; }
 unset TOKMETER_DB TOKMETER_STORE
 S1="$URL?schema=s1"
@@ -132,5 +134,37 @@ check "accepted once in all" eq "$acc/$dups" "4000/4000"
 out=$(psql "$URL" -Atc "SELECT COUNT(*), COUNT(DISTINCT id), SUM(input_tokens) FROM s3.events")
 check "stored once" eq "$out" "4000|4000|7998000"
 $TM --store "$S3" verify >/dev/null; check "verify after concurrent ingest" eq "$?" 0
+
+# --- three daemons on one PostgreSQL, one killed mid-load ----------------
+S4="$URL?schema=s4"
+$TM --store "$S4" migrate >/dev/null
+ports=""
+for d in 1 2 3; do
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    $TM --store "$S4" serve --listen "127.0.0.1:$port" --quiet 2>"$W/d$d.log" &
+    echo $! > "$W/d$d.pid"
+    ports="$ports${ports:+,}$port"
+    i=0; until curl -s "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 || [ $i -ge 200 ]; do sleep 0.05; i=$((i + 1)); done
+done
+out=$(python3 tests/cli/multi_daemon.py "$ports" "$W/acked" 3000 6 40 80 "kill -KILL $(cat "$W/d2.pid")"); rc=$?
+check "load ran" eq "$rc" 0
+set -- $out
+echo "three daemons: $1 batches of 40 sent, $2 distinct ids acknowledged, daemon 2 killed after 80 batches"
+check "every batch acknowledged by a live daemon" eq "$3" 0
+check "daemon 2 was killed" sh -c "! kill -0 $(cat "$W/d2.pid") 2>/dev/null"
+psql "$URL" -Atc "SELECT id FROM s4.events ORDER BY id" > "$W/stored"
+out=$(psql "$URL" -Atc "SELECT COUNT(*) - COUNT(DISTINCT id), SUM(input_tokens) - SUM(substr(id, 3)::bigint) FROM s4.events")
+check "no id stored twice, each with its own tokens" eq "$out" "0|0"
+missing=$(sort "$W/acked" | comm -23 - "$(sort "$W/stored" > "$W/stored.s"; echo "$W/stored.s")" | wc -l)
+check "every acknowledged event stored" eq "$missing" 0
+check "acknowledged events: $(wc -l < "$W/acked")" test "$(wc -l < "$W/acked")" -gt 1000
+n=$(wc -l < "$W/stored")
+p1=$(echo "$ports" | cut -d, -f1); p3=$(echo "$ports" | cut -d, -f3)
+for p in $p1 $p3; do
+    out=$(curl -s "http://127.0.0.1:$p/v1/usage?from=2000-01-01&to=2100-01-01&tz=UTC" | jget 'd["totals"]["events"]')
+    check "daemon on $p sees every event of all three" eq "$out" "$n"
+done
+kill -TERM "$(cat "$W/d1.pid")" "$(cat "$W/d3.pid")"; wait "$(cat "$W/d1.pid")" "$(cat "$W/d3.pid")" 2>/dev/null
+$TM --store "$S4" verify >/dev/null; check "verify after the kill" eq "$?" 0
 
 finish
