@@ -218,6 +218,8 @@ static int query_int(PGconn *c, const char *sql, const params *p, int64_t *out)
     return rc;
 }
 
+static int end_txn(PGconn *c, int rc);
+
 static void quiet(void *arg, const char *msg) { (void)arg, (void)msg; } /* library never prints */
 
 /* Splits a tokmeter URL into libpq's conninfo and the schema. */
@@ -325,44 +327,37 @@ static int ensure_month(pg_store *s, int32_t m)
     return TM_OK;
 }
 
+/* Creates or migrates the schema: one transaction under a transaction-level
+ * advisory lock (so it also works through PgBouncer in transaction mode),
+ * so daemons starting together take turns and a failed step leaves the
+ * schema as it was. */
 static int migrate(pg_store *s, const char *schema)
 {
     char sql[256];
     int64_t version = 0;
-    int rc;
-    snprintf(sql, sizeof sql, "SELECT pg_advisory_lock(%lld)", LOCK_MIGRATE);
-    if ((rc = exec(s->w, "migration lock", sql)))
-        return rc;
-    if (schema[0]) {
+    snprintf(sql, sizeof sql, "BEGIN; SELECT pg_advisory_xact_lock(%lld)", LOCK_MIGRATE);
+    int rc = exec(s->w, "migration lock", sql);
+    if (rc == TM_OK && schema[0]) {
         snprintf(sql, sizeof sql, "CREATE SCHEMA IF NOT EXISTS %s", schema);
-        if ((rc = exec(s->w, "create schema", sql)))
-            goto out;
+        rc = exec(s->w, "create schema", sql);
     }
-    if ((rc = exec(s->w, "schema table", "CREATE TABLE IF NOT EXISTS tm_schema(version int NOT NULL)")) ||
-        (rc = exec(s->w, "schema table", "INSERT INTO tm_schema SELECT 0 WHERE NOT EXISTS"
-                                         " (SELECT 1 FROM tm_schema)")) ||
-        (rc = query_int(s->w, "SELECT version FROM tm_schema", NULL, &version)))
-        goto out;
-    if (version > SCHEMA_VERSION) {
+    if (rc == TM_OK)
+        rc = exec(s->w, "schema table", "CREATE TABLE IF NOT EXISTS tm_schema(version int NOT NULL);"
+                                        " INSERT INTO tm_schema SELECT 0 WHERE NOT EXISTS"
+                                        " (SELECT 1 FROM tm_schema)");
+    if (rc == TM_OK)
+        rc = query_int(s->w, "SELECT version FROM tm_schema", NULL, &version);
+    if (rc == TM_OK && version > SCHEMA_VERSION)
         rc = tm__fail(TM_EVERSION,
                       "store: schema version %lld is newer than this tokmeter understands (%d); "
                       "upgrade tokmeter",
                       (long long)version, SCHEMA_VERSION);
-        goto out;
-    }
     for (int64_t v = version; v < SCHEMA_VERSION && rc == TM_OK; v++) {
         snprintf(sql, sizeof sql, "UPDATE tm_schema SET version = %lld", (long long)v + 1);
-        if ((rc = exec(s->w, "begin", "BEGIN")) == TM_OK &&
-            (rc = exec(s->w, "migrate", migrations[v])) == TM_OK &&
-            (rc = exec(s->w, "migrate", sql)) == TM_OK)
-            rc = exec(s->w, "commit", "COMMIT");
-        if (rc)
-            exec(s->w, "rollback", "ROLLBACK");
+        if ((rc = exec(s->w, "migrate", migrations[v])) == TM_OK)
+            rc = exec(s->w, "migrate", sql);
     }
-out:
-    snprintf(sql, sizeof sql, "SELECT pg_advisory_unlock(%lld)", LOCK_MIGRATE);
-    exec(s->w, "migration unlock", sql);
-    return rc;
+    return end_txn(s->w, rc);
 }
 
 static void pg_close(tm_store *base)

@@ -58,6 +58,9 @@ out=$($TM --store "$S1" migrate); rc=$?
 check "migrate" eq "$out/$rc" "store $S1: schema up to date/0"
 out=$($TM --store "$S1" migrate); rc=$?
 check "migrate twice" eq "$rc" 0
+for i in 1 2 3 4; do $TM --store "$URL?schema=race" migrate >/dev/null 2>"$W/m$i.err" & eval "m$i=\$!"; done
+rcs=""; for i in 1 2 3 4; do eval "wait \$m$i"; rcs="$rcs$?"; done
+check "four processes migrating a new schema together" eq "$rcs/$(cat "$W"/m?.err)" "0000/"
 out=$($TM --store "$URL?schema=Bad-Name" migrate 2>&1); rc=$?
 check "bad schema name refused" eq "$rc" 1
 check "bad schema name message" has "$out" "schema must be"
