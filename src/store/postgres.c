@@ -46,6 +46,7 @@
 #include "../core/err.h"
 #include "../core/event.h"
 #include "../core/strmap.h"
+#include "sql.h"
 #include "store.h"
 
 #define SCHEMA_VERSION 1
@@ -100,14 +101,7 @@ static const char *const migrations[] = {
 };
 
 #define ROLL_KEY "proj, hour, d0, d1, d2, d3, d4, d5, d6"
-#define ROLL_COLS "events, requests, value, input_tokens, output_tokens, cache_read_tokens," \
-    " cache_write_tokens, reasoning_tokens, total_tokens, cost_pusd, unpriced, errors, lat_n,"  \
-    " lat_sum_ns, sketch"
 
-#define FACT_COLS "e.ts, e.provider, e.model, e.user_id, e.endpoint, e.operation, e.metric_type," \
-    " e.success, e.value, e.input_tokens, e.output_tokens, e.cache_read_tokens,"                  \
-    " e.cache_write_tokens, e.reasoning_tokens, e.total_tokens, e.latency_ns, e.cost_pusd,"       \
-    " e.cost_source, e.project"
 
 /* The insert's columns and values: $1 id, $2 client, $3 ts, $4..$10 and
  * $29 dict ids, then the rest in SQLite's order. */
@@ -420,25 +414,6 @@ static int64_t dict_lookup(PGconn *c, const char *str)
     if (query_int(c, "SELECT id FROM dict WHERE s = $1", &p, &id))
         id = 0;
     return id;
-}
-
-static void fact_of(const tm_event *e, const uint32_t dim[TM_NDIM], tm_fact *f)
-{
-    memcpy(f->dim, dim, sizeof f->dim);
-    f->ts_us = e->ts_us;
-    f->value = e->value_nano;
-    f->input = e->input_tokens;
-    f->output = e->output_tokens;
-    f->cache_read = e->cache_read_tokens;
-    f->cache_write = e->cache_write_tokens;
-    f->reasoning = e->reasoning_tokens;
-    f->total = e->total_tokens;
-    f->cost = e->cost_pusd;
-    f->cost_source = e->cost_source;
-    f->has_latency = (e->has & TM_HAS_LATENCY) != 0;
-    f->latency_ns = e->latency_ns;
-    f->llm_call = e->metric_type && strcmp(e->metric_type, "llm_call") == 0;
-    f->success = e->success;
 }
 
 static void fact_of_row(const PGresult *r, int row, int c0, int64_t llm, tm_fact *f)
@@ -777,7 +752,7 @@ static int store_chunk(pg_store *s, tm_event *const *evs, uint32_t (*ids)[NDIMS]
             continue;
         uint32_t fd[TM_NDIM] = {ids[i][0], ids[i][1], ids[i][4], ids[i][2], ids[i][3], ids[i][5],
                                 e->success ? 2u : 1u, ids[i][7]};
-        fact_of(e, fd, &f);
+        tm__fact_of_event(e, fd, &f);
         *added += dup[i] == 0;
         rc = tm__rollup_add_fact(cells, &f, 1);
         if (rc == TM_OK && dup[i] == 2)
@@ -843,19 +818,6 @@ static int pg_append(tm_store *base, tm_event *const *evs, size_t n, unsigned ch
 
 /* ---- reading ---- */
 
-#define EVENT_COLS                                                                      \
-    "SELECT e.seq, e.id, e.ts, p.s, m.s, en.s, o.s, u.s, e.session_id, mt.s, e.value,"  \
-    " rt.s, e.resource_id, e.input_tokens, e.output_tokens, e.cache_read_tokens,"       \
-    " e.cache_write_tokens, e.cache_write_1h_tokens, e.reasoning_tokens,"               \
-    " e.total_tokens, e.latency_ns, e.success, e.status_code, e.error, e.cache_hit,"    \
-    " e.cost_pusd, e.cost_source, e.metadata, pj.s"
-#define EVENT_NCOLS 29
-#define EVENT_FROM                                                                      \
-    " FROM events e LEFT JOIN dict p ON p.id = e.provider"                              \
-    " LEFT JOIN dict m ON m.id = e.model LEFT JOIN dict en ON en.id = e.endpoint"       \
-    " LEFT JOIN dict o ON o.id = e.operation LEFT JOIN dict u ON u.id = e.user_id"      \
-    " LEFT JOIN dict mt ON mt.id = e.metric_type"                                       \
-    " LEFT JOIN dict rt ON rt.id = e.resource_type LEFT JOIN dict pj ON pj.id = e.project"
 
 static void row_to_event(const PGresult *r, int row, tm_event *e)
 {
@@ -984,22 +946,10 @@ static int pg_reprice(tm_store *base, int64_t since, int64_t until, int (*fn)(vo
                  " $2::smallint WHERE ts = $3::bigint AND seq = $4::bigint", &u, NULL);
         ++*changed;
         *delta += (__int128)e.cost_pusd - old;
-        /* The rollups change by the difference (as in store/sqlite.c). */
         tm_fact f;
         fact_of_row(sel, row, EVENT_NCOLS, llm, &f);
-        tm_cellset one = {0};
         if (rc == TM_OK)
-            rc = tm__rollup_add_fact(&one, &f, 1);
-        for (size_t k = 0; rc == TM_OK && k < one.n; k++) {
-            tm_cell *dc = tm__cellset_get(&deltas, &one.cells[k].key);
-            if (!dc) {
-                rc = TM_ENOMEM;
-                break;
-            }
-            dc->s.cost += (tm_i128)e.cost_pusd - old;
-            dc->s.unpriced += (e.cost_source == TM_COST_UNPRICED) - (old_source == TM_COST_UNPRICED);
-        }
-        tm__cellset_free(&one);
+            rc = tm__rollup_add_cost_delta(&deltas, &f, old, old_source, e.cost_pusd, e.cost_source);
     }
     if (rc == TM_OK)
         rc = write_cells(s->w, &deltas);
@@ -1057,22 +1007,11 @@ static int pg_scan_facts(tm_store *base, int64_t from, int64_t to, const uint32_
     pg_store *s = (pg_store *)base;
     tm_buf sql = TM_BUF_INIT;
     PGresult *res = NULL;
-    int rc = TM_OK, null_user = 0;
+    int rc = TM_OK;
     pthread_mutex_lock(&s->rmu);
     int64_t llm = dict_lookup(s->r, "llm_call");
-    tm__buf_puts(&sql, "SELECT " FACT_COLS " FROM events e WHERE e.ts >= $1::bigint AND e.ts < $2::bigint");
-    if (nusers) {
-        tm__buf_puts(&sql, " AND (e.user_id IN (");
-        for (size_t i = 0; i < nusers; i++) {
-            null_user |= users[i] == 0;
-            tm__buf_printf(&sql, "%s%u", i ? "," : "", users[i]);
-        }
-        tm__buf_puts(&sql, null_user ? ") OR e.user_id IS NULL)" : "))");
-    }
-    if (!sql.data) {
-        rc = TM_ENOMEM;
+    if ((rc = tm__sql_scan_facts(&sql, "$1::bigint", "$2::bigint", users, nusers)))
         goto out;
-    }
     PARAMS(p, 12);
     p_i64(&p, from);
     p_i64(&p, to);
@@ -1131,8 +1070,7 @@ static int pg_verify(tm_store *base, void (*fn)(void *, const char *), void *arg
     char line[512];
     int rc = TM_OK, failed = 0;
     static const struct { const char *sql, *ok, *fail; } checks[] = {
-        {"SELECT COUNT(*) FROM (SELECT id FROM events GROUP BY id HAVING COUNT(*) > 1) x",
-         "ok   ids: no id is stored twice", "FAIL ids: %lld ids are stored more than once"},
+        {CHECK_IDS, CHECK_IDS_OK, CHECK_IDS_FAIL},
         {"SELECT (SELECT COUNT(*) FROM events e WHERE client AND NOT EXISTS"
          " (SELECT 1 FROM event_ids i WHERE i.id = e.id AND i.ts = e.ts))"
          " + (SELECT COUNT(*) FROM event_ids i WHERE NOT EXISTS"
@@ -1142,11 +1080,7 @@ static int pg_verify(tm_store *base, void (*fn)(void *, const char *), void *arg
         {"SELECT (SELECT COUNT(*) FROM events) - (SELECT value FROM tm_meta WHERE key = 'events')",
          "ok   counts: the event counter equals the rows",
          "FAIL counts: rows and the event counter differ by %lld"},
-        {"SELECT (SELECT COUNT(*) FROM events) - (SELECT COALESCE(SUM(events), 0) FROM rollup WHERE proj = 0)"
-         " + (SELECT COALESCE(SUM(cost_pusd), 0) FROM events) - (SELECT COALESCE(SUM(cost_pusd), 0) FROM rollup WHERE proj = 0)"
-         " + (SELECT COALESCE(SUM(total_tokens), 0) FROM events) - (SELECT COALESCE(SUM(total_tokens), 0) FROM rollup WHERE proj = 1)",
-         "ok   rollups: event, cost and token totals equal the rollups'",
-         "FAIL rollups: the rollups differ from the events by %lld"},
+        {CHECK_ROLLUPS, CHECK_ROLLUPS_OK, CHECK_ROLLUPS_FAIL},
         {"SELECT COUNT(*) FROM events e WHERE"
          " total_tokens < input_tokens + output_tokens + cache_read_tokens + cache_write_tokens"
          " OR reasoning_tokens > output_tokens OR cache_write_1h_tokens > cache_write_tokens"
@@ -1154,17 +1088,7 @@ static int pg_verify(tm_store *base, void (*fn)(void *, const char *), void *arg
          "        value, cost_pusd) < 0",
          "ok   tokens: every event's buckets and total agree",
          "FAIL tokens: %lld events have inconsistent token counts"},
-        {"SELECT COUNT(*) FROM events e WHERE"
-         " (provider IS NOT NULL AND NOT EXISTS (SELECT 1 FROM dict WHERE id = e.provider))"
-         " OR (model IS NOT NULL AND NOT EXISTS (SELECT 1 FROM dict WHERE id = e.model))"
-         " OR (endpoint IS NOT NULL AND NOT EXISTS (SELECT 1 FROM dict WHERE id = e.endpoint))"
-         " OR (operation IS NOT NULL AND NOT EXISTS (SELECT 1 FROM dict WHERE id = e.operation))"
-         " OR (user_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM dict WHERE id = e.user_id))"
-         " OR NOT EXISTS (SELECT 1 FROM dict WHERE id = e.metric_type)"
-         " OR (resource_type IS NOT NULL AND NOT EXISTS"
-         "     (SELECT 1 FROM dict WHERE id = e.resource_type))",
-         "ok   names: every dimension refers to a stored name",
-         "FAIL names: %lld events refer to a missing name"},
+        {CHECK_NAMES, CHECK_NAMES_OK, CHECK_NAMES_FAIL},
     };
     pthread_mutex_lock(&s->rmu);
     /* One snapshot for all the checks: other daemons may be writing. */

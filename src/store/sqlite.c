@@ -42,6 +42,7 @@
 #include "../core/event.h"
 #include "../core/buf.h"
 #include "../core/strmap.h"
+#include "sql.h"
 #include "store.h"
 
 #define SCHEMA_VERSION 7
@@ -99,23 +100,11 @@ static const char *const migrations[] = {
     " updated INTEGER NOT NULL) WITHOUT ROWID;",
 };
 
-/* The rollup row's columns after the key, as a tm_sums. */
-#define ROLL_COLS "events, requests, value, input_tokens, output_tokens, cache_read_tokens," \
-    " cache_write_tokens, reasoning_tokens, total_tokens, cost_pusd, unpriced, errors, lat_n,"  \
-    " lat_sum_ns, sketch"
 #define ROLL_GET "SELECT " ROLL_COLS " FROM rollup WHERE proj = ?1 AND hour = ?2 AND d0 = ?3" \
     " AND d1 = ?4 AND d2 = ?5 AND d3 = ?6 AND d4 = ?7 AND d5 = ?8 AND d6 = ?9"
 #define ROLL_PUT "INSERT OR REPLACE INTO rollup(proj, hour, d0, d1, d2, d3, d4, d5, d6, " \
     ROLL_COLS ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19," \
     "?20,?21,?22,?23,?24)"
-
-
-/* An event row as a fact: FACT_COLS from column c0; llm is the dict id of
- * "llm_call" (0 if none). */
-#define FACT_COLS "e.ts, e.provider, e.model, e.user_id, e.endpoint, e.operation, e.metric_type," \
-    " e.success, e.value, e.input_tokens, e.output_tokens, e.cache_read_tokens,"                  \
-    " e.cache_write_tokens, e.reasoning_tokens, e.total_tokens, e.latency_ns, e.cost_pusd,"       \
-    " e.cost_source, e.project"
 
 /* Dict-encoded columns: the insert statement's ?4..?10, then ?29. */
 #define NDIMS 8
@@ -406,25 +395,6 @@ static void bind_opt_text(sqlite3_stmt *st, int i, const char *v)
         sqlite3_bind_null(st, i);
 }
 
-static void fact_of(const tm_event *e, const uint32_t dim[TM_NDIM], tm_fact *f)
-{
-    memcpy(f->dim, dim, sizeof f->dim);
-    f->ts_us = e->ts_us;
-    f->value = e->value_nano;
-    f->input = e->input_tokens;
-    f->output = e->output_tokens;
-    f->cache_read = e->cache_read_tokens;
-    f->cache_write = e->cache_write_tokens;
-    f->reasoning = e->reasoning_tokens;
-    f->total = e->total_tokens;
-    f->cost = e->cost_pusd;
-    f->cost_source = e->cost_source;
-    f->has_latency = (e->has & TM_HAS_LATENCY) != 0;
-    f->latency_ns = e->latency_ns;
-    f->llm_call = e->metric_type && strcmp(e->metric_type, "llm_call") == 0;
-    f->success = e->success;
-}
-
 /* Reads ROLL_COLS starting at column c0 into a tm_sums. */
 static void sums_of_row(sqlite3_stmt *st, int c0, tm_sums *t)
 {
@@ -668,7 +638,7 @@ static int insert_one(sqlite_store *s, const tm_event *e, unsigned char *dup, tm
     /* dims order: provider model endpoint operation user metric resource_type project */
     uint32_t fd[TM_NDIM] = {ids[0], ids[1], ids[4], ids[2], ids[3], ids[5], e->success ? 2u : 1u,
                             ids[7]};
-    fact_of(e, fd, f);
+    tm__fact_of_event(e, fd, f);
     return step_done(s->w, st, "insert event");
 }
 
@@ -719,19 +689,6 @@ static int sq_append(tm_store *base, tm_event *const *evs, size_t n, unsigned ch
 
 /* ---- reading ---- */
 
-#define EVENT_COLS                                                                      \
-    "SELECT e.seq, e.id, e.ts, p.s, m.s, en.s, o.s, u.s, e.session_id, mt.s, e.value,"  \
-    " rt.s, e.resource_id, e.input_tokens, e.output_tokens, e.cache_read_tokens,"       \
-    " e.cache_write_tokens, e.cache_write_1h_tokens, e.reasoning_tokens,"               \
-    " e.total_tokens, e.latency_ns, e.success, e.status_code, e.error, e.cache_hit,"    \
-    " e.cost_pusd, e.cost_source, e.metadata, pj.s"
-#define EVENT_NCOLS 29
-#define EVENT_FROM                                                                      \
-    " FROM events e LEFT JOIN dict p ON p.id = e.provider"                              \
-    " LEFT JOIN dict m ON m.id = e.model LEFT JOIN dict en ON en.id = e.endpoint"       \
-    " LEFT JOIN dict o ON o.id = e.operation LEFT JOIN dict u ON u.id = e.user_id"      \
-    " LEFT JOIN dict mt ON mt.id = e.metric_type"                                       \
-    " LEFT JOIN dict rt ON rt.id = e.resource_type LEFT JOIN dict pj ON pj.id = e.project"
 #define SELECT_EVENT EVENT_COLS EVENT_FROM
 
 static void row_to_event(sqlite3_stmt *st, tm_event *e)
@@ -854,23 +811,10 @@ static int sq_reprice(tm_store *base, int64_t since, int64_t until,
         rc = step_done(s->w, upd, "update cost");
         ++*changed;
         *delta += (__int128)e.cost_pusd - old;
-        /* The rollups change by the difference: a fact of cost new − old
-         * and unpriced ±1, counted as no event. */
         tm_fact f;
         fact_of_row(sel, EVENT_NCOLS, llm, &f);
-        tm_cellset one = {0};
         if (rc == TM_OK)
-            rc = tm__rollup_add_fact(&one, &f, 1);
-        for (size_t k = 0; rc == TM_OK && k < one.n; k++) {
-            tm_cell *dc = tm__cellset_get(&deltas, &one.cells[k].key);
-            if (!dc) {
-                rc = TM_ENOMEM;
-                break;
-            }
-            dc->s.cost += (tm_i128)e.cost_pusd - old;
-            dc->s.unpriced += (e.cost_source == TM_COST_UNPRICED) - (old_source == TM_COST_UNPRICED);
-        }
-        tm__cellset_free(&one);
+            rc = tm__rollup_add_cost_delta(&deltas, &f, old, old_source, e.cost_pusd, e.cost_source);
     }
     if (rc == TM_OK && step != SQLITE_DONE)
         rc = sqerr(s->w, "reprice scan");
@@ -956,22 +900,11 @@ static int sq_scan_facts(tm_store *base, int64_t from, int64_t to, const uint32_
     sqlite_store *s = (sqlite_store *)base;
     sqlite3_stmt *st = NULL;
     tm_buf sql = TM_BUF_INIT;
-    int rc = TM_OK, step = SQLITE_DONE, null_user = 0;
+    int rc = TM_OK, step = SQLITE_DONE;
     pthread_mutex_lock(&s->rmu);
     int64_t llm = dict_lookup(s->r, "llm_call");
-    tm__buf_puts(&sql, "SELECT " FACT_COLS " FROM events e WHERE e.ts >= ?1 AND e.ts < ?2");
-    if (nusers) {
-        tm__buf_puts(&sql, " AND (e.user_id IN (");
-        for (size_t i = 0; i < nusers; i++) {
-            null_user |= users[i] == 0;
-            tm__buf_printf(&sql, "%s%u", i ? "," : "", users[i]);
-        }
-        tm__buf_puts(&sql, null_user ? ") OR e.user_id IS NULL)" : "))");
-    }
-    if (!sql.data) {
-        rc = TM_ENOMEM;
+    if ((rc = tm__sql_scan_facts(&sql, "?1", "?2", users, nusers)))
         goto out;
-    }
     if (sqlite3_prepare_v2(s->r, sql.data, -1, &st, NULL) != SQLITE_OK) {
         rc = sqerr(s->r, "prepare scan");
         goto out;
@@ -1437,19 +1370,14 @@ static int sq_verify(tm_store *base, void (*fn)(void *, const char *), void *arg
     failed |= !ok;
 
     static const struct { const char *sql, *ok, *fail; } checks[] = {
-        {"SELECT COUNT(*) FROM (SELECT id FROM events GROUP BY id HAVING COUNT(*) > 1)",
-         "ok   ids: no id is stored twice", "FAIL ids: %lld ids are stored more than once"},
+        {CHECK_IDS, CHECK_IDS_OK, CHECK_IDS_FAIL},
         {"SELECT COUNT(*) FROM events WHERE idh IS NOT NULL AND idh != tm_idh(id)",
          "ok   dedup: every client id is in the dedup index under its hash",
          "FAIL dedup: %lld events have a wrong id hash"},
         {"SELECT (SELECT COUNT(*) FROM events) - (SELECT value FROM meta WHERE key = 'events')",
          "ok   counts: the event counter equals the rows",
          "FAIL counts: rows and the event counter differ by %lld"},
-        {"SELECT (SELECT COUNT(*) FROM events) - (SELECT COALESCE(SUM(events), 0) FROM rollup WHERE proj = 0)"
-         " + (SELECT COALESCE(SUM(cost_pusd), 0) FROM events) - (SELECT COALESCE(SUM(cost_pusd), 0) FROM rollup WHERE proj = 0)"
-         " + (SELECT COALESCE(SUM(total_tokens), 0) FROM events) - (SELECT COALESCE(SUM(total_tokens), 0) FROM rollup WHERE proj = 1)",
-         "ok   rollups: event, cost and token totals equal the rollups'",
-         "FAIL rollups: the rollups differ from the events by %lld"},
+        {CHECK_ROLLUPS, CHECK_ROLLUPS_OK, CHECK_ROLLUPS_FAIL},
         {"SELECT COUNT(*) FROM events e WHERE"
          " total_tokens < input_tokens + output_tokens + cache_read_tokens + cache_write_tokens"
          " OR reasoning_tokens > output_tokens OR cache_write_1h_tokens > cache_write_tokens"
@@ -1457,17 +1385,7 @@ static int sq_verify(tm_store *base, void (*fn)(void *, const char *), void *arg
          "        value, cost_pusd) < 0",
          "ok   tokens: every event's buckets and total agree",
          "FAIL tokens: %lld events have inconsistent token counts"},
-        {"SELECT COUNT(*) FROM events e WHERE"
-         " (provider IS NOT NULL AND NOT EXISTS (SELECT 1 FROM dict WHERE id = e.provider))"
-         " OR (model IS NOT NULL AND NOT EXISTS (SELECT 1 FROM dict WHERE id = e.model))"
-         " OR (endpoint IS NOT NULL AND NOT EXISTS (SELECT 1 FROM dict WHERE id = e.endpoint))"
-         " OR (operation IS NOT NULL AND NOT EXISTS (SELECT 1 FROM dict WHERE id = e.operation))"
-         " OR (user_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM dict WHERE id = e.user_id))"
-         " OR NOT EXISTS (SELECT 1 FROM dict WHERE id = e.metric_type)"
-         " OR (resource_type IS NOT NULL AND NOT EXISTS"
-         "     (SELECT 1 FROM dict WHERE id = e.resource_type))",
-         "ok   names: every dimension refers to a stored name",
-         "FAIL names: %lld events refer to a missing name"},
+        {CHECK_NAMES, CHECK_NAMES_OK, CHECK_NAMES_FAIL},
     };
     for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
         int64_t v = 0;
