@@ -12,9 +12,9 @@
 # build/tokmeter.pc and build/tokmeter.1 (installed with them), and
 # build/asan/ for the sanitizer build of the library and unit tests.
 
-PKGS     := sqlite3 yajl libmicrohttpd libsodium libcurl libpq
+PKGS     := sqlite3 yajl libmicrohttpd libsodium libcurl libpq hiredis
 # What libtokmeter.a alone needs (an embedding program links these, not libmicrohttpd).
-CORE_PKGS := sqlite3 yajl libsodium libcurl libpq
+CORE_PKGS := sqlite3 yajl libsodium libcurl libpq hiredis
 CC       ?= cc
 WARN     := -Wall -Wextra -Werror -Wshadow -Wvla -Wstrict-prototypes -Wno-missing-field-initializers
 CFLAGS   ?= -O2 -g
@@ -179,7 +179,7 @@ unit-asan: build/asan/test_unit
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./build/asan/test_unit --jobs 2
 
 # Every script runs even when one fails; the failures are listed at the end.
-CLI_TESTS := run daemon limits alerts collect import ccusage messages install graph export store
+CLI_TESTS := run daemon limits alerts collect import ccusage messages install graph export store redis
 cli-test: build/tokmeter build/asan/tokmeter $(TESTHELP)
 	@failed=; for t in $(CLI_TESTS); do echo "sh tests/cli/$$t.sh"; \
 	  sh tests/cli/$$t.sh || failed="$$failed $$t"; done; \

@@ -5,7 +5,8 @@
 set -eu
 pkgs="build-essential pkg-config sqlite3 libsqlite3-dev libyajl-dev libmicrohttpd-dev
       libcurl4-openssl-dev libsodium-dev libcriterion-dev curl ca-certificates
-      tzdata python3 libcairo2-dev libfontconfig-dev libpq-dev postgresql-15"
+      tzdata python3 libcairo2-dev libfontconfig-dev libpq-dev postgresql-15
+      libhiredis-dev redis-server"
 [ $# -gt 0 ] && pkgs="$*"
 missing=""
 for p in $pkgs; do

@@ -230,6 +230,19 @@ static enum MHD_Result put_user(req *r)
     return ret;
 }
 
+/* Says once per failure that the shared limiter (Redis) failed and this
+ * daemon decides with its local state meanwhile. */
+static void redis_log(const srv *s)
+{
+    static uint64_t seen;
+    char last[512];
+    uint64_t n = tm__rate_redis_errors(tm__pctx_policy(tm__pctx(s->t)), last, sizeof last);
+    if (n > __atomic_exchange_n(&seen, n, __ATOMIC_RELAXED)) {
+        const char *kv[] = {"error", last, NULL};
+        tm__log(s, 2, "rate limits: Redis failed; local limits meanwhile", kv);
+    }
+}
+
 /* POST /v1/check — before a call: quota and rate limits. */
 static enum MHD_Result post_check(req *r)
 {
@@ -268,6 +281,7 @@ static enum MHD_Result post_check(req *r)
         rc = tm__check(tm__pctx(r->s->t), &rq, &res, &b);
     if (rc == TM_OK && res.soft_exceeded)
         tm__soft_limit_alert(r->s, rq.user_id, res.warning, res.reset_us);
+    redis_log(r->s);
     if (rc == TM_EINVAL)
         ret = tm__reply_error(r, 400, "invalid_body", "%s", tm_errmsg());
     else if (rc)
