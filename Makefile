@@ -85,6 +85,36 @@ build/obj/gen/prices_data.o: build/gen/prices_data.c
 	@mkdir -p $(dir $@)
 	$(CC) -c $< -o $@
 
+# The web dashboard (web/): npm ci from the committed lock, esbuild bundles
+# web/src into build/web, and the files are compiled in as bytes, linked
+# into the tokmeter binary only (libtokmeter.a builds without Node.js).
+WEB_SRC  := $(wildcard web/src/*)
+WEB_OUT  := build/web/index.html build/web/app.js build/web/app.css
+
+web/node_modules/.package-lock.json: web/package-lock.json web/package.json
+	@command -v npm >/dev/null || { echo "the dashboard is built with Node.js and npm: sh scripts/deps.sh installs them"; exit 1; }
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+build/web/app.js: $(WEB_SRC) web/node_modules/.package-lock.json
+	@mkdir -p build/web
+	web/node_modules/.bin/esbuild web/src/app.js --bundle --minify --target=es2020 \
+	  --log-level=warning --outfile=build/web/app.js
+build/web/app.css: build/web/app.js
+	@test -f $@
+
+build/web/index.html: web/index.html
+	@mkdir -p build/web
+	cp $< $@
+
+build/gen/web_assets.c: $(WEB_OUT) scripts/embed_web.sh
+	@mkdir -p $(dir $@)
+	sh scripts/embed_web.sh $@ $(WEB_OUT)
+
+build/obj/gen/web_assets.o: build/gen/web_assets.c src/server/web.h
+	@mkdir -p $(dir $@)
+	$(CC) -I. -c $< -o $@
+
 # The daemon serves docs/openapi.yaml at GET /openapi.yaml: compiled in too.
 build/gen/openapi_data.c: docs/openapi.yaml
 	@mkdir -p $(dir $@)
@@ -123,10 +153,10 @@ build/libtmserve.a: $(SRV_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-build/tokmeter: $(CLI_OBJ) build/libtmserve.a build/libtokmeter.a
-	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) build/libtmserve.a build/libtokmeter.a $(CLILIBS) $(PKGLIBS)
+build/tokmeter: $(CLI_OBJ) build/libtmserve.a build/libtokmeter.a build/obj/gen/web_assets.o
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) build/obj/gen/web_assets.o build/libtmserve.a build/libtokmeter.a $(CLILIBS) $(PKGLIBS)
 
-build/asan/tokmeter: $(ASAN_CLI) $(ASAN_LIB)
+build/asan/tokmeter: $(ASAN_CLI) $(ASAN_LIB) build/obj/gen/web_assets.o
 	$(CC) -g $(SAN) -o $@ $^ $(CLILIBS) $(PKGLIBS)
 
 build/test_unit: $(UNIT_OBJ) build/libtmserve.a build/libtokmeter.a
@@ -179,7 +209,7 @@ unit-asan: build/asan/test_unit
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./build/asan/test_unit --jobs 2
 
 # Every script runs even when one fails; the failures are listed at the end.
-CLI_TESTS := run daemon limits alerts collect import ccusage messages install graph export store redis
+CLI_TESTS := run daemon limits alerts collect import ccusage messages install graph export policy shared proxy web store redis
 cli-test: build/tokmeter build/asan/tokmeter $(TESTHELP)
 	@failed=; for t in $(CLI_TESTS); do echo "sh tests/cli/$$t.sh"; \
 	  sh tests/cli/$$t.sh || failed="$$failed $$t"; done; \

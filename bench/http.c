@@ -33,47 +33,12 @@ typedef struct worker {
     int failed;
 } worker;
 
-static int connect_local(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
-    struct sockaddr_in a = {0};
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-/* Reads one HTTP response; returns its status or -1. */
-static int read_response(int fd, char *buf, size_t cap)
-{
-    size_t have = 0;
-    for (;;) {
-        ssize_t got = read(fd, buf + have, cap - have - 1);
-        if (got <= 0)
-            return -1;
-        have += (size_t)got;
-        buf[have] = '\0';
-        char *hdr_end = strstr(buf, "\r\n\r\n");
-        if (!hdr_end)
-            continue;
-        char *cl = strcasestr(buf, "Content-Length:");
-        size_t body = cl ? strtoul(cl + 15, NULL, 10) : 0;
-        if (have >= (size_t)(hdr_end + 4 - buf) + body)
-            return atoi(buf + 9);
-    }
-}
-
 static void *run(void *arg)
 {
     worker *w = arg;
     size_t cap = (size_t)(batch ? 1000 : 1) * 400 + 512;
     char *body = malloc(cap), *req = malloc(cap + 512), resp[65536];
-    int fd = connect_local();
+    int fd = bench_connect(port);
     if (fd < 0) {
         w->failed = 1;
         return NULL;
@@ -97,7 +62,7 @@ static void *run(void *arg)
         memcpy(req + rl, body, len);
         double t0 = bench_now();
         if (write(fd, req, (size_t)rl + len) != (ssize_t)((size_t)rl + len) ||
-            read_response(fd, resp, sizeof resp) != 200) {
+            bench_read_response(fd, resp, sizeof resp) != 200) {
             w->failed = 1;
             break;
         }

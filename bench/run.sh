@@ -29,6 +29,8 @@ sleep 1
 ./build/bench_http 18798 check 8 "$secs"
 kill -TERM $pid; wait $pid
 ./build/bench_alerts "$dir"
+# The gateway: the fake upstream straight and through tokmeter's proxy.
+BENCH_DIR="$dir" SECS=$secs sh bench/proxy.sh
 # Claude Code logs: tokmeter import + report against ccusage.
 if [ "${QUICK:-}" = 1 ]; then sh bench/import.sh 100000 "$dir"; else sh bench/import.sh 1000000 "$dir"; fi
 # tokmeter against PostgreSQL (the seed's design) and plain SQLite.

@@ -146,6 +146,11 @@ typedef struct tm_options {
                                built-in prices only                         */
     size_t queue_max;       /* events queued before tm_track blocks; 0: 131072 */
     size_t batch_max;       /* events per commit at most; 0: 65536           */
+    unsigned store_mode;    /* permission bits of a store this creates (and
+                               its -wal, -shm); new parent directories get
+                               them plus search where readable. 0: 0600,
+                               owner only (directories 0700). The umask
+                               still applies                                 */
 } tm_options;
 
 /* Opens (creating if needed, with its parent directory) the store at path,
@@ -270,7 +275,9 @@ typedef struct tm_check_request {
 typedef struct tm_check_result {
     int allowed;                /* 0: a hard quota or a rate limit says no     */
     char reason[256];           /* why not                                     */
-    double retry_after_s;       /* when a denied call may be tried again       */
+    double retry_after_s;       /* when a denied call may be tried again; -1:
+                                   never (more at once than a rate limit's
+                                   burst: split the call)                     */
     int soft_exceeded;          /* allowed, but over a soft limit              */
     char warning[256];
     int64_t reset_us;           /* when the current quota period ends          */

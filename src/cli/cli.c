@@ -195,6 +195,17 @@ tm *cli_open(const cli_global *g)
     tm *t = NULL;
     const char *path = cli_db_path(g);
     tm_options o = {.prices = cli_prices_path(g), .config = cli_config_path(g)};
+    const char *mode = getenv("TOKMETER_STORE_MODE");
+    if (mode && *mode) { /* octal permission bits of a new store */
+        char *end;
+        unsigned long m = strtoul(mode, &end, 8);
+        if (*end || m > 0777 || (m & 0600) != 0600) {
+            fprintf(stderr, "tokmeter %s: TOKMETER_STORE_MODE: must be octal permission bits with "
+                            "the owner's read and write (like 0600 or 0640), not '%s'\n", cur_cmd, mode);
+            return NULL;
+        }
+        o.store_mode = (unsigned)m;
+    }
     if (cli_readable("config file", o.config) || cli_readable("price file", o.prices))
         return NULL;
     int rc = tm_open(&t, path, &o);

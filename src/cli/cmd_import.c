@@ -25,7 +25,8 @@ static void print_stats(const char *kind, const tm_import_stats *s, const tm_sum
         printf("{\"source\":\"%s\",\"files\":%lld,\"files_unchanged\":%lld,\"files_resumed\":%lld,"
                "\"files_reread\":%lld,\"bytes\":%lld,\"lines\":%lld,\"records\":%lld,"
                "\"stored\":%lld,\"replaced\":%lld,\"duplicates\":%lld,\"skipped\":{\"no_usage\":%lld,"
-               "\"synthetic\":%lld,\"malformed\":%lld,\"before_since\":%lld,\"rejected\":%lld},"
+               "\"synthetic\":%lld,\"malformed\":%lld,\"before_since\":%lld,\"rejected\":%lld,"
+               "\"unreadable\":%lld},"
                "\"span\":{\"from\":%s%s%s,\"to\":%s%s%s,\"events\":%lld,\"total_tokens\":%lld,"
                "\"cost_usd\":%s,\"unpriced\":%lld},\"seconds\":%.3f}\n",
                kind, (long long)s->files, (long long)s->unchanged, (long long)s->resumed,
@@ -33,7 +34,7 @@ static void print_stats(const char *kind, const tm_import_stats *s, const tm_sum
                (long long)s->records, (long long)s->stored, (long long)s->replaced,
                (long long)s->duplicates, (long long)s->no_usage, (long long)s->synthetic,
                (long long)s->malformed, (long long)s->before_since, (long long)s->rejected,
-               s->records ? "\"" : "", s->records ? t0 : "null", s->records ? "\"" : "",
+               (long long)s->unreadable, s->records ? "\"" : "", s->records ? t0 : "null", s->records ? "\"" : "",
                s->records ? "\"" : "", s->records ? t1 : "null", s->records ? "\"" : "",
                (long long)tot->events, (long long)tot->total, cost, (long long)tot->unpriced,
                s->seconds);
@@ -60,6 +61,16 @@ static void print_stats(const char *kind, const tm_import_stats *s, const tm_sum
     }
     if (s->rejected)
         printf("First rejected record: %s\n", s->first_reject);
+    if (s->unreadable)
+        printf("Not readable, skipped: %lld files or directories (named above); the rest imported.\n",
+               (long long)s->unreadable);
+}
+
+/* A file or directory the import could not read, named as it is skipped. */
+static void warn(void *arg, const char *msg)
+{
+    (void)arg;
+    fprintf(stderr, "tokmeter import: skipped (not readable): %s\n", msg);
 }
 
 /* Progress on stderr: redrawn in place on a terminal (every 0.25 s), a
@@ -95,7 +106,10 @@ static int run(cli_global *g, int argc, char **argv)
                  "               ${XDG_CONFIG_HOME:-~/.config}/claude and ~/.claude: projects/**/*.jsonl\n"
                  "  codex        ${CODEX_HOME:-~/.codex}/sessions/**/*.jsonl\n"
                  "  opencode     ${OPENCODE_DATA_DIR:-${XDG_DATA_HOME:-~/.local/share}/opencode}/storage/message/**/*.json\n"
-                 "PATH may be a file or a directory (walked for the same files).\n"
+                 "PATH may be a file or a directory (walked for the same files; each\n"
+                 "directory once, however many symlinks lead to it). A file or directory\n"
+                 "that cannot be read is named on stderr and skipped, the rest imported,\n"
+                 "and the exit status is then 1.\n"
                  "A second run reads only what was appended since the first; each API response\n"
                  "is stored once however often the logs repeat it (docs/importers.md).\n"
                  "Examples:\n"
@@ -118,7 +132,8 @@ static int run(cli_global *g, int argc, char **argv)
     }
     tm_import_opts o = {.type = type, .paths = (const char *const *)argv + 1,
                         .npaths = (size_t)npos - 1, .full = full,
-                        .progress = quiet ? NULL : show_progress, .progress_arg = (void *)argv[0]};
+                        .progress = quiet ? NULL : show_progress, .progress_arg = (void *)argv[0],
+                        .warn = warn};
     if (mode && (o.cost_mode = tm__cost_mode(mode)) < 0) {
         fprintf(stderr, "tokmeter import: --cost-mode: must be auto, calculate or reported, not '%s'\n", mode);
         return EXIT_USAGE;
@@ -142,6 +157,8 @@ static int run(cli_global *g, int argc, char **argv)
         return EXIT_FAIL;
     }
     print_stats(argv[0], &st, &tot, g->json);
+    if (st.unreadable) /* named as skipped, and in the summary */
+        return EXIT_FAIL;
     /* Nothing found is worth a word: the wrong source, or the wrong PATH. */
     static const char *const files[TM_SRC_NIMPORT] = {"*.jsonl session logs", "*.jsonl session logs",
                                                       "storage/message/**/*.json messages"};

@@ -307,13 +307,13 @@ out:
 
 static int import(const char *path, const char *output)
 {
-    tm_buf in = TM_BUF_INIT, out = TM_BUF_INIT;
+    tm_buf in = TM_BUF_INIT, out = TM_BUF_INIT, notes = TM_BUF_INIT;
     size_t n = 0, skipped = 0;
     int code = EXIT_FAIL;
     in.max = 256u << 20;
     int rc = tm__buf_read_file(&in, path);
     if (rc == TM_OK)
-        rc = tm__price_import_litellm(in.data ? in.data : "", in.len, &out, &n, &skipped);
+        rc = tm__price_import_litellm(in.data ? in.data : "", in.len, &out, &n, &skipped, &notes);
     if (rc) {
         cli_error("prices import", rc);
         code = rc == TM_EINVAL ? EXIT_REJECTED : EXIT_FAIL;
@@ -324,6 +324,10 @@ static int import(const char *path, const char *output)
         fprintf(stderr, "tokmeter prices import: cannot write %s\n", output ? output : "stdout");
         goto out;
     }
+    for (char *l = notes.data, *nl; l && *l; l = nl + 1) { /* models named twice, merged */
+        nl = strchr(l, '\n');
+        fprintf(stderr, "tokmeter prices import: %.*s\n", (int)(nl - l), l);
+    }
     fprintf(stderr, "converted %zu models (%zu skipped: no token prices, or finer than 1e-12 USD "
                     "per token)%s%s\n",
             n, skipped, output ? "; use it with --prices " : "", output ? output : "");
@@ -331,6 +335,7 @@ static int import(const char *path, const char *output)
 out:
     tm__buf_free(&in);
     tm__buf_free(&out);
+    tm__buf_free(&notes);
     return code;
 }
 

@@ -23,10 +23,14 @@ static int run(cli_global *g, int argc, char **argv)
     int npos = cli_parse(&cmd_serve, opts, g, argc, argv);
     if (g->help) {
         cli_help(&cmd_serve, opts,
+                 "The web dashboard is at / (http://127.0.0.1:8787/ by default).\n"
                  "Routes (docs/api.md): POST /v1/events, GET /v1/usage, GET /v1/users/{id}/usage,\n"
                  "the seed guide's /api/usage/... routes, GET /metrics, /healthz, /readyz.\n"
-                 "With API keys (tokmeter keys create) every route but the health checks needs\n"
-                 "Authorization: Bearer KEY; without any, it serves only on a loopback address.\n"
+                 "The gateway (docs/proxy.md): /openai/..., /anthropic/... and /proxy/{upstream}/...\n"
+                 "forward to the config's \"upstreams\" and record one event per call.\n"
+                 "With API keys (tokmeter keys create) every route but the health checks and the\n"
+                 "dashboard's page and files needs Authorization: Bearer KEY; without any, it\n"
+                 "serves only on a loopback address.\n"
                  "SIGINT or SIGTERM: finish in-flight requests, flush, exit 0. SIGHUP: reload the\n"
                  "config file and the prices.\n");
         return EXIT_OK;

@@ -7,9 +7,13 @@
  * turn_context (the model in use from then on), and event_msg lines whose
  * payload.type is token_count with info.total_token_usage (cumulative) and
  * info.last_token_usage (this turn). A token_count repeating the previous
- * total is the same turn reported again and is skipped. The session, cwd,
- * model and last total are the reader's context, saved with the file's
- * offset so an incremental run continues where it stopped.
+ * total is the same turn reported again and is skipped. A total lower than
+ * the last starts a new count: the turn is that total, and the turns from
+ * there get ids of their own (a total can repeat an earlier one). A line
+ * with only the running total is the difference from the last, each token
+ * kind at least 0. The session, cwd, model, last total and number of such
+ * resets are the reader's context, saved with the file's offset so an
+ * incremental run continues where it stopped.
  *
  * OpenAI's input_tokens include cached_input_tokens and output_tokens
  * include reasoning_output_tokens; the event's buckets do not overlap, so
@@ -100,11 +104,17 @@ static int record(tm_ifile *f, const char *s, size_t n, tm_event *ev)
         return REC_NO_USAGE;
     if (has_total && c->has_prev && memcmp(total, c->prev, sizeof total) == 0)
         return REC_NONE; /* the same turn reported again */
+    /* A running total below the last one starts counting again (a new
+     * count in the same file): its turns get ids of their own. */
+    int reset = has_total && c->has_prev && total[U_TOTAL] < c->prev[U_TOTAL];
+    if (reset)
+        c->resets++;
     if (has_last) {
         use = last;
-    } else { /* only the running total: this turn is the difference */
+    } else { /* only the running total: this turn is the difference, each
+              * bucket at least 0; after a reset, the new total */
         for (int i = 0; i < 5; i++)
-            last[i] = c->has_prev && total[i] >= c->prev[i] ? total[i] - c->prev[i] : total[i];
+            last[i] = !c->has_prev || reset ? total[i] : total[i] > c->prev[i] ? total[i] - c->prev[i] : 0;
         use = last;
     }
     if (has_total) {
@@ -125,7 +135,9 @@ static int record(tm_ifile *f, const char *s, size_t n, tm_event *ev)
     char *id = tm__arena_alloc(f->arena, 200);
     if (!id)
         return REC_MALFORMED;
-    if (has_total)
+    if (has_total && c->resets)
+        snprintf(id, 200, "codex:%.100s:r%d:%lld", c->session, c->resets, (long long)total[U_TOTAL]);
+    else if (has_total)
         snprintf(id, 200, "codex:%.100s:%lld", c->session, (long long)total[U_TOTAL]);
     else
         snprintf(id, 200, "codex:%.100s:%s", c->session, ts);

@@ -208,26 +208,9 @@ typedef struct page_ctx {
     const tm_collect_opts *o;
     tm_collect_result *res;
     tm_arena arena;
-    tm_event *pending[512];
-    size_t npending;
+    tm_batch *batch;            /* 512 events a submission, one in flight   */
+    tm_tally tally;             /* the batch counts into res                */
 } page_ctx;
-
-/* Stores the pending events and waits: the summary counts what is durable. */
-static int flush(page_ctx *x)
-{
-    if (!x->npending)
-        return TM_OK;
-    unsigned char dup[512];
-    size_t n = x->npending;
-    tm_ticket t = {n, 0, dup, NULL};
-    x->npending = 0;
-    int rc = tm__writer_submit(tm__writer(x->t), x->pending, n, &t);
-    if (rc == TM_OK)
-        rc = tm__writer_wait(tm__writer(x->t), &t);
-    if (rc == TM_OK)
-        tm__tally(dup, n, &x->res->stored, &x->res->duplicates, &x->res->replaced);
-    return rc;
-}
 
 static int add_bucket(page_ctx *x, tm_event *ev, const char *model, const char *group,
                       int64_t start_us)
@@ -259,8 +242,7 @@ static int add_bucket(page_ctx *x, tm_event *ev, const char *model, const char *
     tm_event *c = tm__event_clone(ev);
     if (!c)
         return TM_ENOMEM;
-    x->pending[x->npending++] = c;
-    return x->npending == 512 ? flush(x) : TM_OK;
+    return tm__batch_add(x->batch, c, 0);
 }
 
 static int num(const tm_jv *o, const char *key, int64_t *out)
@@ -450,12 +432,14 @@ static int collect_api(tm *t, const tm_source *src, const tm_collect_opts *o, tm
     int rc = url.data && x ? TM_OK : TM_ENOMEM;
     if (rc == TM_OK) {
         *x = (page_ctx){.t = t, .src = src, .o = o, .res = res};
-        rc = paginate(src, key, o, url.data, usage_cb, x, res);
-        int rc2 = flush(x); /* what was read before an error is kept */
+        x->tally = (tm_tally){&res->stored, &res->duplicates, &res->replaced};
+        rc = tm__batch_open(t, 512, 1, tm__tally, &x->tally, &x->batch);
+        if (rc == TM_OK)
+            rc = paginate(src, key, o, url.data, usage_cb, x, res);
+        int rc2 = x->batch ? tm__batch_flush(x->batch) : TM_OK; /* what was read before an error is kept */
         if (rc == TM_OK)
             rc = rc2;
-        for (size_t i = 0; i < x->npending; i++)
-            free(x->pending[i]);
+        tm__batch_free(x->batch);
         tm__arena_free(&x->arena);
     }
     free(x);
@@ -484,7 +468,10 @@ int tm__collect(tm *t, const tm_source *src, const tm_collect_opts *o, tm_collec
     }
     if (rc)
         return rc;
-    r->ok = 1;
+    r->ok = !st.unreadable; /* the rest was imported; the source still failed */
+    if (st.unreadable)
+        snprintf(r->message, sizeof r->message, "%lld files or directories not readable, skipped "
+                 "(the first: %s); the rest imported", (long long)st.unreadable, st.first_unreadable);
     r->buckets = st.records;
     r->stored = st.stored;
     r->replaced = st.replaced;

@@ -84,14 +84,11 @@ int tm__jint(const tm_jv *v, int64_t *out)
     return 0;
 }
 
-void tm__tally(const unsigned char *dup, size_t n, int64_t *stored, int64_t *duplicates,
-               int64_t *replaced)
+void tm__tally(void *arg, size_t tag, int dup)
 {
-    for (size_t i = 0; i < n; i++) {
-        *stored += dup[i] == 0;
-        *duplicates += dup[i] == 1;
-        *replaced += dup[i] == 2;
-    }
+    tm_tally *t = arg;
+    (void)tag;
+    *(dup == 0 ? t->stored : dup == 1 ? t->duplicates : t->replaced) += 1;
 }
 
 const char *tm__jstr(const tm_jv *v) { return v && v->type == TM_J_STRING ? v->s : NULL; }
@@ -136,11 +133,32 @@ typedef struct file_ent {
     struct stat sb;             /* as found by the walk                    */
 } file_ent;
 
+typedef struct dev_ino {
+    dev_t dev;
+    ino_t ino;
+} dev_ino;
+
 typedef struct walk {
     const tm_importer *imp;
+    const tm_import_opts *o;
+    tm_import_stats *st;
     file_ent *files;
     size_t n, cap;
+    dev_ino *seen;              /* directories walked: each once (symlink loops) */
+    size_t nseen, capseen;
 } walk;
+
+/* A file or directory that cannot be read: warned about, counted, and
+ * skipped; the import goes on with the rest. */
+static void unreadable(const tm_import_opts *o, tm_import_stats *st, const char *path, int err)
+{
+    char msg[sizeof st->first_unreadable];
+    snprintf(msg, sizeof msg, "%s: %s", path, strerror(err));
+    if (!st->unreadable++)
+        memcpy(st->first_unreadable, msg, sizeof msg);
+    if (o->warn)
+        o->warn(o->warn_arg, msg);
+}
 
 static int add_file(walk *w, const char *root, const char *path)
 {
@@ -149,8 +167,11 @@ static int add_file(walk *w, const char *root, const char *path)
         return TM_ENOMEM;
     w->files = p;
     p = &w->files[w->n];
-    if (stat(path, &p->sb) != 0)
-        return errno == ENOENT ? TM_OK : tm__fail(TM_EIO, "%s: %s", path, strerror(errno));
+    if (stat(path, &p->sb) != 0) {
+        if (errno != ENOENT)
+            unreadable(w->o, w->st, path, errno);
+        return TM_OK;
+    }
     if (!(p->path = strdup(path)))
         return TM_ENOMEM;
     p->root = root;
@@ -164,14 +185,43 @@ static int ends_with(const char *name, const char *suffix)
     return n > k && strcmp(name + n - k, suffix) == 0;
 }
 
+/* 1 when the directory open as d was walked already, else remembers it. */
+static int seen_before(walk *w, DIR *d, int *rc)
+{
+    struct stat sb;
+    if (fstat(dirfd(d), &sb) != 0)
+        return 0;
+    for (size_t i = 0; i < w->nseen; i++)
+        if (w->seen[i].dev == sb.st_dev && w->seen[i].ino == sb.st_ino)
+            return 1;
+    dev_ino *p = tm__grow(w->seen, w->nseen, &w->capseen, sizeof *p, 64);
+    if (!p) {
+        *rc = TM_ENOMEM;
+        return 1;
+    }
+    w->seen = p;
+    w->seen[w->nseen++] = (dev_ino){sb.st_dev, sb.st_ino};
+    return 0;
+}
+
 static int walk_dir(walk *w, const char *root, const char *dir, int depth)
 {
     DIR *d = opendir(dir);
-    if (!d)
-        return depth == 0 ? tm__fail(TM_ENOTFOUND, "%s: %s", dir, strerror(errno)) : TM_OK;
+    if (!d) {
+        if (depth == 0)
+            return tm__fail(TM_ENOTFOUND, "%s: %s", dir, strerror(errno));
+        if (errno != ENOENT)
+            unreadable(w->o, w->st, dir, errno);
+        return TM_OK;
+    }
     int rc = TM_OK;
+    if (seen_before(w, d, &rc)) {
+        closedir(d);
+        return rc;
+    }
     tm_buf p = TM_BUF_INIT;
     struct dirent *e;
+    errno = 0;
     while (rc == TM_OK && (e = readdir(d))) {
         if (e->d_name[0] == '.' && (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2])))
             continue;
@@ -188,7 +238,10 @@ static int walk_dir(walk *w, const char *root, const char *dir, int depth)
             rc = walk_dir(w, root, p.data, depth + 1);
         else if (type == DT_REG && ends_with(e->d_name, w->imp->suffix))
             rc = add_file(w, root, p.data);
+        errno = 0;
     }
+    if (rc == TM_OK && errno) /* readdir failed part-way: the rest of it unread */
+        unreadable(w->o, w->st, dir, errno);
     closedir(d);
     tm__buf_free(&p);
     return rc;
@@ -208,22 +261,13 @@ static int cmp_file(const void *a, const void *b)
 
 /* ---- the run ---- */
 
-typedef struct chunk {
-    tm_ticket ticket;
-    unsigned char dup[CHUNK];
-    size_t n;
-    int live;
-} chunk;
-
 typedef struct run {
     tm *t;
     const tm_import_opts *o;
     const tm_importer *imp;
     tm_import_stats *st;
-    tm_event *pending[CHUNK];
-    size_t npending;
-    chunk chunks[2];            /* one being filled, one committing         */
-    int cur;
+    tm_batch *batch;            /* CHUNK events a submission, two in flight */
+    tm_tally tally;             /* the batch counts into st                 */
     tm_arena arena;
     tm_file_rec *done;          /* files read, saved after their events     */
     size_t ndone, capdone;
@@ -232,6 +276,7 @@ typedef struct run {
     int reported;               /* a progress line was printed              */
     char *buf;                  /* file blocks                              */
     size_t bufcap;
+    int read_errno;             /* why the last READ_FAILED                 */
 } run;
 
 static int grow_buf(run *x, size_t cap)
@@ -251,47 +296,6 @@ static double mono(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int wait_chunk(run *x, chunk *c)
-{
-    if (!c->live)
-        return TM_OK;
-    int rc = tm__writer_wait(tm__writer(x->t), &c->ticket);
-    c->live = 0;
-    if (rc == TM_OK)
-        tm__tally(c->dup, c->n, &x->st->stored, &x->st->duplicates, &x->st->replaced);
-    return rc;
-}
-
-/* Submits the pending events as one chunk, after the chunk before it is
- * committed (so at most two are in flight). */
-static int submit(run *x)
-{
-    if (!x->npending)
-        return TM_OK;
-    chunk *c = &x->chunks[x->cur];
-    int rc = wait_chunk(x, c);
-    if (rc)
-        return rc;
-    c->n = x->npending;
-    c->ticket = (tm_ticket){c->n, 0, c->dup, NULL};
-    c->live = 1;
-    x->npending = 0;
-    x->cur ^= 1;
-    return tm__writer_submit(tm__writer(x->t), x->pending, c->n, &c->ticket);
-}
-
-/* Waits for every submitted event and counts what became of them. */
-static int drain(run *x)
-{
-    int rc = submit(x);
-    for (int i = 0; i < 2; i++) {
-        int r = wait_chunk(x, &x->chunks[i]);
-        if (!rc)
-            rc = r;
-    }
-    return rc;
 }
 
 /* An import appends: half the daemon's page cache served it as fast in
@@ -323,7 +327,7 @@ static void free_done(run *x)
  * was read. */
 static int save_progress(run *x)
 {
-    int rc = drain(x);
+    int rc = tm__batch_flush(x->batch);
     if (rc == TM_OK && x->ndone)
         rc = tm__writer_exec(tm__writer(x->t), save_task, x);
     free_done(x);
@@ -376,25 +380,24 @@ static int take_event(run *x, tm_event *ev)
     /* Copies of one response are usually neighbours (one line per content
      * block): keep only the largest of those here, and leave copies far
      * apart (resumed sessions, later runs) to the store. */
-    for (size_t back = 1; back <= 4 && back <= x->npending; back++) {
-        tm_event *p = x->pending[x->npending - back];
-        if (strcmp(p->id, ev->id) != 0)
+    tm_event **p;
+    for (size_t back = 1; back <= 4 && (p = tm__batch_recent(x->batch, back)); back++) {
+        if (strcmp((*p)->id, ev->id) != 0)
             continue;
         st->duplicates++;
-        if (!tm__copy_larger(ev->total_tokens, ev->value_nano, p->total_tokens, p->value_nano))
+        if (!tm__copy_larger(ev->total_tokens, ev->value_nano, (*p)->total_tokens, (*p)->value_nano))
             return TM_OK;
         tm_event *c = tm__event_clone(ev);
         if (!c)
             return TM_ENOMEM;
-        free(p);
-        x->pending[x->npending - back] = c;
+        free(*p);
+        *p = c;
         return TM_OK;
     }
     tm_event *c = tm__event_clone(ev);
     if (!c)
         return TM_ENOMEM;
-    x->pending[x->npending++] = c;
-    return x->npending == CHUNK ? submit(x) : TM_OK;
+    return tm__batch_add(x->batch, c, 0);
 }
 
 static int one_record(run *x, tm_ifile *f, const char *s, size_t n)
@@ -429,10 +432,11 @@ static char *ctx_save(const tm_ictx *c)
 {
     tm_buf b = TM_BUF_INIT;
     char s[sizeof c->session], m[sizeof c->model], p[sizeof c->project];
-    tm__buf_printf(&b, "%s\t%s\t%s\t%lld\t%lld\t%lld\t%lld\t%lld\t%d",
+    tm__buf_printf(&b, "%s\t%s\t%s\t%lld\t%lld\t%lld\t%lld\t%lld\t%d\t%d",
                    field(c->session, s, sizeof s), field(c->model, m, sizeof m),
                    field(c->project, p, sizeof p), (long long)c->prev[0], (long long)c->prev[1],
-                   (long long)c->prev[2], (long long)c->prev[3], (long long)c->prev[4], c->has_prev);
+                   (long long)c->prev[2], (long long)c->prev[3], (long long)c->prev[4], c->has_prev,
+                   c->resets);
     return b.data; /* NULL when out of memory: the file is then read again */
 }
 
@@ -441,8 +445,8 @@ static void ctx_load(tm_ictx *c, const char *s)
     memset(c, 0, sizeof *c);
     if (!s)
         return;
-    char *fields[9] = {0}, *copy = strdup(s), *p = copy;
-    for (int i = 0; p && i < 9; i++) {
+    char *fields[10] = {0}, *copy = strdup(s), *p = copy; /* saved before resets: 9 */
+    for (int i = 0; p && i < 10; i++) {
         fields[i] = p;
         if ((p = strchr(p, '\t')))
             *p++ = '\0';
@@ -454,6 +458,7 @@ static void ctx_load(tm_ictx *c, const char *s)
         for (int i = 0; i < 5; i++)
             c->prev[i] = strtoll(fields[3 + i], NULL, 10);
         c->has_prev = atoi(fields[8]);
+        c->resets = fields[9] ? atoi(fields[9]) : 0;
     }
     free(copy);
 }
@@ -502,6 +507,15 @@ static int fp_at(int fd, int64_t off, size_t n, int64_t *out)
     return 0;
 }
 
+/* A read of the file failed (errno err): read_file skips the file. Not a
+ * tm_err code, so no store error can be taken for it. */
+enum { READ_FAILED = 1 };
+static int read_failed(run *x, int err)
+{
+    x->read_errno = err;
+    return READ_FAILED;
+}
+
 /* Reads fd from start, one record per line (or the whole file), in blocks
  * of BLOCK bytes; *end gets the offset after the last whole line. */
 static int read_records(run *x, tm_ifile *f, int fd, size_t start, size_t size, size_t *end)
@@ -513,8 +527,9 @@ static int read_records(run *x, tm_ifile *f, int fd, size_t start, size_t size, 
     if (x->imp->whole_file) {
         if (size > x->bufcap && (rc = grow_buf(x, size)))
             return rc;
-        if (pread(fd, x->buf, size, 0) != (ssize_t)size)
-            return tm__fail(TM_EIO, "%s: %s", f->path, strerror(errno));
+        ssize_t got = pread(fd, x->buf, size, 0);
+        if (got != (ssize_t)size)
+            return read_failed(x, got < 0 ? errno : EIO);
         st->bytes += (int64_t)size;
         st->lines++;
         *end = size;
@@ -525,7 +540,7 @@ static int read_records(run *x, tm_ifile *f, int fd, size_t start, size_t size, 
             return rc; /* one line longer than the buffer */
         ssize_t got = pread(fd, x->buf + have, x->bufcap - have, (off_t)(base + have));
         if (got < 0)
-            return tm__fail(TM_EIO, "%s: %s", f->path, strerror(errno));
+            return read_failed(x, errno);
         if (base + have + (size_t)got > size) /* appended while reading: next run */
             got = (ssize_t)(size - base - have);
         st->bytes += got;
@@ -574,7 +589,9 @@ static int read_file(run *x, const file_ent *fe, const tm_file_rec *prev)
         if (fd >= 0)
             close(fd);
         st->files--;
-        return e == ENOENT ? TM_OK : tm__fail(TM_EIO, "%s: %s", fe->path, strerror(e));
+        if (e != ENOENT)
+            unreadable(x->o, st, fe->path, e);
+        return TM_OK;
     }
     mtime = (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
     size_t size = (size_t)sb.st_size;
@@ -608,7 +625,7 @@ static int read_file(run *x, const file_ent *fe, const tm_file_rec *prev)
             rc = TM_ENOMEM;
         } else if ((!head_known && fp_at(fd, 0, h, &head)) ||
                    fp_at(fd, (int64_t)(end - h), h, &tail)) {
-            rc = tm__fail(TM_EIO, "%s: %s", fe->path, strerror(errno));
+            rc = read_failed(x, errno ? errno : EIO);
         } else {
             x->done = d;
             x->done[x->ndone] = (tm_file_rec){strdup(fe->path), x->imp->name, ctx_save(&f.ctx),
@@ -621,6 +638,10 @@ static int read_file(run *x, const file_ent *fe, const tm_file_rec *prev)
         }
     }
     close(fd);
+    if (rc == READ_FAILED) { /* its events so far stay queued; read again next run */
+        unreadable(x->o, st, fe->path, x->read_errno);
+        rc = TM_OK;
+    }
     return rc;
 }
 
@@ -644,7 +665,7 @@ int tm__import_span(tm *t, int type, const tm_import_stats *st, tm_sums *out)
 int tm__import(tm *t, const tm_import_opts *o, tm_import_stats *st)
 {
     const tm_importer *imp = importer_of(o->type);
-    walk w = {imp, NULL, 0, 0};
+    walk w = {.imp = imp, .o = o, .st = st};
     known k = {TM_STRMAP_INIT, NULL, 0, 0};
     tm_buf roots = TM_BUF_INIT;
     run *x = calloc(1, sizeof *x);
@@ -658,7 +679,9 @@ int tm__import(tm *t, const tm_import_opts *o, tm_import_stats *st)
     }
     *x = (run){.t = t, .o = o, .imp = imp, .st = st, .now = tm__now_us(), .t0 = mono()};
     x->last_report = x->t0;
-    if ((rc = grow_buf(x, BLOCK_MIN))) {
+    x->tally = (tm_tally){&st->stored, &st->duplicates, &st->replaced};
+    if ((rc = grow_buf(x, BLOCK_MIN)) || (rc = tm__batch_open(t, CHUNK, 2, tm__tally, &x->tally, &x->batch))) {
+        free(x->buf);
         free(x);
         return rc;
     }
@@ -714,12 +737,12 @@ int tm__import(tm *t, const tm_import_opts *o, tm_import_stats *st)
     for (size_t i = 0; i < w.n; i++)
         free(w.files[i].path);
     free(w.files);
+    free(w.seen);
     free_done(x);
     free(x->done);
     tm__arena_free(&x->arena);
     free(x->buf);
-    for (size_t i = 0; i < x->npending; i++)
-        free(x->pending[i]);
+    tm__batch_free(x->batch);
     free(x);
     known_free(&k);
     tm__buf_free(&roots);

@@ -43,6 +43,10 @@ typedef struct tm_import_opts {
      * be NULL. The library prints nothing: the caller shows progress. */
     void (*progress)(void *arg, const tm_import_stats *st, double elapsed_s, int final);
     void *progress_arg;
+    /* Called for each file or directory that could not be read (skipped,
+     * the rest imported); msg is "PATH: reason". NULL: counted only. */
+    void (*warn)(void *arg, const char *msg);
+    void *warn_arg;
 } tm_import_opts;
 
 struct tm_import_stats {
@@ -53,6 +57,8 @@ struct tm_import_stats {
     int64_t no_usage, synthetic, malformed, before_since, rejected; /* skipped */
     int64_t first_us, last_us;  /* time span of the records found (0: none) */
     char first_reject[256];     /* why the first rejected record was, or "" */
+    int64_t unreadable;         /* files and directories skipped: not readable */
+    char first_unreadable[512]; /* "PATH: reason" of the first, or ""        */
     double seconds;
 };
 
@@ -63,7 +69,10 @@ int tm__import_defaults(int type, tm_buf *out);
 
 /* Imports everything new under the paths into t. Errors: TM_ENOTFOUND
  * (a path does not exist, or no default directory does), TM_EIO, and
- * store errors; bad records are counted in *st, never fatal. */
+ * store errors; bad records are counted in *st, never fatal. A file or
+ * directory that cannot be opened or read is skipped (counted in
+ * st->unreadable, passed to o->warn) and the rest imported; a directory
+ * reached again (a symlink loop) is walked once. */
 int tm__import(tm *t, const tm_import_opts *o, tm_import_stats *st);
 
 /* What the store now holds from importer `type` over the time span of the

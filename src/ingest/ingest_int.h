@@ -21,6 +21,7 @@ typedef struct tm_ictx {
     char project[129];
     int64_t prev[5];            /* Codex: the last cumulative usage seen    */
     int has_prev;
+    int resets;                 /* Codex: times the cumulative total fell   */
 } tm_ictx;
 
 typedef struct tm_ifile {
@@ -63,10 +64,13 @@ int tm__jscan_num(tm_jscan *c, const char **s, size_t *n);
 int tm__jscan_skip(tm_jscan *c);
 int tm__jscan_peek(tm_jscan *c);
 
-/* Adds what became of a committed batch (the writer's dup per event: 0
- * stored, 1 duplicate, 2 replaced a smaller copy) to the counts. */
-void tm__tally(const unsigned char *dup, size_t n, int64_t *stored, int64_t *duplicates,
-               int64_t *replaced);
+/* Where a batch's fate callback counts (tm__tally: arg is a tm_tally):
+ * the writer's dup per committed event, 0 stored, 1 duplicate, 2 replaced
+ * a smaller copy. */
+typedef struct tm_tally {
+    int64_t *stored, *duplicates, *replaced;
+} tm_tally;
+void tm__tally(void *arg, size_t tag, int dup);
 
 /* Helpers for readers. */
 int tm__jint(const tm_jv *v, int64_t *out);     /* a non-negative integer  */

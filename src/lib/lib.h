@@ -33,6 +33,25 @@ int tm__user_month_json(const tm_user_month *u, const char *user, tm_buf *b);
 int tm__track_json(tm *t, const char *json, size_t len, unsigned flags, const char *id_default,
                    size_t max_events, tm_batch_result **out);
 
+/* ---- the batch pipeline (batch.c): every bulk way in ----
+ *
+ * Events go in one by one (admitted by the caller; the batch takes them),
+ * are submitted to the writer `chunk` at a time with at most `inflight`
+ * chunks committing (0: no limit), and fate(arg, tag, dup) reports each
+ * event's end as its chunk commits (dup: 0 stored, 1 duplicate, 2 replaced
+ * a smaller copy). flush submits the rest and waits for all; free waits
+ * for what is in flight and frees what was never submitted. */
+typedef struct tm_batch tm_batch;
+int tm__batch_open(tm *t, size_t chunk, size_t inflight, void (*fate)(void *arg, size_t tag, int dup),
+                   void *arg, tm_batch **out);
+int tm__batch_add(tm_batch *b, tm_event *ev, size_t tag);
+int tm__batch_submit(tm_batch *b);
+int tm__batch_flush(tm_batch *b);
+void tm__batch_free(tm_batch *b);
+/* The queued, not yet submitted event `back` places from the newest (1:
+ * the newest), or NULL: a caller may replace it (freeing the old one). */
+tm_event **tm__batch_recent(tm_batch *b, size_t back);
+
 /* Called for every admitted event (validated and priced), for the daemon's
  * debug log; NULL turns it off. fn must be thread-safe. */
 void tm__set_event_hook(tm *t, void (*fn)(void *arg, const tm_event *ev), void *arg);

@@ -84,7 +84,7 @@ int tm_open(tm **out, const char *path, const tm_options *opts)
     }
     if ((rc = tm__catalog_load(&t->catalog, opts ? opts->prices : NULL)) ||
         (rc = tm__policy_load(&t->pc.policy, opts ? opts->config : NULL)) ||
-        (rc = tm__store_open(path, &t->pc.store)))
+        (rc = tm__store_open(path, opts ? opts->store_mode : 0, &t->pc.store)))
         goto out;
     rc = tm__writer_start(&t->pc.writer, t->pc.store, opts ? opts->queue_max : 0,
                           opts ? opts->batch_max : 0, commit_hook, t);
@@ -203,28 +203,16 @@ int tm_flush(tm *t)
 
 /* ---- JSON ingest ---- */
 
-typedef struct chunk {
-    tm_ticket ticket;
-    size_t n;                   /* events submitted                         */
-    size_t *items;              /* result index of each submitted event     */
-    unsigned char *dup;
-    struct chunk *next;
-} chunk;
-
 typedef struct jctx {
     tm *t;
     tm_batch_result *res;
     size_t cap;
-    tm_arena arena;             /* event scratch, reset per chunk           */
+    tm_arena arena;             /* one event's scratch, reset after each    */
     tm_arena doc;               /* the parsed body: lives until the end     */
-    tm_event **pending;         /* clones of the open chunk                 */
-    size_t *pending_item;
-    size_t npending;
-    chunk *chunks, **tail;
+    tm_batch *batch;            /* accepted events on their way to disk     */
     const char *id_default;
     size_t max_events;          /* 0: no limit                              */
     int64_t now;
-    int err;                    /* a store error: nothing is acknowledged   */
 } jctx;
 
 static int add_item(jctx *c, size_t line, tm_item_status st, const char *error)
@@ -245,30 +233,12 @@ static int add_item(jctx *c, size_t line, tm_item_status st, const char *error)
     return TM_OK;
 }
 
-static int submit_chunk(jctx *c)
+/* A committed event's fate: a duplicate changes its item's status. */
+static void fate(void *arg, size_t item, int dup)
 {
-    if (c->npending == 0)
-        return TM_OK;
-    chunk *k = calloc(1, sizeof *k);
-    if (!k)
-        return TM_ENOMEM;
-    k->items = malloc(c->npending * sizeof *k->items);
-    k->dup = calloc(c->npending, 1);
-    if (!k->items || !k->dup) {
-        free(k->items);
-        free(k->dup);
-        free(k);
-        return TM_ENOMEM;
-    }
-    memcpy(k->items, c->pending_item, c->npending * sizeof *k->items);
-    k->ticket = (tm_ticket){c->npending, 0, k->dup, NULL};
-    k->n = c->npending;
-    *c->tail = k;
-    c->tail = &k->next;
-    size_t n = c->npending;
-    c->npending = 0;
-    tm__arena_reset(&c->arena);
-    return tm__writer_submit(c->t->pc.writer, c->pending, n, &k->ticket);
+    jctx *c = arg;
+    if (dup)
+        c->res->items[item].status = TM_ITEM_DUPLICATE;
 }
 
 /* Decodes and validates one event value; queues it or records why not. */
@@ -281,18 +251,20 @@ static int one(jctx *c, const tm_jv *v, size_t line, int single)
         b.ev.id = c->id_default;
     if (rc == TM_OK)
         rc = admit(c->t, &b.ev, c->now, b.err, sizeof b.err);
-    if (rc == TM_EINVAL)
-        return add_item(c, line, TM_ITEM_REJECTED, b.err);
-    if (rc)
-        return rc;
-    tm_event *clone = tm__event_clone(&b.ev);
-    if (!clone)
-        return TM_ENOMEM;
-    c->pending[c->npending] = clone;
-    c->pending_item[c->npending++] = c->res->n;
-    if ((rc = add_item(c, line, TM_ITEM_ACCEPTED, NULL)))
-        return rc;
-    return c->npending == CHUNK ? submit_chunk(c) : TM_OK;
+    if (rc == TM_EINVAL) {
+        rc = add_item(c, line, TM_ITEM_REJECTED, b.err);
+    } else if (rc == TM_OK) {
+        tm_event *clone = tm__event_clone(&b.ev);
+        size_t item = c->res->n;
+        if (!clone)
+            rc = TM_ENOMEM;
+        else if ((rc = add_item(c, line, TM_ITEM_ACCEPTED, NULL)))
+            free(clone);
+        else
+            rc = tm__batch_add(c->batch, clone, item);
+    }
+    tm__arena_reset(&c->arena); /* the clone owns what it needs */
+    return rc;
 }
 
 static int ndjson(jctx *c, const char *s, size_t len)
@@ -405,46 +377,28 @@ int tm__track_json(tm *t, const char *json, size_t len, unsigned flags, const ch
     memset(&c, 0, sizeof c);
     c.t = t;
     c.max_events = max_events;
-    c.tail = &c.chunks;
     c.id_default = id_default;
     c.now = tm__now_us();
     *out = NULL;
     tm__clear_err();
-    int rc = TM_OK, wrc;
-    c.res = calloc(1, sizeof *c.res);
-    c.pending = malloc(CHUNK * sizeof *c.pending);
-    c.pending_item = malloc(CHUNK * sizeof *c.pending_item);
-    if (!c.res || !c.pending || !c.pending_item) {
+    int rc = TM_OK;
+    /* Chunks of CHUNK events, all in flight at once: the answer waits for
+     * the last anyway, and the writer commits them back to back. */
+    if (!(c.res = calloc(1, sizeof *c.res)))
         rc = TM_ENOMEM;
-        goto out;
-    }
-    rc = decode(&c, json, len, flags);
+    else
+        rc = tm__batch_open(t, CHUNK, 0, fate, &c, &c.batch);
     if (rc == TM_OK)
-        rc = submit_chunk(&c);
-out:
-    for (size_t i = 0; i < c.npending; i++) /* never handed to the writer */
-        free(c.pending[i]);
-    /* Every submitted chunk is waited for, even after an error, so no
-     * ticket outlives this call. */
-    for (chunk *k = c.chunks, *next; k; k = next) {
-        next = k->next;
-        if ((wrc = tm__writer_wait(t->pc.writer, &k->ticket)) && rc == TM_OK)
-            rc = wrc;
-        for (size_t i = 0; i < k->n; i++)
-            if (k->dup[i])
-                c.res->items[k->items[i]].status = TM_ITEM_DUPLICATE;
-        free(k->items);
-        free(k->dup);
-        free(k);
-    }
+        rc = decode(&c, json, len, flags);
+    if (rc == TM_OK)
+        rc = tm__batch_flush(c.batch);
+    tm__batch_free(c.batch); /* after an error: waits for what is in flight */
     for (size_t i = 0; c.res && i < c.res->n; i++) {
         tm_item_status st = c.res->items[i].status;
         c.res->accepted += st == TM_ITEM_ACCEPTED;
         c.res->duplicates += st == TM_ITEM_DUPLICATE;
         c.res->rejected += st == TM_ITEM_REJECTED;
     }
-    free(c.pending);
-    free(c.pending_item);
     tm__arena_free(&c.arena);
     tm__arena_free(&c.doc);
     if (rc) {
@@ -711,6 +665,8 @@ int tm__reload_policy(tm *t, const char *path)
 {
     tm_policy *p = NULL;
     int rc = tm__policy_load(&p, path);
+    if (rc == TM_OK && (rc = tm__rate_carry(p, t->pc.policy)))
+        tm__policy_free(p);
     if (rc)
         return rc;
     /* Swapped without a lock: the old one is kept until close, since a

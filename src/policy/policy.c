@@ -10,7 +10,8 @@
  * arrival time TAT. With emission interval T = 1/rate and tolerance
  * τ = T·(burst − 1), a cost of n conforms when max(TAT, now) + T·n − τ ≤ now
  * + T; it then moves TAT to max(TAT, now) + T·n. A denial waits until
- * that holds: retry_after = max(TAT, now) + T·n − τ − T − now.
+ * that holds: retry_after = max(TAT, now) + T·n − τ − T − now. A cost of
+ * more than the burst (n·T > τ + T) never conforms: no wait is given.
  */
 #include "policy.h"
 
@@ -311,16 +312,38 @@ int tm__period_bounds(const tm_tier *t, int64_t now_us, int64_t *start_us, int64
 
 /* ---- GCRA ---- */
 
-/* The limiter key of rule i for (user, operation), or 0 when the rule does
- * not apply. */
+static const char *scope_name(const tm_rate_rule *r)
+{
+    return r->scope == 0 ? "global" : r->scope == 1 ? "per user" : "per user and operation";
+}
+
+/* A rule's rate as configured: tokens or requests per minute, or per second. */
+static double rule_amount(const tm_rate_rule *r)
+{
+    return r->tokens ? r->per_s * 60 : r->per_s >= 1 ? r->per_s : r->per_s * 60;
+}
+
+static const char *rule_unit(const tm_rate_rule *r)
+{
+    return r->tokens || r->per_s < 1 ? "minute" : "second";
+}
+
+/* The limiter key of rule i for (user, operation) in key, and in rkey its
+ * Redis key (named by the rule's content, not its place, so daemons whose
+ * configs list rules in another order, or a reload, share the state).
+ * Returns 0 when the rule does not apply. */
 static int rate_key(const tm_rate_rule *r, int i, const char *user, const char *operation,
-                    char *key, size_t cap)
+                    char key[300], char rkey[512])
 {
     if ((r->scope >= 1 && !user) ||
         (r->scope == 2 && r->operation[0] && (!operation || strcmp(operation, r->operation) != 0)))
         return 0;
-    snprintf(key, cap, "%d|%s|%s", i, r->scope >= 1 ? user : "",
-             r->scope == 2 ? (operation ? operation : "") : "");
+    const char *u = r->scope >= 1 ? user : "", *o = r->scope == 2 ? (operation ? operation : "") : "";
+    snprintf(key, 300, "%d|%s|%s", i, u, o);
+    char rule[400];
+    snprintf(rule, sizeof rule, "%d|%s|%.9g|%.9g|%s|%s|%s", r->scope, r->tokens ? "t" : "r",
+             r->per_s, r->burst, r->operation, u, o);
+    tm__redis_key(rule, rkey, 512);
     return 1;
 }
 
@@ -329,8 +352,8 @@ int tm__rate_check(tm_policy *p, const char *user, const char *operation, int64_
                    size_t whylen)
 {
     int allowed = 1;
-    double worst = 0;
-    char keys[64][300], rkeys[64][320];
+    double wait = 0, worst = 0;
+    char keys[64][300], rkeys[64][512];
     const char *rk[64];
     double rule[64][4];
     int idx[64], n = 0;
@@ -342,16 +365,28 @@ int tm__rate_check(tm_policy *p, const char *user, const char *operation, int64_
     for (int i = 0; i < p->nrates && n < 64; i++) {
         const tm_rate_rule *r = &p->rates[i];
         int64_t cost = r->tokens ? tokens : requests;
-        if (cost <= 0 || !rate_key(r, i, user, operation, keys[n], sizeof keys[n]))
+        if (cost <= 0 || !rate_key(r, i, user, operation, keys[n], rkeys[n]))
             continue;
+        /* Never conforms when the cost alone is more than the burst
+         * (τ + T = T·burst): no state needed, no wait helps. */
+        if ((double)cost > r->burst) {
+            if (wait >= 0)
+                snprintf(why, whylen, "rate limit: %lld %s at once is more than the %s limit of %g "
+                         "%s per %s allows (its burst is %g): it can never conform; split it",
+                         (long long)cost, r->tokens ? "tokens" : "requests", scope_name(r),
+                         rule_amount(r), r->tokens ? "tokens" : "requests", rule_unit(r), r->burst);
+            allowed = 0;
+            wait = -1;
+            continue;
+        }
         double T = 1e6 / r->per_s;
         rule[n][0] = T, rule[n][1] = T * (r->burst - 1), rule[n][2] = (double)cost, rule[n][3] = r->tokens;
-        tm__redis_key(keys[n], rkeys[n], sizeof rkeys[n]);
         rk[n] = rkeys[n];
         idx[n++] = i;
     }
-    if (!p->redis || tm__redis_gcra(p->redis, (size_t)n, rk, (const double(*)[4])rule, now_us, debit,
-                                    &allowed, &worst, &wi) != TM_OK) {
+    if (wait >= 0 && n > 0 &&
+        (!p->redis || tm__redis_gcra(p->redis, (size_t)n, rk, (const double(*)[4])rule, now_us, debit,
+                                     &allowed, &worst, &wi) != TM_OK)) {
         /* Locally: conforms when the new TAT is at most τ + T ahead of now. */
         int64_t new_tat[64];
         allowed = 1, worst = 0, wi = 0;
@@ -373,22 +408,56 @@ int tm__rate_check(tm_policy *p, const char *user, const char *operation, int64_
                 if (new_tat[k] >= 0)
                     tm__strmap_put(&p->tat, keys[k], new_tat[k]);
     }
-    if (!allowed) {
+    if (wait >= 0 && !allowed) {
         const tm_rate_rule *r = &p->rates[idx[wi]];
-        snprintf(why, whylen, "rate limit: %s %g %s per %s", r->scope == 0 ? "global" :
-                 r->scope == 1 ? "per user" : "per user and operation",
-                 r->tokens ? r->per_s * 60 : r->per_s >= 1 ? r->per_s : r->per_s * 60,
-                 r->tokens ? "tokens" : "requests", r->tokens || r->per_s < 1 ? "minute" : "second");
+        wait = worst / 1e6;
+        snprintf(why, whylen, "rate limit: %s %g %s per %s", scope_name(r), rule_amount(r),
+                 r->tokens ? "tokens" : "requests", rule_unit(r));
     }
     pthread_mutex_unlock(&p->mu);
-    *retry_after_s = worst / 1e6;
+    *retry_after_s = wait;
     return allowed;
+}
+
+static int same_rule(const tm_rate_rule *a, const tm_rate_rule *b)
+{
+    return a->scope == b->scope && a->tokens == b->tokens && a->per_s == b->per_s &&
+           a->burst == b->burst && strcmp(a->operation, b->operation) == 0;
+}
+
+int tm__rate_carry(tm_policy *to, tm_policy *from)
+{
+    int rc = TM_OK;
+    if (!to || !from)
+        return TM_OK;
+    pthread_mutex_lock(&from->mu);
+    pthread_mutex_lock(&to->mu);
+    for (size_t k = 0; k < from->tat.cap && rc == TM_OK; k++) {
+        const tm_strmap_slot *sl = &from->tat.slots[k];
+        char *rest;
+        if (!sl->key)
+            continue;
+        long i = strtol(sl->key, &rest, 10); /* keys are "RULE|user|operation" */
+        if (i < 0 || i >= from->nrates || *rest != '|')
+            continue;
+        for (int j = 0; j < to->nrates && rc == TM_OK; j++) {
+            if (!same_rule(&from->rates[i], &to->rates[j]))
+                continue;
+            char key[300];
+            snprintf(key, sizeof key, "%d%s", j, rest);
+            rc = tm__strmap_put(&to->tat, key, sl->value);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&to->mu);
+    pthread_mutex_unlock(&from->mu);
+    return rc;
 }
 
 void tm__rate_consume(tm_policy *p, const char *user, const char *operation, int64_t tokens,
                       int64_t now_us)
 {
-    char keys[64][300], rkeys[64][320];
+    char keys[64][300], rkeys[64][512];
     const char *rk[64];
     double inc[64];
     int n = 0;
@@ -397,10 +466,9 @@ void tm__rate_consume(tm_policy *p, const char *user, const char *operation, int
     pthread_mutex_lock(&p->mu);
     for (int i = 0; i < p->nrates && n < 64; i++) {
         const tm_rate_rule *r = &p->rates[i];
-        if (!r->tokens || !rate_key(r, i, user, operation, keys[n], sizeof keys[n]))
+        if (!r->tokens || !rate_key(r, i, user, operation, keys[n], rkeys[n]))
             continue;
         inc[n] = 1e6 / r->per_s * (double)tokens;
-        tm__redis_key(keys[n], rkeys[n], sizeof rkeys[n]);
         rk[n] = rkeys[n];
         n++;
     }

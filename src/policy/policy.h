@@ -107,7 +107,9 @@ int tm__period_bounds(const tm_tier *t, int64_t now_us, int64_t *start_us, int64
  * more tokens would conform under every rule that applies; when all do and
  * `debit`, the requests (not the tokens: those are debited when the event
  * arrives) are debited. Returns 1 if allowed, else 0 with *retry_after_s
- * and the rule in *why (a short text). */
+ * and the rule in *why (a short text); *retry_after_s is -1 when a rule
+ * can never allow it (more at once than its burst). A denial debits no
+ * rule. */
 int tm__rate_check(tm_policy *p, const char *user, const char *operation, int64_t requests,
                    int64_t tokens, int64_t now_us, int debit, double *retry_after_s,
                    char *why, size_t whylen);
@@ -115,6 +117,12 @@ int tm__rate_check(tm_policy *p, const char *user, const char *operation, int64_
 /* The shared limiter's failures so far (0 without Redis), and the last in
  * last (cap bytes). */
 uint64_t tm__rate_redis_errors(tm_policy *p, char *last, size_t cap);
+
+/* Carries the limiter state of `from` into `to` (a reloaded policy): each
+ * rule of `to` equal to one of `from` (scope, operation, unit, rate and
+ * burst) keeps its buckets, so a reload empties no bucket but a changed
+ * rule's. Errors: TM_ENOMEM. */
+int tm__rate_carry(tm_policy *to, tm_policy *from);
 
 /* Debits tokens actually used (an event arrived) against the token rules,
  * whether or not they conform: they are spent. */

@@ -418,7 +418,7 @@ int tm__check(const tm_pctx *pc, const tm_check_request *rq, tm_check_result *ou
         tm__json_str(json, reason, strlen(reason));
         tm__buf_puts(json, ", \"quota\": ");
         tm__quota_json(json, rq->user_id, &qu, NULL);
-        if (out->allowed)
+        if (out->allowed || out->retry_after_s < 0) /* < 0: no wait would help */
             tm__buf_puts(json, ", \"retry_after_s\": null}\n");
         else
             tm__buf_printf(json, ", \"retry_after_s\": %.3f}\n", out->retry_after_s);

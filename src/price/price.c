@@ -704,15 +704,18 @@ typedef struct litellm_map {
     const char *litellm, *ours;
 } litellm_map;
 
-/* Appends o's prices named in map as "ours": "USD per Mtok" pairs, the
- * first after `open` and the rest after ", "; *count gets how many, *ok 0
- * when one of them is malformed. */
-static int put_litellm(tm_buf *line, const tm_jv *o, const litellm_map *map, size_t n,
-                       const char *open, int *count, int *ok)
+/* Appends the prices named in map as "ours": "USD per Mtok" pairs, the
+ * first after `open` and the rest after ", ". Each is the first of the
+ * entries os[0..nos) to give it (os[0] the one kept: see below); *count
+ * gets how many, *ok 0 when one of them is malformed. */
+static int put_litellm(tm_buf *line, const tm_jv *const *os, size_t nos, const litellm_map *map,
+                       size_t n, const char *open, int *count, int *ok)
 {
     int rc = TM_OK;
     for (size_t k = 0; k < n && rc == TM_OK; k++) {
-        int64_t v = litellm_cost(o, map[k].litellm);
+        int64_t v = -1;
+        for (size_t j = 0; j < nos && v == -1; j++)
+            v = litellm_cost(os[j], map[k].litellm);
         char d[48];
         if (v == -2)
             *ok = 0;
@@ -724,18 +727,56 @@ static int put_litellm(tm_buf *line, const tm_jv *o, const litellm_map *map, siz
     return rc;
 }
 
+/* An entry of LiteLLM's file that has token prices: its provider, and its
+ * model as the provider reports it ("openrouter/anthropic/claude-3.5"
+ * under provider openrouter is the model "anthropic/claude-3.5"). */
+typedef struct litellm_ent {
+    const char *name;           /* the key in LiteLLM's file                */
+    const tm_jv *o, *prov;
+    const char *model;
+    int named;                  /* the key names the provider               */
+    int later;                  /* not the model's first entry: written with it */
+    int64_t next;               /* the next entry for the same model, or -1 */
+} litellm_ent;
+
+/* 1: an entry with token prices, in *e; 0: one without (skipped); -1:
+ * LiteLLM's sample_spec (not a model). */
+static int litellm_entry(const char *name, const tm_jv *o, litellm_ent *e)
+{
+    const tm_jv *prov = tm__json_get(o, "litellm_provider");
+    if (strcmp(name, "sample_spec") == 0)
+        return -1;
+    int64_t in = litellm_cost(o, "input_cost_per_token");
+    int64_t outp = litellm_cost(o, "output_cost_per_token");
+    if (o->type != TM_J_OBJECT || !prov || prov->type != TM_J_STRING || (in < 0 && outp < 0) ||
+        in == -2 || outp == -2)
+        return 0;
+    size_t pl = prov->n;
+    *e = (litellm_ent){name, o, prov, name, 0, 0, -1};
+    if (strncmp(name, prov->s, pl) == 0 && name[pl] == '/') {
+        e->model = name + pl + 1;
+        e->named = 1;
+    }
+    return 1;
+}
+
 int tm__price_import_litellm(const char *json, size_t len, tm_buf *out, size_t *n,
-                             size_t *skipped)
+                             size_t *skipped, tm_buf *notes)
 {
     tm_arena a = TM_ARENA_INIT;
     tm_jv *root = NULL;
     char jerr[200];
+    litellm_ent *ents = NULL;
+    tm_strmap first = TM_STRMAP_INIT; /* "provider\x1fmodel" -> 1 + its first entry */
+    tm_buf key = TM_BUF_INIT;
     int rc = tm__json_parse(&a, json, len, &root, jerr, sizeof jerr);
     *n = *skipped = 0;
     if (rc == TM_EINVAL)
         rc = tm__fail(TM_EINVAL, "litellm prices: %s", jerr);
     if (rc == TM_OK && root->type != TM_J_OBJECT)
         rc = tm__fail(TM_EINVAL, "litellm prices: must be an object of models");
+    if (rc == TM_OK && !(ents = calloc(root->n ? root->n : 1, sizeof *ents)))
+        rc = TM_ENOMEM;
     if (rc == TM_OK)
         rc = tm__buf_puts(out, "{\"_comment\": \"converted from LiteLLM's model_prices_and_context_window.json by tokmeter prices import\",\n \"models\": [");
     static const litellm_map map[] = {
@@ -751,35 +792,63 @@ int tm__price_import_litellm(const char *json, size_t len, tm_buf *out, size_t *
         {"cache_read_input_token_cost_above_200k_tokens", "cache_read_usd_per_mtok"},
         {"cache_creation_input_token_cost_above_200k_tokens", "cache_write_usd_per_mtok"},
     };
+    /* Entries naming one model twice ("acme-big" and "acme/acme-big" both
+     * under provider acme) become one: chained from the first. */
     for (size_t i = 0; rc == TM_OK && i < root->n; i++) {
-        const char *name = root->keys[i];
-        const tm_jv *o = root->vals[i];
-        const tm_jv *prov = tm__json_get(o, "litellm_provider");
-        if (strcmp(name, "sample_spec") == 0)
-            continue;
-        int64_t in = litellm_cost(o, "input_cost_per_token");
-        int64_t outp = litellm_cost(o, "output_cost_per_token");
-        if (o->type != TM_J_OBJECT || !prov || prov->type != TM_J_STRING || (in < 0 && outp < 0) ||
-            in == -2 || outp == -2) {
-            ++*skipped;
+        litellm_ent *e = &ents[i];
+        int is = litellm_entry(root->keys[i], root->vals[i], e);
+        if (is <= 0) {
+            *skipped += is == 0;
             continue;
         }
-        /* "openrouter/anthropic/claude-3.5" under provider openrouter is the
-         * model "anthropic/claude-3.5", as OpenRouter reports it. */
-        size_t pl = prov->n;
-        const char *model = name;
-        if (strncmp(name, prov->s, pl) == 0 && name[pl] == '/')
-            model = name + pl + 1;
+        int64_t head = 0;
+        tm__buf_reset(&key);
+        if ((rc = tm__buf_printf(&key, "%.*s\x1f%s", (int)e->prov->n, e->prov->s, e->model)))
+            break;
+        if (!tm__strmap_get(&first, key.data, &head)) {
+            rc = tm__strmap_put(&first, key.data, (int64_t)i + 1);
+            continue;
+        }
+        size_t j = (size_t)head - 1;
+        while (ents[j].next >= 0)
+            j = (size_t)ents[j].next;
+        ents[j].next = (int64_t)i;
+        e->later = 1;
+    }
+    for (size_t i = 0; rc == TM_OK && i < root->n; i++) {
+        if (!ents[i].o || ents[i].later)
+            continue;
+        /* The entry kept: the first whose key names the provider, else the
+         * first; a price it lacks comes from the others, in file order. */
+        const tm_jv *os[16];
+        size_t nos = 0, keep = i;
+        for (int64_t j = (int64_t)i; j >= 0; j = ents[j].next)
+            if (ents[j].named && !ents[keep].named)
+                keep = (size_t)j;
+        os[nos++] = ents[keep].o;
+        for (int64_t j = (int64_t)i; j >= 0 && nos < sizeof os / sizeof os[0]; j = ents[j].next)
+            if ((size_t)j != keep)
+                os[nos++] = ents[j].o;
+        const litellm_ent *e = &ents[keep];
+        if (nos > 1 && notes) {
+            rc = tm__buf_printf(notes, "%.*s/%s is named %zu times (", (int)e->prov->n, e->prov->s,
+                                e->model, nos);
+            for (int64_t j = (int64_t)i; rc == TM_OK && j >= 0; j = ents[j].next)
+                rc = tm__buf_printf(notes, "%s\"%s\"", (size_t)j == i ? "" : ", ", ents[j].name);
+            if (rc == TM_OK)
+                rc = tm__buf_printf(notes, "): kept \"%s\"%s, a price it lacks taken from the others\n",
+                                    e->name, e->named ? " (its key names the provider)" : " (the first)");
+        }
         tm_buf line = TM_BUF_INIT;
-        rc = tm__buf_puts(&line, *n ? ",\n  {\"provider\": " : "\n  {\"provider\": ");
-        if (rc == TM_OK) rc = tm__json_str(&line, prov->s, prov->n);
+        if (rc == TM_OK) rc = tm__buf_puts(&line, *n ? ",\n  {\"provider\": " : "\n  {\"provider\": ");
+        if (rc == TM_OK) rc = tm__json_str(&line, e->prov->s, e->prov->n);
         if (rc == TM_OK) rc = tm__buf_puts(&line, ", \"model\": ");
-        if (rc == TM_OK) rc = tm__json_str(&line, model, strlen(model));
+        if (rc == TM_OK) rc = tm__json_str(&line, e->model, strlen(e->model));
         int ok = 1, base = 0, tier = 0;
         if (rc == TM_OK)
-            rc = put_litellm(&line, o, map, sizeof map / sizeof map[0], ", ", &base, &ok);
+            rc = put_litellm(&line, os, nos, map, sizeof map / sizeof map[0], ", ", &base, &ok);
         if (rc == TM_OK)
-            rc = put_litellm(&line, o, map200k, sizeof map200k / sizeof map200k[0],
+            rc = put_litellm(&line, os, nos, map200k, sizeof map200k / sizeof map200k[0],
                              ", \"tiers\": [{\"above_input_tokens\": 200000, ", &tier, &ok);
         if (rc == TM_OK)
             rc = tm__buf_puts(&line, tier ? "}], \"source\": \"litellm\"}" : ", \"source\": \"litellm\"}");
@@ -793,6 +862,9 @@ int tm__price_import_litellm(const char *json, size_t len, tm_buf *out, size_t *
     }
     if (rc == TM_OK)
         rc = tm__buf_puts(out, "\n ],\n \"metrics\": []}\n");
+    free(ents);
+    tm__strmap_clear(&first);
+    tm__buf_free(&key);
     tm__arena_free(&a);
     return rc;
 }

@@ -95,9 +95,13 @@ const tm_price_entry *tm__price_match(const tm_catalog *c, const char *provider,
 
 /* Converts LiteLLM's model_prices_and_context_window.json into a tokmeter
  * price file, appended to out. *n gets the number of models converted,
- * *skipped those without token prices. */
+ * *skipped those without token prices. Entries naming one model twice
+ * ("acme-big" and "acme/acme-big", both under provider acme) become one:
+ * the entry whose key names the provider is kept (else the first), and
+ * each price it lacks (cache, long-context tier) is taken from the others;
+ * notes (may be NULL) gets a line for each such model. */
 int tm__price_import_litellm(const char *json, size_t len, tm_buf *out, size_t *n,
-                             size_t *skipped);
+                             size_t *skipped, tm_buf *notes);
 
 /* Appends a pUSD-per-token price as USD per million tokens ("0.0375"). */
 void tm__price_per_mtok(int64_t pusd_per_token, char *buf);

@@ -481,7 +481,7 @@ int tm__query_run(tm_store *s, tm_rollups *r, const tm_query_spec *q, int64_t no
     for (size_t i = 0; i < x.rows.n; i++) {
         tm_cell *c = &x.rows.cells[i];
         tm_qrow *row = &res->rows[res->nrows++];
-        int64_t minutes = ((int64_t)c->key.proj << 31) | (int64_t)c->key.hour;
+        int64_t minutes = (int64_t)c->key.proj * ((int64_t)1 << 31) + c->key.hour; /* proj < 0 before 1970 */
         row->period = minutes * 60000000;
         for (int d = 0; d < TM_NDIM; d++)
             if (x.grouped & (1u << d))

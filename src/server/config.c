@@ -143,8 +143,8 @@ int tm_server_config_load(tm_server_config *c, const char *path)
         else if (strcmp(k, "log") == 0)
             rc = logsec(c, path, v);
         else if (strcmp(k, "tiers") && strcmp(k, "rate_limits") && strcmp(k, "default_tier") &&
+                 strcmp(k, "alerts") && strcmp(k, "upstreams") && strcmp(k, "proxy") &&
                  strcmp(k, "redis") &&
-                 strcmp(k, "alerts") &&
                  strcmp(k, "sources") && strcmp(k, "_comment"))
             rc = tm__fail(TM_EINVAL, "%s: %s: unknown key (see docs/config.md)", path, k);
     }

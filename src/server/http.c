@@ -25,6 +25,7 @@
 #include "../core/json.h"
 #include "../core/tmtime.h"
 #include "../policy/alert.h"
+#include "proxy.h"
 #include "server_int.h"
 
 static const unsigned statuses[NSTATUS] = {200, 400, 401, 403, 404, 405, 408,
@@ -182,7 +183,7 @@ static int authorize(req *r, enum MHD_Result *ret)
 static int route_matches(const route *rt, const char *url)
 {
     size_t n = strlen(rt->path), sl = strlen(rt->suffix), ul = strlen(url);
-    if (rt->path[n - 1] != '/')
+    if (rt->path[n - 1] != '/' || n == 1) /* "/" is the page itself, not a prefix */
         return strcmp(url, rt->path) == 0;
     return ul > n + sl && strncmp(url, rt->path, n) == 0 && strcmp(url + ul - sl, rt->suffix) == 0 &&
            !memchr(url + n, '/', ul - n - sl);
@@ -209,7 +210,7 @@ static const route *find_route(const char *method, const char *url, int *ix, int
     *wrong_method = 0;
     for (size_t i = 0; i < tm__nroutes; i++) {
         const route *rt = &tm__routes[i];
-        int exact = rt->path[strlen(rt->path) - 1] != '/';
+        int exact = rt->path[strlen(rt->path) - 1] != '/' || !rt->path[1];
         if (!route_matches(rt, url))
             continue;
         if (strcmp(method, rt->method) == 0 ||
@@ -243,6 +244,13 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         r->method = method;
         r->start_us = tm__now_us();
         r->body.max = __atomic_load_n(&s->cfg.max_body, __ATOMIC_RELAXED);
+        if (tm__proxy_owns(url)) { /* the gateway: proxy.c answers it all */
+            r->proxied = 1;
+            for (size_t i = 0; i < tm__nroutes; i++)
+                if (strcmp(tm__routes[i].name, "proxy") == 0)
+                    r->route_ix = (int)i;
+            return tm__proxy_request(r, upload, upload_size);
+        }
         int wrong = 0;
         r->rt = find_route(method, url, &r->route_ix, &wrong);
         if (!r->rt) {
@@ -274,6 +282,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         }
         return MHD_YES;
     }
+    if (r->proxied)
+        return tm__proxy_request(r, upload, upload_size);
     if (r->status) { /* already answered (an early error): drop the rest */
         *upload_size = 0;
         return MHD_YES;
@@ -330,6 +340,8 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
     const char *kv[] = {"method", r->method, "path", r->url, "status", st, "ms", ms,
                         "ip", ip, "events", ev, "key", r->has_key ? r->key.id : "-", NULL};
     tm__log(s, r->status >= 500 ? 3 : 1, "request", kv);
+    if (r->px)
+        tm__proxy_completed(r);
     tm__buf_free(&r->body);
     free(r);
     *con_cls = NULL;
@@ -568,7 +580,8 @@ int tm_server_run(tm *t, tm_server_config *cfg, const char *config_path)
     pthread_t eval_thread;
     int evaluating = 0;
     if ((rc = parse_listen(cfg->listen, &ss, &loopback)) || (rc = tm__keys_active(t, &nkeys)) ||
-        (rc = tm__alerts_load(&s->alerts, config_path)))
+        (rc = tm__alerts_load(&s->alerts, config_path)) ||
+        (rc = tm__proxy_start(&s->proxy, s, config_path)))
         goto out;
     if (!loopback && nkeys == 0) {
         rc = tm__fail(TM_EINVAL, "listen: %s is not a loopback address, and no API key exists: "
@@ -589,7 +602,7 @@ int tm_server_run(tm *t, tm_server_config *cfg, const char *config_path)
     uint16_t bind_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
                                                         : ((struct sockaddr_in *)&ss)->sin_port);
     struct MHD_Daemon *d = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME |
             (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
         bind_port, NULL, NULL, handler, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_THREAD_POOL_SIZE, cfg->threads, MHD_OPTION_NOTIFY_COMPLETED, completed, s,
@@ -622,6 +635,7 @@ int tm_server_run(tm *t, tm_server_config *cfg, const char *config_path)
     snprintf(sn, sizeof sn, "%d", sig);
     const char *kv[] = {"signal", sn, NULL};
     tm__log(s, 1, "stopping: finishing requests in flight", kv);
+    tm__proxy_stop(s->proxy, 10); /* proxied calls in flight end first (suspended ones too) */
     MHD_stop_daemon(d); /* waits for in-flight requests */
     tm__set_event_hook(t, NULL, NULL);
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
@@ -635,6 +649,7 @@ out:
         pthread_join(eval_thread, NULL);
     }
     tm__alerts_free(s->alerts);
+    tm__proxy_free(s->proxy);
     while (s->noutbox)
         free(s->outbox[--s->noutbox]);
     pthread_mutex_destroy(&s->amu);

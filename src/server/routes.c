@@ -14,6 +14,7 @@
 #include "../core/json.h"
 #include "../core/tmtime.h"
 #include "../store/store.h"
+#include "proxy.h"
 #include "server_int.h"
 
 /* ---- ingest ---- */
@@ -540,6 +541,24 @@ static enum MHD_Result get_alerts(req *r)
     return ret;
 }
 
+/* GET /v1/me: the key the caller sent (its scope and bound user), so the
+ * dashboard shows only what the key may read; null when no key was needed. */
+static enum MHD_Result get_me(req *r)
+{
+    tm_buf b = TM_BUF_INIT;
+    if (!r->has_key) {
+        tm__buf_puts(&b, "{\"key\": null}\n");
+    } else {
+        tm__buf_printf(&b, "{\"key\": {\"id\": \"%s\", \"scope\": \"%s\", \"user_id\": ", r->key.id,
+                       r->key.scope);
+        json_opt_str(&b, r->key.user[0] ? r->key.user : NULL);
+        tm__buf_puts(&b, "}}\n");
+    }
+    enum MHD_Result ret = tm__reply(r, 200, &b);
+    tm__buf_free(&b);
+    return ret;
+}
+
 /* ---- health and metrics ---- */
 
 static enum MHD_Result healthz(req *r)
@@ -607,17 +626,39 @@ const route tm__routes[] = {
     {"GET", "/api/usage/performance/latency", "", "/api/usage/performance/latency", SC_READ, seed_latency},
     {"GET", "/api/usage/", "", "/api/usage/{userId}", SC_READ, seed_user},
     {"GET", "/v1/alerts", "", "/v1/alerts", SC_READ, get_alerts},
+    {"GET", "/v1/me", "", "/v1/me", SC_READ, get_me},
     {"GET", "/v1/export", "", "/v1/export", SC_READ, tm__get_export}, /* admin only: it checks */
     {"GET", "/healthz", "", "/healthz", SC_OPEN, healthz},
     {"GET", "/readyz", "", "/readyz", SC_OPEN, readyz},
     {"GET", "/metrics", "", "/metrics", SC_METRICS, metrics},
     {"GET", "/openapi.yaml", "", "/openapi.yaml", SC_OPEN, openapi},
+    /* The gateway's paths are dispatched to proxy.c before this table is
+     * searched; the entry names its metrics (method "*" matches nothing). */
+    {"*", "/proxy/", "/*", "proxy", SC_OPEN, NULL},
+    {"GET", "/", "", "/", SC_OPEN, tm__get_web},
+    {"GET", "/assets/", "", "/assets/{file}", SC_OPEN, tm__get_web},
 };
 const size_t tm__nroutes = sizeof tm__routes / sizeof tm__routes[0];
 
 /* ---- Prometheus text ---- */
 
 extern const double tm__dur_bounds[NBUCKETS];
+
+/* A Prometheus label value, quoted: the text format escapes only \\, "
+ * and newline (JSON's \uXXXX is not in it); other bytes go as they are. */
+static void prom_label(tm_buf *b, const char *v)
+{
+    tm__buf_putc(b, '"');
+    for (; *v; v++) {
+        if (*v == '\\' || *v == '"')
+            tm__buf_putc(b, '\\');
+        if (*v == '\n')
+            tm__buf_puts(b, "\\n");
+        else
+            tm__buf_putc(b, *v);
+    }
+    tm__buf_putc(b, '"');
+}
 
 void tm__metrics_render(srv *s, tm_buf *b)
 {
@@ -683,6 +724,7 @@ void tm__metrics_render(srv *s, tm_buf *b)
                       "# HELP tokmeter_store_bytes Size of the store file and its log.\n"
                       "# TYPE tokmeter_store_bytes gauge\ntokmeter_store_bytes %llu\n",
                    (long long)stored, (unsigned long long)bytes);
+    tm__proxy_metrics(s->proxy, b);
     /* Spend by provider, all time (day rollups): bounded to 50 providers. */
     tm_query_spec q;
     tm_qresult *res = NULL;
@@ -697,7 +739,7 @@ void tm__metrics_render(srv *s, tm_buf *b)
             char t[64];
             tm__metric_text(&res->rows[i].s, &res->rows[i].sk, TM_M_COST, t, sizeof t);
             tm__buf_puts(b, "tokmeter_cost_usd_total{provider=");
-            tm__json_str(b, res->rows[i].dim[TM_D_PROVIDER], strlen(res->rows[i].dim[TM_D_PROVIDER]));
+            prom_label(b, res->rows[i].dim[TM_D_PROVIDER]);
             tm__buf_printf(b, "} %s\n", t);
         }
     }

@@ -12,6 +12,7 @@
 #include "../core/buf.h"
 #include "../lib/lib.h"
 #include "server.h"
+#include "web.h"
 
 enum { SC_OPEN, SC_INGEST, SC_READ, SC_METRICS }; /* what a route needs */
 
@@ -45,6 +46,7 @@ struct srv {
     int adirty;             /* events arrived: evaluate soon (at most 1/s)     */
     char *outbox[64];       /* notifications for the evaluator to deliver      */
     int noutbox;
+    struct tm_proxy *proxy; /* the gateway (proxy.c)                           */
 };
 
 struct req {
@@ -60,6 +62,8 @@ struct req {
     int has_key;
     unsigned status;
     size_t nevents;
+    struct px_call *px;     /* a proxied call (proxy.c), or NULL              */
+    int proxied;
     char allow[32];         /* a 405's Allow header: the route's methods       */
 };
 
@@ -87,5 +91,7 @@ void tm__metrics_render(srv *s, tm_buf *b);
 
 /* GET /v1/export (route_export.c). */
 enum MHD_Result tm__get_export(req *r);
+/* GET / and GET /assets/NAME: the dashboard's files (route_web.c). */
+enum MHD_Result tm__get_web(req *r);
 
 #endif

@@ -141,7 +141,7 @@ int tm_store_copy(const char *from, const char *to, tm_copy_result *out)
         rc = tm__fail(TM_EINVAL, "copy: give two different stores");
         goto out;
     }
-    if ((rc = tm__store_open(from, &src)) || (rc = tm__store_open(to, &dst)) ||
+    if ((rc = tm__store_open(from, 0, &src)) || (rc = tm__store_open(to, 0, &dst)) ||
         (rc = check_empty(dst, to)))
         goto out;
     c->dst = dst;

@@ -367,8 +367,9 @@ static void pg_close(tm_store *base)
     free(s);
 }
 
-static int pg_open(const char *url, tm_store **out)
+static int pg_open(const char *url, unsigned mode, tm_store **out)
 {
+    (void)mode; /* file permissions: the server's */
     char conninfo[4096], schema[64];
     int rc;
     pg_store *s = calloc(1, sizeof *s);

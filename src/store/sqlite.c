@@ -32,11 +32,14 @@
  * the WAL hook wakes a thread that runs PASSIVE checkpoints beside the
  * writer, which never block it.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../core/err.h"
 #include "../core/event.h"
@@ -124,9 +127,12 @@ struct sqlite_store {
     pthread_cond_t ck_cv;
     int ck_wanted, ck_stop, ck_running;
     int wal_full;               /* set by the WAL hook: restart after commit */
+    int ck_pages, restart_pages; /* CHECKPOINT_PAGES, WAL_RESTART_PAGES       */
     char path[4096];
 };
 
+/* A failure of db, named by what was being done; a full disk or an I/O
+ * error also names the file and the system's errno. */
 static int sqerr(sqlite3 *db, const char *what)
 {
     int code = sqlite3_errcode(db);
@@ -134,7 +140,28 @@ static int sqerr(sqlite3 *db, const char *what)
               : code == SQLITE_NOMEM                       ? TM_ENOMEM
               : code == SQLITE_CORRUPT || code == SQLITE_NOTADB ? TM_ECORRUPT
                                                            : TM_EIO;
+    const char *file = sqlite3_db_filename(db, "main");
+    if (!file || !*file)
+        file = "the store";
+    if (code == SQLITE_FULL) /* SQLite keeps no errno for it: it is ENOSPC */
+        return tm__fail(err, "store: %s: disk full (%s) writing %s", what, strerror(ENOSPC), file);
+    if (code == SQLITE_IOERR) {
+        int sys = sqlite3_system_errno(db);
+        return tm__fail(err, "store: %s: %s (%s) in %s", what, sqlite3_errmsg(db),
+                        sys ? strerror(sys) : "no errno", file);
+    }
     return tm__fail(err, "store: %s: %s", what, sqlite3_errmsg(db));
+}
+
+/* Undoes the open write transaction, if any (a full disk or an I/O error
+ * may have ended it already). Its own failure is not reported: the error
+ * that caused it is the one the caller returns. */
+static void rollback_quiet(sqlite3 *db, sqlite3_stmt *rollback)
+{
+    if (!sqlite3_get_autocommit(db)) {
+        sqlite3_step(rollback);
+        sqlite3_reset(rollback);
+    }
 }
 
 static int exec(sqlite3 *db, const char *sql)
@@ -142,7 +169,9 @@ static int exec(sqlite3 *db, const char *sql)
     char *msg = NULL;
     if (sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK)
         return TM_OK;
-    int rc = sqerr(db, msg ? msg : sql);
+    char what[64]; /* the statement that failed, up to its first ';' */
+    snprintf(what, sizeof what, "%.*s", (int)strcspn(sql, ";"), sql);
+    int rc = sqerr(db, what);
     sqlite3_free(msg);
     return rc;
 }
@@ -203,8 +232,8 @@ out:
     sqlite3_finalize(st);
     if (rc == TM_OK)
         rc = exec(db, "COMMIT");
-    else
-        exec(db, "ROLLBACK");
+    if (rc && !sqlite3_get_autocommit(db))
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     return rc;
 }
 
@@ -257,14 +286,23 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 {
     sqlite_store *s = arg;
     (void)db, (void)name;
-    if (pages >= CHECKPOINT_PAGES) {
+    if (pages >= s->ck_pages) {
         pthread_mutex_lock(&s->ck_mu);
         s->ck_wanted = 1;
         pthread_cond_signal(&s->ck_cv);
         pthread_mutex_unlock(&s->ck_mu);
     }
-    s->wal_full = pages >= WAL_RESTART_PAGES;
+    s->wal_full = pages >= s->restart_pages;
     return SQLITE_OK;
+}
+
+void tm__store_wal_limits(tm_store *base, int checkpoint_pages, int restart_pages)
+{
+    if (base->ops != &tm__sqlite_ops)
+        return;
+    sqlite_store *s = (sqlite_store *)base;
+    s->ck_pages = checkpoint_pages;
+    s->restart_pages = restart_pages;
 }
 
 static void sq_close(tm_store *base)
@@ -298,7 +336,24 @@ static void sq_close(tm_store *base)
     free(s);
 }
 
-static int sq_open(const char *path, tm_store **out)
+/* A new store is created here, empty (a valid SQLite file), so that it has
+ * mode from the start: SQLite would create it 0644, and its -wal and -shm
+ * files copy the store's mode. An existing store keeps its own. */
+static int create_store(const char *path, unsigned mode)
+{
+    unsigned dmode = mode | (mode & 0444) >> 2; /* search where readable */
+    int rc = tm__mkdir_parents(path, dmode);
+    if (rc)
+        return rc;
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, (mode_t)mode);
+    if (fd >= 0)
+        close(fd);
+    else if (errno != EEXIST)
+        return tm__fail(TM_EIO, "store: cannot create %s: %s", path, strerror(errno));
+    return TM_OK;
+}
+
+static int sq_open(const char *path, unsigned mode, tm_store **out)
 {
     int rc;
     sqlite_store *s = calloc(1, sizeof *s);
@@ -310,7 +365,9 @@ static int sq_open(const char *path, tm_store **out)
     pthread_mutex_init(&s->ck_mu, NULL);
     pthread_cond_init(&s->ck_cv, NULL);
     snprintf(s->path, sizeof s->path, "%s", path);
-    if ((rc = tm__mkdir_parents(path, 0755)) || (rc = open_conn(path, 0, &s->w)) || (rc = migrate(s->w)) ||
+    s->ck_pages = CHECKPOINT_PAGES;
+    s->restart_pages = WAL_RESTART_PAGES;
+    if ((rc = create_store(path, mode ? mode : 0600)) || (rc = open_conn(path, 0, &s->w)) || (rc = migrate(s->w)) ||
         (rc = open_conn(path, 1, &s->r)))
         goto out;
     if ((rc = open_conn(path, 0, &s->ck)) || (rc = exec(s->w, "PRAGMA wal_autocheckpoint=0")))
@@ -677,7 +734,7 @@ static int sq_append(tm_store *base, tm_event *const *evs, size_t n, unsigned ch
         rc = step_done(s->w, s->commit, "commit");
     if (rc != TM_OK) {
         int keep = rc;
-        step_done(s->w, s->rollback, "rollback");
+        rollback_quiet(s->w, s->rollback);
         tm__strmap_clear(&s->dict); /* it may hold ids the rollback undid */
         rc = keep;
     } else if (s->wal_full) { /* bound the WAL: wait for readers, then restart it */
@@ -833,7 +890,7 @@ out:
         rc = step_done(s->w, s->commit, "commit");
     if (rc) {
         int keep = rc;
-        step_done(s->w, s->rollback, "rollback");
+        rollback_quiet(s->w, s->rollback);
         rc = keep;
     }
     return rc;
@@ -1117,7 +1174,7 @@ static int sq_alert_set(tm_store *base, const tm_alert_change *chs, size_t n, in
         rc = step_done(s->w, s->commit, "commit");
     if (rc) {
         int keep = rc;
-        step_done(s->w, s->rollback, "rollback");
+        rollback_quiet(s->w, s->rollback);
         for (size_t i = 0; i < n; i++)
             ((tm_alert_change *)&chs[i])->changed = 0;
         return keep;
@@ -1217,8 +1274,8 @@ static int sq_file_put(tm_store *base, const tm_file_rec *recs, size_t n, int64_
     sqlite3_finalize(st);
     if (rc == TM_OK)
         rc = step_done(s->w, s->commit, "commit");
-    else
-        step_done(s->w, s->rollback, "rollback");
+    if (rc)
+        rollback_quiet(s->w, s->rollback);
     return rc;
 }
 
@@ -1432,12 +1489,12 @@ int tm__store_is_postgres(const char *path)
     return strncmp(path, "postgres://", 11) == 0 || strncmp(path, "postgresql://", 13) == 0;
 }
 
-int tm__store_open(const char *path, tm_store **out)
+int tm__store_open(const char *path, unsigned mode, tm_store **out)
 {
     if (tm__store_is_postgres(path))
-        return tm__postgres_ops.open(path, out);
+        return tm__postgres_ops.open(path, mode, out);
     if (strncmp(path, "sqlite:", 7) == 0)
         path += 7;
     pthread_once(&sqlite_once, sqlite_setup);
-    return tm__sqlite_ops.open(path, out);
+    return tm__sqlite_ops.open(path, mode, out);
 }

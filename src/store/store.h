@@ -57,9 +57,12 @@ typedef struct tm_file_rec {
 struct tm_store_ops {
     const char *name;
 
-    /* Opens or creates the store at path, migrating its schema forward.
-     * Errors: TM_EIO, TM_EVERSION (a newer schema), TM_ENOMEM. */
-    int (*open)(const char *path, tm_store **out);
+    /* Opens or creates the store at path, migrating its schema forward. A
+     * new store file gets the permission bits mode (0: 0600), its -wal and
+     * -shm files the same; new parent directories get mode plus search
+     * where it reads (0700). Errors: TM_EIO, TM_EVERSION (a newer schema),
+     * TM_ENOMEM. */
+    int (*open)(const char *path, unsigned mode, tm_store **out);
 
     void (*close)(tm_store *s);
 
@@ -177,10 +180,16 @@ extern const struct tm_meta_ops tm__postgres_meta;
 /* 1 when path names a PostgreSQL store (postgres:// or postgresql://). */
 int tm__store_is_postgres(const char *path);
 
+/* The WAL sizes (in pages) past which a commit wakes the checkpointer and
+ * past which the writer restarts the WAL itself: 2048 and 65536 unless
+ * set (tests set small ones). Call before the first write. SQLite only (a
+ * no-op on another backend). */
+void tm__store_wal_limits(tm_store *s, int checkpoint_pages, int restart_pages);
+
 /* Opens the store named by path with the backend it names: a
  * postgres:// or postgresql:// URL, else a SQLite file ("sqlite:" before
- * the path is optional). */
-int tm__store_open(const char *path, tm_store **out);
+ * the path is optional; mode as for ops->open). */
+int tm__store_open(const char *path, unsigned mode, tm_store **out);
 
 static inline void tm__store_close(tm_store *s)
 {

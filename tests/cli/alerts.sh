@@ -2,7 +2,8 @@
 # tests/cli/alerts.sh — alert rules end to end with a real webhook receiver
 # on loopback: the seeds' four examples fire exactly once when crossed and
 # resolve when they clear; signatures verify; a receiver that is down gets
-# retries with backoff while the daemon keeps serving.
+# retries with backoff while the daemon keeps serving; secrets from the
+# environment, webhooks without a secret, and a receiver answering 500.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/cli/lib.sh
@@ -27,7 +28,16 @@ cat > "$W/cfg.json" <<JSON
 JSON
 A="$TM --db $W/a.db --config $W/cfg.json"
 T=2026-06-10T12:00:00Z
-transitions() { $A alerts check --at "$1" 2>/dev/null | python3 -c 'import json,sys; print(" ".join(sorted(j["rule"]+":"+j["key"]+":"+j["state"] for j in map(json.loads, sys.stdin))))'; }
+# The transitions one `alerts check` reports, sorted; a failed check (an
+# exit status but 0, or stderr other than its one summary line) is its
+# status and stderr instead, so it can never pass for "no transitions".
+transitions() {
+    $A alerts check --at "$1" > "$W/tr.out" 2> "$W/tr.err"; trc=$?
+    if [ "$trc" -ne 0 ] || [ "$(cat "$W/tr.err")" != "5 rules evaluated, $(wc -l < "$W/tr.out") transitions" ]; then
+        echo "alerts check exited $trc: $(cat "$W/tr.err")"; return
+    fi
+    python3 -c 'import json,sys; print(" ".join(sorted(j["rule"]+":"+j["key"]+":"+j["state"] for j in map(json.loads, sys.stdin))))' < "$W/tr.out" 2>&1
+}
 
 check "nothing to say" eq "$(transitions $T)" ""
 # Daily cost: $30 then $25 today.
@@ -68,8 +78,8 @@ t0=$(date +%s.%N)
 $TM --db "$W/a.db" --config "$W/dead.json" alerts check --at 2026-06-20T12:00:00Z >/dev/null 2>"$W/err"; rc=$?
 t1=$(date +%s.%N)
 check "undelivered: exit 1" eq "$rc" 1
-grep -q "not delivered after 3 tries" "$W/err"; check "undelivered: says why" eq "$?" 0
-check "undelivered: backed off" python3 -c "import sys; sys.exit(0 if $t1 - $t0 >= 0.6 else 1)"
+check "undelivered: says why" greps "$W/err" "not delivered after 3 tries"
+check "undelivered: backed off" num "$(awk "BEGIN { print $t1 - $t0 }")" ">=" 0.6
 
 # The daemon evaluates on its own and keeps serving while a receiver is down.
 P=$((HP + 2))
@@ -77,10 +87,10 @@ printf '%s\n' '{"timestamp":"'"$(date -u +%Y-%m-%dT%H:%M:%SZ)"'","provider":"y",
 $TM --db "$W/d.db" --config "$W/dead.json" serve --listen "127.0.0.1:$P" 2>"$W/d.log" & echo $! > "$W/d.pid"
 sleep 2.5
 t=$(curl -s -o /dev/null -w '%{time_total}' "http://127.0.0.1:$P/v1/usage")
-check "serving while webhooks fail" python3 -c "import sys; sys.exit(0 if float('$t') < 0.5 else 1)"
+check "serving while webhooks fail" num "$t" "<" 0.5
 out=$(curl -s "http://127.0.0.1:$P/v1/alerts?firing=1" | grep -o '"rule": "daily-cost", "key": "\*", "scope": "global", "state": "firing"')
 check "the daemon fired and stored it" eq "$out" '"rule": "daily-cost", "key": "*", "scope": "global", "state": "firing"'
-grep -q 'msg="alert transition".*delivered=no' "$W/d.log"; check "the daemon logged the failed delivery" eq "$?" 0
+check "the daemon logged the failed delivery" greps "$W/d.log" 'msg="alert transition".*delivered=no'
 kill -TERM "$(cat "$W/d.pid")"; wait "$(cat "$W/d.pid")"; rc=$?; rm -f "$W/d.pid"
 check "daemon exits 0" eq "$rc" 0
 
@@ -109,7 +119,40 @@ out=$(curl -s "$U/v1/alerts?firing=1" | grep -c '"rule": "soft-limit", "key": "v
 check "soft limit raises one alert" eq "$out" 1
 out=$(grep -c '^ok ' "$W/hooks")
 check "both reached the webhook, signed" eq "$out" 2
-kill -TERM "$(cat "$W/live.pid")"; wait "$(cat "$W/live.pid")"; rm -f "$W/live.pid"
+kill -TERM "$(cat "$W/live.pid")"; wait "$(cat "$W/live.pid")"; rc=$?; rm -f "$W/live.pid"
+check "live daemon exits 0 (it ran throughout)" eq "$rc" 0
+
+# Webhook secrets from the environment, webhooks without a secret, and a
+# receiver that answers 500: one rule, crossed by one event, per case.
+hookcfg() { # hookcfg PORT WEBHOOK-EXTRA: a config whose one webhook is PORT
+    printf '{"alerts": {"interval_s": 60, "max_tries": 3, "backoff_s": 0.1, "webhooks": [{"url": "http://127.0.0.1:%s/hook"%s}], "rules": [{"name": "big", "metric": "cost_usd", "window": "day", "op": ">", "threshold": "1"}]}}\n' "$1" "$2" > "$W/hk.json"
+}
+fire() { # fire DB: an event over the rule, then one alerts check; "EXIT|STDERR"
+    printf '%s\n' '{"timestamp":"2026-08-01T09:00:00Z","provider":"x","cost_usd":"2"}' | $TM --db "$1" ingest >/dev/null
+    $TM --db "$1" --config "$W/hk.json" alerts check --at 2026-08-01T12:00:00Z >/dev/null 2>"$W/hk.err"
+    echo "$?|$(cat "$W/hk.err")"
+}
+: > "$W/hooks"
+hookcfg "$HP" ', "secret_env": "TM_TEST_HOOK_SECRET"'
+out=$(TM_TEST_HOOK_SECRET=s3cret fire "$W/h1.db")
+check "secret_env: delivered" eq "$out" "0|1 rules evaluated, 1 transitions"
+check "secret_env: signed with the secret from the environment" eq "$(cut -d' ' -f1 "$W/hooks")" "ok"
+out=$(fire "$W/h2.db")
+check "secret_env unset: refused, naming it" eq "$out" "1|tokmeter alerts: $W/hk.json: alerts.webhooks[0].secret_env: TM_TEST_HOOK_SECRET is not set"
+: > "$W/hooks"
+hookcfg "$HP" ""
+out=$(fire "$W/h3.db")
+check "no secret: delivered" eq "$out" "0|1 rules evaluated, 1 transitions"
+check "no secret: no signature header" eq "$(cut -d' ' -f1 "$W/hooks")" "nosig"
+python3 tests/cli/hook.py "$((HP + 4))" s3cret "$W/hooks500" 500 & echo $! > "$W/hook500.pid"
+i=0; until curl -s -o /dev/null "http://127.0.0.1:$((HP + 4))/" 2>/dev/null || [ $i -ge 100 ]; do sleep 0.05; i=$((i + 1)); done
+hookcfg "$((HP + 4))" ', "secret": "s3cret"'
+out=$(fire "$W/h4.db")
+check "a receiver answering 500: exit 1, says so" has "$out" "not delivered after 3 tries"
+check "a receiver answering 500: names the status" has "$out" "HTTP 500"
+check "a receiver answering 500: tried 3 times, signed" eq "$(cut -d' ' -f1 "$W/hooks500" | tr '\n' ' ')" "ok ok ok "
+out=$($TM --db "$W/h4.db" alerts list --firing | wc -l)
+check "a receiver answering 500: the alert is still recorded" eq "$out" 1
 
 # --- thresholds compare exactly: a pico-dollar over $12,345,678 is over -------
 # (20 significant digits: a long double reads both as 12345678 and never fires)

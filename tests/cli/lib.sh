@@ -4,6 +4,9 @@
 #   check NAME CMD...   counts CMD's success as a pass, else prints FAIL: NAME
 #   eq GOT WANT         equal strings (prints both when not)
 #   has TEXT PART       TEXT contains PART
+#   num GOT OP WANT     GOT is a number (decimals too) and GOT OP WANT; OP is
+#                       < <= > >= (quote it)
+#   greps FILE RE       FILE has a line matching the grep RE (prints its tail when not)
 #   jget EXPR           evaluates the Python EXPR over the JSON on stdin (as d)
 #   finish              prints "N passed, N failed"; fails if any failed
 #
@@ -14,7 +17,12 @@ pass=0 fail=0
 ok() { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
 check() { name=$1; shift; if "$@"; then ok; else bad "$name"; fi; }
-eq() { [ "$1" = "$2" ] || { echo "  got:  $1" >&2; echo "  want: $2" >&2; return 1; }; }
-has() { case "$1" in *"$2"*) return 0;; esac; echo "  in: $1" >&2; echo "  no: $2" >&2; return 1; }
+eq() { [ "$1" = "$2" ] || { printf '  got:  %s\n  want: %s\n' "$1" "$2" >&2; return 1; }; }
+has() { case "$1" in *"$2"*) return 0;; esac; printf '  in: %s\n  no: %s\n' "$1" "$2" >&2; return 1; }
+num() { awk -v a="$1" -v op="$2" -v b="$3" 'BEGIN { if (a !~ /^-?[0-9]+(\.[0-9]*)?([eE][-+]?[0-9]+)?$/) exit 1
+        a += 0; b += 0; exit !(op == "<" ? a < b : op == "<=" ? a <= b : op == ">" ? a > b : op == ">=" ? a >= b : 0) }' ||
+        { printf '  got:  %s\n  want: %s %s\n' "$1" "$2" "$3" >&2; return 1; }; }
+greps() { grep -q -- "$2" "$1" 2>/dev/null ||
+        { printf '  no line matching: %s\n  in %s, ending:\n' "$2" "$1" >&2; tail -5 "$1" 2>&1 | sed 's/^/    /' >&2; return 1; }; }
 jget() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
 finish() { echo "$pass passed, $fail failed"; [ "$fail" -eq 0 ]; }

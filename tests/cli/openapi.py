@@ -37,7 +37,8 @@ for what, pairs in (("registered but not in openapi.yaml", registered - document
 
 base = f"http://127.0.0.1:{port}"
 for method, p in sorted(documented):
-    url = base + re.sub(r"\{[^}]+\}", "u1", p)
+    # A path parameter is a user id, but for the dashboard's files a file.
+    url = base + re.sub(r"\{([^}]+)\}", lambda m: "app.js" if m.group(1) == "file" else "u1", p)
     body = b"{}" if method in ("post", "put") else None
     req = urllib.request.Request(url, data=body, method=method.upper())
     try:

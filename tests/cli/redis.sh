@@ -46,7 +46,7 @@ stop a; stop b
 start a shared; start b shared
 check "with redis: one limit for both daemons (6 of 12)" eq "$(allowed 12 a b)" 6
 out=$(redis-cli -p "$RP" --scan --pattern 'tokmeter:gcra:*')
-check "the state is in redis" eq "$out" "tokmeter:gcra:0||"
+check "the state is in redis" eq "$out" "tokmeter:gcra:0|r|0.1|6|||"
 out=$(curl -s "http://127.0.0.1:$(cat "$W/a.port")/v1/check" -d '{"user_id":"u1"}')
 check "a denial names the rule" has "$out" "rate limit: global 6 requests per minute"
 check "a denial says how long to wait" has "$out" '"retry_after_s": '

@@ -21,6 +21,30 @@ $TM frobnicate >/dev/null 2>&1; check "unknown command exits 64" eq "$?" 64
 $TM events --limit x >/dev/null 2>&1; check "bad --limit exits 64" eq "$?" 64
 out=$($TM --version); check "version" eq "$out" "tokmeter 0.1.0"
 
+# --- a new store is owner-only ---------------------------------------------
+# Under the usual umask 022: the store 0600 and its new directories 0700;
+# TOKMETER_STORE_MODE widens it; the -wal and -shm files of an open store
+# (SQLite creates them with the store's mode) are 0600 too.
+ev='{"id":"m1","provider":"p","model":"m","input_tokens":1}'
+modes() { for f in "$@"; do stat -c %a "$f"; done | tr '\n' ' '; }
+(umask 022; echo "$ev" | $TM --db "$W/perm/a/b/s.db" ingest - >/dev/null)
+check "new store: exit 0" eq "$?" 0
+check "new store 0600 in new 0700 directories" eq "$(modes "$W/perm/a" "$W/perm/a/b" "$W/perm/a/b/s.db")" "700 700 600 "
+(umask 022; echo "$ev" | TOKMETER_STORE_MODE=0640 $TM --db "$W/perm2/c/s.db" ingest - >/dev/null)
+check "TOKMETER_STORE_MODE=0640: store 0640, directories 0750" eq "$(modes "$W/perm2/c" "$W/perm2/c/s.db")" "750 640 "
+(umask 022; echo "$ev" | TOKMETER_STORE_MODE=0644 $TM --db "$W/perm/a/b/s.db" ingest - >/dev/null)
+check "an existing store keeps its mode" eq "$(modes "$W/perm/a/b/s.db")" "600 "
+out=$(python3 -c '
+import os, sqlite3, sys
+c = sqlite3.connect(sys.argv[1]); c.execute("select count(*) from events").fetchall()
+print(" ".join(oct(os.stat(sys.argv[1] + x).st_mode & 0o777) for x in ("-wal", "-shm")))' "$W/perm/a/b/s.db")
+check "-wal and -shm like the store (while open)" eq "$out" "0o600 0o600"
+for bad in 0700x 1777 0400 9; do
+    out=$(echo "$ev" | TOKMETER_STORE_MODE=$bad $TM --db "$W/perm3/s.db" ingest - 2>&1); rc=$?
+    check "TOKMETER_STORE_MODE=$bad refused" eq "$rc:$out" "1:tokmeter ingest: TOKMETER_STORE_MODE: must be octal permission bits with the owner's read and write (like 0600 or 0640), not '$bad'"
+done
+check "a refused mode creates nothing" eq "$(ls "$W/perm3" 2>&1)" "ls: cannot access '$W/perm3': No such file or directory"
+
 # --- ingest the same file twice ------------------------------------------
 DB="$W/twice.db"
 i=0; : > "$W/events.ndjson"
@@ -127,6 +151,17 @@ $TM prices import tests/data/litellm_sample.json --output "$W/litellm.json" 2>"$
 check "prices import" eq "$(cat "$W/imp.err")" "converted 4 models (2 skipped: no token prices, or finer than 1e-12 USD per token); use it with --prices $W/litellm.json"
 out=$($TM --prices "$W/litellm.json" prices cost --provider mistral --model tiny-model --input-tokens 1000000 --json | grep -o '"cost_usd": [0-9.]*')
 check "imported prices apply" eq "$out" '"cost_usd": 0.0375'
+# One model named twice in LiteLLM's file: reported, one entry (the key that
+# names the provider), the other's cache price kept.
+cat > "$W/twice.json" <<'JSON'
+{"acme-big": {"input_cost_per_token": 1e-06, "output_cost_per_token": 2e-06, "cache_read_input_token_cost": 1e-07, "litellm_provider": "acme"},
+ "acme/acme-big": {"input_cost_per_token": 1.1e-06, "output_cost_per_token": 2.2e-06, "litellm_provider": "acme"}}
+JSON
+$TM prices import "$W/twice.json" --output "$W/twice.out" 2>"$W/imp.err"
+check "prices import: a model named twice is reported" eq "$(cat "$W/imp.err")" "tokmeter prices import: acme/acme-big is named 2 times (\"acme-big\", \"acme/acme-big\"): kept \"acme/acme-big\" (its key names the provider), a price it lacks taken from the others
+converted 1 models (0 skipped: no token prices, or finer than 1e-12 USD per token); use it with --prices $W/twice.out"
+out=$($TM --prices "$W/twice.out" prices cost --provider acme --model acme-big --input-tokens 1000000 --cache-read-tokens 1000000 --json | grep -o '"cost_usd": [0-9.]*')
+check "a model named twice: its input price and the other's cache price" eq "$out" '"cost_usd": 1.2'
 $TM prices show no-such-model >/dev/null; check "prices show unpriced exits 2" eq "$?" 2
 out=$($TM prices cost --provider cerebras --model llama3.1-8b --input-tokens 100 | tail -1)
 check "prices cost per request" eq "$out" 'total: $0.000006'
@@ -163,6 +198,13 @@ check "usage --json shape" eq "$out" '{"user_id": "u1", "period": "2026-10", "cu
  "top_endpoints": [{"endpoint": "", "calls": 1}, {"endpoint": "/chat", "calls": 1}, {"endpoint": "/sum", "calls": 1}]}'
 $TM --db "$RDB" usage u1 --period 2026-13 >/dev/null 2>&1; check "usage bad period" eq "$?" 64
 $TM --db "$RDB" verify >/dev/null; check "verify with rollups" eq "$?" 0
+# Hourly periods before 1970 (Kolkata is UTC+5:30: 00:10 UTC on 1970-01-01
+# is in the local hour starting 1969-12-31T23:30Z): negative period keys,
+# under UBSan.
+printf '%s\n' '{"id":"e1","provider":"p","model":"m","input_tokens":5,"timestamp":"1970-01-01T00:10:00Z"}' | $TMSAN --db "$W/epoch.db" ingest - >/dev/null
+out=$($TMSAN --db "$W/epoch.db" report --from 1970-01-01 --to 1970-01-02 --interval hour --tz Asia/Kolkata --json 2>&1); rc=$?
+check "report hourly in Kolkata over 1970-01-01: exit 0" eq "$rc" 0
+check "report hourly in Kolkata over 1970-01-01: the period" eq "$(echo "$out" | jget '[(r["period"], r["input_tokens"]) for r in d["rows"]]')" "[('1970-01-01T05:00', 5)]"
 
 # --- durability: SIGKILL while writing with synchronous acks -------------
 CDB="$W/crash.db"
@@ -183,7 +225,7 @@ sqlite3 "$CDB" "SELECT id FROM events" | sort > "$W/stored.all"
 missing=$(comm -23 "$W/acked.all" "$W/stored.all" | wc -l)
 dups=$(sqlite3 "$CDB" "SELECT COUNT(*) FROM (SELECT id FROM events GROUP BY id HAVING COUNT(*) > 1)")
 echo "  durability: $nacked acknowledged events over 4 SIGKILLs, $missing missing, $dups stored twice" >&2
-check "crash test acknowledged something" [ "$nacked" -gt 100 ]
+check "crash test acknowledged something" num "$nacked" ">" 100
 check "no acknowledged event lost" eq "$missing" 0
 check "no event stored twice" eq "$dups" 0
 $TM --db "$CDB" verify > "$W/verify.out"; check "verify after crashes" eq "$?" 0
@@ -191,6 +233,34 @@ $TM --db "$CDB" verify > "$W/verify.out"; check "verify after crashes" eq "$?" 0
 sed 's/.*/{"id":"&","provider":"p"}/' "$W/acked.all" > "$W/resend.ndjson"
 out=$($TM --db "$CDB" ingest --json "$W/resend.ndjson")
 check "re-sent after crash are duplicates" eq "$out" "{\"accepted\": 0, \"duplicates\": $nacked, \"rejected\": []}"
+
+# --- disk full: a clear error, nothing half-stored, recovery --------------
+# A 4 MiB tmpfs in a private mount namespace (unshare -m: nothing mounted
+# outside this test), filled but for 256 KiB; a 3,000-event batch (~700
+# KiB) then cannot commit. The namespace's shell writes what happened to
+# files in $W (outside the tmpfs) for the checks below.
+python3 -c '
+import json
+for i in range(3000): print(json.dumps({"id": "big%d" % i, "provider": "p", "model": "m", "input_tokens": i, "metadata": {"pad": "x" * 200}}))' > "$W/batch.ndjson"
+mkdir "$W/full"
+TM="$TM" W="$W" unshare -m sh -c '
+mount -t tmpfs -o size=4m tmpfs "$W/full" || exit 9
+D="$W/full/s.db"
+echo "{\"id\":\"first\",\"provider\":\"p\",\"model\":\"m\",\"input_tokens\":1}" | $TM --db "$D" ingest - >/dev/null
+dd if=/dev/zero of="$W/full/slack" bs=4k count=64 2>/dev/null
+dd if=/dev/zero of="$W/full/fill" bs=4k 2>/dev/null; rm "$W/full/slack"
+$TM --db "$D" ingest "$W/batch.ndjson" >/dev/null 2>"$W/df.err"; echo $? > "$W/df.rc"
+$TM --db "$D" report --from 2000-01-01 --to 2100-01-01 --json | python3 -c "import json,sys; print(json.load(sys.stdin)[\"totals\"][\"events\"])" > "$W/df.events"
+rm "$W/full/fill"
+$TM --db "$D" ingest "$W/batch.ndjson" > "$W/df.again" 2>&1; echo $? >> "$W/df.again"
+$TM --db "$D" verify >/dev/null 2>&1; echo $? > "$W/df.verify"
+'
+check "disk full: the namespace ran" eq "$?" 0
+check "disk full: ingest fails" eq "$(cat "$W/df.rc")" 1
+check "disk full: says so, and where" eq "$(cat "$W/df.err")" "tokmeter ingest: store: commit: disk full (No space left on device) writing $W/full/s.db"
+check "disk full: nothing of the batch stored" eq "$(cat "$W/df.events")" 1
+check "disk full: with space again, the batch stored" eq "$(cat "$W/df.again")" "$(printf 'ingested %s: 3000 accepted, 0 duplicates, 0 rejected\n0' "$W/batch.ndjson")"
+check "disk full: verify after" eq "$(cat "$W/df.verify")" 0
 
 # --- serve ----------------------------------------------------------------
 SDB="$W/serve.db"
@@ -230,7 +300,7 @@ out=$(sqlite3 "$SDB" "SELECT COUNT(*) FROM events")
 check "served events stored" eq "$out" 6
 $TM serve --listen 0.0.0.0:1 >/dev/null 2>"$W/err"; rc=$?
 check "serve refuses non-loopback without keys" eq "$rc" 1
-grep -q "not a loopback address" "$W/err"; check "refusal says why" eq "$?" 0
+check "refusal says why" greps "$W/err" "not a loopback address"
 
 # --- quota: the table and --json show the same numbers ----------------------
 echo '{"tiers": {"pro": {"period": "month", "limits": {"requests": 10, "cost_usd": {"limit": "5", "soft": true}}}}, "default_tier": "pro"}' > "$W/q.json"

@@ -66,6 +66,19 @@ static const struct {
     {TM_PERIOD_DAY, 1, "America/New_York", "2026-03-08T12:00:00Z", "2026-03-08T05:00:00Z", "2026-03-09T04:00:00Z"}, /* 23-hour day */
     {TM_PERIOD_WEEK, 1, "UTC", "2026-11-22T10:00:00Z", "2026-11-16T00:00:00Z", "2026-11-23T00:00:00Z"},
     {TM_PERIOD_WEEK, 1, "UTC", "2026-11-23T00:00:00Z", "2026-11-23T00:00:00Z", "2026-11-30T00:00:00Z"},
+    /* Fall back in New York (a 25-hour day): 01:30 EDT and 01:30 EST are one day. */
+    {TM_PERIOD_DAY, 1, "America/New_York", "2026-11-01T05:30:00Z", "2026-11-01T04:00:00Z", "2026-11-02T05:00:00Z"},
+    {TM_PERIOD_DAY, 1, "America/New_York", "2026-11-01T06:30:00Z", "2026-11-01T04:00:00Z", "2026-11-02T05:00:00Z"},
+    {TM_PERIOD_DAY, 1, "America/New_York", "2026-11-02T04:59:59Z", "2026-11-01T04:00:00Z", "2026-11-02T05:00:00Z"},
+    {TM_PERIOD_DAY, 1, "America/New_York", "2026-11-02T05:00:00Z", "2026-11-02T05:00:00Z", "2026-11-03T05:00:00Z"},
+    {TM_PERIOD_WEEK, 1, "America/New_York", "2026-11-01T12:00:00Z", "2026-10-26T04:00:00Z", "2026-11-02T05:00:00Z"},
+    /* The southern hemisphere: Sydney falls back on 5 April, springs forward on 4 October. */
+    {TM_PERIOD_MONTH, 1, "Australia/Sydney", "2026-04-15T00:00:00Z", "2026-03-31T13:00:00Z", "2026-04-30T14:00:00Z"},
+    {TM_PERIOD_MONTH, 1, "Australia/Sydney", "2026-04-30T13:59:59Z", "2026-03-31T13:00:00Z", "2026-04-30T14:00:00Z"},
+    {TM_PERIOD_MONTH, 1, "Australia/Sydney", "2026-10-15T00:00:00Z", "2026-09-30T14:00:00Z", "2026-10-31T13:00:00Z"},
+    {TM_PERIOD_DAY, 1, "Australia/Sydney", "2026-04-05T00:00:00Z", "2026-04-04T13:00:00Z", "2026-04-05T14:00:00Z"}, /* 25 h */
+    {TM_PERIOD_DAY, 1, "Australia/Sydney", "2026-10-04T00:00:00Z", "2026-10-03T14:00:00Z", "2026-10-04T13:00:00Z"}, /* 23 h */
+    {TM_PERIOD_DAY, 1, "Australia/Lord_Howe", "2026-04-05T13:29:59Z", "2026-04-04T13:00:00Z", "2026-04-05T13:30:00Z"}, /* a 30-minute shift */
 };
 
 Test(policy, period_bounds)
@@ -129,6 +142,90 @@ Test(policy, gcra_rate_and_retry_after)
     cr_assert_not(tm__rate_check(p, "u", NULL, 1, 600, t0, 1, &wait, why, sizeof why));
     cr_expect(wait > 65.999 && wait < 66.001, "retry after %f s", wait);
     tm__policy_free(p);
+}
+
+/* More at once than a rule's burst never conforms: denied with no retry
+ * hint, at any later time (limits at burst - 1, burst, burst + 1). */
+Test(policy, gcra_more_than_the_burst_never_conforms)
+{
+    tm_policy *p = policy("{\"rate_limits\": [{\"scope\": \"global\", \"tokens_per_minute\": 6000}]}");
+    int64_t t0 = 1790000000000000LL;
+    double wait;
+    char why[300];
+    cr_expect(tm__rate_check(p, "u", NULL, 1, 5999, t0, 1, &wait, why, sizeof why));
+    cr_expect(tm__rate_check(p, "u", NULL, 1, 6000, t0, 1, &wait, why, sizeof why));
+    for (int64_t later = 0; later <= 3600; later += 600) {
+        cr_assert_not(tm__rate_check(p, "u", NULL, 1, 6001, t0 + later * 1000000, 1, &wait, why,
+                                     sizeof why), "6001 tokens, %lld s later", (long long)later);
+        cr_expect(wait == -1, "retry after %f, want -1 (never)", wait);
+        cr_expect_str_eq(why, "rate limit: 6001 tokens at once is more than the global limit of "
+                              "6000 tokens per minute allows (its burst is 6000): it can never "
+                              "conform; split it");
+    }
+    tm__policy_free(p);
+}
+
+/* Several rules at once: a denial by one debits none of the others; an
+ * allowed check debits each request rule once. */
+Test(policy, gcra_several_rules_a_denial_debits_none)
+{
+    tm_policy *p = policy("{\"rate_limits\": [{\"scope\": \"user\", \"requests_per_minute\": 3},"
+                          "{\"scope\": \"global\", \"requests_per_minute\": 5},"
+                          "{\"scope\": \"user\", \"tokens_per_minute\": 1000}]}");
+    int64_t t0 = 1790000000000000LL;
+    double wait;
+    char why[300];
+    /* Denied by the token rule (once for too much at once, once for a
+     * spent bucket), ten times: the request rules are untouched. */
+    for (int i = 0; i < 10; i++)
+        cr_assert_not(tm__rate_check(p, "u", NULL, 1, 1001, t0, 1, &wait, why, sizeof why));
+    tm__rate_consume(p, "u", NULL, 1000, t0);
+    for (int i = 0; i < 10; i++)
+        cr_assert_not(tm__rate_check(p, "u", NULL, 1, 10, t0, 1, &wait, why, sizeof why));
+    cr_expect(strstr(why, "per user 1000 tokens per minute") != NULL, "%s", why);
+    /* Another user: 3 requests (its per-user burst), all of them */
+    for (int i = 0; i < 3; i++)
+        cr_assert(tm__rate_check(p, "v", NULL, 1, 0, t0, 1, &wait, why, sizeof why), "v %d", i);
+    cr_assert_not(tm__rate_check(p, "v", NULL, 1, 0, t0, 1, &wait, why, sizeof why));
+    cr_expect(strstr(why, "per user 3 requests per minute") != NULL, "%s", why);
+    /* and v's denial did not debit the global rule: 2 more left there. */
+    cr_expect(tm__rate_check(p, "w", NULL, 1, 0, t0, 1, &wait, why, sizeof why));
+    cr_expect(tm__rate_check(p, "x", NULL, 1, 0, t0, 1, &wait, why, sizeof why));
+    cr_expect_not(tm__rate_check(p, "y", NULL, 1, 0, t0, 1, &wait, why, sizeof why));
+    cr_expect(strstr(why, "global 5 requests per minute") != NULL, "%s", why);
+    tm__policy_free(p);
+}
+
+/* A reload keeps the buckets of every rule it keeps (wherever it now is
+ * in the list) and starts a changed rule's afresh. */
+Test(policy, gcra_state_carried_across_a_reload)
+{
+    tm_policy *p = policy("{\"rate_limits\": [{\"scope\": \"user\", \"requests_per_minute\": 2},"
+                          "{\"scope\": \"global\", \"tokens_per_minute\": 1000}]}");
+    int64_t t0 = 1790000000000000LL;
+    double wait;
+    char why[300];
+    cr_assert(tm__rate_check(p, "u", NULL, 1, 0, t0, 1, &wait, why, sizeof why));
+    cr_assert(tm__rate_check(p, "u", NULL, 1, 0, t0, 1, &wait, why, sizeof why));
+    tm__rate_consume(p, "u", NULL, 1000, t0);
+    /* The same rules in another order, and one more. */
+    tm_policy *q = policy("{\"rate_limits\": [{\"scope\": \"global\", \"requests_per_minute\": 100},"
+                          "{\"scope\": \"global\", \"tokens_per_minute\": 1000},"
+                          "{\"scope\": \"user\", \"requests_per_minute\": 2}]}");
+    cr_assert_eq(tm__rate_carry(q, p), TM_OK);
+    cr_expect_not(tm__rate_check(q, "u", NULL, 1, 0, t0, 1, &wait, why, sizeof why));
+    cr_expect(strstr(why, "per user 2 requests per minute") != NULL, "%s", why);
+    cr_expect_not(tm__rate_check(q, "v", NULL, 1, 1, t0, 1, &wait, why, sizeof why));
+    cr_expect(strstr(why, "global 1000 tokens per minute") != NULL, "%s", why);
+    cr_expect(wait > 0.0599 && wait < 0.0601, "1 token at 1000/min: retry after %f s", wait);
+    /* A changed rule (3 a minute now) starts with a full bucket. */
+    tm_policy *r = policy("{\"rate_limits\": [{\"scope\": \"user\", \"requests_per_minute\": 3}]}");
+    cr_assert_eq(tm__rate_carry(r, q), TM_OK);
+    for (int i = 0; i < 3; i++)
+        cr_expect(tm__rate_check(r, "u", NULL, 1, 0, t0, 1, &wait, why, sizeof why), "u %d", i);
+    tm__policy_free(p);
+    tm__policy_free(q);
+    tm__policy_free(r);
 }
 
 Test(policy, bad_configs)

@@ -282,7 +282,7 @@ Test(price, litellm_import)
     tm_buf in = TM_BUF_INIT, out = TM_BUF_INIT;
     size_t n, skipped;
     cr_assert_eq(tm__buf_read_file(&in, "tests/data/litellm_sample.json"), TM_OK, "%s", tm_errmsg());
-    cr_assert_eq(tm__price_import_litellm(in.data, in.len, &out, &n, &skipped), TM_OK, "%s", tm_errmsg());
+    cr_assert_eq(tm__price_import_litellm(in.data, in.len, &out, &n, &skipped, NULL), TM_OK, "%s", tm_errmsg());
     cr_expect_eq(n, 4);
     cr_expect_eq(skipped, 2);
     /* The converted file loads, and prices exactly as LiteLLM's per-token costs. */
@@ -309,4 +309,98 @@ Test(price, litellm_import)
     tm__catalog_free(c);
     tm__buf_free(&in);
     tm__buf_free(&out);
+}
+
+/* Converts LiteLLM JSON and loads it as the only price file. */
+static tm_catalog *litellm_catalog(const char *json, size_t *n, tm_buf *notes)
+{
+    tm_buf out = TM_BUF_INIT;
+    size_t skipped;
+    cr_assert_eq(tm__price_import_litellm(json, strlen(json), &out, n, &skipped, notes), TM_OK, "%s",
+                 tm_errmsg());
+    tm_catalog *c = tm__catalog_new();
+    cr_assert_eq(tm__catalog_add_json(c, out.data, out.len, "imported"), TM_OK, "%s\n%s", tm_errmsg(),
+                 out.data);
+    tm__buf_free(&out);
+    return c;
+}
+
+/* One model named twice ("acme-big", then "acme/acme-big" without cache
+ * or long-context prices): one entry, the provider-named one's prices,
+ * the rest from the other; reported. In either order. */
+Test(price, litellm_one_model_named_twice)
+{
+    static const char *const files[] = {
+        "{\"acme-big\": {\"input_cost_per_token\": 1e-06, \"output_cost_per_token\": 2e-06,"
+        " \"cache_read_input_token_cost\": 1e-07, \"input_cost_per_token_above_200k_tokens\": 3e-06,"
+        " \"litellm_provider\": \"acme\"},"
+        " \"acme/acme-big\": {\"input_cost_per_token\": 1.1e-06, \"output_cost_per_token\": 2.2e-06,"
+        " \"litellm_provider\": \"acme\"}}",
+        "{\"acme/acme-big\": {\"input_cost_per_token\": 1.1e-06, \"output_cost_per_token\": 2.2e-06,"
+        " \"litellm_provider\": \"acme\"},"
+        " \"acme-big\": {\"input_cost_per_token\": 1e-06, \"output_cost_per_token\": 2e-06,"
+        " \"cache_read_input_token_cost\": 1e-07, \"input_cost_per_token_above_200k_tokens\": 3e-06,"
+        " \"litellm_provider\": \"acme\"}}",
+    };
+    static const char *const notes_want[] = {
+        "acme/acme-big is named 2 times (\"acme-big\", \"acme/acme-big\"): kept \"acme/acme-big\" (its "
+        "key names the provider), a price it lacks taken from the others\n",
+        "acme/acme-big is named 2 times (\"acme/acme-big\", \"acme-big\"): kept \"acme/acme-big\" (its "
+        "key names the provider), a price it lacks taken from the others\n",
+    };
+    for (size_t f = 0; f < 2; f++) {
+        size_t n;
+        tm_buf notes = TM_BUF_INIT;
+        tm_catalog *c = litellm_catalog(files[f], &n, &notes);
+        cr_expect_eq(n, 1, "file %zu: %zu models", f, n);
+        cr_expect_str_eq(notes.data ? notes.data : "", notes_want[f], "file %zu", f);
+        tm_event ev;
+        tm_price_why why;
+        /* 1000 in at 1.1, 1000 out at 2.2, 10000 cache reads at 0.1 $/M */
+        cr_assert_eq(price(c, "{\"provider\":\"acme\",\"model\":\"acme-big\",\"input_tokens\":1000,"
+                              "\"output_tokens\":1000,\"cache_read_tokens\":10000}", &ev, &why), TM_OK);
+        cr_expect_eq(ev.cost_pusd, 1000 * 1100000LL + 1000 * 2200000LL + 10000 * 100000LL,
+                     "file %zu: cost %lld pUSD", f, (long long)ev.cost_pusd);
+        /* above 200k input: the tier's input price, the base's others */
+        cr_assert_eq(price(c, "{\"provider\":\"acme\",\"model\":\"acme-big\",\"input_tokens\":300000,"
+                              "\"output_tokens\":1000}", &ev, &why), TM_OK);
+        cr_expect_eq(ev.cost_pusd, 300000 * 3000000LL + 1000 * 2200000LL, "file %zu: tier cost %lld",
+                     f, (long long)ev.cost_pusd);
+        tm__catalog_free(c);
+        tm__buf_free(&notes);
+    }
+}
+
+/* A long-context tier naming only its input price keeps the base output
+ * and cache prices (limits: 200000 inputs is not above, 200001 is). */
+Test(price, litellm_tier_with_only_an_input_price)
+{
+    size_t n;
+    tm_catalog *c = litellm_catalog(
+        "{\"solo\": {\"input_cost_per_token\": 1e-06, \"output_cost_per_token\": 5e-06,"
+        " \"cache_read_input_token_cost\": 1e-07, \"cache_creation_input_token_cost\": 1.25e-06,"
+        " \"input_cost_per_token_above_200k_tokens\": 2e-06, \"litellm_provider\": \"acme\"}}",
+        &n, NULL);
+    cr_expect_eq(n, 1);
+    static const struct {
+        int64_t in, cost;
+    } tiers_at[] = {
+        /* inputs = in + 1000 cache reads + 1000 cache writes */
+        {197999, 197999 * 1000000LL},
+        {198000, 198000 * 1000000LL},
+        {198001, 198001 * 2000000LL},
+    };
+    for (size_t i = 0; i < sizeof tiers_at / sizeof tiers_at[0]; i++) {
+        char json[256];
+        snprintf(json, sizeof json, "{\"provider\":\"acme\",\"model\":\"solo\",\"input_tokens\":%lld,"
+                                    "\"output_tokens\":1000,\"cache_read_tokens\":1000,"
+                                    "\"cache_write_tokens\":1000}", (long long)tiers_at[i].in);
+        tm_event ev;
+        tm_price_why why;
+        cr_assert_eq(price(c, json, &ev, &why), TM_OK, "%s", tm_errmsg());
+        int64_t want = tiers_at[i].cost + 1000 * 5000000LL + 1000 * 100000LL + 1000 * 1250000LL;
+        cr_expect_eq(ev.cost_pusd, want, "%lld input tokens: cost %lld pUSD, want %lld",
+                     (long long)tiers_at[i].in, (long long)ev.cost_pusd, (long long)want);
+    }
+    tm__catalog_free(c);
 }

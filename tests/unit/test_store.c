@@ -2,15 +2,18 @@
  * test_store.c — libtokmeter over the store (SQLite, or PostgreSQL with
  * TOKMETER_TEST_STORE; tests/unit/store_helper.h): durable tracking,
  * idempotency across reopen, per-item batch results, concurrent producers,
- * reading back, integrity checks, schema versions.
+ * reading back, integrity checks, schema versions, the WAL's size bound.
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "../../src/lib/lib.h"
+#include "../../src/store/store.h"
 #include "store_helper.h"
 #include "tokmeter.h"
 
@@ -317,4 +320,61 @@ Test(store, unwritable_path_is_an_error)
     cr_assert_neq(rc, TM_OK);
     cr_assert(strlen(tm_errmsg()) > 0);
     cr_assert_eq(tm_open(&t, "", NULL), TM_EINVAL);
+}
+
+/* The WAL restart at its size limit: with the background checkpointer off,
+ * only the writer's RESTART at `limit` pages bounds the WAL. Over many
+ * small commits the WAL reaches the limit (it is not restarted earlier)
+ * and never passes it by more than one commit's frames; every event stays
+ * readable and the store verifies. */
+Test(store, wal_restart_at_its_size_limit)
+{
+    enum { LIMIT = 64, COMMITS = 400 };
+    if (tst_pg())
+        cr_skip_test("a SQLite WAL test");
+    tm *t = open_or_die();
+    tm__store_wal_limits(tm__store(t), 1 << 30, LIMIT);
+    char wal[600];
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    long frame = 24 + 4096, max_frames = 0, max_step = 0, prev = 0, restarts = 0;
+    unsigned char hdr[16], seq[4] = {0};
+    for (int i = 0; i < COMMITS; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "w%d", i);
+        tm_event ev;
+        tm_event_init(&ev);
+        ev.id = id;
+        ev.provider = "p";
+        ev.model = "m";
+        ev.user_id = id; /* a new name each time: more pages per commit */
+        ev.input_tokens = i;
+        ev.has |= TM_HAS_TOKENS;
+        int dup = -1;
+        cr_assert_eq(tm_track_sync(t, &ev, &dup), TM_OK, "%s", tm_errmsg());
+        struct stat sb;
+        cr_assert_eq(stat(wal, &sb), 0);
+        long frames = (long)((sb.st_size - 32) / frame);
+        if (frames - prev > max_step)
+            max_step = frames - prev;
+        /* bytes 12-15 of the WAL header: its checkpoint sequence, one more
+         * at each restart */
+        FILE *f = fopen(wal, "rb");
+        cr_assert_not_null(f);
+        cr_assert_eq(fread(hdr, 1, sizeof hdr, f), sizeof hdr);
+        fclose(f);
+        restarts += i > 0 && memcmp(seq, hdr + 12, 4) != 0;
+        memcpy(seq, hdr + 12, 4);
+        if (frames > max_frames)
+            max_frames = frames;
+        prev = frames;
+    }
+    cr_expect_geq(restarts, 3, "the WAL was restarted %ld times", restarts);
+    cr_expect_geq(max_frames, LIMIT, "restarted before the limit: at most %ld frames", max_frames);
+    cr_expect_leq(max_frames, LIMIT + max_step, "WAL of %ld frames: over the limit of %d by more "
+                  "than one commit (%ld frames)", max_frames, LIMIT, max_step);
+    int64_t n = 0;
+    cr_assert_eq(tm_count(t, &n), TM_OK);
+    cr_expect_eq(n, COMMITS);
+    cr_expect_eq(tm_verify(t, sink, NULL), TM_OK, "%s", tm_errmsg());
+    cr_assert_eq(tm_close(t), TM_OK);
 }
