@@ -29,6 +29,7 @@
 #include "tokmeter.h"
 
 #define DAYS 90
+#define NQ 6 /* the queries compared */
 static const int64_t END_S = 1793491200; /* 2026-11-01T00:00:00Z */
 
 typedef struct ev {
@@ -245,10 +246,19 @@ static void tm_answer(tm *t, const char *const *params, answer *a)
     char err[100];
     const char *j = tm_report_json(r);
     tm__json_parse(&ar, j, strlen(j), &v, err, sizeof err);
-    const tm_jv *tot = tm__json_get(v, "totals");
-    a->rows = (long)tm__json_get(v, "rows")->n;
-    a->events = strtoll(tm__json_get(tot, "events")->s, NULL, 10);
-    snprintf(a->cost, sizeof a->cost, "%s", tm__json_get(tot, "cost_usd")->s);
+    const tm_jv *tot = tm__json_get(v, "totals"), *rows = tm__json_get(v, "rows");
+    a->rows = (long)rows->n;
+    /* Sums over the rows shown (with a limit, the totals cover them all). */
+    a->events = 0;
+    tm_i128 cost = 0;
+    for (size_t i = 0; i < rows->n; i++) {
+        const char *c = tm__json_get(rows->vals[i], "cost_usd")->s;
+        int64_t micro = 0;
+        a->events += strtoll(tm__json_get(rows->vals[i], "events")->s, NULL, 10);
+        tm__dec_parse(c, strlen(c), 6, 1, &micro);
+        cost += micro;
+    }
+    tm__dec_format(cost, 6, a->cost);
     const char *pk[3] = {"latency_p50_ms", "latency_p95_ms", "latency_p99_ms"};
     for (int i = 0; i < 3; i++) {
         const tm_jv *p = tm__json_get(tot, pk[i]);
@@ -495,7 +505,7 @@ int main(int argc, char **argv)
 
     /* 4. The guide's queries: check equal answers, then time them. */
     int64_t e30 = END_S - 30 * 86400, e7 = END_S - 7 * 86400;
-    char q_pg[5][700], q_sq[5][700];
+    char q_pg[NQ][700], q_sq[NQ][700];
     snprintf(q_pg[0], 700, "SELECT provider, COUNT(*), SUM(cost_usd) FROM api_call_logs WHERE created_at >= to_timestamp(%lld) AND created_at < to_timestamp(%lld) GROUP BY provider ORDER BY provider", (long long)e30, (long long)END_S);
     snprintf(q_sq[0], 700, "SELECT provider, COUNT(*), SUM(cost_usd) FROM api_call_logs WHERE created_at >= %lld AND created_at < %lld GROUP BY provider ORDER BY provider", (long long)e30, (long long)END_S);
     snprintf(q_pg[1], 700, "SELECT DATE_TRUNC('day', created_at AT TIME ZONE 'UTC') AS day, provider, COUNT(*), SUM(cost_usd) FROM api_call_logs WHERE created_at >= to_timestamp(%lld) AND created_at < to_timestamp(%lld) GROUP BY day, provider ORDER BY day DESC, 4 DESC", (long long)e30, (long long)END_S);
@@ -505,23 +515,27 @@ int main(int argc, char **argv)
     snprintf(q_pg[3], 700, "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms), percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms), percentile_cont(0.99) WITHIN GROUP (ORDER BY latency_ms) FROM api_call_logs WHERE created_at >= to_timestamp(%lld) AND created_at < to_timestamp(%lld)", (long long)e7, (long long)END_S);
     snprintf(q_pg[4], 700, "SELECT DATE(created_at AT TIME ZONE 'UTC'), COUNT(*), SUM(cost_usd), SUM(prompt_tokens + completion_tokens) FROM api_call_logs WHERE user_id = 'user-00000' AND created_at >= '2026-10-01T00:00:00Z' AND created_at < '2026-11-01T00:00:00Z' GROUP BY 1 ORDER BY 1 DESC");
     snprintf(q_sq[4], 700, "SELECT created_at / 86400, COUNT(*), SUM(cost_usd), SUM(prompt_tokens + completion_tokens) FROM api_call_logs WHERE user_id = 'user-00000' AND created_at >= 1790812800 AND created_at < 1793491200 GROUP BY 1 ORDER BY 1 DESC");
+    snprintf(q_pg[5], 700, "SELECT user_id, COUNT(*), SUM(cost_usd) FROM api_call_logs WHERE created_at >= to_timestamp(%lld) AND created_at < to_timestamp(%lld) GROUP BY user_id ORDER BY 3 DESC LIMIT 10", (long long)e30, (long long)END_S);
+    snprintf(q_sq[5], 700, "SELECT user_id, COUNT(*), SUM(cost_usd) FROM api_call_logs WHERE created_at >= %lld AND created_at < %lld GROUP BY user_id ORDER BY 3 DESC LIMIT 10", (long long)e30, (long long)END_S);
     char f30[24], f7[24], to[24];
     snprintf(f30, sizeof f30, "%lld", (long long)e30 * 1000);
     snprintf(f7, sizeof f7, "%lld", (long long)e7 * 1000);
     snprintf(to, sizeof to, "%lld", (long long)END_S * 1000);
-    const char *tq[5][13] = {
+    const char *tq[NQ][13] = {
         {"from", f30, "to", to, "group_by", "provider", NULL},
         {"from", f30, "to", to, "interval", "day", "group_by", "provider", "order_by", "cost_usd", NULL},
         {"from", f7, "to", to, "group_by", "provider", NULL},
         {"from", f7, "to", to, NULL},
         {"from", "2026-10-01", "to", "2026-11-01", "interval", "day", "where", "user_id=user-00000", NULL},
+        {"from", f30, "to", to, "group_by", "user_id", "order_by", "cost_usd", "limit", "10", NULL},
     };
-    static const char *names[5] = {"query: cost by provider, 30 days", "query: daily cost trends, 30 days",
-                                   "query: error rate by provider, 7 days", "query: latency p50/p95/p99, 7 days",
-                                   "query: one user's month"};
-    static const int ev_col[5] = {1, 2, 1, -1, 1}, cost_col[5] = {2, 3, -1, -1, 2};
+    static const char *names[NQ] = {"query: cost by provider, 30 days", "query: daily cost trends, 30 days",
+                                    "query: error rate by provider, 7 days", "query: latency p50/p95/p99, 7 days",
+                                    "query: one user's month (daily breakdown, heaviest user)",
+                                    "query: top 10 users by cost, 30 days"};
+    static const int ev_col[NQ] = {1, 2, 1, -1, 1, 1}, cost_col[NQ] = {2, 3, -1, -1, 2, 2};
     int failed = 0;
-    for (int q = 0; q < 5; q++) {
+    for (int q = 0; q < NQ; q++) {
         answer A = {0}, B = {0}, C = {0};
         tm_answer(t, tq[q], &A);
         pg_answer(pg, q_pg[q], ev_col[q], cost_col[q], &B);
@@ -553,7 +567,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "compare: answers differ: no times reported\n");
         return 2;
     }
-    for (int q = 0; q < 5; q++) {
+    for (int q = 0; q < NQ; q++) {
         figure *f = fig(names[q], "ms", 0);
         for (int rep = 0; rep < reps; rep++)
             for (int sys = 0; sys < 3; sys++) {

@@ -24,11 +24,12 @@ TPID=$!
 sleep 1
 for q in "group_by=provider&from=2026-10-02&to=2026-11-01" "interval=day&group_by=provider&from=2026-10-02&to=2026-11-01" \
          "group_by=provider&from=2026-10-25&to=2026-11-01" "from=2026-10-25&to=2026-11-01" \
-         "interval=day&where=user_id:user-00000&from=2026-10-01&to=2026-11-01"; do
+         "interval=day&where=user_id:user-00000&from=2026-10-01&to=2026-11-01" \
+         "group_by=user_id&order_by=cost_usd&limit=10&from=2026-10-02&to=2026-11-01"; do
     curl -s -o /dev/null "http://127.0.0.1:$TPORT/v1/usage?$q"
 done
 hwm=$(awk '/VmHWM/ {print $2}' "/proc/$TPID/status")
 kill -TERM $TPID; wait $TPID || true
-printf '\nPeak memory (VmHWM) of `tokmeter serve` with the %s events loaded, after answering the five queries over HTTP: %s MiB.\n' "$EVENTS" "$((hwm / 1024))" >> "$OUT"
+printf '\nPeak memory (VmHWM) of `tokmeter serve` with the %s events loaded, after answering the six queries over HTTP: %s MiB.\n' "$EVENTS" "$((hwm / 1024))" >> "$OUT"
 echo "compare: daemon peak memory $((hwm / 1024)) MiB" >&2
 cat "$OUT"

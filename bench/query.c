@@ -1,7 +1,8 @@
 /*
  * query.c — query benchmark over a realistic data set.
  *
- *   bench_query [DIR] [EVENTS]      (default /var/tmp, 10,000,000)
+ *   bench_query [DIR] [EVENTS] [gen]  (default /var/tmp, 10,000,000; gen:
+ *                                      generate the store and stop)
  *
  * Generates EVENTS events over 90 days (10,000 users with a skewed
  * distribution, 40 models over 8 providers, 50 endpoints, heavy-tailed
@@ -90,6 +91,8 @@ static void run_report(tm *t, const char *const *params)
 
 #define REPS 200
 
+/* user_usage: the seed route's answer (GET /api/usage/{userId}) for a
+ * random user (1) or the heaviest, user-00000 (2). */
 static void bench(tm *t, const char *name, const char *const *params, int user_usage)
 {
     double lat[REPS];
@@ -99,7 +102,7 @@ static void bench(tm *t, const char *name, const char *const *params, int user_u
         if (user_usage) {
             tm_buf b = TM_BUF_INIT;
             tm_user_month u;
-            snprintf(user, sizeof user, "user-%05d", (int)(bench_next(&rng) % 10000));
+            snprintf(user, sizeof user, "user-%05d", user_usage == 2 ? 0 : (int)(bench_next(&rng) % 10000));
             if (tm__user_month(t, user, "2026-10", "UTC", &u) || tm__user_month_json(&u, user, &b)) {
                 fprintf(stderr, "usage: %s\n", tm_errmsg());
                 exit(1);
@@ -141,6 +144,8 @@ int main(int argc, char **argv)
         printf("generate: reusing the store (%lld events)\n", (long long)have);
     }
     tm_close(t);
+    if (argc > 3 && strcmp(argv[3], "gen") == 0)
+        return 0;
 
     /* Restart to ready: open, and answer a first query (the rollups load). */
     double t0 = bench_now();
@@ -152,6 +157,11 @@ int main(int argc, char **argv)
                            "group_by", "provider", "tz", "UTC", NULL};
     run_report(t, daily);
     printf("restart to ready (open + first query): %.3f s\n", bench_now() - t0);
+    const char *user_days[] = {"from", "2026-10-01", "to", "2026-11-01", "interval", "day",
+                               "where", "user_id=user-00000", "tz", "UTC", NULL};
+    t0 = bench_now();
+    run_report(t, user_days);
+    printf("first user query (loads the user cells): %.3f s\n", bench_now() - t0);
 
     const char *hourly[] = {"from", "2026-10-25", "to", "2026-11-01", "interval", "hour",
                             "where", "model=openai-model-0", "tz", "UTC", NULL};
@@ -159,11 +169,16 @@ int main(int argc, char **argv)
                          "tz", "UTC", NULL};
     const char *top[] = {"from", "2026-10-02", "to", "2026-11-01", "group_by", "endpoint",
                          "order_by", "events", "limit", "10", "tz", "UTC", NULL};
+    const char *top_users[] = {"from", "2026-10-02", "to", "2026-11-01", "group_by", "user_id",
+                               "order_by", "cost_usd", "limit", "10", "tz", "UTC", NULL};
     printf("queries (%d runs each, JSON included):\n", REPS);
     bench(t, "daily cost by provider, 30 days", daily, 0);
     bench(t, "hourly series for one model, 7 days", hourly, 0);
     bench(t, "latency p50/p95/p99 by provider, 7 days", p95, 0);
     bench(t, "one user's month (usage dashboard)", NULL, 1);
+    bench(t, "one user's month, heaviest user (dashboard)", NULL, 2);
+    bench(t, "a user's daily breakdown, heaviest user", user_days, 0);
+    bench(t, "top 10 users by cost, 30 days", top_users, 0);
     bench(t, "top 10 endpoints, 30 days", top, 0);
     tm_close(t);
     return 0;

@@ -3,9 +3,15 @@
  *
  * Plan:
  *   needed = group_by ∪ where dimensions
- *   a projection holds all of needed, and the zone's offsets are whole
- *   hours?  → whole UTC hours of the range from the in-memory rollups,
+ *   an hourly projection (model, endpoint) holds all of needed, and the
+ *   zone's offsets are whole hours?
+ *           → whole UTC hours of the range from the in-memory rollups,
  *             the partial hours at either end from the events;
+ *   a daily user projection holds all of needed (those kept only in the
+ *   store: the query names its users), and each UTC day falls in one
+ *   period (interval none, or UTC and not hourly)?
+ *           → whole UTC days from the user cells, the partial days at
+ *             either end from the events;
  *   else    → everything from the events (exact for any range and zone;
  *             user_id filters use the (user_id, ts) index).
  *
@@ -164,6 +170,11 @@ typedef struct run {
     size_t nids[TM_NDIM];
     int none_match;                 /* a where dim with no known value  */
     int64_t cache_slot[1024], cache_period[1024]; /* 15-minute slots  */
+    int later_sk;                   /* top N: rows' sketches after the cut */
+    tm_sketch_acc all_sk;           /* meanwhile, the totals' sketch     */
+    uint32_t *visit;                /* the row of each cell added, in order */
+    size_t nvisit, capvisit, next;
+    int32_t *kept;                  /* row cell index → kept row, or -1  */
 } run;
 
 static int64_t floor_div(int64_t a, int64_t b) { return a / b - (a % b < 0); }
@@ -244,8 +255,30 @@ static int add_cell(void *arg, const tm_cell *c)
     if (!row)
         return TM_ENOMEM;
     tm__sums_add(&row->s, &c->s);
+    if (x->later_sk) { /* remember the row: the second pass visits the same cells */
+        uint32_t *v = tm__grow(x->visit, x->nvisit, &x->capvisit, sizeof *v, 4096);
+        if (!v)
+            return TM_ENOMEM;
+        x->visit = v;
+        x->visit[x->nvisit++] = (uint32_t)(row - x->rows.cells);
+        return tm__sketch_acc_merge(&x->all_sk, &c->sk);
+    }
     tm_sketch_acc *acc = c->sk.n || c->sk.zeros ? acc_for(x, row) : NULL;
     return acc ? tm__sketch_acc_merge(acc, &c->sk) : c->sk.n || c->sk.zeros ? TM_ENOMEM : TM_OK;
+}
+
+/* The second pass of a top N (later_sk), over the same cells in the same
+ * order (under the same read lock): a cell's sketch into its row's, for the
+ * rows that made the cut. */
+static int add_cell_sketch(void *arg, const tm_cell *c)
+{
+    run *x = arg;
+    if (!passes(x, c->key.dim))
+        return 0;
+    if (x->next >= x->nvisit)
+        return tm__fail(TM_EIO, "query: the rollups changed under a read lock");
+    int32_t kept = x->kept[x->visit[x->next++]];
+    return kept < 0 ? TM_OK : tm__sketch_acc_merge(&x->res->rows[kept].sk, &c->sk);
 }
 
 static int add_fact(void *arg, const tm_fact *f)
@@ -276,8 +309,10 @@ static int load_cell(void *arg, const tm_cell *c, int64_t count)
     return c ? tm__rollups_merge(arg, c) : tm__rollups_reserve(arg, (size_t)count);
 }
 
-/* Makes r current with the store, and leaves it read-locked. */
-static int fresh_rollups(tm_store *s, tm_rollups *r)
+/* Makes r current with the store, and leaves it read-locked. With users,
+ * the user cells too: they load on the first query that needs them (with
+ * the rest, from one snapshot), and stay loaded after. */
+static int fresh_rollups(tm_store *s, tm_rollups *r, int users)
 {
     for (int attempt = 0;; attempt++) {
         int64_t v = -2;
@@ -285,14 +320,16 @@ static int fresh_rollups(tm_store *s, tm_rollups *r)
         if (rc)
             return rc;
         pthread_rwlock_rdlock(&r->lock);
-        if (r->loaded && r->version == v)
+        if (r->loaded && r->version == v && (!users || r->users_loaded))
             return TM_OK;
         pthread_rwlock_unlock(&r->lock);
         pthread_rwlock_wrlock(&r->lock);
-        if (!r->loaded || r->version != v) {
+        if (!r->loaded || r->version != v || (users && !r->users_loaded)) {
             int64_t got = -1;
+            int with_users = users || r->users_loaded;
             tm__rollups_clear(r);
-            rc = s->ops->load_rollups(s, load_cell, r, &got);
+            r->users_loaded = with_users; /* lets the load merge user cells */
+            rc = s->ops->load_rollups(s, with_users, load_cell, r, &got);
             if (rc) {
                 tm__rollups_clear(r);
                 pthread_rwlock_unlock(&r->lock);
@@ -307,6 +344,49 @@ static int fresh_rollups(tm_store *s, tm_rollups *r)
             return TM_OK;
         }
     }
+}
+
+/* Every UTC day lies inside one period of the result, so daily cells can
+ * be assigned to periods whole. */
+static int days_in_periods(const tm_qresult *res)
+{
+    return res->interval == TM_I_NONE ||
+           (res->interval != TM_I_HOUR && strcmp(tm__tz_name(res->tz), "UTC") == 0);
+}
+
+/* Adds the daily user cells of projection proj with d0 ≤ day < d1 (hours
+ * since 1970 of the days' starts). In memory (TM_PROJ_USER): the named
+ * users' cells by key (user, day, metric type), else every cell of those
+ * days (top users); kept only in the store: the named users' rows. */
+static int user_cells(run *x, tm_store *s, tm_rollups *r, int proj, int32_t d0, int32_t d1)
+{
+    const uint32_t *users = x->ids[TM_D_USER];
+    size_t nusers = x->nids[TM_D_USER];
+    if (proj != TM_PROJ_USER)
+        return s->ops->scan_user_cells(s, proj, users, nusers, d0, d1, add_cell, x);
+    int rc = fresh_rollups(s, r, 1);
+    if (rc)
+        return rc;
+    if (!x->q->nwhere[TM_D_USER] || r->nmetrics < 0) {
+        rc = tm__rollups_each(r, TM_PROJ_USER, d0, d1, add_cell, x);
+    } else {
+        tm_cell_key k;
+        memset(&k, 0, sizeof k);
+        k.proj = TM_PROJ_USER;
+        for (size_t u = 0; u < nusers && rc == TM_OK; u++)
+            for (int32_t d = d0; d < d1 && rc == TM_OK; d += 24)
+                for (int m = 0; m < r->nmetrics && rc == TM_OK; m++) {
+                    k.hour = d;
+                    k.dim[TM_D_USER] = users[u];
+                    k.dim[TM_D_METRIC] = r->metrics[m];
+                    const tm_cell *c = tm__cellset_find(&r->cells, &k);
+                    if (c)
+                        rc = add_cell(x, c);
+                }
+    }
+    if (rc || !x->later_sk) /* else still read-locked for the second pass */
+        pthread_rwlock_unlock(&r->lock);
+    return rc;
 }
 
 static int resolve_time(const char *text, const tm_tz *tz, int64_t *out, const char *key)
@@ -351,6 +431,14 @@ typedef struct sort_ctx {
     const tm_qresult *res;
 } sort_ctx;
 
+/* By the order_by metric alone. */
+static int cmp_metric(const void *pa, const void *pb, void *arg)
+{
+    const sort_ctx *ctx = arg;
+    long double x = metric_num(pa, ctx->q->order_by), y = metric_num(pb, ctx->q->order_by);
+    return x == y ? 0 : (x < y) == ctx->q->order_asc ? -1 : 1;
+}
+
 static int cmp_rows(const void *pa, const void *pb, void *arg)
 {
     const tm_qrow *a = pa, *b = pb;
@@ -381,6 +469,16 @@ static const char *dim_name(run *x, int d, uint32_t id)
     if (id == 0 || x->store->ops->dict_name(x->store, id, buf, sizeof buf) != TM_OK)
         return "";
     return tm__arena_strndup(&x->res->arena, buf, strlen(buf));
+}
+
+/* Names the grouped dimensions of res's rows from their cells' dict ids. */
+static int name_rows(run *x, tm_qresult *res)
+{
+    for (size_t i = 0; i < res->nrows; i++)
+        for (int d = 0; d < TM_NDIM; d++)
+            if (x->grouped & (1u << d))
+                res->rows[i].dim[d] = dim_name(x, d, x->rows.cells[res->rows[i].cell].key.dim[d]);
+    return TM_OK;
 }
 
 int tm__query_run(tm_store *s, tm_rollups *r, const tm_query_spec *q, int64_t now_us,
@@ -435,20 +533,44 @@ int tm__query_run(tm_store *s, tm_rollups *r, const tm_query_spec *q, int64_t no
                 goto out;
             if (d != TM_D_SUCCESS && *v && id == 0)
                 continue; /* never stored */
-            x.ids[d][x.nids[d]++] = id;
+            size_t k = 0;
+            while (k < x.nids[d] && x.ids[d][k] != id)
+                k++;
+            if (k == x.nids[d]) /* once each: user cells are read per user */
+                x.ids[d][x.nids[d]++] = id;
         }
     }
+    /* The first projection holding every needed dimension; the user
+     * projections kept only in the store are read a user at a time, so they
+     * serve queries that name their users. */
     int proj = -1;
-    for (int p = 0; p < TM_NPROJ && proj < 0; p++)
-        if ((needed & ~tm__proj_dims[p]) == 0)
+    for (int p = 0; p < TM_NPROJ_ALL && proj < 0; p++)
+        if ((needed & ~tm__proj_dims[p]) == 0 && (p < TM_NPROJ || q->nwhere[TM_D_USER]))
             proj = p;
     int64_t h0 = (res->from + US_PER_HOUR - 1) / US_PER_HOUR, h1 = res->to / US_PER_HOUR;
-    if (proj >= 0 && tm__tz_whole_hours(res->tz) && h0 < h1) {
-        if ((rc = fresh_rollups(s, r)))
+    int64_t d0 = floor_div(res->from + 24 * US_PER_HOUR - 1, 24 * US_PER_HOUR) * 24;
+    int64_t d1 = floor_div(res->to, 24 * US_PER_HOUR) * 24;
+    if (proj >= 0 && tm__proj_daily(proj) && days_in_periods(res) && d0 < d1) {
+        /* Whole UTC days from the user cells, the partial days from events.
+         * Top N users over whole days: per-row sketches (a third of the
+         * time) only for the rows that make the cut, in a second pass. */
+        x.later_sk = proj == TM_PROJ_USER && !q->nwhere[TM_D_USER] && q->order_by >= 0 &&
+                     !(q->fill && res->interval != TM_I_NONE) &&
+                     (q->order_by < TM_M_P50 || q->order_by > TM_M_P99) && q->limit &&
+                     d0 * US_PER_HOUR == res->from && d1 * US_PER_HOUR == res->to;
+        rc = user_cells(&x, s, r, proj, (int32_t)d0, (int32_t)d1);
+        locked = rc == TM_OK && x.later_sk;
+        if (rc == TM_OK)
+            rc = scan_events(&x, res->from, d0 * US_PER_HOUR);
+        if (rc == TM_OK)
+            rc = scan_events(&x, d1 * US_PER_HOUR, res->to);
+        res->plan = d0 * US_PER_HOUR == res->from && d1 * US_PER_HOUR == res->to ? "rollups"
+                                                                                 : "rollups+events";
+    } else if (proj >= 0 && !tm__proj_daily(proj) && tm__tz_whole_hours(res->tz) && h0 < h1) {
+        if ((rc = fresh_rollups(s, r, 0)))
             goto out;
         locked = 1;
         /* UTC over whole days: day cells for the whole days, hours around. */
-        int64_t d0 = (h0 + 23) / 24 * 24, d1 = h1 / 24 * 24;
         if (strcmp(tm__tz_name(res->tz), "UTC") == 0 && res->interval != TM_I_HOUR && d0 < d1) {
             rc = tm__rollups_each(r, proj + TM_DAY, (int32_t)d0, (int32_t)d1, add_cell, &x);
             if (rc == TM_OK)
@@ -483,9 +605,7 @@ int tm__query_run(tm_store *s, tm_rollups *r, const tm_query_spec *q, int64_t no
         tm_qrow *row = &res->rows[res->nrows++];
         int64_t minutes = (int64_t)c->key.proj * ((int64_t)1 << 31) + c->key.hour; /* proj < 0 before 1970 */
         row->period = minutes * 60000000;
-        for (int d = 0; d < TM_NDIM; d++)
-            if (x.grouped & (1u << d))
-                row->dim[d] = dim_name(&x, d, c->key.dim[d]);
+        row->cell = (uint32_t)i;
         row->s = c->s;
         if (i < x.naccs) { /* moves the bins */
             row->sk = x.accs[i];
@@ -495,9 +615,39 @@ int tm__query_run(tm_store *s, tm_rollups *r, const tm_query_spec *q, int64_t no
         if ((rc = tm__sketch_acc_merge_acc(&res->totals.sk, &row->sk)))
             goto out;
     }
-    if (q->fill && res->interval != TM_I_NONE && (rc = tm__qresult_fill(res)))
+    if (x.later_sk && (rc = tm__sketch_acc_merge_acc(&res->totals.sk, &x.all_sk)))
+        goto out;
+    /* Filling empty periods groups rows by their names: name them all first. */
+    int fill = q->fill && res->interval != TM_I_NONE;
+    if (fill && ((rc = name_rows(&x, res)) || (rc = tm__qresult_fill(res))))
         goto out;
     sort_ctx ctx = {q, res};
+    /* Top N: rows that cannot make it (worse than the Nth by the metric)
+     * are dropped before naming, which costs a dictionary read a row. */
+    if (q->order_by >= 0 && q->limit && res->nrows > q->limit) {
+        qsort_r(res->rows, res->nrows, sizeof *res->rows, cmp_metric, &ctx);
+        size_t keep = q->limit;
+        long double edge = metric_num(&res->rows[keep - 1], q->order_by);
+        while (keep < res->nrows && metric_num(&res->rows[keep], q->order_by) == edge)
+            keep++;
+        for (size_t i = keep; i < res->nrows; i++)
+            tm__sketch_acc_free(&res->rows[i].sk);
+        res->nrows = keep;
+    }
+    if (x.later_sk) { /* the kept rows' sketches, under the same read lock */
+        if (!(x.kept = malloc((x.rows.n ? x.rows.n : 1) * sizeof *x.kept))) {
+            rc = TM_ENOMEM;
+            goto out;
+        }
+        for (size_t i = 0; i < x.rows.n; i++)
+            x.kept[i] = -1;
+        for (size_t i = 0; i < res->nrows; i++)
+            x.kept[res->rows[i].cell] = (int32_t)i;
+        if ((rc = tm__rollups_each(r, TM_PROJ_USER, (int32_t)d0, (int32_t)d1, add_cell_sketch, &x)))
+            goto out;
+    }
+    if (!fill && (rc = name_rows(&x, res)))
+        goto out;
     qsort_r(res->rows, res->nrows, sizeof *res->rows, cmp_rows, &ctx);
     if (q->limit && res->nrows > q->limit) {
         for (size_t i = q->limit; i < res->nrows; i++)
@@ -507,6 +657,9 @@ int tm__query_run(tm_store *s, tm_rollups *r, const tm_query_spec *q, int64_t no
 out:
     if (locked)
         pthread_rwlock_unlock(&r->lock);
+    tm__sketch_acc_free(&x.all_sk);
+    free(x.kept);
+    free(x.visit);
     tm__cellset_free(&x.rows);
     for (size_t i = 0; i < x.naccs; i++)
         tm__sketch_acc_free(&x.accs[i]);

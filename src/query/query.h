@@ -62,6 +62,7 @@ typedef struct tm_qrow {
     const char *dim[TM_NDIM];   /* values of the grouped dimensions            */
     tm_sums s;
     tm_sketch_acc sk;
+    uint32_t cell;              /* internal: the row's cell while unnamed      */
 } tm_qrow;
 
 typedef struct tm_qresult {

@@ -19,9 +19,12 @@ const char *const tm__dim_names[TM_NDIM] = {
 };
 
 #define B(d) (1u << (d))
-const unsigned tm__proj_dims[TM_NPROJ] = {
+const unsigned tm__proj_dims[TM_NPROJ_ALL] = {
     B(TM_D_PROVIDER) | B(TM_D_MODEL) | B(TM_D_OPERATION) | B(TM_D_METRIC) | B(TM_D_SUCCESS),
     B(TM_D_ENDPOINT) | B(TM_D_METRIC) | B(TM_D_SUCCESS),
+    B(TM_D_USER) | B(TM_D_METRIC),
+    B(TM_D_USER) | B(TM_D_PROVIDER) | B(TM_D_MODEL) | B(TM_D_METRIC),
+    B(TM_D_USER) | B(TM_D_ENDPOINT) | B(TM_D_METRIC),
 };
 
 void tm__sums_add_fact(tm_sums *s, const tm_fact *f, int sign)
@@ -116,6 +119,19 @@ tm_cell *tm__cellset_get(tm_cellset *cs, const tm_cell_key *key)
     return c;
 }
 
+const tm_cell *tm__cellset_find(const tm_cellset *cs, const tm_cell_key *key)
+{
+    if (!cs->nslots)
+        return NULL;
+    size_t h = key_hash(key) & (cs->nslots - 1);
+    for (; cs->slots[h]; h = (h + 1) & (cs->nslots - 1)) {
+        const tm_cell *c = &cs->cells[cs->slots[h] - 1];
+        if (memcmp(&c->key, key, sizeof *key) == 0)
+            return c;
+    }
+    return NULL;
+}
+
 int tm__cellset_reserve(tm_cellset *cs, size_t n)
 {
     if (n > cs->cap) {
@@ -181,11 +197,12 @@ int tm__rollup_add_cost_delta(tm_cellset *deltas, const tm_fact *f, int64_t old_
 
 int tm__rollup_add_fact(tm_cellset *batch, const tm_fact *f, int sign)
 {
-    for (int p = 0; p < TM_NPROJ; p++) {
+    int64_t hour = f->ts_us / (3600LL * 1000000);
+    for (int p = 0; p < TM_NPROJ_ALL; p++) {
         tm_cell_key k;
         memset(&k, 0, sizeof k);
         k.proj = p;
-        k.hour = (int32_t)(f->ts_us / (3600LL * 1000000));
+        k.hour = (int32_t)(tm__proj_daily(p) ? hour - ((hour % 24) + 24) % 24 : hour);
         for (int d = 0; d < TM_NDIM; d++)
             if (tm__proj_dims[p] & (1u << d))
                 k.dim[d] = f->dim[d];
@@ -218,7 +235,8 @@ void tm__rollups_clear(tm_rollups *r)
     r->nhours = 0;
     r->base_hour = 0;
     r->version = -1;
-    r->loaded = 0;
+    r->loaded = r->users_loaded = 0;
+    r->nmetrics = 0;
 }
 
 void tm__rollups_destroy(tm_rollups *r)
@@ -264,8 +282,29 @@ int tm__rollups_reserve(tm_rollups *r, size_t n)
     return tm__cellset_reserve(&r->cells, n + n / 16 + 64);
 }
 
+/* Remembers the metric types of user cells, so that one user's cells can
+ * be found by key (user, day, metric type) instead of by a scan. */
+static void note_metric(tm_rollups *r, uint32_t m)
+{
+    for (int i = 0; i < r->nmetrics; i++)
+        if (r->metrics[i] == m)
+            return;
+    if (r->nmetrics >= 0 && r->nmetrics < (int)(sizeof r->metrics / sizeof r->metrics[0]))
+        r->metrics[r->nmetrics++] = m;
+    else
+        r->nmetrics = -1;
+}
+
 int tm__rollups_merge(tm_rollups *r, const tm_cell *src)
 {
+    if (src->key.proj >= TM_NPROJ) /* kept only in the store */
+        return TM_OK;
+    if (src->key.proj == TM_PROJ_USER) {
+        if (!r->users_loaded) /* loaded from the store on first use */
+            return TM_OK;
+        note_metric(r, src->key.dim[TM_D_METRIC]);
+        return merge_one(r, src);
+    }
     tm_cell day = *src;
     day.key.proj = src->key.proj + TM_DAY;
     day.key.hour = (int32_t)((src->key.hour - ((src->key.hour % 24) + 24) % 24));

@@ -28,13 +28,28 @@ enum {
 #define TM_NROLLDIM 7
 extern const char *const tm__dim_names[TM_NDIM];
 
-/* Projections kept as rollups: which dimensions each one keeps. In memory
- * each also has day cells (proj + TM_DAY, keyed by the day's first UTC
- * hour) for UTC queries over whole days. */
-enum { TM_PROJ_MODEL, TM_PROJ_ENDPOINT, TM_NPROJ };
-#define TM_DAY TM_NPROJ
-#define TM_NSLOT (2 * TM_NPROJ)
-extern const unsigned tm__proj_dims[TM_NPROJ];
+/* Projections kept as rollups: which dimensions each one keeps.
+ *   model, endpoint   hourly cells, in memory; each also has day cells there
+ *                     (slot proj + TM_DAY, keyed by the day's first UTC hour)
+ *                     for UTC queries over whole days;
+ *   user              {user_id, metric_type} per UTC day (keyed by the day's
+ *                     first hour), in memory: top users, one user's days,
+ *                     quota use;
+ *   user_model,       {user_id, provider, model, metric_type} and
+ *   user_endpoint     {user_id, endpoint, metric_type} per UTC day, only in
+ *                     the store (table urollup, keyed by user first) and read
+ *                     a user at a time: their number grows with users × days
+ *                     × models, which memory must not. */
+enum {
+    TM_PROJ_MODEL, TM_PROJ_ENDPOINT, TM_PROJ_USER, TM_NPROJ, /* in memory */
+    TM_PROJ_USER_MODEL = TM_NPROJ, TM_PROJ_USER_ENDPOINT, TM_NPROJ_ALL
+};
+#define TM_DAY TM_NPROJ_ALL         /* in-memory slot of proj's day cells */
+#define TM_NSLOT (TM_NPROJ_ALL + TM_NPROJ)
+extern const unsigned tm__proj_dims[TM_NPROJ_ALL];
+
+/* Cells of projection p are per UTC day (else per hour). */
+static inline int tm__proj_daily(int p) { return p >= TM_PROJ_USER; }
 
 typedef struct tm_cell_key {
     int32_t proj;
@@ -76,6 +91,8 @@ typedef struct tm_cellset {
 
 /* The cell for key, created empty if new; NULL when out of memory. */
 tm_cell *tm__cellset_get(tm_cellset *cs, const tm_cell_key *key);
+/* The cell for key, or NULL when there is none. */
+const tm_cell *tm__cellset_find(const tm_cellset *cs, const tm_cell_key *key);
 void tm__cellset_free(tm_cellset *cs);
 
 /* Makes room for n cells without rehashing (before a bulk load). */
@@ -103,15 +120,20 @@ typedef struct tm_rollups {
     size_t nhours;          /* hours indexed                                 */
     struct hour_list { uint32_t *ix; uint32_t n, cap; } *hours; /* [hour][proj] */
     int64_t version;        /* the store's commit counter this reflects; -1 */
-    int loaded;
+    int loaded;             /* the hourly projections' cells                 */
+    int users_loaded;       /* the user projection's, loaded on first use    */
+    uint32_t metrics[32];   /* metric_type ids seen in user cells            */
+    int nmetrics;           /* -1: more than 32 (look-ups by key impossible) */
 } tm_rollups;
 
 void tm__rollups_init(tm_rollups *r);
 void tm__rollups_clear(tm_rollups *r);   /* frees the cells; not the lock */
 void tm__rollups_destroy(tm_rollups *r);
 
-/* Merges an hour cell (from the store or a committed batch) into r, and
- * into its day cell. Caller holds the write lock. */
+/* Merges a cell (from the store or a committed batch) into r: an hour
+ * cell also into its day cell; a user cell as it is, if user cells are
+ * loaded; cells of projections kept only in the store are skipped. Caller
+ * holds the write lock. */
 int tm__rollups_merge(tm_rollups *r, const tm_cell *c);
 
 /* Before loading n stored cells (each also feeds a day cell). */

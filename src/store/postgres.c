@@ -43,6 +43,7 @@
 #include <time.h>
 
 #include "../core/buf.h"
+#include "../core/dec.h"
 #include "../core/err.h"
 #include "../core/event.h"
 #include "../core/strmap.h"
@@ -54,6 +55,16 @@
 #define LOCK_MIGRATE 7516109101001LL
 #define LOCK_APPEND 7516109101002LL
 #define MONTHS_AHEAD 2
+
+/* A rollup table's sums (value, cost and latency numeric: they may pass
+ * 64 bits, as SQLite's wide sums do) and sketch. */
+#define ROLL_COLUMNS                                                                           \
+    " events bigint NOT NULL, requests bigint NOT NULL, value numeric NOT NULL,"               \
+    " input_tokens bigint NOT NULL, output_tokens bigint NOT NULL,"                            \
+    " cache_read_tokens bigint NOT NULL, cache_write_tokens bigint NOT NULL,"                  \
+    " reasoning_tokens bigint NOT NULL, total_tokens bigint NOT NULL,"                         \
+    " cost_pusd numeric NOT NULL, unpriced bigint NOT NULL, errors bigint NOT NULL,"           \
+    " lat_n bigint NOT NULL, lat_sum_ns numeric NOT NULL, sketch bytea,"
 
 static const char *const migrations[] = {
     /* 0 → 1 */
@@ -79,13 +90,11 @@ static const char *const migrations[] = {
     "CREATE TABLE rollup(proj int NOT NULL, hour int NOT NULL,"
     " d0 bigint NOT NULL, d1 bigint NOT NULL, d2 bigint NOT NULL, d3 bigint NOT NULL,"
     " d4 bigint NOT NULL, d5 bigint NOT NULL, d6 bigint NOT NULL,"
-    " events bigint NOT NULL, requests bigint NOT NULL, value bigint NOT NULL,"
-    " input_tokens bigint NOT NULL, output_tokens bigint NOT NULL,"
-    " cache_read_tokens bigint NOT NULL, cache_write_tokens bigint NOT NULL,"
-    " reasoning_tokens bigint NOT NULL, total_tokens bigint NOT NULL,"
-    " cost_pusd bigint NOT NULL, unpriced bigint NOT NULL, errors bigint NOT NULL,"
-    " lat_n bigint NOT NULL, lat_sum_ns bigint NOT NULL, sketch bytea,"
-    " PRIMARY KEY(proj, hour, d0, d1, d2, d3, d4, d5, d6));"
+    ROLL_COLUMNS " PRIMARY KEY(proj, hour, d0, d1, d2, d3, d4, d5, d6));"
+    "CREATE TABLE urollup(proj int NOT NULL, hour int NOT NULL,"
+    " d0 bigint NOT NULL, d1 bigint NOT NULL, d2 bigint NOT NULL, d3 bigint NOT NULL,"
+    " d4 bigint NOT NULL, d5 bigint NOT NULL, d6 bigint NOT NULL,"
+    ROLL_COLUMNS " PRIMARY KEY(proj, hour, d2, d0, d1, d3, d4, d5, d6));"
     "CREATE TABLE keys(id text PRIMARY KEY, hash bytea NOT NULL, scope text NOT NULL,"
     " user_id text, name text, created bigint NOT NULL, revoked bigint);"
     "CREATE TABLE users(id text PRIMARY KEY, tier text, overrides text, updated bigint NOT NULL);"
@@ -440,17 +449,46 @@ static void fact_of_row(const PGresult *r, int row, int c0, int64_t llm, tm_fact
     f->dim[TM_D_PROJECT] = (uint32_t)i64(r, row, c0 + 18);
 }
 
+/* A numeric column holding an integer of up to 128 bits. */
+static tm_i128 wide(const PGresult *r, int row, int col)
+{
+    const char *p = PQgetvalue(r, row, col);
+    int neg = *p == '-';
+    unsigned __int128 u = 0;
+    for (p += neg; *p >= '0' && *p <= '9'; p++)
+        u = u * 10 + (unsigned)(*p - '0');
+    return neg ? -(tm_i128)u : (tm_i128)u;
+}
+
 static void sums_of_row(const PGresult *r, int row, int c0, tm_sums *t)
 {
     *t = (tm_sums){
         .events = i64(r, row, c0 + 0), .requests = i64(r, row, c0 + 1),
-        .value = i64(r, row, c0 + 2), .input = i64(r, row, c0 + 3),
+        .value = wide(r, row, c0 + 2), .input = i64(r, row, c0 + 3),
         .output = i64(r, row, c0 + 4), .cache_read = i64(r, row, c0 + 5),
         .cache_write = i64(r, row, c0 + 6), .reasoning = i64(r, row, c0 + 7),
-        .total = i64(r, row, c0 + 8), .cost = i64(r, row, c0 + 9),
+        .total = i64(r, row, c0 + 8), .cost = wide(r, row, c0 + 9),
         .unpriced = i64(r, row, c0 + 10), .errors = i64(r, row, c0 + 11),
-        .lat_n = i64(r, row, c0 + 12), .lat_sum = i64(r, row, c0 + 13),
+        .lat_n = i64(r, row, c0 + 12), .lat_sum = wide(r, row, c0 + 13),
     };
+}
+
+/* a += b as SQLite's tm_add and tm_add_wide do it: counts must stay within
+ * 64 bits, value, cost and latency sums within 128. */
+static int sums_add_checked(tm_sums *a, const tm_sums *b)
+{
+    int64_t *ca[11] = {&a->events, &a->requests, &a->input, &a->output, &a->cache_read,
+                       &a->cache_write, &a->reasoning, &a->total, &a->unpriced, &a->errors, &a->lat_n};
+    const int64_t cb[11] = {b->events, b->requests, b->input, b->output, b->cache_read,
+                            b->cache_write, b->reasoning, b->total, b->unpriced, b->errors, b->lat_n};
+    for (int i = 0; i < 11; i++)
+        if (__builtin_add_overflow(*ca[i], cb[i], ca[i]))
+            return tm__fail(TM_EINVAL, "rollup: a count or token sum exceeds 64 bits");
+    if (__builtin_add_overflow(a->value, b->value, &a->value) ||
+        __builtin_add_overflow(a->cost, b->cost, &a->cost) ||
+        __builtin_add_overflow(a->lat_sum, b->lat_sum, &a->lat_sum))
+        return tm__fail(TM_EINVAL, "rollup: a sum of value, cost or latency exceeds 128 bits");
+    return TM_OK;
 }
 
 /* Reads a bytea column (text format) into a sketch, merging. */
@@ -476,24 +514,28 @@ static void key_of_row(const PGresult *r, int row, tm_cell_key *k)
         k->dim[d] = (uint32_t)i64(r, row, 2 + d);
 }
 
-static int fits(tm_i128 v) { return v >= INT64_MIN && v <= INT64_MAX; }
-
-/* Merges each cell of cs into its stored row: the stored rows are read in
- * one statement, added to in C (overflow checked, sketches merged as the
- * SQLite backend does) and written back in one upsert. Inside the append
- * lock. */
-static int write_cells(PGconn *c, const tm_cellset *cs)
+/* Merges each cell of cs with lo ≤ proj < hi into its stored row in table:
+ * the stored rows are read in one statement, added to in C (overflow
+ * checked, sketches merged as the SQLite backend does) and written back in
+ * one upsert. Inside the append lock. */
+static int write_cells(PGconn *c, const tm_cellset *cs, const char *table, int lo, int hi)
 {
-    if (cs->n == 0)
+    size_t mine = 0;
+    for (size_t i = 0; i < cs->n; i++)
+        mine += cs->cells[i].key.proj >= lo && cs->cells[i].key.proj < hi;
+    if (mine == 0)
         return TM_OK;
     tm_buf sql = TM_BUF_INIT;
     tm_cellset olds = {0};
     PGresult *res = NULL;
-    int rc = TM_OK;
-    tm__buf_puts(&sql, "SELECT " ROLL_KEY ", " ROLL_COLS " FROM rollup WHERE (" ROLL_KEY ") IN (");
+    int rc = TM_OK, first = 1;
+    tm__buf_printf(&sql, "SELECT " ROLL_KEY ", " ROLL_COLS " FROM %s WHERE (" ROLL_KEY ") IN (", table);
     for (size_t i = 0; i < cs->n; i++) {
         const tm_cell_key *k = &cs->cells[i].key;
-        tm__buf_printf(&sql, "%s(%d,%d", i ? "," : "", k->proj, k->hour);
+        if (k->proj < lo || k->proj >= hi)
+            continue;
+        tm__buf_printf(&sql, "%s(%d,%d", first ? "" : ",", k->proj, k->hour);
+        first = 0;
         for (int d = 0; d < TM_NROLLDIM; d++)
             tm__buf_printf(&sql, ",%u", k->dim[d]);
         tm__buf_putc(&sql, ')');
@@ -516,31 +558,32 @@ static int write_cells(PGconn *c, const tm_cellset *cs)
         rc = sketch_of_col(res, row, 23, &o->sk);
     }
     tm__buf_reset(&sql);
-    tm__buf_puts(&sql, "INSERT INTO rollup(" ROLL_KEY ", " ROLL_COLS ") VALUES");
+    tm__buf_printf(&sql, "INSERT INTO %s(" ROLL_KEY ", " ROLL_COLS ") VALUES", table);
+    first = 1;
     for (size_t i = 0; i < cs->n && rc == TM_OK; i++) {
         const tm_cell *cl = &cs->cells[i];
+        if (cl->key.proj < lo || cl->key.proj >= hi)
+            continue;
         tm_cell *o = tm__cellset_get(&olds, &cl->key);
         if (!o) {
             rc = TM_ENOMEM;
             break;
         }
-        tm__sums_add(&o->s, &cl->s);
-        if ((rc = tm__sketch_merge(&o->sk, &cl->sk)))
+        if ((rc = sums_add_checked(&o->s, &cl->s)) || (rc = tm__sketch_merge(&o->sk, &cl->sk)))
             break;
         const tm_sums *t = &o->s;
-        if (!(fits(t->value) && fits(t->cost) && fits(t->lat_sum))) {
-            rc = tm__fail(TM_EINVAL, "rollup: an hourly sum of value, cost or latency exceeds 64 bits");
-            break;
-        }
-        tm__buf_printf(&sql, "%s(%d,%d", i ? "," : "", cl->key.proj, cl->key.hour);
+        tm__buf_printf(&sql, "%s(%d,%d", first ? "" : ",", cl->key.proj, cl->key.hour);
+        first = 0;
         for (int d = 0; d < TM_NROLLDIM; d++)
             tm__buf_printf(&sql, ",%u", cl->key.dim[d]);
-        const int64_t v[14] = {t->events, t->requests, (int64_t)t->value, t->input, t->output,
+        const tm_i128 v[14] = {t->events, t->requests, t->value, t->input, t->output,
                                t->cache_read, t->cache_write, t->reasoning, t->total,
-                               (int64_t)t->cost, t->unpriced, t->errors, t->lat_n,
-                               (int64_t)t->lat_sum};
-        for (int k = 0; k < 14; k++)
-            tm__buf_printf(&sql, ",%lld", (long long)v[k]);
+                               t->cost, t->unpriced, t->errors, t->lat_n, t->lat_sum};
+        for (int k = 0; k < 14; k++) {
+            char num[48];
+            tm__dec_format(v[k], 0, num);
+            tm__buf_printf(&sql, ",%s", num);
+        }
         size_t n = tm__sketch_size(&o->sk);
         unsigned char *blob = malloc(n ? n : 1);
         if (!blob) {
@@ -573,6 +616,14 @@ out:
     tm__buf_free(&sql);
     tm__cellset_free(&olds);
     return rc;
+}
+
+/* Writes the cells kept in memory to rollup, the per-user ones kept only
+ * in the store to urollup. */
+static int write_rollups(PGconn *c, const tm_cellset *cs)
+{
+    int rc = write_cells(c, cs, "rollup", 0, TM_NPROJ);
+    return rc ? rc : write_cells(c, cs, "urollup", TM_NPROJ, TM_NPROJ_ALL);
 }
 
 /* Begins a writing transaction under the append lock. */
@@ -803,7 +854,7 @@ static int pg_append(tm_store *base, tm_event *const *evs, size_t n, unsigned ch
     }
     tm__strmap_clear(&seen);
     if (rc == TM_OK)
-        rc = write_cells(s->w, cells);
+        rc = write_rollups(s->w, cells);
     if (rc == TM_OK) {
         PARAMS(p, 12);
         p_i64(&p, added);
@@ -862,6 +913,23 @@ static void row_to_event(const PGresult *r, int row, tm_event *e)
         e->has |= TM_HAS_COST;
     e->metadata = txt(r, row, 27);
     e->project = txt(r, row, 28);
+}
+
+/* Calls fn(arg, cell, 0) for each row of res (ROLL_KEY, then ROLL_COLS). */
+static int each_cell(const PGresult *res, int (*fn)(void *, const tm_cell *, int64_t), void *arg)
+{
+    int rc = TM_OK;
+    for (int row = 0; rc == TM_OK && row < PQntuples(res); row++) {
+        tm_cell c;
+        memset(&c, 0, sizeof c);
+        key_of_row(res, row, &c.key);
+        sums_of_row(res, row, 9, &c.s);
+        rc = sketch_of_col(res, row, 23, &c.sk);
+        if (rc == TM_OK)
+            rc = fn(arg, &c, 0);
+        tm__sketch_free(&c.sk);
+    }
+    return rc;
 }
 
 /* Rows come in pages so a large scan holds one page in memory. */
@@ -953,7 +1021,7 @@ static int pg_reprice(tm_store *base, int64_t since, int64_t until, int (*fn)(vo
             rc = tm__rollup_add_cost_delta(&deltas, &f, old, old_source, e.cost_pusd, e.cost_source);
     }
     if (rc == TM_OK)
-        rc = write_cells(s->w, &deltas);
+        rc = write_rollups(s->w, &deltas);
     if (rc == TM_OK)
         rc = bump_commits(s->w, NULL);
     rc = end_txn(s->w, rc);
@@ -962,8 +1030,8 @@ static int pg_reprice(tm_store *base, int64_t since, int64_t until, int (*fn)(vo
     return rc;
 }
 
-static int pg_load_rollups(tm_store *base, int (*fn)(void *, const tm_cell *, int64_t), void *arg,
-                           int64_t *version)
+static int pg_load_rollups(tm_store *base, int users, int (*fn)(void *, const tm_cell *, int64_t),
+                           void *arg, int64_t *version)
 {
     pg_store *s = (pg_store *)base;
     PGresult *res = NULL;
@@ -972,24 +1040,51 @@ static int pg_load_rollups(tm_store *base, int (*fn)(void *, const tm_cell *, in
     /* One snapshot for the counter and the cells. */
     if ((rc = exec(s->r, "begin", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")) ||
         (rc = query_int(s->r, "SELECT value FROM tm_meta WHERE key = 'commits'", NULL, version)) ||
-        (rc = run(s->r, "read rollups", "SELECT " ROLL_KEY ", " ROLL_COLS " FROM rollup", NULL, &res)))
+        (rc = run(s->r, "read rollups", users ? "SELECT " ROLL_KEY ", " ROLL_COLS " FROM rollup"
+                  : "SELECT " ROLL_KEY ", " ROLL_COLS " FROM rollup WHERE proj != 2", NULL, &res)))
         goto out;
     if ((rc = fn(arg, NULL, PQntuples(res))))
         goto out;
-    for (int row = 0; rc == TM_OK && row < PQntuples(res); row++) {
-        tm_cell c;
-        memset(&c, 0, sizeof c);
-        key_of_row(res, row, &c.key);
-        sums_of_row(res, row, 9, &c.s);
-        rc = sketch_of_col(res, row, 23, &c.sk);
-        if (rc == TM_OK)
-            rc = fn(arg, &c, 0);
-        tm__sketch_free(&c.sk);
-    }
+    rc = each_cell(res, fn, arg);
 out:
     PQclear(res);
     exec(s->r, "commit", "COMMIT");
     pthread_mutex_unlock(&s->rmu);
+    return rc;
+}
+
+static int cell_to_fn(void *arg, const tm_cell *c, int64_t count)
+{
+    int (**fn)(void *, const tm_cell *) = ((void **)arg)[0];
+    (void)count;
+    return (*fn)(((void **)arg)[1], c);
+}
+
+static int pg_scan_user_cells(tm_store *base, int proj, const uint32_t *users, size_t nusers,
+                              int32_t h0, int32_t h1, int (*fn)(void *, const tm_cell *), void *arg)
+{
+    pg_store *s = (pg_store *)base;
+    tm_buf sql = TM_BUF_INIT;
+    PGresult *res = NULL;
+    int rc = TM_OK;
+    if (!nusers)
+        return TM_OK;
+    tm__buf_printf(&sql, "SELECT " ROLL_KEY ", " ROLL_COLS " FROM urollup WHERE proj = %d AND hour >= %d"
+                         " AND hour < %d AND d2 IN (", proj, (int)h0, (int)h1);
+    for (size_t i = 0; i < nusers; i++)
+        tm__buf_printf(&sql, "%s%u", i ? "," : "", users[i]);
+    if (tm__buf_putc(&sql, ')') != TM_OK || !sql.data) {
+        tm__buf_free(&sql);
+        return TM_ENOMEM;
+    }
+    void *pair[2] = {&fn, arg};
+    pthread_mutex_lock(&s->rmu);
+    rc = run(s->r, "read user cells", sql.data, NULL, &res);
+    if (rc == TM_OK)
+        rc = each_cell(res, cell_to_fn, pair);
+    PQclear(res);
+    pthread_mutex_unlock(&s->rmu);
+    tm__buf_free(&sql);
     return rc;
 }
 
@@ -1082,6 +1177,7 @@ static int pg_verify(tm_store *base, void (*fn)(void *, const char *), void *arg
          "ok   counts: the event counter equals the rows",
          "FAIL counts: rows and the event counter differ by %lld"},
         {CHECK_ROLLUPS, CHECK_ROLLUPS_OK, CHECK_ROLLUPS_FAIL},
+        {CHECK_USER_ROLLUPS, CHECK_USER_ROLLUPS_OK, CHECK_USER_ROLLUPS_FAIL},
         {"SELECT COUNT(*) FROM events e WHERE"
          " total_tokens < input_tokens + output_tokens + cache_read_tokens + cache_write_tokens"
          " OR reasoning_tokens > output_tokens OR cache_write_1h_tokens > cache_write_tokens"
@@ -1191,6 +1287,8 @@ static int pg_retain(tm_store *base, int64_t before_us, int64_t *deleted)
     p_i64(&p, before_us / 3600000000LL);
     if (rc == TM_OK)
         rc = run(s->w, "delete rollups", "DELETE FROM rollup WHERE hour < $1::bigint", &p, NULL);
+    if (rc == TM_OK) /* the per-user day cells: the cut is a day's first hour or later */
+        rc = run(s->w, "delete rollups", "DELETE FROM urollup WHERE hour < $1::bigint", &p, NULL);
     p.n = 0;
     p_i64(&p, *deleted);
     if (rc == TM_OK)
@@ -1432,7 +1530,8 @@ static int pg_file_put(tm_store *base, const tm_file_rec *recs, size_t n, int64_
 
 const struct tm_store_ops tm__postgres_ops = {
     .name = "postgres", .open = pg_open, .close = pg_close, .append = pg_append,
-    .load_rollups = pg_load_rollups, .version = pg_version, .scan_facts = pg_scan_facts,
+    .load_rollups = pg_load_rollups, .scan_user_cells = pg_scan_user_cells,
+    .version = pg_version, .scan_facts = pg_scan_facts,
     .dict_id = pg_dict_id, .dict_name = pg_dict_name, .scan = pg_scan, .count = pg_count,
     .reprice = pg_reprice, .verify = pg_verify, .set_cache = pg_set_cache, .retain = pg_retain,
 };

@@ -71,6 +71,15 @@ static inline int tm__sql_scan_facts(tm_buf *sql, const char *p1, const char *p2
     " - (SELECT COALESCE(SUM(total_tokens), 0) FROM rollup WHERE proj = 1)"
 #define CHECK_ROLLUPS_OK "ok   rollups: event, cost and token totals equal the rollups'"
 #define CHECK_ROLLUPS_FAIL "FAIL rollups: the rollups differ from the events by %lld"
+#define CHECK_USER_ROLLUPS                                                                         \
+    "SELECT abs((SELECT COUNT(*) FROM events)"                                                     \
+    " - (SELECT COALESCE(SUM(events), 0) FROM rollup WHERE proj = 2))"                             \
+    " + abs((SELECT COALESCE(SUM(cost_pusd), 0) FROM events)"                                      \
+    " - (SELECT COALESCE(SUM(cost_pusd), 0) FROM urollup WHERE proj = 3))"                         \
+    " + abs((SELECT COALESCE(SUM(total_tokens), 0) FROM events)"                                   \
+    " - (SELECT COALESCE(SUM(total_tokens), 0) FROM urollup WHERE proj = 4))"
+#define CHECK_USER_ROLLUPS_OK "ok   user rollups: event, cost and token totals equal the per-user rollups'"
+#define CHECK_USER_ROLLUPS_FAIL "FAIL user rollups: the per-user rollups differ from the events by %lld"
 #define CHECK_NAMES                                                                             \
     "SELECT COUNT(*) FROM events e WHERE"                                                       \
     " (provider IS NOT NULL AND NOT EXISTS (SELECT 1 FROM dict WHERE id = e.provider))"         \

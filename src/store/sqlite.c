@@ -10,7 +10,10 @@
  *          resource_type→dict, session_id, resource_id, value, tokens...,
  *          latency_ns, success, status_code, error, cache_hit, cost_pusd,
  *          cost_source, metadata, project→dict)
- *   rollup(proj, hour, d0..d6, sums, sketch)   hourly cells (rollup/rollup.h)
+ *   rollup(proj, hour, d0..d6, sums, sketch)   hourly cells (rollup/rollup.h),
+ *                                     and the daily per-user cells
+ *   urollup(same columns, keyed by proj, day, d2 = user)   daily per-user
+ *                                     cells by model and by endpoint (schema 8)
  *   keys, users, alert_state, alert_events     (server/keys.c, policy/quota.c, ...)
  *   import_files(path, ...)           importers' per-file progress (ingest/)
  *
@@ -48,7 +51,7 @@
 #include "sql.h"
 #include "store.h"
 
-#define SCHEMA_VERSION 7
+#define SCHEMA_VERSION 8
 
 static const char *const migrations[] = {
     /* 0 → 1 */
@@ -101,13 +104,44 @@ static const char *const migrations[] = {
     " ino INTEGER NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,"
     " offset INTEGER NOT NULL, head INTEGER NOT NULL, tail INTEGER NOT NULL, state TEXT,"
     " updated INTEGER NOT NULL) WITHOUT ROWID;",
+    /* 7 → 8: per-user rollups: the user projection in `rollup` (memory
+     * loads it) and user × model / user × endpoint cells here, keyed by day
+     * then user: a commit rewrites cells of the current day, which lie
+     * together (keyed by user first, they were spread over the whole table
+     * and ingest ran 4x slower); a user's month is one seek per day. Both
+     * backfilled from the events (see migrate). */
+    "CREATE TABLE urollup(proj INTEGER NOT NULL, hour INTEGER NOT NULL,"
+    " d0 INTEGER NOT NULL, d1 INTEGER NOT NULL, d2 INTEGER NOT NULL, d3 INTEGER NOT NULL,"
+    " d4 INTEGER NOT NULL, d5 INTEGER NOT NULL, d6 INTEGER NOT NULL,"
+    " events INTEGER NOT NULL, requests INTEGER NOT NULL, value INTEGER NOT NULL,"
+    " input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL,"
+    " cache_read_tokens INTEGER NOT NULL, cache_write_tokens INTEGER NOT NULL,"
+    " reasoning_tokens INTEGER NOT NULL, total_tokens INTEGER NOT NULL,"
+    " cost_pusd INTEGER NOT NULL, unpriced INTEGER NOT NULL, errors INTEGER NOT NULL,"
+    " lat_n INTEGER NOT NULL, lat_sum_ns INTEGER NOT NULL, sketch BLOB,"
+    " PRIMARY KEY(proj, hour, d2, d0, d1, d3, d4, d5, d6)) WITHOUT ROWID;",
 };
 
-#define ROLL_GET "SELECT " ROLL_COLS " FROM rollup WHERE proj = ?1 AND hour = ?2 AND d0 = ?3" \
-    " AND d1 = ?4 AND d2 = ?5 AND d3 = ?6 AND d4 = ?7 AND d5 = ?8 AND d6 = ?9"
-#define ROLL_PUT "INSERT OR REPLACE INTO rollup(proj, hour, d0, d1, d2, d3, d4, d5, d6, " \
-    ROLL_COLS ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19," \
-    "?20,?21,?22,?23,?24)"
+/* Adds a cell to its stored row, or stores it: one statement, the counts
+ * added by tm_add (an error past 64 bits, where SQL's + would turn into a
+ * float), value, cost and latency sums by tm_add_wide (an integer, or past
+ * 64 bits a 16-byte blob: a day's cost can pass 9.2 million USD), and the
+ * sketches merged by tm_sketch_merge. */
+#define ROLL_UPSERT_IN(table) "INSERT INTO " table "(proj, hour, d0, d1, d2, d3, d4, d5, d6, " \
+    ROLL_COLS ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,"   \
+    "?20,?21,?22,?23,?24) ON CONFLICT(proj, hour, d0, d1, d2, d3, d4, d5, d6) DO UPDATE SET"  \
+    " events = tm_add(events, excluded.events), requests = tm_add(requests, excluded.requests)," \
+    " value = tm_add_wide(value, excluded.value),"                                             \
+    " input_tokens = tm_add(input_tokens, excluded.input_tokens),"                             \
+    " output_tokens = tm_add(output_tokens, excluded.output_tokens),"                          \
+    " cache_read_tokens = tm_add(cache_read_tokens, excluded.cache_read_tokens),"              \
+    " cache_write_tokens = tm_add(cache_write_tokens, excluded.cache_write_tokens),"           \
+    " reasoning_tokens = tm_add(reasoning_tokens, excluded.reasoning_tokens),"                 \
+    " total_tokens = tm_add(total_tokens, excluded.total_tokens),"                             \
+    " cost_pusd = tm_add_wide(cost_pusd, excluded.cost_pusd),"                                 \
+    " unpriced = tm_add(unpriced, excluded.unpriced), errors = tm_add(errors, excluded.errors),"\
+    " lat_n = tm_add(lat_n, excluded.lat_n), lat_sum_ns = tm_add_wide(lat_sum_ns, excluded.lat_sum_ns)," \
+    " sketch = tm_sketch_merge(sketch, excluded.sketch)"
 
 /* Dict-encoded columns: the insert statement's ?4..?10, then ?29. */
 #define NDIMS 8
@@ -116,7 +150,8 @@ struct sqlite_store {
     struct tm_store base;
     sqlite3 *w;                 /* writer connection                        */
     sqlite3_stmt *ins, *dup_get, *dict_ins, *dict_get, *bump, *begin, *commit, *rollback;
-    sqlite3_stmt *roll_get, *roll_put, *commits, *fact_get, *del;
+    sqlite3_stmt *roll_up, *commits, *fact_get, *del;
+    sqlite3_stmt *uroll_up;     /* urollup: per-user cells kept only there     */
     tm_strmap dict;             /* string → dict id, writer-side cache      */
     sqlite3 *r;                 /* reader connection                         */
     sqlite3_stmt *user_get;     /* on r, prepared once (checks read it often) */
@@ -192,8 +227,11 @@ static int open_conn(const char *path, int readonly, sqlite3 **out)
     return rc;
 }
 
-static int backfill_rollups(sqlite3 *db);
-static int write_cells(sqlite3 *db, sqlite3_stmt *get, sqlite3_stmt *put, const tm_cellset *cs);
+static int backfill_rollups(sqlite3 *db, int first_proj);
+static int write_cells(sqlite3 *db, sqlite3_stmt *up, const tm_cellset *cs, int lo, int hi);
+static int write_rollups(sqlite3 *db, sqlite3_stmt *roll_up, sqlite3_stmt *uroll_up,
+                         const tm_cellset *cs, int first_proj);
+static int rollup_functions(sqlite3 *db);
 typedef struct sqlite_store sqlite_store;
 static int query_int(sqlite_store *s, const char *sql, int64_t *out);
 
@@ -224,9 +262,10 @@ static int migrate(sqlite3 *db)
         if ((rc = exec(db, sql)))
             goto out;
     }
-    /* Rollups arrived in version 2; a store older than that gets them from
-     * its events once every column the backfill reads exists. */
-    if (version < 2 && (rc = backfill_rollups(db)))
+    /* Rollups arrived in version 2 and per-user ones in 8; a store older
+     * than that gets them from its events once every column the backfill
+     * reads exists. */
+    if (version < 8 && (rc = backfill_rollups(db, version < 2 ? 0 : TM_PROJ_USER)))
         goto out;
 out:
     sqlite3_finalize(st);
@@ -322,8 +361,8 @@ static void sq_close(tm_store *base)
     if (s->w)
         sqlite3_wal_checkpoint_v2(s->w, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
     sqlite3_stmt *sts[] = {s->ins, s->dup_get, s->dict_ins, s->dict_get, s->bump, s->begin,
-                           s->commit, s->rollback, s->roll_get, s->roll_put, s->commits,
-                           s->fact_get, s->del};
+                           s->commit, s->rollback, s->roll_up, s->commits,
+                           s->fact_get, s->del, s->uroll_up};
     for (size_t i = 0; i < sizeof sts / sizeof sts[0]; i++)
         sqlite3_finalize(sts[i]);
     sqlite3_finalize(s->user_get);
@@ -367,7 +406,8 @@ static int sq_open(const char *path, unsigned mode, tm_store **out)
     snprintf(s->path, sizeof s->path, "%s", path);
     s->ck_pages = CHECKPOINT_PAGES;
     s->restart_pages = WAL_RESTART_PAGES;
-    if ((rc = create_store(path, mode ? mode : 0600)) || (rc = open_conn(path, 0, &s->w)) || (rc = migrate(s->w)) ||
+    if ((rc = create_store(path, mode ? mode : 0600)) || (rc = open_conn(path, 0, &s->w)) ||
+        (rc = rollup_functions(s->w)) || (rc = migrate(s->w)) ||
         (rc = open_conn(path, 1, &s->r)))
         goto out;
     if ((rc = open_conn(path, 0, &s->ck)) || (rc = exec(s->w, "PRAGMA wal_autocheckpoint=0")))
@@ -395,8 +435,8 @@ static int sq_open(const char *path, unsigned mode, tm_store **out)
     if (rc == TM_OK) rc = prepare(s->w, "INSERT OR IGNORE INTO dict(s) VALUES(?1)", &s->dict_ins);
     if (rc == TM_OK) rc = prepare(s->w, "SELECT id FROM dict WHERE s = ?1", &s->dict_get);
     if (rc == TM_OK) rc = prepare(s->w, "UPDATE meta SET value = value + ?1 WHERE key = 'events'", &s->bump);
-    if (rc == TM_OK) rc = prepare(s->w, ROLL_GET, &s->roll_get);
-    if (rc == TM_OK) rc = prepare(s->w, ROLL_PUT, &s->roll_put);
+    if (rc == TM_OK) rc = prepare(s->w, ROLL_UPSERT_IN("rollup"), &s->roll_up);
+    if (rc == TM_OK) rc = prepare(s->w, ROLL_UPSERT_IN("urollup"), &s->uroll_up);
     if (rc == TM_OK)
         rc = prepare(s->w, "UPDATE meta SET value = value + 1 WHERE key = 'commits' RETURNING value",
                      &s->commits);
@@ -453,16 +493,36 @@ static void bind_opt_text(sqlite3_stmt *st, int i, const char *v)
 }
 
 /* Reads ROLL_COLS starting at column c0 into a tm_sums. */
+/* A wide sum (value, cost, latency) as stored: an integer, or past 64 bits
+ * a 16-byte little-endian blob. */
+static tm_i128 wide_of(sqlite3_value *v)
+{
+    if (sqlite3_value_type(v) != SQLITE_BLOB || sqlite3_value_bytes(v) != 16)
+        return sqlite3_value_int64(v);
+    const unsigned char *b = sqlite3_value_blob(v);
+    unsigned __int128 u = 0;
+    for (int i = 15; i >= 0; i--)
+        u = u << 8 | b[i];
+    return (tm_i128)u;
+}
+
+static void wide_bytes(tm_i128 v, unsigned char out[16])
+{
+    unsigned __int128 u = (unsigned __int128)v;
+    for (int i = 0; i < 16; i++, u >>= 8)
+        out[i] = (unsigned char)u;
+}
+
 static void sums_of_row(sqlite3_stmt *st, int c0, tm_sums *t)
 {
     *t = (tm_sums){
         .events = sqlite3_column_int64(st, c0 + 0), .requests = sqlite3_column_int64(st, c0 + 1),
-        .value = sqlite3_column_int64(st, c0 + 2), .input = sqlite3_column_int64(st, c0 + 3),
+        .value = wide_of(sqlite3_column_value(st, c0 + 2)), .input = sqlite3_column_int64(st, c0 + 3),
         .output = sqlite3_column_int64(st, c0 + 4), .cache_read = sqlite3_column_int64(st, c0 + 5),
         .cache_write = sqlite3_column_int64(st, c0 + 6), .reasoning = sqlite3_column_int64(st, c0 + 7),
-        .total = sqlite3_column_int64(st, c0 + 8), .cost = sqlite3_column_int64(st, c0 + 9),
+        .total = sqlite3_column_int64(st, c0 + 8), .cost = wide_of(sqlite3_column_value(st, c0 + 9)),
         .unpriced = sqlite3_column_int64(st, c0 + 10), .errors = sqlite3_column_int64(st, c0 + 11),
-        .lat_n = sqlite3_column_int64(st, c0 + 12), .lat_sum = sqlite3_column_int64(st, c0 + 13),
+        .lat_n = sqlite3_column_int64(st, c0 + 12), .lat_sum = wide_of(sqlite3_column_value(st, c0 + 13)),
     };
 }
 
@@ -503,15 +563,19 @@ static int64_t dict_lookup(sqlite3 *db, const char *str)
     return id;
 }
 
-static int backfill_rollups(sqlite3 *db)
+/* Builds the rollups of projections first_proj.. from the stored events
+ * (inside the migration's transaction). The cells are written every
+ * BACKFILL_CELLS new cells, so memory stays bounded on a large store. */
+#define BACKFILL_CELLS 262144
+static int backfill_rollups(sqlite3 *db, int first_proj)
 {
-    sqlite3_stmt *sel = NULL, *get = NULL, *put = NULL;
+    sqlite3_stmt *sel = NULL, *st[2] = {0};
     tm_cellset cells = {0};
     int64_t llm = dict_lookup(db, "llm_call");
     int rc = TM_OK, step = SQLITE_DONE;
     if (sqlite3_prepare_v2(db, "SELECT " FACT_COLS " FROM events e", -1, &sel, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, ROLL_GET, -1, &get, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, ROLL_PUT, -1, &put, NULL) != SQLITE_OK) {
+        sqlite3_prepare_v2(db, ROLL_UPSERT_IN("rollup"), -1, &st[0], NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, ROLL_UPSERT_IN("urollup"), -1, &st[1], NULL) != SQLITE_OK) {
         rc = sqerr(db, "prepare backfill");
         goto out;
     }
@@ -519,68 +583,144 @@ static int backfill_rollups(sqlite3 *db)
         tm_fact f;
         fact_of_row(sel, 0, llm, &f);
         rc = tm__rollup_add_fact(&cells, &f, 1);
+        if (rc == TM_OK && cells.n >= BACKFILL_CELLS) {
+            rc = write_rollups(db, st[0], st[1], &cells, first_proj);
+            tm__cellset_free(&cells);
+        }
     }
+    if (rc == TM_OK && step != SQLITE_DONE)
+        rc = sqerr(db, "backfill read");
     if (rc == TM_OK)
-        rc = write_cells(db, get, put, &cells);
+        rc = write_rollups(db, st[0], st[1], &cells, first_proj);
 out:
     tm__cellset_free(&cells);
     sqlite3_finalize(sel);
-    sqlite3_finalize(get);
-    sqlite3_finalize(put);
+    for (int i = 0; i < 2; i++)
+        sqlite3_finalize(st[i]);
     return rc;
+}
+
+/* tm_add(a, b): a + b for counts, an error past 64 bits (SQL's + would
+ * make it a float). */
+static void sql_add(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    int64_t sum;
+    if (__builtin_add_overflow(sqlite3_value_int64(argv[0]), sqlite3_value_int64(argv[1]), &sum))
+        sqlite3_result_error(ctx, "rollup: a count or token sum exceeds 64 bits", -1);
+    else
+        sqlite3_result_int64(ctx, sum);
 }
 
 static int fits(tm_i128 v) { return v >= INT64_MIN && v <= INT64_MAX; }
 
-/* Merges each cell of cs into its stored row (read, add in C, write): the
- * sums are checked for overflow here, never left to SQL arithmetic. */
-static int write_cells(sqlite3 *db, sqlite3_stmt *get, sqlite3_stmt *put, const tm_cellset *cs)
+/* tm_add_wide(a, b): a + b for value, cost and latency sums: an integer
+ * while it fits 64 bits, else a 16-byte blob. */
+static void sql_add_wide(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    tm_i128 sum;
+    unsigned char b[16];
+    if (__builtin_add_overflow(wide_of(argv[0]), wide_of(argv[1]), &sum)) {
+        sqlite3_result_error(ctx, "rollup: a sum of value, cost or latency exceeds 128 bits", -1);
+    } else if (fits(sum)) {
+        sqlite3_result_int64(ctx, (int64_t)sum);
+    } else {
+        wide_bytes(sum, b);
+        sqlite3_result_blob(ctx, b, 16, SQLITE_TRANSIENT);
+    }
+}
+
+/* tm_sketch_merge(a, b): the sketch blob holding the values of both. */
+static void sql_sketch_merge(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    tm_sketch sk = {0};
+    unsigned char *out = NULL;
+    int rc = TM_OK;
+    for (int i = 0; i < 2 && rc == TM_OK; i++)
+        rc = tm__sketch_read(&sk, sqlite3_value_blob(argv[i]), (size_t)sqlite3_value_bytes(argv[i]));
+    if (rc == TM_OK && (out = malloc(tm__sketch_size(&sk))))
+        tm__sketch_write(&sk, out);
+    if (out)
+        sqlite3_result_blob(ctx, out, (int)tm__sketch_size(&sk), free);
+    else if (rc == TM_ENOMEM || rc == TM_OK)
+        sqlite3_result_error_nomem(ctx);
+    else
+        sqlite3_result_error(ctx, "rollup: a stored sketch is damaged", -1);
+    tm__sketch_free(&sk);
+}
+
+/* The functions the rollup upserts use, on the writer connection. */
+static int rollup_functions(sqlite3 *db)
+{
+    int f = SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY;
+    if (sqlite3_create_function(db, "tm_add", 2, f, NULL, sql_add, NULL, NULL) != SQLITE_OK ||
+        sqlite3_create_function(db, "tm_add_wide", 2, f, NULL, sql_add_wide, NULL, NULL) != SQLITE_OK ||
+        sqlite3_create_function(db, "tm_sketch_merge", 2, f, NULL, sql_sketch_merge, NULL, NULL) != SQLITE_OK)
+        return sqerr(db, "register rollup functions");
+    return TM_OK;
+}
+
+
+/* Merges each cell of cs with lo ≤ proj < hi into its stored row, by the
+ * upsert `up` (ROLL_UPSERT_IN: sums added and checked in C, never left to
+ * SQL arithmetic). */
+static int write_cells(sqlite3 *db, sqlite3_stmt *up, const tm_cellset *cs, int lo, int hi)
 {
     int rc = TM_OK;
+    unsigned char *blob = NULL;
+    size_t cap = 0;
     for (size_t i = 0; i < cs->n && rc == TM_OK; i++) {
         const tm_cell *c = &cs->cells[i];
-        tm_sums t = c->s;
-        tm_sketch sk = {0};
-        sqlite3_bind_int(get, 1, c->key.proj);
-        sqlite3_bind_int(get, 2, c->key.hour);
+        const tm_sums *t = &c->s;
+        if (c->key.proj < lo || c->key.proj >= hi)
+            continue;
+        size_t size = tm__sketch_size(&c->sk);
+        if (size > cap) {
+            unsigned char *p = realloc(blob, size);
+            if (!p) {
+                rc = TM_ENOMEM;
+                break;
+            }
+            blob = p;
+            cap = size;
+        }
+        tm__sketch_write(&c->sk, blob);
+        sqlite3_bind_int(up, 1, c->key.proj);
+        sqlite3_bind_int(up, 2, c->key.hour);
         for (int d = 0; d < TM_NROLLDIM; d++)
-            sqlite3_bind_int64(get, 3 + d, c->key.dim[d]);
-        int step = sqlite3_step(get);
-        if (step == SQLITE_ROW) {
-            tm_sums old;
-            sums_of_row(get, 0, &old);
-            tm__sums_add(&t, &old);
-            rc = tm__sketch_read(&sk, sqlite3_column_blob(get, 14), (size_t)sqlite3_column_bytes(get, 14));
-        } else if (step != SQLITE_DONE) {
-            rc = sqerr(db, "rollup read");
+            sqlite3_bind_int64(up, 3 + d, c->key.dim[d]);
+        const tm_i128 v[14] = {t->events, t->requests, t->value, t->input, t->output,
+                               t->cache_read, t->cache_write, t->reasoning, t->total,
+                               t->cost, t->unpriced, t->errors, t->lat_n, t->lat_sum};
+        unsigned char wide[14][16];
+        for (int k = 0; k < 14; k++) {
+            if (fits(v[k])) {
+                sqlite3_bind_int64(up, 10 + k, (int64_t)v[k]);
+            } else { /* only value, cost and latency sums are wider (tm_add_wide) */
+                wide_bytes(v[k], wide[k]);
+                sqlite3_bind_blob(up, 10 + k, wide[k], 16, SQLITE_TRANSIENT);
+            }
         }
-        sqlite3_reset(get);
-        if (rc == TM_OK)
-            rc = tm__sketch_merge(&sk, &c->sk);
-        if (rc == TM_OK && !(fits(t.value) && fits(t.cost) && fits(t.lat_sum)))
-            rc = tm__fail(TM_EINVAL, "rollup: an hourly sum of value, cost or latency exceeds 64 bits");
-        unsigned char *blob = rc == TM_OK ? malloc(tm__sketch_size(&sk)) : NULL;
-        if (rc == TM_OK && !blob)
-            rc = TM_ENOMEM;
-        if (rc == TM_OK) {
-            tm__sketch_write(&sk, blob);
-            sqlite3_bind_int(put, 1, c->key.proj);
-            sqlite3_bind_int(put, 2, c->key.hour);
-            for (int d = 0; d < TM_NROLLDIM; d++)
-                sqlite3_bind_int64(put, 3 + d, c->key.dim[d]);
-            const int64_t v[14] = {t.events, t.requests, (int64_t)t.value, t.input, t.output,
-                                   t.cache_read, t.cache_write, t.reasoning, t.total,
-                                   (int64_t)t.cost, t.unpriced, t.errors, t.lat_n,
-                                   (int64_t)t.lat_sum};
-            for (int k = 0; k < 14; k++)
-                sqlite3_bind_int64(put, 10 + k, v[k]);
-            sqlite3_bind_blob(put, 24, blob, (int)tm__sketch_size(&sk), SQLITE_STATIC);
-            rc = step_done(db, put, "rollup write");
-        }
-        free(blob);
-        tm__sketch_free(&sk);
+        sqlite3_bind_blob(up, 24, blob, (int)size, SQLITE_STATIC);
+        if (sqlite3_step(up) != SQLITE_DONE)
+            rc = strncmp(sqlite3_errmsg(db), "rollup:", 7) == 0 ? tm__fail(TM_EINVAL, "%s", sqlite3_errmsg(db))
+                                                                : sqerr(db, "rollup write");
+        sqlite3_reset(up);
     }
+    free(blob);
     return rc;
+}
+
+/* Writes the cells of projections first_proj.. of cs: those kept in memory
+ * to `rollup`, the per-user ones kept only in the store to `urollup`. */
+static int write_rollups(sqlite3 *db, sqlite3_stmt *roll_up, sqlite3_stmt *uroll_up,
+                         const tm_cellset *cs, int first_proj)
+{
+    int rc = write_cells(db, roll_up, cs, first_proj, TM_NPROJ);
+    return rc ? rc : write_cells(db, uroll_up, cs, first_proj > TM_NPROJ ? first_proj : TM_NPROJ,
+                                 TM_NPROJ_ALL);
 }
 
 /* Sets *dup (and *seq) if an event with client id `id` (hash h) is stored
@@ -718,7 +858,7 @@ static int sq_append(tm_store *base, tm_event *const *evs, size_t n, unsigned ch
             rc = tm__rollup_add_fact(cells, &old, -1);
     }
     if (rc == TM_OK)
-        rc = write_cells(s->w, s->roll_get, s->roll_put, cells);
+        rc = write_rollups(s->w, s->roll_up, s->uroll_up, cells, 0);
     if (rc == TM_OK) {
         sqlite3_bind_int64(s->bump, 1, added);
         rc = step_done(s->w, s->bump, "count");
@@ -876,7 +1016,7 @@ static int sq_reprice(tm_store *base, int64_t since, int64_t until,
     if (rc == TM_OK && step != SQLITE_DONE)
         rc = sqerr(s->w, "reprice scan");
     if (rc == TM_OK)
-        rc = write_cells(s->w, s->roll_get, s->roll_put, &deltas);
+        rc = write_rollups(s->w, s->roll_up, s->uroll_up, &deltas, 0);
     if (rc == TM_OK) {
         if (sqlite3_step(s->commits) != SQLITE_ROW)
             rc = sqerr(s->w, "commit counter");
@@ -896,9 +1036,13 @@ out:
     return rc;
 }
 
-static int sq_load_rollups(tm_store *base, int (*fn)(void *, const tm_cell *, int64_t), void *arg,
-                           int64_t *version)
+static int cell_of_row(sqlite3_stmt *st, tm_cell *c);
+
+static int sq_load_rollups(tm_store *base, int users, int (*fn)(void *, const tm_cell *, int64_t),
+                           void *arg, int64_t *version)
 {
+    const char *where = users ? "" : " WHERE proj != 2"; /* TM_PROJ_USER */
+    char sql[512];
     sqlite_store *s = (sqlite_store *)base;
     sqlite3_stmt *st = NULL, *vs = NULL;
     int rc = TM_OK, step = SQLITE_DONE;
@@ -912,22 +1056,18 @@ static int sq_load_rollups(tm_store *base, int (*fn)(void *, const tm_cell *, in
     }
     *version = sqlite3_column_int64(vs, 0);
     int64_t rows = 0;
-    if ((rc = query_int(s, "SELECT COUNT(*) FROM rollup", &rows)) || (rc = fn(arg, NULL, rows)))
+    snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM rollup%s", where);
+    if ((rc = query_int(s, sql, &rows)) || (rc = fn(arg, NULL, rows)))
         goto out;
-    if (sqlite3_prepare_v2(s->r, "SELECT proj, hour, d0, d1, d2, d3, d4, d5, d6, " ROLL_COLS
-                                 " FROM rollup", -1, &st, NULL) != SQLITE_OK) {
+    snprintf(sql, sizeof sql, "SELECT proj, hour, d0, d1, d2, d3, d4, d5, d6, " ROLL_COLS
+                              " FROM rollup%s", where);
+    if (sqlite3_prepare_v2(s->r, sql, -1, &st, NULL) != SQLITE_OK) {
         rc = sqerr(s->r, "prepare rollups");
         goto out;
     }
     while (rc == TM_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
         tm_cell c;
-        memset(&c, 0, sizeof c);
-        c.key.proj = sqlite3_column_int(st, 0);
-        c.key.hour = sqlite3_column_int(st, 1);
-        for (int d = 0; d < TM_NROLLDIM; d++)
-            c.key.dim[d] = (uint32_t)sqlite3_column_int64(st, 2 + d);
-        sums_of_row(st, 9, &c.s);
-        rc = tm__sketch_read(&c.sk, sqlite3_column_blob(st, 23), (size_t)sqlite3_column_bytes(st, 23));
+        rc = cell_of_row(st, &c);
         if (rc == TM_OK)
             rc = fn(arg, &c, 0);
         tm__sketch_free(&c.sk);
@@ -938,6 +1078,54 @@ out:
     sqlite3_finalize(st);
     sqlite3_finalize(vs);
     exec(s->r, "COMMIT");
+    pthread_mutex_unlock(&s->rmu);
+    return rc;
+}
+
+/* A cell row: proj, hour, d0..d6, then ROLL_COLS. */
+static int cell_of_row(sqlite3_stmt *st, tm_cell *c)
+{
+    memset(c, 0, sizeof *c);
+    c->key.proj = sqlite3_column_int(st, 0);
+    c->key.hour = sqlite3_column_int(st, 1);
+    for (int d = 0; d < TM_NROLLDIM; d++)
+        c->key.dim[d] = (uint32_t)sqlite3_column_int64(st, 2 + d);
+    sums_of_row(st, 9, &c->s);
+    return tm__sketch_read(&c->sk, sqlite3_column_blob(st, 23), (size_t)sqlite3_column_bytes(st, 23));
+}
+
+static int sq_scan_user_cells(tm_store *base, int proj, const uint32_t *users, size_t nusers,
+                              int32_t h0, int32_t h1, int (*fn)(void *, const tm_cell *), void *arg)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st = NULL;
+    int rc = TM_OK, step = SQLITE_DONE;
+    pthread_mutex_lock(&s->rmu);
+    if (sqlite3_prepare_v2(s->r, "SELECT proj, hour, d0, d1, d2, d3, d4, d5, d6, " ROLL_COLS
+                                 " FROM urollup WHERE proj = ?1 AND hour = ?2 AND d2 = ?3",
+                           -1, &st, NULL) != SQLITE_OK) {
+        rc = sqerr(s->r, "prepare user cells");
+        goto out;
+    }
+    /* One seek per user and day (cells are stored by day, then user). */
+    for (size_t u = 0; u < nusers && rc == TM_OK; u++)
+        for (int32_t day = h0; day < h1 && rc == TM_OK; day += 24) {
+            sqlite3_bind_int(st, 1, proj);
+            sqlite3_bind_int(st, 2, day);
+            sqlite3_bind_int64(st, 3, users[u]);
+            while (rc == TM_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
+                tm_cell c;
+                rc = cell_of_row(st, &c);
+                if (rc == TM_OK)
+                    rc = fn(arg, &c);
+                tm__sketch_free(&c.sk);
+            }
+            if (rc == TM_OK && step != SQLITE_DONE)
+                rc = sqerr(s->r, "read user cells");
+            sqlite3_reset(st);
+        }
+out:
+    sqlite3_finalize(st);
     pthread_mutex_unlock(&s->rmu);
     return rc;
 }
@@ -1341,7 +1529,7 @@ static int sq_retain(tm_store *base, int64_t before_us, int64_t *deleted)
     if (rc)
         return rc;
     if (sqlite3_prepare_v2(s->w, "DELETE FROM events WHERE ts < ?1", -1, &del, NULL) ||
-        sqlite3_prepare_v2(s->w, "DELETE FROM rollup WHERE hour < ?1", -1, &roll, NULL))
+        sqlite3_prepare_v2(s->w, "DELETE FROM rollup WHERE hour < ?1;", -1, &roll, NULL))
         rc = sqerr(s->w, "prepare retention");
     if (rc == TM_OK) {
         sqlite3_bind_int64(del, 1, before_us);
@@ -1351,6 +1539,11 @@ static int sq_retain(tm_store *base, int64_t before_us, int64_t *deleted)
     if (rc == TM_OK) {
         sqlite3_bind_int64(roll, 1, before_us / 3600000000LL);
         rc = step_done(s->w, roll, "delete rollups");
+    }
+    if (rc == TM_OK) { /* the per-user day cells: before_us is a day's first hour or later */
+        char sql[96];
+        snprintf(sql, sizeof sql, "DELETE FROM urollup WHERE hour < %lld", (long long)(before_us / 3600000000LL));
+        rc = exec(s->w, sql);
     }
     if (rc == TM_OK) {
         sqlite3_bind_int64(s->bump, 1, -*deleted);
@@ -1435,6 +1628,7 @@ static int sq_verify(tm_store *base, void (*fn)(void *, const char *), void *arg
          "ok   counts: the event counter equals the rows",
          "FAIL counts: rows and the event counter differ by %lld"},
         {CHECK_ROLLUPS, CHECK_ROLLUPS_OK, CHECK_ROLLUPS_FAIL},
+        {CHECK_USER_ROLLUPS, CHECK_USER_ROLLUPS_OK, CHECK_USER_ROLLUPS_FAIL},
         {"SELECT COUNT(*) FROM events e WHERE"
          " total_tokens < input_tokens + output_tokens + cache_read_tokens + cache_write_tokens"
          " OR reasoning_tokens > output_tokens OR cache_write_1h_tokens > cache_write_tokens"
@@ -1466,7 +1660,8 @@ out:
 
 const struct tm_store_ops tm__sqlite_ops = {
     .name = "sqlite", .open = sq_open, .close = sq_close, .append = sq_append,
-    .load_rollups = sq_load_rollups, .version = sq_version, .scan_facts = sq_scan_facts,
+    .load_rollups = sq_load_rollups, .scan_user_cells = sq_scan_user_cells,
+    .version = sq_version, .scan_facts = sq_scan_facts,
     .dict_id = sq_dict_id, .dict_name = sq_dict_name, .scan = sq_scan, .count = sq_count,
     .reprice = sq_reprice, .verify = sq_verify, .set_cache = sq_set_cache, .retain = sq_retain,
 };

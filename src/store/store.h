@@ -79,9 +79,20 @@ struct tm_store_ops {
 
     /* Calls fn(arg, NULL, count) once with the number of stored rollup
      * cells, then fn(arg, cell, 0) for each, and sets *version to the commit
-     * count they reflect (one consistent snapshot). Any thread. */
-    int (*load_rollups)(tm_store *s, int (*fn)(void *arg, const tm_cell *c, int64_t count),
-                        void *arg, int64_t *version);
+     * count they reflect (one consistent snapshot): the hourly
+     * projections' cells, and with users also the user projection's
+     * (TM_PROJ_USER). Any thread. */
+    int (*load_rollups)(tm_store *s, int users,
+                        int (*fn)(void *arg, const tm_cell *c, int64_t count), void *arg,
+                        int64_t *version);
+
+    /* Calls fn for each stored cell of projection proj (one kept only in
+     * the store: TM_PROJ_USER_MODEL, TM_PROJ_USER_ENDPOINT) of each of the
+     * nusers users on the days starting at hours h0, h0 + 24, ... < h1
+     * (h0 a day's first hour). Any thread. */
+    int (*scan_user_cells)(tm_store *s, int proj, const uint32_t *users, size_t nusers,
+                           int32_t h0, int32_t h1, int (*fn)(void *arg, const tm_cell *c),
+                           void *arg);
 
     /* The commit count: it changes with every commit by any process. */
     int (*version)(tm_store *s, int64_t *out);

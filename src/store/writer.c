@@ -104,7 +104,9 @@ static void *run(void *arg)
         tm_cellset cells = {0};
         int64_t version = 0;
         double t0 = mono_s();
-        int rc = batch && evs && dup
+        /* Room for the batch's cells: an event adds to a cell of each
+         * projection, and the per-user ones are mostly its own. */
+        int rc = batch && evs && dup && tm__cellset_reserve(&cells, 3 * n) == TM_OK
                      ? w->store->ops->append(w->store, evs, n, dup, &cells, &version)
                      : TM_ENOMEM;
         if (rc == TM_OK && w->hook) /* before anyone is told: reads stay fresh */

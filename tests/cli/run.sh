@@ -190,6 +190,9 @@ out=$($TM --db "$RDB" report --from 2026-10-01 --to 2026-10-03 --group-by user_i
 check "report where/order/limit" eq "$out" '"user_id": "u1", "events": 2'
 $TM --db "$RDB" report --from 2026-10-01T10:30:00Z --to 2026-10-03 --tz UTC --plan >/dev/null 2>"$W/plan"
 check "report plan: rollups and events" eq "$(cat "$W/plan")" "plan: rollups+events"
+out=$($TM --db "$RDB" report --from 2026-10-01 --to 2026-10-03 --group-by user_id --order-by cost_usd --limit 1 --tz UTC --plan --csv 2>"$W/plan" | cut -d, -f1,2)
+check "report top user by cost" eq "$out" "$(printf 'user_id,events\nu1,3')"
+check "report top users read the user rollups" eq "$(cat "$W/plan")" "plan: rollups"
 err=$($TM --db "$RDB" report --group-by colour 2>&1); rc=$?
 check "report bad dimension" eq "$rc" 64
 out=$($TM --db "$RDB" usage u1 --period 2026-10 --tz UTC --json)

@@ -17,8 +17,11 @@
 #include <string.h>
 #include <time.h>
 
+#include <sqlite3.h>
+
 #include "../../src/core/dec.h"
 #include "../../src/core/json.h"
+#include "../../src/lib/lib.h"
 #include "store_helper.h"
 #include "tokmeter.h"
 
@@ -56,6 +59,15 @@ static int collect(void *arg, const tm_event *e)
     b->has_lat = (e->has & TM_HAS_LATENCY) != 0;
     b->lat_ns = e->latency_ns;
     return 0;
+}
+
+/* Reads every stored event back into evs (after a write or a reprice). */
+static void collect_all(tm *t)
+{
+    nev = 0;
+    tm_event_filter f = {0};
+    cr_assert_eq(tm_events(t, &f, collect, NULL), TM_OK);
+    cr_assert_eq(nev, NEV);
 }
 
 static tm *build(void)
@@ -101,10 +113,7 @@ static tm *build(void)
         cr_assert_eq(tm_track(t, &ev), TM_OK, "%s", tm_errmsg());
     }
     cr_assert_eq(tm_flush(t), TM_OK);
-    nev = 0;
-    tm_event_filter f = {0};
-    cr_assert_eq(tm_events(t, &f, collect, NULL), TM_OK);
-    cr_assert_eq(nev, NEV);
+    collect_all(t);
     return t;
 }
 
@@ -202,6 +211,10 @@ static void check_row(const tm_jv *row, const char **gdims, int ngroup,
         cr_expect_eq(p50->type, TM_J_NULL, "%s: p50 should be null", what);
         return;
     }
+    cr_expect_eq(p50->type, TM_J_NUMBER, "%s: p50 is missing, want a number (%lld latencies)", what,
+                 (long long)latn);
+    if (p50->type != TM_J_NUMBER)
+        return;
     qsort(lats, (size_t)latn, sizeof lats[0], cmp_i64);
     static const struct { const char *key; double q; } qs[] = {
         {"latency_p50_ms", 0.50}, {"latency_p95_ms", 0.95}, {"latency_p99_ms", 0.99}};
@@ -321,6 +334,200 @@ Test(query, matches_brute_force_rollup_and_raw_paths, .timeout = 120)
     cleanup(t);
 }
 
+/* ---- per-user rollups ---- */
+
+/* The plan that answers params ("rollups", "rollups+events", "events"). */
+static const char *plan_of(tm *t, const char *const *params)
+{
+    static char plan[32];
+    tm_query_spec q;
+    tm_qresult *res = NULL;
+    tm__query_init(&q);
+    for (int i = 0; params[i]; i += 2)
+        cr_assert_eq(tm__query_set(&q, params[i], params[i + 1]), TM_OK, "%s", tm_errmsg());
+    cr_assert_eq(tm__run_query(t, &q, &res), TM_OK, "%s", tm_errmsg());
+    snprintf(plan, sizeof plan, "%s", res->plan);
+    tm__qresult_free(res);
+    tm__query_free(&q);
+    return plan;
+}
+
+/* run_case, and the plan must be `want`: user queries read cells. */
+static void user_case(tm *t, const char *zone, const char *interval, const char *group,
+                      const char *from_s, const char *to_s, const char *where, const char *want)
+{
+    run_case(t, zone, interval, group, from_s, to_s, where);
+    const char *params[16] = {"from", from_s, "to", to_s, "interval", interval, "tz", zone};
+    int np = 8;
+    if (group)
+        params[np++] = "group_by", params[np++] = group;
+    if (where)
+        params[np++] = "where", params[np++] = where;
+    params[np] = NULL;
+    cr_expect_str_eq(plan_of(t, params), want, "plan of %s %s %s where %s", zone, interval,
+                     group ? group : "-", where ? where : "-");
+}
+
+static int cmp_i128_desc(const void *a, const void *b)
+{
+    __int128 x = *(const __int128 *)a, y = *(const __int128 *)b;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* Top 3 users by metric over [from, to): the report's values in order equal
+ * the brute force's three largest. */
+static void top_users(tm *t, const char *metric, int64_t from, int64_t to, const char *from_s,
+                      const char *to_s)
+{
+    const char *params[] = {"from", from_s, "to", to_s, "group_by", "user_id", "order_by", metric,
+                            "limit", "3", "tz", "UTC", NULL};
+    static const char *users[] = {"", "u0", "u1", "u2", "u3", "u4", "u5", "u6"};
+    __int128 want[8] = {0};
+    for (size_t i = 0; i < nev; i++) {
+        const bev *b = &evs[i];
+        if (b->ts_us < from || b->ts_us >= to)
+            continue;
+        size_t u = 0;
+        while (strcmp(users[u], b->user) != 0)
+            u++;
+        want[u] += strcmp(metric, "cost_usd") == 0 ? b->cost : strcmp(metric, "total_tokens") == 0 ? b->total
+                   : strcmp(metric, "errors") == 0 ? !b->success : 1;
+    }
+    qsort(want, 8, sizeof want[0], cmp_i128_desc);
+    tm_report *rep = NULL;
+    cr_assert_eq(tm_report_run(t, params, &rep), TM_OK, "%s", tm_errmsg());
+    tm_arena a = TM_ARENA_INIT;
+    tm_jv *v;
+    char err[200], buf[64];
+    const char *json = tm_report_json(rep);
+    cr_assert_eq(tm__json_parse(&a, json, strlen(json), &v, err, sizeof err), TM_OK, "%s", err);
+    const tm_jv *rows = tm__json_get(v, "rows");
+    cr_assert_eq(rows->n, 3, "top users by %s: %zu rows, want 3", metric, rows->n);
+    for (size_t i = 0; i < 3; i++) {
+        if (strcmp(metric, "cost_usd") == 0)
+            tm__dec_format(want[i], 12, buf);
+        else
+            snprintf(buf, sizeof buf, "%lld", (long long)want[i]);
+        cr_expect_str_eq(tm__json_get(rows->vals[i], metric)->s, buf, "top users by %s, row %zu", metric, i);
+        /* and every metric of the row, latency percentiles included */
+        const char *g[] = {"user_id"};
+        char what[64];
+        snprintf(what, sizeof what, "top users by %s, row %zu", metric, i);
+        check_row(rows->vals[i], g, 1, from, to, NULL, NULL, what);
+    }
+    check_row(tm__json_get(v, "totals"), NULL, 0, from, to, NULL, NULL, "top users: totals");
+    cr_expect_str_eq(plan_of(t, params), "rollups", "top users by %s read cells", metric);
+    tm__arena_free(&a);
+    tm_report_free(rep);
+}
+
+/* Every user query shape, each row and metric against the brute force, and
+ * each answered from cells (whole days) with events only at partial days. */
+static void user_queries(tm *t)
+{
+    static const char *metrics[] = {"events", "cost_usd", "total_tokens", "errors"};
+    const char *A = "2026-03-02T00:00:00Z", *B = "2026-04-18T00:00:00Z";
+    /* one user's month, days and totals: the in-memory user cells by key */
+    user_case(t, "UTC", "day", NULL, "2026-03-01T00:00:00Z", "2026-04-01T00:00:00Z", "user_id=u3", "rollups");
+    user_case(t, "UTC", "none", "metric_type", A, B, "user_id=u5", "rollups");
+    user_case(t, "UTC", "week", NULL, A, B, "user_id=u0", "rollups");
+    /* events without a user are a user too (the empty name) */
+    user_case(t, "UTC", "month", "user_id", A, B, "user_id=", "rollups");
+    /* every user: top users, the in-memory user cells scanned */
+    user_case(t, "UTC", "none", "user_id", A, B, NULL, "rollups");
+    user_case(t, "UTC", "day", "user_id,metric_type", A, B, "metric_type=llm_call", "rollups");
+    /* a user's models and endpoints: the store's user cells */
+    user_case(t, "UTC", "none", "model", A, B, "user_id=u2", "rollups");
+    user_case(t, "UTC", "day", "provider,model,metric_type", A, B, "user_id=u6", "rollups");
+    user_case(t, "UTC", "none", "endpoint", A, B, "user_id=u1", "rollups");
+    user_case(t, "UTC", "month", "endpoint,user_id", A, B, "user_id=u4", "rollups");
+    /* unaligned ends: whole days from cells, the partial days from events */
+    user_case(t, "UTC", "none", "user_id", "2026-03-05T10:17:33Z", "2026-04-01T20:45:00Z", NULL, "rollups+events");
+    user_case(t, "UTC", "day", "endpoint", "2026-03-05T10:17:33Z", "2026-04-01T20:45:00Z", "user_id=u3",
+              "rollups+events");
+    /* a quota's period in a zone: one period, cut at local midnights */
+    user_case(t, "America/New_York", "none", "metric_type", "2026-03-01T05:00:00Z", "2026-04-01T04:00:00Z",
+              "user_id=u2", "rollups+events");
+    /* shapes the user cells cannot answer: events, still exact */
+    user_case(t, "Europe/Berlin", "day", "user_id", A, B, NULL, "events");
+    user_case(t, "UTC", "hour", NULL, "2026-03-10T00:00:00Z", "2026-03-12T00:00:00Z", "user_id=u3", "events");
+    user_case(t, "UTC", "none", "success", A, B, "user_id=u3", "events");
+    user_case(t, "UTC", "none", "user_id,model", A, B, NULL, "events");
+    user_case(t, "UTC", "none", "model", "2026-03-10T03:00:00Z", "2026-03-10T20:00:00Z", "user_id=u3", "events");
+    for (size_t m = 0; m < sizeof metrics / sizeof metrics[0]; m++)
+        top_users(t, metrics[m], 1772409600000000LL, 1776470400000000LL, A, B);
+    /* A user named twice is counted once. */
+    const char *once[] = {"from", A, "to", B, "group_by", "endpoint", "where", "user_id=u3", NULL};
+    const char *twice[] = {"from", A, "to", B, "group_by", "endpoint", "where", "user_id=u3,u3", NULL};
+    tm_report *r1 = NULL, *r2 = NULL;
+    cr_assert_eq(tm_report_run(t, once, &r1), TM_OK);
+    cr_assert_eq(tm_report_run(t, twice, &r2), TM_OK);
+    cr_expect_str_eq(tm_report_json(r2), tm_report_json(r1), "user_id=u3,u3 differs from user_id=u3");
+    tm_report_free(r1);
+    tm_report_free(r2);
+}
+
+Test(query, user_rollups_match_brute_force, .timeout = 120)
+{
+    tm *t = build();
+    user_queries(t);
+    /* After a restart: the user cells come back from the store, loaded by
+     * the first query that needs them (here after an hourly one). */
+    tm_close(t);
+    t = NULL;
+    cr_assert_eq(tm_open(&t, path, NULL), TM_OK);
+    user_case(t, "UTC", "day", "provider", "2026-03-02T00:00:00Z", "2026-04-18T00:00:00Z", NULL, "rollups");
+    user_queries(t);
+    /* After a reprice that changes costs and prices the unpriced: the user
+     * cells move by the differences. */
+    char prices[160];
+    snprintf(prices, sizeof prices, "%s/prices.json", dir);
+    FILE *f = fopen(prices, "w");
+    cr_assert_not_null(f);
+    fputs("{\"models\": [{\"provider\": \"mystery\", \"model\": \"x-1\", \"input_usd_per_mtok\": \"2\"},"
+          " {\"provider\": \"openai\", \"model\": \"gpt-4o-mini\", \"input_usd_per_mtok\": \"7.25\","
+          " \"output_usd_per_mtok\": \"1\"}]}", f);
+    fclose(f);
+    tm_close(t);
+    tm_options o = {0};
+    o.prices = prices;
+    cr_assert_eq(tm_open(&t, path, &o), TM_OK, "%s", tm_errmsg());
+    tm_reprice_result rr;
+    cr_assert_eq(tm_reprice(t, 0, 0, &rr), TM_OK, "%s", tm_errmsg());
+    cr_assert_gt(rr.changed, 0, "the reprice changed no event");
+    collect_all(t);
+    user_queries(t);
+    cleanup(t);
+}
+
+/* A store written before the per-user rollups (schema 7: no urollup table,
+ * no user cells) gets them built from its events when opened. */
+Test(query, user_rollups_built_for_an_older_store, .timeout = 120)
+{
+    if (tst_pg())
+        cr_skip_test("a SQLite schema migration test");
+    tm *t = build();
+    tm_close(t);
+    sqlite3 *db = NULL;
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    char *msg = NULL;
+    cr_assert_eq(sqlite3_exec(db, "BEGIN; DROP TABLE urollup; DELETE FROM rollup WHERE proj = 2;"
+                                  " PRAGMA user_version = 7; COMMIT;", NULL, NULL, &msg),
+                 SQLITE_OK, "%s", msg ? msg : "");
+    sqlite3_close(db);
+    t = NULL;
+    cr_assert_eq(tm_open(&t, path, NULL), TM_OK, "%s", tm_errmsg());
+    user_queries(t);
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    cr_assert_eq(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+    cr_expect_eq(sqlite3_column_int(st, 0), 8, "schema version %d, want 8", sqlite3_column_int(st, 0));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    cleanup(t);
+}
+
 Test(query, fresh_after_each_write_and_top_n)
 {
     tm *t = build();
@@ -351,6 +558,18 @@ Test(query, fresh_after_each_write_and_top_n)
     cr_assert_eq(tm_report_run(t, p2, &r), TM_OK);
     cr_expect(strstr(tm_report_json(r), "\"totals\": {\"events\": 1,") != NULL, "%s", tm_report_json(r));
     tm_report_free(r);
+    /* The same for the user cells, before and after they are loaded. */
+    const char *p3[] = {"from", "2026-01-01", "to", "2027-01-01", "where", "user_id=fresh-user", NULL};
+    for (int round = 0; round < 2; round++) {
+        ev.user_id = "fresh-user";
+        cr_assert_eq(tm_track_sync(t, &ev, NULL), TM_OK);
+        cr_assert_eq(tm_report_run(t, p3, &r), TM_OK);
+        char want[64];
+        snprintf(want, sizeof want, "\"totals\": {\"events\": %d,", round + 1);
+        cr_expect(strstr(tm_report_json(r), want) != NULL, "round %d: %s", round, tm_report_json(r));
+        cr_expect_str_eq(plan_of(t, p3), "rollups");
+        tm_report_free(r);
+    }
     tm__arena_free(&a);
     cleanup(t);
 }
@@ -400,4 +619,46 @@ Test(query, bad_parameters)
     cr_expect_eq(tm_report_run(t, inverted, &r), TM_EINVAL);
     cr_expect_str_eq(tm_errmsg(), "from: must be before to");
     cleanup(t);
+}
+
+/* Sums of value, cost and latency past 64 bits (two 5,000,000 USD events in
+ * one hour: 1e19 pUSD) are stored wide and read back exactly, in the hourly
+ * cells and the per-user day cells, in memory and after a restart. */
+Test(query, rollup_sums_past_64_bits)
+{
+    char d[64], p[512];
+    snprintf(d, sizeof d, "/tmp/tmo.XXXXXX");
+    cr_assert_not_null(mkdtemp(d));
+    tst_store_path(d, "o.db", p, sizeof p);
+    tm *t = NULL;
+    cr_assert_eq(tm_open(&t, p, NULL), TM_OK, "%s", tm_errmsg());
+    tm_event ev;
+    tm_event_init(&ev);
+    ev.ts_us = 1775000000000000LL;
+    ev.user_id = "big";
+    ev.provider = "p";
+    ev.cost_pusd = 5000000000000000000LL; /* 5,000,000 USD */
+    ev.has = TM_HAS_TS | TM_HAS_COST;
+    for (int i = 0; i < 2; i++) /* two commits: the second adds to the stored rows */
+        cr_assert_eq(tm_track_sync(t, &ev, NULL), TM_OK, "%s", tm_errmsg());
+    const char *by_user[] = {"from", "2026-03-31", "to", "2026-04-02", "group_by", "user_id", "tz", "UTC", NULL};
+    const char *by_provider[] = {"from", "2026-03-31", "to", "2026-04-02", "group_by", "provider", "tz", "UTC", NULL};
+    const char *const *qs[] = {by_user, by_provider};
+    for (int round = 0; round < 2; round++) {
+        for (int q = 0; q < 2; q++) {
+            tm_report *r = NULL;
+            cr_assert_eq(tm_report_run(t, qs[q], &r), TM_OK, "%s", tm_errmsg());
+            cr_expect(strstr(tm_report_json(r), "\"cost_usd\": 10000000,") != NULL, "round %d query %d: %s",
+                      round, q, tm_report_json(r));
+            cr_expect_str_eq(plan_of(t, qs[q]), "rollups");
+            tm_report_free(r);
+        }
+        tm_close(t); /* then read back from the store */
+        t = NULL;
+        cr_assert_eq(tm_open(&t, p, NULL), TM_OK, "%s", tm_errmsg());
+    }
+    tm_close(t);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", d);
+    cr_expect_eq(system(cmd), 0);
 }
