@@ -416,6 +416,76 @@ static int intern(pg_store *s, const char *str, int64_t *id)
     return rc ? rc : tm__strmap_put(&s->dict, str, *id);
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+#define INTERN_CHUNK 1000
+
+/* Interns every name of evs not in the cache yet, in one short transaction
+ * per INTERN_CHUNK names: one INSERT of the new names in sorted order (so
+ * daemons inserting the same ones wait for each other in one order, never
+ * in a cycle), committed without waiting for its flush (the append that
+ * uses the ids commits synchronously after it, which flushes the log past
+ * it), then one SELECT of their ids. Without it every new name (a user, a
+ * session's model) cost a commit and a flush of its own. */
+static int intern_batch(pg_store *s, tm_event *const *evs, size_t n)
+{
+    tm_strmap fresh = TM_STRMAP_INIT;
+    const char **names = NULL;
+    size_t nn = 0, cap = 0;
+    int64_t one;
+    int rc = TM_OK;
+    for (size_t i = 0; i < n && rc == TM_OK; i++) {
+        const tm_event *e = evs[i];
+        const char *dims[NDIMS] = {e->provider, e->model, e->endpoint, e->operation,
+                                   e->user_id, e->metric_type, e->resource_type, e->project};
+        for (int d = 0; d < NDIMS && rc == TM_OK; d++) {
+            if (!dims[d] || tm__strmap_get(&s->dict, dims[d], &one) || tm__strmap_get(&fresh, dims[d], &one))
+                continue;
+            const char **grown = tm__grow(names, nn, &cap, sizeof *names, 64);
+            if (!grown || tm__strmap_put(&fresh, dims[d], 1) != TM_OK) {
+                rc = TM_ENOMEM;
+                break;
+            }
+            names = grown;
+            names[nn++] = dims[d];
+        }
+    }
+    if (nn)
+        qsort(names, nn, sizeof *names, cmp_str);
+    for (size_t from = 0; from < nn && rc == TM_OK; from += INTERN_CHUNK) {
+        size_t k = nn - from < INTERN_CHUNK ? nn - from : INTERN_CHUNK;
+        params p = {names + from, NULL, (int)k};
+        tm_buf ins = TM_BUF_INIT, sel = TM_BUF_INIT;
+        PGresult *res = NULL;
+        tm__buf_puts(&ins, "INSERT INTO dict(s) VALUES");
+        tm__buf_puts(&sel, "SELECT id, s FROM dict WHERE s IN (");
+        for (size_t i = 0; i < k; i++) {
+            tm__buf_printf(&ins, "%s($%zu)", i ? "," : "", i + 1);
+            tm__buf_printf(&sel, "%s$%zu", i ? "," : "", i + 1);
+        }
+        tm__buf_puts(&ins, " ON CONFLICT (s) DO NOTHING");
+        if (tm__buf_putc(&sel, ')') != TM_OK || !ins.data || !sel.data)
+            rc = TM_ENOMEM;
+        if (rc == TM_OK && (rc = exec(s->w, "intern", "BEGIN; SET LOCAL synchronous_commit = off")) == TM_OK) {
+            rc = run(s->w, "intern", ins.data, &p, NULL);
+            rc = end_txn(s->w, rc);
+        }
+        if (rc == TM_OK)
+            rc = run(s->w, "intern", sel.data, &p, &res);
+        for (int row = 0; rc == TM_OK && row < PQntuples(res); row++)
+            rc = tm__strmap_put(&s->dict, PQgetvalue(res, row, 1), i64(res, row, 0));
+        PQclear(res);
+        tm__buf_free(&ins);
+        tm__buf_free(&sel);
+    }
+    free(names);
+    tm__strmap_clear(&fresh);
+    return rc;
+}
+
 static int64_t dict_lookup(PGconn *c, const char *str)
 {
     PARAMS(p, 12);
@@ -823,6 +893,7 @@ static int pg_append(tm_store *base, tm_event *const *evs, size_t n, unsigned ch
     if (!ids)
         return TM_ENOMEM;
     /* Before the transaction: names and partitions. */
+    rc = intern_batch(s, evs, n);
     for (size_t i = 0; i < n && rc == TM_OK; i++) {
         const tm_event *e = evs[i];
         const char *dims[NDIMS] = {e->provider, e->model, e->endpoint, e->operation,
