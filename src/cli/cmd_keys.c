@@ -12,8 +12,10 @@
 static const char *SUBS =
     "subcommands:\n"
     "  create --scope ingest|read|admin [--user U] [--name N]\n"
-    "        ingest keys may only send events; read keys may only read, and a read key\n"
-    "        with --user sees only that user's usage; admin keys may do everything.\n"
+    "        ingest keys may only send events and run checks (POST /v1/check, which\n"
+    "        spends rate-limit budgets); read keys may only read, and a read key with\n"
+    "        --user sees only that user's usage; an ingest key with --user may only\n"
+    "        check that user's limits; admin keys may do everything.\n"
     "        The key is printed once: keep it; only its hash is stored.\n"
     "  list  every key: id, scope, user, name, created, revoked\n"
     "  revoke ID    (the id, or the whole key)\n\n"
@@ -43,7 +45,7 @@ static int run(cli_global *g, int argc, char **argv)
     const char *sub = argc > 0 && argv[0][0] != '-' ? argv[0] : NULL;
     const cli_opt opts[] = {
         {"scope", "S", "create: ingest, read or admin", &scope, NULL, NULL, NULL},
-        {"user", "U", "create: bind a read key to one user", &user, NULL, NULL, NULL},
+        {"user", "U", "create: bind a read or ingest key to one user", &user, NULL, NULL, NULL},
         {"name", "N", "create: a name to recognise the key by", &name, NULL, NULL, NULL},
         {NULL, NULL, NULL, NULL, NULL, NULL, NULL},
     };

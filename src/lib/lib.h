@@ -66,16 +66,15 @@ int tm__admit_import(tm *t, tm_event *e, int64_t now, char *err, size_t errlen);
 struct tm_store *tm__store(tm *t);
 struct tm_writer *tm__writer(tm *t);
 
-/* Replaces the handle's price catalog with one loaded from path (NULL:
- * built-in only); on error the old one stays. For SIGHUP. */
-int tm__reload_prices(tm *t, const char *path);
 
 /* The handle's store, rollups, policy and usage sums, for quotas, checks
  * and alerts (src/policy/policy.h): valid while the handle is open. */
 struct tm_pctx;
 const struct tm_pctx *tm__pctx(tm *t);
 
-/* Reloads the policy from the config file (SIGHUP). */
-int tm__reload_policy(tm *t, const char *path);
+/* SIGHUP: loads the policy (tiers, rate limits) from the config file and
+ * the price catalog from prices (NULL: built-in only), and replaces both
+ * only when both load; on any error the old ones stay whole. */
+int tm__reload(tm *t, const char *config, const char *prices);
 
 #endif

@@ -661,21 +661,37 @@ int tm_user_usage(tm *t, const char *user, const char *period, const char *tz, c
 struct tm_store *tm__store(tm *t) { return t->pc.store; }
 const tm_pctx *tm__pctx(tm *t) { return &t->pc; }
 
-int tm__reload_policy(tm *t, const char *path)
+/* Swaps in a new policy (its rate limiter's buckets carried over from the
+ * old one) and catalog. The policy is swapped without a lock:
+ * the old one is kept until close, since a check may still be reading it
+ * (policies change rarely). */
+static void install(tm *t, tm_policy *p, tm_catalog *c)
 {
-    tm_policy *p = NULL;
-    int rc = tm__policy_load(&p, path);
-    if (rc == TM_OK && (rc = tm__rate_carry(p, t->pc.policy)))
-        tm__policy_free(p);
-    if (rc)
-        return rc;
-    /* Swapped without a lock: the old one is kept until close, since a
-     * check may still be reading it (policies change rarely). */
     tm_policy *old = __atomic_exchange_n(&t->pc.policy, p, __ATOMIC_ACQ_REL);
     pthread_rwlock_wrlock(&t->catalog_lock);
     tm__policy_free(t->retired);
     t->retired = old;
+    tm_catalog *old_catalog = t->catalog;
+    t->catalog = c;
     pthread_rwlock_unlock(&t->catalog_lock);
+    tm__catalog_free(old_catalog);
+}
+
+int tm__reload(tm *t, const char *config, const char *prices)
+{
+    tm_policy *p = NULL;
+    tm_catalog *c = NULL;
+    int rc = tm__policy_load(&p, config);
+    if (rc == TM_OK)
+        rc = tm__catalog_load(&c, prices);
+    if (rc == TM_OK) /* last, so that few checks debit the old limiter after */
+        rc = tm__rate_carry(p, t->pc.policy);
+    if (rc) {
+        tm__policy_free(p);
+        tm__catalog_free(c);
+        return rc;
+    }
+    install(t, p, c);
     return TM_OK;
 }
 
@@ -685,20 +701,6 @@ void tm__set_event_hook(tm *t, void (*fn)(void *, const tm_event *), void *arg)
     t->event_hook = fn;
 }
 struct tm_writer *tm__writer(tm *t) { return t->pc.writer; }
-
-int tm__reload_prices(tm *t, const char *path)
-{
-    tm_catalog *c = NULL, *old;
-    int rc = tm__catalog_load(&c, path);
-    if (rc)
-        return rc;
-    pthread_rwlock_wrlock(&t->catalog_lock);
-    old = t->catalog;
-    t->catalog = c;
-    pthread_rwlock_unlock(&t->catalog_lock);
-    tm__catalog_free(old);
-    return TM_OK;
-}
 
 int tm_verify(tm *t, void (*fn)(void *, const char *), void *arg)
 {

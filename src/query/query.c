@@ -170,12 +170,24 @@ typedef struct run {
     size_t nids[TM_NDIM];
     int none_match;                 /* a where dim with no known value  */
     int64_t cache_slot[1024], cache_period[1024]; /* 15-minute slots  */
+    uint64_t read;                  /* rows read, against q->max_rows     */
     int later_sk;                   /* top N: rows' sketches after the cut */
     tm_sketch_acc all_sk;           /* meanwhile, the totals' sketch     */
     uint32_t *visit;                /* the row of each cell added, in order */
     size_t nvisit, capvisit, next;
     int32_t *kept;                  /* row cell index → kept row, or -1  */
 } run;
+
+/* The cost of a run: every event and rollup cell read counts, matching or
+ * not, so a caller can bound what one query may cost (the daemon does). */
+static int count_read(run *x)
+{
+    if (!x->q->max_rows || ++x->read <= x->q->max_rows)
+        return TM_OK;
+    return tm__fail(TM_ETOOBIG, "query: reads more than %llu rows (limits.max_query_rows); "
+                                "narrow from/to, filter with where, or use a coarser interval",
+                    (unsigned long long)x->q->max_rows);
+}
 
 static int64_t floor_div(int64_t a, int64_t b) { return a / b - (a % b < 0); }
 
@@ -249,6 +261,8 @@ static tm_cell *row_for(run *x, int64_t period, const uint32_t dim[TM_NDIM])
 static int add_cell(void *arg, const tm_cell *c)
 {
     run *x = arg;
+    if (count_read(x))
+        return TM_ETOOBIG;
     if (!passes(x, c->key.dim))
         return 0;
     tm_cell *row = row_for(x, period_of(x, (int64_t)c->key.hour * US_PER_HOUR), c->key.dim);
@@ -284,6 +298,8 @@ static int add_cell_sketch(void *arg, const tm_cell *c)
 static int add_fact(void *arg, const tm_fact *f)
 {
     run *x = arg;
+    if (count_read(x))
+        return TM_ETOOBIG;
     if (!passes(x, f->dim))
         return 0;
     tm_cell *row = row_for(x, period_of(x, f->ts_us), f->dim);
@@ -311,7 +327,11 @@ static int load_cell(void *arg, const tm_cell *c, int64_t count)
 
 /* Makes r current with the store, and leaves it read-locked. With users,
  * the user cells too: they load on the first query that needs them (with
- * the rest, from one snapshot), and stay loaded after. */
+ * the rest, from one snapshot), and stay loaded after. Rollups newer than
+ * the version read are current too: this process's commits land in them
+ * (the commit hook) before the store's counter is read again, so only a
+ * commit they have not seen (another process's) makes them reload, which
+ * holds the write lock, and with it this process's commits. */
 static int fresh_rollups(tm_store *s, tm_rollups *r, int users)
 {
     for (int attempt = 0;; attempt++) {
@@ -320,11 +340,11 @@ static int fresh_rollups(tm_store *s, tm_rollups *r, int users)
         if (rc)
             return rc;
         pthread_rwlock_rdlock(&r->lock);
-        if (r->loaded && r->version == v && (!users || r->users_loaded))
+        if (r->loaded && r->version >= v && (!users || r->users_loaded))
             return TM_OK;
         pthread_rwlock_unlock(&r->lock);
         pthread_rwlock_wrlock(&r->lock);
-        if (!r->loaded || r->version != v || (users && !r->users_loaded)) {
+        if (!r->loaded || r->version < v || (users && !r->users_loaded)) {
             int64_t got = -1;
             int with_users = users || r->users_loaded;
             tm__rollups_clear(r);

@@ -43,6 +43,8 @@ typedef struct tm_query_spec {
     int order_by;               /* a TM_M_*, or -1: period then dimensions    */
     int order_asc;
     size_t limit;               /* 0: all                                     */
+    uint64_t max_rows;          /* rows read (events, rollup cells) before the
+                                 * run stops with TM_ETOOBIG; 0: no limit      */
     int fill;                   /* 1: empty periods as zero rows (fill.c)     */
     tm_arena arena;
 } tm_query_spec;

@@ -221,7 +221,15 @@ int tm__rollup_add_fact(tm_cellset *batch, const tm_fact *f, int sign)
 void tm__rollups_init(tm_rollups *r)
 {
     memset(r, 0, sizeof *r);
-    pthread_rwlock_init(&r->lock, NULL);
+    /* Writers first: the commit hook (tokmeter.c) waits only for the reads
+     * under way, not for every read that starts while it waits; glibc's
+     * default would let overlapping reads hold off commits indefinitely.
+     * (No thread takes the read lock twice, so this cannot deadlock.) */
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init(&attr);
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&r->lock, &attr);
+    pthread_rwlockattr_destroy(&attr);
     r->version = -1;
 }
 

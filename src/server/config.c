@@ -8,7 +8,7 @@
  *    "limits": {"max_body_bytes": 8388608, "max_events_per_request": 10000,
  *               "max_connections": 1024, "max_connections_per_ip": 64,
  *               "idle_timeout_s": 30, "request_timeout_s": 60,
- *               "max_header_bytes": 16384},
+ *               "max_header_bytes": 16384, "max_query_rows": 2000000},
  *    "log": {"format": "logfmt", "level": "info"},
  *    "tiers": ..., "rate_limits": ..., "alerts": ..., "sources": ...}
  *
@@ -35,6 +35,7 @@ void tm_server_defaults(tm_server_config *c)
     c->idle_timeout_s = 30;
     c->request_timeout_s = 60;
     c->max_header = 16384;
+    c->max_query_rows = 2000000;
     c->threads = 32;
     c->log_level = 1;
 }
@@ -82,6 +83,9 @@ static int limits(tm_server_config *c, const char *path, const tm_jv *o)
         } else if (strcmp(k, "request_timeout_s") == 0) {
             if (!(rc = num(path, "limits.request_timeout_s", o->vals[i], 1, 86400, &v)))
                 c->request_timeout_s = (unsigned)v;
+        } else if (strcmp(k, "max_query_rows") == 0) {
+            if (!(rc = num(path, "limits.max_query_rows", o->vals[i], 1000, 1ull << 40, &v)))
+                c->max_query_rows = v;
         } else if (strcmp(k, "max_header_bytes") == 0) {
             if (!(rc = num(path, "limits.max_header_bytes", o->vals[i], 1024, 1u << 20, &v)))
                 c->max_header = v;

@@ -28,15 +28,15 @@
 #include "proxy.h"
 #include "server_int.h"
 
-static const unsigned statuses[NSTATUS] = {200, 400, 401, 403, 404, 405, 408,
-                                           413, 415, 429, 500, 503, 0};
+const unsigned tm__statuses[NSTATUS] = {200, 400, 401, 403, 404, 405, 408,
+                                        413, 414, 415, 429, 500, 503, 0};
 const double tm__dur_bounds[NBUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                          0.05, 0.1, 0.25, 1, 5};
 
 static int status_ix(unsigned st)
 {
     for (int i = 0; i < NSTATUS - 1; i++)
-        if (statuses[i] == st)
+        if (tm__statuses[i] == st)
             return i;
     return NSTATUS - 1;
 }
@@ -91,7 +91,7 @@ enum MHD_Result tm__reply(req *r, unsigned status, const tm_buf *b)
     if (status == 405 && r->allow[0])
         MHD_add_response_header(resp, "Allow", r->allow);
     r->status = status;
-    enum MHD_Result ok = MHD_queue_response(r->c, status, resp);
+    enum MHD_Result ok = tm__conn_enter(r->s, r->c, CONN_BUSY) ? MHD_NO : MHD_queue_response(r->c, status, resp);
     MHD_destroy_response(resp);
     return ok;
 }
@@ -131,28 +131,46 @@ int tm__forbid_user(req *r, const char *user, enum MHD_Result *ret)
 
 /* ---- auth ---- */
 
+/* Auth is a state that only ever closes: a daemon is open to anonymous
+ * clients only while it listens on loopback and its store has never held
+ * a key. Once a key exists (seen at start or by a later anonymous request),
+ * keys_required is set and stays set, so revoking every key leaves a daemon
+ * that refuses everything but the open routes, never one that is open. */
+int tm__anonymous_ok(srv *s)
+{
+    if (__atomic_load_n(&s->keys_required, __ATOMIC_ACQUIRE))
+        return 0;
+    /* "No key was ever created" is remembered for a second, so anonymous
+     * requests on loopback do not each query the store; the first key
+     * created is enforced within a second. */
+    int64_t now = tm__now_us();
+    if (now < __atomic_load_n(&s->nokeys_until_us, __ATOMIC_RELAXED))
+        return 1;
+    int active = 0, ever = 0;
+    if (tm__keys_count(s->t, &active, &ever) != TM_OK)
+        return -1;
+    if (ever == 0) {
+        __atomic_store_n(&s->nokeys_until_us, now + 1000000, __ATOMIC_RELAXED);
+        return 1;
+    }
+    __atomic_store_n(&s->keys_required, 1, __ATOMIC_RELEASE);
+    return 0;
+}
+
 /* 0 to go on; else a reply was queued and *ret holds its result. */
 static int authorize(req *r, enum MHD_Result *ret)
 {
     const char *h = MHD_lookup_connection_value(r->c, MHD_HEADER_KIND, "Authorization");
     if (r->rt->scope == SC_OPEN)
         return 0;
+    int open = h ? 0 : tm__anonymous_ok(r->s);
+    if (open < 0) {
+        *ret = tm__reply_error(r, 503, "store_error", "%s", tm_errmsg());
+        return 1;
+    }
+    if (open)
+        return 0;
     if (!h) {
-        /* "No key exists" is remembered for a second, so anonymous requests
-         * on loopback do not each query the store; the first key created
-         * is enforced within a second. */
-        int64_t now = tm__now_us();
-        if (now < __atomic_load_n(&r->s->nokeys_until_us, __ATOMIC_RELAXED))
-            return 0;
-        int n = 0;
-        if (tm__keys_active(r->s->t, &n) != TM_OK) {
-            *ret = tm__reply_error(r, 503, "store_error", "%s", tm_errmsg());
-            return 1;
-        }
-        if (n == 0) { /* no keys exist: loopback only, enforced at start */
-            __atomic_store_n(&r->s->nokeys_until_us, now + 1000000, __ATOMIC_RELAXED);
-            return 0;
-        }
         *ret = tm__reply_error(r, 401, "unauthorized", "send an API key: Authorization: Bearer KEY");
         return 1;
     }
@@ -226,6 +244,42 @@ static const route *find_route(const char *method, const char *url, int *ix, int
     return NULL;
 }
 
+static req *req_new(srv *s)
+{
+    req *r = calloc(1, sizeof *r);
+    if (r) {
+        r->s = s;
+        r->start_us = tm__now_us();
+        r->route_ix = (int)tm__nroutes;
+    }
+    return r;
+}
+
+/* libmicrohttpd calls this with the raw request target as soon as the
+ * request line is in, before it parses the query arguments, each into a
+ * record in the connection's fixed memory pool. Too many of them exhaust
+ * the pool, and libmicrohttpd 0.9.75 then leaves the client hanging until
+ * the idle timeout. So the arguments are counted here; over the limit, the
+ * query is cut off in place (the target lies in the connection's own
+ * writable read buffer, and libmicrohttpd parses the arguments only after
+ * this returns) and the handler answers 414. The request starts here. */
+static void *uri_seen(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    req *r = req_new(cls);
+    char *q = strchr(uri, '?');
+    tm__conn_enter(cls, c, CONN_HEAD);
+    if (r && q) {
+        size_t n = 1;
+        for (const char *p = q + 1; *p; p++)
+            n += *p == '&';
+        if (n > TM_MAX_QUERY_ARGS) {
+            r->nargs = n;
+            q[1] = '\0';
+        }
+    }
+    return r;
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
                                const char *method, const char *version, const char *upload,
                                size_t *upload_size, void **con_cls)
@@ -234,17 +288,30 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     req *r = *con_cls;
     enum MHD_Result ret = MHD_YES;
     (void)version;
-    if (!r) {
-        if (!(r = calloc(1, sizeof *r)))
-            return MHD_NO;
-        *con_cls = r;
-        r->s = s;
+    if (!r && !(r = *con_cls = req_new(s)))
+        return MHD_NO;
+    if (!r->c) { /* the first call: the headers are in */
+        if (tm__conn_enter(s, c, CONN_BODY))
+            return MHD_NO; /* past the header deadline: closed */
         r->c = c;
         r->url = url;
         r->method = method;
-        r->start_us = tm__now_us();
         r->body.max = __atomic_load_n(&s->cfg.max_body, __ATOMIC_RELAXED);
+        if (r->nargs) {
+            char n[24];
+            snprintf(n, sizeof n, "%zu", r->nargs);
+            const char *kv[] = {"method", method, "path", url, "arguments", n, NULL};
+            tm__log(s, 2, "refused: too many query arguments", kv);
+            return tm__reply_error(r, 414, "too_many_query_arguments",
+                                   "query: %zu arguments; at most %d are allowed", r->nargs,
+                                   TM_MAX_QUERY_ARGS);
+        }
         if (tm__proxy_owns(url)) { /* the gateway: proxy.c answers it all */
+            /* Busy from here on for conns.c: the body streams upstream and
+             * the answer may stream for minutes; only libmicrohttpd's idle
+             * timeout applies to a gateway call. */
+            if (tm__conn_enter(s, c, CONN_BUSY))
+                return MHD_NO;
             r->proxied = 1;
             for (size_t i = 0; i < tm__nroutes; i++)
                 if (strcmp(tm__routes[i].name, "proxy") == 0)
@@ -288,6 +355,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         *upload_size = 0;
         return MHD_YES;
     }
+    if (tm__conn_enter(s, c, *upload_size ? CONN_BODY : CONN_BUSY))
+        return MHD_NO; /* answered 408 by the reaper (conns.c) */
     if (*upload_size) {
         unsigned limit = __atomic_load_n(&s->cfg.request_timeout_s, __ATOMIC_RELAXED);
         if (tm__now_us() - r->start_us > (int64_t)limit * 1000000)
@@ -316,6 +385,13 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
     (void)c, (void)toe;
     if (!r)
         return;
+    if (tm__conn_enter(s, c, CONN_IDLE) == 408 && !r->status)
+        r->status = 408; /* answered by the reaper (conns.c) */
+    if (!r->c) { /* refused by libmicrohttpd before the handler (431, 400) */
+        free(r);
+        *con_cls = NULL;
+        return;
+    }
     double secs = (double)(tm__now_us() - r->start_us) / 1e6;
     int ix = r->route_ix;
     __atomic_fetch_add(&s->requests[ix][status_ix(r->status)], 1, __ATOMIC_RELAXED);
@@ -515,45 +591,45 @@ static int parse_listen(const char *s, struct sockaddr_storage *ss, int *loopbac
     return TM_OK;
 }
 
+/* SIGHUP: all or nothing. The config file (limits, log level, tiers, rate
+ * limits, alert rules) and the price file are read and checked whole first;
+ * on any error the running configuration stays as it was, every part of it,
+ * and the error is logged at error level. */
 static void reload(srv *s, const char *config_path)
 {
+    tm_server_config nc = s->cfg;
+    tm_alerts *na = NULL;
+    int rc = TM_OK;
     if (config_path) {
-        tm_server_config nc;
         tm_server_defaults(&nc);
-        if (tm_server_config_load(&nc, config_path) != TM_OK) {
-            const char *kv[] = {"error", tm_errmsg(), NULL};
-            tm__log(s, 3, "reload failed; keeping the running configuration", kv);
-            return;
-        }
+        rc = tm_server_config_load(&nc, config_path);
+        if (rc == TM_OK)
+            rc = tm__alerts_load(&na, config_path);
+    }
+    const char *env = getenv("TOKMETER_PRICES");
+    const char *prices = nc.prices[0] ? nc.prices : env && *env ? env : NULL;
+    if (rc == TM_OK)
+        rc = tm__reload(s->t, config_path, prices);
+    if (rc) {
+        tm__alerts_free(na);
+        const char *kv[] = {"config", config_path ? config_path : "-", "error", tm_errmsg(), NULL};
+        tm__log(s, 3, "reload failed; keeping the running configuration whole", kv);
+        return;
+    }
+    if (config_path) {
         if (strcmp(nc.listen, s->cfg.listen) || nc.threads != s->cfg.threads || strcmp(nc.db, s->cfg.db))
             tm__log(s, 2, "listen, threads and db change only on restart", NULL);
         __atomic_store_n(&s->cfg.max_body, nc.max_body, __ATOMIC_RELAXED);
         __atomic_store_n(&s->cfg.max_events, nc.max_events, __ATOMIC_RELAXED);
         __atomic_store_n(&s->cfg.request_timeout_s, nc.request_timeout_s, __ATOMIC_RELAXED);
+        __atomic_store_n(&s->cfg.max_query_rows, nc.max_query_rows, __ATOMIC_RELAXED);
         __atomic_store_n(&s->cfg.log_level, nc.log_level, __ATOMIC_RELAXED);
         memcpy(s->cfg.prices, nc.prices, sizeof nc.prices);
-        tm_alerts *na = NULL;
-        if (tm__alerts_load(&na, config_path) == TM_OK) {
-            pthread_mutex_lock(&s->amu);
-            tm__alerts_free(s->alerts);
-            s->alerts = na;
-            pthread_cond_signal(&s->acv);
-            pthread_mutex_unlock(&s->amu);
-        } else {
-            const char *kv[] = {"error", tm_errmsg(), NULL};
-            tm__log(s, 3, "alert rules not reloaded", kv);
-        }
-    }
-    const char *env = getenv("TOKMETER_PRICES");
-    const char *prices = s->cfg.prices[0] ? s->cfg.prices : env && *env ? env : NULL;
-    if (tm__reload_policy(s->t, config_path) != TM_OK) {
-        const char *kv[] = {"error", tm_errmsg(), NULL};
-        tm__log(s, 3, "policy reload failed; keeping the old tiers and rate limits", kv);
-    }
-    if (tm__reload_prices(s->t, prices) != TM_OK) {
-        const char *kv[] = {"error", tm_errmsg(), NULL};
-        tm__log(s, 3, "price reload failed; keeping the old prices", kv);
-        return;
+        pthread_mutex_lock(&s->amu);
+        tm__alerts_free(s->alerts);
+        s->alerts = na;
+        pthread_cond_signal(&s->acv);
+        pthread_mutex_unlock(&s->amu);
     }
     const char *kv[] = {"config", config_path ? config_path : "-", "prices", prices ? prices : "built-in", NULL};
     tm__log(s, 1, "reloaded", kv);
@@ -569,7 +645,7 @@ int tm_server_check_listen(const char *listen)
 int tm_server_run(tm *t, tm_server_config *cfg, const char *config_path)
 {
     struct sockaddr_storage ss;
-    int loopback = 0, rc, sig = 0, nkeys = 0;
+    int loopback = 0, rc, sig = 0, nkeys = 0, everkeys = 0;
     srv *s = calloc(1, sizeof *s);
     if (!s)
         return TM_ENOMEM;
@@ -577,9 +653,11 @@ int tm_server_run(tm *t, tm_server_config *cfg, const char *config_path)
     s->cfg = *cfg;
     pthread_mutex_init(&s->amu, NULL);
     pthread_cond_init(&s->acv, NULL);
-    pthread_t eval_thread;
-    int evaluating = 0;
-    if ((rc = parse_listen(cfg->listen, &ss, &loopback)) || (rc = tm__keys_active(t, &nkeys)) ||
+    pthread_mutex_init(&s->cmu, NULL);
+    pthread_cond_init(&s->ccv, NULL);
+    pthread_t eval_thread, reaper_thread;
+    int evaluating = 0, reaping = 0;
+    if ((rc = parse_listen(cfg->listen, &ss, &loopback)) || (rc = tm__keys_count(t, &nkeys, &everkeys)) ||
         (rc = tm__alerts_load(&s->alerts, config_path)) ||
         (rc = tm__proxy_start(&s->proxy, s, config_path)))
         goto out;
@@ -589,6 +667,7 @@ int tm_server_run(tm *t, tm_server_config *cfg, const char *config_path)
                                  "(tokmeter keys create --scope admin)", cfg->listen);
         goto out;
     }
+    s->keys_required = everkeys > 0 || !loopback;
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
@@ -597,6 +676,7 @@ int tm_server_run(tm *t, tm_server_config *cfg, const char *config_path)
     pthread_sigmask(SIG_BLOCK, &set, NULL); /* MHD's threads inherit the mask */
     tm__set_event_hook(t, event_log, s);
     evaluating = pthread_create(&eval_thread, NULL, evaluator, s) == 0;
+    reaping = pthread_create(&reaper_thread, NULL, tm__conn_reaper, s) == 0;
     /* The port is also given apart from the address so that MHD's own
      * messages ("Failed to bind to port N") name the right one. */
     uint16_t bind_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
@@ -606,9 +686,14 @@ int tm_server_run(tm *t, tm_server_config *cfg, const char *config_path)
             (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
         bind_port, NULL, NULL, handler, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_THREAD_POOL_SIZE, cfg->threads, MHD_OPTION_NOTIFY_COMPLETED, completed, s,
-        MHD_OPTION_CONNECTION_TIMEOUT, cfg->idle_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
-        cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_per_ip,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->max_header + 16384, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+        MHD_OPTION_CONNECTION_TIMEOUT, cfg->idle_timeout_s,
+        /* conns.c keeps both limits by closing the longest waiting connection;
+         * libmicrohttpd's hard limit leaves room for those being closed. */
+        MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections + 64, MHD_OPTION_NOTIFY_CONNECTION,
+        tm__conn_notify, s,
+        MHD_OPTION_URI_LOG_CALLBACK, uri_seen, s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->max_header + 16384 + TM_MAX_QUERY_ARGS * 64,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE,
         (unsigned)1024, MHD_OPTION_END);
     if (!d) {
         pthread_sigmask(SIG_UNBLOCK, &set, NULL);
@@ -625,6 +710,9 @@ int tm_server_run(tm *t, tm_server_config *cfg, const char *config_path)
                             "keys", keys, "version", TM_VERSION, NULL};
         tm__log(s, s->cfg.log_level > 1 ? s->cfg.log_level : 1, "tokmeter serving", kv);
     }
+    if (everkeys > 0 && nkeys == 0)
+        tm__log(s, 2, "every API key is revoked: only /healthz and /readyz answer until one is "
+                      "created (tokmeter keys create)", NULL);
     for (;;) {
         sigwait(&set, &sig);
         if (sig != SIGHUP)
@@ -641,6 +729,13 @@ int tm_server_run(tm *t, tm_server_config *cfg, const char *config_path)
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
     rc = TM_OK;
 out:
+    if (reaping) {
+        pthread_mutex_lock(&s->cmu);
+        s->cstop = 1;
+        pthread_cond_signal(&s->ccv);
+        pthread_mutex_unlock(&s->cmu);
+        pthread_join(reaper_thread, NULL);
+    }
     if (evaluating) {
         pthread_mutex_lock(&s->amu);
         s->astop = 1;
@@ -654,6 +749,8 @@ out:
         free(s->outbox[--s->noutbox]);
     pthread_mutex_destroy(&s->amu);
     pthread_cond_destroy(&s->acv);
+    pthread_mutex_destroy(&s->cmu);
+    pthread_cond_destroy(&s->ccv);
     free(s);
     return rc;
 }

@@ -45,8 +45,8 @@ int tm__key_create(tm *t, const char *scope, const char *user, const char *name,
         return tm__fail(TM_EIO, "keys: libsodium could not start");
     if (strcmp(scope, "ingest") && strcmp(scope, "read") && strcmp(scope, "admin"))
         return tm__fail(TM_EINVAL, "scope: must be ingest, read or admin, not '%s'", scope);
-    if (user && strcmp(scope, "read") != 0)
-        return tm__fail(TM_EINVAL, "user: only a read key is bound to a user");
+    if (user && strcmp(scope, "admin") == 0)
+        return tm__fail(TM_EINVAL, "user: an admin key cannot be bound to a user");
     if (user && (!*user || strlen(user) > 128))
         return tm__fail(TM_EINVAL, "user: must be 1 to 128 bytes");
     if (name && strlen(name) > 64)
@@ -131,15 +131,20 @@ int tm__key_check(tm *t, const char *presented, tm_key_rec *out)
     return rc;
 }
 
-static int count_active(void *arg, const tm_key_rec *k)
+static int count_keys(void *arg, const tm_key_rec *k)
 {
-    *(int *)arg += !k->revoked_us;
+    int *n = arg;
+    n[0] += !k->revoked_us;
+    n[1]++;
     return 0;
 }
 
-int tm__keys_active(tm *t, int *n)
+int tm__keys_count(tm *t, int *active, int *ever)
 {
-    *n = 0;
+    int n[2] = {0, 0};
     tm_store *s = tm__store(t);
-    return s->meta->key_list(s, NULL, count_active, n);
+    int rc = s->meta->key_list(s, NULL, count_keys, n);
+    *active = n[0];
+    *ever = n[1];
+    return rc;
 }

@@ -538,23 +538,19 @@ static const char *tokmeter_key(struct MHD_Connection *c)
 }
 
 /* 0 to go on; else an error was queued and *ret holds its result. Like the
- * daemon's own check: with no key in the store, loopback callers need none. */
+ * daemon's own check (tm__anonymous_ok): callers need no key only while the
+ * daemon is on loopback and its store has never held one. */
 static int authorize(req *r, int api, enum MHD_Result *ret)
 {
     const char *key = tokmeter_key(r->c);
     if (!key) {
-        int64_t now = tm__now_us();
-        int n = 0;
-        if (now < __atomic_load_n(&r->s->nokeys_until_us, __ATOMIC_RELAXED))
-            return 0;
-        if (tm__keys_active(r->s->t, &n) != TM_OK) {
+        int open = tm__anonymous_ok(r->s);
+        if (open < 0) {
             *ret = reply_error(r, api, 503, "store_error", 0, "%s", tm_errmsg());
             return 1;
         }
-        if (n == 0) {
-            __atomic_store_n(&r->s->nokeys_until_us, now + 1000000, __ATOMIC_RELAXED);
+        if (open)
             return 0;
-        }
         *ret = reply_error(r, api, 401, "invalid_api_key", 0,
                            "send a tokmeter key (X-Tokmeter-Key, or as the SDK's API key when "
                            "the upstream's key is configured)");

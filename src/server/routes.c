@@ -24,6 +24,11 @@ static enum MHD_Result post_events(req *r)
     const char *ct = MHD_lookup_connection_value(r->c, MHD_HEADER_KIND, "Content-Type");
     const char *idem = MHD_lookup_connection_value(r->c, MHD_HEADER_KIND, "Idempotency-Key");
     unsigned flags = ct && strncmp(ct, "application/x-ndjson", 20) == 0 ? TM_JSON_NDJSON : 0;
+    if (r->has_key && r->key.user[0])
+        return tm__reply_error(r, 403, "forbidden",
+                               "this key is bound to user %s: it may only check that user's "
+                               "limits (POST /v1/check); storing events needs an unbound key",
+                               r->key.user);
     if (r->body.len && memchr(r->body.data, '\0', r->body.len))
         return tm__reply_error(r, 400, "invalid_body", "body: contains a NUL byte");
     if (idem && (!*idem || strlen(idem) > 128))
@@ -81,14 +86,17 @@ static enum MHD_Result each_arg(void *cls, enum MHD_ValueKind kind, const char *
     return a->rc ? MHD_NO : MHD_YES;
 }
 
-/* Runs q and replies with an error when it fails (returns 1). */
+/* Runs q, bounded by limits.max_query_rows, and replies with an error when
+ * it fails (returns 1). */
 static int run_query(req *r, tm_query_spec *q, tm_qresult **res, enum MHD_Result *ret)
 {
+    q->max_rows = __atomic_load_n(&r->s->cfg.max_query_rows, __ATOMIC_RELAXED);
     int rc = tm__run_query(r->s->t, q, res);
     if (rc == TM_OK)
         return 0;
-    *ret = rc == TM_EINVAL ? tm__reply_error(r, 400, "invalid_query", "%s", tm_errmsg())
-                           : tm__reply_error(r, 503, "store_error", "%s", tm_errmsg());
+    *ret = rc == TM_EINVAL    ? tm__reply_error(r, 400, "invalid_query", "%s", tm_errmsg())
+           : rc == TM_ETOOBIG ? tm__reply_error(r, 400, "query_too_expensive", "%s", tm_errmsg())
+                              : tm__reply_error(r, 503, "store_error", "%s", tm_errmsg());
     return 1;
 }
 
@@ -244,7 +252,9 @@ static void redis_log(const srv *s)
     }
 }
 
-/* POST /v1/check — before a call: quota and rate limits. */
+/* POST /v1/check — before a call: quota and rate limits. A check debits the
+ * rate limiter, so it is a write: ingest and admin keys (a user-bound
+ * ingest key for its own user only). */
 static enum MHD_Result post_check(req *r)
 {
     tm_arena a = TM_ARENA_INIT;
@@ -619,7 +629,7 @@ const route tm__routes[] = {
     {"GET", "/v1/users/", "/usage", "/v1/users/{id}/usage", SC_READ, get_user_usage},
     {"GET", "/v1/users/", "/quota", "/v1/users/{id}/quota", SC_READ, get_user_quota},
     {"PUT", "/v1/users/", "", "/v1/users/{id}", SC_INGEST, put_user},
-    {"POST", "/v1/check", "", "/v1/check", SC_READ, post_check},
+    {"POST", "/v1/check", "", "/v1/check", SC_INGEST, post_check},
     {"GET", "/api/usage/metrics/realtime", "", "/api/usage/metrics/realtime", SC_READ, seed_realtime},
     {"GET", "/api/usage/metrics/aggregates", "", "/api/usage/metrics/aggregates", SC_READ, seed_aggregates},
     {"GET", "/api/usage/costs/by-provider", "", "/api/usage/costs/by-provider", SC_READ, seed_costs},
@@ -662,8 +672,6 @@ static void prom_label(tm_buf *b, const char *v)
 
 void tm__metrics_render(srv *s, tm_buf *b)
 {
-    static const unsigned statuses[NSTATUS] = {200, 400, 401, 403, 404, 405, 408,
-                                               413, 415, 429, 500, 503, 0};
     tm__buf_puts(b, "# HELP tokmeter_http_requests_total HTTP requests by route and status.\n"
                     "# TYPE tokmeter_http_requests_total counter\n");
     for (size_t i = 0; i <= tm__nroutes; i++)
@@ -671,7 +679,7 @@ void tm__metrics_render(srv *s, tm_buf *b)
             uint64_t n = __atomic_load_n(&s->requests[i][k], __ATOMIC_RELAXED);
             if (n)
                 tm__buf_printf(b, "tokmeter_http_requests_total{route=\"%s\",status=\"%u\"} %llu\n",
-                               i < tm__nroutes ? tm__routes[i].name : "unknown", statuses[k],
+                               i < tm__nroutes ? tm__routes[i].name : "unknown", tm__statuses[k],
                                (unsigned long long)n);
         }
     tm__buf_puts(b, "# HELP tokmeter_http_request_duration_seconds Time from request to response.\n"

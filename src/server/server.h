@@ -6,6 +6,7 @@
 #define TM_SERVER_SERVER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "../store/store.h"
 #include "tokmeter.h"
@@ -21,6 +22,7 @@ typedef struct tm_server_config {
     unsigned idle_timeout_s;    /* a connection silent this long is closed      */
     unsigned request_timeout_s; /* a request body must arrive within this       */
     size_t max_header;          /* bytes of request line and headers            */
+    uint64_t max_query_rows;    /* rows one read may read (events, cells)       */
     unsigned threads;           /* request threads (each may wait on a commit)  */
     int log_json;               /* 0 logfmt, 1 JSON lines                       */
     int log_level;              /* 0 debug, 1 info, 2 warn, 3 error             */
@@ -28,7 +30,8 @@ typedef struct tm_server_config {
 } tm_server_config;
 
 /* The defaults: loopback, 8 MiB bodies, 10,000 events, 1024 connections,
- * 64 per address, 30 s idle, 60 s per request, 16 KiB headers, 32 threads. */
+ * 64 per address, 30 s idle, 60 s per request, 16 KiB headers, 32 threads,
+ * 2,000,000 rows read per query. */
 void tm_server_defaults(tm_server_config *cfg);
 
 /* Reads a JSON config file over cfg (keys it names replace the defaults).
@@ -55,6 +58,7 @@ int tm__key_create(tm *t, const char *scope, const char *user, const char *name,
 int tm__key_revoke(tm *t, const char *id);
 int tm__key_list(tm *t, int (*fn)(void *arg, const tm_key_rec *k), void *arg);
 int tm__key_check(tm *t, const char *presented, tm_key_rec *out);
-int tm__keys_active(tm *t, int *n);
+/* Keys not revoked, and keys ever created (revoked ones included). */
+int tm__keys_count(tm *t, int *active, int *ever);
 
 #endif

@@ -28,7 +28,9 @@ typedef struct route {
     enum MHD_Result (*fn)(req *r);
 } route;
 
-#define NSTATUS 13
+#define NSTATUS 14
+/* The query arguments a request may carry; more get 414 (see uri_seen). */
+#define TM_MAX_QUERY_ARGS 256
 #define NBUCKETS 11
 
 struct srv {
@@ -39,6 +41,7 @@ struct srv {
     uint64_t dur_sum_us[32];
     uint64_t events[3];     /* accepted, duplicates, rejected                 */
     int64_t nokeys_until_us;/* "no key exists" is trusted until then (1 s)    */
+    int keys_required;      /* set once, never cleared: see authorize()       */
     struct tm_alerts *alerts;       /* rules; swapped on SIGHUP under amu       */
     pthread_mutex_t amu;
     pthread_cond_t acv;
@@ -47,6 +50,10 @@ struct srv {
     char *outbox[64];       /* notifications for the evaluator to deliver      */
     int noutbox;
     struct tm_proxy *proxy; /* the gateway (proxy.c)                           */
+    struct conn *conns;     /* every open connection (conns.c), under cmu      */
+    pthread_mutex_t cmu;
+    pthread_cond_t ccv;
+    int cstop;
 };
 
 struct req {
@@ -57,6 +64,7 @@ struct req {
     int route_ix;
     tm_buf body;
     int too_big, too_slow;
+    size_t nargs;           /* query arguments, when over TM_MAX_QUERY_ARGS   */
     int64_t start_us;
     tm_key_rec key;         /* the caller's key, when one was given           */
     int has_key;
@@ -68,6 +76,7 @@ struct req {
 };
 
 extern const route tm__routes[];
+extern const unsigned tm__statuses[NSTATUS]; /* the metrics' status labels; last: other */
 extern const size_t tm__nroutes;
 
 enum MHD_Result tm__reply(req *r, unsigned status, const tm_buf *b);
@@ -80,6 +89,24 @@ const char *tm__arg(req *r, const char *key);
 int tm__forbid_user(req *r, const char *user, enum MHD_Result *ret);
 
 void tm__log(const srv *s, int level, const char *msg, const char *const *kv);
+
+/* May a request without a key go on? 1 yes, 0 no (a key is required, and
+ * stays required once the store has held one), -1 the store failed
+ * (tm_errmsg). For every way in: the API's routes and the gateway. */
+int tm__anonymous_ok(srv *s);
+
+/* Connections (conns.c): the states a connection goes through. */
+enum { CONN_IDLE, CONN_HEAD, CONN_BODY, CONN_BUSY, CONN_CUT };
+/* MHD_OPTION_NOTIFY_CONNECTION: tracks each connection; at accept, makes
+ * room when a connection limit is reached. */
+void tm__conn_notify(void *cls, struct MHD_Connection *c, void **socket_context,
+                     enum MHD_ConnectionNotificationCode toe);
+/* Moves c's connection to state (CONN_IDLE, CONN_HEAD restart its clock). Returns 0, or
+ * when the connection was already given up, the status it was answered
+ * with (408) or 1 when it was closed without one: the caller stops. */
+int tm__conn_enter(srv *s, struct MHD_Connection *c, int state);
+/* The thread that enforces the header and request deadlines, until cstop. */
+void *tm__conn_reaper(void *srv);
 
 /* Events were stored: let the evaluator run the alert rules soon. */
 void tm__alerts_nudge(srv *s);

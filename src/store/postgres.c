@@ -31,9 +31,9 @@
  * are interned before the transaction, each in its own short autocommit
  * (an unused id left by a rolled-back batch is harmless).
  *
- * Durability: synchronous_commit is set on for both connections, so a
- * returned append is committed and flushed. Two connections: the writer's
- * (writer thread only) and a reader guarded by a mutex.
+ * Durability: synchronous_commit is set on for every connection, so a
+ * returned append is committed and flushed. Connections: the writer's
+ * (writer thread only) and NREAD readers, each under its own mutex.
  */
 #include <libpq-fe.h>
 #include <pthread.h>
@@ -129,15 +129,46 @@ static const char *const ins_cast[] = {
 #define NPARAM 29
 #define NDIMS 8
 
+/* Read connections: [0] for short lookups (key checks, users, the commit
+ * counter), the others for scans, so a long read never holds up a check or
+ * another scan (as in store/sqlite.c). */
+#define NREAD 4
+typedef struct pgreader {
+    pthread_mutex_t mu;
+    PGconn *c;
+} pgreader;
+enum { QUICK, SCAN };
+
 typedef struct pg_store {
     struct tm_store base;
     PGconn *w;                  /* writer connection                        */
-    PGconn *r;                  /* reader connection, under rmu             */
-    pthread_mutex_t rmu;
+    pgreader rd[NREAD];
+    unsigned rd_next;           /* where take() starts looking               */
     tm_strmap dict;             /* string → dict id (writer side)           */
     int32_t *months;            /* months (since 1970) with a partition      */
     size_t nmonths, capmonths;
 } pg_store;
+
+/* A read connection, held until give(): QUICK reads get reader 0; a SCAN
+ * the first free one of the others, or waits its turn at one of them. */
+static pgreader *take(pg_store *s, int kind)
+{
+    if (kind == QUICK) {
+        pthread_mutex_lock(&s->rd[0].mu);
+        return &s->rd[0];
+    }
+    unsigned start = __atomic_fetch_add(&s->rd_next, 1, __ATOMIC_RELAXED);
+    for (unsigned i = 0; i < NREAD - 1; i++) {
+        pgreader *rd = &s->rd[1 + (start + i) % (NREAD - 1)];
+        if (pthread_mutex_trylock(&rd->mu) == 0)
+            return rd;
+    }
+    pgreader *rd = &s->rd[1 + start % (NREAD - 1)];
+    pthread_mutex_lock(&rd->mu);
+    return rd;
+}
+
+static void give(pgreader *rd) { pthread_mutex_unlock(&rd->mu); }
 
 /* Text parameters for one statement; PARAMS(p, cap) declares one with
  * room for cap on the stack. */
@@ -369,10 +400,12 @@ static void pg_close(tm_store *base)
     if (!s)
         return;
     PQfinish(s->w);
-    PQfinish(s->r);
+    for (int i = 0; i < NREAD; i++) {
+        PQfinish(s->rd[i].c);
+        pthread_mutex_destroy(&s->rd[i].mu);
+    }
     tm__strmap_clear(&s->dict);
     free(s->months);
-    pthread_mutex_destroy(&s->rmu);
     free(s);
 }
 
@@ -386,10 +419,14 @@ static int pg_open(const char *url, unsigned mode, tm_store **out)
         return TM_ENOMEM;
     s->base.ops = &tm__postgres_ops;
     s->base.meta = &tm__postgres_meta;
-    pthread_mutex_init(&s->rmu, NULL);
+    for (int i = 0; i < NREAD; i++)
+        pthread_mutex_init(&s->rd[i].mu, NULL);
     if ((rc = parse_url(url, conninfo, sizeof conninfo, schema, sizeof schema)) ||
-        (rc = connect_one(conninfo, schema, &s->w)) || (rc = migrate(s, schema)) ||
-        (rc = connect_one(conninfo, schema, &s->r)))
+        (rc = connect_one(conninfo, schema, &s->w)) || (rc = migrate(s, schema)))
+        goto out;
+    for (int i = 0; i < NREAD && rc == TM_OK; i++)
+        rc = connect_one(conninfo, schema, &s->rd[i].c);
+    if (rc)
         goto out;
     int32_t now = month_of((int64_t)time(NULL) * 1000000);
     for (int32_t m = now - 1; m <= now + MONTHS_AHEAD && rc == TM_OK; m++)
@@ -1013,7 +1050,7 @@ static int pg_scan(tm_store *base, const tm_event_filter *f, int (*fn)(void *, c
     int rc = TM_OK;
     int64_t until = f && f->until_us ? f->until_us : INT64_MAX, last_seq = INT64_MIN;
     int64_t left = f && f->limit ? (int64_t)f->limit : INT64_MAX;
-    pthread_mutex_lock(&s->rmu);
+    pgreader *rd = take(s, SCAN);
     /* Keyset pages, newest first: (ts, seq) below the last row seen (at
      * first below (until, -inf), i.e. ts < until). */
     while (rc == TM_OK && left > 0) {
@@ -1025,7 +1062,7 @@ static int pg_scan(tm_store *base, const tm_event_filter *f, int (*fn)(void *, c
         p_i64(&p, until);
         p_i64(&p, last_seq);
         p_i64(&p, left < PAGE ? left : PAGE);
-        rc = run(s->r, "scan",
+        rc = run(rd->c, "scan",
                  EVENT_COLS EVENT_FROM
                  " WHERE ($1::text IS NULL OR e.user_id = (SELECT id FROM dict WHERE s = $1))"
                  " AND ($2::text IS NULL OR e.provider = (SELECT id FROM dict WHERE s = $2))"
@@ -1047,7 +1084,7 @@ static int pg_scan(tm_store *base, const tm_event_filter *f, int (*fn)(void *, c
         if (rows < PAGE)
             break;
     }
-    pthread_mutex_unlock(&s->rmu);
+    give(rd);
     return rc;
 }
 
@@ -1107,11 +1144,11 @@ static int pg_load_rollups(tm_store *base, int users, int (*fn)(void *, const tm
     pg_store *s = (pg_store *)base;
     PGresult *res = NULL;
     int rc;
-    pthread_mutex_lock(&s->rmu);
+    pgreader *rd = take(s, SCAN);
     /* One snapshot for the counter and the cells. */
-    if ((rc = exec(s->r, "begin", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")) ||
-        (rc = query_int(s->r, "SELECT value FROM tm_meta WHERE key = 'commits'", NULL, version)) ||
-        (rc = run(s->r, "read rollups", users ? "SELECT " ROLL_KEY ", " ROLL_COLS " FROM rollup"
+    if ((rc = exec(rd->c, "begin", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")) ||
+        (rc = query_int(rd->c, "SELECT value FROM tm_meta WHERE key = 'commits'", NULL, version)) ||
+        (rc = run(rd->c, "read rollups", users ? "SELECT " ROLL_KEY ", " ROLL_COLS " FROM rollup"
                   : "SELECT " ROLL_KEY ", " ROLL_COLS " FROM rollup WHERE proj != 2", NULL, &res)))
         goto out;
     if ((rc = fn(arg, NULL, PQntuples(res))))
@@ -1119,8 +1156,8 @@ static int pg_load_rollups(tm_store *base, int users, int (*fn)(void *, const tm
     rc = each_cell(res, fn, arg);
 out:
     PQclear(res);
-    exec(s->r, "commit", "COMMIT");
-    pthread_mutex_unlock(&s->rmu);
+    exec(rd->c, "commit", "COMMIT");
+    give(rd);
     return rc;
 }
 
@@ -1149,12 +1186,12 @@ static int pg_scan_user_cells(tm_store *base, int proj, const uint32_t *users, s
         return TM_ENOMEM;
     }
     void *pair[2] = {&fn, arg};
-    pthread_mutex_lock(&s->rmu);
-    rc = run(s->r, "read user cells", sql.data, NULL, &res);
+    pgreader *rd = take(s, SCAN);
+    rc = run(rd->c, "read user cells", sql.data, NULL, &res);
     if (rc == TM_OK)
         rc = each_cell(res, cell_to_fn, pair);
     PQclear(res);
-    pthread_mutex_unlock(&s->rmu);
+    give(rd);
     tm__buf_free(&sql);
     return rc;
 }
@@ -1162,9 +1199,9 @@ static int pg_scan_user_cells(tm_store *base, int proj, const uint32_t *users, s
 static int pg_version(tm_store *base, int64_t *out)
 {
     pg_store *s = (pg_store *)base;
-    pthread_mutex_lock(&s->rmu);
-    int rc = query_int(s->r, "SELECT value FROM tm_meta WHERE key = 'commits'", NULL, out);
-    pthread_mutex_unlock(&s->rmu);
+    pgreader *rd = take(s, QUICK);
+    int rc = query_int(rd->c, "SELECT value FROM tm_meta WHERE key = 'commits'", NULL, out);
+    give(rd);
     return rc;
 }
 
@@ -1175,14 +1212,14 @@ static int pg_scan_facts(tm_store *base, int64_t from, int64_t to, const uint32_
     tm_buf sql = TM_BUF_INIT;
     PGresult *res = NULL;
     int rc = TM_OK;
-    pthread_mutex_lock(&s->rmu);
-    int64_t llm = dict_lookup(s->r, "llm_call");
+    pgreader *rd = take(s, SCAN);
+    int64_t llm = dict_lookup(rd->c, "llm_call");
     if ((rc = tm__sql_scan_facts(&sql, "$1::bigint", "$2::bigint", users, nusers)))
         goto out;
     PARAMS(p, 12);
     p_i64(&p, from);
     p_i64(&p, to);
-    if ((rc = run(s->r, "scan events", sql.data, &p, &res)))
+    if ((rc = run(rd->c, "scan events", sql.data, &p, &res)))
         goto out;
     for (int row = 0; rc == TM_OK && row < PQntuples(res); row++) {
         tm_fact f;
@@ -1192,16 +1229,16 @@ static int pg_scan_facts(tm_store *base, int64_t from, int64_t to, const uint32_
 out:
     PQclear(res);
     tm__buf_free(&sql);
-    pthread_mutex_unlock(&s->rmu);
+    give(rd);
     return rc;
 }
 
 static int pg_dict_id(tm_store *base, const char *name, uint32_t *id)
 {
     pg_store *s = (pg_store *)base;
-    pthread_mutex_lock(&s->rmu);
-    *id = (uint32_t)dict_lookup(s->r, name);
-    pthread_mutex_unlock(&s->rmu);
+    pgreader *rd = take(s, QUICK);
+    *id = (uint32_t)dict_lookup(rd->c, name);
+    give(rd);
     return TM_OK;
 }
 
@@ -1211,23 +1248,23 @@ static int pg_dict_name(tm_store *base, uint32_t id, char *buf, size_t cap)
     PGresult *res = NULL;
     PARAMS(p, 12);
     p_i64(&p, id);
-    pthread_mutex_lock(&s->rmu);
-    int rc = run(s->r, "dict", "SELECT s FROM dict WHERE id = $1::int", &p, &res);
+    pgreader *rd = take(s, QUICK);
+    int rc = run(rd->c, "dict", "SELECT s FROM dict WHERE id = $1::int", &p, &res);
     if (rc == TM_OK && PQntuples(res) == 1)
         snprintf(buf, cap, "%s", PQgetvalue(res, 0, 0));
     else if (rc == TM_OK)
         rc = TM_ENOTFOUND;
     PQclear(res);
-    pthread_mutex_unlock(&s->rmu);
+    give(rd);
     return rc;
 }
 
 static int pg_count(tm_store *base, int64_t *out)
 {
     pg_store *s = (pg_store *)base;
-    pthread_mutex_lock(&s->rmu);
-    int rc = query_int(s->r, "SELECT value FROM tm_meta WHERE key = 'events'", NULL, out);
-    pthread_mutex_unlock(&s->rmu);
+    pgreader *rd = take(s, QUICK);
+    int rc = query_int(rd->c, "SELECT value FROM tm_meta WHERE key = 'events'", NULL, out);
+    give(rd);
     return rc;
 }
 
@@ -1258,17 +1295,17 @@ static int pg_verify(tm_store *base, void (*fn)(void *, const char *), void *arg
          "FAIL tokens: %lld events have inconsistent token counts"},
         {CHECK_NAMES, CHECK_NAMES_OK, CHECK_NAMES_FAIL},
     };
-    pthread_mutex_lock(&s->rmu);
+    pgreader *rd = take(s, SCAN);
     /* One snapshot for all the checks: other daemons may be writing. */
-    if ((rc = exec(s->r, "begin", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")))
+    if ((rc = exec(rd->c, "begin", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")))
         goto out;
     int64_t v = 0;
-    if ((rc = query_int(s->r, "SELECT version FROM tm_schema", NULL, &v)))
+    if ((rc = query_int(rd->c, "SELECT version FROM tm_schema", NULL, &v)))
         goto out;
     snprintf(line, sizeof line, "ok   schema: PostgreSQL store at schema version %lld", (long long)v);
     fn(arg, line);
     for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
-        if ((rc = query_int(s->r, checks[i].sql, NULL, &v)))
+        if ((rc = query_int(rd->c, checks[i].sql, NULL, &v)))
             goto out;
         if (v == 0) {
             fn(arg, checks[i].ok);
@@ -1279,8 +1316,8 @@ static int pg_verify(tm_store *base, void (*fn)(void *, const char *), void *arg
         }
     }
 out:
-    exec(s->r, "commit", "COMMIT");
-    pthread_mutex_unlock(&s->rmu);
+    exec(rd->c, "commit", "COMMIT");
+    give(rd);
     if (rc == TM_OK && failed)
         rc = tm__fail(TM_ECORRUPT, "verify: the store failed a check");
     return rc;
@@ -1314,12 +1351,12 @@ static int pg_user_list(tm_store *base, int (*fn)(void *, const char *, const ch
 {
     pg_store *s = (pg_store *)base;
     PGresult *res = NULL;
-    pthread_mutex_lock(&s->rmu);
-    int rc = run(s->r, "read users", "SELECT id, tier, overrides, updated FROM users ORDER BY id", NULL, &res);
+    pgreader *rd = take(s, SCAN);
+    int rc = run(rd->c, "read users", "SELECT id, tier, overrides, updated FROM users ORDER BY id", NULL, &res);
     for (int row = 0; rc == TM_OK && row < PQntuples(res); row++)
         rc = fn(arg, txt(res, row, 0), txt(res, row, 1), txt(res, row, 2), i64(res, row, 3));
     PQclear(res);
-    pthread_mutex_unlock(&s->rmu);
+    give(rd);
     return rc;
 }
 
@@ -1405,8 +1442,8 @@ static int pg_key_list(tm_store *base, const char *id, int (*fn)(void *, const t
     PGresult *res = NULL;
     PARAMS(p, 12);
     p_text(&p, id);
-    pthread_mutex_lock(&s->rmu);
-    int rc = run(s->r, "read keys", "SELECT id, hash, scope, user_id, name, created, revoked FROM keys"
+    pgreader *rd = take(s, QUICK);
+    int rc = run(rd->c, "read keys", "SELECT id, hash, scope, user_id, name, created, revoked FROM keys"
                                     " WHERE $1::text IS NULL OR id = $1 ORDER BY created", &p, &res);
     for (int row = 0; rc == TM_OK && row < PQntuples(res); row++) {
         tm_key_rec k;
@@ -1425,7 +1462,7 @@ static int pg_key_list(tm_store *base, const char *id, int (*fn)(void *, const t
         rc = fn(arg, &k);
     }
     PQclear(res);
-    pthread_mutex_unlock(&s->rmu);
+    give(rd);
     return rc;
 }
 
@@ -1465,8 +1502,8 @@ static int pg_user_get(tm_store *base, const char *id, char *tier, size_t tcap, 
     p_text(&p, id);
     *overrides = NULL;
     tier[0] = '\0';
-    pthread_mutex_lock(&s->rmu);
-    int rc = run(s->r, "read user", "SELECT tier, overrides FROM users WHERE id = $1", &p, &res);
+    pgreader *rd = take(s, QUICK);
+    int rc = run(rd->c, "read user", "SELECT tier, overrides FROM users WHERE id = $1", &p, &res);
     if (rc == TM_OK && PQntuples(res) == 0)
         rc = TM_ENOTFOUND;
     if (rc == TM_OK) {
@@ -1475,7 +1512,7 @@ static int pg_user_get(tm_store *base, const char *id, char *tier, size_t tcap, 
             rc = TM_ENOMEM;
     }
     PQclear(res);
-    pthread_mutex_unlock(&s->rmu);
+    give(rd);
     return rc;
 }
 
@@ -1539,15 +1576,15 @@ static int pg_alert_list(tm_store *base, int firing_only, size_t limit,
           " WHERE a.firing = 1 ORDER BY e.seq DESC LIMIT $1::bigint"
         : "SELECT ts, body, rule, key, state, value, threshold FROM alert_events ORDER BY seq DESC"
           " LIMIT $1::bigint";
-    pthread_mutex_lock(&s->rmu);
-    int rc = run(s->r, "read alerts", sql, &p, &res);
+    pgreader *rd = take(s, SCAN);
+    int rc = run(rd->c, "read alerts", sql, &p, &res);
     for (int row = 0; rc == TM_OK && row < PQntuples(res); row++) {
         tm_alert_entry e = {i64(res, row, 0), txt(res, row, 2), txt(res, row, 3), txt(res, row, 4),
                             txt(res, row, 1), txt(res, row, 5), txt(res, row, 6)};
         rc = fn(arg, &e);
     }
     PQclear(res);
-    pthread_mutex_unlock(&s->rmu);
+    give(rd);
     return rc;
 }
 
@@ -1558,8 +1595,8 @@ static int pg_file_list(tm_store *base, const char *kind, int (*fn)(void *, cons
     PGresult *res = NULL;
     PARAMS(p, 12);
     p_text(&p, kind);
-    pthread_mutex_lock(&s->rmu);
-    int rc = run(s->r, "read import files", "SELECT path, kind, state, dev, ino, size, mtime_ns,"
+    pgreader *rd = take(s, SCAN);
+    int rc = run(rd->c, "read import files", "SELECT path, kind, state, dev, ino, size, mtime_ns,"
                  " \"offset\", head, tail FROM import_files WHERE kind = $1", &p, &res);
     for (int row = 0; rc == TM_OK && row < PQntuples(res); row++) {
         tm_file_rec r = {txt(res, row, 0), txt(res, row, 1), txt(res, row, 2), i64(res, row, 3),
@@ -1568,7 +1605,7 @@ static int pg_file_list(tm_store *base, const char *kind, int (*fn)(void *, cons
         rc = fn(arg, &r);
     }
     PQclear(res);
-    pthread_mutex_unlock(&s->rmu);
+    give(rd);
     return rc;
 }
 

@@ -28,9 +28,13 @@
  * drop an event. events_ts grows in time order, so it mostly appends.
  *
  * Durability: synchronous=FULL in WAL mode fsyncs the log at every commit,
- * so a returned append is on disk. Three connections: the writer's (used
- * only by the writer thread), a read connection guarded by a mutex, and the
- * checkpointer's. SQLite would otherwise checkpoint inside a COMMIT every
+ * so a returned append is on disk. Connections: the writer's (used only by
+ * the writer thread), NREAD read connections, and the checkpointer's. WAL
+ * lets readers run beside the writer and beside each other, so each reader
+ * has its own connection and mutex (take/give): reads never wait for the
+ * writer, nor for one another while a connection is free. Reader 0 is kept
+ * for short lookups (API keys, users, the commit counter, the event count),
+ * so a key check never waits behind a long scan. SQLite would otherwise checkpoint inside a COMMIT every
  * 1000 pages, stalling that commit's waiters for tens of milliseconds; here
  * the WAL hook wakes a thread that runs PASSIVE checkpoints beside the
  * writer, which never block it.
@@ -146,6 +150,14 @@ static const char *const migrations[] = {
 /* Dict-encoded columns: the insert statement's ?4..?10, then ?29. */
 #define NDIMS 8
 
+#define NREAD 5
+typedef struct reader {
+    pthread_mutex_t mu;
+    sqlite3 *db;
+    sqlite3_stmt *user_get;     /* prepared once (checks read it often)      */
+} reader;
+enum { QUICK, SCAN };           /* what a read is, for take()                */
+
 struct sqlite_store {
     struct tm_store base;
     sqlite3 *w;                 /* writer connection                        */
@@ -153,9 +165,8 @@ struct sqlite_store {
     sqlite3_stmt *roll_up, *commits, *fact_get, *del;
     sqlite3_stmt *uroll_up;     /* urollup: per-user cells kept only there     */
     tm_strmap dict;             /* string → dict id, writer-side cache      */
-    sqlite3 *r;                 /* reader connection                         */
-    sqlite3_stmt *user_get;     /* on r, prepared once (checks read it often) */
-    pthread_mutex_t rmu;
+    reader rd[NREAD];           /* [0]: short lookups; [1..]: scans          */
+    unsigned rd_next;           /* where take() starts looking               */
     sqlite3 *ck;                /* checkpointer connection                   */
     pthread_t ck_thread;
     pthread_mutex_t ck_mu;
@@ -233,7 +244,28 @@ static int write_rollups(sqlite3 *db, sqlite3_stmt *roll_up, sqlite3_stmt *uroll
                          const tm_cellset *cs, int first_proj);
 static int rollup_functions(sqlite3 *db);
 typedef struct sqlite_store sqlite_store;
-static int query_int(sqlite_store *s, const char *sql, int64_t *out);
+static int query_int(sqlite3 *db, const char *sql, int64_t *out);
+
+/* A read connection, held until give(): QUICK reads get reader 0; a SCAN
+ * the first free one of the others, or waits its turn at one of them. */
+static reader *take(sqlite_store *s, int kind)
+{
+    if (kind == QUICK) {
+        pthread_mutex_lock(&s->rd[0].mu);
+        return &s->rd[0];
+    }
+    unsigned start = __atomic_fetch_add(&s->rd_next, 1, __ATOMIC_RELAXED);
+    for (unsigned i = 0; i < NREAD - 1; i++) {
+        reader *rd = &s->rd[1 + (start + i) % (NREAD - 1)];
+        if (pthread_mutex_trylock(&rd->mu) == 0)
+            return rd;
+    }
+    reader *rd = &s->rd[1 + start % (NREAD - 1)];
+    pthread_mutex_lock(&rd->mu);
+    return rd;
+}
+
+static void give(reader *rd) { pthread_mutex_unlock(&rd->mu); }
 
 static int migrate(sqlite3 *db)
 {
@@ -365,11 +397,13 @@ static void sq_close(tm_store *base)
                            s->fact_get, s->del, s->uroll_up};
     for (size_t i = 0; i < sizeof sts / sizeof sts[0]; i++)
         sqlite3_finalize(sts[i]);
-    sqlite3_finalize(s->user_get);
     sqlite3_close(s->w);
-    sqlite3_close(s->r);
+    for (int i = 0; i < NREAD; i++) {
+        sqlite3_finalize(s->rd[i].user_get);
+        sqlite3_close(s->rd[i].db);
+        pthread_mutex_destroy(&s->rd[i].mu);
+    }
     tm__strmap_clear(&s->dict);
-    pthread_mutex_destroy(&s->rmu);
     pthread_mutex_destroy(&s->ck_mu);
     pthread_cond_destroy(&s->ck_cv);
     free(s);
@@ -400,16 +434,22 @@ static int sq_open(const char *path, unsigned mode, tm_store **out)
         return TM_ENOMEM;
     s->base.ops = &tm__sqlite_ops;
     s->base.meta = &tm__sqlite_meta;
-    pthread_mutex_init(&s->rmu, NULL);
+    for (int i = 0; i < NREAD; i++)
+        pthread_mutex_init(&s->rd[i].mu, NULL);
     pthread_mutex_init(&s->ck_mu, NULL);
     pthread_cond_init(&s->ck_cv, NULL);
     snprintf(s->path, sizeof s->path, "%s", path);
     s->ck_pages = CHECKPOINT_PAGES;
     s->restart_pages = WAL_RESTART_PAGES;
     if ((rc = create_store(path, mode ? mode : 0600)) || (rc = open_conn(path, 0, &s->w)) ||
-        (rc = rollup_functions(s->w)) || (rc = migrate(s->w)) ||
-        (rc = open_conn(path, 1, &s->r)))
+        (rc = rollup_functions(s->w)) || (rc = migrate(s->w)))
         goto out;
+    for (int i = 0; i < NREAD; i++) {
+        if ((rc = open_conn(path, 1, &s->rd[i].db)))
+            goto out;
+        sqlite3_create_function(s->rd[i].db, "tm_idh", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+                                sql_idh, NULL, NULL);
+    }
     if ((rc = open_conn(path, 0, &s->ck)) || (rc = exec(s->w, "PRAGMA wal_autocheckpoint=0")))
         goto out;
     if (pthread_create(&s->ck_thread, NULL, checkpointer, s) != 0) {
@@ -418,8 +458,6 @@ static int sq_open(const char *path, unsigned mode, tm_store **out)
     }
     s->ck_running = 1;
     sqlite3_wal_hook(s->w, wal_hook, s);
-    sqlite3_create_function(s->r, "tm_idh", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
-                            sql_idh, NULL, NULL);
     rc = prepare(s->w,
                  "INSERT INTO events(id, idh, ts, provider, model, endpoint,"
                  " operation, user_id, metric_type, resource_type, session_id, resource_id, value,"
@@ -938,15 +976,15 @@ static int sq_scan(tm_store *base, const tm_event_filter *f,
     sqlite_store *s = (sqlite_store *)base;
     sqlite3_stmt *st = NULL;
     int rc = TM_OK;
-    pthread_mutex_lock(&s->rmu);
-    if (sqlite3_prepare_v2(s->r,
+    reader *rd = take(s, SCAN);
+    if (sqlite3_prepare_v2(rd->db,
                            SELECT_EVENT
                            " WHERE (?1 IS NULL OR e.user_id = (SELECT id FROM dict WHERE s = ?1))"
                            " AND (?2 IS NULL OR e.provider = (SELECT id FROM dict WHERE s = ?2))"
                            " AND e.ts >= ?3 AND e.ts < ?4"
                            " ORDER BY e.ts DESC, e.seq DESC LIMIT ?5",
                            -1, &st, NULL) != SQLITE_OK) {
-        rc = sqerr(s->r, "prepare scan");
+        rc = sqerr(rd->db, "prepare scan");
         goto out;
     }
     bind_opt_text(st, 1, f ? f->user_id : NULL);
@@ -962,10 +1000,10 @@ static int sq_scan(tm_store *base, const tm_event_filter *f,
             goto out;
     }
     if (step != SQLITE_DONE)
-        rc = sqerr(s->r, "scan");
+        rc = sqerr(rd->db, "scan");
 out:
     sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->rmu);
+    give(rd);
     return rc;
 }
 
@@ -1046,23 +1084,23 @@ static int sq_load_rollups(tm_store *base, int users, int (*fn)(void *, const tm
     sqlite_store *s = (sqlite_store *)base;
     sqlite3_stmt *st = NULL, *vs = NULL;
     int rc = TM_OK, step = SQLITE_DONE;
-    pthread_mutex_lock(&s->rmu);
-    if ((rc = exec(s->r, "BEGIN")))
+    reader *rd = take(s, SCAN);
+    if ((rc = exec(rd->db, "BEGIN")))
         goto out;
-    if (sqlite3_prepare_v2(s->r, "SELECT value FROM meta WHERE key = 'commits'", -1, &vs, NULL) != SQLITE_OK ||
+    if (sqlite3_prepare_v2(rd->db, "SELECT value FROM meta WHERE key = 'commits'", -1, &vs, NULL) != SQLITE_OK ||
         sqlite3_step(vs) != SQLITE_ROW) {
-        rc = sqerr(s->r, "read commit counter");
+        rc = sqerr(rd->db, "read commit counter");
         goto out;
     }
     *version = sqlite3_column_int64(vs, 0);
     int64_t rows = 0;
     snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM rollup%s", where);
-    if ((rc = query_int(s, sql, &rows)) || (rc = fn(arg, NULL, rows)))
+    if ((rc = query_int(rd->db, sql, &rows)) || (rc = fn(arg, NULL, rows)))
         goto out;
     snprintf(sql, sizeof sql, "SELECT proj, hour, d0, d1, d2, d3, d4, d5, d6, " ROLL_COLS
                               " FROM rollup%s", where);
-    if (sqlite3_prepare_v2(s->r, sql, -1, &st, NULL) != SQLITE_OK) {
-        rc = sqerr(s->r, "prepare rollups");
+    if (sqlite3_prepare_v2(rd->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        rc = sqerr(rd->db, "prepare rollups");
         goto out;
     }
     while (rc == TM_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1073,12 +1111,12 @@ static int sq_load_rollups(tm_store *base, int users, int (*fn)(void *, const tm
         tm__sketch_free(&c.sk);
     }
     if (rc == TM_OK && step != SQLITE_DONE)
-        rc = sqerr(s->r, "read rollups");
+        rc = sqerr(rd->db, "read rollups");
 out:
     sqlite3_finalize(st);
     sqlite3_finalize(vs);
-    exec(s->r, "COMMIT");
-    pthread_mutex_unlock(&s->rmu);
+    exec(rd->db, "COMMIT");
+    give(rd);
     return rc;
 }
 
@@ -1100,11 +1138,11 @@ static int sq_scan_user_cells(tm_store *base, int proj, const uint32_t *users, s
     sqlite_store *s = (sqlite_store *)base;
     sqlite3_stmt *st = NULL;
     int rc = TM_OK, step = SQLITE_DONE;
-    pthread_mutex_lock(&s->rmu);
-    if (sqlite3_prepare_v2(s->r, "SELECT proj, hour, d0, d1, d2, d3, d4, d5, d6, " ROLL_COLS
+    reader *rd = take(s, SCAN);
+    if (sqlite3_prepare_v2(rd->db, "SELECT proj, hour, d0, d1, d2, d3, d4, d5, d6, " ROLL_COLS
                                  " FROM urollup WHERE proj = ?1 AND hour = ?2 AND d2 = ?3",
                            -1, &st, NULL) != SQLITE_OK) {
-        rc = sqerr(s->r, "prepare user cells");
+        rc = sqerr(rd->db, "prepare user cells");
         goto out;
     }
     /* One seek per user and day (cells are stored by day, then user). */
@@ -1121,21 +1159,21 @@ static int sq_scan_user_cells(tm_store *base, int proj, const uint32_t *users, s
                 tm__sketch_free(&c.sk);
             }
             if (rc == TM_OK && step != SQLITE_DONE)
-                rc = sqerr(s->r, "read user cells");
+                rc = sqerr(rd->db, "read user cells");
             sqlite3_reset(st);
         }
 out:
     sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->rmu);
+    give(rd);
     return rc;
 }
 
 static int sq_version(tm_store *base, int64_t *out)
 {
     sqlite_store *s = (sqlite_store *)base;
-    pthread_mutex_lock(&s->rmu);
-    int rc = query_int(s, "SELECT value FROM meta WHERE key = 'commits'", out);
-    pthread_mutex_unlock(&s->rmu);
+    reader *rd = take(s, QUICK);
+    int rc = query_int(rd->db, "SELECT value FROM meta WHERE key = 'commits'", out);
+    give(rd);
     return rc;
 }
 
@@ -1146,12 +1184,12 @@ static int sq_scan_facts(tm_store *base, int64_t from, int64_t to, const uint32_
     sqlite3_stmt *st = NULL;
     tm_buf sql = TM_BUF_INIT;
     int rc = TM_OK, step = SQLITE_DONE;
-    pthread_mutex_lock(&s->rmu);
-    int64_t llm = dict_lookup(s->r, "llm_call");
+    reader *rd = take(s, SCAN);
+    int64_t llm = dict_lookup(rd->db, "llm_call");
     if ((rc = tm__sql_scan_facts(&sql, "?1", "?2", users, nusers)))
         goto out;
-    if (sqlite3_prepare_v2(s->r, sql.data, -1, &st, NULL) != SQLITE_OK) {
-        rc = sqerr(s->r, "prepare scan");
+    if (sqlite3_prepare_v2(rd->db, sql.data, -1, &st, NULL) != SQLITE_OK) {
+        rc = sqerr(rd->db, "prepare scan");
         goto out;
     }
     sqlite3_bind_int64(st, 1, from);
@@ -1162,20 +1200,20 @@ static int sq_scan_facts(tm_store *base, int64_t from, int64_t to, const uint32_
         rc = fn(arg, &f);
     }
     if (rc == TM_OK && step != SQLITE_DONE)
-        rc = sqerr(s->r, "scan events");
+        rc = sqerr(rd->db, "scan events");
 out:
     sqlite3_finalize(st);
     tm__buf_free(&sql);
-    pthread_mutex_unlock(&s->rmu);
+    give(rd);
     return rc;
 }
 
 static int sq_dict_id(tm_store *base, const char *name, uint32_t *id)
 {
     sqlite_store *s = (sqlite_store *)base;
-    pthread_mutex_lock(&s->rmu);
-    *id = (uint32_t)dict_lookup(s->r, name);
-    pthread_mutex_unlock(&s->rmu);
+    reader *rd = take(s, SCAN);
+    *id = (uint32_t)dict_lookup(rd->db, name);
+    give(rd);
     return TM_OK;
 }
 
@@ -1184,8 +1222,8 @@ static int sq_dict_name(tm_store *base, uint32_t id, char *buf, size_t cap)
     sqlite_store *s = (sqlite_store *)base;
     sqlite3_stmt *st = NULL;
     int rc = TM_ENOTFOUND;
-    pthread_mutex_lock(&s->rmu);
-    if (sqlite3_prepare_v2(s->r, "SELECT s FROM dict WHERE id = ?1", -1, &st, NULL) == SQLITE_OK) {
+    reader *rd = take(s, SCAN);
+    if (sqlite3_prepare_v2(rd->db, "SELECT s FROM dict WHERE id = ?1", -1, &st, NULL) == SQLITE_OK) {
         sqlite3_bind_int64(st, 1, id);
         if (sqlite3_step(st) == SQLITE_ROW) {
             snprintf(buf, cap, "%s", col_text(st, 0));
@@ -1193,7 +1231,7 @@ static int sq_dict_name(tm_store *base, uint32_t id, char *buf, size_t cap)
         }
     }
     sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->rmu);
+    give(rd);
     return rc;
 }
 
@@ -1234,10 +1272,10 @@ static int sq_key_list(tm_store *base, const char *id, int (*fn)(void *, const t
     sqlite_store *s = (sqlite_store *)base;
     sqlite3_stmt *st = NULL;
     int rc = TM_OK, step = SQLITE_DONE;
-    pthread_mutex_lock(&s->rmu);
-    if (sqlite3_prepare_v2(s->r, "SELECT id, hash, scope, user_id, name, created, revoked FROM keys"
+    reader *rd = take(s, QUICK);
+    if (sqlite3_prepare_v2(rd->db, "SELECT id, hash, scope, user_id, name, created, revoked FROM keys"
                                  " WHERE ?1 IS NULL OR id = ?1 ORDER BY created", -1, &st, NULL) != SQLITE_OK) {
-        rc = sqerr(s->r, "prepare keys");
+        rc = sqerr(rd->db, "prepare keys");
         goto out;
     }
     bind_opt_text(st, 1, id);
@@ -1247,10 +1285,10 @@ static int sq_key_list(tm_store *base, const char *id, int (*fn)(void *, const t
         rc = fn(arg, &k);
     }
     if (rc == TM_OK && step != SQLITE_DONE)
-        rc = sqerr(s->r, "read keys");
+        rc = sqerr(rd->db, "read keys");
 out:
     sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->rmu);
+    give(rd);
     return rc;
 }
 
@@ -1292,13 +1330,13 @@ static int sq_user_get(tm_store *base, const char *id, char *tier, size_t tcap, 
     int rc = TM_ENOTFOUND;
     *overrides = NULL;
     tier[0] = '\0';
-    pthread_mutex_lock(&s->rmu);
-    if (!s->user_get &&
-        sqlite3_prepare_v2(s->r, "SELECT tier, overrides FROM users WHERE id = ?1", -1, &s->user_get,
+    reader *rd = take(s, QUICK);
+    if (!rd->user_get &&
+        sqlite3_prepare_v2(rd->db, "SELECT tier, overrides FROM users WHERE id = ?1", -1, &rd->user_get,
                            NULL) != SQLITE_OK) {
-        rc = sqerr(s->r, "prepare user");
+        rc = sqerr(rd->db, "prepare user");
     } else {
-        sqlite3_stmt *st = s->user_get;
+        sqlite3_stmt *st = rd->user_get;
         sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
         if (sqlite3_step(st) == SQLITE_ROW) {
             snprintf(tier, tcap, "%s", col_text(st, 0) ? col_text(st, 0) : "");
@@ -1309,7 +1347,7 @@ static int sq_user_get(tm_store *base, const char *id, char *tier, size_t tcap, 
         }
         sqlite3_reset(st);
     }
-    pthread_mutex_unlock(&s->rmu);
+    give(rd);
     return rc;
 }
 
@@ -1378,15 +1416,15 @@ static int sq_alert_list(tm_store *base, int firing_only, size_t limit,
     sqlite_store *s = (sqlite_store *)base;
     sqlite3_stmt *st = NULL;
     int rc = TM_OK, step = SQLITE_DONE;
-    pthread_mutex_lock(&s->rmu);
+    reader *rd = take(s, SCAN);
     const char *sql = firing_only
         ? "SELECT e.ts, e.body, e.rule, e.key, e.state, e.value, e.threshold FROM alert_state a"
           " JOIN alert_events e ON e.seq ="
           " (SELECT MAX(seq) FROM alert_events WHERE rule = a.rule AND key = a.key)"
           " WHERE a.firing = 1 ORDER BY e.seq DESC LIMIT ?1"
         : "SELECT ts, body, rule, key, state, value, threshold FROM alert_events ORDER BY seq DESC LIMIT ?1";
-    if (sqlite3_prepare_v2(s->r, sql, -1, &st, NULL) != SQLITE_OK) {
-        rc = sqerr(s->r, "prepare alerts");
+    if (sqlite3_prepare_v2(rd->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        rc = sqerr(rd->db, "prepare alerts");
         goto out;
     }
     sqlite3_bind_int64(st, 1, limit ? (int64_t)limit : -1);
@@ -1396,10 +1434,10 @@ static int sq_alert_list(tm_store *base, int firing_only, size_t limit,
         rc = fn(arg, &e);
     }
     if (rc == TM_OK && step != SQLITE_DONE)
-        rc = sqerr(s->r, "read alerts");
+        rc = sqerr(rd->db, "read alerts");
 out:
     sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->rmu);
+    give(rd);
     return rc;
 }
 
@@ -1412,11 +1450,11 @@ static int sq_file_list(tm_store *base, const char *kind,
     sqlite_store *s = (sqlite_store *)base;
     sqlite3_stmt *st = NULL;
     int rc = TM_OK, step = SQLITE_DONE;
-    pthread_mutex_lock(&s->rmu);
-    if (sqlite3_prepare_v2(s->r, "SELECT path, kind, state, dev, ino, size, mtime_ns, offset,"
+    reader *rd = take(s, SCAN);
+    if (sqlite3_prepare_v2(rd->db, "SELECT path, kind, state, dev, ino, size, mtime_ns, offset,"
                                  " head, tail FROM import_files WHERE kind = ?1",
                            -1, &st, NULL) != SQLITE_OK) {
-        rc = sqerr(s->r, "prepare import files");
+        rc = sqerr(rd->db, "prepare import files");
         goto out;
     }
     sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
@@ -1429,10 +1467,10 @@ static int sq_file_list(tm_store *base, const char *kind,
         rc = fn(arg, &r);
     }
     if (rc == TM_OK && step != SQLITE_DONE)
-        rc = sqerr(s->r, "read import files");
+        rc = sqerr(rd->db, "read import files");
 out:
     sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->rmu);
+    give(rd);
     return rc;
 }
 
@@ -1506,16 +1544,16 @@ static int sq_user_list(tm_store *base, int (*fn)(void *, const char *, const ch
     sqlite_store *s = (sqlite_store *)base;
     sqlite3_stmt *st = NULL;
     int rc = TM_OK, step = SQLITE_DONE;
-    pthread_mutex_lock(&s->rmu);
-    if (sqlite3_prepare_v2(s->r, "SELECT id, tier, overrides, updated FROM users ORDER BY id", -1, &st,
+    reader *rd = take(s, SCAN);
+    if (sqlite3_prepare_v2(rd->db, "SELECT id, tier, overrides, updated FROM users ORDER BY id", -1, &st,
                            NULL) != SQLITE_OK)
-        rc = sqerr(s->r, "prepare users");
+        rc = sqerr(rd->db, "prepare users");
     while (rc == TM_OK && (step = sqlite3_step(st)) == SQLITE_ROW)
         rc = fn(arg, col_text(st, 0), col_text(st, 1), col_text(st, 2), sqlite3_column_int64(st, 3));
     if (rc == TM_OK && step != SQLITE_DONE)
-        rc = sqerr(s->r, "read users");
+        rc = sqerr(rd->db, "read users");
     sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->rmu);
+    give(rd);
     return rc;
 }
 
@@ -1567,17 +1605,17 @@ static int sq_set_cache(tm_store *base, size_t kib)
     return exec(((sqlite_store *)base)->w, sql);
 }
 
-static int query_int(sqlite_store *s, const char *sql, int64_t *out)
+static int query_int(sqlite3 *db, const char *sql, int64_t *out)
 {
     sqlite3_stmt *st = NULL;
     int rc = TM_OK;
-    if (sqlite3_prepare_v2(s->r, sql, -1, &st, NULL) != SQLITE_OK)
-        return sqerr(s->r, "prepare");
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return sqerr(db, "prepare");
     int step = sqlite3_step(st);
     if (step == SQLITE_ROW)
         *out = sqlite3_column_int64(st, 0);
     else
-        rc = sqerr(s->r, "query");
+        rc = sqerr(db, "query");
     sqlite3_finalize(st);
     return rc;
 }
@@ -1585,9 +1623,9 @@ static int query_int(sqlite_store *s, const char *sql, int64_t *out)
 static int sq_count(tm_store *base, int64_t *out)
 {
     sqlite_store *s = (sqlite_store *)base;
-    pthread_mutex_lock(&s->rmu);
-    int rc = query_int(s, "SELECT value FROM meta WHERE key = 'events'", out);
-    pthread_mutex_unlock(&s->rmu);
+    reader *rd = take(s, QUICK);
+    int rc = query_int(rd->db, "SELECT value FROM meta WHERE key = 'events'", out);
+    give(rd);
     return rc;
 }
 
@@ -1597,11 +1635,11 @@ static int sq_verify(tm_store *base, void (*fn)(void *, const char *), void *arg
     sqlite3_stmt *st = NULL;
     char line[512];
     int rc = TM_OK, failed = 0;
-    pthread_mutex_lock(&s->rmu);
+    reader *rd = take(s, SCAN);
 
     /* 1. SQLite's own check of pages, records and every index. */
-    if (sqlite3_prepare_v2(s->r, "PRAGMA integrity_check", -1, &st, NULL) != SQLITE_OK) {
-        rc = sqerr(s->r, "integrity_check");
+    if (sqlite3_prepare_v2(rd->db, "PRAGMA integrity_check", -1, &st, NULL) != SQLITE_OK) {
+        rc = sqerr(rd->db, "integrity_check");
         goto out;
     }
     int ok = 0;
@@ -1640,7 +1678,7 @@ static int sq_verify(tm_store *base, void (*fn)(void *, const char *), void *arg
     };
     for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
         int64_t v = 0;
-        if ((rc = query_int(s, checks[i].sql, &v)))
+        if ((rc = query_int(rd->db, checks[i].sql, &v)))
             goto out;
         if (v == 0) {
             fn(arg, checks[i].ok);
@@ -1652,7 +1690,7 @@ static int sq_verify(tm_store *base, void (*fn)(void *, const char *), void *arg
     }
 out:
     sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->rmu);
+    give(rd);
     if (rc == TM_OK && failed)
         rc = tm__fail(TM_ECORRUPT, "verify: the store failed a check");
     return rc;

@@ -6,10 +6,13 @@
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <sqlite3.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../../src/lib/lib.h"
@@ -320,6 +323,94 @@ Test(store, unwritable_path_is_an_error)
     cr_assert_neq(rc, TM_OK);
     cr_assert(strlen(tm_errmsg()) > 0);
     cr_assert_eq(tm_open(&t, "", NULL), TM_EINVAL);
+}
+
+/* Reads run side by side, and neither a count (the kind of short lookup a
+ * key check is) nor a durable write waits for a read in progress (issue
+ * 12, defect 10). Each read below pauses inside its scan until the others
+ * have done their part; the 10 s waits only keep a regression (every read
+ * behind one lock) from hanging the suite: they never pass a slow run. */
+typedef struct pause_ctx {
+    tm *t;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int scanning;       /* scans paused inside their first row          */
+    int counted, wrote; /* done while both scans were paused            */
+    int timed_out;
+} pause_ctx;
+
+static int wait_until(pause_ctx *c, const int *flag, int want)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 10;
+    int rc = 0;
+    while (*flag < want && rc == 0)
+        rc = pthread_cond_timedwait(&c->cv, &c->mu, &until);
+    return *flag >= want;
+}
+
+static int paused_row(void *arg, const tm_event *ev)
+{
+    pause_ctx *c = arg;
+    (void)ev;
+    pthread_mutex_lock(&c->mu);
+    if (c->scanning < 2) { /* the first row of each of the two scans */
+        c->scanning++;
+        pthread_cond_broadcast(&c->cv);
+        if (!wait_until(c, &c->scanning, 2) || !wait_until(c, &c->counted, 1) ||
+            !wait_until(c, &c->wrote, 1))
+            c->timed_out = 1;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return 0;
+}
+
+static void *paused_scan(void *arg)
+{
+    pause_ctx *c = arg;
+    return (void *)(intptr_t)tm_events(c->t, NULL, paused_row, c);
+}
+
+Test(store, reads_run_side_by_side_and_never_hold_up_writes)
+{
+    tm *t = open_or_die();
+    tm_event ev;
+    tm_event_init(&ev);
+    ev.provider = "openai";
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(tm_track_sync(t, &ev, NULL), TM_OK);
+    pause_ctx c = {.t = t};
+    pthread_mutex_init(&c.mu, NULL);
+    pthread_cond_init(&c.cv, NULL);
+    pthread_t a, b;
+    pthread_create(&a, NULL, paused_scan, &c);
+    pthread_create(&b, NULL, paused_scan, &c);
+    pthread_mutex_lock(&c.mu);
+    int both = wait_until(&c, &c.scanning, 2);
+    pthread_mutex_unlock(&c.mu);
+    cr_expect(both, "two scans were never in progress at once: reads wait for each other");
+    int64_t n = 0;
+    cr_expect_eq(tm_count(t, &n), TM_OK);
+    cr_expect_eq(n, 3, "count during the scans: got %lld, want 3", (long long)n);
+    pthread_mutex_lock(&c.mu);
+    c.counted = 1;
+    pthread_cond_broadcast(&c.cv);
+    pthread_mutex_unlock(&c.mu);
+    cr_expect_eq(tm_track_sync(t, &ev, NULL), TM_OK);
+    pthread_mutex_lock(&c.mu);
+    c.wrote = 1;
+    pthread_cond_broadcast(&c.cv);
+    pthread_mutex_unlock(&c.mu);
+    void *ra, *rb;
+    pthread_join(a, &ra);
+    pthread_join(b, &rb);
+    cr_expect_eq((intptr_t)ra, TM_OK);
+    cr_expect_eq((intptr_t)rb, TM_OK);
+    cr_expect_eq(c.timed_out, 0, "a paused scan held up another read, the count or the write");
+    cr_assert_eq(tm_count(t, &n), TM_OK);
+    cr_expect_eq(n, 4, "events after the scans: got %lld, want 4", (long long)n);
+    tm_close(t);
 }
 
 /* The WAL restart at its size limit: with the background checkpointer off,
