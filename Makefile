@@ -5,6 +5,8 @@
 #   make install the binary, library, header, pkg-config file and man page
 #                under PREFIX (default /usr/local), staged under DESTDIR
 #   make bench   benchmarks (not part of CI)
+#   make fuzz    each libFuzzer target for FUZZ_SECONDS (default 300) seconds
+#   make soak    1,000 power cuts and the daemon soak (SOAK_SECONDS, default 3600)
 #
 # Everything is built under build/: build/tokmeter, build/libtokmeter.a (the
 # embeddable core: event, price, rollup, store, query, policy and the public
@@ -50,7 +52,7 @@ PREFIX   ?= /usr/local
 DESTDIR  ?=
 VERSION   = $(shell sed -n 's/^\#define TM_VERSION "\(.*\)"/\1/p' include/tokmeter.h)
 
-.PHONY: all deps layers run test unit unit-pg unit-asan cli-test bench clean fmt install build/tokmeter.pc
+.PHONY: all deps layers run test unit unit-pg unit-asan cli-test bench clean fmt install build/tokmeter.pc fuzz fuzz-test fault-test soak
 all: build/tokmeter build/tokmeter.pc build/tokmeter.1
 
 deps:
@@ -168,8 +170,61 @@ build/asan/test_unit: $(ASAN_UNIT) $(ASAN_LIB)
 build/tm_crashwriter: build/obj/tests/helpers/crashwriter.o build/libtokmeter.a
 	$(CC) $(CFLAGS) -o $@ $^ $(PKGLIBS)
 
+# The power-cut test: its VFS shim is linked here only, never into the library.
+build/tm_powercut: build/obj/tests/fault/powercut.o build/obj/tests/fault/powerloss_vfs.o build/libtokmeter.a
+	$(CC) $(CFLAGS) -o $@ $^ $(PKGLIBS)
+
+build/tm_nomem: build/obj/tests/fault/nomem.o build/libtokmeter.a
+	$(CC) $(CFLAGS) -o $@ $^ $(PKGLIBS) -lfiu
+
 build/gen_claude: tests/helpers/gen_claude.c
 	$(CC) $(BASE) $(CFLAGS) -o $@ $<
+
+# Fuzzing (fuzz/, docs/testing.md): clang's libFuzzer with ASan and UBSan.
+# The library is built again with clang under build/fuzz/; each target is one
+# file in fuzz/. The HTTP target includes src/server/http.c itself, so the
+# archive's http.o is never pulled in beside it.
+FUZZ_CC      := clang-14
+FUZZ_FLAGS   := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+FUZZ_TARGETS := event_json http query prices config claude_code codex opencode
+FUZZ_SECONDS ?= 300
+FUZZ_TEST_SECONDS ?= 4
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=build/fuzz/obj/%.o) $(SRV_SRC:%.c=build/fuzz/obj/%.o) build/obj/gen/prices_data.o \
+                build/obj/gen/openapi_data.o
+
+build/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  FUZZCC $<"; $(FUZZ_CC) $(BASE) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(PKGCFLAGS) -c $< -o $@
+
+.SECONDARY: $(FUZZ_TARGETS:%=build/fuzz/obj/fuzz/%.o)
+
+build/fuzz/libtokmeter.a: $(FUZZ_LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+build/fuzz/%: build/fuzz/obj/fuzz/%.o build/fuzz/libtokmeter.a
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ $(PKGLIBS)
+
+fuzz: deps
+	@$(MAKE) --no-print-directory -j2 $(FUZZ_TARGETS:%=build/fuzz/%)
+	@sh scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-test: $(FUZZ_TARGETS:%=build/fuzz/%)
+	@sh scripts/fuzz.sh $(FUZZ_TEST_SECONDS) $(FUZZ_TARGETS)
+
+# Fault injection and power cuts (tests/fault/, docs/testing.md): a short
+# loop in `make test`; `make soak` runs 1,000 power cuts and the daemon soak
+# for SOAK_SECONDS (default 3600).
+FAULT_TESTS := powercut faults
+fault-test: build/tokmeter build/tm_powercut build/tm_nomem
+	@failed=; for t in $(FAULT_TESTS); do echo "sh tests/fault/$$t.sh"; \
+	  sh tests/fault/$$t.sh || failed="$$failed $$t"; done; \
+	if [ -n "$$failed" ]; then echo "fault-test: failed:$$failed"; exit 1; fi
+
+soak: deps
+	@$(MAKE) --no-print-directory -j2 build/tokmeter build/tm_powercut
+	POWERCUT_CYCLES=$${POWERCUT_CYCLES:-1000} FAULT_CYCLES=$${FAULT_CYCLES:-600} sh tests/fault/powercut.sh
+	SOAK_SECONDS=$${SOAK_SECONDS:-3600} sh bench/soak.sh
 
 # The side-by-side benchmark also links libpq (installed by scripts/bench-deps.sh).
 build/obj/bench/compare.o: bench/compare.c
@@ -221,8 +276,9 @@ layers:
 	python3 scripts/check-layers.py
 
 test: deps layers
-	@$(MAKE) --no-print-directory -j2 build/tokmeter build/test_unit build/asan/test_unit build/asan/tokmeter $(TESTHELP)
-	@$(MAKE) --no-print-directory unit unit-pg unit-asan cli-test
+	@$(MAKE) --no-print-directory -j2 build/tokmeter build/test_unit build/asan/test_unit build/asan/tokmeter $(TESTHELP) \
+	  build/tm_powercut build/tm_nomem $(FUZZ_TARGETS:%=build/fuzz/%)
+	@$(MAKE) --no-print-directory unit unit-pg unit-asan cli-test fuzz-test fault-test
 
 bench: deps
 	@sh scripts/bench-deps.sh

@@ -328,7 +328,7 @@ static int import(const char *path, const char *output)
         nl = strchr(l, '\n');
         fprintf(stderr, "tokmeter prices import: %.*s\n", (int)(nl - l), l);
     }
-    fprintf(stderr, "converted %zu models (%zu skipped: no token prices, or finer than 1e-12 USD "
+    fprintf(stderr, "converted %zu models (%zu skipped: no token prices or no name, or finer than 1e-12 USD "
                     "per token)%s%s\n",
             n, skipped, output ? "; use it with --prices " : "", output ? output : "");
     code = EXIT_OK;

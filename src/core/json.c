@@ -161,6 +161,62 @@ static int cb_key(void *vc, const unsigned char *s, size_t n)
     return 1;
 }
 
+/* yajl 2.1 does not check malloc inside yajl_alloc and its buffers: under
+ * memory pressure it dereferences NULL (a daemon killed by one request,
+ * found by tests/fault/faults.sh). Its allocations come through these,
+ * which fall back to a small per-thread reserve when malloc fails and mark
+ * the parse out of memory, so it fails cleanly. A block carries its size
+ * in a 16-byte header (realloc from the reserve must copy). */
+enum { YRESERVE = 64 * 1024, YHEAD = 16 };
+static _Thread_local _Alignas(16) unsigned char yreserve[YRESERVE];
+static _Thread_local size_t yreserve_used;
+
+static int in_reserve(const unsigned char *b) { return b >= yreserve && b < yreserve + YRESERVE; }
+
+static void *y_malloc(void *vc, size_t n)
+{
+    unsigned char *b = n < SIZE_MAX - YHEAD ? malloc(YHEAD + n) : NULL;
+    if (!b) {
+        ((ctx *)vc)->oom = 1;
+        size_t need = YHEAD + ((n + 15) & ~(size_t)15);
+        if (n > YRESERVE || need > YRESERVE - yreserve_used)
+            return NULL;
+        b = yreserve + yreserve_used;
+        yreserve_used += need;
+    }
+    memcpy(b, &n, sizeof n);
+    return b + YHEAD;
+}
+
+static void y_free(void *vc, void *p)
+{
+    (void)vc;
+    if (p && !in_reserve((unsigned char *)p - YHEAD))
+        free((unsigned char *)p - YHEAD);
+}
+
+static void *y_realloc(void *vc, void *p, size_t n)
+{
+    if (!p)
+        return y_malloc(vc, n);
+    unsigned char *b = (unsigned char *)p - YHEAD;
+    if (!in_reserve(b) && n < SIZE_MAX - YHEAD) {
+        unsigned char *g = realloc(b, YHEAD + n);
+        if (g) {
+            memcpy(g, &n, sizeof n);
+            return g + YHEAD;
+        }
+    }
+    size_t old;
+    memcpy(&old, b, sizeof old);
+    void *q = y_malloc(vc, n);
+    if (q) {
+        memcpy(q, p, old < n ? old : n);
+        y_free(vc, p);
+    }
+    return q;
+}
+
 static const yajl_callbacks callbacks = {
     cb_null, cb_bool, NULL, NULL, cb_number, cb_string,
     cb_start_map, cb_key, cb_end, cb_start_array, cb_end,
@@ -173,7 +229,8 @@ int tm__json_parse(tm_arena *a, const char *s, size_t n, tm_jv **out, char *err,
     memset(&c, 0, sizeof c);
     c.a = a;
     int rc = TM_EINVAL;
-    yajl_handle h = yajl_alloc(&callbacks, NULL, &c);
+    yajl_alloc_funcs af = {y_malloc, y_realloc, y_free, &c};
+    yajl_handle h = yajl_alloc(&callbacks, &af, &c);
     if (!h)
         return TM_ENOMEM;
     yajl_status st = yajl_parse(h, (const unsigned char *)s, n);
@@ -212,6 +269,7 @@ int tm__json_parse(tm_arena *a, const char *s, size_t n, tm_jv **out, char *err,
         free(f->klens);
     }
     yajl_free(h);
+    yreserve_used = 0; /* every block of this parse is free again */
     return rc;
 }
 

@@ -403,6 +403,8 @@ int tm__track_json(tm *t, const char *json, size_t len, unsigned flags, const ch
     tm__arena_free(&c.doc);
     if (rc) {
         tm_batch_result_free(c.res);
+        if (!*tm_errmsg()) /* a bare TM_ENOMEM from below: the answer still says why */
+            tm__fail(rc, "%s", tm_strerror(rc));
         return rc;
     }
     *out = c.res;

@@ -104,7 +104,7 @@ static int parse_tier(tm_tier *t, const char *name, const tm_jv *o, const char *
             else
                 rc = tm__fail(TM_EINVAL, "%s: tiers.%s.period: must be day, week or month", origin, name);
         } else if (strcmp(k, "anchor_day") == 0) {
-            uint64_t d;
+            uint64_t d = 0;
             if (v->type != TM_J_NUMBER || tm__uint_parse(v->s, v->n, 31, &d) || d < 1)
                 rc = tm__fail(TM_EINVAL, "%s: tiers.%s.anchor_day: must be 1 to 31", origin, name);
             t->anchor_day = (int)d;

@@ -739,7 +739,8 @@ typedef struct litellm_ent {
     int64_t next;               /* the next entry for the same model, or -1 */
 } litellm_ent;
 
-/* 1: an entry with token prices, in *e; 0: one without (skipped); -1:
+/* 1: an entry with token prices, in *e; 0: one without, or with an empty
+ * provider or model name (skipped); -1:
  * LiteLLM's sample_spec (not a model). */
 static int litellm_entry(const char *name, const tm_jv *o, litellm_ent *e)
 {
@@ -756,6 +757,10 @@ static int litellm_entry(const char *name, const tm_jv *o, litellm_ent *e)
     if (strncmp(name, prov->s, pl) == 0 && name[pl] == '/') {
         e->model = name + pl + 1;
         e->named = 1;
+    }
+    if (!*e->model || !pl) { /* "" or "acme/": a price file needs both names */
+        *e = (litellm_ent){0};
+        return 0;
     }
     return 1;
 }

@@ -236,12 +236,12 @@ void tm__rollups_init(tm_rollups *r)
 void tm__rollups_clear(tm_rollups *r)
 {
     tm__cellset_free(&r->cells);
-    for (size_t i = 0; i < r->nhours * TM_NSLOT; i++)
-        free(r->hours[i].ix);
+    for (size_t i = 0; i < r->nhours; i++)
+        for (int k = 0; k < TM_NSLOT; k++)
+            free(r->hours[i].slot[k].ix);
     free(r->hours);
     r->hours = NULL;
-    r->nhours = 0;
-    r->base_hour = 0;
+    r->nhours = r->caphours = 0;
     r->version = -1;
     r->loaded = r->users_loaded = 0;
     r->nmetrics = 0;
@@ -253,34 +253,35 @@ void tm__rollups_destroy(tm_rollups *r)
     pthread_rwlock_destroy(&r->lock);
 }
 
-/* Makes room in the hour index for hour h. */
-static int cover_hour(tm_rollups *r, int32_t h)
+/* The index of the first indexed hour at or after h. */
+static size_t hour_search(const tm_rollups *r, int64_t h)
 {
-    if (r->nhours == 0) {
-        r->base_hour = h;
-    } else if (h < r->base_hour) {
-        size_t shift = (size_t)(r->base_hour - h) * TM_NSLOT, have = r->nhours * TM_NSLOT;
-        struct hour_list *p = realloc(r->hours, (have + shift) * sizeof *p);
-        if (!p)
-            return TM_ENOMEM;
-        memmove(p + shift, p, have * sizeof *p);
-        memset(p, 0, shift * sizeof *p);
-        r->hours = p;
-        r->nhours += (size_t)(r->base_hour - h);
-        r->base_hour = h;
-        return TM_OK;
+    size_t lo = 0, hi = r->nhours;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (r->hours[mid].hour < h)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
-    size_t need = (size_t)(h - r->base_hour) + 1;
-    if (need > r->nhours) {
-        size_t n = need + 256;
-        struct hour_list *p = realloc(r->hours, n * TM_NSLOT * sizeof *p);
-        if (!p)
-            return TM_ENOMEM;
-        memset(p + r->nhours * TM_NSLOT, 0, (n - r->nhours) * TM_NSLOT * sizeof *p);
-        r->hours = p;
-        r->nhours = n;
-    }
-    return TM_OK;
+    return lo;
+}
+
+/* The index entry of hour h, added (in order) when missing; NULL: no memory. */
+static struct hour_ix *hour_at(tm_rollups *r, int32_t h)
+{
+    size_t i = r->nhours && r->hours[r->nhours - 1].hour < h ? r->nhours : hour_search(r, h);
+    if (i < r->nhours && r->hours[i].hour == h)
+        return &r->hours[i];
+    struct hour_ix *p = tm__grow(r->hours, r->nhours, &r->caphours, sizeof *p, 256);
+    if (!p)
+        return NULL;
+    r->hours = p;
+    memmove(p + i + 1, p + i, (r->nhours - i) * sizeof *p);
+    memset(p + i, 0, sizeof *p);
+    p[i].hour = h;
+    r->nhours++;
+    return p + i;
 }
 
 static int merge_one(tm_rollups *r, const tm_cell *src);
@@ -332,9 +333,10 @@ static int merge_one(tm_rollups *r, const tm_cell *src)
     if (r->cells.n == before)
         return TM_OK;
     /* A new cell: index it under its hour. */
-    if (cover_hour(r, src->key.hour))
+    struct hour_ix *hx = hour_at(r, src->key.hour);
+    if (!hx)
         return TM_ENOMEM;
-    struct hour_list *hl = &r->hours[(size_t)(src->key.hour - r->base_hour) * TM_NSLOT + (size_t)src->key.proj];
+    struct hour_list *hl = &hx->slot[src->key.proj];
     if (hl->n == hl->cap) {
         uint32_t cap = hl->cap ? hl->cap * 2 : 8;
         uint32_t *ix = realloc(hl->ix, cap * sizeof *ix);
@@ -350,14 +352,8 @@ static int merge_one(tm_rollups *r, const tm_cell *src)
 int tm__rollups_each(const tm_rollups *r, int proj, int32_t h0, int32_t h1,
                      int (*fn)(void *, const tm_cell *), void *arg)
 {
-    if (r->nhours == 0)
-        return TM_OK;
-    int64_t lo = h0 > r->base_hour ? h0 : r->base_hour;
-    int64_t hi = (int64_t)r->base_hour + (int64_t)r->nhours;
-    if (h1 < hi)
-        hi = h1;
-    for (int64_t h = lo; h < hi; h++) {
-        const struct hour_list *hl = &r->hours[(size_t)(h - r->base_hour) * TM_NSLOT + (size_t)proj];
+    for (size_t k = hour_search(r, h0); k < r->nhours && r->hours[k].hour < h1; k++) {
+        const struct hour_list *hl = &r->hours[k].slot[proj];
         for (uint32_t i = 0; i < hl->n; i++) {
             int rc = fn(arg, &r->cells.cells[hl->ix[i]]);
             if (rc)

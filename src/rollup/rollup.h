@@ -116,9 +116,13 @@ int tm__rollup_add_fact(tm_cellset *batch, const tm_fact *f, int sign);
 typedef struct tm_rollups {
     pthread_rwlock_t lock;
     tm_cellset cells;
-    int32_t base_hour;      /* first hour indexed                            */
-    size_t nhours;          /* hours indexed                                 */
-    struct hour_list { uint32_t *ix; uint32_t n, cap; } *hours; /* [hour][proj] */
+    /* The hours that hold cells, ascending: sparse, so events years apart
+     * cost two entries, not an entry for every hour between them. */
+    struct hour_ix {
+        int32_t hour;
+        struct hour_list { uint32_t *ix; uint32_t n, cap; } slot[TM_NSLOT];
+    } *hours;
+    size_t nhours, caphours;
     int64_t version;        /* the store's commit counter this reflects; -1 */
     int loaded;             /* the hourly projections' cells                 */
     int users_loaded;       /* the user projection's, loaded on first use    */

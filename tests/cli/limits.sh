@@ -48,6 +48,17 @@ for fmt in array ndjson; do
 done
 $TMSAN --db "$DB" verify >/dev/null 2>&1; check "cli store verifies" eq "$?" 0
 
+# --- timestamps at both ends of the range --------------------------------------
+# The rollups' hour index was dense from the first event's hour to the last:
+# one event in 1970 and one in 9999 made any report allocate 4.4 GB (found by
+# fuzz/http). Under a 1 GB address-space cap the release build must answer.
+DB="$W/span.db"
+printf '[{"id":"s1","provider":"p","model":"m","timestamp":"1970-01-01T00:00:00Z"},{"id":"s2","provider":"p","model":"m","timestamp":"9999-12-31T23:00:00Z"}]' > "$W/span.json"
+./build/tokmeter --db "$DB" ingest "$W/span.json" >/dev/null 2>&1; check "span: 2 events stored" eq "$?" 0
+out=$( (ulimit -v 1000000; ./build/tokmeter --db "$DB" report --from 1970-01-01 --to 9999-12-31T23:59:59Z --interval hour --csv) 2>&1)
+check "span: hourly report under 1 GB exits 0" eq "$?" 0
+check "span: both hours reported" eq "$(echo "$out" | grep -c '^19700101\|^1970-01-01T00\|^9999-12-31T23')" 2
+
 # --- the daemon --------------------------------------------------------------
 DB="$W/http.db"
 $TMSAN --db "$DB" serve --listen "127.0.0.1:$P" 2>"$W/serve.log" &

@@ -148,7 +148,7 @@ a=$($TM prices cost --provider anthropic --model claude-opus-4-1 --input-tokens 
 b=$($TM --prices "$W/all-prices.json" prices cost --provider anthropic --model claude-opus-4-1 --input-tokens 12345 --output-tokens 678 --cache-write-tokens 90 --cache-write-1h-tokens 40 --json | grep -o '"cost_usd": [0-9.]*')
 check "prices list --json round-trips" eq "$a|$b" '"cost_usd": 0.2381625|"cost_usd": 0.2381625'
 $TM prices import tests/data/litellm_sample.json --output "$W/litellm.json" 2>"$W/imp.err"
-check "prices import" eq "$(cat "$W/imp.err")" "converted 4 models (2 skipped: no token prices, or finer than 1e-12 USD per token); use it with --prices $W/litellm.json"
+check "prices import" eq "$(cat "$W/imp.err")" "converted 4 models (2 skipped: no token prices or no name, or finer than 1e-12 USD per token); use it with --prices $W/litellm.json"
 out=$($TM --prices "$W/litellm.json" prices cost --provider mistral --model tiny-model --input-tokens 1000000 --json | grep -o '"cost_usd": [0-9.]*')
 check "imported prices apply" eq "$out" '"cost_usd": 0.0375'
 # One model named twice in LiteLLM's file: reported, one entry (the key that
@@ -159,7 +159,7 @@ cat > "$W/twice.json" <<'JSON'
 JSON
 $TM prices import "$W/twice.json" --output "$W/twice.out" 2>"$W/imp.err"
 check "prices import: a model named twice is reported" eq "$(cat "$W/imp.err")" "tokmeter prices import: acme/acme-big is named 2 times (\"acme-big\", \"acme/acme-big\"): kept \"acme/acme-big\" (its key names the provider), a price it lacks taken from the others
-converted 1 models (0 skipped: no token prices, or finer than 1e-12 USD per token); use it with --prices $W/twice.out"
+converted 1 models (0 skipped: no token prices or no name, or finer than 1e-12 USD per token); use it with --prices $W/twice.out"
 out=$($TM --prices "$W/twice.out" prices cost --provider acme --model acme-big --input-tokens 1000000 --cache-read-tokens 1000000 --json | grep -o '"cost_usd": [0-9.]*')
 check "a model named twice: its input price and the other's cache price" eq "$out" '"cost_usd": 1.2'
 $TM prices show no-such-model >/dev/null; check "prices show unpriced exits 2" eq "$?" 2
