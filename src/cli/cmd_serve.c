@@ -74,7 +74,7 @@ static int run(cli_global *g, int argc, char **argv)
     }
     cfg.quiet = quiet;
     /* The store and prices: flags, then the config file, then the defaults. */
-    if (!g->db && cfg.db[0])
+    if (!g->db && !g->store && cfg.db[0])
         g->db = cfg.db;
     if (!g->prices && cfg.prices[0])
         g->prices = cfg.prices;

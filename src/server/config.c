@@ -135,7 +135,7 @@ int tm__server_config_load(tm_server_config *c, const char *path)
         uint64_t n;
         if (strcmp(k, "listen") == 0)
             rc = str(path, k, v, c->listen, sizeof c->listen);
-        else if (strcmp(k, "db") == 0)
+        else if (strcmp(k, "db") == 0 || strcmp(k, "store") == 0) /* a path or a URL */
             rc = str(path, k, v, c->db, sizeof c->db);
         else if (strcmp(k, "prices") == 0)
             rc = str(path, k, v, c->prices, sizeof c->prices);
@@ -148,6 +148,7 @@ int tm__server_config_load(tm_server_config *c, const char *path)
             rc = logsec(c, path, v);
         else if (strcmp(k, "tiers") && strcmp(k, "rate_limits") && strcmp(k, "default_tier") &&
                  strcmp(k, "alerts") && strcmp(k, "upstreams") && strcmp(k, "proxy") &&
+                 strcmp(k, "redis") &&
                  strcmp(k, "sources") && strcmp(k, "_comment"))
             rc = tm__fail(TM_EINVAL, "%s: %s: unknown key (see docs/config.md)", path, k);
     }

@@ -76,6 +76,19 @@ enum MHD_Result tm__route_put_user(req *r)
     return ret;
 }
 
+/* Says once per failure that the shared limiter (Redis) failed and this
+ * daemon decides with its local state meanwhile. */
+static void redis_log(const srv *s)
+{
+    static uint64_t seen;
+    char last[512];
+    uint64_t n = tm__rate_redis_errors(tm__pctx_policy(tm__pctx(s->t)), last, sizeof last);
+    if (n > __atomic_exchange_n(&seen, n, __ATOMIC_RELAXED)) {
+        const char *kv[] = {"error", last, NULL};
+        tm__log(s, 2, "rate limits: Redis failed; local limits meanwhile", kv);
+    }
+}
+
 /* POST /v1/check — before a call: quota and rate limits. A check debits the
  * rate limiter, so it is a write: ingest and admin keys (a user-bound
  * ingest key for its own user only). */
@@ -116,6 +129,7 @@ enum MHD_Result tm__route_post_check(req *r)
         rc = tm__check(tm__pctx(r->s->t), &rq, &res, &b);
     if (rc == TM_OK && res.soft_exceeded)
         tm__soft_limit_alert(r->s, rq.user_id, res.warning, res.reset_us);
+    redis_log(r->s);
     if (rc)
         ret = tm__reply_rc(r, rc, "invalid_body");
     else
