@@ -10,15 +10,11 @@ REPS=${2:-5}
 SINGLE=${3:-10}
 DIR=${BENCH_DIR:-/var/tmp}
 OUT=${RESULTS_MD:-bench/RESULTS.md}
-PGBIN=/usr/lib/postgresql/15/bin
-PGDATA=$(mktemp -d "$DIR/tm-pg.XXXXXX")
-PORT=$((25000 + $$ % 10000))
-RUN="sh -c"
-[ "$(id -u)" -eq 0 ] && { chown postgres "$PGDATA"; RUN="runuser -u postgres -- sh -c"; }
-$RUN "$PGBIN/initdb -D $PGDATA -A trust -U postgres >/dev/null"
-$RUN "$PGBIN/pg_ctl -D $PGDATA -l $PGDATA/log -o '-p $PORT -k /tmp -c listen_addresses=127.0.0.1' -w start >/dev/null"
-trap '$RUN "$PGBIN/pg_ctl -D $PGDATA -m fast -w stop >/dev/null"; rm -rf "$PGDATA"' EXIT
-echo "compare: PostgreSQL $($PGBIN/postgres --version | awk '{print $3}') on 127.0.0.1:$PORT (fsync $($RUN "psql -h 127.0.0.1 -p $PORT -U postgres -Atc 'show fsync'"))" >&2
+PGDIR=$(mktemp -d "$DIR/tm-pg.XXXXXX")
+trap 'sh scripts/pg.sh stop "$PGDIR"' EXIT
+URL=$(sh scripts/pg.sh start "$PGDIR")
+PORT=${URL##*:}; PORT=${PORT%%/*}
+echo "compare: PostgreSQL $(/usr/lib/postgresql/15/bin/postgres --version | awk '{print $3}') on 127.0.0.1:$PORT (fsync $(psql "$URL" -Atc 'show fsync'))" >&2
 ./build/bench_compare "host=127.0.0.1 port=$PORT user=postgres dbname=postgres" "$DIR" "$EVENTS" "$REPS" "$SINGLE" "$OUT"
 
 # Peak memory of the daemon serving the guide's queries over the loaded store.

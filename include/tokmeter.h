@@ -303,6 +303,27 @@ typedef struct tm_reprice_result {
  * costs are kept. */
 int tm_reprice(tm *t, int64_t since_us, int64_t until_us, tm_reprice_result *out);
 
+/* ---- retention and copying -------------------------------------------- */
+
+/* Removes every event with ts < before_us and the rollup cells of those
+ * hours, in one transaction (PostgreSQL: drops the month partitions wholly
+ * before it). before_us must be a whole UTC hour (TM_EINVAL otherwise).
+ * *deleted gets the number of events removed. */
+int tm_retain(tm *t, int64_t before_us, int64_t *deleted);
+
+/* What tm_store_copy moved. */
+typedef struct tm_copy_result {
+    int64_t events, keys, users, alerts;
+} tm_copy_result;
+
+/* Copies every event, API key, user (tier and overrides) and alert
+ * transition of the store at `from` into the store at `to` (paths or URLs
+ * as for tm_open; `to` is created when missing and must hold no events,
+ * keys, users or alerts: TM_EINVAL otherwise). Events keep their ids,
+ * times, tokens and costs exactly, so every report totals the same. Not
+ * while a daemon writes to `from`. */
+int tm_store_copy(const char *from, const char *to, tm_copy_result *out);
+
 /* ---- integrity --------------------------------------------------------- */
 
 /* Checks the store: SQLite integrity, no id stored twice, counters equal to

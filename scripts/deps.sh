@@ -7,7 +7,8 @@ set -eu
 pkgs="build-essential pkg-config sqlite3 libsqlite3-dev libyajl-dev libmicrohttpd-dev
       libcurl4-openssl-dev libsodium-dev libcriterion-dev curl ca-certificates
       tzdata python3 libcairo2-dev libfontconfig-dev chromium fonts-dejavu-core
-      clang-14 libclang-rt-14-dev fiu-utils libfiu-dev"
+      clang-14 libclang-rt-14-dev fiu-utils libfiu-dev libpq-dev postgresql-15
+      libhiredis-dev redis-server"
 # The dashboard (web/) is built with Node.js and npm: Debian's, unless a
 # node and npm are already on the PATH (another install counts too).
 command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || pkgs="$pkgs nodejs npm"

@@ -30,6 +30,7 @@ int cli_parse(const cli_cmd *cmd, const cli_opt *opts, cli_global *g, int argc, 
 {
     const cli_opt globals[] = {
         {"db", "PATH", NULL, &g->db, NULL, NULL, NULL},
+        {"store", "URL", NULL, &g->store, NULL, NULL, NULL},
         {"prices", "FILE", NULL, &g->prices, NULL, NULL, NULL},
         {"config", "FILE", NULL, &g->config, NULL, NULL, NULL},
         {"json", NULL, NULL, NULL, &g->json, NULL, NULL},
@@ -101,7 +102,8 @@ void cli_help(const cli_cmd *cmd, const cli_opt *opts, const char *extra)
         snprintf(left, sizeof left, "--%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
         printf("  %-28s %s\n", left, o->help ? o->help : "");
     }
-    printf("  %-28s %s\n", "--db PATH", "the store (default $TOKMETER_DB, else ~/.local/share/tokmeter/tokmeter.db)");
+    printf("  %-28s %s\n", "--db PATH", "the SQLite store (default $TOKMETER_DB, else ~/.local/share/tokmeter/tokmeter.db)");
+    printf("  %-28s %s\n", "--store URL", "the store as a URL: postgres://... or sqlite:PATH ($TOKMETER_STORE)");
     printf("  %-28s %s\n", "--prices FILE", "a price file to use before the built-in prices ($TOKMETER_PRICES)");
     printf("  %-28s %s\n", "--config FILE", "tiers, rate limits, alerts, sources ($TOKMETER_CONFIG, else ~/.config/tokmeter/config.json)");
     printf("  %-28s %s\n", "--json", "machine-readable output");
@@ -114,8 +116,12 @@ const char *cli_db_path(const cli_global *g)
 {
     static char path[4096];
     const char *env;
+    if (g->store && *g->store)
+        return g->store;
     if (g->db && *g->db)
         return g->db;
+    if ((env = getenv("TOKMETER_STORE")) && *env)
+        return env;
     if ((env = getenv("TOKMETER_DB")) && *env)
         return env;
     if ((env = getenv("XDG_DATA_HOME")) && *env) {

@@ -35,6 +35,7 @@ typedef struct cli_opt {
 /* Options every command takes. */
 typedef struct cli_global {
     const char *db;         /* --db PATH                                   */
+    const char *store;      /* --store URL (postgres://..., sqlite:PATH)    */
     const char *prices;     /* --prices FILE                               */
     const char *config;     /* --config FILE (tiers and rate limits)        */
     int json;               /* --json                                      */
@@ -56,8 +57,9 @@ int cli_parse(const cli_cmd *cmd, const cli_opt *opts, cli_global *g, int argc, 
 /* Prints a command's --help from its option table. */
 void cli_help(const cli_cmd *cmd, const cli_opt *opts, const char *extra);
 
-/* The store path: --db, else $TOKMETER_DB, else $XDG_DATA_HOME/tokmeter/
- * tokmeter.db, else ~/.local/share/tokmeter/tokmeter.db. */
+/* The store: --store, else --db, else $TOKMETER_STORE, else $TOKMETER_DB,
+ * else $XDG_DATA_HOME/tokmeter/tokmeter.db, else
+ * ~/.local/share/tokmeter/tokmeter.db. */
 const char *cli_db_path(const cli_global *g);
 
 /* Opens the store (with the price file of --prices or $TOKMETER_PRICES) or
@@ -118,6 +120,7 @@ int cli_parse_count(const char *opt, const char *s, size_t *out);
 
 extern const cli_cmd cmd_track, cmd_ingest, cmd_events, cmd_verify, cmd_serve, cmd_prices,
     cmd_reprice, cmd_report, cmd_usage, cmd_keys, cmd_users, cmd_quota, cmd_alerts, cmd_import,
-    cmd_sources, cmd_collect, cmd_reconcile, cmd_export, cmd_graph;
+    cmd_sources, cmd_collect, cmd_reconcile, cmd_export, cmd_graph, cmd_migrate, cmd_copy,
+    cmd_retention;
 
 #endif

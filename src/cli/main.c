@@ -10,7 +10,8 @@
 static const cli_cmd *const commands[] = {
     &cmd_serve, &cmd_track, &cmd_ingest, &cmd_import, &cmd_events, &cmd_report, &cmd_graph, &cmd_export, &cmd_usage, &cmd_prices,
     &cmd_reprice, &cmd_users, &cmd_quota, &cmd_alerts, &cmd_keys, &cmd_sources, &cmd_collect,
-    &cmd_reconcile, &cmd_verify,
+    &cmd_reconcile, &cmd_verify, &cmd_migrate, &cmd_copy,
+    &cmd_retention,
 };
 #define NCMD (sizeof commands / sizeof commands[0])
 
@@ -18,13 +19,16 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "tokmeter " TM_VERSION " — usage and cost tracking for LLM APIs\n\n"
-            "usage: tokmeter [--db PATH] COMMAND [options]\n\ncommands:\n");
+            "usage: tokmeter [--db PATH | --store URL] COMMAND [options]\n\ncommands:\n");
     for (size_t i = 0; i < NCMD; i++)
         fprintf(f, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
     fprintf(f, "\nglobal options:\n"
                "  --db PATH    the store (default $TOKMETER_DB, else\n"
                "               $XDG_DATA_HOME/tokmeter/tokmeter.db, else\n"
                "               ~/.local/share/tokmeter/tokmeter.db)\n"
+               "  --store URL  the store as a URL: postgres://USER@HOST:PORT/DB\n"
+               "               (PostgreSQL; ?schema=NAME picks a schema) or\n"
+               "               sqlite:PATH (default $TOKMETER_STORE)\n"
                "  --prices FILE  a price file used before the built-in prices\n"
                "               (default $TOKMETER_PRICES)\n"
                "  --version    print the version\n"
@@ -48,6 +52,10 @@ int main(int argc, char **argv)
             g.db = argv[++i];
         } else if (strncmp(argv[i], "--db=", 5) == 0) {
             g.db = argv[i] + 5;
+        } else if (strcmp(argv[i], "--store") == 0 && i + 1 < argc) {
+            g.store = argv[++i];
+        } else if (strncmp(argv[i], "--store=", 8) == 0) {
+            g.store = argv[i] + 8;
         } else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
             g.config = argv[++i];
         } else if (strcmp(argv[i], "--prices") == 0 && i + 1 < argc) {

@@ -466,6 +466,29 @@ int tm_reprice(tm *t, int64_t since_us, int64_t until_us, tm_reprice_result *out
     return rc;
 }
 
+typedef struct retain_ctx {
+    int64_t before, deleted;
+} retain_ctx;
+
+static int retain_task(tm_store *s, void *arg)
+{
+    retain_ctx *r = arg;
+    return s->ops->retain(s, r->before, &r->deleted);
+}
+
+int tm_retain(tm *t, int64_t before_us, int64_t *deleted)
+{
+    retain_ctx r = {before_us, 0};
+    tm__clear_err();
+    *deleted = 0;
+    if (before_us % 3600000000LL != 0)
+        return tm__fail(TM_EINVAL, "retention: the cut-off must be a whole UTC hour");
+    int rc = tm__writer_exec(t->pc.writer, retain_task, &r);
+    if (rc == TM_OK)
+        *deleted = r.deleted;
+    return rc;
+}
+
 /* ---- queries ---- */
 
 int tm__run_query(tm *t, const tm_query_spec *q, tm_qresult **out)

@@ -192,6 +192,11 @@ int tm__policy_load(tm_policy **out, const char *path)
     const tm_jv *tiers = rc ? NULL : tm__json_get(root, "tiers");
     const tm_jv *rates = rc ? NULL : tm__json_get(root, "rate_limits");
     const tm_jv *def = rc ? NULL : tm__json_get(root, "default_tier");
+    const tm_jv *redis = rc ? NULL : tm__json_get(root, "redis");
+    if (redis && redis->type != TM_J_STRING)
+        rc = tm__fail(TM_EINVAL, "%s: redis: must be a string (redis://HOST:PORT)", path);
+    else if (redis)
+        rc = tm__redis_new(redis->s, path, &p->redis);
     if (tiers && tiers->type != TM_J_OBJECT)
         rc = tm__fail(TM_EINVAL, "%s: tiers: must be an object of named tiers", path);
     if (rc == TM_OK && tiers && tiers->n) {
@@ -231,6 +236,7 @@ void tm__policy_free(tm_policy *p)
     free(p->tiers);
     free(p->rates);
     tm__strmap_clear(&p->tat);
+    tm__redis_free(p->redis);
     pthread_mutex_destroy(&p->mu);
     free(p);
 }
@@ -322,60 +328,92 @@ static const char *rule_unit(const tm_rate_rule *r)
     return r->tokens || r->per_s < 1 ? "minute" : "second";
 }
 
+/* The limiter key of rule i for (user, operation) in key, and in rkey its
+ * Redis key (named by the rule's content, not its place, so daemons whose
+ * configs list rules in another order, or a reload, share the state).
+ * Returns 0 when the rule does not apply. */
+static int rate_key(const tm_rate_rule *r, int i, const char *user, const char *operation,
+                    char key[300], char rkey[512])
+{
+    if ((r->scope >= 1 && !user) ||
+        (r->scope == 2 && r->operation[0] && (!operation || strcmp(operation, r->operation) != 0)))
+        return 0;
+    const char *u = r->scope >= 1 ? user : "", *o = r->scope == 2 ? (operation ? operation : "") : "";
+    snprintf(key, 300, "%d|%s|%s", i, u, o);
+    char rule[400];
+    snprintf(rule, sizeof rule, "%d|%s|%.9g|%.9g|%s|%s|%s", r->scope, r->tokens ? "t" : "r",
+             r->per_s, r->burst, r->operation, u, o);
+    tm__redis_key(rule, rkey, 512);
+    return 1;
+}
+
 int tm__rate_check(tm_policy *p, const char *user, const char *operation, int64_t requests,
                    int64_t tokens, int64_t now_us, int debit, double *retry_after_s, char *why,
                    size_t whylen)
 {
     int allowed = 1;
-    double wait = 0;
-    char keys[64][300];
-    int64_t new_tat[64];
-    int n = 0;
+    double wait = 0, worst = 0;
+    char keys[64][300], rkeys[64][512];
+    const char *rk[64];
+    double rule[64][4];
+    int idx[64], n = 0;
+    size_t wi = 0;
     *retry_after_s = 0;
     if (!p || !p->nrates)
         return 1;
     pthread_mutex_lock(&p->mu);
     for (int i = 0; i < p->nrates && n < 64; i++) {
         const tm_rate_rule *r = &p->rates[i];
-        if (r->scope >= 1 && !user)
-            continue;
-        if (r->scope == 2 && r->operation[0] && (!operation || strcmp(operation, r->operation) != 0))
-            continue;
         int64_t cost = r->tokens ? tokens : requests;
-        if (cost <= 0)
+        if (cost <= 0 || !rate_key(r, i, user, operation, keys[n], rkeys[n]))
             continue;
-        snprintf(keys[n], sizeof keys[n], "%d|%s|%s", i, r->scope >= 1 ? user : "",
-                 r->scope == 2 ? (operation ? operation : "") : "");
-        double T = 1e6 / r->per_s, tau = T * (r->burst - 1);
-        int64_t tat = now_us;
-        if (!tm__strmap_get(&p->tat, keys[n], &tat) || tat < now_us)
-            tat = now_us;
-        double next = (double)tat + T * (double)cost;
-        /* Conforms when the new TAT is at most τ + T ahead of now: never
-         * when the cost alone is more than the burst (τ + T = T·burst). */
-        double over = next - (double)now_us - tau - T;
-        if ((double)cost > r->burst && wait >= 0) {
+        /* Never conforms when the cost alone is more than the burst
+         * (τ + T = T·burst): no state needed, no wait helps. */
+        if ((double)cost > r->burst) {
+            if (wait >= 0)
+                snprintf(why, whylen, "rate limit: %lld %s at once is more than the %s limit of %g "
+                         "%s per %s allows (its burst is %g): it can never conform; split it",
+                         (long long)cost, r->tokens ? "tokens" : "requests", scope_name(r),
+                         rule_amount(r), r->tokens ? "tokens" : "requests", rule_unit(r), r->burst);
             allowed = 0;
-            wait = -1; /* no wait helps: said before any that would */
-            snprintf(why, whylen, "rate limit: %lld %s at once is more than the %s limit of %g "
-                     "%s per %s allows (its burst is %g): it can never conform; split it",
-                     (long long)cost, r->tokens ? "tokens" : "requests", scope_name(r),
-                     rule_amount(r), r->tokens ? "tokens" : "requests", rule_unit(r), r->burst);
-        } else if (over > 0 && wait >= 0) {
-            allowed = 0;
-            if (over / 1e6 > wait) {
-                wait = over / 1e6;
-                snprintf(why, whylen, "rate limit: %s %g %s per %s", scope_name(r), rule_amount(r),
-                         r->tokens ? "tokens" : "requests", rule_unit(r));
-            }
+            wait = -1;
+            continue;
         }
-        new_tat[n] = r->tokens ? -1 : (int64_t)next; /* tokens: debited on arrival */
-        n++;
+        double T = 1e6 / r->per_s;
+        rule[n][0] = T, rule[n][1] = T * (r->burst - 1), rule[n][2] = (double)cost, rule[n][3] = r->tokens;
+        rk[n] = rkeys[n];
+        idx[n++] = i;
     }
-    if (allowed && debit)
-        for (int i = 0; i < n; i++)
-            if (new_tat[i] >= 0)
-                tm__strmap_put(&p->tat, keys[i], new_tat[i]);
+    if (wait >= 0 && n > 0 &&
+        (!p->redis || tm__redis_gcra(p->redis, (size_t)n, rk, (const double(*)[4])rule, now_us, debit,
+                                     &allowed, &worst, &wi) != TM_OK)) {
+        /* Locally: conforms when the new TAT is at most τ + T ahead of now. */
+        int64_t new_tat[64];
+        allowed = 1, worst = 0, wi = 0;
+        for (int k = 0; k < n; k++) {
+            int64_t tat = now_us;
+            if (!tm__strmap_get(&p->tat, keys[k], &tat) || tat < now_us)
+                tat = now_us;
+            double next = (double)tat + rule[k][0] * rule[k][2];
+            double over = next - (double)now_us - rule[k][1] - rule[k][0];
+            if (over > 0) {
+                allowed = 0;
+                if (over > worst)
+                    worst = over, wi = (size_t)k;
+            }
+            new_tat[k] = rule[k][3] ? -1 : (int64_t)next; /* tokens: debited on arrival */
+        }
+        if (allowed && debit)
+            for (int k = 0; k < n; k++)
+                if (new_tat[k] >= 0)
+                    tm__strmap_put(&p->tat, keys[k], new_tat[k]);
+    }
+    if (wait >= 0 && !allowed) {
+        const tm_rate_rule *r = &p->rates[idx[wi]];
+        wait = worst / 1e6;
+        snprintf(why, whylen, "rate limit: %s %g %s per %s", scope_name(r), rule_amount(r),
+                 r->tokens ? "tokens" : "requests", rule_unit(r));
+    }
     pthread_mutex_unlock(&p->mu);
     *retry_after_s = wait;
     return allowed;
@@ -419,23 +457,39 @@ int tm__rate_carry(tm_policy *to, tm_policy *from)
 void tm__rate_consume(tm_policy *p, const char *user, const char *operation, int64_t tokens,
                       int64_t now_us)
 {
-    char key[300];
+    char keys[64][300], rkeys[64][512];
+    const char *rk[64];
+    double inc[64];
+    int n = 0;
     if (!p || !p->nrates || tokens <= 0)
         return;
     pthread_mutex_lock(&p->mu);
-    for (int i = 0; i < p->nrates; i++) {
+    for (int i = 0; i < p->nrates && n < 64; i++) {
         const tm_rate_rule *r = &p->rates[i];
-        if (!r->tokens || (r->scope >= 1 && !user) ||
-            (r->scope == 2 && r->operation[0] && (!operation || strcmp(operation, r->operation) != 0)))
+        if (!r->tokens || !rate_key(r, i, user, operation, keys[n], rkeys[n]))
             continue;
-        snprintf(key, sizeof key, "%d|%s|%s", i, r->scope >= 1 ? user : "",
-                 r->scope == 2 ? (operation ? operation : "") : "");
-        int64_t tat = now_us;
-        if (!tm__strmap_get(&p->tat, key, &tat) || tat < now_us)
-            tat = now_us;
-        tm__strmap_put(&p->tat, key, tat + (int64_t)(1e6 / r->per_s * (double)tokens));
+        inc[n] = 1e6 / r->per_s * (double)tokens;
+        rk[n] = rkeys[n];
+        n++;
     }
+    if (n && (!p->redis || tm__redis_consume(p->redis, (size_t)n, rk, inc, now_us) != TM_OK))
+        for (int k = 0; k < n; k++) {
+            int64_t tat = now_us;
+            if (!tm__strmap_get(&p->tat, keys[k], &tat) || tat < now_us)
+                tat = now_us;
+            tm__strmap_put(&p->tat, keys[k], tat + (int64_t)inc[k]);
+        }
     pthread_mutex_unlock(&p->mu);
+}
+
+uint64_t tm__rate_redis_errors(tm_policy *p, char *last, size_t cap)
+{
+    if (!p || !p->redis)
+        return 0;
+    pthread_mutex_lock(&p->mu);
+    uint64_t n = tm__redis_errors(p->redis, last, cap);
+    pthread_mutex_unlock(&p->mu);
+    return n;
 }
 
 void tm__limit_text(const tm_limit *l, tm_i128 v, char *buf)

@@ -14,7 +14,8 @@
  *   "default_tier": "free",
  *   "rate_limits": [{"scope": "user", "requests_per_minute": 60},
  *                   {"scope": "user_operation", "requests_per_second": 2},
- *                   {"scope": "global", "tokens_per_minute": 1000000}]
+ *                   {"scope": "global", "tokens_per_minute": 1000000}],
+ *   "redis": "redis://127.0.0.1:6379"     shared limiter state (policy/redis.c)
  */
 #ifndef TM_POLICY_POLICY_H
 #define TM_POLICY_POLICY_H
@@ -61,6 +62,22 @@ typedef struct tm_rate_rule {
     double burst;           /* bucket depth, in the same units                */
 } tm_rate_rule;
 
+/* The limiter's state shared in Redis (policy/redis.c). Every call with
+ * the policy's mutex held; on any error the caller uses its local state. */
+typedef struct tm_redis tm_redis;
+int tm__redis_new(const char *url, const char *origin, tm_redis **out);
+void tm__redis_free(tm_redis *r);
+void tm__redis_key(const char *key, char *buf, size_t cap);
+/* One atomic GCRA decision over n keys; rule[i] = {T µs, tau µs, cost,
+ * tokens 0/1}. Sets *allowed, the largest *over_us and its key's index. */
+int tm__redis_gcra(tm_redis *r, size_t n, const char *const *keys, const double (*rule)[4],
+                   int64_t now_us, int debit, int *allowed, double *over_us, size_t *worst);
+/* Moves each key's time on by inc_us[i] (tokens spent). */
+int tm__redis_consume(tm_redis *r, size_t n, const char *const *keys, const double *inc_us,
+                      int64_t now_us);
+/* Failures so far, and the last one in last (cap bytes). */
+uint64_t tm__redis_errors(const tm_redis *r, char *last, size_t cap);
+
 typedef struct tm_policy {
     tm_tier *tiers;
     int ntiers;
@@ -69,6 +86,7 @@ typedef struct tm_policy {
     int nrates;
     pthread_mutex_t mu;     /* guards the limiter state                        */
     tm_strmap tat;          /* rate key → theoretical arrival time (µs)        */
+    tm_redis *redis;        /* shared state, or NULL: tat alone                */
 } tm_policy;
 
 /* Loads the policy sections of a config file (path NULL: none). Errors:
@@ -84,7 +102,8 @@ int tm__tier_override(tm_tier *t, const char *json, const char *origin);
 /* [start, reset) of the period holding now. */
 int tm__period_bounds(const tm_tier *t, int64_t now_us, int64_t *start_us, int64_t *reset_us);
 
-/* The rate limiter. Tests whether `requests` more requests and `tokens`
+/* The rate limiter (in Redis when configured, else or when Redis fails in
+ * this process's memory). Tests whether `requests` more requests and `tokens`
  * more tokens would conform under every rule that applies; when all do and
  * `debit`, the requests (not the tokens: those are debited when the event
  * arrives) are debited. Returns 1 if allowed, else 0 with *retry_after_s
@@ -94,6 +113,10 @@ int tm__period_bounds(const tm_tier *t, int64_t now_us, int64_t *start_us, int64
 int tm__rate_check(tm_policy *p, const char *user, const char *operation, int64_t requests,
                    int64_t tokens, int64_t now_us, int debit, double *retry_after_s,
                    char *why, size_t whylen);
+
+/* The shared limiter's failures so far (0 without Redis), and the last in
+ * last (cap bytes). */
+uint64_t tm__rate_redis_errors(tm_policy *p, char *last, size_t cap);
 
 /* Carries the limiter state of `from` into `to` (a reloaded policy): each
  * rule of `to` equal to one of `from` (scope, operation, unit, rate and

@@ -156,6 +156,45 @@ void tm__cellset_free(tm_cellset *cs)
     memset(cs, 0, sizeof *cs);
 }
 
+void tm__fact_of_event(const tm_event *e, const uint32_t dim[TM_NDIM], tm_fact *f)
+{
+    memcpy(f->dim, dim, sizeof f->dim);
+    f->ts_us = e->ts_us;
+    f->value = e->value_nano;
+    f->input = e->input_tokens;
+    f->output = e->output_tokens;
+    f->cache_read = e->cache_read_tokens;
+    f->cache_write = e->cache_write_tokens;
+    f->reasoning = e->reasoning_tokens;
+    f->total = e->total_tokens;
+    f->cost = e->cost_pusd;
+    f->cost_source = e->cost_source;
+    f->has_latency = (e->has & TM_HAS_LATENCY) != 0;
+    f->latency_ns = e->latency_ns;
+    f->llm_call = e->metric_type && strcmp(e->metric_type, "llm_call") == 0;
+    f->success = e->success;
+}
+
+/* The rollups change by the difference: a fact of cost new − old and
+ * unpriced ±1, counted as no event. */
+int tm__rollup_add_cost_delta(tm_cellset *deltas, const tm_fact *f, int64_t old_cost,
+                              int old_source, int64_t new_cost, int new_source)
+{
+    tm_cellset one = {0};
+    int rc = tm__rollup_add_fact(&one, f, 1);
+    for (size_t k = 0; rc == TM_OK && k < one.n; k++) {
+        tm_cell *dc = tm__cellset_get(deltas, &one.cells[k].key);
+        if (!dc) {
+            rc = TM_ENOMEM;
+            break;
+        }
+        dc->s.cost += (tm_i128)new_cost - old_cost;
+        dc->s.unpriced += (new_source == TM_COST_UNPRICED) - (old_source == TM_COST_UNPRICED);
+    }
+    tm__cellset_free(&one);
+    return rc;
+}
+
 int tm__rollup_add_fact(tm_cellset *batch, const tm_fact *f, int sign)
 {
     int64_t hour = f->ts_us / (3600LL * 1000000);

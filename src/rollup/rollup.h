@@ -98,6 +98,15 @@ void tm__cellset_free(tm_cellset *cs);
 /* Makes room for n cells without rehashing (before a bulk load). */
 int tm__cellset_reserve(tm_cellset *cs, size_t n);
 
+/* The fact of event e whose dimensions have the dict ids dim (TM_D_*
+ * order). Both store backends build facts with it. */
+void tm__fact_of_event(const tm_event *e, const uint32_t dim[TM_NDIM], tm_fact *f);
+
+/* Adds to deltas, for each cell of f (an event being repriced), the change
+ * of its cost from old_cost to new_cost and of its unpriced count. */
+int tm__rollup_add_cost_delta(tm_cellset *deltas, const tm_fact *f, int64_t old_cost,
+                              int old_source, int64_t new_cost, int new_source);
+
 /* Adds one committed event to the batch's cells of every projection, or
  * with sign -1 takes a replaced one away (only facts without a latency:
  * sketches cannot forget). */

@@ -24,7 +24,7 @@
 #include "../core/json.h"
 #include "server.h"
 
-void tm_server_defaults(tm_server_config *c)
+void tm__server_defaults(tm_server_config *c)
 {
     memset(c, 0, sizeof *c);
     snprintf(c->listen, sizeof c->listen, "127.0.0.1:8787");
@@ -124,7 +124,7 @@ static int logsec(tm_server_config *c, const char *path, const tm_jv *o)
     return TM_OK;
 }
 
-int tm_server_config_load(tm_server_config *c, const char *path)
+int tm__server_config_load(tm_server_config *c, const char *path)
 {
     tm_arena a = TM_ARENA_INIT;
     tm_jv *root = NULL;
@@ -135,7 +135,7 @@ int tm_server_config_load(tm_server_config *c, const char *path)
         uint64_t n;
         if (strcmp(k, "listen") == 0)
             rc = str(path, k, v, c->listen, sizeof c->listen);
-        else if (strcmp(k, "db") == 0)
+        else if (strcmp(k, "db") == 0 || strcmp(k, "store") == 0) /* a path or a URL */
             rc = str(path, k, v, c->db, sizeof c->db);
         else if (strcmp(k, "prices") == 0)
             rc = str(path, k, v, c->prices, sizeof c->prices);
@@ -148,6 +148,7 @@ int tm_server_config_load(tm_server_config *c, const char *path)
             rc = logsec(c, path, v);
         else if (strcmp(k, "tiers") && strcmp(k, "rate_limits") && strcmp(k, "default_tier") &&
                  strcmp(k, "alerts") && strcmp(k, "upstreams") && strcmp(k, "proxy") &&
+                 strcmp(k, "redis") &&
                  strcmp(k, "sources") && strcmp(k, "_comment"))
             rc = tm__fail(TM_EINVAL, "%s: %s: unknown key (see docs/config.md)", path, k);
     }

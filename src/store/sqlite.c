@@ -52,6 +52,7 @@
 #include "../core/event.h"
 #include "../core/buf.h"
 #include "../core/strmap.h"
+#include "sql.h"
 #include "store.h"
 
 #define SCHEMA_VERSION 8
@@ -125,10 +126,6 @@ static const char *const migrations[] = {
     " PRIMARY KEY(proj, hour, d2, d0, d1, d3, d4, d5, d6)) WITHOUT ROWID;",
 };
 
-/* The rollup row's columns after the key, as a tm_sums. */
-#define ROLL_COLS "events, requests, value, input_tokens, output_tokens, cache_read_tokens," \
-    " cache_write_tokens, reasoning_tokens, total_tokens, cost_pusd, unpriced, errors, lat_n,"  \
-    " lat_sum_ns, sketch"
 /* Adds a cell to its stored row, or stores it: one statement, the counts
  * added by tm_add (an error past 64 bits, where SQL's + would turn into a
  * float), value, cost and latency sums by tm_add_wide (an integer, or past
@@ -149,14 +146,6 @@ static const char *const migrations[] = {
     " unpriced = tm_add(unpriced, excluded.unpriced), errors = tm_add(errors, excluded.errors),"\
     " lat_n = tm_add(lat_n, excluded.lat_n), lat_sum_ns = tm_add_wide(lat_sum_ns, excluded.lat_sum_ns)," \
     " sketch = tm_sketch_merge(sketch, excluded.sketch)"
-
-
-/* An event row as a fact: FACT_COLS from column c0; llm is the dict id of
- * "llm_call" (0 if none). */
-#define FACT_COLS "e.ts, e.provider, e.model, e.user_id, e.endpoint, e.operation, e.metric_type," \
-    " e.success, e.value, e.input_tokens, e.output_tokens, e.cache_read_tokens,"                  \
-    " e.cache_write_tokens, e.reasoning_tokens, e.total_tokens, e.latency_ns, e.cost_pusd,"       \
-    " e.cost_source, e.project"
 
 /* Dict-encoded columns: the insert statement's ?4..?10, then ?29. */
 #define NDIMS 8
@@ -380,6 +369,8 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 
 void tm__store_wal_limits(tm_store *base, int checkpoint_pages, int restart_pages)
 {
+    if (base->ops != &tm__sqlite_ops)
+        return;
     sqlite_store *s = (sqlite_store *)base;
     s->ck_pages = checkpoint_pages;
     s->restart_pages = restart_pages;
@@ -537,25 +528,6 @@ static void bind_opt_text(sqlite3_stmt *st, int i, const char *v)
         sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
     else
         sqlite3_bind_null(st, i);
-}
-
-static void fact_of(const tm_event *e, const uint32_t dim[TM_NDIM], tm_fact *f)
-{
-    memcpy(f->dim, dim, sizeof f->dim);
-    f->ts_us = e->ts_us;
-    f->value = e->value_nano;
-    f->input = e->input_tokens;
-    f->output = e->output_tokens;
-    f->cache_read = e->cache_read_tokens;
-    f->cache_write = e->cache_write_tokens;
-    f->reasoning = e->reasoning_tokens;
-    f->total = e->total_tokens;
-    f->cost = e->cost_pusd;
-    f->cost_source = e->cost_source;
-    f->has_latency = (e->has & TM_HAS_LATENCY) != 0;
-    f->latency_ns = e->latency_ns;
-    f->llm_call = e->metric_type && strcmp(e->metric_type, "llm_call") == 0;
-    f->success = e->success;
 }
 
 /* Reads ROLL_COLS starting at column c0 into a tm_sums. */
@@ -901,7 +873,7 @@ static int insert_one(sqlite_store *s, const tm_event *e, unsigned char *dup, tm
     /* dims order: provider model endpoint operation user metric resource_type project */
     uint32_t fd[TM_NDIM] = {ids[0], ids[1], ids[4], ids[2], ids[3], ids[5], e->success ? 2u : 1u,
                             ids[7]};
-    fact_of(e, fd, f);
+    tm__fact_of_event(e, fd, f);
     return step_done(s->w, st, "insert event");
 }
 
@@ -952,19 +924,6 @@ static int sq_append(tm_store *base, tm_event *const *evs, size_t n, unsigned ch
 
 /* ---- reading ---- */
 
-#define EVENT_COLS                                                                      \
-    "SELECT e.seq, e.id, e.ts, p.s, m.s, en.s, o.s, u.s, e.session_id, mt.s, e.value,"  \
-    " rt.s, e.resource_id, e.input_tokens, e.output_tokens, e.cache_read_tokens,"       \
-    " e.cache_write_tokens, e.cache_write_1h_tokens, e.reasoning_tokens,"               \
-    " e.total_tokens, e.latency_ns, e.success, e.status_code, e.error, e.cache_hit,"    \
-    " e.cost_pusd, e.cost_source, e.metadata, pj.s"
-#define EVENT_NCOLS 29
-#define EVENT_FROM                                                                      \
-    " FROM events e LEFT JOIN dict p ON p.id = e.provider"                              \
-    " LEFT JOIN dict m ON m.id = e.model LEFT JOIN dict en ON en.id = e.endpoint"       \
-    " LEFT JOIN dict o ON o.id = e.operation LEFT JOIN dict u ON u.id = e.user_id"      \
-    " LEFT JOIN dict mt ON mt.id = e.metric_type"                                       \
-    " LEFT JOIN dict rt ON rt.id = e.resource_type LEFT JOIN dict pj ON pj.id = e.project"
 #define SELECT_EVENT EVENT_COLS EVENT_FROM
 
 static void row_to_event(sqlite3_stmt *st, tm_event *e)
@@ -1087,23 +1046,10 @@ static int sq_reprice(tm_store *base, int64_t since, int64_t until,
         rc = step_done(s->w, upd, "update cost");
         ++*changed;
         *delta += (__int128)e.cost_pusd - old;
-        /* The rollups change by the difference: a fact of cost new − old
-         * and unpriced ±1, counted as no event. */
         tm_fact f;
         fact_of_row(sel, EVENT_NCOLS, llm, &f);
-        tm_cellset one = {0};
         if (rc == TM_OK)
-            rc = tm__rollup_add_fact(&one, &f, 1);
-        for (size_t k = 0; rc == TM_OK && k < one.n; k++) {
-            tm_cell *dc = tm__cellset_get(&deltas, &one.cells[k].key);
-            if (!dc) {
-                rc = TM_ENOMEM;
-                break;
-            }
-            dc->s.cost += (tm_i128)e.cost_pusd - old;
-            dc->s.unpriced += (e.cost_source == TM_COST_UNPRICED) - (old_source == TM_COST_UNPRICED);
-        }
-        tm__cellset_free(&one);
+            rc = tm__rollup_add_cost_delta(&deltas, &f, old, old_source, e.cost_pusd, e.cost_source);
     }
     if (rc == TM_OK && step != SQLITE_DONE)
         rc = sqerr(s->w, "reprice scan");
@@ -1222,13 +1168,21 @@ out:
     return rc;
 }
 
-static int sq_version(tm_store *base, int64_t *out)
+static int query_int(sqlite3 *db, const char *sql, int64_t *out);
+
+/* A counter of the meta table ('commits', 'events') on the short-lookup reader. */
+static int meta_value(tm_store *base, const char *sql, int64_t *out)
 {
     sqlite_store *s = (sqlite_store *)base;
     reader *rd = take(s, QUICK);
-    int rc = query_int(rd->db, "SELECT value FROM meta WHERE key = 'commits'", out);
+    int rc = query_int(rd->db, sql, out);
     give(rd);
     return rc;
+}
+
+static int sq_version(tm_store *base, int64_t *out)
+{
+    return meta_value(base, "SELECT value FROM meta WHERE key = 'commits'", out);
 }
 
 static int sq_scan_facts(tm_store *base, int64_t from, int64_t to, const uint32_t *users,
@@ -1237,22 +1191,11 @@ static int sq_scan_facts(tm_store *base, int64_t from, int64_t to, const uint32_
     sqlite_store *s = (sqlite_store *)base;
     sqlite3_stmt *st = NULL;
     tm_buf sql = TM_BUF_INIT;
-    int rc = TM_OK, step = SQLITE_DONE, null_user = 0;
+    int rc = TM_OK, step = SQLITE_DONE;
     reader *rd = take(s, SCAN);
     int64_t llm = dict_lookup(rd->db, "llm_call");
-    tm__buf_puts(&sql, "SELECT " FACT_COLS " FROM events e WHERE e.ts >= ?1 AND e.ts < ?2");
-    if (nusers) {
-        tm__buf_puts(&sql, " AND (e.user_id IN (");
-        for (size_t i = 0; i < nusers; i++) {
-            null_user |= users[i] == 0;
-            tm__buf_printf(&sql, "%s%u", i ? "," : "", users[i]);
-        }
-        tm__buf_puts(&sql, null_user ? ") OR e.user_id IS NULL)" : "))");
-    }
-    if (!sql.data) {
-        rc = TM_ENOMEM;
+    if ((rc = tm__sql_scan_facts(&sql, "?1", "?2", users, nusers)))
         goto out;
-    }
     if (sqlite3_prepare_v2(rd->db, sql.data, -1, &st, NULL) != SQLITE_OK) {
         rc = sqerr(rd->db, "prepare scan");
         goto out;
@@ -1483,10 +1426,11 @@ static int sq_alert_list(tm_store *base, int firing_only, size_t limit,
     int rc = TM_OK, step = SQLITE_DONE;
     reader *rd = take(s, SCAN);
     const char *sql = firing_only
-        ? "SELECT e.ts, e.body, e.rule, e.key, e.state FROM alert_state a JOIN alert_events e ON e.seq ="
+        ? "SELECT e.ts, e.body, e.rule, e.key, e.state, e.value, e.threshold FROM alert_state a"
+          " JOIN alert_events e ON e.seq ="
           " (SELECT MAX(seq) FROM alert_events WHERE rule = a.rule AND key = a.key)"
           " WHERE a.firing = 1 ORDER BY e.seq DESC LIMIT ?1"
-        : "SELECT ts, body, rule, key, state FROM alert_events ORDER BY seq DESC LIMIT ?1";
+        : "SELECT ts, body, rule, key, state, value, threshold FROM alert_events ORDER BY seq DESC LIMIT ?1";
     if (sqlite3_prepare_v2(rd->db, sql, -1, &st, NULL) != SQLITE_OK) {
         rc = sqerr(rd->db, "prepare alerts");
         goto out;
@@ -1494,7 +1438,7 @@ static int sq_alert_list(tm_store *base, int firing_only, size_t limit,
     sqlite3_bind_int64(st, 1, limit ? (int64_t)limit : -1);
     while (rc == TM_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
         tm_alert_entry e = {sqlite3_column_int64(st, 0), col_text(st, 2), col_text(st, 3),
-                            col_text(st, 4), col_text(st, 1)};
+                            col_text(st, 4), col_text(st, 1), col_text(st, 5), col_text(st, 6)};
         rc = fn(arg, &e);
     }
     if (rc == TM_OK && step != SQLITE_DONE)
@@ -1569,6 +1513,99 @@ static int sq_file_put(tm_store *base, const tm_file_rec *recs, size_t n, int64_
     return rc;
 }
 
+static int sq_alert_put(tm_store *base, const tm_alert_entry *e)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *ev = NULL, *put = NULL;
+    int rc = step_done(s->w, s->begin, "begin");
+    if (rc)
+        return rc;
+    if (sqlite3_prepare_v2(s->w, "INSERT INTO alert_events(ts, rule, key, state, value, threshold, body)"
+                                 " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)", -1, &ev, NULL) ||
+        sqlite3_prepare_v2(s->w, "INSERT OR REPLACE INTO alert_state(rule, key, firing, value, since)"
+                                 " VALUES(?2, ?3, ?4 = 'firing', ?5, ?1)", -1, &put, NULL))
+        rc = sqerr(s->w, "prepare alerts");
+    sqlite3_stmt *sts[2] = {ev, put};
+    for (int i = 0; i < 2 && rc == TM_OK; i++) {
+        sqlite3_bind_int64(sts[i], 1, e->ts_us);
+        sqlite3_bind_text(sts[i], 2, e->rule, -1, SQLITE_STATIC);
+        sqlite3_bind_text(sts[i], 3, e->key, -1, SQLITE_STATIC);
+        sqlite3_bind_text(sts[i], 4, e->state, -1, SQLITE_STATIC);
+        bind_opt_text(sts[i], 5, e->value);
+        if (i == 0) {
+            bind_opt_text(ev, 6, e->threshold);
+            sqlite3_bind_text(ev, 7, e->body, -1, SQLITE_STATIC);
+        }
+        rc = step_done(s->w, sts[i], "copy alert");
+    }
+    sqlite3_finalize(ev);
+    sqlite3_finalize(put);
+    if (rc == TM_OK)
+        return step_done(s->w, s->commit, "commit");
+    step_done(s->w, s->rollback, "rollback");
+    return rc;
+}
+
+static int sq_user_list(tm_store *base, int (*fn)(void *, const char *, const char *, const char *, int64_t),
+                        void *arg)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st = NULL;
+    int rc = TM_OK, step = SQLITE_DONE;
+    reader *rd = take(s, SCAN);
+    if (sqlite3_prepare_v2(rd->db, "SELECT id, tier, overrides, updated FROM users ORDER BY id", -1, &st,
+                           NULL) != SQLITE_OK)
+        rc = sqerr(rd->db, "prepare users");
+    while (rc == TM_OK && (step = sqlite3_step(st)) == SQLITE_ROW)
+        rc = fn(arg, col_text(st, 0), col_text(st, 1), col_text(st, 2), sqlite3_column_int64(st, 3));
+    if (rc == TM_OK && step != SQLITE_DONE)
+        rc = sqerr(rd->db, "read users");
+    sqlite3_finalize(st);
+    give(rd);
+    return rc;
+}
+
+/* Removes the events before before_us and their hours' rollup cells. */
+static int sq_retain(tm_store *base, int64_t before_us, int64_t *deleted)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *del = NULL, *roll = NULL;
+    *deleted = 0;
+    int rc = step_done(s->w, s->begin, "begin");
+    if (rc)
+        return rc;
+    if (sqlite3_prepare_v2(s->w, "DELETE FROM events WHERE ts < ?1", -1, &del, NULL) ||
+        sqlite3_prepare_v2(s->w, "DELETE FROM rollup WHERE hour < ?1;", -1, &roll, NULL))
+        rc = sqerr(s->w, "prepare retention");
+    if (rc == TM_OK) {
+        sqlite3_bind_int64(del, 1, before_us);
+        if ((rc = step_done(s->w, del, "delete events")) == TM_OK)
+            *deleted = sqlite3_changes(s->w);
+    }
+    if (rc == TM_OK) {
+        sqlite3_bind_int64(roll, 1, before_us / 3600000000LL);
+        rc = step_done(s->w, roll, "delete rollups");
+    }
+    if (rc == TM_OK) { /* the per-user day cells: before_us is a day's first hour or later */
+        char sql[96];
+        snprintf(sql, sizeof sql, "DELETE FROM urollup WHERE hour < %lld", (long long)(before_us / 3600000000LL));
+        rc = exec(s->w, sql);
+    }
+    if (rc == TM_OK) {
+        sqlite3_bind_int64(s->bump, 1, -*deleted);
+        rc = step_done(s->w, s->bump, "count");
+    }
+    if (rc == TM_OK)
+        rc = step_done(s->w, s->commits, "commit counter");
+    sqlite3_finalize(del);
+    sqlite3_finalize(roll);
+    if (rc == TM_OK)
+        return step_done(s->w, s->commit, "commit");
+    step_done(s->w, s->rollback, "rollback");
+    *deleted = 0;
+    return rc;
+}
+
 static int sq_set_cache(tm_store *base, size_t kib)
 {
     char sql[64];
@@ -1593,11 +1630,7 @@ static int query_int(sqlite3 *db, const char *sql, int64_t *out)
 
 static int sq_count(tm_store *base, int64_t *out)
 {
-    sqlite_store *s = (sqlite_store *)base;
-    reader *rd = take(s, QUICK);
-    int rc = query_int(rd->db, "SELECT value FROM meta WHERE key = 'events'", out);
-    give(rd);
-    return rc;
+    return meta_value(base, "SELECT value FROM meta WHERE key = 'events'", out);
 }
 
 static int sq_verify(tm_store *base, void (*fn)(void *, const char *), void *arg)
@@ -1629,24 +1662,15 @@ static int sq_verify(tm_store *base, void (*fn)(void *, const char *), void *arg
     failed |= !ok;
 
     static const struct { const char *sql, *ok, *fail; } checks[] = {
-        {"SELECT COUNT(*) FROM (SELECT id FROM events GROUP BY id HAVING COUNT(*) > 1)",
-         "ok   ids: no id is stored twice", "FAIL ids: %lld ids are stored more than once"},
+        {CHECK_IDS, CHECK_IDS_OK, CHECK_IDS_FAIL},
         {"SELECT COUNT(*) FROM events WHERE idh IS NOT NULL AND idh != tm_idh(id)",
          "ok   dedup: every client id is in the dedup index under its hash",
          "FAIL dedup: %lld events have a wrong id hash"},
         {"SELECT (SELECT COUNT(*) FROM events) - (SELECT value FROM meta WHERE key = 'events')",
          "ok   counts: the event counter equals the rows",
          "FAIL counts: rows and the event counter differ by %lld"},
-        {"SELECT (SELECT COUNT(*) FROM events) - (SELECT COALESCE(SUM(events), 0) FROM rollup WHERE proj = 0)"
-         " + (SELECT COALESCE(SUM(cost_pusd), 0) FROM events) - (SELECT COALESCE(SUM(cost_pusd), 0) FROM rollup WHERE proj = 0)"
-         " + (SELECT COALESCE(SUM(total_tokens), 0) FROM events) - (SELECT COALESCE(SUM(total_tokens), 0) FROM rollup WHERE proj = 1)",
-         "ok   rollups: event, cost and token totals equal the rollups'",
-         "FAIL rollups: the rollups differ from the events by %lld"},
-        {"SELECT abs((SELECT COUNT(*) FROM events) - (SELECT COALESCE(SUM(events), 0) FROM rollup WHERE proj = 2))"
-         " + abs((SELECT COALESCE(SUM(cost_pusd), 0) FROM events) - (SELECT COALESCE(SUM(cost_pusd), 0) FROM urollup WHERE proj = 3))"
-         " + abs((SELECT COALESCE(SUM(total_tokens), 0) FROM events) - (SELECT COALESCE(SUM(total_tokens), 0) FROM urollup WHERE proj = 4))",
-         "ok   user rollups: event, cost and token totals equal the per-user rollups'",
-         "FAIL user rollups: the per-user rollups differ from the events by %lld"},
+        {CHECK_ROLLUPS, CHECK_ROLLUPS_OK, CHECK_ROLLUPS_FAIL},
+        {CHECK_USER_ROLLUPS, CHECK_USER_ROLLUPS_OK, CHECK_USER_ROLLUPS_FAIL},
         {"SELECT COUNT(*) FROM events e WHERE"
          " total_tokens < input_tokens + output_tokens + cache_read_tokens + cache_write_tokens"
          " OR reasoning_tokens > output_tokens OR cache_write_1h_tokens > cache_write_tokens"
@@ -1654,17 +1678,7 @@ static int sq_verify(tm_store *base, void (*fn)(void *, const char *), void *arg
          "        value, cost_pusd) < 0",
          "ok   tokens: every event's buckets and total agree",
          "FAIL tokens: %lld events have inconsistent token counts"},
-        {"SELECT COUNT(*) FROM events e WHERE"
-         " (provider IS NOT NULL AND NOT EXISTS (SELECT 1 FROM dict WHERE id = e.provider))"
-         " OR (model IS NOT NULL AND NOT EXISTS (SELECT 1 FROM dict WHERE id = e.model))"
-         " OR (endpoint IS NOT NULL AND NOT EXISTS (SELECT 1 FROM dict WHERE id = e.endpoint))"
-         " OR (operation IS NOT NULL AND NOT EXISTS (SELECT 1 FROM dict WHERE id = e.operation))"
-         " OR (user_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM dict WHERE id = e.user_id))"
-         " OR NOT EXISTS (SELECT 1 FROM dict WHERE id = e.metric_type)"
-         " OR (resource_type IS NOT NULL AND NOT EXISTS"
-         "     (SELECT 1 FROM dict WHERE id = e.resource_type))",
-         "ok   names: every dimension refers to a stored name",
-         "FAIL names: %lld events refer to a missing name"},
+        {CHECK_NAMES, CHECK_NAMES_OK, CHECK_NAMES_FAIL},
     };
     for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
         int64_t v = 0;
@@ -1691,13 +1705,14 @@ const struct tm_store_ops tm__sqlite_ops = {
     .load_rollups = sq_load_rollups, .scan_user_cells = sq_scan_user_cells,
     .version = sq_version, .scan_facts = sq_scan_facts,
     .dict_id = sq_dict_id, .dict_name = sq_dict_name, .scan = sq_scan, .count = sq_count,
-    .reprice = sq_reprice, .verify = sq_verify, .set_cache = sq_set_cache,
+    .reprice = sq_reprice, .verify = sq_verify, .set_cache = sq_set_cache, .retain = sq_retain,
 };
 
 const struct tm_meta_ops tm__sqlite_meta = {
     .key_put = sq_key_put, .key_list = sq_key_list, .key_revoke = sq_key_revoke,
     .user_put = sq_user_put, .user_get = sq_user_get, .alert_set = sq_alert_set,
     .alert_list = sq_alert_list, .file_list = sq_file_list, .file_put = sq_file_put,
+    .user_list = sq_user_list, .alert_put = sq_alert_put,
 };
 
 /* SQLite keeps memory statistics by default, behind a global mutex taken
@@ -1706,8 +1721,17 @@ const struct tm_meta_ops tm__sqlite_meta = {
 static pthread_once_t sqlite_once = PTHREAD_ONCE_INIT;
 static void sqlite_setup(void) { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); }
 
+int tm__store_is_postgres(const char *path)
+{
+    return strncmp(path, "postgres://", 11) == 0 || strncmp(path, "postgresql://", 13) == 0;
+}
+
 int tm__store_open(const char *path, unsigned mode, tm_store **out)
 {
+    if (tm__store_is_postgres(path))
+        return tm__postgres_ops.open(path, mode, out);
+    if (strncmp(path, "sqlite:", 7) == 0)
+        path += 7;
     pthread_once(&sqlite_once, sqlite_setup);
     return tm__sqlite_ops.open(path, mode, out);
 }

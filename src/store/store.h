@@ -2,8 +2,8 @@
  * store.h — the face of the store subsystem: where events live durably.
  *
  * A backend is a table of functions (like SQLite's sqlite3_vfs): today
- * store/sqlite.c; a PostgreSQL backend plugs in beside it without touching
- * callers. On top of any backend, the writer (store/writer.c) turns many
+ * store/sqlite.c and store/postgres.c, chosen by tm__store_open from the
+ * path. On top of any backend, the writer (store/writer.c) turns many
  * concurrent producers into one durable transaction per batch.
  */
 #ifndef TM_STORE_STORE_H
@@ -23,6 +23,7 @@ typedef struct tm_alert_entry {
     int64_t ts_us;
     const char *rule, *key, *state; /* state: "firing" or "resolved"          */
     const char *body;               /* the notification as sent (JSON)         */
+    const char *value, *threshold;  /* as recorded (may be NULL)               */
 } tm_alert_entry;
 
 /* A (rule, key) state to record. */
@@ -126,6 +127,11 @@ struct tm_store_ops {
     /* Sets the writer connection's page cache to kib KiB (writer thread
      * only). A bulk import that only appends needs less than the daemon. */
     int (*set_cache)(tm_store *s, size_t kib);
+
+    /* Deletes every event with ts < before_us (a whole hour) and the rollup
+     * cells of the hours before it, in one transaction that bumps the
+     * version; *deleted gets the events removed. Writer thread only. */
+    int (*retain)(tm_store *s, int64_t before_us, int64_t *deleted);
 };
 
 /* The metadata part of a backend: API keys, users' tiers, alert state
@@ -160,6 +166,14 @@ struct tm_meta_ops {
     int (*file_list)(tm_store *s, const char *kind, int (*fn)(void *arg, const tm_file_rec *r),
                      void *arg);
     int (*file_put)(tm_store *s, const tm_file_rec *recs, size_t n, int64_t now_us);
+
+    /* For copying a store (store/copy.c): user_list calls fn for every user;
+     * alert_put appends one transition as it was (e->value and e->threshold
+     * included) and sets its (rule, key) state to it. Writer thread only. */
+    int (*user_list)(tm_store *s, int (*fn)(void *arg, const char *id, const char *tier,
+                                            const char *overrides, int64_t updated_us),
+                     void *arg);
+    int (*alert_put)(tm_store *s, const tm_alert_entry *e);
 };
 
 /* Every backend's handle starts with this: the events-and-rollups part
@@ -171,13 +185,21 @@ struct tm_store {
 
 extern const struct tm_store_ops tm__sqlite_ops;
 extern const struct tm_meta_ops tm__sqlite_meta;
+extern const struct tm_store_ops tm__postgres_ops;   /* store/postgres.c */
+extern const struct tm_meta_ops tm__postgres_meta;
+
+/* 1 when path names a PostgreSQL store (postgres:// or postgresql://). */
+int tm__store_is_postgres(const char *path);
 
 /* The WAL sizes (in pages) past which a commit wakes the checkpointer and
  * past which the writer restarts the WAL itself: 2048 and 65536 unless
- * set (tests set small ones). Call before the first write. */
+ * set (tests set small ones). Call before the first write. SQLite only (a
+ * no-op on another backend). */
 void tm__store_wal_limits(tm_store *s, int checkpoint_pages, int restart_pages);
 
-/* Opens the store named by path with the backend it names. */
+/* Opens the store named by path with the backend it names: a
+ * postgres:// or postgresql:// URL, else a SQLite file ("sqlite:" before
+ * the path is optional; mode as for ops->open). */
 int tm__store_open(const char *path, unsigned mode, tm_store **out);
 
 static inline void tm__store_close(tm_store *s)

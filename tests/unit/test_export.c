@@ -17,15 +17,16 @@
 #include "../../src/core/tmtime.h"
 #include "../../src/lib/export.h"
 #include "../../src/lib/lib.h"
+#include "store_helper.h"
 #include "tokmeter.h"
 
-static char dir[64], path[128];
+static char dir[64], path[512];
 
 static tm *open_store(void)
 {
     snprintf(dir, sizeof dir, "/tmp/tmx.XXXXXX");
     cr_assert_not_null(mkdtemp(dir));
-    snprintf(path, sizeof path, "%s/x.db", dir);
+    tst_store_path(dir, "x.db", path, sizeof path);
     tm *t = NULL;
     cr_assert_eq(tm_open(&t, path, NULL), TM_OK, "%s", tm_errmsg());
     return t;

@@ -13,6 +13,7 @@
 #include "../../src/ingest/ingest_int.h"
 #include "../../src/lib/lib.h"
 #include "../../src/store/store.h"
+#include "store_helper.h"
 #include "tokmeter.h"
 
 static char dir[256];
@@ -135,9 +136,9 @@ static void sink(void *arg, const char *line)
 
 Test(ingest, larger_copy_replaces_and_rollups_follow)
 {
-    char path[300], b[128];
+    char path[512], b[128];
     unsigned char dup = 9;
-    snprintf(path, sizeof path, "%s/r.db", dir);
+    tst_store_path(dir, "r.db", path, sizeof path);
     tm *t = NULL;
     cr_assert_eq(tm_open(&t, path, NULL), TM_OK);
     cr_assert_str_eq(report_tokens(t, b, sizeof b), "events=0 output=0"); /* rollups loaded */
@@ -166,8 +167,8 @@ Test(ingest, larger_copy_replaces_and_rollups_follow)
 
 Test(ingest, live_events_never_replace)
 {
-    char path[300], b[128];
-    snprintf(path, sizeof path, "%s/l.db", dir);
+    char path[512], b[128];
+    tst_store_path(dir, "l.db", path, sizeof path);
     tm *t = NULL;
     cr_assert_eq(tm_open(&t, path, NULL), TM_OK);
     tm_event ev;

@@ -16,6 +16,7 @@
 #include "../../src/lib/lib.h"
 #include "../../src/policy/policy.h"
 #include "../../src/store/store.h"
+#include "store_helper.h"
 
 /* The quota as the API shows it (get, then render). */
 static int quota_json(tm *t, const char *user, tm_buf *b)
@@ -251,12 +252,12 @@ Test(policy, bad_configs)
     }
 }
 
-/* A scratch directory with a config file holding json: its store and
- * config paths in db and cfg (128 bytes each). */
+/* A scratch directory with a config file holding json: its store (db,
+ * 512 bytes) and config path (cfg, 128 bytes). */
 static void scratch(char *dir, char *db, char *cfg, const char *json)
 {
     cr_assert_not_null(mkdtemp(dir));
-    snprintf(db, 128, "%s/q.db", dir);
+    tst_store_path(dir, "q.db", db, 512);
     snprintf(cfg, 128, "%s/c.json", dir);
     FILE *f = fopen(cfg, "w");
     cr_assert_not_null(f);
@@ -273,7 +274,7 @@ static void scratch_free(const char *dir)
 
 Test(policy, quota_use_equals_the_report_and_check)
 {
-    char dir[] = "/tmp/tmq2.XXXXXX", db[128], cfg[128];
+    char dir[] = "/tmp/tmq2.XXXXXX", db[512], cfg[128];
     scratch(dir, db, cfg,
             "{\"tiers\": {\"std\": {\"period\": \"month\", \"limits\": {\"requests\": 60, \"cost_usd\": \"0.05\","
             " \"events:evaluation_run\": {\"limit\": 2, \"soft\": true}}}}, \"default_tier\": \"std\"}");
@@ -389,7 +390,7 @@ static void expect_quota_equals_report(tm *t, const char *user, int step)
 
 Test(policy, usage_cache_equals_the_report_through_every_kind_of_write)
 {
-    char dir[] = "/tmp/tmuc.XXXXXX", db[128], cfg[128];
+    char dir[] = "/tmp/tmuc.XXXXXX", db[512], cfg[128];
     scratch(dir, db, cfg,
             "{\"tiers\": {\"std\": {\"period\": \"month\", \"limits\": {\"requests\": 1000000,"
             " \"total_tokens\": 100000000, \"cost_usd\": \"1000\", \"events:evaluation_run\": 100000,"

@@ -22,6 +22,7 @@
 #include "../../src/core/dec.h"
 #include "../../src/core/json.h"
 #include "../../src/lib/lib.h"
+#include "store_helper.h"
 #include "tokmeter.h"
 
 #define NEV 4000
@@ -36,7 +37,7 @@ typedef struct bev {
 static bev evs[NEV];
 static char labels[NEV][64]; /* each event's period label for the case being checked */
 static size_t nev;
-static char dir[64], path[128];
+static char dir[64], path[512];
 
 static int collect(void *arg, const tm_event *e)
 {
@@ -75,7 +76,7 @@ static tm *build(void)
     static const char *models[] = {"gpt-4o-mini", "claude-sonnet-4-5", "x-1"};
     snprintf(dir, sizeof dir, "/tmp/tmq.XXXXXX");
     cr_assert_not_null(mkdtemp(dir));
-    snprintf(path, sizeof path, "%s/q.db", dir);
+    tst_store_path(dir, "q.db", path, sizeof path);
     tm *t = NULL;
     cr_assert_eq(tm_open(&t, path, NULL), TM_OK, "%s", tm_errmsg());
     uint64_t r = 0x1234567;
@@ -503,6 +504,8 @@ Test(query, user_rollups_match_brute_force, .timeout = 120)
  * no user cells) gets them built from its events when opened. */
 Test(query, user_rollups_built_for_an_older_store, .timeout = 120)
 {
+    if (tst_pg())
+        cr_skip_test("a SQLite schema migration test");
     tm *t = build();
     tm_close(t);
     sqlite3 *db = NULL;
@@ -623,10 +626,10 @@ Test(query, bad_parameters)
  * cells and the per-user day cells, in memory and after a restart. */
 Test(query, rollup_sums_past_64_bits)
 {
-    char d[64], p[128];
+    char d[64], p[512];
     snprintf(d, sizeof d, "/tmp/tmo.XXXXXX");
     cr_assert_not_null(mkdtemp(d));
-    snprintf(p, sizeof p, "%s/o.db", d);
+    tst_store_path(d, "o.db", p, sizeof p);
     tm *t = NULL;
     cr_assert_eq(tm_open(&t, p, NULL), TM_OK, "%s", tm_errmsg());
     tm_event ev;

@@ -1,5 +1,6 @@
 /*
- * test_store.c — libtokmeter over the SQLite store: durable tracking,
+ * test_store.c — libtokmeter over the store (SQLite, or PostgreSQL with
+ * TOKMETER_TEST_STORE; tests/unit/store_helper.h): durable tracking,
  * idempotency across reopen, per-item batch results, concurrent producers,
  * reading back, integrity checks, schema versions, the WAL's size bound.
  */
@@ -16,15 +17,16 @@
 
 #include "../../src/lib/lib.h"
 #include "../../src/store/store.h"
+#include "store_helper.h"
 #include "tokmeter.h"
 
-static char dir[256], path[300];
+static char dir[256], path[512];
 
 static void setup(void)
 {
     snprintf(dir, sizeof dir, "/tmp/tmtest.XXXXXX");
     cr_assert_not_null(mkdtemp(dir));
-    snprintf(path, sizeof path, "%s/sub/dir/t.db", dir); /* parents are created */
+    tst_store_path(dir, "sub/dir/t.db", path, sizeof path); /* parents are created */
 }
 
 static void teardown(void)
@@ -296,10 +298,8 @@ Test(store, verify_detects_tampering)
     ev.provider = "p";
     cr_assert_eq(tm_track_sync(t, &ev, NULL), TM_OK);
     tm_close(t);
-    sqlite3 *db;
-    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
-    cr_assert_eq(sqlite3_exec(db, "UPDATE meta SET value = 5 WHERE key = 'events'", 0, 0, 0), SQLITE_OK);
-    sqlite3_close(db);
+    cr_assert_eq(tst_store_exec(path, "UPDATE meta SET value = 5 WHERE key = 'events'",
+                                "UPDATE tm_meta SET value = 5 WHERE key = 'events'"), 0);
     t = open_or_die();
     cr_assert_eq(tm_verify(t, sink, NULL), TM_ECORRUPT);
     tm_close(t);
@@ -309,10 +309,7 @@ Test(store, newer_schema_is_refused)
 {
     tm *t = open_or_die();
     tm_close(t);
-    sqlite3 *db;
-    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
-    cr_assert_eq(sqlite3_exec(db, "PRAGMA user_version = 99", 0, 0, 0), SQLITE_OK);
-    sqlite3_close(db);
+    cr_assert_eq(tst_store_exec(path, "PRAGMA user_version = 99", "UPDATE tm_schema SET version = 99"), 0);
     t = NULL;
     cr_assert_eq(tm_open(&t, path, NULL), TM_EVERSION);
     cr_assert(strstr(tm_errmsg(), "upgrade tokmeter") != NULL, "%s", tm_errmsg());
@@ -424,9 +421,11 @@ Test(store, reads_run_side_by_side_and_never_hold_up_writes)
 Test(store, wal_restart_at_its_size_limit)
 {
     enum { LIMIT = 64, COMMITS = 400 };
+    if (tst_pg())
+        cr_skip_test("a SQLite WAL test");
     tm *t = open_or_die();
     tm__store_wal_limits(tm__store(t), 1 << 30, LIMIT);
-    char wal[320];
+    char wal[600];
     snprintf(wal, sizeof wal, "%s-wal", path);
     long frame = 24 + 4096, max_frames = 0, max_step = 0, prev = 0, restarts = 0;
     unsigned char hdr[16], seq[4] = {0};

@@ -1,0 +1,230 @@
+/*
+ * redis.c — the rate limiter's state shared through Redis (hiredis), so
+ * that N daemons behind a load balancer enforce one limit instead of N.
+ *
+ * Each check is one Lua script (EVAL: atomic on the Redis server) over
+ * every rule's key: it reads each theoretical arrival time, decides as
+ * policy.c's local GCRA does, and when all conform and the check debits,
+ * writes the new times with an expiry. The state is advisory: when Redis
+ * does not answer within the timeout, the caller falls back to its local
+ * limiter, and Redis is not tried again for a second. Nothing here ever
+ * delays or loses an event: only checks consult it. Caller holds the
+ * policy's mutex.
+ */
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "../core/err.h"
+#include "../core/tmtime.h"
+#include "policy.h"
+
+#define PREFIX "tokmeter:gcra:"
+#define RETRY_US 1000000
+
+struct tm_redis {
+    char host[256];
+    int port;
+    int timeout_ms;
+    redisContext *c;
+    int64_t down_until;     /* no attempt before this (µs)                   */
+    uint64_t errors;
+    char last[512];         /* the last failure                               */
+};
+
+/* KEYS: the rules' keys. ARGV: now, debit, then per key T, tau, cost,
+ * tokens (0/1). Returns {allowed, worst over (µs), index of its key}. */
+static const char gcra_lua[] =
+    "local now = tonumber(ARGV[1]) local debit = tonumber(ARGV[2])\n"
+    "local allowed, worst, wi, news = 1, 0, 0, {}\n"
+    "for i, k in ipairs(KEYS) do\n"
+    "  local b = 2 + (i - 1) * 4\n"
+    "  local T, tau, cost = tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])\n"
+    "  local tat = tonumber(redis.call('GET', k) or now)\n"
+    "  if tat < now then tat = now end\n"
+    "  local nxt = tat + T * cost\n"
+    "  local over = nxt - now - tau - T\n"
+    "  if over > 0 then allowed = 0 if over > worst then worst, wi = over, i end end\n"
+    "  if ARGV[b + 4] == '1' then news[i] = -1 else news[i] = nxt end\n"
+    "end\n"
+    "if allowed == 1 and debit == 1 then\n"
+    "  for i, k in ipairs(KEYS) do\n"
+    "    if news[i] >= 0 then\n"
+    "      redis.call('SET', k, string.format('%.0f', news[i]), 'PX', math.floor((news[i] - now) / 1000) + 1000)\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "return {allowed, string.format('%.0f', worst), wi}\n";
+
+/* KEYS: token rules' keys. ARGV: now, then per key the increment (µs). */
+static const char consume_lua[] =
+    "local now = tonumber(ARGV[1])\n"
+    "for i, k in ipairs(KEYS) do\n"
+    "  local tat = tonumber(redis.call('GET', k) or now)\n"
+    "  if tat < now then tat = now end\n"
+    "  local nxt = tat + tonumber(ARGV[i + 1])\n"
+    "  redis.call('SET', k, string.format('%.0f', nxt), 'PX', math.floor((nxt - now) / 1000) + 1000)\n"
+    "end\n"
+    "return 1\n";
+
+int tm__redis_new(const char *url, const char *origin, tm_redis **out)
+{
+    const char *hp = strncmp(url, "redis://", 8) == 0 ? url + 8 : NULL;
+    char host[256] = "";
+    int port = 6379;
+    *out = NULL;
+    if (hp) {
+        size_t n = strcspn(hp, ":/");
+        if (n == 0 || n >= sizeof host)
+            hp = NULL;
+        else {
+            memcpy(host, hp, n);
+            host[n] = '\0';
+            const char *rest = hp + n;
+            char *end = NULL;
+            if (*rest == ':') {
+                long p = strtol(rest + 1, &end, 10);
+                port = end != rest + 1 && p > 0 && p < 65536 ? (int)p : -1;
+                rest = end;
+            }
+            if (port < 0 || (*rest && strcmp(rest, "/") != 0))
+                hp = NULL;
+        }
+    }
+    if (!hp)
+        return tm__fail(TM_EINVAL, "%s: redis: must be redis://HOST[:PORT], not '%s'", origin, url);
+    tm_redis *r = calloc(1, sizeof *r);
+    if (!r)
+        return TM_ENOMEM;
+    snprintf(r->host, sizeof r->host, "%s", host);
+    r->port = port;
+    r->timeout_ms = 100;
+    *out = r;
+    return TM_OK;
+}
+
+void tm__redis_free(tm_redis *r)
+{
+    if (!r)
+        return;
+    if (r->c)
+        redisFree(r->c);
+    free(r);
+}
+
+uint64_t tm__redis_errors(const tm_redis *r, char *last, size_t cap)
+{
+    if (!r)
+        return 0;
+    if (last)
+        snprintf(last, cap, "%s", r->last);
+    return r->errors;
+}
+
+static void failed(tm_redis *r, int64_t now, const char *why)
+{
+    r->errors++;
+    snprintf(r->last, sizeof r->last, "redis %s:%d: %s", r->host, r->port, why);
+    if (r->c) {
+        redisFree(r->c);
+        r->c = NULL;
+    }
+    r->down_until = now + RETRY_US;
+}
+
+/* Runs EVAL script over n keys with argv; *out gets the reply. */
+static int eval(tm_redis *r, const char *script, size_t n, const char *const *keys, size_t nargs,
+                char (*args)[32], redisReply **out)
+{
+    int64_t now = tm__now_us();
+    *out = NULL;
+    if (now < r->down_until)
+        return TM_EBUSY;
+    struct timeval tv = {0, r->timeout_ms * 1000};
+    if (!r->c) {
+        r->c = redisConnectWithTimeout(r->host, r->port, tv);
+        if (!r->c || r->c->err) {
+            failed(r, now, r->c ? r->c->errstr : "out of memory");
+            return TM_EIO;
+        }
+        redisSetTimeout(r->c, tv);
+    }
+    size_t argc = 3 + n + nargs;
+    const char **argv = malloc(argc * sizeof *argv);
+    if (!argv)
+        return TM_ENOMEM;
+    char nk[24];
+    snprintf(nk, sizeof nk, "%zu", n);
+    argv[0] = "EVAL";
+    argv[1] = script;
+    argv[2] = nk;
+    for (size_t i = 0; i < n; i++)
+        argv[3 + i] = keys[i];
+    for (size_t i = 0; i < nargs; i++)
+        argv[3 + n + i] = args[i];
+    redisReply *rep = redisCommandArgv(r->c, (int)argc, argv, NULL);
+    free(argv);
+    if (!rep) {
+        failed(r, now, r->c->errstr[0] ? r->c->errstr : "no reply");
+        return TM_EIO;
+    }
+    if (rep->type == REDIS_REPLY_ERROR) {
+        failed(r, now, rep->str);
+        freeReplyObject(rep);
+        return TM_EIO;
+    }
+    *out = rep;
+    return TM_OK;
+}
+
+int tm__redis_gcra(tm_redis *r, size_t n, const char *const *keys, const double (*rule)[4],
+                   int64_t now_us, int debit, int *allowed, double *over_us, size_t *worst)
+{
+    char (*args)[32] = calloc(2 + 4 * n, sizeof *args);
+    redisReply *rep = NULL;
+    if (!args)
+        return TM_ENOMEM;
+    snprintf(args[0], sizeof args[0], "%lld", (long long)now_us);
+    snprintf(args[1], sizeof args[1], "%d", debit ? 1 : 0);
+    for (size_t i = 0; i < n; i++)
+        for (int k = 0; k < 4; k++)
+            snprintf(args[2 + 4 * i + k], sizeof args[0], k == 3 ? "%.0f" : "%.3f", rule[i][k]);
+    int rc = eval(r, gcra_lua, n, keys, 2 + 4 * n, args, &rep);
+    free(args);
+    if (rc)
+        return rc;
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 3 ||
+        rep->element[0]->type != REDIS_REPLY_INTEGER || rep->element[1]->type != REDIS_REPLY_STRING ||
+        rep->element[2]->type != REDIS_REPLY_INTEGER) {
+        failed(r, now_us, "unexpected reply to the GCRA script");
+        rc = TM_EIO;
+    } else {
+        *allowed = rep->element[0]->integer == 1;
+        *over_us = strtod(rep->element[1]->str, NULL);
+        *worst = rep->element[2]->integer > 0 ? (size_t)rep->element[2]->integer - 1 : 0;
+    }
+    freeReplyObject(rep);
+    return rc;
+}
+
+int tm__redis_consume(tm_redis *r, size_t n, const char *const *keys, const double *inc_us,
+                      int64_t now_us)
+{
+    char (*args)[32] = calloc(1 + n, sizeof *args);
+    redisReply *rep = NULL;
+    if (!args)
+        return TM_ENOMEM;
+    snprintf(args[0], sizeof args[0], "%lld", (long long)now_us);
+    for (size_t i = 0; i < n; i++)
+        snprintf(args[1 + i], sizeof args[0], "%.0f", inc_us[i]);
+    int rc = eval(r, consume_lua, n, keys, 1 + n, args, &rep);
+    free(args);
+    if (rep)
+        freeReplyObject(rep);
+    return rc;
+}
+
+/* The Redis key of a limiter key. */
+void tm__redis_key(const char *key, char *buf, size_t cap) { snprintf(buf, cap, PREFIX "%s", key); }

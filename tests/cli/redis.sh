@@ -1,0 +1,72 @@
+#!/bin/sh
+# tests/cli/redis.sh — rate limits shared through a real redis-server on
+# loopback: two daemons with the config's "redis" enforce one limit (without
+# it, each its own); with Redis stopped mid-run they answer at once from
+# local limits, log it, and still store events.
+set -u
+cd "$(dirname "$0")/../.."
+. tests/cli/lib.sh
+TM=./build/tokmeter
+W=$(mktemp -d /tmp/tmredis.XXXXXX)
+trap 'kill -KILL $(cat "$W"/*.pid 2>/dev/null) 2>/dev/null; rm -rf "$W"' EXIT
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+RP=$(free_port)
+redis-server --port "$RP" --bind 127.0.0.1 --save '' --appendonly no --dir "$W" >"$W/redis.log" 2>&1 &
+echo $! > "$W/redis.pid"
+i=0; until redis-cli -p "$RP" ping >/dev/null 2>&1 || [ $i -ge 100 ]; do sleep 0.05; i=$((i + 1)); done
+check "redis-server started" eq "$(redis-cli -p "$RP" ping)" PONG
+
+# 6 a minute: a burst of 6, then one each 10 s (the test's checks take less).
+for mode in shared local; do
+    r=""; [ "$mode" = shared ] && r=", \"redis\": \"redis://127.0.0.1:$RP\""
+    printf '{"rate_limits": [{"scope": "global", "requests_per_minute": 6}]%s}\n' "$r" > "$W/$mode.json"
+done
+start() { # name config
+    p=$(free_port)
+    $TM --db "$W/s.db" --config "$W/$2.json" serve --listen "127.0.0.1:$p" 2>"$W/$1.log" &
+    echo $! > "$W/$1.pid"; echo "$p" > "$W/$1.port"
+    i=0; until curl -s "http://127.0.0.1:$p/healthz" >/dev/null 2>&1 || [ $i -ge 200 ]; do sleep 0.05; i=$((i + 1)); done
+}
+stop() { kill -TERM "$(cat "$W/$1.pid")"; wait "$(cat "$W/$1.pid")" 2>/dev/null; rm -f "$W/$1.pid"; }
+allowed() { # N checks alternating over the daemons named after N
+    n=$1; shift; k=0; c=0
+    while [ $k -lt "$n" ]; do
+        for d in "$@"; do
+            curl -s "http://127.0.0.1:$(cat "$W/$d.port")/v1/check" -d '{"user_id":"u1"}' | grep -q '"allowed": true' && c=$((c + 1))
+            k=$((k + 1))
+        done
+    done
+    echo $c
+}
+
+start a local; start b local
+check "without redis: each daemon its own limit (6 + 6 of 12)" eq "$(allowed 12 a b)" 12
+stop a; stop b
+
+start a shared; start b shared
+check "with redis: one limit for both daemons (6 of 12)" eq "$(allowed 12 a b)" 6
+out=$(redis-cli -p "$RP" --scan --pattern 'tokmeter:gcra:*')
+check "the state is in redis" eq "$out" "tokmeter:gcra:0|r|0.1|6|||"
+out=$(curl -s "http://127.0.0.1:$(cat "$W/a.port")/v1/check" -d '{"user_id":"u1"}')
+check "a denial names the rule" has "$out" "rate limit: global 6 requests per minute"
+check "a denial says how long to wait" has "$out" '"retry_after_s": '
+
+# Redis stops: answers come at once from each daemon's local limiter.
+kill -TERM "$(cat "$W/redis.pid")"; wait "$(cat "$W/redis.pid")" 2>/dev/null; rm -f "$W/redis.pid"
+t0=$(date +%s%N)
+out=$(allowed 8 a); t1=$(date +%s%N)
+check "redis down: local limit of daemon a (6 of 8)" eq "$out" 6
+check "redis down: 8 checks within 4 s ($(( (t1 - t0) / 1000000 )) ms)" test $(( (t1 - t0) / 1000000 )) -lt 4000
+check "redis down: logged" has "$(cat "$W/a.log")" "Redis failed; local limits meanwhile"
+code=$(curl -s -o "$W/body" -w '%{http_code}' "http://127.0.0.1:$(cat "$W/b.port")/v1/events" \
+       -d '{"id":"r1","provider":"openai","model":"gpt-4o","user_id":"u1","input_tokens":5}')
+check "redis down: events still stored" eq "$code/$(cat "$W/body")" '200/{"accepted":1,"duplicates":0,"rejected":[]}'
+stop a; stop b
+check "the event is in the store" eq "$(sqlite3 "$W/s.db" "SELECT COUNT(*) FROM events WHERE id = 'r1'")" 1
+
+printf '{"redis": "http://x"}\n' > "$W/bad.json"
+out=$($TM --db "$W/s.db" --config "$W/bad.json" report 2>&1); rc=$?
+check "a bad redis URL is refused" eq "$rc" 1
+check "a bad redis URL names the key" has "$out" "redis: must be redis://HOST[:PORT]"
+
+finish
