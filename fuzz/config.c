@@ -1,6 +1,6 @@
 /*
  * config.c — fuzzes the config file (docs/config.md) through every reader
- * of it: the daemon's settings (tm_server_config_load), the quota tiers and
+ * of it: the daemon's settings (tm__server_config_load), the quota tiers and
  * rate limits (tm__policy_load), the alert rules (tm__alerts_load) and the
  * collector sources (tm__sources_load). Each reads a path, so the input is
  * written to a scratch file first.
@@ -42,8 +42,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *path = fz_file("config.json", data, size);
     tm_server_config cfg;
-    tm_server_defaults(&cfg);
-    tm_server_config_load(&cfg, path);
+    tm__server_defaults(&cfg);
+    tm__server_config_load(&cfg, path);
 
     tm_policy *p = NULL;
     if (tm__policy_load(&p, path) == TM_OK && p)

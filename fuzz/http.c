@@ -35,7 +35,7 @@ static void start(void)
     if (!srv_)
         abort();
     srv_->t = fz_store(NULL, NULL);
-    tm_server_defaults(&srv_->cfg);
+    tm__server_defaults(&srv_->cfg);
     srv_->cfg.quiet = 1;
     srv_->cfg.log_level = 9; /* nothing is logged */
     srv_->cfg.max_body = 1 << 20;

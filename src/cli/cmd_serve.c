@@ -41,14 +41,14 @@ static int run(cli_global *g, int argc, char **argv)
     if (cli_readable("config file", config))
         return EXIT_FAIL;
     tm_server_config cfg;
-    tm_server_defaults(&cfg);
-    if (config && tm_server_config_load(&cfg, config) != TM_OK) {
+    tm__server_defaults(&cfg);
+    if (config && tm__server_config_load(&cfg, config) != TM_OK) {
         cli_error("serve", TM_EINVAL);
         return EXIT_USAGE;
     }
     if (listen)
         snprintf(cfg.listen, sizeof cfg.listen, "%s", listen);
-    if (tm_server_check_listen(cfg.listen) != TM_OK) { /* a usage error, before the store */
+    if (tm__server_check_listen(cfg.listen) != TM_OK) { /* a usage error, before the store */
         cli_error("serve", TM_EINVAL);
         return EXIT_USAGE;
     }
@@ -82,7 +82,7 @@ static int run(cli_global *g, int argc, char **argv)
     tm *t = cli_open(g);
     if (!t)
         return EXIT_FAIL;
-    int rc = tm_server_run(t, &cfg, config);
+    int rc = tm__server_run(t, &cfg, config);
     if (rc)
         cli_error("serve", rc);
     int crc = tm_close(t);

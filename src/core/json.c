@@ -317,6 +317,11 @@ const char *tm__json_type_name(tm_jtype t)
     return "?";
 }
 
+int tm__json_str_or_null(tm_buf *b, const char *s)
+{
+    return s ? tm__json_str(b, s, strlen(s)) : tm__buf_puts(b, "null");
+}
+
 int tm__json_str(tm_buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";

@@ -48,6 +48,8 @@ const char *tm__json_type_name(tm_jtype t);
 
 /* Appends s[0..n) as a quoted JSON string. */
 int tm__json_str(tm_buf *b, const char *s, size_t n);
+/* s as a JSON string, or null when s is NULL. */
+int tm__json_str_or_null(tm_buf *b, const char *s);
 
 /* Appends v, compactly, numbers as their original text. */
 int tm__json_write(tm_buf *b, const tm_jv *v);

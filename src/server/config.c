@@ -24,7 +24,7 @@
 #include "../core/json.h"
 #include "server.h"
 
-void tm_server_defaults(tm_server_config *c)
+void tm__server_defaults(tm_server_config *c)
 {
     memset(c, 0, sizeof *c);
     snprintf(c->listen, sizeof c->listen, "127.0.0.1:8787");
@@ -124,7 +124,7 @@ static int logsec(tm_server_config *c, const char *path, const tm_jv *o)
     return TM_OK;
 }
 
-int tm_server_config_load(tm_server_config *c, const char *path)
+int tm__server_config_load(tm_server_config *c, const char *path)
 {
     tm_arena a = TM_ARENA_INIT;
     tm_jv *root = NULL;

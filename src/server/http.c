@@ -112,6 +112,20 @@ enum MHD_Result tm__reply_error(req *r, unsigned status, const char *code, const
     return ok;
 }
 
+enum MHD_Result tm__reply_rc(req *r, int rc, const char *invalid)
+{
+    const char *m = tm_errmsg();
+    switch (rc) {
+    case TM_EINVAL: return tm__reply_error(r, 400, invalid, "%s", m);
+    case TM_ETOOBIG: return tm__reply_error(r, 413, "too_large", "%s", m);
+    case TM_ENOTFOUND: return tm__reply_error(r, 404, "not_found", "%s", m);
+    case TM_EBUSY:
+    case TM_ECLOSED:
+    case TM_ENOMEM: return tm__reply_error(r, 503, "store_error", "%s", *m ? m : tm_strerror(rc));
+    default: return tm__reply_error(r, 500, "store_error", "%s", *m ? m : tm_strerror(rc));
+    }
+}
+
 const char *tm__arg(req *r, const char *key)
 {
     return MHD_lookup_connection_value(r->c, MHD_GET_ARGUMENT_KIND, key);
@@ -306,7 +320,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
                                    "query: %zu arguments; at most %d are allowed", r->nargs,
                                    TM_MAX_QUERY_ARGS);
         }
-        if (tm__proxy_owns(url)) { /* the gateway: proxy.c answers it all */
+        if (s->proxy && tm__proxy_owns(url)) { /* the gateway: proxy.c answers it all */
             /* Busy from here on for conns.c: the body streams upstream and
              * the answer may stream for minutes; only libmicrohttpd's idle
              * timeout applies to a gateway call. */
@@ -601,8 +615,8 @@ static void reload(srv *s, const char *config_path)
     tm_alerts *na = NULL;
     int rc = TM_OK;
     if (config_path) {
-        tm_server_defaults(&nc);
-        rc = tm_server_config_load(&nc, config_path);
+        tm__server_defaults(&nc);
+        rc = tm__server_config_load(&nc, config_path);
         if (rc == TM_OK)
             rc = tm__alerts_load(&na, config_path);
     }
@@ -635,14 +649,14 @@ static void reload(srv *s, const char *config_path)
     tm__log(s, 1, "reloaded", kv);
 }
 
-int tm_server_check_listen(const char *listen)
+int tm__server_check_listen(const char *listen)
 {
     struct sockaddr_storage ss;
     int loopback;
     return parse_listen(listen, &ss, &loopback);
 }
 
-int tm_server_run(tm *t, tm_server_config *cfg, const char *config_path)
+int tm__server_run(tm *t, tm_server_config *cfg, const char *config_path)
 {
     struct sockaddr_storage ss;
     int loopback = 0, rc, sig = 0, nkeys = 0, everkeys = 0;

@@ -49,10 +49,8 @@ enum MHD_Result tm__get_export(req *r)
     if (rc == TM_OK)
         rc = fmt == TM_EXPORT_JSON ? tm__export_json(e, &b) : tm__export_csv(e, &b);
     enum MHD_Result ret;
-    if (rc == TM_EINVAL) {
-        ret = tm__reply_error(r, 400, "invalid_query", "%s", tm_errmsg());
-    } else if (rc) {
-        ret = tm__reply_error(r, 503, "store_error", "%s", tm_errmsg());
+    if (rc) {
+        ret = tm__reply_rc(r, rc, "invalid_query");
     } else {
         struct MHD_Response *resp = MHD_create_response_from_buffer(b.len, b.data ? b.data : "",
                                                                     MHD_RESPMEM_MUST_COPY);

@@ -32,22 +32,22 @@ typedef struct tm_server_config {
 /* The defaults: loopback, 8 MiB bodies, 10,000 events, 1024 connections,
  * 64 per address, 30 s idle, 60 s per request, 16 KiB headers, 32 threads,
  * 2,000,000 rows read per query. */
-void tm_server_defaults(tm_server_config *cfg);
+void tm__server_defaults(tm_server_config *cfg);
 
 /* Reads a JSON config file over cfg (keys it names replace the defaults).
  * Errors: TM_EINVAL naming the file and the key, TM_ENOTFOUND. */
-int tm_server_config_load(tm_server_config *cfg, const char *path);
+int tm__server_config_load(tm_server_config *cfg, const char *path);
 
 /* Checks a listen address ("HOST:PORT", "[::1]:PORT"): TM_OK, or TM_EINVAL
  * with tm_errmsg() saying what is wrong. */
-int tm_server_check_listen(const char *listen);
+int tm__server_check_listen(const char *listen);
 
 /* Serves the HTTP API over t until SIGINT or SIGTERM, then stops accepting,
  * lets in-flight requests finish and returns TM_OK. SIGHUP reloads the
  * config file (if any: limits, log level) and the prices. Errors (bad
  * listen address, port in use, no keys on a public address) return before
  * serving, with tm_errmsg() set. */
-int tm_server_run(tm *t, tm_server_config *cfg, const char *config_path);
+int tm__server_run(tm *t, tm_server_config *cfg, const char *config_path);
 
 /* API keys (keys.c): what the daemon's auth checks and `tokmeter keys`
  * manages. Create writes the new key (shown once) into key[cap ≥ 52] and

@@ -82,6 +82,13 @@ extern const size_t tm__nroutes;
 enum MHD_Result tm__reply(req *r, unsigned status, const tm_buf *b);
 enum MHD_Result tm__reply_error(req *r, unsigned status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* The one mapping of a library error to an answer, with tm_errmsg():
+ * TM_EINVAL 400 with `invalid` (the route's code for bad input: invalid_body,
+ * invalid_query), TM_ETOOBIG 413 too_large, TM_ENOTFOUND 404 not_found,
+ * TM_EBUSY, TM_ECLOSED and TM_ENOMEM 503 store_error (try again), anything
+ * else 500 store_error. Routes that give TM_ETOOBIG another meaning answer
+ * it before calling this. */
+enum MHD_Result tm__reply_rc(req *r, int rc, const char *invalid);
 /* A query-string argument, or NULL. */
 const char *tm__arg(req *r, const char *key);
 /* 1 (after replying 403) when a user-bound key asks for data that is not
@@ -120,5 +127,34 @@ void tm__metrics_render(srv *s, tm_buf *b);
 enum MHD_Result tm__get_export(req *r);
 /* GET / and GET /assets/NAME: the dashboard's files (route_web.c). */
 enum MHD_Result tm__get_web(req *r);
+
+
+/* The route handlers (route_*.c), for the table in routes.c. */
+enum MHD_Result tm__route_post_events(req *r);
+enum MHD_Result tm__route_get_usage(req *r);
+enum MHD_Result tm__route_get_user_usage(req *r);
+enum MHD_Result tm__route_get_user_quota(req *r);
+enum MHD_Result tm__route_put_user(req *r);
+enum MHD_Result tm__route_post_check(req *r);
+enum MHD_Result tm__route_seed_realtime(req *r);
+enum MHD_Result tm__route_seed_aggregates(req *r);
+enum MHD_Result tm__route_seed_costs(req *r);
+enum MHD_Result tm__route_seed_latency(req *r);
+enum MHD_Result tm__route_seed_user(req *r);
+enum MHD_Result tm__route_get_alerts(req *r);
+enum MHD_Result tm__route_get_me(req *r);
+enum MHD_Result tm__route_healthz(req *r);
+enum MHD_Result tm__route_readyz(req *r);
+enum MHD_Result tm__route_metrics(req *r);
+enum MHD_Result tm__route_openapi(req *r);
+/* Shared by the read routes (route_usage.c): runs q bounded by the
+ * daemon's row limit; on failure replies and returns 1. */
+int tm__route_query(req *r, tm_query_spec *q, tm_qresult **res, enum MHD_Result *ret);
+/* The user id in url between prefix and suffix, unescaped, into buf; NULL
+ * when the url is not that shape. */
+const char *tm__path_user(const char *url, const char *prefix, const char *suffix, char *buf, size_t cap);
+/* One user's month as the seed lesson's object (envelope: in the seed's
+ * {"success": true, "data": ...}). */
+enum MHD_Result tm__user_usage_reply(req *r, const char *user, int envelope);
 
 #endif

@@ -1222,13 +1222,21 @@ out:
     return rc;
 }
 
-static int sq_version(tm_store *base, int64_t *out)
+static int query_int(sqlite3 *db, const char *sql, int64_t *out);
+
+/* A counter of the meta table ('commits', 'events') on the short-lookup reader. */
+static int meta_value(tm_store *base, const char *sql, int64_t *out)
 {
     sqlite_store *s = (sqlite_store *)base;
     reader *rd = take(s, QUICK);
-    int rc = query_int(rd->db, "SELECT value FROM meta WHERE key = 'commits'", out);
+    int rc = query_int(rd->db, sql, out);
     give(rd);
     return rc;
+}
+
+static int sq_version(tm_store *base, int64_t *out)
+{
+    return meta_value(base, "SELECT value FROM meta WHERE key = 'commits'", out);
 }
 
 static int sq_scan_facts(tm_store *base, int64_t from, int64_t to, const uint32_t *users,
@@ -1593,11 +1601,7 @@ static int query_int(sqlite3 *db, const char *sql, int64_t *out)
 
 static int sq_count(tm_store *base, int64_t *out)
 {
-    sqlite_store *s = (sqlite_store *)base;
-    reader *rd = take(s, QUICK);
-    int rc = query_int(rd->db, "SELECT value FROM meta WHERE key = 'events'", out);
-    give(rd);
-    return rc;
+    return meta_value(base, "SELECT value FROM meta WHERE key = 'events'", out);
 }
 
 static int sq_verify(tm_store *base, void (*fn)(void *, const char *), void *arg)

@@ -1,0 +1,131 @@
+/*
+ * route_usage.c — reads: GET /v1/usage (the general query, docs/queries.md)
+ * and one user's month (GET /v1/users/{id}/usage). Every read runs the
+ * query engine on the handle, bounded by limits.max_query_rows.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/dec.h"
+#include "../core/err.h"
+#include "../core/json.h"
+#include "../core/tmtime.h"
+#include "../store/store.h"
+#include "server_int.h"
+
+/* ---- queries ---- */
+
+typedef struct qargs {
+    tm_query_spec *q;
+    int rc;
+    char bad[160];
+} qargs;
+
+static enum MHD_Result each_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    qargs *a = cls;
+    (void)kind;
+    if (a->rc)
+        return MHD_NO;
+    if ((a->rc = tm__query_set(a->q, key, value ? value : "")))
+        snprintf(a->bad, sizeof a->bad, "%s", tm_errmsg());
+    return a->rc ? MHD_NO : MHD_YES;
+}
+
+/* Runs q, bounded by limits.max_query_rows, and replies with an error when
+ * it fails (returns 1). */
+int tm__route_query(req *r, tm_query_spec *q, tm_qresult **res, enum MHD_Result *ret)
+{
+    q->max_rows = __atomic_load_n(&r->s->cfg.max_query_rows, __ATOMIC_RELAXED);
+    int rc = tm__run_query(r->s->t, q, res);
+    if (rc == TM_OK)
+        return 0;
+    *ret = rc == TM_ETOOBIG ? tm__reply_error(r, 400, "query_too_expensive", "%s", tm_errmsg())
+                            : tm__reply_rc(r, rc, "invalid_query");
+    return 1;
+}
+
+enum MHD_Result tm__route_get_usage(req *r)
+{
+    tm_query_spec q;
+    tm_qresult *res = NULL;
+    enum MHD_Result ret;
+    tm__query_init(&q);
+    qargs a = {&q, TM_OK, ""};
+    MHD_get_connection_values(r->c, MHD_GET_ARGUMENT_KIND, each_arg, &a);
+    if (a.rc) {
+        ret = tm__reply_error(r, 400, "invalid_query", "%s", a.bad);
+        goto out;
+    }
+    /* A user-bound key: exactly its own user, nothing wider. */
+    if (r->has_key && r->key.user[0] &&
+        tm__forbid_user(r, q.nwhere[TM_D_USER] == 1 ? q.where[TM_D_USER][0] : NULL, &ret))
+        goto out;
+    if (tm__route_query(r, &q, &res, &ret))
+        goto out;
+    tm_buf b = TM_BUF_INIT;
+    tm__qresult_json(res, &b);
+    ret = tm__reply(r, 200, &b);
+    tm__buf_free(&b);
+out:
+    tm__qresult_free(res);
+    tm__query_free(&q);
+    return ret;
+}
+
+/* "/v1/users/ID/usage" → ID, url-decoded into buf. */
+const char *tm__path_user(const char *url, const char *prefix, const char *suffix, char *buf,
+                          size_t cap)
+{
+    size_t pl = strlen(prefix), sl = strlen(suffix), n = strlen(url);
+    if (n <= pl + sl || strncmp(url, prefix, pl) || strcmp(url + n - sl, suffix))
+        return NULL;
+    size_t k = 0;
+    for (size_t i = pl; i < n - sl && k + 1 < cap; i++) {
+        if (url[i] == '%' && i + 2 < n - sl) {
+            char hex[3] = {url[i + 1], url[i + 2], 0};
+            buf[k++] = (char)strtol(hex, NULL, 16);
+            i += 2;
+        } else {
+            buf[k++] = url[i];
+        }
+    }
+    buf[k] = '\0';
+    return k ? buf : NULL;
+}
+
+enum MHD_Result tm__user_usage_reply(req *r, const char *user, int envelope)
+{
+    enum MHD_Result ret;
+    if (tm__forbid_user(r, user, &ret))
+        return ret;
+    tm_buf b = TM_BUF_INIT, out = TM_BUF_INIT;
+    tm_user_month u;
+    int rc = tm__user_month(r->s->t, user, tm__arg(r, "period"), tm__arg(r, "tz"), &u);
+    if (rc == TM_OK) {
+        rc = tm__user_month_json(&u, user, &b);
+        tm__user_month_free(&u);
+    }
+    if (rc)
+        ret = tm__reply_rc(r, rc, "invalid_query");
+    else if (envelope) {
+        tm__buf_puts(&out, "{\"success\": true, \"data\": ");
+        tm__buf_add(&out, b.data, b.len - 1); /* without its newline */
+        tm__buf_puts(&out, "}\n");
+        ret = tm__reply(r, 200, &out);
+    } else {
+        ret = tm__reply(r, 200, &b);
+    }
+    tm__buf_free(&b);
+    tm__buf_free(&out);
+    return ret;
+}
+
+enum MHD_Result tm__route_get_user_usage(req *r)
+{
+    char user[256];
+    if (!tm__path_user(r->url, "/v1/users/", "/usage", user, sizeof user))
+        return tm__reply_error(r, 404, "not_found", "use /v1/users/{id}/usage");
+    return tm__user_usage_reply(r, user, 0);
+}
