@@ -14,7 +14,9 @@
  * MHD_run until no more bytes come back, then closed.
  *
  * Checked beyond the sanitizers: the connection is released once the
- * client closes it, and no input gets a 500.
+ * client closes it, and no input gets a 500. The gateway (proxy.c) is not
+ * started: it forwards to upstreams over the network, which a fuzz run has
+ * not; its paths then answer as a daemon without a gateway does.
  */
 #include "../src/server/http.c"
 
@@ -39,13 +41,18 @@ static void start(void)
     srv_->cfg.max_body = 1 << 20;
     pthread_mutex_init(&srv_->amu, NULL);
     pthread_cond_init(&srv_->acv, NULL);
+    pthread_mutex_init(&srv_->cmu, NULL);
+    pthread_cond_init(&srv_->ccv, NULL);
     if (tm__alerts_load(&srv_->alerts, NULL) != TM_OK)
         abort();
     tm__set_event_hook(srv_->t, event_log, srv_);
-    daemon_ = MHD_start_daemon(MHD_USE_NO_LISTEN_SOCKET, 0, NULL, NULL, handler, srv_,
-                               MHD_OPTION_NOTIFY_COMPLETED, completed, srv_,
-                               MHD_OPTION_CONNECTION_MEMORY_LIMIT, srv_->cfg.max_header + 16384,
-                               MHD_OPTION_CONNECTION_TIMEOUT, 5u, MHD_OPTION_END);
+    /* tm_server_run's options, less the listen socket and the threads. */
+    daemon_ = MHD_start_daemon(
+        MHD_USE_NO_LISTEN_SOCKET | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL, handler, srv_,
+        MHD_OPTION_NOTIFY_COMPLETED, completed, srv_, MHD_OPTION_NOTIFY_CONNECTION, tm__conn_notify,
+        srv_, MHD_OPTION_URI_LOG_CALLBACK, uri_seen, srv_, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        srv_->cfg.max_header + 16384 + TM_MAX_QUERY_ARGS * 64, MHD_OPTION_CONNECTION_TIMEOUT, 5u,
+        MHD_OPTION_END);
     if (!daemon_) {
         fprintf(stderr, "http: MHD_start_daemon failed\n");
         abort();
