@@ -631,8 +631,12 @@ static void reload(srv *s, const char *config_path)
         return;
     }
     if (config_path) {
-        if (strcmp(nc.listen, s->cfg.listen) || nc.threads != s->cfg.threads || strcmp(nc.db, s->cfg.db))
+        /* Against the file as it was, not the running values: --listen or
+         * --db on the command line are not a change of the file. */
+        if (strcmp(nc.listen, s->file_cfg.listen) || nc.threads != s->file_cfg.threads ||
+            strcmp(nc.db, s->file_cfg.db))
             tm__log(s, 2, "listen, threads and db change only on restart", NULL);
+        s->file_cfg = nc;
         __atomic_store_n(&s->cfg.max_body, nc.max_body, __ATOMIC_RELAXED);
         __atomic_store_n(&s->cfg.max_events, nc.max_events, __ATOMIC_RELAXED);
         __atomic_store_n(&s->cfg.request_timeout_s, nc.request_timeout_s, __ATOMIC_RELAXED);
@@ -665,6 +669,9 @@ int tm__server_run(tm *t, tm_server_config *cfg, const char *config_path)
         return TM_ENOMEM;
     s->t = t;
     s->cfg = *cfg;
+    tm__server_defaults(&s->file_cfg);
+    if (config_path && tm__server_config_load(&s->file_cfg, config_path) != TM_OK)
+        s->file_cfg = *cfg; /* it loaded a moment ago; compare with what runs */
     pthread_mutex_init(&s->amu, NULL);
     pthread_cond_init(&s->acv, NULL);
     pthread_mutex_init(&s->cmu, NULL);

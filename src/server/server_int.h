@@ -36,6 +36,8 @@ typedef struct route {
 struct srv {
     tm *t;
     tm_server_config cfg;   /* limits may change on SIGHUP                   */
+    tm_server_config file_cfg; /* what the config file itself said (no
+                               command-line flags): a reload compares with it */
     uint64_t requests[32][NSTATUS];     /* per route (last: unknown) × status */
     uint64_t dur_le[32][NBUCKETS], dur_count[32];
     uint64_t dur_sum_us[32];

@@ -354,4 +354,17 @@ hup cost
 check "the limit reloads on SIGHUP" eq "$(code "$Q")" 200
 stop cost; check "cost daemon exits 0" eq "$?" 0
 
+# --- a reload warns of a restart-only change only when the file made one ------
+# (--listen and --db on the command line are not a change of the file)
+echo '{"limits": {"max_events_per_request": 5}}' > "$W/rs.json"
+start restart "$W/restart.db" 0 --config "$W/rs.json"
+hup restart
+n=$(grep -c 'change only on restart' "$W/restart.log")
+check "unchanged file with --listen and --db: no restart warning" eq "$n" 0
+echo '{"listen": "127.0.0.1:1", "limits": {"max_events_per_request": 5}}' > "$W/rs.json"
+hup restart
+n=$(grep -c 'change only on restart' "$W/restart.log")
+check "a new listen in the file: warned once" eq "$n" 1
+stop restart; check "restart daemon exits 0" eq "$?" 0
+
 finish
