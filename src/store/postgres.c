@@ -1196,13 +1196,19 @@ static int pg_scan_user_cells(tm_store *base, int proj, const uint32_t *users, s
     return rc;
 }
 
-static int pg_version(tm_store *base, int64_t *out)
+/* A counter of tm_meta ('commits', 'events') on the short-lookup reader. */
+static int meta_value(tm_store *base, const char *sql, int64_t *out)
 {
     pg_store *s = (pg_store *)base;
     pgreader *rd = take(s, QUICK);
-    int rc = query_int(rd->c, "SELECT value FROM tm_meta WHERE key = 'commits'", NULL, out);
+    int rc = query_int(rd->c, sql, NULL, out);
     give(rd);
     return rc;
+}
+
+static int pg_version(tm_store *base, int64_t *out)
+{
+    return meta_value(base, "SELECT value FROM tm_meta WHERE key = 'commits'", out);
 }
 
 static int pg_scan_facts(tm_store *base, int64_t from, int64_t to, const uint32_t *users,
@@ -1261,11 +1267,7 @@ static int pg_dict_name(tm_store *base, uint32_t id, char *buf, size_t cap)
 
 static int pg_count(tm_store *base, int64_t *out)
 {
-    pg_store *s = (pg_store *)base;
-    pgreader *rd = take(s, QUICK);
-    int rc = query_int(rd->c, "SELECT value FROM tm_meta WHERE key = 'events'", NULL, out);
-    give(rd);
-    return rc;
+    return meta_value(base, "SELECT value FROM tm_meta WHERE key = 'events'", out);
 }
 
 static int pg_verify(tm_store *base, void (*fn)(void *, const char *), void *arg)

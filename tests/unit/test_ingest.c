@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "../../src/core/event.h"
+#include "../../src/core/tmtime.h"
 #include "../../src/ingest/ingest_int.h"
 #include "../../src/lib/lib.h"
 #include "../../src/store/store.h"
@@ -242,4 +243,58 @@ Test(ingest, sources_load_names_the_bad_field)
     fclose(f);
     cr_expect_eq(tm__sources_load(path, &s, &n), TM_EINVAL);
     cr_expect_not_null(strstr(tm_errmsg(), "sources[0].type: unknown type 'cursor'"), "%s", tm_errmsg());
+}
+
+/* The batch pipeline at its chunk boundary: with 4 events a chunk and at
+ * most 2 chunks in flight, 3, 4, 5, 8 and 9 events each report every
+ * event's fate exactly once (stored, then duplicate on a second pass), and
+ * the store holds each once. */
+static void count_fate(void *arg, size_t tag, int dup)
+{
+    int *seen = arg; /* seen[tag] counts fates, seen[64 + tag] the last dup */
+    seen[tag]++;
+    seen[64 + tag] = dup;
+}
+
+Test(ingest, batch_chunk_boundaries)
+{
+    const int ns[] = {3, 4, 5, 8, 9};
+    char path[512];
+    tst_store_path(dir, "batch.db", path, sizeof path);
+    tm *t = NULL;
+    cr_assert_eq(tm_open(&t, path, NULL), TM_OK);
+    int64_t before = 0, after = 0;
+    for (size_t k = 0; k < sizeof ns / sizeof ns[0]; k++)
+        for (int pass = 0; pass < 2; pass++) {
+            int seen[128] = {0};
+            tm_batch *b = NULL;
+            cr_assert_eq(tm__batch_open(t, 4, 2, count_fate, seen, &b), TM_OK);
+            cr_assert_eq(tm_count(t, &before), TM_OK);
+            for (int i = 0; i < ns[k]; i++) {
+                char id[32];
+                tm_event ev;
+                char err[256];
+                snprintf(id, sizeof id, "b%d-%d", ns[k], i);
+                tm_event_init(&ev);
+                ev.id = id;
+                ev.provider = "p";
+                ev.model = "m";
+                ev.input_tokens = i;
+                ev.has = TM_HAS_TOKENS;
+                cr_assert_eq(tm__admit_import(t, &ev, tm__now_us(), err, sizeof err), TM_OK, "%s", err);
+                cr_assert_eq(tm__batch_add(b, tm__event_clone(&ev), (size_t)i), TM_OK);
+            }
+            cr_assert_eq(tm__batch_flush(b), TM_OK, "%s", tm_errmsg());
+            tm__batch_free(b);
+            cr_assert_eq(tm_count(t, &after), TM_OK);
+            for (int i = 0; i < ns[k]; i++) {
+                cr_expect_eq(seen[i], 1, "n=%d pass %d event %d: %d fates, want 1", ns[k], pass, i, seen[i]);
+                cr_expect_eq(seen[64 + i], pass, "n=%d pass %d event %d: dup %d, want %d", ns[k], pass, i,
+                             seen[64 + i], pass);
+            }
+            cr_expect_eq(seen[ns[k]], 0, "n=%d: a fate past the last event", ns[k]);
+            cr_expect_eq(after - before, pass ? 0 : ns[k], "n=%d pass %d: %lld stored, want %d", ns[k], pass,
+                         (long long)(after - before), pass ? 0 : ns[k]);
+        }
+    tm_close(t);
 }
