@@ -76,7 +76,7 @@ static int wait_oldest(tm_batch *b)
     return rc;
 }
 
-int tm__batch_submit(tm_batch *b)
+static int submit(tm_batch *b)
 {
     if (!b->nq)
         return TM_OK;
@@ -111,7 +111,7 @@ int tm__batch_add(tm_batch *b, tm_event *ev, size_t tag)
 {
     b->queue[b->nq] = ev;
     b->qtags[b->nq++] = tag;
-    return b->nq == b->chunk ? tm__batch_submit(b) : TM_OK;
+    return b->nq == b->chunk ? submit(b) : TM_OK;
 }
 
 tm_event **tm__batch_recent(tm_batch *b, size_t back)
@@ -121,7 +121,7 @@ tm_event **tm__batch_recent(tm_batch *b, size_t back)
 
 int tm__batch_flush(tm_batch *b)
 {
-    int rc = tm__batch_submit(b);
+    int rc = submit(b);
     while (b->head) {
         int r = wait_oldest(b);
         if (rc == TM_OK)

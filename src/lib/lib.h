@@ -45,7 +45,6 @@ typedef struct tm_batch tm_batch;
 int tm__batch_open(tm *t, size_t chunk, size_t inflight, void (*fate)(void *arg, size_t tag, int dup),
                    void *arg, tm_batch **out);
 int tm__batch_add(tm_batch *b, tm_event *ev, size_t tag);
-int tm__batch_submit(tm_batch *b);
 int tm__batch_flush(tm_batch *b);
 void tm__batch_free(tm_batch *b);
 /* The queued, not yet submitted event `back` places from the newest (1:

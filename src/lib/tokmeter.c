@@ -331,8 +331,8 @@ static int decode(jctx *c, const char *json, size_t len, unsigned flags)
         return ndjson(c, json, len);
     }
 
-    /* The tree lives in its own arena: submit_chunk resets the event
-     * scratch every CHUNK events while the array is still being walked. */
+    /* The tree lives in its own arena: the event scratch (c->arena) is
+     * reset after every event while the array is still being walked. */
     tm_jv *v = NULL;
     char jerr[200];
     int rc = tm__json_parse(&c->doc, json, len, &v, jerr, sizeof jerr);

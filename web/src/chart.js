@@ -60,7 +60,7 @@ export function draw(el, o, data) {
       paths: bars,
       points: { show: false },
       spanGaps: false,
-      value: (u, v, si, idx) => (idx == null ? '—' : st.o.vfmt ? st.o.vfmt(i, idx) : st.o.yfmt(v)),
+      value: (u, v, si, idx) => (idx == null ? '' : st.o.vfmt ? st.o.vfmt(i, idx) : st.o.yfmt(v)),
     });
   });
   const opts = {
