@@ -19,7 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -356,6 +358,134 @@ static int64_t file_size(const char *p)
     return stat(p, &st) == 0 ? st.st_size : 0;
 }
 
+/* ---- the daemon over HTTP (tokmeter only): restart to ready, POSTs ---- */
+
+/* Starts `tokmeter serve` on the store db on a free port (stderr to log),
+ * sets *pid and returns the port once the startup line names it, or 0. */
+static int serve_start(const char *db, const char *log, pid_t *pid)
+{
+    char cmd[3300];
+    unlink(log);
+    snprintf(cmd, sizeof cmd, "exec ./build/tokmeter --db '%s' serve --listen 127.0.0.1:0 --log-level warn 2>'%s'", db, log);
+    *pid = fork();
+    if (*pid == 0) {
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; *pid > 0 && i < 2000; i++) { /* up to 20 s */
+        FILE *f = fopen(log, "r");
+        char line[1024];
+        int port = 0;
+        while (f && !port && fgets(line, sizeof line, f)) {
+            const char *p = strstr(line, "tokmeter serving") ? strstr(line, " port=") : NULL;
+            port = p ? atoi(p + 6) : 0;
+        }
+        if (f)
+            fclose(f);
+        if (port)
+            return port;
+        usleep(10000);
+    }
+    return 0;
+}
+
+static void serve_stop(pid_t pid)
+{
+    int st;
+    kill(pid, SIGTERM);
+    waitpid(pid, &st, 0);
+}
+
+/* The HTTP status of GET path on port, or -1. */
+static int http_get(int port, const char *path)
+{
+    char req[512], resp[65536];
+    int fd = bench_connect(port);
+    if (fd < 0)
+        return -1;
+    int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", path);
+    int code = write(fd, req, (size_t)n) == n ? bench_read_response(fd, resp, sizeof resp) : -1;
+    close(fd);
+    return code;
+}
+
+/* Restart to ready: from starting `tokmeter serve` on the loaded store to
+ * its first answer to a 30-day daily query (the rollups it needs loaded),
+ * reps times. */
+static void restart_rows(const char *tdb, const char *dir, int reps)
+{
+    char log[1100];
+    snprintf(log, sizeof log, "%s/compare-serve.log", dir);
+    figure *f = fig("restart to ready: `tokmeter serve` started to its first 30-day answer", "s", 0);
+    for (int rep = 0; rep < reps; rep++) {
+        pid_t pid;
+        double t0 = bench_now();
+        int port = serve_start(tdb, log, &pid), code = -1;
+        while (port && (code = http_get(port, "/v1/usage?interval=day&group_by=provider&from=2026-10-02&to=2026-11-01")) != 200 &&
+               bench_now() - t0 < 60)
+            usleep(1000);
+        double dt = bench_now() - t0;
+        if (pid > 0)
+            serve_stop(pid);
+        if (code != 200) {
+            fprintf(stderr, "compare: the daemon did not answer (HTTP %d; see %s)\n", code, log);
+            exit(1);
+        }
+        f->v[0][f->n[0]++] = dt;
+    }
+    fprintf(stderr, "compare: restart to ready measured\n");
+}
+
+/* Runs build/bench_http MODE CONNS secs against port; its figures. */
+static void bench_http(int port, const char *mode, int conns, double secs, double *rps, double *evps,
+                       double *p50, double *p99)
+{
+    char cmd[200], line[512];
+    snprintf(cmd, sizeof cmd, "./build/bench_http %d %s %d %d", port, mode, conns, secs < 1 ? 1 : (int)secs);
+    FILE *p = popen(cmd, "r");
+    int got = 0;
+    while (p && fgets(line, sizeof line, p)) {
+        const char *r = strstr(line, "requests");
+        if (r && sscanf(r, "requests %lf req/s %lf events/s p50 %lf ms p99 %lf ms", rps, evps, p50, p99) == 4)
+            got = !strstr(line, "FAILED");
+    }
+    if (!p || pclose(p) != 0 || !got) {
+        fprintf(stderr, "compare: %s failed\n", cmd);
+        exit(1);
+    }
+}
+
+/* Events POSTed to the daemon on the loaded store: one per request on 64
+ * connections, and 1,000-event NDJSON bodies on 8, each for secs seconds,
+ * reps times. They go in after the queries were compared, and their
+ * timestamps (now) lie outside every query's range. */
+static void http_rows(const char *tdb, const char *dir, int reps, double secs)
+{
+    char log[1100];
+    snprintf(log, sizeof log, "%s/compare-serve.log", dir);
+    figure *fr = fig("HTTP: single-event POSTs, 64 connections", "req/s", 1);
+    figure *f50 = fig("HTTP: single-event POSTs, 64 connections, p50", "ms", 0);
+    figure *f99 = fig("HTTP: single-event POSTs, 64 connections, p99", "ms", 0);
+    figure *fb = fig("HTTP: batched ingest, 1,000-event NDJSON bodies, 8 connections", "events/s", 1);
+    pid_t pid;
+    int port = serve_start(tdb, log, &pid);
+    if (!port) {
+        fprintf(stderr, "compare: the daemon did not start (see %s)\n", log);
+        exit(1);
+    }
+    for (int rep = 0; rep < reps; rep++) {
+        double rps, evps, p50, p99;
+        bench_http(port, "single", 64, secs / reps, &rps, &evps, &p50, &p99);
+        fr->v[0][fr->n[0]++] = rps;
+        f50->v[0][f50->n[0]++] = p50;
+        f99->v[0][f99->n[0]++] = p99;
+        bench_http(port, "batch", 8, secs / reps, &rps, &evps, &p50, &p99);
+        fb->v[0][fb->n[0]++] = evps;
+    }
+    serve_stop(pid);
+    fprintf(stderr, "compare: HTTP ingest measured\n");
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 7) {
@@ -584,6 +714,12 @@ int main(int argc, char **argv)
                 f->v[sys][f->n[sys]++] = (bench_now() - t0) * 1e3;
             }
     }
+    /* The daemon: restart to ready, then HTTP ingest (which adds events,
+     * so after every query). */
+    tm_close(t);
+    t = NULL;
+    restart_rows(tdb, dir, reps);
+    http_rows(tdb, dir, reps, single_s);
     /* 5. The table. */
     FILE *o = fopen(out, "w");
     char host[256] = "?", cpu[256] = "?";
@@ -627,7 +763,6 @@ int main(int argc, char **argv)
         fprintf(o, "\n");
     }
     fclose(o);
-    tm_close(t);
     sqlite3_close(sq);
     PQfinish(pg);
     fprintf(stderr, "compare: wrote %s\n", out);

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "../core/err.h"
 #include "../core/event.h"
@@ -65,6 +66,27 @@ static void commit_hook(void *arg, const tm_cellset *cells, int64_t version,
     pthread_rwlock_unlock(&t->rollups.lock);
 }
 
+/* A SQLite store's rollups snapshot is the file beside it, PATH-rollups
+ * (tm__rollups_save); the store file's device and inode tell it apart from
+ * another store later at the same path. */
+static int snapshot_path(tm_rollups *r, const char *path)
+{
+    struct stat st;
+    if (tm__store_is_postgres(path))
+        return TM_OK;
+    if (strncmp(path, "sqlite:", 7) == 0)
+        path += 7;
+    if (stat(path, &st) != 0)
+        return TM_OK;
+    size_t len = strlen(path) + sizeof "-rollups";
+    if (!(r->snapshot = malloc(len)))
+        return TM_ENOMEM;
+    snprintf(r->snapshot, len, "%s-rollups", path);
+    r->ident[0] = (uint64_t)st.st_dev;
+    r->ident[1] = (uint64_t)st.st_ino;
+    return TM_OK;
+}
+
 int tm_open(tm **out, const char *path, const tm_options *opts)
 {
     tm *t = NULL;
@@ -85,6 +107,8 @@ int tm_open(tm **out, const char *path, const tm_options *opts)
     if ((rc = tm__catalog_load(&t->catalog, opts ? opts->prices : NULL)) ||
         (rc = tm__policy_load(&t->pc.policy, opts ? opts->config : NULL)) ||
         (rc = tm__store_open(path, opts ? opts->store_mode : 0, &t->pc.store)))
+        goto out;
+    if ((rc = snapshot_path(&t->rollups, path)))
         goto out;
     rc = tm__writer_start(&t->pc.writer, t->pc.store, opts ? opts->queue_max : 0,
                           opts ? opts->batch_max : 0, commit_hook, t);
@@ -108,6 +132,11 @@ int tm_close(tm *t)
     if (!t)
         return TM_OK;
     int rc = tm__writer_stop(t->pc.writer);
+    int64_t version = -1;
+    /* Every commit is in the rollups now (the hook): keep them for the
+     * next open, if they are the store's current state. */
+    if (rc == TM_OK && t->rollups.loaded && t->pc.store->ops->version(t->pc.store, &version) == TM_OK)
+        tm__rollups_save(&t->rollups, version);
     tm__store_close(t->pc.store);
     tm__catalog_free(t->catalog);
     tm__policy_free(t->pc.policy);
