@@ -399,40 +399,55 @@ static void serve_stop(pid_t pid)
 /* The HTTP status of GET path on port, or -1. */
 static int http_get(int port, const char *path)
 {
-    char req[512], resp[65536];
-    int fd = bench_connect(port);
-    if (fd < 0)
+    enum { CAP = 4 << 20 }; /* a 30-day daily answer is ~100 KB of JSON */
+    char req[512], *resp = malloc(CAP);
+    int fd = resp ? bench_connect(port) : -1;
+    if (fd < 0) {
+        free(resp);
         return -1;
+    }
     int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", path);
-    int code = write(fd, req, (size_t)n) == n ? bench_read_response(fd, resp, sizeof resp) : -1;
+    int code = write(fd, req, (size_t)n) == n ? bench_read_response(fd, resp, CAP) : -1;
     close(fd);
+    free(resp);
     return code;
 }
 
 /* Restart to ready: from starting `tokmeter serve` on the loaded store to
  * its first answer to a 30-day daily query (the rollups it needs loaded),
- * reps times. */
+ * reps times each: from the snapshot the last clean close left, and with
+ * it removed (the rollups rebuilt from the store's rows), alternated. */
 static void restart_rows(const char *tdb, const char *dir, int reps)
 {
-    char log[1100];
+    char log[1100], snap[1100];
     snprintf(log, sizeof log, "%s/compare-serve.log", dir);
-    figure *f = fig("restart to ready: `tokmeter serve` started to its first 30-day answer", "s", 0);
-    for (int rep = 0; rep < reps; rep++) {
-        pid_t pid;
-        double t0 = bench_now();
-        int port = serve_start(tdb, log, &pid), code = -1;
-        while (port && (code = http_get(port, "/v1/usage?interval=day&group_by=provider&from=2026-10-02&to=2026-11-01")) != 200 &&
-               bench_now() - t0 < 60)
-            usleep(1000);
-        double dt = bench_now() - t0;
-        if (pid > 0)
-            serve_stop(pid);
-        if (code != 200) {
-            fprintf(stderr, "compare: the daemon did not answer (HTTP %d; see %s)\n", code, log);
-            exit(1);
+    snprintf(snap, sizeof snap, "%s-rollups", tdb);
+    figure *f[2] = {fig("restart to ready: `tokmeter serve` to its first 30-day answer (rollups snapshot)", "s", 0),
+                    fig("restart to ready: the same without the snapshot (rollups from the store)", "s", 0)};
+    for (int rep = 0; rep < reps; rep++)
+        for (int k = 0; k < 2; k++) {
+            pid_t pid;
+            struct stat st;
+            if (k == 1)
+                unlink(snap);
+            else if (stat(snap, &st) != 0) {
+                fprintf(stderr, "compare: no rollups snapshot at %s after a clean close\n", snap);
+                exit(1);
+            }
+            double t0 = bench_now();
+            int port = serve_start(tdb, log, &pid), code = -1;
+            while (port && (code = http_get(port, "/v1/usage?interval=day&group_by=provider&from=2026-10-02&to=2026-11-01")) != 200 &&
+                   bench_now() - t0 < 60)
+                usleep(1000);
+            double dt = bench_now() - t0;
+            if (pid > 0)
+                serve_stop(pid);
+            if (code != 200) {
+                fprintf(stderr, "compare: the daemon did not answer (HTTP %d; see %s)\n", code, log);
+                exit(1);
+            }
+            f[k]->v[0][f[k]->n[0]++] = dt;
         }
-        f->v[0][f->n[0]++] = dt;
-    }
     fprintf(stderr, "compare: restart to ready measured\n");
 }
 

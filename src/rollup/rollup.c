@@ -326,6 +326,26 @@ int tm__rollups_merge(tm_rollups *r, const tm_cell *src)
     return rc ? rc : merge_one(r, &day);
 }
 
+/* Lists cell i under its hour, in its projection's slot. */
+static int index_cell(tm_rollups *r, uint32_t i)
+{
+    const tm_cell *c = &r->cells.cells[i];
+    struct hour_ix *hx = hour_at(r, c->key.hour);
+    if (!hx)
+        return TM_ENOMEM;
+    struct hour_list *hl = &hx->slot[c->key.proj];
+    if (hl->n == hl->cap) {
+        uint32_t cap = hl->cap ? hl->cap * 2 : 8;
+        uint32_t *ix = realloc(hl->ix, cap * sizeof *ix);
+        if (!ix)
+            return TM_ENOMEM;
+        hl->ix = ix;
+        hl->cap = cap;
+    }
+    hl->ix[hl->n++] = i;
+    return TM_OK;
+}
+
 static int merge_one(tm_rollups *r, const tm_cell *src)
 {
     size_t before = r->cells.n;
@@ -337,21 +357,7 @@ static int merge_one(tm_rollups *r, const tm_cell *src)
         return TM_ENOMEM;
     if (r->cells.n == before)
         return TM_OK;
-    /* A new cell: index it under its hour. */
-    struct hour_ix *hx = hour_at(r, src->key.hour);
-    if (!hx)
-        return TM_ENOMEM;
-    struct hour_list *hl = &hx->slot[src->key.proj];
-    if (hl->n == hl->cap) {
-        uint32_t cap = hl->cap ? hl->cap * 2 : 8;
-        uint32_t *ix = realloc(hl->ix, cap * sizeof *ix);
-        if (!ix)
-            return TM_ENOMEM;
-        hl->ix = ix;
-        hl->cap = cap;
-    }
-    hl->ix[hl->n++] = (uint32_t)(c - r->cells.cells);
-    return TM_OK;
+    return index_cell(r, (uint32_t)(c - r->cells.cells)); /* a new cell */
 }
 
 int tm__rollups_each(const tm_rollups *r, int proj, int32_t h0, int32_t h1,
@@ -444,21 +450,10 @@ int tm__rollups_restore(tm_rollups *r, int64_t version, int users)
             ok = 0;
             break;
         }
-        struct hour_ix *hx = hour_at(r, c->key.hour);
-        struct hour_list *hl = hx ? &hx->slot[c->key.proj] : NULL;
-        if (hl && hl->n == hl->cap) {
-            uint32_t cap = hl->cap ? hl->cap * 2 : 8;
-            uint32_t *ix = realloc(hl->ix, cap * sizeof *ix);
-            if (ix) {
-                hl->ix = ix;
-                hl->cap = cap;
-            }
-        }
-        if (!hl || hl->n == hl->cap) {
+        if (index_cell(r, (uint32_t)i) != TM_OK) {
             ok = 0;
             break;
         }
-        hl->ix[hl->n++] = (uint32_t)i;
         if (c->key.proj == TM_PROJ_USER)
             note_metric(r, c->key.dim[TM_D_METRIC]);
     }

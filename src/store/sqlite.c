@@ -25,7 +25,9 @@
  * (events.idh: ~15 bytes an entry, a third of a text UUID's), and only
  * client ids are in it (generated ids are unique by construction; idh is
  * NULL). A hash match is confirmed on the id text, so a collision can never
- * drop an event. events_ts grows in time order, so it mostly appends.
+ * drop an event. events_ts grows in time order, so it mostly appends, and
+ * the per-user index is keyed by UTC day first (events_day_user, schema 9)
+ * so that a commit inserts into the current day's part of it only.
  *
  * Durability: synchronous=FULL in WAL mode fsyncs the log at every commit,
  * so a returned append is on disk. Connections: the writer's (used only by

@@ -481,8 +481,8 @@ Test(query, user_rollups_match_brute_force, .timeout = 120)
 {
     tm *t = build();
     user_queries(t);
-    /* After a restart: the user cells come back from the store, loaded by
-     * the first query that needs them (here after an hourly one). */
+    /* After a restart: the user cells come back (from the snapshot the
+     * clean close left) with the first query (here an hourly one). */
     tm_close(t);
     t = NULL;
     cr_assert_eq(tm_open(&t, path, NULL), TM_OK);
