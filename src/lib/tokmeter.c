@@ -66,24 +66,33 @@ static void commit_hook(void *arg, const tm_cellset *cells, int64_t version,
     pthread_rwlock_unlock(&t->rollups.lock);
 }
 
-/* A SQLite store's rollups snapshot is the file beside it, PATH-rollups
- * (tm__rollups_save); the store file's device and inode tell it apart from
- * another store later at the same path. */
-static int snapshot_path(tm_rollups *r, const char *path)
+/* The identity of the store file at path for its rollups snapshot (see
+ * tm__rollups_save): zeros when it does not exist yet. */
+static void store_ident(const char *path, uint64_t ident[4])
 {
     struct stat st;
+    memset(ident, 0, 4 * sizeof *ident);
+    if (stat(path, &st) != 0)
+        return;
+    ident[0] = (uint64_t)st.st_dev;
+    ident[1] = (uint64_t)st.st_ino;
+    ident[2] = (uint64_t)st.st_mtim.tv_sec * 1000000000u + (uint64_t)st.st_mtim.tv_nsec;
+    ident[3] = (uint64_t)st.st_size;
+}
+
+/* A SQLite store's rollups snapshot is the file beside it, PATH-rollups;
+ * r->ident is the store file's identity before it is opened. */
+static int snapshot_path(tm_rollups *r, const char *path)
+{
     if (tm__store_is_postgres(path))
         return TM_OK;
     if (strncmp(path, "sqlite:", 7) == 0)
         path += 7;
-    if (stat(path, &st) != 0)
-        return TM_OK;
     size_t len = strlen(path) + sizeof "-rollups";
     if (!(r->snapshot = malloc(len)))
         return TM_ENOMEM;
     snprintf(r->snapshot, len, "%s-rollups", path);
-    r->ident[0] = (uint64_t)st.st_dev;
-    r->ident[1] = (uint64_t)st.st_ino;
+    store_ident(path, r->ident);
     return TM_OK;
 }
 
@@ -106,9 +115,8 @@ int tm_open(tm **out, const char *path, const tm_options *opts)
     }
     if ((rc = tm__catalog_load(&t->catalog, opts ? opts->prices : NULL)) ||
         (rc = tm__policy_load(&t->pc.policy, opts ? opts->config : NULL)) ||
+        (rc = snapshot_path(&t->rollups, path)) ||
         (rc = tm__store_open(path, opts ? opts->store_mode : 0, &t->pc.store)))
-        goto out;
-    if ((rc = snapshot_path(&t->rollups, path)))
         goto out;
     rc = tm__writer_start(&t->pc.writer, t->pc.store, opts ? opts->queue_max : 0,
                           opts ? opts->batch_max : 0, commit_hook, t);
@@ -134,10 +142,21 @@ int tm_close(tm *t)
     int rc = tm__writer_stop(t->pc.writer);
     int64_t version = -1;
     /* Every commit is in the rollups now (the hook): keep them for the
-     * next open, if they are the store's current state. */
-    if (rc == TM_OK && t->rollups.loaded && t->pc.store->ops->version(t->pc.store, &version) == TM_OK)
-        tm__rollups_save(&t->rollups, version);
+     * next open, if they are the store's current state, with the store
+     * file's identity once closed. */
+    int save = rc == TM_OK && t->rollups.loaded && t->rollups.snapshot &&
+               t->pc.store->ops->version(t->pc.store, &version) == TM_OK;
     tm__store_close(t->pc.store);
+    if (save) {
+        uint64_t ident[4];
+        size_t len = strlen(t->rollups.snapshot) - (sizeof "-rollups" - 1);
+        char *db = strndup(t->rollups.snapshot, len);
+        if (db) {
+            store_ident(db, ident);
+            tm__rollups_save(&t->rollups, version, ident);
+            free(db);
+        }
+    }
     tm__catalog_free(t->catalog);
     tm__policy_free(t->pc.policy);
     tm__policy_free(t->retired);

@@ -383,12 +383,12 @@ typedef struct snap_head {
     char magic[8];
     uint32_t cell_size, nslot;
     int64_t version;
-    uint64_t ident[2], n;
+    uint64_t ident[4], n;
     int32_t users_loaded, pad;
 } snap_head;
 static const char SNAP_MAGIC[8] = "tmroll1";
 
-void tm__rollups_save(const tm_rollups *r, int64_t version)
+void tm__rollups_save(const tm_rollups *r, int64_t version, const uint64_t ident[4])
 {
     if (!r->snapshot || !r->loaded || r->version != version)
         return;
@@ -403,7 +403,7 @@ void tm__rollups_save(const tm_rollups *r, int64_t version)
     if (!f && fd >= 0)
         close(fd);
     snap_head h = {.cell_size = sizeof(tm_cell), .nslot = TM_NSLOT, .version = version,
-                   .ident = {r->ident[0], r->ident[1]}, .n = r->cells.n,
+                   .ident = {ident[0], ident[1], ident[2], ident[3]}, .n = r->cells.n,
                    .users_loaded = r->users_loaded};
     memcpy(h.magic, SNAP_MAGIC, sizeof h.magic);
     if (ok)
@@ -435,7 +435,7 @@ int tm__rollups_restore(tm_rollups *r, int64_t version, int users)
     snap_head h;
     int ok = fread(&h, sizeof h, 1, f) == 1 && memcmp(h.magic, SNAP_MAGIC, sizeof h.magic) == 0 &&
              h.cell_size == sizeof(tm_cell) && h.nslot == TM_NSLOT && h.version == version &&
-             h.ident[0] == r->ident[0] && h.ident[1] == r->ident[1] && (h.users_loaded || !users) &&
+             memcmp(h.ident, r->ident, sizeof h.ident) == 0 && (h.users_loaded || !users) &&
              h.n < UINT32_MAX && tm__cellset_reserve(&r->cells, (size_t)h.n) == TM_OK;
     for (uint64_t i = 0; ok && i < h.n; i++) {
         tm_cell *c = &r->cells.cells[i];

@@ -309,7 +309,9 @@ static int migrate(sqlite3 *db)
         if ((rc = exec(db, sql)))
             goto out;
     }
-    /* Rollups arrived in version 2 and per-user ones in 8; a store older
+    /* (A migration that changes stored rollups must also add to
+     * meta.commits, or a rollups snapshot of the old ones could be read
+     * back: tm__rollups_restore.) Rollups arrived in version 2 and per-user ones in 8; a store older
      * than that gets them from its events once every column the backfill
      * reads exists. */
     if (version < 8 && (rc = backfill_rollups(db, version < 2 ? 0 : TM_PROJ_USER)))
