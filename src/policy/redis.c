@@ -10,6 +10,10 @@
  * limiter, and Redis is not tried again for a second. Nothing here ever
  * delays or loses an event: only checks consult it. Caller holds the
  * policy's mutex.
+ *
+ * The same connection claims the soft-limit outbox's notifications (SET
+ * NX PX), so of N daemons one records and delivers each; notify.c has
+ * the change notifications (their own connections).
  */
 #include <hiredis/hiredis.h>
 #include <stdio.h>
@@ -26,6 +30,7 @@
 
 struct tm_redis {
     char host[256];
+    char url[300];
     int port;
     int timeout_ms;
     redisContext *c;
@@ -69,15 +74,14 @@ static const char consume_lua[] =
     "end\n"
     "return 1\n";
 
-int tm__redis_new(const char *url, const char *origin, tm_redis **out)
+int tm__redis_addr(const char *url, const char *origin, char host[256], int *port)
 {
     const char *hp = strncmp(url, "redis://", 8) == 0 ? url + 8 : NULL;
-    char host[256] = "";
-    int port = 6379;
-    *out = NULL;
+    *port = 6379;
+    host[0] = '\0';
     if (hp) {
         size_t n = strcspn(hp, ":/");
-        if (n == 0 || n >= sizeof host)
+        if (n == 0 || n >= 256)
             hp = NULL;
         else {
             memcpy(host, hp, n);
@@ -86,24 +90,38 @@ int tm__redis_new(const char *url, const char *origin, tm_redis **out)
             char *end = NULL;
             if (*rest == ':') {
                 long p = strtol(rest + 1, &end, 10);
-                port = end != rest + 1 && p > 0 && p < 65536 ? (int)p : -1;
+                *port = end != rest + 1 && p > 0 && p < 65536 ? (int)p : -1;
                 rest = end;
             }
-            if (port < 0 || (*rest && strcmp(rest, "/") != 0))
+            if (*port < 0 || (*rest && strcmp(rest, "/") != 0))
                 hp = NULL;
         }
     }
     if (!hp)
         return tm__fail(TM_EINVAL, "%s: redis: must be redis://HOST[:PORT], not '%s'", origin, url);
+    return TM_OK;
+}
+
+int tm__redis_new(const char *url, const char *origin, tm_redis **out)
+{
+    char host[256];
+    int port;
+    *out = NULL;
+    int rc = tm__redis_addr(url, origin, host, &port);
+    if (rc)
+        return rc;
     tm_redis *r = calloc(1, sizeof *r);
     if (!r)
         return TM_ENOMEM;
     snprintf(r->host, sizeof r->host, "%s", host);
+    snprintf(r->url, sizeof r->url, "%s", url);
     r->port = port;
     r->timeout_ms = 100;
     *out = r;
     return TM_OK;
 }
+
+const char *tm__redis_url(const tm_redis *r) { return r ? r->url : NULL; }
 
 void tm__redis_free(tm_redis *r)
 {
@@ -134,9 +152,8 @@ static void failed(tm_redis *r, int64_t now, const char *why)
     r->down_until = now + RETRY_US;
 }
 
-/* Runs EVAL script over n keys with argv; *out gets the reply. */
-static int eval(tm_redis *r, const char *script, size_t n, const char *const *keys, size_t nargs,
-                char (*args)[32], redisReply **out)
+/* Sends one command (argc words) within the timeout; *out gets the reply. */
+static int command(tm_redis *r, int argc, const char **argv, redisReply **out)
 {
     int64_t now = tm__now_us();
     *out = NULL;
@@ -151,21 +168,7 @@ static int eval(tm_redis *r, const char *script, size_t n, const char *const *ke
         }
         redisSetTimeout(r->c, tv);
     }
-    size_t argc = 3 + n + nargs;
-    const char **argv = malloc(argc * sizeof *argv);
-    if (!argv)
-        return TM_ENOMEM;
-    char nk[24];
-    snprintf(nk, sizeof nk, "%zu", n);
-    argv[0] = "EVAL";
-    argv[1] = script;
-    argv[2] = nk;
-    for (size_t i = 0; i < n; i++)
-        argv[3 + i] = keys[i];
-    for (size_t i = 0; i < nargs; i++)
-        argv[3 + n + i] = args[i];
-    redisReply *rep = redisCommandArgv(r->c, (int)argc, argv, NULL);
-    free(argv);
+    redisReply *rep = redisCommandArgv(r->c, argc, argv, NULL);
     if (!rep) {
         failed(r, now, r->c->errstr[0] ? r->c->errstr : "no reply");
         return TM_EIO;
@@ -177,6 +180,51 @@ static int eval(tm_redis *r, const char *script, size_t n, const char *const *ke
     }
     *out = rep;
     return TM_OK;
+}
+
+/* Runs EVAL script over n keys with argv; *out gets the reply. */
+static int eval(tm_redis *r, const char *script, size_t n, const char *const *keys, size_t nargs,
+                char (*args)[32], redisReply **out)
+{
+    size_t argc = 3 + n + nargs;
+    const char **argv = malloc(argc * sizeof *argv);
+    *out = NULL;
+    if (!argv)
+        return TM_ENOMEM;
+    char nk[24];
+    snprintf(nk, sizeof nk, "%zu", n);
+    argv[0] = "EVAL";
+    argv[1] = script;
+    argv[2] = nk;
+    for (size_t i = 0; i < n; i++)
+        argv[3 + i] = keys[i];
+    for (size_t i = 0; i < nargs; i++)
+        argv[3 + n + i] = args[i];
+    int rc = command(r, (int)argc, argv, out);
+    free(argv);
+    return rc;
+}
+
+int tm__redis_claim(tm_redis *r, const char *key, int64_t ttl_ms)
+{
+    char ttl[24];
+    redisReply *rep = NULL;
+    snprintf(ttl, sizeof ttl, "%lld", (long long)(ttl_ms > 0 ? ttl_ms : 1));
+    const char *argv[] = {"SET", key, "1", "NX", "PX", ttl};
+    int rc = command(r, 6, argv, &rep);
+    if (rc)
+        return -1;
+    rc = rep->type == REDIS_REPLY_STATUS ? 1 : rep->type == REDIS_REPLY_NIL ? 0 : -1;
+    freeReplyObject(rep);
+    return rc;
+}
+
+void tm__redis_unclaim(tm_redis *r, const char *key)
+{
+    redisReply *rep = NULL;
+    const char *argv[] = {"DEL", key};
+    if (command(r, 2, argv, &rep) == TM_OK)
+        freeReplyObject(rep);
 }
 
 int tm__redis_gcra(tm_redis *r, size_t n, const char *const *keys, const double (*rule)[4],
