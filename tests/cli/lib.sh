@@ -9,6 +9,9 @@
 #   greps FILE RE       FILE has a line matching the grep RE (prints its tail when not)
 #   jget EXPR           evaluates the Python EXPR over the JSON on stdin (as d)
 #   finish              prints "N passed, N failed"; fails if any failed
+#   st NAME             the store named NAME for --store: a SQLite file in $W,
+#                       or with TM_TEST_PG set (tests/cli/on_pg.sh) the schema
+#                       NAME of that PostgreSQL
 #
 # A sanitizer finding exits 99/98, never 1 or 2, so it cannot pass for an
 # ordinary error.
@@ -25,4 +28,5 @@ num() { awk -v a="$1" -v op="$2" -v b="$3" 'BEGIN { if (a !~ /^-?[0-9]+(\.[0-9]*
 greps() { grep -q -- "$2" "$1" 2>/dev/null ||
         { printf '  no line matching: %s\n  in %s, ending:\n' "$2" "$1" >&2; tail -5 "$1" 2>&1 | sed 's/^/    /' >&2; return 1; }; }
 jget() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
+st() { if [ -n "${TM_TEST_PG:-}" ]; then echo "$TM_TEST_PG?schema=$1"; else echo "$W/$1.db"; fi; }
 finish() { echo "$pass passed, $fail failed"; [ "$fail" -eq 0 ]; }
