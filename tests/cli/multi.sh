@@ -16,6 +16,7 @@ set -u
 cd "$(dirname "$0")/../.."
 . tests/cli/lib.sh
 TM=./build/tokmeter
+TMSAN=./build/asan/tokmeter # the daemons: ASan and UBSan watch the notifier's threads
 W=$(mktemp -d /tmp/tmmulti.XXXXXX)
 PG=$(mktemp -d /tmp/tmmulti-pg.XXXXXX)
 trap 'kill -KILL $(cat "$W"/*.pid 2>/dev/null) 2>/dev/null; sh scripts/pg.sh stop "$PG"; rm -rf "$W"' EXIT
@@ -46,7 +47,7 @@ $TM --store "$S" --config "$W/cfg.json" users set-tier s1 soft >/dev/null; check
 ports=""
 for d in 1 2 3; do
     p=$(free_port)
-    $TM --store "$S" --config "$W/cfg.json" serve --listen "127.0.0.1:$p" 2>"$W/d$d.log" &
+    $TMSAN --store "$S" --config "$W/cfg.json" serve --listen "127.0.0.1:$p" 2>"$W/d$d.log" &
     echo $! > "$W/d$d.pid"; echo "$p" > "$W/d$d.port"
     ports="$ports${ports:+,}$p"
     i=0; until curl -s "http://127.0.0.1:$p/healthz" >/dev/null 2>&1 || [ $i -ge 200 ]; do sleep 0.05; i=$((i + 1)); done
@@ -174,7 +175,9 @@ for d in 1 3; do
     check "daemon $d: notifications down" eq "$(metric "$(cat "$W/d$d.port")" tokmeter_notify_up)" 0
 done
 check "after Redis stopped, events still acknowledged" eq "$(ev "$P1" late-1 x)" 200
-kill -TERM "$(cat "$W/d1.pid")" "$(cat "$W/d3.pid")"; wait "$(cat "$W/d1.pid")" "$(cat "$W/d3.pid")" 2>/dev/null
+kill -TERM "$(cat "$W/d1.pid")" "$(cat "$W/d3.pid")"
+wait "$(cat "$W/d1.pid")"; r1=$?; wait "$(cat "$W/d3.pid")"; r3=$?
+check "daemons 1 and 3 exit 0 (no sanitizer finding)" eq "$r1/$r3" "0/0"
 rm -f "$W/d1.pid" "$W/d3.pid"
 $TM --store "$S" verify >/dev/null; check "verify after the kill" eq "$?" 0
 
