@@ -1,7 +1,8 @@
 #!/bin/sh
 # tests/cli/redis.sh — rate limits shared through a real redis-server on
 # loopback: two daemons with the config's "redis" enforce one limit (without
-# it, each its own); with Redis stopped mid-run they answer at once from
+# it, each its own); with Redis hung (SIGSTOP) checks and events answer
+# within bounded time; with Redis stopped mid-run they answer at once from
 # local limits, log it, and still store events.
 set -u
 cd "$(dirname "$0")/../.."
@@ -50,6 +51,20 @@ check "the state is in redis" eq "$out" "tokmeter:gcra:0|r|0.1|6|||"
 out=$(curl -s "http://127.0.0.1:$(cat "$W/a.port")/v1/check" -d '{"user_id":"u1"}')
 check "a denial names the rule" has "$out" "rate limit: global 6 requests per minute"
 check "a denial says how long to wait" has "$out" '"retry_after_s": '
+
+# Redis hangs (SIGSTOP): checks and events still answer within bounded time
+# (100 ms per Redis call, then Redis is left alone for a second).
+kill -STOP "$(cat "$W/redis.pid")"
+t0=$(date +%s%N)
+code=$(curl -s -o "$W/body" -w '%{http_code}' --max-time 5 "http://127.0.0.1:$(cat "$W/a.port")/v1/events" \
+       -d '{"id":"h1","provider":"openai","model":"gpt-4o","user_id":"u1","input_tokens":5}')
+t1=$(date +%s%N)
+check "redis hung: an event stored" eq "$code" 200
+check "redis hung: the event answered within 1 s ($(( (t1 - t0) / 1000000 )) ms)" test $(( (t1 - t0) / 1000000 )) -lt 1000
+t0=$(date +%s%N)
+out=$(allowed 4 b); t1=$(date +%s%N)
+check "redis hung: 4 checks within 2 s ($(( (t1 - t0) / 1000000 )) ms)" test $(( (t1 - t0) / 1000000 )) -lt 2000
+kill -CONT "$(cat "$W/redis.pid")"
 
 # Redis stops: answers come at once from each daemon's local limiter.
 kill -TERM "$(cat "$W/redis.pid")"; wait "$(cat "$W/redis.pid")" 2>/dev/null; rm -f "$W/redis.pid"
