@@ -22,12 +22,7 @@ PG=$(mktemp -d /tmp/tmmulti-pg.XXXXXX)
 trap 'kill -KILL $(cat "$W"/*.pid 2>/dev/null) 2>/dev/null; sh scripts/pg.sh stop "$PG"; rm -rf "$W"' EXIT
 URL=$(sh scripts/pg.sh start "$PG") || { echo "multi.sh: PostgreSQL did not start" >&2; exit 1; }
 unset TOKMETER_DB TOKMETER_STORE
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-RP=$(free_port)
-redis-server --port "$RP" --bind 127.0.0.1 --save '' --appendonly no --dir "$W" >"$W/redis.log" 2>&1 &
-echo $! > "$W/redis.pid"
-i=0; until redis-cli -p "$RP" ping >/dev/null 2>&1 || [ $i -ge 100 ]; do sleep 0.05; i=$((i + 1)); done
-check "redis-server started" eq "$(redis-cli -p "$RP" ping)" PONG
+redis_start
 HP=$(free_port)
 python3 tests/cli/hook.py "$HP" s3cret "$W/hooks" & echo $! > "$W/hook.pid"
 

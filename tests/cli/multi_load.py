@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""multi_load.py — load for tests/cli/multi.sh: several daemons on one
-store and one Redis, while one daemon is killed and Redis is stopped.
+"""multi_load.py — load for tests/cli/multi.sh and store.sh: daemons on one
+store (and one Redis), while one daemon is killed (and Redis is stopped).
 
   multi_load.py PORTS OUT IDS WORKERS SECONDS CHECKERS RLUSER KILL_AT KILL_CMD REDIS_AT REDIS_CMD
 

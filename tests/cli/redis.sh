@@ -10,12 +10,7 @@ cd "$(dirname "$0")/../.."
 TM=./build/tokmeter
 W=$(mktemp -d /tmp/tmredis.XXXXXX)
 trap 'kill -KILL $(cat "$W"/*.pid 2>/dev/null) 2>/dev/null; rm -rf "$W"' EXIT
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-RP=$(free_port)
-redis-server --port "$RP" --bind 127.0.0.1 --save '' --appendonly no --dir "$W" >"$W/redis.log" 2>&1 &
-echo $! > "$W/redis.pid"
-i=0; until redis-cli -p "$RP" ping >/dev/null 2>&1 || [ $i -ge 100 ]; do sleep 0.05; i=$((i + 1)); done
-check "redis-server started" eq "$(redis-cli -p "$RP" ping)" PONG
+redis_start
 
 # 6 a minute: a burst of 6, then one each 10 s (the test's checks take less).
 for mode in shared local; do

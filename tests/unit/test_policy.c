@@ -388,13 +388,16 @@ static void expect_quota_equals_report(tm *t, const char *user, int step)
     tm__buf_free(&b);
 }
 
+/* A tier with a limit of each kind, for the usage cache's tests. */
+static const char uc_config[] =
+    "{\"tiers\": {\"std\": {\"period\": \"month\", \"limits\": {\"requests\": 1000000,"
+    " \"total_tokens\": 100000000, \"cost_usd\": \"1000\", \"events:evaluation_run\": 100000,"
+    " \"value:compute_minutes\": \"1000000\"}}}, \"default_tier\": \"std\"}";
+
 Test(policy, usage_cache_equals_the_report_through_every_kind_of_write)
 {
     char dir[] = "/tmp/tmuc.XXXXXX", db[512], cfg[128];
-    scratch(dir, db, cfg,
-            "{\"tiers\": {\"std\": {\"period\": \"month\", \"limits\": {\"requests\": 1000000,"
-            " \"total_tokens\": 100000000, \"cost_usd\": \"1000\", \"events:evaluation_run\": 100000,"
-            " \"value:compute_minutes\": \"1000000\"}}}, \"default_tier\": \"std\"}");
+    scratch(dir, db, cfg, uc_config);
     tm *t = NULL, *other = NULL;
     tm_options o = {.config = cfg};
     cr_assert_eq(tm_open(&t, db, &o), TM_OK, "%s", tm_errmsg());
@@ -482,10 +485,7 @@ static int cached(tm *t, const char *user, int step)
 Test(policy, usage_cache_notified_of_other_commits_drops_only_their_users)
 {
     char dir[] = "/tmp/tmun.XXXXXX", db[512], cfg[128];
-    scratch(dir, db, cfg,
-            "{\"tiers\": {\"std\": {\"period\": \"month\", \"limits\": {\"requests\": 1000000,"
-            " \"total_tokens\": 100000000, \"cost_usd\": \"1000\", \"events:evaluation_run\": 100000,"
-            " \"value:compute_minutes\": \"1000000\"}}}, \"default_tier\": \"std\"}");
+    scratch(dir, db, cfg, uc_config);
     tm *t = NULL, *other = NULL;
     tm_options o = {.config = cfg};
     cr_assert_eq(tm_open(&t, db, &o), TM_OK, "%s", tm_errmsg());
