@@ -69,13 +69,16 @@ int tm__redis_new(const char *url, const char *origin, tm_redis **out);
 void tm__redis_free(tm_redis *r);
 void tm__redis_key(const char *key, char *buf, size_t cap);
 /* One atomic GCRA decision over n keys; rule[i] = {T µs, tau µs, cost,
- * tokens 0/1}. Sets *allowed, the largest *over_us and its key's index. */
+ * tokens 0/1}. Sets *allowed, the largest *over_us and its key's index,
+ * and tats[i] to each key's theoretical arrival time after it. */
 int tm__redis_gcra(tm_redis *r, size_t n, const char *const *keys, const double (*rule)[4],
-                   int64_t now_us, int debit, int *allowed, double *over_us, size_t *worst);
-/* Moves each key's time on by inc_us[i] (tokens spent). */
+                   int64_t now_us, int debit, int *allowed, double *over_us, size_t *worst,
+                   int64_t *tats);
+/* Moves each key's time on by inc_us[i] (tokens spent); tats[i] gets it. */
 int tm__redis_consume(tm_redis *r, size_t n, const char *const *keys, const double *inc_us,
-                      int64_t now_us);
-/* Failures so far, and the last one in last (cap bytes). */
+                      int64_t now_us, int64_t *tats);
+/* Outages so far (a failure after a success, or the first failure), and
+ * the last failure in last (cap bytes). */
 uint64_t tm__redis_errors(const tm_redis *r, char *last, size_t cap);
 /* Parses redis://HOST[:PORT] (origin names the setting in errors). */
 int tm__redis_addr(const char *url, const char *origin, char host[256], int *port);
@@ -128,8 +131,8 @@ int tm__rate_check(tm_policy *p, const char *user, const char *operation, int64_
 int tm__policy_claim(tm_policy *p, const char *key, int64_t ttl_ms);
 void tm__policy_unclaim(tm_policy *p, const char *key);
 
-/* The shared limiter's failures so far (0 without Redis), and the last in
- * last (cap bytes). */
+/* The shared limiter's outages so far (0 without Redis; tm__redis_errors),
+ * and the last failure in last (cap bytes). */
 uint64_t tm__rate_redis_errors(tm_policy *p, char *last, size_t cap);
 
 /* Carries the limiter state of `from` into `to` (a reloaded policy): each

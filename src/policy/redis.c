@@ -5,9 +5,11 @@
  * Each check is one Lua script (EVAL: atomic on the Redis server) over
  * every rule's key: it reads each theoretical arrival time, decides as
  * policy.c's local GCRA does, and when all conform and the check debits,
- * writes the new times with an expiry. The state is advisory: when Redis
- * does not answer within the timeout, the caller falls back to its local
- * limiter, and Redis is not tried again for a second. Nothing here ever
+ * writes the new times with an expiry. Each answer carries every key's
+ * time, which the caller copies into its local limiter, so that when Redis
+ * does not answer within the timeout the local fallback goes on from the
+ * shared state (not from a full bucket); Redis is then not tried again
+ * for a second. Nothing here ever
  * delays or loses an event: only checks consult it. Caller holds the
  * policy's mutex.
  *
@@ -35,20 +37,23 @@ struct tm_redis {
     int timeout_ms;
     redisContext *c;
     int64_t down_until;     /* no attempt before this (µs)                   */
-    uint64_t errors;
+    uint64_t outages;       /* failures after a success (or the first)       */
+    int down;               /* the last call failed                           */
     char last[512];         /* the last failure                               */
 };
 
 /* KEYS: the rules' keys. ARGV: now, debit, then per key T, tau, cost,
- * tokens (0/1). Returns {allowed, worst over (µs), index of its key}. */
+ * tokens (0/1). Returns {allowed, worst over (µs), index of its key, then
+ * each key's theoretical arrival time after the decision}. */
 static const char gcra_lua[] =
     "local now = tonumber(ARGV[1]) local debit = tonumber(ARGV[2])\n"
-    "local allowed, worst, wi, news = 1, 0, 0, {}\n"
+    "local allowed, worst, wi, news, tats = 1, 0, 0, {}, {}\n"
     "for i, k in ipairs(KEYS) do\n"
     "  local b = 2 + (i - 1) * 4\n"
     "  local T, tau, cost = tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])\n"
     "  local tat = tonumber(redis.call('GET', k) or now)\n"
     "  if tat < now then tat = now end\n"
+    "  tats[i] = tat\n"
     "  local nxt = tat + T * cost\n"
     "  local over = nxt - now - tau - T\n"
     "  if over > 0 then allowed = 0 if over > worst then worst, wi = over, i end end\n"
@@ -58,21 +63,27 @@ static const char gcra_lua[] =
     "  for i, k in ipairs(KEYS) do\n"
     "    if news[i] >= 0 then\n"
     "      redis.call('SET', k, string.format('%.0f', news[i]), 'PX', math.floor((news[i] - now) / 1000) + 1000)\n"
+    "      tats[i] = news[i]\n"
     "    end\n"
     "  end\n"
     "end\n"
-    "return {allowed, string.format('%.0f', worst), wi}\n";
+    "local out = {allowed, string.format('%.0f', worst), wi}\n"
+    "for i = 1, #KEYS do out[3 + i] = string.format('%.0f', tats[i]) end\n"
+    "return out\n";
 
-/* KEYS: token rules' keys. ARGV: now, then per key the increment (µs). */
+/* KEYS: token rules' keys. ARGV: now, then per key the increment (µs).
+ * Returns each key's new theoretical arrival time. */
 static const char consume_lua[] =
     "local now = tonumber(ARGV[1])\n"
+    "local out = {}\n"
     "for i, k in ipairs(KEYS) do\n"
     "  local tat = tonumber(redis.call('GET', k) or now)\n"
     "  if tat < now then tat = now end\n"
     "  local nxt = tat + tonumber(ARGV[i + 1])\n"
     "  redis.call('SET', k, string.format('%.0f', nxt), 'PX', math.floor((nxt - now) / 1000) + 1000)\n"
+    "  out[i] = string.format('%.0f', nxt)\n"
     "end\n"
-    "return 1\n";
+    "return out\n";
 
 int tm__redis_addr(const char *url, const char *origin, char host[256], int *port)
 {
@@ -138,12 +149,14 @@ uint64_t tm__redis_errors(const tm_redis *r, char *last, size_t cap)
         return 0;
     if (last)
         snprintf(last, cap, "%s", r->last);
-    return r->errors;
+    return r->outages;
 }
 
 static void failed(tm_redis *r, int64_t now, const char *why)
 {
-    r->errors++;
+    if (!r->down)
+        r->outages++;
+    r->down = 1;
     snprintf(r->last, sizeof r->last, "redis %s:%d: %s", r->host, r->port, why);
     if (r->c) {
         redisFree(r->c);
@@ -178,6 +191,7 @@ static int command(tm_redis *r, int argc, const char **argv, redisReply **out)
         freeReplyObject(rep);
         return TM_EIO;
     }
+    r->down = 0;
     *out = rep;
     return TM_OK;
 }
@@ -227,8 +241,25 @@ void tm__redis_unclaim(tm_redis *r, const char *key)
         freeReplyObject(rep);
 }
 
+/* Reads reply elements [from, from + n) as times into tats; 0 when one is
+ * not a number's text. */
+static int read_tats(const redisReply *rep, size_t from, size_t n, int64_t *tats)
+{
+    for (size_t i = 0; i < n; i++) {
+        const redisReply *e = rep->element[from + i];
+        char *end = NULL;
+        if (e->type != REDIS_REPLY_STRING)
+            return 0;
+        tats[i] = strtoll(e->str, &end, 10);
+        if (end == e->str || *end)
+            return 0;
+    }
+    return 1;
+}
+
 int tm__redis_gcra(tm_redis *r, size_t n, const char *const *keys, const double (*rule)[4],
-                   int64_t now_us, int debit, int *allowed, double *over_us, size_t *worst)
+                   int64_t now_us, int debit, int *allowed, double *over_us, size_t *worst,
+                   int64_t *tats)
 {
     char (*args)[32] = calloc(2 + 4 * n, sizeof *args);
     redisReply *rep = NULL;
@@ -243,9 +274,9 @@ int tm__redis_gcra(tm_redis *r, size_t n, const char *const *keys, const double 
     free(args);
     if (rc)
         return rc;
-    if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 3 ||
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 3 + n ||
         rep->element[0]->type != REDIS_REPLY_INTEGER || rep->element[1]->type != REDIS_REPLY_STRING ||
-        rep->element[2]->type != REDIS_REPLY_INTEGER) {
+        rep->element[2]->type != REDIS_REPLY_INTEGER || !read_tats(rep, 3, n, tats)) {
         failed(r, now_us, "unexpected reply to the GCRA script");
         rc = TM_EIO;
     } else {
@@ -258,7 +289,7 @@ int tm__redis_gcra(tm_redis *r, size_t n, const char *const *keys, const double 
 }
 
 int tm__redis_consume(tm_redis *r, size_t n, const char *const *keys, const double *inc_us,
-                      int64_t now_us)
+                      int64_t now_us, int64_t *tats)
 {
     char (*args)[32] = calloc(1 + n, sizeof *args);
     redisReply *rep = NULL;
@@ -269,6 +300,10 @@ int tm__redis_consume(tm_redis *r, size_t n, const char *const *keys, const doub
         snprintf(args[1 + i], sizeof args[0], "%.0f", inc_us[i]);
     int rc = eval(r, consume_lua, n, keys, 1 + n, args, &rep);
     free(args);
+    if (rc == TM_OK && (rep->type != REDIS_REPLY_ARRAY || rep->elements != n || !read_tats(rep, 0, n, tats))) {
+        failed(r, now_us, "unexpected reply to the consume script");
+        rc = TM_EIO;
+    }
     if (rep)
         freeReplyObject(rep);
     return rc;

@@ -76,9 +76,9 @@ enum MHD_Result tm__route_put_user(req *r)
     return ret;
 }
 
-/* Says once per failure that the shared limiter (Redis) failed and this
- * daemon decides with its local state meanwhile; and once per outage that
- * change notifications stopped (caches then recount from the store). */
+/* Says once per outage that the shared limiter (Redis) failed and this
+ * daemon decides with its local state meanwhile, and that change
+ * notifications stopped (caches then recount from the store). */
 void tm__redis_log(const srv *s)
 {
     static uint64_t seen, outages;

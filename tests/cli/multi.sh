@@ -102,8 +102,8 @@ check "load ran" eq "$?" 0
 rm -f "$W/redis.pid" "$W/d2.pid"
 check "daemon 2 is gone" sh -c "! curl -s http://127.0.0.1:$P2/healthz >/dev/null"
 check "redis is gone" sh -c "! redis-cli -p $RP ping >/dev/null 2>&1"
-python3 - "$W/load.json" "$W/acked" "$RATE" > "$W/summary" <<'PY'
-import json, sys
+python3 - "$W/load.json" "$W/acked" "$RATE" "$W/d1.log" "$W/d3.log" > "$W/summary" <<'PY'
+import datetime, json, re, sys
 d = json.load(open(sys.argv[1]))
 rate = int(sys.argv[3]) / 60.0
 burst = int(sys.argv[3])
@@ -129,11 +129,27 @@ print("up_checks", len(up), "up_allowed", allowed, "up_span", "%.2f" % span,
 print("per_second", " ".join("%d:%d/%d" % (w, a, a + r) for w, (a, r) in sorted(per_s.items())))
 steady = [a for w, (a, r) in sorted(per_s.items()) if w >= 3 and w < int(span)]
 print("steady_max", max(steady or [0]), "steady_windows", len(steady))
+# Log lines of Redis failures before Redis was stopped (hiccups: each lets a
+# daemon use its local bucket for a second) and after (the outage).
+wall = d["times"]["redis_stop"][2]
+counts = []
+for log in sys.argv[4:6]:
+    before = {"rate": 0, "notify": 0}
+    after = dict(before)
+    for line in open(log):
+        m = re.match(r"ts=(\S+)", line)
+        kind = "rate" if "rate limits: Redis failed" in line else "notify" if "change notifications: Redis failed" in line else None
+        if m and kind:
+            t = datetime.datetime.fromisoformat(m.group(1).replace("Z", "+00:00")).timestamp()
+            (before if t < wall else after)[kind] += 1
+    counts += [before["rate"] + before["notify"], after["rate"], after["notify"]]
+print("hiccups", counts[0] + counts[3], "after_d1", counts[1], counts[2], "after_d3", counts[4], counts[5])
 PY
 cat "$W/summary"
 set -- $(sed -n 1p "$W/summary"); batches=$2; failed=$4; acked=$6; sum=$8
 set -- $(sed -n 2p "$W/summary"); upn=$2; upa=$4; span=$6; uplim=$8; downn=${10}; downa=${12}; downdur=${14}
 set -- $(sed -n 4p "$W/summary"); steady=$2; nsteady=$4
+set -- $(sed -n 5p "$W/summary"); hiccups=$2; after1="$4 $5"; after3="$7 $8"
 check "every batch acknowledged by a live daemon" eq "$failed" 0
 check "acknowledged events: $acked" test "$acked" -gt 1000
 
@@ -154,19 +170,21 @@ done
 
 # The rate limit across the daemons while Redis was up (docs/deploy.md):
 # at most burst + rate × span + 2 allowed (one for the window's edge, one
-# for the client's clock against the daemons'), plus one burst per daemon
-# for each time Redis failed meanwhile (the daemon used its local bucket).
-echo "rate limit, Redis up: $upa of $upn checks allowed in ${span}s; limit $uplim + 2 (burst $RATE, $RATE/min)"
+# for the client's clock against the daemons'). Each time a daemon's Redis
+# call failed meanwhile, it decided locally for a second, going on from the
+# shared state it last saw: under this load at most rate × 1 s + 1 more.
+step=$((RATE / 60 + 1))
+tol=$((2 + hiccups * step))
+echo "rate limit, Redis up: $upa of $upn checks allowed in ${span}s; limit $uplim + $tol (burst $RATE, $RATE/min, $hiccups Redis failures)"
 check "checks while Redis was up: $upn" test "$upn" -gt $((RATE * 2))
-check "allowed while Redis was up ($upa) <= burst + rate x span + 2 ($((uplim + 2)))" test "$upa" -le $((uplim + 2))
+check "allowed while Redis was up ($upa) <= burst + rate x span + $tol ($((uplim + tol)))" test "$upa" -le $((uplim + tol))
 check "allowed while Redis was up ($upa) >= 90% of that" test $((upa * 10)) -ge $((uplim * 9))
-check "steady seconds ($nsteady): at most rate + 1 allowed in each (max $steady)" test "$steady" -le 3
+check "steady seconds ($nsteady): at most rate + 1 allowed in each, + $step a Redis failure (max $steady)" test "$steady" -le $((step + hiccups * step))
 check "checks after Redis stopped: $downn answered, $downa allowed" test "$downn" -gt 0
 check "checks after Redis stopped took at most 1 s (max ${downdur}s)" python3 -c "import sys; sys.exit(0 if $downdur < 1 else 1)"
+check "after Redis stopped, daemon 1 logged the rate limits' and the notifications' outage once each" eq "$after1" "1 1"
+check "after Redis stopped, daemon 3 logged the rate limits' and the notifications' outage once each" eq "$after3" "1 1"
 for d in 1 3; do
-    n=$(grep -c 'change notifications: Redis failed' "$W/d$d.log")
-    check "daemon $d logged the notifications' outage once" eq "$n" 1
-    check "daemon $d logged the rate limits' fallback" has "$(cat "$W/d$d.log")" "rate limits: Redis failed; local limits meanwhile"
     check "daemon $d: notifications down" eq "$(metric "$(cat "$W/d$d.port")" tokmeter_notify_up)" 0
 done
 check "after Redis stopped, events still acknowledged" eq "$(ev "$P1" late-1 x)" 200

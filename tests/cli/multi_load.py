@@ -11,7 +11,8 @@ RLUSER (a rate-limited user) to random daemons until the workers are done.
 KILL_AT and REDIS_AT seconds after the start, KILL_CMD and REDIS_CMD run
 (SIGKILL a daemon, stop Redis). Writes to OUT a JSON object: batches sent,
 failed, the acknowledged ids, and every answered check as [seconds since
-the start, allowed, port, seconds it took]; the times the two commands began and ended."""
+the start, allowed, port, seconds it took]; when the two commands began
+and ended (seconds since the start) and began (Unix time)."""
 import http.client
 import json
 import random
@@ -81,9 +82,9 @@ def checker(seed):
 
 def at(name, when, cmd):
     time.sleep(max(0.0, when - (time.monotonic() - t0)))
-    begin = time.monotonic() - t0
+    begin, wall = time.monotonic() - t0, time.time()
     subprocess.run(cmd, shell=True, check=True)
-    state["times"][name] = [begin, time.monotonic() - t0]
+    state["times"][name] = [begin, time.monotonic() - t0, wall]
 
 
 threads = [threading.Thread(target=worker, args=(i,)) for i in range(workers)]

@@ -3,7 +3,8 @@
 # loopback: two daemons with the config's "redis" enforce one limit (without
 # it, each its own); with Redis hung (SIGSTOP) checks and events answer
 # within bounded time; with Redis stopped mid-run they answer at once from
-# local limits, log it, and still store events.
+# local limits that go on from the shared state, log it, and still store
+# events.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/cli/lib.sh
@@ -65,7 +66,10 @@ kill -CONT "$(cat "$W/redis.pid")"
 kill -TERM "$(cat "$W/redis.pid")"; wait "$(cat "$W/redis.pid")" 2>/dev/null; rm -f "$W/redis.pid"
 t0=$(date +%s%N)
 out=$(allowed 8 a); t1=$(date +%s%N)
-check "redis down: local limit of daemon a (6 of 8)" eq "$out" 6
+# Daemon a copied the shared state from each Redis answer: the 6 were spent
+# through Redis, so locally it goes on from an empty bucket (one each 10 s),
+# not from a full one (6 more).
+check "redis down: daemon a goes on from the shared state (at most 1 of 8, not 6)" test "$out" -le 1
 check "redis down: 8 checks within 4 s ($(( (t1 - t0) / 1000000 )) ms)" test $(( (t1 - t0) / 1000000 )) -lt 4000
 check "redis down: logged" has "$(cat "$W/a.log")" "Redis failed; local limits meanwhile"
 code=$(curl -s -o "$W/body" -w '%{http_code}' "http://127.0.0.1:$(cat "$W/b.port")/v1/events" \
