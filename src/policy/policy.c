@@ -501,28 +501,26 @@ void tm__rate_consume(tm_policy *p, const char *user, const char *operation, int
     pthread_mutex_unlock(&p->mu);
 }
 
-int tm__policy_claim(tm_policy *p, const char *key, int64_t ttl_ms)
+/* SET (nx: if not set) tokmeter:claim:KEY, or DEL it when ttl_ms < 0. */
+static int claim(tm_policy *p, const char *key, int64_t ttl_ms, int nx)
 {
     if (!p || !p->redis)
         return 1;
     char rkey[600];
     snprintf(rkey, sizeof rkey, "tokmeter:claim:%s", key);
     pthread_mutex_lock(&p->mu);
-    int rc = tm__redis_claim(p->redis, rkey, ttl_ms);
+    int rc = 1;
+    if (ttl_ms < 0)
+        tm__redis_unclaim(p->redis, rkey);
+    else
+        rc = tm__redis_claim(p->redis, rkey, ttl_ms, nx);
     pthread_mutex_unlock(&p->mu);
     return rc != 0;
 }
 
-void tm__policy_unclaim(tm_policy *p, const char *key)
-{
-    if (!p || !p->redis)
-        return;
-    char rkey[600];
-    snprintf(rkey, sizeof rkey, "tokmeter:claim:%s", key);
-    pthread_mutex_lock(&p->mu);
-    tm__redis_unclaim(p->redis, rkey);
-    pthread_mutex_unlock(&p->mu);
-}
+int tm__policy_claim(tm_policy *p, const char *key, int64_t ttl_ms) { return claim(p, key, ttl_ms, 1); }
+void tm__policy_claim_done(tm_policy *p, const char *key, int64_t ttl_ms) { claim(p, key, ttl_ms, 0); }
+void tm__policy_unclaim(tm_policy *p, const char *key) { claim(p, key, -1, 0); }
 
 uint64_t tm__rate_redis_errors(tm_policy *p, char *last, size_t cap)
 {

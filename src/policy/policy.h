@@ -83,10 +83,10 @@ uint64_t tm__redis_errors(const tm_redis *r, char *last, size_t cap);
 /* Parses redis://HOST[:PORT] (origin names the setting in errors). */
 int tm__redis_addr(const char *url, const char *origin, char host[256], int *port);
 const char *tm__redis_url(const tm_redis *r); /* as configured; NULL without Redis */
-/* SET key NX with an expiry: 1 claimed here, 0 claimed before (by any
- * daemon), -1 Redis failed. unclaim deletes the key (a claim whose work
- * failed). */
-int tm__redis_claim(tm_redis *r, const char *key, int64_t ttl_ms);
+/* SET key with an expiry, with nx only if it is not set: 1 set here, 0
+ * claimed before (by any daemon), -1 Redis failed. unclaim deletes the key
+ * (a claim whose work failed). */
+int tm__redis_claim(tm_redis *r, const char *key, int64_t ttl_ms, int nx);
 void tm__redis_unclaim(tm_redis *r, const char *key);
 
 typedef struct tm_policy {
@@ -127,8 +127,10 @@ int tm__rate_check(tm_policy *p, const char *user, const char *operation, int64_
 
 /* Claims key (under the policy's mutex) in the shared Redis for ttl_ms: 1
  * claimed here or no Redis to ask (or it failed: then the caller acts as
- * if alone), 0 already claimed by some daemon. unclaim gives it back. */
+ * if alone), 0 already claimed by some daemon. done holds it for ttl_ms
+ * from now (the work is done); unclaim gives it back (the work failed). */
 int tm__policy_claim(tm_policy *p, const char *key, int64_t ttl_ms);
+void tm__policy_claim_done(tm_policy *p, const char *key, int64_t ttl_ms);
 void tm__policy_unclaim(tm_policy *p, const char *key);
 
 /* The shared limiter's outages so far (0 without Redis; tm__redis_errors),

@@ -219,13 +219,13 @@ static int eval(tm_redis *r, const char *script, size_t n, const char *const *ke
     return rc;
 }
 
-int tm__redis_claim(tm_redis *r, const char *key, int64_t ttl_ms)
+int tm__redis_claim(tm_redis *r, const char *key, int64_t ttl_ms, int nx)
 {
     char ttl[24];
     redisReply *rep = NULL;
     snprintf(ttl, sizeof ttl, "%lld", (long long)(ttl_ms > 0 ? ttl_ms : 1));
-    const char *argv[] = {"SET", key, "1", "NX", "PX", ttl};
-    int rc = command(r, 6, argv, &rep);
+    const char *argv[] = {"SET", key, "1", "PX", ttl, "NX"};
+    int rc = command(r, nx ? 6 : 5, argv, &rep);
     if (rc)
         return -1;
     rc = rep->type == REDIS_REPLY_STATUS ? 1 : rep->type == REDIS_REPLY_NIL ? 0 : -1;
