@@ -10,8 +10,7 @@ cd "$(dirname "$0")/../.."
 TM=./build/tokmeter
 W=$(mktemp -d /tmp/tma.XXXXXX)
 trap 'for p in "$W"/*.pid; do [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null; done; rm -rf "$W"' EXIT
-HP=$((21000 + $$ % 20000))
-DEAD=$((HP + 1))
+HP=$(free_port); DEAD=$(free_port); H500=$(free_port)
 
 python3 tests/cli/hook.py "$HP" s3cret "$W/hooks" & echo $! > "$W/hook.pid"
 sleep 0.5
@@ -82,7 +81,7 @@ check "undelivered: says why" greps "$W/err" "not delivered after 3 tries"
 check "undelivered: backed off" num "$(awk "BEGIN { print $t1 - $t0 }")" ">=" 0.6
 
 # The daemon evaluates on its own and keeps serving while a receiver is down.
-P=$((HP + 2))
+P=$(free_port)
 printf '%s\n' '{"timestamp":"'"$(date -u +%Y-%m-%dT%H:%M:%SZ)"'","provider":"y","cost_usd":"99"}' | $TM --store "$(st d)" ingest >/dev/null
 $TM --store "$(st d)" --config "$W/dead.json" serve --listen "127.0.0.1:$P" 2>"$W/d.log" & echo $! > "$W/d.pid"
 sleep 2.5
@@ -102,10 +101,11 @@ cat > "$W/live.json" <<JSON
    "webhooks": [{"url": "http://127.0.0.1:$HP/hook", "secret": "s3cret"}],
    "rules": [{"name": "hourly-errors", "metric": "errors", "window": "1h", "op": ">=", "threshold": 1}]}}
 JSON
-P=$((HP + 3)); U="http://127.0.0.1:$P"
+P=$(free_port); U="http://127.0.0.1:$P"
 : > "$W/hooks"
 $TM --store "$(st live)" --config "$W/live.json" serve --listen "127.0.0.1:$P" --quiet 2>"$W/live.log" & echo $! > "$W/live.pid"
-i=0; until curl -s "$U/healthz" >/dev/null 2>&1 || [ $i -ge 100 ]; do sleep 0.05; i=$((i + 1)); done
+i=0; until curl -s "$U/healthz" >/dev/null 2>&1 || [ $i -ge 200 ]; do sleep 0.05; i=$((i + 1)); done
+check "live daemon started" sh -c "curl -sf '$U/healthz' >/dev/null || { tail -5 '$W/live.log' >&2; false; }"
 sleep 1.2
 curl -s "$U/v1/events" -d '[{"user_id":"v1","provider":"p","success":false},{"user_id":"v1","provider":"p"}]' >/dev/null
 sleep 1.5
@@ -144,9 +144,9 @@ hookcfg "$HP" ""
 out=$(fire h3)
 check "no secret: delivered" eq "$out" "0|1 rules evaluated, 1 transitions"
 check "no secret: no signature header" eq "$(cut -d' ' -f1 "$W/hooks")" "nosig"
-python3 tests/cli/hook.py "$((HP + 4))" s3cret "$W/hooks500" 500 & echo $! > "$W/hook500.pid"
-i=0; until curl -s -o /dev/null "http://127.0.0.1:$((HP + 4))/" 2>/dev/null || [ $i -ge 100 ]; do sleep 0.05; i=$((i + 1)); done
-hookcfg "$((HP + 4))" ', "secret": "s3cret"'
+python3 tests/cli/hook.py "$H500" s3cret "$W/hooks500" 500 & echo $! > "$W/hook500.pid"
+i=0; until curl -s -o /dev/null "http://127.0.0.1:$H500/" 2>/dev/null || [ $i -ge 100 ]; do sleep 0.05; i=$((i + 1)); done
+hookcfg "$H500" ', "secret": "s3cret"'
 out=$(fire h4)
 check "a receiver answering 500: exit 1, says so" has "$out" "not delivered after 3 tries"
 check "a receiver answering 500: names the status" has "$out" "HTTP 500"
