@@ -10,7 +10,7 @@ TM=./build/tokmeter
 TMSAN=./build/asan/tokmeter
 W=$(mktemp -d /tmp/tmweb.XXXXXX)
 trap 'for p in "$W"/*.pid; do [ -f "$p" ] && kill -9 "$(cat "$p")" 2>/dev/null; done; rm -rf "$W"' EXIT
-port() { echo $((20000 + ($$ * 11 + $1) % 30000)); }
+port() { free_port; }
 start() { # start NAME DB PORT [ARGS...]
     name=$1 db=$2 p=$3; shift 3
     $TMSAN --db "$db" serve --listen "127.0.0.1:$p" "$@" 2>"$W/$name.log" &
