@@ -406,6 +406,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
         *con_cls = NULL;
         return;
     }
+    tm__events_completed(r);
     double secs = (double)(tm__now_us() - r->start_us) / 1e6;
     int ix = r->route_ix;
     __atomic_fetch_add(&s->requests[ix][status_ix(r->status)], 1, __ATOMIC_RELAXED);
@@ -676,6 +677,8 @@ int tm__server_run(tm *t, tm_server_config *cfg, const char *config_path)
     pthread_cond_init(&s->acv, NULL);
     pthread_mutex_init(&s->cmu, NULL);
     pthread_cond_init(&s->ccv, NULL);
+    pthread_mutex_init(&s->wmu, NULL);
+    pthread_cond_init(&s->wcv, NULL);
     pthread_t eval_thread, reaper_thread;
     int evaluating = 0, reaping = 0;
     if ((rc = parse_listen(cfg->listen, &ss, &loopback)) || (rc = tm__keys_count(t, &nkeys, &everkeys)) ||
@@ -744,7 +747,11 @@ int tm__server_run(tm *t, tm_server_config *cfg, const char *config_path)
     snprintf(sn, sizeof sn, "%d", sig);
     const char *kv[] = {"signal", sn, NULL};
     tm__log(s, 1, "stopping: finishing requests in flight", kv);
-    tm__proxy_stop(s->proxy, 10); /* proxied calls in flight end first (suspended ones too) */
+    /* Requests suspended while their events commit are answered first (the
+     * writer runs until tm_close), then proxied calls in flight end (their
+     * suspended ones too): libmicrohttpd must not stop with one suspended. */
+    tm__events_drain(s, 10);
+    tm__proxy_stop(s->proxy, 10);
     MHD_stop_daemon(d); /* waits for in-flight requests */
     tm__set_event_hook(t, NULL, NULL);
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
@@ -772,6 +779,8 @@ out:
     pthread_cond_destroy(&s->acv);
     pthread_mutex_destroy(&s->cmu);
     pthread_cond_destroy(&s->ccv);
+    pthread_mutex_destroy(&s->wmu);
+    pthread_cond_destroy(&s->wcv);
     free(s);
     return rc;
 }

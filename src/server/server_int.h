@@ -56,6 +56,14 @@ struct srv {
     pthread_mutex_t cmu;
     pthread_cond_t ccv;
     int cstop;
+    /* Requests whose connection is suspended while their events commit
+     * (route_events.c), counted from suspend to completion, under wmu; at
+     * shutdown wstop makes new ones wait on their thread instead, and the
+     * stop waits for the count to reach 0 before libmicrohttpd stops. */
+    pthread_mutex_t wmu;
+    pthread_cond_t wcv;
+    unsigned nwaiting;
+    int wstop;
 };
 
 struct req {
@@ -75,6 +83,9 @@ struct req {
     struct px_call *px;     /* a proxied call (proxy.c), or NULL              */
     int proxied;
     char allow[32];         /* a 405's Allow header: the route's methods       */
+    struct tm_track_job *job; /* events committing while the connection is
+                               suspended (route_events.c)                    */
+    int waiting;            /* counted in srv.nwaiting until completed          */
 };
 
 extern const route tm__routes[];
@@ -124,6 +135,13 @@ void tm__alerts_nudge(srv *s);
  * user and limit until the period resets) and queue its notification. */
 void tm__soft_limit_alert(srv *s, const char *user, const char *warning, int64_t reset_us);
 void tm__metrics_render(srv *s, tm_buf *b);
+
+/* A request that stores events is over (completed, shutdown): frees its
+ * job if the answer never went out, and ends its count in nwaiting. */
+void tm__events_completed(req *r);
+/* Shutdown: no request suspends from now on; waits (up to max_s) for the
+ * suspended ones to be answered. */
+void tm__events_drain(srv *s, unsigned max_s);
 
 /* GET /v1/export (route_export.c). */
 enum MHD_Result tm__get_export(req *r);

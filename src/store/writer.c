@@ -5,7 +5,8 @@
  *   producers ──submit──► ring [ev|ticket|slot] ... ──► writer thread
  *                                                        take ≤ batch_max
  *                                                        store->append (fsync)
- *   waiters ◄──broadcast `done` after each commit─────── fill tickets
+ *   waiters ◄──signal each ticket's last event─────────── fill tickets
+ *   (or its done callback: the daemon resumes a suspended connection)
  *
  * While one batch commits, the next one gathers in the ring, so the cost of
  * an fsync is shared by everything that arrived during the previous one:
@@ -57,6 +58,17 @@ static double mono_s(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* One of t's events is finished (w->mu held): the last one wakes its waiter. */
+static void ticket_step(tm_ticket *t)
+{
+    if (--t->pending > 0)
+        return;
+    if (t->cv)
+        pthread_cond_signal(t->cv);
+    if (t->done)
+        t->done(t->done_arg);
+}
+
 static void *run(void *arg)
 {
     tm_writer *w = arg;
@@ -83,8 +95,7 @@ static void *run(void *arg)
                 snprintf(w->last_msg, sizeof w->last_msg, "%s",
                          *tm_errmsg() ? tm_errmsg() : tm_strerror(trc));
             it.t->err = trc;
-            if (--it.t->pending == 0 && it.t->cv)
-                pthread_cond_signal(it.t->cv);
+            ticket_step(it.t);
             w->committed++;
             pthread_cond_broadcast(&w->done);
             continue;
@@ -129,8 +140,7 @@ static void *run(void *arg)
                 t->dup[batch[i].slot] = rc ? 0 : dup[i];
                 if (rc && !t->err)
                     t->err = rc;
-                if (--t->pending == 0 && t->cv)
-                    pthread_cond_signal(t->cv);
+                ticket_step(t);
             } else if (rc && !w->async_err) {
                 w->async_err = rc;
                 memcpy(w->async_msg, w->last_msg, sizeof w->async_msg);
@@ -189,8 +199,7 @@ int tm__writer_submit(tm_writer *w, tm_event **evs, size_t n, tm_ticket *t)
                 free(evs[k]);
                 if (t) {
                     t->err = TM_ECLOSED;
-                    if (--t->pending == 0 && t->cv)
-                        pthread_cond_signal(t->cv);
+                    ticket_step(t);
                 }
             }
             pthread_cond_broadcast(&w->done);
