@@ -407,30 +407,35 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
         return;
     }
     tm__events_completed(r);
-    double secs = (double)(tm__now_us() - r->start_us) / 1e6;
+    int64_t took_us = tm__now_us() - r->start_us;
+    double secs = (double)took_us / 1e6;
     int ix = r->route_ix;
     __atomic_fetch_add(&s->requests[ix][status_ix(r->status)], 1, __ATOMIC_RELAXED);
     __atomic_fetch_add(&s->dur_count[ix], 1, __ATOMIC_RELAXED);
     for (int b = 0; b < NBUCKETS; b++)
         if (secs <= tm__dur_bounds[b])
             __atomic_fetch_add(&s->dur_le[ix][b], 1, __ATOMIC_RELAXED);
-    __atomic_fetch_add(&s->dur_sum_us[ix], (uint64_t)(tm__now_us() - r->start_us), __ATOMIC_RELAXED);
-    char st[8], ms[32], ev[24];
-    snprintf(st, sizeof st, "%u", r->status);
-    snprintf(ms, sizeof ms, "%.3f", secs * 1e3);
-    snprintf(ev, sizeof ev, "%zu", r->nevents);
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    char ip[64] = "?";
-    if (ci && ci->client_addr) {
-        const struct sockaddr *sa = ci->client_addr;
-        if (sa->sa_family == AF_INET)
-            inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, ip, sizeof ip);
-        else if (sa->sa_family == AF_INET6)
-            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, ip, sizeof ip);
+    __atomic_fetch_add(&s->dur_sum_us[ix], (uint64_t)took_us, __ATOMIC_RELAXED);
+    int level = r->status >= 500 ? 3 : 1;
+    if (level >= __atomic_load_n(&s->cfg.log_level, __ATOMIC_RELAXED)) {
+        /* Formatted only when it is logged (level warn: not for a 200). */
+        char st[8], ms[32], ev[24];
+        snprintf(st, sizeof st, "%u", r->status);
+        snprintf(ms, sizeof ms, "%.3f", secs * 1e3);
+        snprintf(ev, sizeof ev, "%zu", r->nevents);
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        char ip[64] = "?";
+        if (ci && ci->client_addr) {
+            const struct sockaddr *sa = ci->client_addr;
+            if (sa->sa_family == AF_INET)
+                inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, ip, sizeof ip);
+            else if (sa->sa_family == AF_INET6)
+                inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, ip, sizeof ip);
+        }
+        const char *kv[] = {"method", r->method, "path", r->url, "status", st, "ms", ms,
+                            "ip", ip, "events", ev, "key", r->has_key ? r->key.id : "-", NULL};
+        tm__log(s, level, "request", kv);
     }
-    const char *kv[] = {"method", r->method, "path", r->url, "status", st, "ms", ms,
-                        "ip", ip, "events", ev, "key", r->has_key ? r->key.id : "-", NULL};
-    tm__log(s, r->status >= 500 ? 3 : 1, "request", kv);
     if (r->px)
         tm__proxy_completed(r);
     tm__buf_free(&r->body);
