@@ -6,9 +6,13 @@
  * length over the cap is refused with 413 before it is read; a body that
  * takes longer than request_timeout_s gets 408) → handler → reply → log.
  *
- * Threads: a pool of cfg.threads threads each runs its own epoll loop; a
- * request that waits for its commit holds only its thread, so the pool
- * size is how many requests can share one group commit.
+ * Threads: a pool of cfg.threads threads each runs its own epoll loop. A
+ * request that stores events does not hold its thread while they commit:
+ * route_events.c suspends the connection once the events are with the
+ * writer, and the writer's completion resumes it (the handler runs again
+ * and answers; a 200 still means on disk). Shutdown first stops suspending
+ * and waits for the suspended requests to be answered (tm__events_drain),
+ * then stops libmicrohttpd, which must not stop with one suspended.
  */
 #include <arpa/inet.h>
 #include <errno.h>
