@@ -387,7 +387,7 @@ int tm__track_start(tm *t, const char *json, size_t len, unsigned flags, const c
     *out = NULL;
     tm__clear_err();
     if (!c)
-        return TM_ENOMEM;
+        return tm__fail(TM_ENOMEM, "%s", tm_strerror(TM_ENOMEM));
     c->t = t;
     c->max_events = max_events;
     c->id_default = id_default;

@@ -81,6 +81,64 @@ void tm__log(const srv *s, int level, const char *msg, const char *const *kv)
     tm__buf_free(&b);
 }
 
+/* libmicrohttpd's messages, on stderr as with MHD_USE_ERROR_LOG; notes on
+ * the calling thread when a resume could not be signalled (tm__resume). */
+static _Thread_local int resume_unsignalled;
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    if (strstr(fmt, "signal resume"))
+        resume_unsignalled = 1;
+    vfprintf(stderr, fmt, ap);
+}
+
+/* A connection to the listening socket wakes the pool threads (each polls
+ * it) and each then takes its pending resumes; the one that accepts it
+ * sees it closed at once. One per thread: a wake may reach only one. */
+static void wake(srv *s)
+{
+    for (unsigned i = 0; s->selflen && i < s->cfg.threads; i++) {
+        int fd = socket(s->self.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+            return;
+        int rc = connect(fd, (struct sockaddr *)&s->self, s->selflen);
+        (void)rc; /* nothing more to try now: the reaper tries again */
+        close(fd);
+    }
+}
+
+void tm__resume(req *r)
+{
+    resume_unsignalled = 0;
+    MHD_resume_connection(r->c);
+    if (!resume_unsignalled)
+        return;
+    pthread_mutex_lock(&r->s->wmu);
+    r->unsignalled = 1;
+    r->s->nunsignalled++;
+    pthread_mutex_unlock(&r->s->wmu);
+    wake(r->s);
+}
+
+void tm__resumed(req *r)
+{
+    pthread_mutex_lock(&r->s->wmu);
+    if (r->unsignalled)
+        r->s->nunsignalled--;
+    r->unsignalled = 0;
+    pthread_mutex_unlock(&r->s->wmu);
+}
+
+void tm__wake_lost(srv *s)
+{
+    pthread_mutex_lock(&s->wmu);
+    unsigned lost = s->nunsignalled;
+    pthread_mutex_unlock(&s->wmu);
+    if (lost)
+        wake(s);
+}
+
 /* ---- replies ---- */
 
 enum MHD_Result tm__reply(req *r, unsigned status, const tm_buf *b)
@@ -724,7 +782,7 @@ int tm__server_run(tm *t, tm_server_config *cfg, const char *config_path)
          * libmicrohttpd's hard limit leaves room for those being closed. */
         MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections + 64, MHD_OPTION_NOTIFY_CONNECTION,
         tm__conn_notify, s,
-        MHD_OPTION_URI_LOG_CALLBACK, uri_seen, s,
+        MHD_OPTION_URI_LOG_CALLBACK, uri_seen, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->max_header + 16384 + TM_MAX_QUERY_ARGS * 64,
         MHD_OPTION_LISTEN_BACKLOG_SIZE,
         (unsigned)1024, MHD_OPTION_END);
@@ -734,8 +792,15 @@ int tm__server_run(tm *t, tm_server_config *cfg, const char *config_path)
         rc = tm__fail(TM_EIO, "listen: cannot listen on %s: %s", cfg->listen, strerror(errno));
         goto out;
     }
+    const union MHD_DaemonInfo *bound = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    s->self = ss; /* the address it listens on, with the port it got (0 picks one) */
+    if (ss.ss_family == AF_INET6)
+        ((struct sockaddr_in6 *)&s->self)->sin6_port = htons(bound ? bound->port : bind_port);
+    else
+        ((struct sockaddr_in *)&s->self)->sin_port = htons(bound ? bound->port : bind_port);
+    s->selflen = ss.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
     if (!cfg->quiet) {
-        const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+        const union MHD_DaemonInfo *info = bound;
         char port[16], keys[16];
         snprintf(port, sizeof port, "%u", info ? info->port : 0);
         snprintf(keys, sizeof keys, "%d", nkeys);

@@ -26,8 +26,7 @@
 
 static void events_ready(void *arg)
 {
-    req *r = arg;
-    MHD_resume_connection(r->c);
+    tm__resume(arg);
 }
 
 static enum MHD_Result answer(req *r, int rc, tm_batch_result *res)
@@ -66,6 +65,7 @@ enum MHD_Result tm__route_post_events(req *r)
     tm_track_job *j = r->job;
     if (j) { /* resumed: the commit landed */
         r->job = NULL;
+        tm__resumed(r);
         int rc = tm__track_end(j, &res);
         return answer(r, rc, res);
     }
@@ -105,13 +105,14 @@ enum MHD_Result tm__route_post_events(req *r)
 void tm__events_completed(req *r)
 {
     tm_batch_result *res = NULL;
+    if (!r->waiting)
+        return;
+    tm__resumed(r);
     if (r->job) { /* resumed, but closed before the answer (the client left) */
         tm__track_end(r->job, &res);
         tm_batch_result_free(res);
         r->job = NULL;
     }
-    if (!r->waiting)
-        return;
     pthread_mutex_lock(&r->s->wmu);
     if (--r->s->nwaiting == 0)
         pthread_cond_broadcast(&r->s->wcv);

@@ -7,6 +7,7 @@
 
 #include <microhttpd.h>
 #include <pthread.h>
+#include <sys/socket.h>
 #include <stdint.h>
 
 #include "../core/buf.h"
@@ -64,6 +65,9 @@ struct srv {
     pthread_cond_t wcv;
     unsigned nwaiting;
     int wstop;
+    struct sockaddr_storage self; /* where the daemon listens (tm__resume)    */
+    unsigned selflen;       /* 0: not listening (the fuzz harness)            */
+    unsigned nunsignalled;  /* resumes whose signal failed, not yet taken (wmu) */
 };
 
 struct req {
@@ -86,6 +90,7 @@ struct req {
     struct tm_track_job *job; /* events committing while the connection is
                                suspended (route_events.c)                    */
     int waiting;            /* counted in srv.nwaiting until completed          */
+    int unsignalled;        /* counted in srv.nunsignalled until resumed        */
 };
 
 extern const route tm__routes[];
@@ -136,6 +141,16 @@ void tm__alerts_nudge(srv *s);
 void tm__soft_limit_alert(srv *s, const char *user, const char *warning, int64_t reset_us);
 void tm__metrics_render(srv *s, tm_buf *b);
 
+/* MHD_resume_connection, from any thread. libmicrohttpd wakes the
+ * connection's thread with a write to its inter-thread channel; should that
+ * write fail (fault injection makes every write(2) fail), the thread would
+ * sleep until some other event, so tm__resume wakes them all with a
+ * connection to the daemon's own listening socket instead. */
+void tm__resume(req *r);
+/* The resume of r has been taken (its handler runs again, or it closed). */
+void tm__resumed(req *r);
+/* The reaper's tick: while a resume's signal is lost, wake the threads again. */
+void tm__wake_lost(srv *s);
 /* A request that stores events is over (completed, shutdown): frees its
  * job if the answer never went out, and ends its count in nwaiting. */
 void tm__events_completed(req *r);
