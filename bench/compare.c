@@ -13,6 +13,7 @@
  * must agree exactly on counts and costs, or the run fails), then timed
  * REPS times, the systems interleaved (A B C A B C ...).
  */
+#include <fcntl.h>
 #include <libpq-fe.h>
 #include <math.h>
 #include <sqlite3.h>
@@ -352,6 +353,30 @@ static void sq_percentiles(sqlite3 *db, int64_t from, int64_t to, answer *a)
     a->rows = 1;
 }
 
+/* The disk's floor for one durable write, in calls/s: 1 / the median of
+ * one 4 KiB write + fdatasync in dir, for secs, each write appended to a
+ * fresh file as SQLite appends frames to its log between checkpoints. */
+static double fsync_floor(const char *dir, double secs)
+{
+    static double lat[1 << 16];
+    static char block[4096];
+    char path[1024];
+    snprintf(path, sizeof path, "%s/compare-floor.bin", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600), n = 0;
+    if (fd < 0)
+        return 0;
+    for (double until = bench_now() + secs; bench_now() < until && n < (1 << 16); n++) {
+        double t0 = bench_now();
+        if (pwrite(fd, block, sizeof block, (off_t)n * 4096) != 4096 || fdatasync(fd) != 0)
+            break;
+        lat[n] = bench_now() - t0;
+    }
+    close(fd);
+    unlink(path);
+    qsort(lat, (size_t)n, sizeof *lat, bench_cmpd);
+    return n ? 1 / lat[n / 2] : 0;
+}
+
 static int64_t file_size(const char *p)
 {
     struct stat st;
@@ -542,6 +567,7 @@ int main(int argc, char **argv)
     /* 1. Durable single writes for single_s seconds each, interleaved in
      * slices, starting from the same events. */
     figure *fs = fig("ingest: one durable write per call", "events/s", 1);
+    figure *ff = fig("disk: fdatasync floor (1 / p50 of a 4 KiB write + fdatasync), same run", "calls/s", 1);
     long done[3] = {0, 0, 0};
     double spent[3] = {0, 0, 0};
     sqlite3_stmt *ins;
@@ -575,6 +601,7 @@ int main(int argc, char **argv)
             spent[sys] += dt;
             done[sys] = k;
         }
+        ff->v[0][ff->n[0]++] = fsync_floor(dir, single_s / reps);
     }
     /* 2. Batched: everything left, in batches of 1,000 (PostgreSQL also COPY). */
     figure *fb = fig("ingest: batched (tokmeter tm_track; PG/SQLite 1,000-row transactions)", "events/s", 1);

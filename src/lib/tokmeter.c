@@ -266,7 +266,7 @@ int tm_flush(tm *t)
 
 /* ---- JSON ingest ---- */
 
-typedef struct jctx {
+struct tm_track_job {
     tm *t;
     tm_batch_result *res;
     size_t cap;
@@ -276,7 +276,8 @@ typedef struct jctx {
     const char *id_default;
     size_t max_events;          /* 0: no limit                              */
     int64_t now;
-} jctx;
+};
+typedef struct tm_track_job jctx;
 
 static int add_item(jctx *c, size_t line, tm_item_status st, const char *error)
 {
@@ -436,41 +437,79 @@ int tm_track_json(tm *t, const char *json, size_t len, unsigned flags, const cha
 int tm__track_json(tm *t, const char *json, size_t len, unsigned flags, const char *id_default,
                    size_t max_events, tm_batch_result **out)
 {
-    jctx c;
-    memset(&c, 0, sizeof c);
-    c.t = t;
-    c.max_events = max_events;
-    c.id_default = id_default;
-    c.now = tm__now_us();
+    tm_track_job *j = NULL;
+    *out = NULL;
+    int rc = tm__track_start(t, json, len, flags, id_default, max_events, NULL, NULL, &j);
+    return rc ? rc : tm__track_end(j, out);
+}
+
+int tm__track_start(tm *t, const char *json, size_t len, unsigned flags, const char *id_default,
+                    size_t max_events, void (*ready)(void *arg), void *ready_arg, tm_track_job **out)
+{
+    jctx *c = calloc(1, sizeof *c);
     *out = NULL;
     tm__clear_err();
+    if (!c)
+        return tm__fail(TM_ENOMEM, "%s", tm_strerror(TM_ENOMEM));
+    c->t = t;
+    c->max_events = max_events;
+    c->id_default = id_default;
+    c->now = tm__now_us();
     int rc = TM_OK;
     /* Chunks of CHUNK events, all in flight at once: the answer waits for
      * the last anyway, and the writer commits them back to back. */
-    if (!(c.res = calloc(1, sizeof *c.res)))
+    if (!(c->res = calloc(1, sizeof *c->res)))
         rc = TM_ENOMEM;
     else
-        rc = tm__batch_open(t, CHUNK, 0, fate, &c, &c.batch);
+        rc = tm__batch_open(t, CHUNK, 0, fate, c, &c->batch);
+    if (rc == TM_OK && ready)
+        tm__batch_notify(c->batch, ready, ready_arg);
     if (rc == TM_OK)
-        rc = decode(&c, json, len, flags);
-    if (rc == TM_OK)
-        rc = tm__batch_flush(c.batch);
-    tm__batch_free(c.batch); /* after an error: waits for what is in flight */
-    for (size_t i = 0; c.res && i < c.res->n; i++) {
-        tm_item_status st = c.res->items[i].status;
-        c.res->accepted += st == TM_ITEM_ACCEPTED;
-        c.res->duplicates += st == TM_ITEM_DUPLICATE;
-        c.res->rejected += st == TM_ITEM_REJECTED;
+        rc = decode(c, json, len, flags);
+    if (rc == TM_OK) {
+        *out = c;
+        return TM_OK;
     }
-    tm__arena_free(&c.arena);
-    tm__arena_free(&c.doc);
+    tm__batch_free(c->batch); /* waits for what is in flight; ready is not called */
+    tm__arena_free(&c->arena);
+    tm__arena_free(&c->doc);
+    tm_batch_result_free(c->res);
+    free(c);
+    if (!*tm_errmsg()) /* a bare TM_ENOMEM from below: the answer still says why */
+        tm__fail(rc, "%s", tm_strerror(rc));
+    return rc;
+}
+
+void tm__track_arm(tm_track_job *c)
+{
+    tm__batch_arm(c->batch);
+}
+
+int tm__track_end(tm_track_job *c, tm_batch_result **out)
+{
+    *out = NULL;
+    if (!c)
+        return TM_OK;
+    tm__clear_err();
+    int rc = tm__batch_flush(c->batch);
+    tm__batch_free(c->batch);
+    for (size_t i = 0; c->res && i < c->res->n; i++) {
+        tm_item_status st = c->res->items[i].status;
+        c->res->accepted += st == TM_ITEM_ACCEPTED;
+        c->res->duplicates += st == TM_ITEM_DUPLICATE;
+        c->res->rejected += st == TM_ITEM_REJECTED;
+    }
+    tm__arena_free(&c->arena);
+    tm__arena_free(&c->doc);
+    tm_batch_result *res = c->res;
+    free(c);
     if (rc) {
-        tm_batch_result_free(c.res);
-        if (!*tm_errmsg()) /* a bare TM_ENOMEM from below: the answer still says why */
+        tm_batch_result_free(res);
+        if (!*tm_errmsg())
             tm__fail(rc, "%s", tm_strerror(rc));
         return rc;
     }
-    *out = c.res;
+    *out = res;
     return TM_OK;
 }
 
