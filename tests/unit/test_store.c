@@ -299,7 +299,7 @@ Test(store, verify_detects_tampering)
     cr_assert_eq(tm_track_sync(t, &ev, NULL), TM_OK);
     tm_close(t);
     cr_assert_eq(tst_store_exec(path, "UPDATE meta SET value = 5 WHERE key = 'events'",
-                                "UPDATE tm_meta SET value = 5 WHERE key = 'events'"), 0);
+                                "UPDATE counts SET events = 5"), 0);
     t = open_or_die();
     cr_assert_eq(tm_verify(t, sink, NULL), TM_ECORRUPT);
     tm_close(t);
