@@ -143,6 +143,8 @@ static const char *const migrations[] = {
     " d4 bigint NOT NULL, d5 bigint NOT NULL, d6 bigint NOT NULL,"
     ROLL_COLUMNS " xid xid8 NOT NULL DEFAULT pg_current_xact_id());"
     "CREATE INDEX rollup_log_xid ON rollup_log(xid);"
+    "CREATE INDEX rollup_log_user ON rollup_log(d2, hour) WHERE proj >= 3;"
+    "ALTER TABLE events ALTER COLUMN seq SET DEFAULT nextval('events_seq');"
     "CREATE TABLE counts(writer bigint PRIMARY KEY, events bigint NOT NULL);"
     "INSERT INTO counts SELECT 0, value FROM tm_meta WHERE key = 'events';"
     "DELETE FROM tm_meta WHERE key IN ('events', 'commits');"
@@ -160,12 +162,6 @@ static const char *const migrations[] = {
     " total_tokens, latency_ns, success, status_code, error, cache_hit, cost_pusd, cost_source,"   \
     " metadata, project"
 #define INS_COLS "seq, " INS_VCOLS
-/* The parameters' types, in INS_VCOLS order. */
-static const char *const ins_cast[] = {
-    "", "::boolean", "::bigint", "::int", "::int", "::int", "::int", "::int", "::int", "::int",
-    "", "", "::bigint", "::bigint", "::bigint", "::bigint", "::bigint", "::bigint", "::bigint",
-    "::bigint", "::bigint", "::smallint", "::int", "", "::smallint", "::bigint", "::smallint", "",
-    "::int"};
 #define NPARAM 29
 #define NDIMS 8
 
@@ -483,6 +479,22 @@ static const struct vsnap *snap_of(const pg_store *s, int64_t v)
     return x && x->version == v ? x : NULL;
 }
 
+/* A snapshot's text (xmin:xmax:xip,xip...) as three parameters of p: its
+ * xmin, its xmax and its in-progress ids as an array literal (in xip,
+ * which has room for strlen(snap) + 3). The log rows not visible in it are
+ * those with xid >= xmax or among the in-progress ones: two index look-ups
+ * where "NOT pg_visible_in_snapshot(xid, snap)" would read every row. */
+static void snap_params(const char *snap, char *xmin, char *xmax, char *xip, params *p)
+{
+    int a = 0, b = 0;
+    sscanf(snap, "%23[0-9]:%23[0-9]:%n", xmin, xmax, &a);
+    b = snprintf(xip, strlen(snap) + 3, "{%s}", a ? snap + a : "");
+    (void)b;
+    p_text(p, xmin);
+    p_text(p, xmax);
+    p_text(p, xip);
+}
+
 /* The current snapshot and epoch, as a new version: the first statement of
  * c's transaction, so in REPEATABLE READ the snapshot every later read of
  * it uses. With from, also whether the rows committed since version from's
@@ -724,34 +736,36 @@ static void key_of_row(const PGresult *r, int row, tm_cell_key *k)
         k->dim[d] = (uint32_t)i64(r, row, 2 + d);
 }
 
-/* Appends cell c as a VALUES row (ROLL_KEY, ROLL_COLS): the sums as
- * decimal text, the sketch as bytea (NULL when empty). */
-static int put_cell_row(tm_buf *sql, const tm_cell *c, int first)
+/* Appends cell c (ROLL_KEY, ROLL_COLS): as a VALUES row, or with copy as
+ * a line of COPY's text format. The sums as decimal text, the sketch as
+ * bytea (NULL when empty). */
+static int put_cell(tm_buf *sql, const tm_cell *c, int first, int copy)
 {
     const tm_sums *t = &c->s;
-    tm__buf_printf(sql, "%s(%d,%d", first ? "" : ",", c->key.proj, c->key.hour);
+    const char *sep = copy ? "\t" : ",";
+    tm__buf_printf(sql, "%s%d%s%d", copy ? "" : first ? "(" : ",(", c->key.proj, sep, c->key.hour);
     for (int d = 0; d < TM_NROLLDIM; d++)
-        tm__buf_printf(sql, ",%u", c->key.dim[d]);
+        tm__buf_printf(sql, "%s%u", sep, c->key.dim[d]);
     const tm_i128 v[14] = {t->events, t->requests, t->value, t->input, t->output,
                            t->cache_read, t->cache_write, t->reasoning, t->total,
                            t->cost, t->unpriced, t->errors, t->lat_n, t->lat_sum};
     for (int k = 0; k < 14; k++) {
         char num[48];
         tm__dec_format(v[k], 0, num);
-        tm__buf_printf(sql, ",%s", num);
+        tm__buf_printf(sql, "%s%s", sep, num);
     }
     if (c->sk.n == 0 && c->sk.zeros == 0)
-        return tm__buf_puts(sql, ",NULL)");
+        return tm__buf_puts(sql, copy ? "\t\\N\n" : ",NULL)");
     size_t n = tm__sketch_size(&c->sk);
     unsigned char *blob = malloc(n);
     if (!blob)
         return TM_ENOMEM;
     tm__sketch_write(&c->sk, blob);
-    tm__buf_puts(sql, ",'\\x");
+    tm__buf_puts(sql, copy ? "\t\\\\x" : ",'\\x");
     for (size_t b = 0; b < n; b++)
         tm__buf_printf(sql, "%02x", blob[b]);
     free(blob);
-    return tm__buf_puts(sql, "'::bytea)");
+    return tm__buf_puts(sql, copy ? "\n" : "'::bytea)");
 }
 
 /* Adds row `row` of res (ROLL_KEY, ROLL_COLS) to its cell in cs: sums
@@ -816,7 +830,7 @@ static int write_cells(PGconn *c, const tm_cellset *cs, const char *table, int l
             break;
         }
         if ((rc = sums_add_checked(&o->s, &cl->s)) || (rc = tm__sketch_merge(&o->sk, &cl->sk)) ||
-            (rc = put_cell_row(&sql, o, first)))
+            (rc = put_cell(&sql, o, first, 0)))
             break;
         first = 0;
     }
@@ -841,21 +855,20 @@ out:
     return rc;
 }
 
-/* Appends every cell of cs to rollup_log in one statement (inside the
- * open transaction: the rows carry its id). */
+static int copy_in(PGconn *c, const char *sql, const tm_buf *data, const char *what);
+
+/* Appends every cell of cs to rollup_log with one COPY (inside the open
+ * transaction: the rows carry its id). Parsing a VALUES list of
+ * thousands of rows cost seconds; COPY's lines cost microseconds. */
 static int log_cells(PGconn *c, const tm_cellset *cs)
 {
-    if (cs->n == 0)
-        return TM_OK;
-    tm_buf sql = TM_BUF_INIT;
-    int rc = tm__buf_puts(&sql, "INSERT INTO rollup_log(" ROLL_KEY ", " ROLL_COLS ") VALUES");
+    tm_buf buf = TM_BUF_INIT;
+    int rc = TM_OK;
     for (size_t i = 0; i < cs->n && rc == TM_OK; i++)
-        rc = put_cell_row(&sql, &cs->cells[i], i == 0);
-    if (rc == TM_OK && !sql.data)
-        rc = TM_ENOMEM;
+        rc = put_cell(&buf, &cs->cells[i], 0, 1);
     if (rc == TM_OK)
-        rc = run(c, "rollup log", sql.data, NULL, NULL);
-    tm__buf_free(&sql);
+        rc = copy_in(c, "COPY rollup_log(" ROLL_KEY ", " ROLL_COLS ") FROM STDIN", &buf, "rollup log");
+    tm__buf_free(&buf);
     return rc;
 }
 
@@ -1013,52 +1026,114 @@ static void bind_event(params *p, const tm_event *e, const uint32_t ids[NDIMS])
         p_text(p, NULL);
 }
 
-/* Events per insert statement (NPARAM parameters each; at most 65535). */
-#define CHUNK 500
+/* Events per chunk at most (a chunk also ends where a client id repeats). */
+#define CHUNK 5000
 
-/* Inserts evs[from, to), whose client ids are all different, in one
- * statement: each client id is first claimed in event_ids (which waits
- * for another daemon's transaction claiming the same id, then skips it);
- * only claimed ones and generated ids are stored. dup[i] = 1 for the rest. */
+/* Appends str to b as a field of COPY's text format (NULL: \N). */
+static void copy_field(tm_buf *b, const char *str, int first)
+{
+    if (!first)
+        tm__buf_putc(b, '\t');
+    if (!str) {
+        tm__buf_puts(b, "\\N");
+        return;
+    }
+    for (; *str; str++) {
+        const char *esc = *str == '\\' ? "\\\\" : *str == '\t' ? "\\t" : *str == '\n' ? "\\n"
+                        : *str == '\r' ? "\\r" : NULL;
+        if (esc)
+            tm__buf_puts(b, esc);
+        else
+            tm__buf_putc(b, *str);
+    }
+}
+
+/* Appends str to b as an element of an array literal: quoted, with " and
+ * \ escaped. */
+static void array_elem(tm_buf *b, const char *str, int first)
+{
+    tm__buf_puts(b, first ? "\"" : ",\"");
+    for (; *str; str++) {
+        if (*str == '"' || *str == '\\')
+            tm__buf_putc(b, '\\');
+        tm__buf_putc(b, *str);
+    }
+    tm__buf_putc(b, '"');
+}
+
+/* Sends data (lines of COPY's text format) with the COPY statement sql. */
+static int copy_in(PGconn *c, const char *sql, const tm_buf *data, const char *what)
+{
+    if (!data->data)
+        return data->len ? TM_ENOMEM : TM_OK;
+    PGresult *res = PQexec(c, sql);
+    int rc = PQresultStatus(res) == PGRES_COPY_IN ? TM_OK : pgfail(c, res, what);
+    PQclear(res);
+    if (rc)
+        return rc;
+    for (size_t off = 0; off < data->len && rc == TM_OK; off += 1 << 20) {
+        size_t n = data->len - off < (1u << 20) ? data->len - off : 1u << 20;
+        if (PQputCopyData(c, data->data + off, (int)n) != 1)
+            rc = pgfail(c, NULL, what);
+    }
+    if (PQputCopyEnd(c, NULL) != 1 && rc == TM_OK)
+        rc = pgfail(c, NULL, what);
+    while ((res = PQgetResult(c))) {
+        if (rc == TM_OK && PQresultStatus(res) != PGRES_COMMAND_OK)
+            rc = pgfail(c, res, what);
+        PQclear(res);
+    }
+    return rc;
+}
+
+/* Stores evs[from, to), whose client ids are all different: the client
+ * ids are first claimed in event_ids in one statement, in order (a claim
+ * of an id another daemon's open transaction claimed waits for it, then
+ * is skipped; two daemons sending the same ids wait for each other in one
+ * order, not in a cycle); the claimed ones and the generated ids are then
+ * copied into events. dup[i] = 1 for the rest. */
 static int insert_chunk(pg_store *s, tm_event *const *evs, uint32_t (*ids)[NDIMS], size_t from,
                         size_t to, unsigned char *dup)
 {
-    size_t k = to - from;
-    params p = {malloc(k * NPARAM * sizeof *p.v), malloc(k * NPARAM * sizeof *p.num), 0};
-    tm_buf sql = TM_BUF_INIT;
+    tm_buf aid = TM_BUF_INIT, ats = TM_BUF_INIT, rows = TM_BUF_INIT;
     tm_strmap stored = TM_STRMAP_INIT;
     PGresult *res = NULL;
-    int rc = p.v && p.num ? TM_OK : TM_ENOMEM;
-    tm__buf_puts(&sql, "WITH v(" INS_VCOLS ") AS (VALUES ");
-    for (size_t i = from; i < to && rc == TM_OK; i++) {
-        int base = p.n;
-        bind_event(&p, evs[i], ids[i]);
-        tm__buf_puts(&sql, i > from ? ",(" : "(");
-        for (int c = 0; c < NPARAM; c++)
-            tm__buf_printf(&sql, "%s$%d%s", c ? "," : "", base + c + 1, ins_cast[c]);
-        tm__buf_putc(&sql, ')');
-    }
-    /* Ids claimed in order: two daemons sending the same ones wait for each
-     * other in one order, not in a cycle. */
-    tm__buf_puts(&sql, "), d AS (INSERT INTO event_ids(id, ts) SELECT id, ts FROM v WHERE client"
-                       " ORDER BY id ON CONFLICT DO NOTHING RETURNING id)"
-                       " INSERT INTO events(" INS_COLS ") SELECT nextval('events_seq'), v.* FROM v"
-                       " WHERE NOT v.client OR v.id IN (SELECT id FROM d) RETURNING id");
-    if (rc == TM_OK && !sql.data)
+    int rc = TM_OK, nclaim = 0;
+    tm__buf_putc(&aid, '{');
+    tm__buf_putc(&ats, '{');
+    for (size_t i = from; i < to; i++)
+        if (!(evs[i]->has & TM__HAS_GEN_ID)) {
+            array_elem(&aid, evs[i]->id, nclaim == 0);
+            tm__buf_printf(&ats, "%s%lld", nclaim++ ? "," : "", (long long)evs[i]->ts_us);
+        }
+    tm__buf_putc(&aid, '}');
+    if (tm__buf_putc(&ats, '}') != TM_OK || !aid.data)
         rc = TM_ENOMEM;
-    if (rc == TM_OK)
-        rc = run(s->w, "insert events", sql.data, &p, &res);
-    for (int row = 0; rc == TM_OK && row < PQntuples(res); row++)
+    if (rc == TM_OK && nclaim) {
+        params p = {(const char *[]){aid.data, ats.data}, NULL, 2};
+        rc = run(s->w, "claim ids", "INSERT INTO event_ids(id, ts) SELECT * FROM unnest($1::text[],"
+                 " $2::bigint[]) ORDER BY 1 ON CONFLICT DO NOTHING RETURNING id", &p, &res);
+    }
+    for (int row = 0; rc == TM_OK && res && row < PQntuples(res); row++)
         rc = tm__strmap_put(&stored, PQgetvalue(res, row, 0), 1);
     for (size_t i = from; rc == TM_OK && i < to; i++) {
         int64_t one;
         dup[i] = !(evs[i]->has & TM__HAS_GEN_ID) && !tm__strmap_get(&stored, evs[i]->id, &one);
+        if (dup[i])
+            continue;
+        PARAMS(p, NPARAM);
+        bind_event(&p, evs[i], ids[i]);
+        for (int c = 0; c < NPARAM; c++)
+            copy_field(&rows, p.v[c], c == 0);
+        rc = tm__buf_putc(&rows, '\n');
     }
+    if (rc == TM_OK)
+        rc = copy_in(s->w, "COPY events(" INS_VCOLS ") FROM STDIN", &rows, "insert events");
     PQclear(res);
     tm__strmap_clear(&stored);
-    tm__buf_free(&sql);
-    free(p.v);
-    free(p.num);
+    tm__buf_free(&aid);
+    tm__buf_free(&ats);
+    tm__buf_free(&rows);
     return rc;
 }
 
@@ -1339,7 +1414,7 @@ static int read_cells(pg_store *s, int64_t since, int users, int (*fn)(void *, c
                       void *arg, int64_t *version)
 {
     PGresult *res = NULL;
-    char *from = NULL;
+    char *from = NULL, *xip = NULL;
     int whole = 0;
     tm_buf sql = TM_BUF_INIT;
     pgreader *rd = take(s, SCAN);
@@ -1361,11 +1436,16 @@ static int read_cells(pg_store *s, int64_t since, int users, int (*fn)(void *, c
     if (rc)
         goto out;
     PARAMS(p, 4);
+    char xmin[24] = "0", xmax[24] = "0";
     if (from) {
-        p_text(&p, from);
+        xip = malloc(strlen(from) + 3);
+        if (!xip || (rc = exec(rd->c, "index only", "SET LOCAL enable_seqscan = off"))) {
+            rc = rc ? rc : TM_ENOMEM;
+            goto out;
+        }
+        snap_params(from, xmin, xmax, xip, &p);
         tm__buf_printf(&sql, "SELECT " ROLL_KEY ", " ROLL_COLS " FROM rollup_log%s AND"
-                       " xid >= pg_snapshot_xmin($1::pg_snapshot) AND NOT pg_visible_in_snapshot(xid,"
-                       " $1::pg_snapshot)", MEM_CELLS(users));
+                       " $1::bigint >= 0 AND (xid >= $2::xid8 OR xid = ANY($3::xid8[]))", MEM_CELLS(users));
     } else {
         tm__buf_printf(&sql, "SELECT " ROLL_KEY ", " ROLL_COLS " FROM rollup%s UNION ALL"
                        " SELECT " ROLL_KEY ", " ROLL_COLS " FROM rollup_log%s", MEM_CELLS(users),
@@ -1384,6 +1464,7 @@ out:
     exec(rd->c, "commit", "COMMIT");
     give(rd);
     free(from);
+    free(xip);
     tm__buf_free(&sql);
     return rc;
 }
@@ -1458,15 +1539,20 @@ static int pg_version(tm_store *base, int64_t *out)
     PGresult *res = NULL;
     pthread_mutex_lock(&s->vmu);
     const struct vsnap *v = snap_of(s, s->version);
-    PARAMS(p, 4);
-    p_text(&p, v->snap);
+    PARAMS(p, 8);
     p_i64(&p, v->epoch);
+    char xmin[24] = "0", xmax[24] = "0", *xip = malloc(strlen(v->snap) + 3);
+    if (!xip) {
+        pthread_mutex_unlock(&s->vmu);
+        return TM_ENOMEM;
+    }
+    snap_params(v->snap, xmin, xmax, xip, &p);
     pgreader *rd = take(s, QUICK);
-    int rc = run(rd->c, "version", "SELECT EXISTS(SELECT 1 FROM rollup_log WHERE"
-                 " xid >= pg_snapshot_xmin($1::pg_snapshot) AND NOT pg_visible_in_snapshot(xid, $1::pg_snapshot))"
-                 " OR e.value != $2::bigint OR f.value > pg_snapshot_xmin($1::pg_snapshot)::text::bigint,"
-                 " pg_current_snapshot()::text, e.value"
+    int rc = run(rd->c, "version", "SELECT COALESCE((SELECT max(xid) FROM rollup_log) >= $3::xid8, false)"
+                 " OR EXISTS(SELECT 1 FROM rollup_log WHERE xid = ANY($4::xid8[]))"
+                 " OR e.value != $1::bigint OR f.value > $2::bigint, pg_current_snapshot()::text, e.value"
                  " FROM tm_meta e, tm_meta f WHERE e.key = 'epoch' AND f.key = 'fold'", &p, &res);
+    free(xip);
     give(rd);
     if (rc == TM_OK && PQntuples(res) != 1)
         rc = tm__fail(TM_ECORRUPT, "store: tm_meta has no epoch or fold row");
