@@ -3,7 +3,10 @@
  * PostgreSQL, beside the seed guide's own design (api_call_logs, bench/
  * seed.h) on the same server and the same generated events.
  *
- *   bench_pgscale CONNINFO TM_URL EVENTS SINGLE_SECONDS REPS MAX_DAEMONS OUT.md
+ *   bench_pgscale CONNINFO TM_URL EVENTS SINGLE_SECONDS REPS MIN_D MAX_D OUT.md
+ *
+ * appends the table rows for MIN_D..MAX_D daemons to OUT.md (bench/
+ * pgscale.sh writes the header and alternates builds).
  *
  * A daemon is a process with its own tokmeter handle (its writer thread,
  * its connections, its in-memory rollups: what `tokmeter serve` runs
@@ -11,7 +14,9 @@
  * one libpq connection each. For each number of daemons D, in fresh
  * schemas:
  *   1. durable single writes for SINGLE_SECONDS: each daemon tm_track_sync,
- *      each seed writer one autocommit INSERT a call;
+ *      each seed writer one autocommit INSERT a call; then the same from
+ *      CALLERS threads per daemon at once (HTTP clients waiting for
+ *      their 200s: tokmeter commits the waiting calls together);
  *   2. the EVENTS loaded in 1,000-event chunks dealt round robin to the D
  *      processes: tokmeter tm_track + tm_flush; the seed design multi-row
  *      INSERTs (1,000 rows a statement) and, into a second table, COPY;
@@ -21,6 +26,7 @@
  *      query of a new handle (the whole load of the rollups) and a query
  *      right after another daemon committed 1,000 events (the change log).
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +38,7 @@
 
 #define MAXD 3
 #define CHUNK 1000
+#define CALLERS 16          /* threads a daemon serves at once in workload 1b */
 
 static const char *conninfo, *tm_url;
 static char q_pg[NQ][700];
@@ -47,8 +54,11 @@ static tm *tm_at(const char *schema)
 {
     char url[1024];
     tm *t = NULL;
+    tm_options o = {0};
+    const char *b = getenv("PGSCALE_BATCH"); /* events per commit at most (default 65,536) */
+    o.batch_max = b ? (size_t)atol(b) : 0;
     snprintf(url, sizeof url, "%s%sschema=%s", tm_url, strchr(tm_url, '?') ? "&" : "?", schema);
-    if (tm_open(&t, url, NULL))
+    if (tm_open(&t, url, &o))
         tm_die("open");
     return t;
 }
@@ -87,6 +97,7 @@ static double in_parallel(int d, double (*fn)(int k, void *arg), void *arg, doub
 {
     int fds[MAXD][2], go[2];
     pid_t pids[MAXD];
+    fflush(NULL); /* nothing buffered is written twice by a child */
     if (pipe(go))
         exit(1);
     for (int k = 0; k < d; k++) {
@@ -171,6 +182,61 @@ static double single_writes(int k, void *arg)
     return rate;
 }
 
+/* 1b: CALLERS threads per process, each writing one durable event a call
+ * (as HTTP clients waiting for their 200): tokmeter's group commit puts
+ * the calls that wait together into one transaction; the seed design's
+ * callers each have a connection and commit their own INSERT. */
+typedef struct caller {
+    const job *j;
+    tm *t;
+    long from, n;
+    double until;
+} caller;
+
+static void *caller_run(void *arg)
+{
+    caller *c = arg;
+    char model[32], endpoint[32], user[32], row[512], sql[800];
+    PGconn *pg = c->t ? NULL : pg_at(c->j->schema);
+    for (long i = c->from; bench_now() < c->until; i++, c->n++) {
+        const ev *e = &evs[i % nev];
+        if (c->t) {
+            tm_event te;
+            tm_event_of(e, &te, model, endpoint, user);
+            if (tm_track_sync(c->t, &te, NULL))
+                tm_die("track");
+        } else {
+            pg_row(e, row, sizeof row);
+            snprintf(sql, sizeof sql, "INSERT INTO api_call_logs " PG_COLS " VALUES %s", row);
+            pg_exec(pg, sql);
+        }
+    }
+    PQfinish(pg);
+    return NULL;
+}
+
+static double concurrent_writes(int k, void *arg)
+{
+    const job *j = arg;
+    tm *t = j->kind == 0 ? tm_at(j->schema) : NULL;
+    caller cs[CALLERS];
+    pthread_t th[CALLERS];
+    double t0 = bench_now();
+    for (int i = 0; i < CALLERS; i++) {
+        cs[i] = (caller){j, t, ((long)k * CALLERS + i) * (nev / (MAXD * CALLERS)), 0, t0 + j->seconds};
+        pthread_create(&th[i], NULL, caller_run, &cs[i]);
+    }
+    long n = 0;
+    for (int i = 0; i < CALLERS; i++) {
+        pthread_join(th[i], NULL);
+        n += cs[i].n;
+    }
+    double rate = (double)n / (bench_now() - t0);
+    if (t)
+        tm_close(t);
+    return rate;
+}
+
 /* Process k's chunks of the events: every d-th CHUNK from the k-th. */
 static double load(int k, void *arg)
 {
@@ -250,8 +316,8 @@ static double median3(double *v, int n)
 
 int main(int argc, char **argv)
 {
-    if (argc != 8) {
-        fprintf(stderr, "usage: bench_pgscale CONNINFO TM_URL EVENTS SINGLE_SECONDS REPS MAX_DAEMONS OUT.md\n");
+    if (argc != 9) {
+        fprintf(stderr, "usage: bench_pgscale CONNINFO TM_URL EVENTS SINGLE_SECONDS REPS MIN_D MAX_D OUT.md\n");
         return 64;
     }
     conninfo = argv[1];
@@ -259,18 +325,17 @@ int main(int argc, char **argv)
     long n = strtol(argv[3], NULL, 10);
     double single_s = atof(argv[4]);
     reps = atoi(argv[5]);
-    int maxd = atoi(argv[6]);
-    if (reps < 1 || reps > 64 || maxd < 1 || maxd > MAXD) {
-        fprintf(stderr, "pgscale: REPS 1..64, MAX_DAEMONS 1..%d\n", MAXD);
+    int mind = atoi(argv[6]), maxd = atoi(argv[7]);
+    if (reps < 1 || reps > 64 || mind < 1 || maxd < mind || maxd > MAXD) {
+        fprintf(stderr, "pgscale: REPS 1..64, 1 <= MIN_D <= MAX_D <= %d\n", MAXD);
         return 64;
     }
     generate(n);
     seed_queries(q_pg, tq);
-    FILE *o = fopen(argv[7], "w");
+    FILE *o = fopen(argv[8], "a");
     if (!o)
         return 1;
-    fprintf(o, "| daemons | workload | unit | tokmeter | seed design | × |\n|---|---|---|---|---|---|\n");
-    for (int d = 1; d <= maxd; d++) {
+    for (int d = mind; d <= maxd; d++) {
         double per[MAXD], wall;
         job j = {.d = d, .seconds = single_s};
         char tms[32], seeds[32], tms1[32], seeds1[32], copys[32];
@@ -296,6 +361,17 @@ int main(int argc, char **argv)
         fprintf(o, "| %d | ingest: one durable write per call, all daemons | events/s | %.0f | %.0f | %.3g |\n", d,
                 rate[0], rate[1], rate[0] / rate[1]);
         fprintf(stderr, "pgscale: %d daemons: single %.0f vs %.0f ev/s\n", d, rate[0], rate[1]);
+        for (int kind = 0; kind < 2; kind++) {
+            j.kind = kind;
+            snprintf(j.schema, sizeof j.schema, "%s", kind ? seeds1 : tms1);
+            in_parallel(d, concurrent_writes, &j, per);
+            rate[kind] = 0;
+            for (int k = 0; k < d; k++)
+                rate[kind] += per[k];
+        }
+        fprintf(o, "| %d | ingest: %d callers per daemon, each waiting for its durable write, all daemons | events/s |"
+                   " %.0f | %.0f | %.3g |\n", d, CALLERS, rate[0], rate[1], rate[0] / rate[1]);
+        fprintf(stderr, "pgscale: %d daemons: %d callers each %.0f vs %.0f ev/s\n", d, CALLERS, rate[0], rate[1]);
         /* 2. batched load */
         double lr[3];
         for (int kind = 0; kind < 3; kind++) {

@@ -37,9 +37,9 @@
  * touched cell, and adds its count to its own counts row: nothing two
  * daemons' appends both update, so they run side by side. They hold a
  * shared advisory lock that retention and repricing take exclusively.
- * Folding: every FOLD_EVERY commits a daemon that gets the fold lock
- * (try, never wait) moves the log rows of transactions older than its
- * previous try's snapshot into rollup/urollup (merged in C, as SQLite
+ * Folding: every FOLD_EVERY commits (or FOLD_MAX log rows) a daemon that
+ * gets the fold lock (try, never wait) moves up to FOLD_MAX log rows of
+ * transactions older than its previous try's snapshot into rollup/urollup (merged in C, as SQLite
  * does, sums checked for overflow) and records that horizon.
  *
  * Freshness: the version is this handle's own counter, each value tied to
@@ -81,7 +81,9 @@
 #define LOCK_MAINT 7516109101003LL
 #define LOCK_FOLD 7516109101004LL
 #define MONTHS_AHEAD 2
-#define FOLD_EVERY 16       /* commits of this handle between fold tries   */
+#define FOLD_EVERY 16       /* commits of this handle between fold tries,  */
+#define FOLD_MAX 50000      /* or log rows it wrote; rows a fold moves     */
+#define FOLD_MAX_S "50000"
 #define NSNAP 64            /* versions whose snapshots load_changes knows */
 #define RETRIES 5           /* of an append that hit a deadlock            */
 
@@ -183,7 +185,8 @@ typedef struct pg_store {
     tm_strmap dict;             /* string → dict id (writer side)           */
     int32_t *months;            /* months (since 1970) with a partition      */
     size_t nmonths, capmonths;
-    unsigned commits;           /* this handle's commits, for FOLD_EVERY     */
+    unsigned commits;           /* this handle's commits since a fold try    */
+    size_t logged;              /* and the log rows they wrote               */
     char *fold_next;            /* xmin (xid8 text) at the last fold try     */
     /* Versions and their snapshots (under vmu): version v's rollups hold
      * every log row visible in snap[v % NSNAP], with the epoch then. */
@@ -783,23 +786,19 @@ static int add_row_checked(tm_cellset *cs, const PGresult *res, int row)
     return rc ? rc : sketch_of_col(res, row, 23, &o->sk);
 }
 
-/* Merges each cell of cs with lo ≤ proj < hi into its folded row in table:
+/* Merges each cell of cs[from, to) with lo ≤ proj < hi into its folded row in table:
  * the stored rows are read in one statement (locked), added to in C
  * (overflow checked, sketches merged as the SQLite backend does) and
  * written back in one upsert. Folding only (under the fold lock). */
-static int write_cells(PGconn *c, const tm_cellset *cs, const char *table, int lo, int hi)
+static int write_cells_in(PGconn *c, const tm_cellset *cs, size_t from, size_t to, const char *table,
+                          int lo, int hi)
 {
-    size_t mine = 0;
-    for (size_t i = 0; i < cs->n; i++)
-        mine += cs->cells[i].key.proj >= lo && cs->cells[i].key.proj < hi;
-    if (mine == 0)
-        return TM_OK;
     tm_buf sql = TM_BUF_INIT;
     tm_cellset olds = {0};
     PGresult *res = NULL;
     int rc = TM_OK, first = 1;
     tm__buf_printf(&sql, "SELECT " ROLL_KEY ", " ROLL_COLS " FROM %s WHERE (" ROLL_KEY ") IN (", table);
-    for (size_t i = 0; i < cs->n; i++) {
+    for (size_t i = from; i < to; i++) {
         const tm_cell_key *k = &cs->cells[i].key;
         if (k->proj < lo || k->proj >= hi)
             continue;
@@ -820,7 +819,7 @@ static int write_cells(PGconn *c, const tm_cellset *cs, const char *table, int l
     tm__buf_reset(&sql);
     tm__buf_printf(&sql, "INSERT INTO %s(" ROLL_KEY ", " ROLL_COLS ") VALUES", table);
     first = 1;
-    for (size_t i = 0; i < cs->n && rc == TM_OK; i++) {
+    for (size_t i = from; i < to && rc == TM_OK; i++) {
         const tm_cell *cl = &cs->cells[i];
         if (cl->key.proj < lo || cl->key.proj >= hi)
             continue;
@@ -852,6 +851,24 @@ out:
     PQclear(res);
     tm__buf_free(&sql);
     tm__cellset_free(&olds);
+    return rc;
+}
+
+#define FOLD_CHUNK 1000 /* cells a statement (a longer IN list overflows the server's stack) */
+
+/* write_cells_in for every cell of cs with lo <= proj < hi, FOLD_CHUNK cells a
+ * statement. */
+static int write_cells(PGconn *c, const tm_cellset *cs, const char *table, int lo, int hi)
+{
+    int rc = TM_OK;
+    for (size_t from = 0; from < cs->n && rc == TM_OK;) {
+        size_t to = from, mine = 0;
+        for (; to < cs->n && mine < FOLD_CHUNK; to++)
+            mine += cs->cells[to].key.proj >= lo && cs->cells[to].key.proj < hi;
+        if (mine)
+            rc = write_cells_in(c, cs, from, to, table, lo, hi);
+        from = to;
+    }
     return rc;
 }
 
@@ -904,9 +921,9 @@ static int add_count(PGconn *c, int64_t delta)
                " DO UPDATE SET events = counts.events + EXCLUDED.events", &p, NULL);
 }
 
-/* Moves the log rows of the transactions before this handle's previous
- * try into rollup and urollup, if no other daemon is folding, and records
- * that horizon (readers whose snapshot is older reload whole). Errors
+/* Moves up to FOLD_MAX log rows of the transactions before this handle's
+ * previous try into rollup and urollup, if no other daemon is folding, and
+ * records that horizon (readers whose snapshot is older reload whole). Errors
  * leave the log as it was, which readers add up just the same. */
 static int fold(pg_store *s)
 {
@@ -920,13 +937,15 @@ static int fold(pg_store *s)
         rc = query_int(s->w, sql, NULL, &got);
     if (rc || !got)
         goto out;
+    s->commits = 0;
+    s->logged = 0;
     if ((rc = run(s->w, "fold", "SELECT pg_snapshot_xmin(pg_current_snapshot())::text", NULL, &now)))
         goto out;
     if (s->fold_next) {
         PARAMS(p, 4);
         p_text(&p, s->fold_next);
-        rc = run(s->w, "fold", "DELETE FROM rollup_log WHERE xid < $1::xid8 RETURNING " ROLL_KEY ", "
-                 ROLL_COLS, &p, &res);
+        rc = run(s->w, "fold", "DELETE FROM rollup_log WHERE ctid = ANY(ARRAY(SELECT ctid FROM rollup_log"
+                 " WHERE xid < $1::xid8 LIMIT " FOLD_MAX_S ")) RETURNING " ROLL_KEY ", " ROLL_COLS, &p, &res);
         for (int row = 0; rc == TM_OK && row < PQntuples(res); row++)
             rc = add_row_checked(&merged, res, row);
         if (rc == TM_OK && PQntuples(res) > 0 && (rc = write_cells(s->w, &merged, "rollup", 0, TM_NPROJ)) == TM_OK &&
@@ -1236,7 +1255,7 @@ static int pg_append(tm_store *base, tm_event *const *evs, size_t n, unsigned ch
         rc = TM_OK;
     }
     free(ids);
-    if (rc == TM_OK && ++s->commits % FOLD_EVERY == 0)
+    if (rc == TM_OK && (++s->commits >= FOLD_EVERY || (s->logged += cells->n) >= FOLD_MAX))
         fold(s); /* best effort: an unfolded log reads the same */
     return rc;
 }
