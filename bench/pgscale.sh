@@ -5,7 +5,8 @@
 # scripts/pg.sh), stopped at the end. Writes the table to $OUT (default
 # bench/PG-table.md). With BEFORE=path/to/another/bench_pgscale (the same
 # bench linked with another build), runs both for each number of daemons,
-# alternating, into $OUT and $OUT_BEFORE.
+# alternating, into $OUT and $OUT_BEFORE (PGSCALE_BATCH: events per commit
+# at most, default 65,536; BEFORE_BATCH the same for the other build).
 set -eu
 cd "$(dirname "$0")/.."
 EVENTS=${1:-200000}
@@ -24,7 +25,10 @@ HEADER='| daemons | workload | unit | tokmeter | seed design | × |\n|---|---|--
 printf "$HEADER" > "$OUT"
 [ -n "${BEFORE:-}" ] && printf "$HEADER" > "$OUT_BEFORE"
 for d in 1 2 3; do
-    [ -n "${BEFORE:-}" ] && "$BEFORE" "$CONN" "$URL" "$EVENTS" "$SINGLE" "$REPS" $d $d "$OUT_BEFORE"
+    if [ -n "${BEFORE:-}" ]; then
+        PGSCALE_BATCH=${BEFORE_BATCH:-${PGSCALE_BATCH:-}} "$BEFORE" "$CONN" "$URL" "$EVENTS" "$SINGLE" "$REPS" $d $d "$OUT_BEFORE" ||
+            echo "| $d | (the other build failed: see the log) | | | | |" >> "$OUT_BEFORE"
+    fi
     ./build/bench_pgscale "$CONN" "$URL" "$EVENTS" "$SINGLE" "$REPS" $d $d "$OUT"
     echo "pgscale: $d daemons done, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 done

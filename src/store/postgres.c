@@ -37,9 +37,10 @@
  * touched cell, and adds its count to its own counts row: nothing two
  * daemons' appends both update, so they run side by side. They hold a
  * shared advisory lock that retention and repricing take exclusively.
- * Folding: every FOLD_EVERY commits (or FOLD_MAX log rows) a daemon that
- * gets the fold lock (try, never wait) moves up to FOLD_MAX log rows of
- * transactions older than its previous try's snapshot into rollup/urollup (merged in C, as SQLite
+ * Folding: every FOLD_EVERY commits (or FOLD_MAX log rows) the daemon's
+ * fold thread, on its own connection, if it gets the fold lock (try,
+ * never wait), moves up to FOLD_MAX log rows of transactions older than
+ * its previous try's snapshot into rollup/urollup (merged in C, as SQLite
  * does, sums checked for overflow) and records that horizon.
  *
  * Freshness: the version is this handle's own counter, each value tied to
@@ -56,7 +57,8 @@
  *
  * Durability: synchronous_commit is set on for every connection, so a
  * returned append is committed and flushed. Connections: the writer's
- * (writer thread only) and NREAD readers, each under its own mutex.
+ * (writer thread only), the fold thread's, and NREAD readers, each under
+ * its own mutex.
  */
 #include <libpq-fe.h>
 #include <pthread.h>
@@ -187,6 +189,12 @@ typedef struct pg_store {
     size_t nmonths, capmonths;
     unsigned commits;           /* this handle's commits since a fold try    */
     size_t logged;              /* and the log rows they wrote               */
+    /* The fold thread and its connection; fold_due and fold_stop under fmu. */
+    PGconn *fc;
+    pthread_t fold_th;
+    int fold_started, fold_due, fold_stop;
+    pthread_mutex_t fmu;
+    pthread_cond_t fcv;
     char *fold_next;            /* xmin (xid8 text) at the last fold try     */
     /* Versions and their snapshots (under vmu): version v's rollups hold
      * every log row visible in snap[v % NSNAP], with the epoch then. */
@@ -443,11 +451,23 @@ static int migrate(pg_store *s, const char *schema)
     return end_txn(s->w, rc);
 }
 
+static void *fold_main(void *arg);
+
 static void pg_close(tm_store *base)
 {
     pg_store *s = (pg_store *)base;
     if (!s)
         return;
+    if (s->fold_started) {
+        pthread_mutex_lock(&s->fmu);
+        s->fold_stop = 1;
+        pthread_cond_signal(&s->fcv);
+        pthread_mutex_unlock(&s->fmu);
+        pthread_join(s->fold_th, NULL);
+    }
+    pthread_mutex_destroy(&s->fmu);
+    pthread_cond_destroy(&s->fcv);
+    PQfinish(s->fc);
     PQfinish(s->w);
     for (int i = 0; i < NREAD; i++) {
         PQfinish(s->rd[i].c);
@@ -537,6 +557,8 @@ static int pg_open(const char *url, unsigned mode, tm_store **out)
     for (int i = 0; i < NREAD; i++)
         pthread_mutex_init(&s->rd[i].mu, NULL);
     pthread_mutex_init(&s->vmu, NULL);
+    pthread_mutex_init(&s->fmu, NULL);
+    pthread_cond_init(&s->fcv, NULL);
     if ((rc = parse_url(url, conninfo, sizeof conninfo, schema, sizeof schema)) ||
         (rc = connect_one(conninfo, schema, &s->w)) || (rc = migrate(s, schema)))
         goto out;
@@ -549,6 +571,11 @@ static int pg_open(const char *url, unsigned mode, tm_store **out)
         rc = ensure_month(s, m);
     if (rc == TM_OK)
         rc = take_version(s, s->w, NULL, NULL);
+    if (rc == TM_OK && (rc = connect_one(conninfo, schema, &s->fc)) == TM_OK) {
+        if (pthread_create(&s->fold_th, NULL, fold_main, s) != 0)
+            rc = tm__fail(TM_ENOMEM, "store: cannot start the fold thread");
+        s->fold_started = rc == TM_OK;
+    }
 out:
     if (rc) {
         pg_close(&s->base);
@@ -797,22 +824,40 @@ static int write_cells_in(PGconn *c, const tm_cellset *cs, size_t from, size_t t
     tm_cellset olds = {0};
     PGresult *res = NULL;
     int rc = TM_OK, first = 1;
-    tm__buf_printf(&sql, "SELECT " ROLL_KEY ", " ROLL_COLS " FROM %s WHERE (" ROLL_KEY ") IN (", table);
+    /* The stored rows, locked: the keys as nine arrays joined on the
+     * primary key (an IN list of row values is planned as a scan). */
+    tm_buf key[2 + TM_NROLLDIM];
+    for (int a = 0; a < 2 + TM_NROLLDIM; a++) {
+        key[a] = (tm_buf)TM_BUF_INIT;
+        tm__buf_putc(&key[a], '{');
+    }
     for (size_t i = from; i < to; i++) {
         const tm_cell_key *k = &cs->cells[i].key;
         if (k->proj < lo || k->proj >= hi)
             continue;
-        tm__buf_printf(&sql, "%s(%d,%d", first ? "" : ",", k->proj, k->hour);
-        first = 0;
+        tm__buf_printf(&key[0], "%s%d", first ? "" : ",", k->proj);
+        tm__buf_printf(&key[1], "%s%d", first ? "" : ",", k->hour);
         for (int d = 0; d < TM_NROLLDIM; d++)
-            tm__buf_printf(&sql, ",%u", k->dim[d]);
-        tm__buf_putc(&sql, ')');
+            tm__buf_printf(&key[2 + d], "%s%u", first ? "" : ",", k->dim[d]);
+        first = 0;
     }
-    if (tm__buf_puts(&sql, ") FOR UPDATE") != TM_OK || !sql.data) {
+    const char *kv[2 + TM_NROLLDIM];
+    for (int a = 0; a < 2 + TM_NROLLDIM; a++) {
+        if (tm__buf_putc(&key[a], '}') != TM_OK)
+            rc = TM_ENOMEM;
+        kv[a] = key[a].data;
+    }
+    params kp = {kv, NULL, 2 + TM_NROLLDIM};
+    tm__buf_printf(&sql, "SELECT " ROLL_KEY ", " ROLL_COLS " FROM %s JOIN unnest($1::int[], $2::int[],"
+                   " $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[],"
+                   " $9::bigint[]) AS k(" ROLL_KEY ") USING (" ROLL_KEY ") FOR UPDATE OF %s", table, table);
+    if (rc == TM_OK && !sql.data)
         rc = TM_ENOMEM;
-        goto out;
-    }
-    if ((rc = run(c, "rollup read", sql.data, NULL, &res)))
+    if (rc == TM_OK)
+        rc = run(c, "rollup read", sql.data, &kp, &res);
+    for (int a = 0; a < 2 + TM_NROLLDIM; a++)
+        tm__buf_free(&key[a]);
+    if (rc)
         goto out;
     for (int row = 0; row < PQntuples(res) && rc == TM_OK; row++)
         rc = add_row_checked(&olds, res, row);
@@ -854,7 +899,7 @@ out:
     return rc;
 }
 
-#define FOLD_CHUNK 1000 /* cells a statement (a longer IN list overflows the server's stack) */
+#define FOLD_CHUNK 1000 /* cells a statement */
 
 /* write_cells_in for every cell of cs with lo <= proj < hi, FOLD_CHUNK cells a
  * statement. */
@@ -923,7 +968,7 @@ static int add_count(PGconn *c, int64_t delta)
 
 /* Moves up to FOLD_MAX log rows of the transactions before this handle's
  * previous try into rollup and urollup, if no other daemon is folding, and
- * records that horizon (readers whose snapshot is older reload whole). Errors
+ * records that horizon (on the fold thread, its own connection) (readers whose snapshot is older reload whole). Errors
  * leave the log as it was, which readers add up just the same. */
 static int fold(pg_store *s)
 {
@@ -932,25 +977,23 @@ static int fold(pg_store *s)
     int64_t got = 0;
     char sql[96];
     snprintf(sql, sizeof sql, "SELECT pg_try_advisory_xact_lock(%lld)::int", LOCK_FOLD);
-    int rc = exec(s->w, "fold", "BEGIN");
+    int rc = exec(s->fc, "fold", "BEGIN");
     if (rc == TM_OK)
-        rc = query_int(s->w, sql, NULL, &got);
+        rc = query_int(s->fc, sql, NULL, &got);
     if (rc || !got)
         goto out;
-    s->commits = 0;
-    s->logged = 0;
-    if ((rc = run(s->w, "fold", "SELECT pg_snapshot_xmin(pg_current_snapshot())::text", NULL, &now)))
+    if ((rc = run(s->fc, "fold", "SELECT pg_snapshot_xmin(pg_current_snapshot())::text", NULL, &now)))
         goto out;
     if (s->fold_next) {
         PARAMS(p, 4);
         p_text(&p, s->fold_next);
-        rc = run(s->w, "fold", "DELETE FROM rollup_log WHERE ctid = ANY(ARRAY(SELECT ctid FROM rollup_log"
+        rc = run(s->fc, "fold", "DELETE FROM rollup_log WHERE ctid = ANY(ARRAY(SELECT ctid FROM rollup_log"
                  " WHERE xid < $1::xid8 LIMIT " FOLD_MAX_S ")) RETURNING " ROLL_KEY ", " ROLL_COLS, &p, &res);
         for (int row = 0; rc == TM_OK && row < PQntuples(res); row++)
             rc = add_row_checked(&merged, res, row);
-        if (rc == TM_OK && PQntuples(res) > 0 && (rc = write_cells(s->w, &merged, "rollup", 0, TM_NPROJ)) == TM_OK &&
-            (rc = write_cells(s->w, &merged, "urollup", TM_NPROJ, TM_NPROJ_ALL)) == TM_OK)
-            rc = run(s->w, "fold", "UPDATE tm_meta SET value = greatest(value, $1::bigint) WHERE key = 'fold'",
+        if (rc == TM_OK && PQntuples(res) > 0 && (rc = write_cells(s->fc, &merged, "rollup", 0, TM_NPROJ)) == TM_OK &&
+            (rc = write_cells(s->fc, &merged, "urollup", TM_NPROJ, TM_NPROJ_ALL)) == TM_OK)
+            rc = run(s->fc, "fold", "UPDATE tm_meta SET value = greatest(value, $1::bigint) WHERE key = 'fold'",
                      &p, NULL);
     }
     char *next = rc == TM_OK ? strdup(PQgetvalue(now, 0, 0)) : NULL;
@@ -959,11 +1002,31 @@ static int fold(pg_store *s)
         s->fold_next = next;
     }
 out:
-    rc = end_txn(s->w, rc);
+    rc = end_txn(s->fc, rc);
     PQclear(res);
     PQclear(now);
     tm__cellset_free(&merged);
     return rc;
+}
+
+/* The fold thread: folds when an append asks (fold_due), so no append
+ * waits for a fold. */
+static void *fold_main(void *arg)
+{
+    pg_store *s = arg;
+    pthread_mutex_lock(&s->fmu);
+    for (;;) {
+        while (!s->fold_due && !s->fold_stop)
+            pthread_cond_wait(&s->fcv, &s->fmu);
+        if (s->fold_stop)
+            break;
+        s->fold_due = 0;
+        pthread_mutex_unlock(&s->fmu);
+        fold(s); /* best effort: an unfolded log reads the same */
+        pthread_mutex_lock(&s->fmu);
+    }
+    pthread_mutex_unlock(&s->fmu);
+    return NULL;
 }
 
 /* A repeat of a stored client id that asked to replace it: when e is the
@@ -1255,8 +1318,14 @@ static int pg_append(tm_store *base, tm_event *const *evs, size_t n, unsigned ch
         rc = TM_OK;
     }
     free(ids);
-    if (rc == TM_OK && (++s->commits >= FOLD_EVERY || (s->logged += cells->n) >= FOLD_MAX))
-        fold(s); /* best effort: an unfolded log reads the same */
+    if (rc == TM_OK && (++s->commits >= FOLD_EVERY || (s->logged += cells->n) >= FOLD_MAX)) {
+        s->commits = 0;
+        s->logged = 0;
+        pthread_mutex_lock(&s->fmu);
+        s->fold_due = 1;
+        pthread_cond_signal(&s->fcv);
+        pthread_mutex_unlock(&s->fmu);
+    }
     return rc;
 }
 
