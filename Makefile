@@ -226,12 +226,12 @@ soak: deps
 	POWERCUT_CYCLES=$${POWERCUT_CYCLES:-1000} FAULT_CYCLES=$${FAULT_CYCLES:-600} sh tests/fault/powercut.sh
 	SOAK_SECONDS=$${SOAK_SECONDS:-3600} sh bench/soak.sh
 
-# The side-by-side benchmark also links libpq (installed by scripts/bench-deps.sh).
-build/obj/bench/compare.o: bench/compare.c
+# The side-by-side benchmarks also link libpq (installed by scripts/bench-deps.sh).
+build/obj/bench/compare.o build/obj/bench/pgscale.o: build/obj/bench/%.o: bench/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE) $(CFLAGS) $(PKGCFLAGS) $(shell pkg-config --cflags libpq) -c $< -o $@
 
-build/bench_compare: build/obj/bench/compare.o build/libtmserve.a build/libtokmeter.a
+build/bench_compare build/bench_pgscale: build/bench_%: build/obj/bench/%.o build/libtmserve.a build/libtokmeter.a
 	$(CC) $(CFLAGS) -o $@ $^ $(PKGLIBS) $(shell pkg-config --libs libpq)
 
 build/bench_%: build/obj/bench/%.o build/libtmserve.a build/libtokmeter.a

@@ -29,97 +29,8 @@
 #include "../src/core/dec.h"
 #include "../src/core/json.h"
 #include "bench.h"
+#include "seed.h"
 #include "tokmeter.h"
-
-#define DAYS 90
-#define NQ 6 /* the queries compared */
-static const int64_t END_S = 1793491200; /* 2026-11-01T00:00:00Z */
-
-typedef struct ev {
-    int64_t ts;             /* seconds */
-    int provider, model, endpoint, op, user, in, out, latency_ms, success;
-    int64_t cost_micro;     /* cost in millionths of a dollar */
-} ev;
-
-static const char *providers[8] = {"openai", "anthropic", "google", "deepseek", "mistral", "xai", "groq", "cerebras"};
-static const char *ops[4] = {"chat", "embed", "qualification", "summarize"};
-static ev *evs;
-static long nev;
-
-static uint64_t rng = 0x9E3779B97F4A7C15ull;
-
-static void generate(long n)
-{
-    evs = malloc((size_t)n * sizeof *evs);
-    nev = n;
-    for (long i = 0; i < n; i++) {
-        ev *e = &evs[i];
-        e->ts = END_S - DAYS * 86400 + (int64_t)((double)i / (double)n * DAYS * 86400);
-        e->model = (int)(pow(bench_unit(&rng), 1.5) * 40);
-        e->provider = e->model / 5;
-        e->endpoint = (int)(pow(bench_unit(&rng), 1.8) * 50);
-        e->op = (int)(bench_next(&rng) % 4);
-        e->user = (int)(pow(bench_unit(&rng), 2.0) * 10000);
-        e->in = (int)(bench_unit(&rng) * 4000);
-        e->out = (int)(bench_unit(&rng) * 800);
-        e->latency_ms = (int)(150 * exp(0.9 * sqrt(-2 * log(bench_unit(&rng) + 1e-12)) * cos(6.283185 * bench_unit(&rng)))) + 1;
-        e->success = bench_next(&rng) % 100 >= 3;
-        e->cost_micro = (int64_t)(bench_unit(&rng) * 20000);
-    }
-}
-
-static void fmt_cost(int64_t micro, char *buf) { tm__dec_format(micro, 6, buf); }
-
-/* ---- loading ---- */
-
-static void ev_json_fields(const ev *e, char *model, char *endpoint, char *user)
-{
-    snprintf(model, 32, "%s-model-%d", providers[e->provider], e->model % 5);
-    snprintf(endpoint, 32, "/api/v1/endpoint-%02d", e->endpoint);
-    snprintf(user, 32, "user-%05d", e->user);
-}
-
-static void tm_event_of(const ev *e, tm_event *t, char *model, char *endpoint, char *user)
-{
-    ev_json_fields(e, model, endpoint, user);
-    tm_event_init(t);
-    t->ts_us = e->ts * 1000000;
-    t->provider = providers[e->provider];
-    t->model = model;
-    t->endpoint = endpoint;
-    t->operation = ops[e->op];
-    t->user_id = user;
-    t->input_tokens = e->in;
-    t->output_tokens = e->out;
-    t->latency_ns = (int64_t)e->latency_ms * 1000000;
-    t->success = e->success;
-    t->cost_pusd = e->cost_micro * 1000000;
-    t->has = TM_HAS_TS | TM_HAS_TOKENS | TM_HAS_LATENCY | TM_HAS_SUCCESS | TM_HAS_COST;
-}
-
-static void die_pg(PGconn *c, const char *what)
-{
-    fprintf(stderr, "postgres: %s: %s\n", what, PQerrorMessage(c));
-    exit(1);
-}
-
-static void pg_exec(PGconn *c, const char *sql)
-{
-    PGresult *r = PQexec(c, sql);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
-        die_pg(c, sql);
-    PQclear(r);
-}
-
-static const char *PG_SCHEMA =
-    "DROP TABLE IF EXISTS api_call_logs;"
-    "CREATE TABLE api_call_logs (id BIGSERIAL PRIMARY KEY, provider TEXT NOT NULL, model TEXT NOT NULL,"
-    " endpoint TEXT, operation_type TEXT, prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL,"
-    " cost_usd NUMERIC(18,8) NOT NULL, latency_ms INTEGER, cache_hit BOOLEAN DEFAULT false, user_id TEXT,"
-    " success BOOLEAN NOT NULL, error_message TEXT, created_at TIMESTAMPTZ NOT NULL DEFAULT now());"
-    "CREATE INDEX ON api_call_logs (created_at);"
-    "CREATE INDEX ON api_call_logs (provider, created_at);"
-    "CREATE INDEX ON api_call_logs (user_id, created_at);";
 
 static const char *SQ_SCHEMA =
     "DROP TABLE IF EXISTS api_call_logs;"
@@ -130,48 +41,6 @@ static const char *SQ_SCHEMA =
     "CREATE INDEX i1 ON api_call_logs (created_at);"
     "CREATE INDEX i2 ON api_call_logs (provider, created_at);"
     "CREATE INDEX i3 ON api_call_logs (user_id, created_at);";
-
-static int pg_row(const ev *e, char *buf, size_t cap)
-{
-    char model[32], endpoint[32], user[32], cost[32];
-    ev_json_fields(e, model, endpoint, user);
-    fmt_cost(e->cost_micro, cost);
-    return snprintf(buf, cap, "('%s','%s','%s','%s',%d,%d,%s,%d,'%s',%s,to_timestamp(%lld))",
-                    providers[e->provider], model, endpoint, ops[e->op], e->in, e->out, cost,
-                    e->latency_ms, user, e->success ? "true" : "false", (long long)e->ts);
-}
-
-#define PG_COLS "(provider, model, endpoint, operation_type, prompt_tokens, completion_tokens, cost_usd, latency_ms, user_id, success, created_at)"
-
-static void pg_copy(PGconn *c, long from, long to)
-{
-    PGresult *r = PQexec(c, "COPY api_call_logs " PG_COLS " FROM STDIN");
-    if (PQresultStatus(r) != PGRES_COPY_IN)
-        die_pg(c, "copy");
-    PQclear(r);
-    char line[512];
-    for (long i = from; i < to; i++) {
-        const ev *e = &evs[i];
-        char model[32], endpoint[32], user[32], cost[32], ts[40];
-        ev_json_fields(e, model, endpoint, user);
-        fmt_cost(e->cost_micro, cost);
-        time_t t = (time_t)e->ts;
-        struct tm g;
-        gmtime_r(&t, &g);
-        strftime(ts, sizeof ts, "%Y-%m-%d %H:%M:%S+00", &g);
-        int n = snprintf(line, sizeof line, "%s\t%s\t%s\t%s\t%d\t%d\t%s\t%d\t%s\t%s\t%s\n", providers[e->provider],
-                         model, endpoint, ops[e->op], e->in, e->out, cost, e->latency_ms, user,
-                         e->success ? "t" : "f", ts);
-        if (PQputCopyData(c, line, n) != 1)
-            die_pg(c, "copy data");
-    }
-    if (PQputCopyEnd(c, NULL) != 1)
-        die_pg(c, "copy end");
-    r = PQgetResult(c);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK)
-        die_pg(c, "copy result");
-    PQclear(r);
-}
 
 static void sq_insert(sqlite3 *db, sqlite3_stmt *st, const ev *e)
 {
@@ -229,84 +98,6 @@ static double median(double *v, int n, double *mn, double *mx)
 }
 
 /* ---- queries ---- */
-
-typedef struct answer {
-    long rows;
-    int64_t events;
-    char cost[48];          /* exact total cost */
-    double p[3];
-} answer;
-
-static void tm_answer(tm *t, const char *const *params, answer *a)
-{
-    tm_report *r = NULL;
-    if (tm_report_run(t, params, &r)) {
-        fprintf(stderr, "tokmeter: %s\n", tm_errmsg());
-        exit(1);
-    }
-    tm_arena ar = TM_ARENA_INIT;
-    tm_jv *v;
-    char err[100];
-    const char *j = tm_report_json(r);
-    tm__json_parse(&ar, j, strlen(j), &v, err, sizeof err);
-    const tm_jv *tot = tm__json_get(v, "totals"), *rows = tm__json_get(v, "rows");
-    a->rows = (long)rows->n;
-    /* Sums over the rows shown (with a limit, the totals cover them all). */
-    a->events = 0;
-    tm_i128 cost = 0;
-    for (size_t i = 0; i < rows->n; i++) {
-        const char *c = tm__json_get(rows->vals[i], "cost_usd")->s;
-        int64_t micro = 0;
-        a->events += strtoll(tm__json_get(rows->vals[i], "events")->s, NULL, 10);
-        tm__dec_parse(c, strlen(c), 6, 1, &micro);
-        cost += micro;
-    }
-    tm__dec_format(cost, 6, a->cost);
-    const char *pk[3] = {"latency_p50_ms", "latency_p95_ms", "latency_p99_ms"};
-    for (int i = 0; i < 3; i++) {
-        const tm_jv *p = tm__json_get(tot, pk[i]);
-        a->p[i] = p->type == TM_J_NUMBER ? strtod(p->s, NULL) : -1;
-    }
-    tm__arena_free(&ar);
-    tm_report_free(r);
-}
-
-/* Normalises a decimal's text: no trailing zeros. */
-static void norm(const char *s, char *out)
-{
-    int64_t v;
-    if (tm__dec_parse(s, strlen(s), 6, 1, &v) == TM_DEC_OK)
-        tm__dec_format(v, 6, out);
-    else
-        snprintf(out, 48, "%s", s);
-}
-
-/* Runs sql on PostgreSQL; the answer's totals: row count, sum of column
- * `events_col` and exact sum of `cost_col` (-1: none). */
-static void pg_answer(PGconn *c, const char *sql, int events_col, int cost_col, answer *a)
-{
-    PGresult *r = PQexec(c, sql);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        die_pg(c, sql);
-    a->rows = PQntuples(r);
-    a->events = 0;
-    tm_i128 cost = 0;
-    for (int i = 0; i < PQntuples(r); i++) {
-        if (events_col >= 0)
-            a->events += strtoll(PQgetvalue(r, i, events_col), NULL, 10);
-        if (cost_col >= 0) {
-            int64_t v = 0;
-            const char *s = PQgetvalue(r, i, cost_col);
-            tm__dec_parse(s, strlen(s), 6, 1, &v);
-            cost += v;
-        }
-        if (events_col < 0 && PQnfields(r) >= 3)
-            for (int k = 0; k < 3; k++)
-                a->p[k] = strtod(PQgetvalue(r, i, k), NULL);
-    }
-    tm__dec_format(cost, 6, a->cost);
-    PQclear(r);
-}
 
 static void sq_answer(sqlite3 *db, const char *sql, int events_col, int cost_col, answer *a)
 {
@@ -678,69 +469,48 @@ int main(int argc, char **argv)
     /* 4. The guide's queries: check equal answers, then time them. */
     int64_t e30 = END_S - 30 * 86400, e7 = END_S - 7 * 86400;
     char q_pg[NQ][700], q_sq[NQ][700];
-    snprintf(q_pg[0], 700, "SELECT provider, COUNT(*), SUM(cost_usd) FROM api_call_logs WHERE created_at >= to_timestamp(%lld) AND created_at < to_timestamp(%lld) GROUP BY provider ORDER BY provider", (long long)e30, (long long)END_S);
+    const char *tq[NQ][13];
+    seed_queries(q_pg, tq);
     snprintf(q_sq[0], 700, "SELECT provider, COUNT(*), SUM(cost_usd) FROM api_call_logs WHERE created_at >= %lld AND created_at < %lld GROUP BY provider ORDER BY provider", (long long)e30, (long long)END_S);
-    snprintf(q_pg[1], 700, "SELECT DATE_TRUNC('day', created_at AT TIME ZONE 'UTC') AS day, provider, COUNT(*), SUM(cost_usd) FROM api_call_logs WHERE created_at >= to_timestamp(%lld) AND created_at < to_timestamp(%lld) GROUP BY day, provider ORDER BY day DESC, 4 DESC", (long long)e30, (long long)END_S);
     snprintf(q_sq[1], 700, "SELECT created_at / 86400 AS day, provider, COUNT(*), SUM(cost_usd) FROM api_call_logs WHERE created_at >= %lld AND created_at < %lld GROUP BY day, provider ORDER BY day DESC, 4 DESC", (long long)e30, (long long)END_S);
-    snprintf(q_pg[2], 700, "SELECT provider, COUNT(*), SUM(CASE WHEN success = false THEN 1 ELSE 0 END) FROM api_call_logs WHERE created_at >= to_timestamp(%lld) AND created_at < to_timestamp(%lld) GROUP BY provider", (long long)e7, (long long)END_S);
     snprintf(q_sq[2], 700, "SELECT provider, COUNT(*), SUM(CASE WHEN success = 0 THEN 1 ELSE 0 END) FROM api_call_logs WHERE created_at >= %lld AND created_at < %lld GROUP BY provider", (long long)e7, (long long)END_S);
-    snprintf(q_pg[3], 700, "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms), percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms), percentile_cont(0.99) WITHIN GROUP (ORDER BY latency_ms) FROM api_call_logs WHERE created_at >= to_timestamp(%lld) AND created_at < to_timestamp(%lld)", (long long)e7, (long long)END_S);
-    snprintf(q_pg[4], 700, "SELECT DATE(created_at AT TIME ZONE 'UTC'), COUNT(*), SUM(cost_usd), SUM(prompt_tokens + completion_tokens) FROM api_call_logs WHERE user_id = 'user-00000' AND created_at >= '2026-10-01T00:00:00Z' AND created_at < '2026-11-01T00:00:00Z' GROUP BY 1 ORDER BY 1 DESC");
     snprintf(q_sq[4], 700, "SELECT created_at / 86400, COUNT(*), SUM(cost_usd), SUM(prompt_tokens + completion_tokens) FROM api_call_logs WHERE user_id = 'user-00000' AND created_at >= 1790812800 AND created_at < 1793491200 GROUP BY 1 ORDER BY 1 DESC");
-    snprintf(q_pg[5], 700, "SELECT user_id, COUNT(*), SUM(cost_usd) FROM api_call_logs WHERE created_at >= to_timestamp(%lld) AND created_at < to_timestamp(%lld) GROUP BY user_id ORDER BY 3 DESC LIMIT 10", (long long)e30, (long long)END_S);
     snprintf(q_sq[5], 700, "SELECT user_id, COUNT(*), SUM(cost_usd) FROM api_call_logs WHERE created_at >= %lld AND created_at < %lld GROUP BY user_id ORDER BY 3 DESC LIMIT 10", (long long)e30, (long long)END_S);
-    char f30[24], f7[24], to[24];
-    snprintf(f30, sizeof f30, "%lld", (long long)e30 * 1000);
-    snprintf(f7, sizeof f7, "%lld", (long long)e7 * 1000);
-    snprintf(to, sizeof to, "%lld", (long long)END_S * 1000);
-    const char *tq[NQ][13] = {
-        {"from", f30, "to", to, "group_by", "provider", NULL},
-        {"from", f30, "to", to, "interval", "day", "group_by", "provider", "order_by", "cost_usd", NULL},
-        {"from", f7, "to", to, "group_by", "provider", NULL},
-        {"from", f7, "to", to, NULL},
-        {"from", "2026-10-01", "to", "2026-11-01", "interval", "day", "where", "user_id=user-00000", NULL},
-        {"from", f30, "to", to, "group_by", "user_id", "order_by", "cost_usd", "limit", "10", NULL},
-    };
-    static const char *names[NQ] = {"query: cost by provider, 30 days", "query: daily cost trends, 30 days",
-                                    "query: error rate by provider, 7 days", "query: latency p50/p95/p99, 7 days",
-                                    "query: one user's month (daily breakdown, heaviest user)",
-                                    "query: top 10 users by cost, 30 days"};
-    static const int ev_col[NQ] = {1, 2, 1, -1, 1, 1}, cost_col[NQ] = {2, 3, -1, -1, 2, 2};
     int failed = 0;
     for (int q = 0; q < NQ; q++) {
         answer A = {0}, B = {0}, C = {0};
         tm_answer(t, tq[q], &A);
-        pg_answer(pg, q_pg[q], ev_col[q], cost_col[q], &B);
+        pg_answer(pg, q_pg[q], seed_ev_col[q], seed_cost_col[q], &B);
         if (q == 3)
             sq_percentiles(sq, e7, END_S, &C);
         else
-            sq_answer(sq, q_sq[q], ev_col[q], cost_col[q], &C);
+            sq_answer(sq, q_sq[q], seed_ev_col[q], seed_cost_col[q], &C);
         char na[48], nb[48];
         norm(A.cost, na);
         norm(B.cost, nb);
-        if (q != 3 && (A.rows != B.rows || A.events != B.events || (cost_col[q] >= 0 && strcmp(na, nb)))) {
+        if (q != 3 && (A.rows != B.rows || A.events != B.events || (seed_cost_col[q] >= 0 && strcmp(na, nb)))) {
             fprintf(stderr, "MISMATCH %s: tokmeter rows %ld events %lld cost %s; postgres rows %ld events %lld cost %s\n",
-                    names[q], A.rows, (long long)A.events, na, B.rows, (long long)B.events, nb);
+                    seed_names[q], A.rows, (long long)A.events, na, B.rows, (long long)B.events, nb);
             failed = 1;
         }
         if (q != 3 && (C.rows != B.rows || C.events != B.events)) {
-            fprintf(stderr, "MISMATCH %s: sqlite rows %ld events %lld; postgres rows %ld events %lld\n", names[q],
+            fprintf(stderr, "MISMATCH %s: sqlite rows %ld events %lld; postgres rows %ld events %lld\n", seed_names[q],
                     C.rows, (long long)C.events, B.rows, (long long)B.events);
             failed = 1;
         }
         for (int k = 0; q == 3 && k < 3; k++)
             if (fabs(A.p[k] - B.p[k]) > 0.02 * B.p[k] + 1) {
-                fprintf(stderr, "MISMATCH %s: p%d tokmeter %.3f vs postgres %.3f\n", names[q], k, A.p[k], B.p[k]);
+                fprintf(stderr, "MISMATCH %s: p%d tokmeter %.3f vs postgres %.3f\n", seed_names[q], k, A.p[k], B.p[k]);
                 failed = 1;
             }
-        fprintf(stderr, "compare: %s: answers agree (%ld rows)\n", names[q], B.rows);
+        fprintf(stderr, "compare: %s: answers agree (%ld rows)\n", seed_names[q], B.rows);
     }
     if (failed) {
         fprintf(stderr, "compare: answers differ: no times reported\n");
         return 2;
     }
     for (int q = 0; q < NQ; q++) {
-        figure *f = fig(names[q], "ms", 0);
+        figure *f = fig(seed_names[q], "ms", 0);
         for (int rep = 0; rep < reps; rep++)
             for (int sys = 0; sys < 3; sys++) {
                 answer a = {0};
@@ -748,11 +518,11 @@ int main(int argc, char **argv)
                 if (sys == 0)
                     tm_answer(t, tq[q], &a);
                 else if (sys == 1)
-                    pg_answer(pg, q_pg[q], ev_col[q], cost_col[q], &a);
+                    pg_answer(pg, q_pg[q], seed_ev_col[q], seed_cost_col[q], &a);
                 else if (q == 3)
                     sq_percentiles(sq, e7, END_S, &a);
                 else
-                    sq_answer(sq, q_sq[q], ev_col[q], cost_col[q], &a);
+                    sq_answer(sq, q_sq[q], seed_ev_col[q], seed_cost_col[q], &a);
                 f->v[sys][f->n[sys]++] = (bench_now() - t0) * 1e3;
             }
     }

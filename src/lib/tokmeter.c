@@ -50,11 +50,14 @@ struct tm_handle {
 /* The writer's commit hook: fold the committed cells into the in-memory
  * rollups before the events are acknowledged, so a read after an ack sees
  * them. If another process committed in between, the rollups are dropped
- * and reloaded by the next query. */
+ * and reloaded by the next query. A store with a change log (version -1)
+ * leaves both the rollups and the quota cache to catch up through it. */
 static void commit_hook(void *arg, const tm_cellset *cells, int64_t version,
                         tm_event *const *evs, const unsigned char *dup, size_t n)
 {
     tm *t = arg;
+    if (version < 0) /* the store's change log brings the commit to them */
+        return;
     tm__usage_commit(t->pc.usage, evs, dup, n, version);
     tm_notify *nt = __atomic_load_n(&t->notify, __ATOMIC_ACQUIRE);
     if (nt)

@@ -331,7 +331,9 @@ static int load_cell(void *arg, const tm_cell *c, int64_t count)
  * the version read are current too: this process's commits land in them
  * (the commit hook) before the store's counter is read again, so only a
  * commit they have not seen (another process's) makes them reload, which
- * holds the write lock, and with it this process's commits. */
+ * holds the write lock, and with it this process's commits. A store that
+ * keeps a change log (PostgreSQL) hands over only the cells' changes since
+ * the rollups' version, this process's commits among them. */
 static int fresh_rollups(tm_store *s, tm_rollups *r, int users)
 {
     for (int attempt = 0;; attempt++) {
@@ -347,18 +349,27 @@ static int fresh_rollups(tm_store *s, tm_rollups *r, int users)
         if (!r->loaded || r->version < v || (users && !r->users_loaded)) {
             int64_t got = -1;
             int with_users = users || r->users_loaded;
-            tm__rollups_clear(r);
-            if (!tm__rollups_restore(r, v, with_users)) { /* the snapshot, once */
-                r->users_loaded = with_users; /* lets the load merge user cells */
-                rc = s->ops->load_rollups(s, with_users, load_cell, r, &got);
-                if (rc) {
-                    tm__rollups_clear(r);
-                    pthread_rwlock_unlock(&r->lock);
-                    return rc;
+            rc = TM_ENOTFOUND;
+            /* Only what changed, where the store can tell it (PostgreSQL). */
+            if (r->loaded && r->users_loaded == with_users && s->ops->load_changes)
+                rc = s->ops->load_changes(s, r->version, with_users, load_cell, r, &got);
+            if (rc == TM_ENOTFOUND) {
+                tm__rollups_clear(r);
+                if (tm__rollups_restore(r, v, with_users)) { /* the snapshot, once */
+                    got = v;
+                    rc = TM_OK;
+                } else {
+                    r->users_loaded = with_users; /* lets the load merge user cells */
+                    rc = s->ops->load_rollups(s, with_users, load_cell, r, &got);
                 }
-                r->version = got;
-                r->loaded = 1;
             }
+            if (rc) {
+                tm__rollups_clear(r);
+                pthread_rwlock_unlock(&r->lock);
+                return rc;
+            }
+            r->version = got;
+            r->loaded = 1;
         }
         pthread_rwlock_unlock(&r->lock);
         if (attempt == 3) { /* writers keep moving: use what is loaded */

@@ -9,8 +9,12 @@
  *
  * Layout (schema version in tm_schema.version; docs/design.md):
  *
- *   tm_meta(key PK, value)     'events' = rows in events, 'commits' = the
- *                              commit counter (the version)
+ *   tm_meta(key PK, value)     'epoch' (bumped by retention: every daemon
+ *                              reloads its rollups), 'fold' (the fold
+ *                              horizon, below)
+ *   counts(writer PK, events)  the number of events: one row per writer
+ *                              (its backend pid), summed when read, so no
+ *                              two daemons' commits touch one counter row
  *   dict(id serial PK, s UNIQUE)   dimension strings, shared by all daemons
  *   events(seq, id, client, ts, dims..., sums...)  PARTITION BY RANGE (ts),
  *                              one partition a month (events_pYYYYMM),
@@ -18,22 +22,43 @@
  *   event_ids(id PK, ts)       every client id: the dedup key across
  *                              daemons and partitions (a unique index on a
  *                              partitioned table must hold the partition key)
- *   rollup(...)                hourly cells, as in SQLite
+ *   rollup_log(key, sums, sketch, xid)   what each commit added to the
+ *                              rollup cells, one row per cell and commit,
+ *                              with the committing transaction's id
+ *   rollup, urollup            the folded cells (hourly; per-user days)
  *   keys, users, alert_state, alert_events, import_files   as in SQLite
  *
- * Concurrency: every transaction that writes events or rollups first takes
- * one transaction-level advisory lock, so the appends of all daemons run one
- * after another (each daemon still batches many events per commit). Under
- * it the rollup cells are read, merged in C with the same code as SQLite
- * (sums checked for overflow, sketches merged exactly) and upserted, and
- * the commit counter is bumped; so the version changes with any daemon's
- * commit and every daemon's in-memory rollups reload. Dictionary strings
- * are interned before the transaction, each in its own short autocommit
- * (an unused id left by a rolled-back batch is harmless).
+ * A cell's value is its folded row plus its rows in rollup_log; every
+ * reader adds them up (sums added, sketches merged exactly, in C).
+ *
+ * Concurrency: an append inserts its events (claiming each client id in
+ * event_ids: the same id sent to two daemons waits for the first
+ * transaction, then is a duplicate or stored) and one rollup_log row per
+ * touched cell, and adds its count to its own counts row: nothing two
+ * daemons' appends both update, so they run side by side. They hold a
+ * shared advisory lock that retention and repricing take exclusively.
+ * Folding: every FOLD_EVERY commits (or FOLD_MAX log rows) the daemon's
+ * fold thread, on its own connection, if it gets the fold lock (try,
+ * never wait), moves up to FOLD_MAX log rows of transactions older than
+ * its previous try's snapshot into rollup/urollup (merged in C, as SQLite
+ * does, sums checked for overflow) and records that horizon.
+ *
+ * Freshness: the version is this handle's own counter, each value tied to
+ * a PostgreSQL snapshot (pg_current_snapshot). version() asks whether any
+ * log row is not visible in the latest one (one indexed query), and if so
+ * moves to a new value tied to the current snapshot; load_changes hands
+ * the rows committed between two of them to the in-memory rollups, so a
+ * query reads only what changed since its last one, its own commits
+ * included (append returns version -1: the commit hook leaves the
+ * rollups to load_changes). A whole reload happens only after retention
+ * (the epoch moved) or a fold past the rollups' snapshot. Dictionary
+ * strings are interned before the transaction, each chunk in its own short
+ * transaction (an unused id left by a rolled-back batch is harmless).
  *
  * Durability: synchronous_commit is set on for every connection, so a
  * returned append is committed and flushed. Connections: the writer's
- * (writer thread only) and NREAD readers, each under its own mutex.
+ * (writer thread only), the fold thread's, and NREAD readers, each under
+ * its own mutex.
  */
 #include <libpq-fe.h>
 #include <pthread.h>
@@ -50,11 +75,19 @@
 #include "sql.h"
 #include "store.h"
 
-#define SCHEMA_VERSION 1
-/* Advisory lock keys: schema migration, and the append serialization. */
+#define SCHEMA_VERSION 2
+/* Advisory lock keys: schema migration; partition creation; appends
+ * (shared) against retention and repricing (exclusive); folding. */
 #define LOCK_MIGRATE 7516109101001LL
-#define LOCK_APPEND 7516109101002LL
+#define LOCK_PART 7516109101002LL
+#define LOCK_MAINT 7516109101003LL
+#define LOCK_FOLD 7516109101004LL
 #define MONTHS_AHEAD 2
+#define FOLD_EVERY 16       /* commits of this handle between fold tries,  */
+#define FOLD_MAX 50000      /* or log rows it wrote; rows a fold moves     */
+#define FOLD_MAX_S "50000"
+#define NSNAP 64            /* versions whose snapshots load_changes knows */
+#define RETRIES 5           /* of an append that hit a deadlock            */
 
 /* A rollup table's sums (value, cost and latency numeric: they may pass
  * 64 bits, as SQLite's wide sums do) and sketch. */
@@ -107,6 +140,19 @@ static const char *const migrations[] = {
     " ino bigint NOT NULL, size bigint NOT NULL, mtime_ns bigint NOT NULL,"
     " \"offset\" bigint NOT NULL, head bigint NOT NULL, tail bigint NOT NULL, state text,"
     " updated bigint NOT NULL);",
+    /* 1 → 2: the rollup log and the per-writer counts replace the commit
+     * and event counters that every append updated. */
+    "CREATE TABLE rollup_log(proj int NOT NULL, hour int NOT NULL,"
+    " d0 bigint NOT NULL, d1 bigint NOT NULL, d2 bigint NOT NULL, d3 bigint NOT NULL,"
+    " d4 bigint NOT NULL, d5 bigint NOT NULL, d6 bigint NOT NULL,"
+    ROLL_COLUMNS " xid xid8 NOT NULL DEFAULT pg_current_xact_id());"
+    "CREATE INDEX rollup_log_xid ON rollup_log(xid);"
+    "CREATE INDEX rollup_log_user ON rollup_log(d2, hour) WHERE proj >= 3;"
+    "ALTER TABLE events ALTER COLUMN seq SET DEFAULT nextval('events_seq');"
+    "CREATE TABLE counts(writer bigint PRIMARY KEY, events bigint NOT NULL);"
+    "INSERT INTO counts SELECT 0, value FROM tm_meta WHERE key = 'events';"
+    "DELETE FROM tm_meta WHERE key IN ('events', 'commits');"
+    "INSERT INTO tm_meta VALUES('epoch', 0), ('fold', 0);",
 };
 
 #define ROLL_KEY "proj, hour, d0, d1, d2, d3, d4, d5, d6"
@@ -120,12 +166,6 @@ static const char *const migrations[] = {
     " total_tokens, latency_ns, success, status_code, error, cache_hit, cost_pusd, cost_source,"   \
     " metadata, project"
 #define INS_COLS "seq, " INS_VCOLS
-/* The parameters' types, in INS_VCOLS order. */
-static const char *const ins_cast[] = {
-    "", "::boolean", "::bigint", "::int", "::int", "::int", "::int", "::int", "::int", "::int",
-    "", "", "::bigint", "::bigint", "::bigint", "::bigint", "::bigint", "::bigint", "::bigint",
-    "::bigint", "::bigint", "::smallint", "::int", "", "::smallint", "::bigint", "::smallint", "",
-    "::int"};
 #define NPARAM 29
 #define NDIMS 8
 
@@ -147,6 +187,23 @@ typedef struct pg_store {
     tm_strmap dict;             /* string → dict id (writer side)           */
     int32_t *months;            /* months (since 1970) with a partition      */
     size_t nmonths, capmonths;
+    unsigned commits;           /* this handle's commits since a fold try    */
+    size_t logged;              /* and the log rows they wrote               */
+    /* The fold thread and its connection; fold_due and fold_stop under fmu. */
+    PGconn *fc;
+    pthread_t fold_th;
+    int fold_started, fold_due, fold_stop;
+    pthread_mutex_t fmu;
+    pthread_cond_t fcv;
+    char *fold_next;            /* xmin (xid8 text) at the last fold try     */
+    /* Versions and their snapshots (under vmu): version v's rollups hold
+     * every log row visible in snap[v % NSNAP], with the epoch then. */
+    pthread_mutex_t vmu;
+    int64_t version;
+    struct vsnap {
+        int64_t version, epoch;
+        char *snap;
+    } snaps[NSNAP];
 } pg_store;
 
 /* A read connection, held until give(): QUICK reads get reader 0; a SCAN
@@ -334,7 +391,7 @@ static void month_name(int32_t m, char *buf, size_t cap)
 }
 
 /* Creates the partition of month m unless this handle knows it exists
- * (its own short transaction, under the append lock so that daemons
+ * (its own short transaction, under the partition lock so that daemons
  * creating it together do not race). Writer connection, outside a txn. */
 static int ensure_month(pg_store *s, int32_t m)
 {
@@ -347,7 +404,7 @@ static int ensure_month(pg_store *s, int32_t m)
              "BEGIN; SELECT pg_advisory_xact_lock(%lld);"
              " CREATE TABLE IF NOT EXISTS %s PARTITION OF events FOR VALUES FROM (%lld) TO (%lld);"
              " COMMIT",
-             LOCK_APPEND, name, (long long)month_start(m), (long long)month_start(m + 1));
+             LOCK_PART, name, (long long)month_start(m), (long long)month_start(m + 1));
     int rc = exec(s->w, "create partition", sql);
     if (rc) {
         exec(s->w, "rollback", "ROLLBACK");
@@ -394,11 +451,23 @@ static int migrate(pg_store *s, const char *schema)
     return end_txn(s->w, rc);
 }
 
+static void *fold_main(void *arg);
+
 static void pg_close(tm_store *base)
 {
     pg_store *s = (pg_store *)base;
     if (!s)
         return;
+    if (s->fold_started) {
+        pthread_mutex_lock(&s->fmu);
+        s->fold_stop = 1;
+        pthread_cond_signal(&s->fcv);
+        pthread_mutex_unlock(&s->fmu);
+        pthread_join(s->fold_th, NULL);
+    }
+    pthread_mutex_destroy(&s->fmu);
+    pthread_cond_destroy(&s->fcv);
+    PQfinish(s->fc);
     PQfinish(s->w);
     for (int i = 0; i < NREAD; i++) {
         PQfinish(s->rd[i].c);
@@ -406,7 +475,73 @@ static void pg_close(tm_store *base)
     }
     tm__strmap_clear(&s->dict);
     free(s->months);
+    free(s->fold_next);
+    for (int i = 0; i < NSNAP; i++)
+        free(s->snaps[i].snap);
+    pthread_mutex_destroy(&s->vmu);
     free(s);
+}
+
+/* Starts a new version tied to snapshot snap (text) and epoch. vmu held. */
+static int new_version(pg_store *s, const char *snap, int64_t epoch)
+{
+    char *copy = strdup(snap);
+    if (!copy)
+        return TM_ENOMEM;
+    struct vsnap *v = &s->snaps[(s->version + 1) % NSNAP];
+    free(v->snap);
+    *v = (struct vsnap){s->version + 1, epoch, copy};
+    s->version++;
+    return TM_OK;
+}
+
+/* Version v's snapshot, or NULL when it is no longer kept. vmu held. */
+static const struct vsnap *snap_of(const pg_store *s, int64_t v)
+{
+    const struct vsnap *x = v > 0 ? &s->snaps[v % NSNAP] : NULL;
+    return x && x->version == v ? x : NULL;
+}
+
+/* A snapshot's text (xmin:xmax:xip,xip...) as three parameters of p: its
+ * xmin, its xmax and its in-progress ids as an array literal (in xip,
+ * which has room for strlen(snap) + 3). The log rows not visible in it are
+ * those with xid >= xmax or among the in-progress ones: two index look-ups
+ * where "NOT pg_visible_in_snapshot(xid, snap)" would read every row. */
+static void snap_params(const char *snap, char *xmin, char *xmax, char *xip, params *p)
+{
+    int a = 0, b = 0;
+    sscanf(snap, "%23[0-9]:%23[0-9]:%n", xmin, xmax, &a);
+    b = snprintf(xip, strlen(snap) + 3, "{%s}", a ? snap + a : "");
+    (void)b;
+    p_text(p, xmin);
+    p_text(p, xmax);
+    p_text(p, xip);
+}
+
+/* The current snapshot and epoch, as a new version: the first statement of
+ * c's transaction, so in REPEATABLE READ the snapshot every later read of
+ * it uses. With from, also whether the rows committed since version from's
+ * snapshot can be read from the log: not after retention (the epoch moved)
+ * or a fold past it (*whole = 1). vmu held. */
+static int take_version(pg_store *s, PGconn *c, const struct vsnap *from, int *whole)
+{
+    PGresult *res = NULL;
+    PARAMS(p, 4);
+    p_text(&p, from ? from->snap : NULL);
+    p_i64(&p, from ? from->epoch : 0);
+    int rc = run(c, "snapshot", "SELECT pg_current_snapshot()::text, e.value,"
+                 " $1::text IS NOT NULL AND (e.value != $2::bigint OR f.value >"
+                 "  pg_snapshot_xmin($1::text::pg_snapshot)::text::bigint)"
+                 " FROM tm_meta e, tm_meta f WHERE e.key = 'epoch' AND f.key = 'fold'", &p, &res);
+    if (rc == TM_OK && PQntuples(res) != 1)
+        rc = tm__fail(TM_ECORRUPT, "store: tm_meta has no epoch or fold row");
+    if (rc == TM_OK) {
+        if (whole)
+            *whole = PQgetvalue(res, 0, 2)[0] == 't';
+        rc = new_version(s, PQgetvalue(res, 0, 0), i64(res, 0, 1));
+    }
+    PQclear(res);
+    return rc;
 }
 
 static int pg_open(const char *url, unsigned mode, tm_store **out)
@@ -421,6 +556,9 @@ static int pg_open(const char *url, unsigned mode, tm_store **out)
     s->base.meta = &tm__postgres_meta;
     for (int i = 0; i < NREAD; i++)
         pthread_mutex_init(&s->rd[i].mu, NULL);
+    pthread_mutex_init(&s->vmu, NULL);
+    pthread_mutex_init(&s->fmu, NULL);
+    pthread_cond_init(&s->fcv, NULL);
     if ((rc = parse_url(url, conninfo, sizeof conninfo, schema, sizeof schema)) ||
         (rc = connect_one(conninfo, schema, &s->w)) || (rc = migrate(s, schema)))
         goto out;
@@ -431,6 +569,13 @@ static int pg_open(const char *url, unsigned mode, tm_store **out)
     int32_t now = month_of((int64_t)time(NULL) * 1000000);
     for (int32_t m = now - 1; m <= now + MONTHS_AHEAD && rc == TM_OK; m++)
         rc = ensure_month(s, m);
+    if (rc == TM_OK)
+        rc = take_version(s, s->w, NULL, NULL);
+    if (rc == TM_OK && (rc = connect_one(conninfo, schema, &s->fc)) == TM_OK) {
+        if (pthread_create(&s->fold_th, NULL, fold_main, s) != 0)
+            rc = tm__fail(TM_ENOMEM, "store: cannot start the fold thread");
+        s->fold_started = rc == TM_OK;
+    }
 out:
     if (rc) {
         pg_close(&s->base);
@@ -601,8 +746,8 @@ static int sums_add_checked(tm_sums *a, const tm_sums *b)
 /* Reads a bytea column (text format) into a sketch, merging. */
 static int sketch_of_col(const PGresult *r, int row, int col, tm_sketch *sk)
 {
-    if (PQgetisnull(r, row, col))
-        return tm__sketch_read(sk, NULL, 0);
+    if (PQgetisnull(r, row, col)) /* an empty sketch */
+        return TM_OK;
     size_t n = 0;
     unsigned char *raw = PQunescapeBytea((const unsigned char *)PQgetvalue(r, row, col), &n);
     if (!raw)
@@ -621,53 +766,105 @@ static void key_of_row(const PGresult *r, int row, tm_cell_key *k)
         k->dim[d] = (uint32_t)i64(r, row, 2 + d);
 }
 
-/* Merges each cell of cs with lo ≤ proj < hi into its stored row in table:
- * the stored rows are read in one statement, added to in C (overflow
- * checked, sketches merged as the SQLite backend does) and written back in
- * one upsert. Inside the append lock. */
-static int write_cells(PGconn *c, const tm_cellset *cs, const char *table, int lo, int hi)
+/* Appends cell c (ROLL_KEY, ROLL_COLS): as a VALUES row, or with copy as
+ * a line of COPY's text format. The sums as decimal text, the sketch as
+ * bytea (NULL when empty). */
+static int put_cell(tm_buf *sql, const tm_cell *c, int first, int copy)
 {
-    size_t mine = 0;
-    for (size_t i = 0; i < cs->n; i++)
-        mine += cs->cells[i].key.proj >= lo && cs->cells[i].key.proj < hi;
-    if (mine == 0)
-        return TM_OK;
+    const tm_sums *t = &c->s;
+    const char *sep = copy ? "\t" : ",";
+    tm__buf_printf(sql, "%s%d%s%d", copy ? "" : first ? "(" : ",(", c->key.proj, sep, c->key.hour);
+    for (int d = 0; d < TM_NROLLDIM; d++)
+        tm__buf_printf(sql, "%s%u", sep, c->key.dim[d]);
+    const tm_i128 v[14] = {t->events, t->requests, t->value, t->input, t->output,
+                           t->cache_read, t->cache_write, t->reasoning, t->total,
+                           t->cost, t->unpriced, t->errors, t->lat_n, t->lat_sum};
+    for (int k = 0; k < 14; k++) {
+        char num[48];
+        tm__dec_format(v[k], 0, num);
+        tm__buf_printf(sql, "%s%s", sep, num);
+    }
+    if (c->sk.n == 0 && c->sk.zeros == 0)
+        return tm__buf_puts(sql, copy ? "\t\\N\n" : ",NULL)");
+    size_t n = tm__sketch_size(&c->sk);
+    unsigned char *blob = malloc(n);
+    if (!blob)
+        return TM_ENOMEM;
+    tm__sketch_write(&c->sk, blob);
+    tm__buf_puts(sql, copy ? "\t\\\\x" : ",'\\x");
+    for (size_t b = 0; b < n; b++)
+        tm__buf_printf(sql, "%02x", blob[b]);
+    free(blob);
+    return tm__buf_puts(sql, copy ? "\n" : "'::bytea)");
+}
+
+/* Adds row `row` of res (ROLL_KEY, ROLL_COLS) to its cell in cs: sums
+ * checked for overflow, sketches merged. */
+static int add_row_checked(tm_cellset *cs, const PGresult *res, int row)
+{
+    tm_cell_key k;
+    tm_sums t;
+    key_of_row(res, row, &k);
+    tm_cell *o = tm__cellset_get(cs, &k);
+    if (!o)
+        return TM_ENOMEM;
+    sums_of_row(res, row, 9, &t);
+    int rc = sums_add_checked(&o->s, &t);
+    return rc ? rc : sketch_of_col(res, row, 23, &o->sk);
+}
+
+/* Merges each cell of cs[from, to) with lo ≤ proj < hi into its folded row in table:
+ * the stored rows are read in one statement (locked), added to in C
+ * (overflow checked, sketches merged as the SQLite backend does) and
+ * written back in one upsert. Folding only (under the fold lock). */
+static int write_cells_in(PGconn *c, const tm_cellset *cs, size_t from, size_t to, const char *table,
+                          int lo, int hi)
+{
     tm_buf sql = TM_BUF_INIT;
     tm_cellset olds = {0};
     PGresult *res = NULL;
     int rc = TM_OK, first = 1;
-    tm__buf_printf(&sql, "SELECT " ROLL_KEY ", " ROLL_COLS " FROM %s WHERE (" ROLL_KEY ") IN (", table);
-    for (size_t i = 0; i < cs->n; i++) {
+    /* The stored rows, locked: the keys as nine arrays joined on the
+     * primary key (an IN list of row values is planned as a scan). */
+    tm_buf key[2 + TM_NROLLDIM];
+    for (int a = 0; a < 2 + TM_NROLLDIM; a++) {
+        key[a] = (tm_buf)TM_BUF_INIT;
+        tm__buf_putc(&key[a], '{');
+    }
+    for (size_t i = from; i < to; i++) {
         const tm_cell_key *k = &cs->cells[i].key;
         if (k->proj < lo || k->proj >= hi)
             continue;
-        tm__buf_printf(&sql, "%s(%d,%d", first ? "" : ",", k->proj, k->hour);
-        first = 0;
+        tm__buf_printf(&key[0], "%s%d", first ? "" : ",", k->proj);
+        tm__buf_printf(&key[1], "%s%d", first ? "" : ",", k->hour);
         for (int d = 0; d < TM_NROLLDIM; d++)
-            tm__buf_printf(&sql, ",%u", k->dim[d]);
-        tm__buf_putc(&sql, ')');
+            tm__buf_printf(&key[2 + d], "%s%u", first ? "" : ",", k->dim[d]);
+        first = 0;
     }
-    if (tm__buf_putc(&sql, ')') != TM_OK || !sql.data) {
-        rc = TM_ENOMEM;
-        goto out;
-    }
-    if ((rc = run(c, "rollup read", sql.data, NULL, &res)))
-        goto out;
-    for (int row = 0; row < PQntuples(res) && rc == TM_OK; row++) {
-        tm_cell_key k;
-        key_of_row(res, row, &k);
-        tm_cell *o = tm__cellset_get(&olds, &k);
-        if (!o) {
+    const char *kv[2 + TM_NROLLDIM];
+    for (int a = 0; a < 2 + TM_NROLLDIM; a++) {
+        if (tm__buf_putc(&key[a], '}') != TM_OK)
             rc = TM_ENOMEM;
-            break;
-        }
-        sums_of_row(res, row, 9, &o->s);
-        rc = sketch_of_col(res, row, 23, &o->sk);
+        kv[a] = key[a].data;
     }
+    params kp = {kv, NULL, 2 + TM_NROLLDIM};
+    tm__buf_printf(&sql, "SELECT " ROLL_KEY ", " ROLL_COLS " FROM %s JOIN unnest($1::int[], $2::int[],"
+                   " $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[],"
+                   " $9::bigint[]) AS k(" ROLL_KEY ") USING (" ROLL_KEY ") FOR UPDATE OF %s", table, table);
+    if (rc == TM_OK && !sql.data)
+        rc = TM_ENOMEM;
+    if (rc == TM_OK)
+        rc = run(c, "rollup read", sql.data, &kp, &res);
+    for (int a = 0; a < 2 + TM_NROLLDIM; a++)
+        tm__buf_free(&key[a]);
+    if (rc)
+        goto out;
+    for (int row = 0; row < PQntuples(res) && rc == TM_OK; row++)
+        rc = add_row_checked(&olds, res, row);
     tm__buf_reset(&sql);
     tm__buf_printf(&sql, "INSERT INTO %s(" ROLL_KEY ", " ROLL_COLS ") VALUES", table);
     first = 1;
-    for (size_t i = 0; i < cs->n && rc == TM_OK; i++) {
+    for (size_t i = from; i < to && rc == TM_OK; i++) {
         const tm_cell *cl = &cs->cells[i];
         if (cl->key.proj < lo || cl->key.proj >= hi)
             continue;
@@ -676,33 +873,10 @@ static int write_cells(PGconn *c, const tm_cellset *cs, const char *table, int l
             rc = TM_ENOMEM;
             break;
         }
-        if ((rc = sums_add_checked(&o->s, &cl->s)) || (rc = tm__sketch_merge(&o->sk, &cl->sk)))
+        if ((rc = sums_add_checked(&o->s, &cl->s)) || (rc = tm__sketch_merge(&o->sk, &cl->sk)) ||
+            (rc = put_cell(&sql, o, first, 0)))
             break;
-        const tm_sums *t = &o->s;
-        tm__buf_printf(&sql, "%s(%d,%d", first ? "" : ",", cl->key.proj, cl->key.hour);
         first = 0;
-        for (int d = 0; d < TM_NROLLDIM; d++)
-            tm__buf_printf(&sql, ",%u", cl->key.dim[d]);
-        const tm_i128 v[14] = {t->events, t->requests, t->value, t->input, t->output,
-                               t->cache_read, t->cache_write, t->reasoning, t->total,
-                               t->cost, t->unpriced, t->errors, t->lat_n, t->lat_sum};
-        for (int k = 0; k < 14; k++) {
-            char num[48];
-            tm__dec_format(v[k], 0, num);
-            tm__buf_printf(&sql, ",%s", num);
-        }
-        size_t n = tm__sketch_size(&o->sk);
-        unsigned char *blob = malloc(n ? n : 1);
-        if (!blob) {
-            rc = TM_ENOMEM;
-            break;
-        }
-        tm__sketch_write(&o->sk, blob);
-        tm__buf_puts(&sql, ",'\\x");
-        for (size_t b = 0; b < n; b++)
-            tm__buf_printf(&sql, "%02x", blob[b]);
-        free(blob);
-        tm__buf_puts(&sql, "'::bytea)");
     }
     tm__buf_puts(&sql, " ON CONFLICT (" ROLL_KEY ") DO UPDATE SET events = EXCLUDED.events,"
                        " requests = EXCLUDED.requests, value = EXCLUDED.value,"
@@ -725,19 +899,48 @@ out:
     return rc;
 }
 
-/* Writes the cells kept in memory to rollup, the per-user ones kept only
- * in the store to urollup. */
-static int write_rollups(PGconn *c, const tm_cellset *cs)
+#define FOLD_CHUNK 1000 /* cells a statement */
+
+/* write_cells_in for every cell of cs with lo <= proj < hi, FOLD_CHUNK cells a
+ * statement. */
+static int write_cells(PGconn *c, const tm_cellset *cs, const char *table, int lo, int hi)
 {
-    int rc = write_cells(c, cs, "rollup", 0, TM_NPROJ);
-    return rc ? rc : write_cells(c, cs, "urollup", TM_NPROJ, TM_NPROJ_ALL);
+    int rc = TM_OK;
+    for (size_t from = 0; from < cs->n && rc == TM_OK;) {
+        size_t to = from, mine = 0;
+        for (; to < cs->n && mine < FOLD_CHUNK; to++)
+            mine += cs->cells[to].key.proj >= lo && cs->cells[to].key.proj < hi;
+        if (mine)
+            rc = write_cells_in(c, cs, from, to, table, lo, hi);
+        from = to;
+    }
+    return rc;
 }
 
-/* Begins a writing transaction under the append lock. */
-static int begin_locked(PGconn *c)
+static int copy_in(PGconn *c, const char *sql, const tm_buf *data, const char *what);
+
+/* Appends every cell of cs to rollup_log with one COPY (inside the open
+ * transaction: the rows carry its id). Parsing a VALUES list of
+ * thousands of rows cost seconds; COPY's lines cost microseconds. */
+static int log_cells(PGconn *c, const tm_cellset *cs)
+{
+    tm_buf buf = TM_BUF_INIT;
+    int rc = TM_OK;
+    for (size_t i = 0; i < cs->n && rc == TM_OK; i++)
+        rc = put_cell(&buf, &cs->cells[i], 0, 1);
+    if (rc == TM_OK)
+        rc = copy_in(c, "COPY rollup_log(" ROLL_KEY ", " ROLL_COLS ") FROM STDIN", &buf, "rollup log");
+    tm__buf_free(&buf);
+    return rc;
+}
+
+/* Begins a writing transaction holding the maintenance lock: shared for
+ * appends, exclusive for retention and repricing. */
+static int begin_maint(PGconn *c, int exclusive)
 {
     char sql[96];
-    snprintf(sql, sizeof sql, "BEGIN; SELECT pg_advisory_xact_lock(%lld)", LOCK_APPEND);
+    snprintf(sql, sizeof sql, "BEGIN; SELECT pg_advisory_xact_lock%s(%lld)", exclusive ? "" : "_shared",
+             LOCK_MAINT);
     return exec(c, "begin", sql);
 }
 
@@ -751,15 +954,79 @@ static int end_txn(PGconn *c, int rc)
     return rc;
 }
 
-/* Bumps the commit counter inside the open transaction. */
-static int bump_commits(PGconn *c, int64_t *version)
+/* Adds delta to this writer's row of counts (inside the transaction). */
+static int add_count(PGconn *c, int64_t delta)
 {
-    int64_t v = 0;
-    int rc = query_int(c, "UPDATE tm_meta SET value = value + 1 WHERE key = 'commits' RETURNING value",
-                       NULL, &v);
-    if (rc == TM_OK && version)
-        *version = v;
+    if (delta == 0)
+        return TM_OK;
+    PARAMS(p, 4);
+    p_i64(&p, PQbackendPID(c));
+    p_i64(&p, delta);
+    return run(c, "count", "INSERT INTO counts VALUES($1::bigint, $2::bigint) ON CONFLICT (writer)"
+               " DO UPDATE SET events = counts.events + EXCLUDED.events", &p, NULL);
+}
+
+/* Moves up to FOLD_MAX log rows of the transactions before this handle's
+ * previous try into rollup and urollup, if no other daemon is folding, and
+ * records that horizon (on the fold thread, its own connection) (readers whose snapshot is older reload whole). Errors
+ * leave the log as it was, which readers add up just the same. */
+static int fold(pg_store *s)
+{
+    PGresult *res = NULL, *now = NULL;
+    tm_cellset merged = {0};
+    int64_t got = 0;
+    char sql[96];
+    snprintf(sql, sizeof sql, "SELECT pg_try_advisory_xact_lock(%lld)::int", LOCK_FOLD);
+    int rc = exec(s->fc, "fold", "BEGIN");
+    if (rc == TM_OK)
+        rc = query_int(s->fc, sql, NULL, &got);
+    if (rc || !got)
+        goto out;
+    if ((rc = run(s->fc, "fold", "SELECT pg_snapshot_xmin(pg_current_snapshot())::text", NULL, &now)))
+        goto out;
+    if (s->fold_next) {
+        PARAMS(p, 4);
+        p_text(&p, s->fold_next);
+        rc = run(s->fc, "fold", "DELETE FROM rollup_log WHERE ctid = ANY(ARRAY(SELECT ctid FROM rollup_log"
+                 " WHERE xid < $1::xid8 LIMIT " FOLD_MAX_S ")) RETURNING " ROLL_KEY ", " ROLL_COLS, &p, &res);
+        for (int row = 0; rc == TM_OK && row < PQntuples(res); row++)
+            rc = add_row_checked(&merged, res, row);
+        if (rc == TM_OK && PQntuples(res) > 0 && (rc = write_cells(s->fc, &merged, "rollup", 0, TM_NPROJ)) == TM_OK &&
+            (rc = write_cells(s->fc, &merged, "urollup", TM_NPROJ, TM_NPROJ_ALL)) == TM_OK)
+            rc = run(s->fc, "fold", "UPDATE tm_meta SET value = greatest(value, $1::bigint) WHERE key = 'fold'",
+                     &p, NULL);
+    }
+    char *next = rc == TM_OK ? strdup(PQgetvalue(now, 0, 0)) : NULL;
+    if (next) {
+        free(s->fold_next);
+        s->fold_next = next;
+    }
+out:
+    rc = end_txn(s->fc, rc);
+    PQclear(res);
+    PQclear(now);
+    tm__cellset_free(&merged);
     return rc;
+}
+
+/* The fold thread: folds when an append asks (fold_due), so no append
+ * waits for a fold. */
+static void *fold_main(void *arg)
+{
+    pg_store *s = arg;
+    pthread_mutex_lock(&s->fmu);
+    for (;;) {
+        while (!s->fold_due && !s->fold_stop)
+            pthread_cond_wait(&s->fcv, &s->fmu);
+        if (s->fold_stop)
+            break;
+        s->fold_due = 0;
+        pthread_mutex_unlock(&s->fmu);
+        fold(s); /* best effort: an unfolded log reads the same */
+        pthread_mutex_lock(&s->fmu);
+    }
+    pthread_mutex_unlock(&s->fmu);
+    return NULL;
 }
 
 /* A repeat of a stored client id that asked to replace it: when e is the
@@ -773,7 +1040,11 @@ static int try_replace(pg_store *s, const tm_event *e, tm_fact *old, int *replac
     if (!tm__strmap_get(&s->dict, "llm_call", &llm))
         llm = dict_lookup(s->w, "llm_call");
     p_text(&p, e->id);
-    int rc = run(s->w, "replace lookup",
+    /* The id's row locked first: two daemons replacing one copy take turns,
+     * and the second compares with the first's. */
+    int rc = run(s->w, "replace lock", "SELECT 1 FROM event_ids WHERE id = $1 FOR UPDATE", &p, NULL);
+    if (rc == TM_OK)
+        rc = run(s->w, "replace lookup",
                  "SELECT " FACT_COLS ", e.seq FROM events e JOIN event_ids i ON i.id = e.id"
                  " AND i.ts = e.ts WHERE i.id = $1", &p, &res);
     if (rc == TM_OK && PQntuples(res) != 1)
@@ -837,50 +1108,114 @@ static void bind_event(params *p, const tm_event *e, const uint32_t ids[NDIMS])
         p_text(p, NULL);
 }
 
-/* Events per insert statement (NPARAM parameters each; at most 65535). */
-#define CHUNK 500
+/* Events per chunk at most (a chunk also ends where a client id repeats). */
+#define CHUNK 5000
 
-/* Inserts evs[from, to), whose client ids are all different, in one
- * statement: each client id is first claimed in event_ids (which waits
- * for another daemon's transaction claiming the same id, then skips it);
- * only claimed ones and generated ids are stored. dup[i] = 1 for the rest. */
+/* Appends str to b as a field of COPY's text format (NULL: \N). */
+static void copy_field(tm_buf *b, const char *str, int first)
+{
+    if (!first)
+        tm__buf_putc(b, '\t');
+    if (!str) {
+        tm__buf_puts(b, "\\N");
+        return;
+    }
+    for (; *str; str++) {
+        const char *esc = *str == '\\' ? "\\\\" : *str == '\t' ? "\\t" : *str == '\n' ? "\\n"
+                        : *str == '\r' ? "\\r" : NULL;
+        if (esc)
+            tm__buf_puts(b, esc);
+        else
+            tm__buf_putc(b, *str);
+    }
+}
+
+/* Appends str to b as an element of an array literal: quoted, with " and
+ * \ escaped. */
+static void array_elem(tm_buf *b, const char *str, int first)
+{
+    tm__buf_puts(b, first ? "\"" : ",\"");
+    for (; *str; str++) {
+        if (*str == '"' || *str == '\\')
+            tm__buf_putc(b, '\\');
+        tm__buf_putc(b, *str);
+    }
+    tm__buf_putc(b, '"');
+}
+
+/* Sends data (lines of COPY's text format) with the COPY statement sql. */
+static int copy_in(PGconn *c, const char *sql, const tm_buf *data, const char *what)
+{
+    if (!data->data)
+        return data->len ? TM_ENOMEM : TM_OK;
+    PGresult *res = PQexec(c, sql);
+    int rc = PQresultStatus(res) == PGRES_COPY_IN ? TM_OK : pgfail(c, res, what);
+    PQclear(res);
+    if (rc)
+        return rc;
+    for (size_t off = 0; off < data->len && rc == TM_OK; off += 1 << 20) {
+        size_t n = data->len - off < (1u << 20) ? data->len - off : 1u << 20;
+        if (PQputCopyData(c, data->data + off, (int)n) != 1)
+            rc = pgfail(c, NULL, what);
+    }
+    if (PQputCopyEnd(c, NULL) != 1 && rc == TM_OK)
+        rc = pgfail(c, NULL, what);
+    while ((res = PQgetResult(c))) {
+        if (rc == TM_OK && PQresultStatus(res) != PGRES_COMMAND_OK)
+            rc = pgfail(c, res, what);
+        PQclear(res);
+    }
+    return rc;
+}
+
+/* Stores evs[from, to), whose client ids are all different: the client
+ * ids are first claimed in event_ids in one statement, in order (a claim
+ * of an id another daemon's open transaction claimed waits for it, then
+ * is skipped; two daemons sending the same ids wait for each other in one
+ * order, not in a cycle); the claimed ones and the generated ids are then
+ * copied into events. dup[i] = 1 for the rest. */
 static int insert_chunk(pg_store *s, tm_event *const *evs, uint32_t (*ids)[NDIMS], size_t from,
                         size_t to, unsigned char *dup)
 {
-    size_t k = to - from;
-    params p = {malloc(k * NPARAM * sizeof *p.v), malloc(k * NPARAM * sizeof *p.num), 0};
-    tm_buf sql = TM_BUF_INIT;
+    tm_buf aid = TM_BUF_INIT, ats = TM_BUF_INIT, rows = TM_BUF_INIT;
     tm_strmap stored = TM_STRMAP_INIT;
     PGresult *res = NULL;
-    int rc = p.v && p.num ? TM_OK : TM_ENOMEM;
-    tm__buf_puts(&sql, "WITH v(" INS_VCOLS ") AS (VALUES ");
-    for (size_t i = from; i < to && rc == TM_OK; i++) {
-        int base = p.n;
-        bind_event(&p, evs[i], ids[i]);
-        tm__buf_puts(&sql, i > from ? ",(" : "(");
-        for (int c = 0; c < NPARAM; c++)
-            tm__buf_printf(&sql, "%s$%d%s", c ? "," : "", base + c + 1, ins_cast[c]);
-        tm__buf_putc(&sql, ')');
-    }
-    tm__buf_puts(&sql, "), d AS (INSERT INTO event_ids(id, ts) SELECT id, ts FROM v WHERE client"
-                       " ON CONFLICT DO NOTHING RETURNING id)"
-                       " INSERT INTO events(" INS_COLS ") SELECT nextval('events_seq'), v.* FROM v"
-                       " WHERE NOT v.client OR v.id IN (SELECT id FROM d) RETURNING id");
-    if (rc == TM_OK && !sql.data)
+    int rc = TM_OK, nclaim = 0;
+    tm__buf_putc(&aid, '{');
+    tm__buf_putc(&ats, '{');
+    for (size_t i = from; i < to; i++)
+        if (!(evs[i]->has & TM__HAS_GEN_ID)) {
+            array_elem(&aid, evs[i]->id, nclaim == 0);
+            tm__buf_printf(&ats, "%s%lld", nclaim++ ? "," : "", (long long)evs[i]->ts_us);
+        }
+    tm__buf_putc(&aid, '}');
+    if (tm__buf_putc(&ats, '}') != TM_OK || !aid.data)
         rc = TM_ENOMEM;
-    if (rc == TM_OK)
-        rc = run(s->w, "insert events", sql.data, &p, &res);
-    for (int row = 0; rc == TM_OK && row < PQntuples(res); row++)
+    if (rc == TM_OK && nclaim) {
+        params p = {(const char *[]){aid.data, ats.data}, NULL, 2};
+        rc = run(s->w, "claim ids", "INSERT INTO event_ids(id, ts) SELECT * FROM unnest($1::text[],"
+                 " $2::bigint[]) ORDER BY 1 ON CONFLICT DO NOTHING RETURNING id", &p, &res);
+    }
+    for (int row = 0; rc == TM_OK && res && row < PQntuples(res); row++)
         rc = tm__strmap_put(&stored, PQgetvalue(res, row, 0), 1);
     for (size_t i = from; rc == TM_OK && i < to; i++) {
         int64_t one;
         dup[i] = !(evs[i]->has & TM__HAS_GEN_ID) && !tm__strmap_get(&stored, evs[i]->id, &one);
+        if (dup[i])
+            continue;
+        PARAMS(p, NPARAM);
+        bind_event(&p, evs[i], ids[i]);
+        for (int c = 0; c < NPARAM; c++)
+            copy_field(&rows, p.v[c], c == 0);
+        rc = tm__buf_putc(&rows, '\n');
     }
+    if (rc == TM_OK)
+        rc = copy_in(s->w, "COPY events(" INS_VCOLS ") FROM STDIN", &rows, "insert events");
     PQclear(res);
     tm__strmap_clear(&stored);
-    tm__buf_free(&sql);
-    free(p.v);
-    free(p.num);
+    tm__buf_free(&aid);
+    tm__buf_free(&ats);
+    tm__buf_free(&rows);
     return rc;
 }
 
@@ -920,31 +1255,12 @@ static int store_chunk(pg_store *s, tm_event *const *evs, uint32_t (*ids)[NDIMS]
     return rc;
 }
 
-static int pg_append(tm_store *base, tm_event *const *evs, size_t n, unsigned char *dup,
-                     tm_cellset *cells, int64_t *version)
+/* One try at storing evs (ids: their dict ids) in one transaction. */
+static int append_txn(pg_store *s, tm_event *const *evs, size_t n, uint32_t (*ids)[NDIMS],
+                      unsigned char *dup, tm_cellset *cells)
 {
-    pg_store *s = (pg_store *)base;
     int64_t added = 0;
-    int rc = TM_OK;
-    uint32_t(*ids)[NDIMS] = calloc(n ? n : 1, sizeof *ids);
-    if (!ids)
-        return TM_ENOMEM;
-    /* Before the transaction: names and partitions. */
-    rc = intern_batch(s, evs, n);
-    for (size_t i = 0; i < n && rc == TM_OK; i++) {
-        const tm_event *e = evs[i];
-        const char *dims[NDIMS] = {e->provider, e->model, e->endpoint, e->operation,
-                                   e->user_id, e->metric_type, e->resource_type, e->project};
-        for (int d = 0; d < NDIMS && rc == TM_OK; d++) {
-            int64_t id = 0;
-            if (dims[d] && (rc = intern(s, dims[d], &id)) == TM_OK)
-                ids[i][d] = (uint32_t)id;
-        }
-        if (rc == TM_OK)
-            rc = ensure_month(s, month_of(e->ts_us));
-    }
-    if (rc == TM_OK)
-        rc = begin_locked(s->w);
+    int rc = begin_maint(s->w, 0);
     /* Chunks end where a client id repeats, so the repeat sees the first. */
     tm_strmap seen = TM_STRMAP_INIT;
     size_t from = 0;
@@ -962,17 +1278,54 @@ static int pg_append(tm_store *base, tm_event *const *evs, size_t n, unsigned ch
     }
     tm__strmap_clear(&seen);
     if (rc == TM_OK)
-        rc = write_rollups(s->w, cells);
-    if (rc == TM_OK) {
-        PARAMS(p, 12);
-        p_i64(&p, added);
-        rc = run(s->w, "count", "UPDATE tm_meta SET value = value + $1::bigint WHERE key = 'events'",
-                 &p, NULL);
-    }
+        rc = log_cells(s->w, cells);
     if (rc == TM_OK)
-        rc = bump_commits(s->w, version);
-    rc = end_txn(s->w, rc);
+        rc = add_count(s->w, added);
+    return end_txn(s->w, rc);
+}
+
+static int pg_append(tm_store *base, tm_event *const *evs, size_t n, unsigned char *dup,
+                     tm_cellset *cells, int64_t *version)
+{
+    pg_store *s = (pg_store *)base;
+    int rc = TM_OK;
+    *version = -1; /* the rollups read this commit through load_changes */
+    uint32_t(*ids)[NDIMS] = calloc(n ? n : 1, sizeof *ids);
+    if (!ids)
+        return TM_ENOMEM;
+    /* Before the transaction: names and partitions. */
+    rc = intern_batch(s, evs, n);
+    for (size_t i = 0; i < n && rc == TM_OK; i++) {
+        const tm_event *e = evs[i];
+        const char *dims[NDIMS] = {e->provider, e->model, e->endpoint, e->operation,
+                                   e->user_id, e->metric_type, e->resource_type, e->project};
+        for (int d = 0; d < NDIMS && rc == TM_OK; d++) {
+            int64_t id = 0;
+            if (dims[d] && (rc = intern(s, dims[d], &id)) == TM_OK)
+                ids[i][d] = (uint32_t)id;
+        }
+        if (rc == TM_OK)
+            rc = ensure_month(s, month_of(e->ts_us));
+    }
+    /* A deadlock or serialization failure (TM_EBUSY) rolled it all back:
+     * try again from scratch. */
+    for (int attempt = 0; rc == TM_OK; attempt++) {
+        rc = append_txn(s, evs, n, ids, dup, cells);
+        if (rc != TM_EBUSY || attempt == RETRIES)
+            break;
+        memset(dup, 0, n);
+        tm__cellset_free(cells);
+        rc = TM_OK;
+    }
     free(ids);
+    if (rc == TM_OK && (++s->commits >= FOLD_EVERY || (s->logged += cells->n) >= FOLD_MAX)) {
+        s->commits = 0;
+        s->logged = 0;
+        pthread_mutex_lock(&s->fmu);
+        s->fold_due = 1;
+        pthread_cond_signal(&s->fcv);
+        pthread_mutex_unlock(&s->fmu);
+    }
     return rc;
 }
 
@@ -1096,7 +1449,7 @@ static int pg_reprice(tm_store *base, int64_t since, int64_t until, int (*fn)(vo
     tm_cellset deltas = {0};
     *examined = *changed = 0;
     *delta = 0;
-    int rc = begin_locked(s->w);
+    int rc = begin_maint(s->w, 1);
     int64_t llm = dict_lookup(s->w, "llm_call");
     PARAMS(p, 12);
     p_i64(&p, since ? since : INT64_MIN);
@@ -1129,36 +1482,91 @@ static int pg_reprice(tm_store *base, int64_t since, int64_t until, int (*fn)(vo
             rc = tm__rollup_add_cost_delta(&deltas, &f, old, old_source, e.cost_pusd, e.cost_source);
     }
     if (rc == TM_OK)
-        rc = write_rollups(s->w, &deltas);
-    if (rc == TM_OK)
-        rc = bump_commits(s->w, NULL);
+        rc = log_cells(s->w, &deltas);
     rc = end_txn(s->w, rc);
     tm__cellset_free(&deltas);
     PQclear(sel);
     return rc;
 }
 
-static int pg_load_rollups(tm_store *base, int users, int (*fn)(void *, const tm_cell *, int64_t),
-                           void *arg, int64_t *version)
+/* The in-memory projections' cells: proj < TM_NPROJ, the user
+ * projection's only with users. */
+#define MEM_CELLS(users) ((users) ? " WHERE proj < 3" : " WHERE proj < 3 AND proj != 2")
+
+/* Reads the cells for the in-memory rollups in one REPEATABLE READ
+ * snapshot, taken as a new version: with from, only the log rows
+ * committed since version from's snapshot (TM_ENOTFOUND when they cannot
+ * be told: that snapshot is no longer kept, retention ran or a fold passed
+ * it); else every folded and logged cell, fn first told their number. */
+static int read_cells(pg_store *s, int64_t since, int users, int (*fn)(void *, const tm_cell *, int64_t),
+                      void *arg, int64_t *version)
 {
-    pg_store *s = (pg_store *)base;
     PGresult *res = NULL;
-    int rc;
+    char *from = NULL, *xip = NULL;
+    int whole = 0;
+    tm_buf sql = TM_BUF_INIT;
     pgreader *rd = take(s, SCAN);
-    /* One snapshot for the counter and the cells. */
-    if ((rc = exec(rd->c, "begin", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")) ||
-        (rc = query_int(rd->c, "SELECT value FROM tm_meta WHERE key = 'commits'", NULL, version)) ||
-        (rc = run(rd->c, "read rollups", users ? "SELECT " ROLL_KEY ", " ROLL_COLS " FROM rollup"
-                  : "SELECT " ROLL_KEY ", " ROLL_COLS " FROM rollup WHERE proj != 2", NULL, &res)))
+    int rc = exec(rd->c, "begin", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    if (rc == TM_OK) {
+        pthread_mutex_lock(&s->vmu);
+        const struct vsnap *v = since ? snap_of(s, since) : NULL;
+        if (since && !v)
+            rc = TM_ENOTFOUND;
+        else if (since && !(from = strdup(v->snap)))
+            rc = TM_ENOMEM;
+        if (rc == TM_OK)
+            rc = take_version(s, rd->c, v, &whole);
+        *version = s->version;
+        pthread_mutex_unlock(&s->vmu);
+    }
+    if (rc == TM_OK && whole)
+        rc = TM_ENOTFOUND;
+    if (rc)
         goto out;
-    if ((rc = fn(arg, NULL, PQntuples(res))))
-        goto out;
-    rc = each_cell(res, fn, arg);
+    PARAMS(p, 4);
+    char xmin[24] = "0", xmax[24] = "0";
+    if (from) {
+        xip = malloc(strlen(from) + 3);
+        if (!xip || (rc = exec(rd->c, "index only", "SET LOCAL enable_seqscan = off"))) {
+            rc = rc ? rc : TM_ENOMEM;
+            goto out;
+        }
+        snap_params(from, xmin, xmax, xip, &p);
+        tm__buf_printf(&sql, "SELECT " ROLL_KEY ", " ROLL_COLS " FROM rollup_log%s AND"
+                       " $1::bigint >= 0 AND (xid >= $2::xid8 OR xid = ANY($3::xid8[]))", MEM_CELLS(users));
+    } else {
+        tm__buf_printf(&sql, "SELECT " ROLL_KEY ", " ROLL_COLS " FROM rollup%s UNION ALL"
+                       " SELECT " ROLL_KEY ", " ROLL_COLS " FROM rollup_log%s", MEM_CELLS(users),
+                       MEM_CELLS(users));
+    }
+    if (!sql.data)
+        rc = TM_ENOMEM;
+    if (rc == TM_OK)
+        rc = run(rd->c, "read rollups", sql.data, &p, &res);
+    if (rc == TM_OK && !from)
+        rc = fn(arg, NULL, PQntuples(res));
+    if (rc == TM_OK)
+        rc = each_cell(res, fn, arg);
 out:
     PQclear(res);
     exec(rd->c, "commit", "COMMIT");
     give(rd);
+    free(from);
+    free(xip);
+    tm__buf_free(&sql);
     return rc;
+}
+
+static int pg_load_rollups(tm_store *base, int users, int (*fn)(void *, const tm_cell *, int64_t),
+                           void *arg, int64_t *version)
+{
+    return read_cells((pg_store *)base, 0, users, fn, arg, version);
+}
+
+static int pg_load_changes(tm_store *base, int64_t since, int users,
+                           int (*fn)(void *, const tm_cell *, int64_t), void *arg, int64_t *version)
+{
+    return since > 0 ? read_cells((pg_store *)base, since, users, fn, arg, version) : TM_ENOTFOUND;
 }
 
 static int cell_to_fn(void *arg, const tm_cell *c, int64_t count)
@@ -1177,11 +1585,16 @@ static int pg_scan_user_cells(tm_store *base, int proj, const uint32_t *users, s
     int rc = TM_OK;
     if (!nusers)
         return TM_OK;
-    tm__buf_printf(&sql, "SELECT " ROLL_KEY ", " ROLL_COLS " FROM urollup WHERE proj = %d AND hour >= %d"
-                         " AND hour < %d AND d2 IN (", proj, (int)h0, (int)h1);
-    for (size_t i = 0; i < nusers; i++)
-        tm__buf_printf(&sql, "%s%u", i ? "," : "", users[i]);
-    if (tm__buf_putc(&sql, ')') != TM_OK || !sql.data) {
+    /* The folded rows and the logged ones, in one statement's snapshot. */
+    for (int t = 0; t < 2; t++) {
+        tm__buf_printf(&sql, "%sSELECT " ROLL_KEY ", " ROLL_COLS " FROM %s WHERE proj = %d AND hour >= %d"
+                             " AND hour < %d AND d2 IN (", t ? " UNION ALL " : "", t ? "rollup_log" : "urollup",
+                       proj, (int)h0, (int)h1);
+        for (size_t i = 0; i < nusers; i++)
+            tm__buf_printf(&sql, "%s%u", i ? "," : "", users[i]);
+        tm__buf_putc(&sql, ')');
+    }
+    if (!sql.data) {
         tm__buf_free(&sql);
         return TM_ENOMEM;
     }
@@ -1196,7 +1609,7 @@ static int pg_scan_user_cells(tm_store *base, int proj, const uint32_t *users, s
     return rc;
 }
 
-/* A counter of tm_meta ('commits', 'events') on the short-lookup reader. */
+/* One number on the short-lookup reader. */
 static int meta_value(tm_store *base, const char *sql, int64_t *out)
 {
     pg_store *s = (pg_store *)base;
@@ -1206,9 +1619,37 @@ static int meta_value(tm_store *base, const char *sql, int64_t *out)
     return rc;
 }
 
+/* The current version: a new one when a log row was committed since the
+ * last one's snapshot, or retention or a fold ran (one indexed query). */
 static int pg_version(tm_store *base, int64_t *out)
 {
-    return meta_value(base, "SELECT value FROM tm_meta WHERE key = 'commits'", out);
+    pg_store *s = (pg_store *)base;
+    PGresult *res = NULL;
+    pthread_mutex_lock(&s->vmu);
+    const struct vsnap *v = snap_of(s, s->version);
+    PARAMS(p, 8);
+    p_i64(&p, v->epoch);
+    char xmin[24] = "0", xmax[24] = "0", *xip = malloc(strlen(v->snap) + 3);
+    if (!xip) {
+        pthread_mutex_unlock(&s->vmu);
+        return TM_ENOMEM;
+    }
+    snap_params(v->snap, xmin, xmax, xip, &p);
+    pgreader *rd = take(s, QUICK);
+    int rc = run(rd->c, "version", "SELECT COALESCE((SELECT max(xid) FROM rollup_log) >= $3::xid8, false)"
+                 " OR EXISTS(SELECT 1 FROM rollup_log WHERE xid = ANY($4::xid8[]))"
+                 " OR e.value != $1::bigint OR f.value > $2::bigint, pg_current_snapshot()::text, e.value"
+                 " FROM tm_meta e, tm_meta f WHERE e.key = 'epoch' AND f.key = 'fold'", &p, &res);
+    free(xip);
+    give(rd);
+    if (rc == TM_OK && PQntuples(res) != 1)
+        rc = tm__fail(TM_ECORRUPT, "store: tm_meta has no epoch or fold row");
+    if (rc == TM_OK && PQgetvalue(res, 0, 0)[0] == 't')
+        rc = new_version(s, PQgetvalue(res, 0, 1), i64(res, 0, 2));
+    *out = s->version;
+    pthread_mutex_unlock(&s->vmu);
+    PQclear(res);
+    return rc;
 }
 
 static int pg_scan_facts(tm_store *base, int64_t from, int64_t to, const uint32_t *users,
@@ -1267,8 +1708,12 @@ static int pg_dict_name(tm_store *base, uint32_t id, char *buf, size_t cap)
 
 static int pg_count(tm_store *base, int64_t *out)
 {
-    return meta_value(base, "SELECT value FROM tm_meta WHERE key = 'events'", out);
+    return meta_value(base, "SELECT COALESCE(SUM(events), 0) FROM counts", out);
 }
+
+/* A rollup table's cells with the logged ones (verify's sums). */
+#define PG_CELLS(t) "(SELECT proj, events, cost_pusd, total_tokens FROM " t \
+    " UNION ALL SELECT proj, events, cost_pusd, total_tokens FROM rollup_log) c"
 
 static int pg_verify(tm_store *base, void (*fn)(void *, const char *), void *arg)
 {
@@ -1283,11 +1728,12 @@ static int pg_verify(tm_store *base, void (*fn)(void *, const char *), void *arg
          " (SELECT 1 FROM events e WHERE e.id = i.id AND e.ts = i.ts))",
          "ok   dedup: every client id is in the dedup table with its event",
          "FAIL dedup: %lld client ids and dedup entries disagree"},
-        {"SELECT (SELECT COUNT(*) FROM events) - (SELECT value FROM tm_meta WHERE key = 'events')",
+        {"SELECT (SELECT COUNT(*) FROM events) - (SELECT COALESCE(SUM(events), 0) FROM counts)",
          "ok   counts: the event counter equals the rows",
          "FAIL counts: rows and the event counter differ by %lld"},
-        {CHECK_ROLLUPS, CHECK_ROLLUPS_OK, CHECK_ROLLUPS_FAIL},
-        {CHECK_USER_ROLLUPS, CHECK_USER_ROLLUPS_OK, CHECK_USER_ROLLUPS_FAIL},
+        {CHECK_ROLLUPS_IN(PG_CELLS("rollup")), CHECK_ROLLUPS_OK, CHECK_ROLLUPS_FAIL},
+        {CHECK_USER_ROLLUPS_IN(PG_CELLS("rollup"), PG_CELLS("urollup")), CHECK_USER_ROLLUPS_OK,
+         CHECK_USER_ROLLUPS_FAIL},
         {"SELECT COUNT(*) FROM events e WHERE"
          " total_tokens < input_tokens + output_tokens + cache_read_tokens + cache_write_tokens"
          " OR reasoning_tokens > output_tokens OR cache_write_1h_tokens > cache_write_tokens"
@@ -1371,7 +1817,11 @@ static int pg_retain(tm_store *base, int64_t before_us, int64_t *deleted)
     PARAMS(p, 4);
     p_i64(&p, before_us);
     *deleted = 0;
-    int rc = begin_locked(s->w);
+    char fl[64];
+    snprintf(fl, sizeof fl, "SELECT pg_advisory_xact_lock(%lld)", LOCK_FOLD);
+    int rc = begin_maint(s->w, 1);
+    if (rc == TM_OK)
+        rc = exec(s->w, "fold lock", fl);
     if (rc == TM_OK)
         rc = query_int(s->w, "SELECT COUNT(*) FROM events WHERE ts < $1::bigint", &p, deleted);
     if (rc == TM_OK)
@@ -1399,12 +1849,12 @@ static int pg_retain(tm_store *base, int64_t before_us, int64_t *deleted)
         rc = run(s->w, "delete rollups", "DELETE FROM rollup WHERE hour < $1::bigint", &p, NULL);
     if (rc == TM_OK) /* the per-user day cells: the cut is a day's first hour or later */
         rc = run(s->w, "delete rollups", "DELETE FROM urollup WHERE hour < $1::bigint", &p, NULL);
-    p.n = 0;
-    p_i64(&p, *deleted);
     if (rc == TM_OK)
-        rc = run(s->w, "count", "UPDATE tm_meta SET value = value - $1::bigint WHERE key = 'events'", &p, NULL);
+        rc = run(s->w, "delete rollups", "DELETE FROM rollup_log WHERE hour < $1::bigint", &p, NULL);
     if (rc == TM_OK)
-        rc = bump_commits(s->w, NULL);
+        rc = add_count(s->w, -*deleted);
+    if (rc == TM_OK) /* every daemon's rollups reload */
+        rc = exec(s->w, "epoch", "UPDATE tm_meta SET value = value + 1 WHERE key = 'epoch'");
     rc = end_txn(s->w, rc);
     PQclear(parts);
     s->nmonths = 0; /* a later event for a dropped month recreates it */
@@ -1641,7 +2091,7 @@ static int pg_file_put(tm_store *base, const tm_file_rec *recs, size_t n, int64_
 const struct tm_store_ops tm__postgres_ops = {
     .name = "postgres", .open = pg_open, .close = pg_close, .append = pg_append,
     .load_rollups = pg_load_rollups, .scan_user_cells = pg_scan_user_cells,
-    .version = pg_version, .scan_facts = pg_scan_facts,
+    .version = pg_version, .load_changes = pg_load_changes, .scan_facts = pg_scan_facts,
     .dict_id = pg_dict_id, .dict_name = pg_dict_name, .scan = pg_scan, .count = pg_count,
     .reprice = pg_reprice, .verify = pg_verify, .set_cache = pg_set_cache, .retain = pg_retain,
 };

@@ -63,21 +63,23 @@ static inline int tm__sql_scan_facts(tm_buf *sql, const char *p1, const char *p2
 #define CHECK_IDS "SELECT COUNT(*) FROM (SELECT id FROM events GROUP BY id HAVING COUNT(*) > 1) x"
 #define CHECK_IDS_OK "ok   ids: no id is stored twice"
 #define CHECK_IDS_FAIL "FAIL ids: %lld ids are stored more than once"
-#define CHECK_ROLLUPS                                                                                     \
-    "SELECT (SELECT COUNT(*) FROM events) - (SELECT COALESCE(SUM(events), 0) FROM rollup WHERE proj = 0)" \
-    " + (SELECT COALESCE(SUM(cost_pusd), 0) FROM events)"                                                 \
-    " - (SELECT COALESCE(SUM(cost_pusd), 0) FROM rollup WHERE proj = 0)"                                  \
-    " + (SELECT COALESCE(SUM(total_tokens), 0) FROM events)"                                              \
-    " - (SELECT COALESCE(SUM(total_tokens), 0) FROM rollup WHERE proj = 1)"
+#define CHECK_ROLLUPS CHECK_ROLLUPS_IN("rollup")
+#define CHECK_ROLLUPS_IN(R)                                                                    \
+    "SELECT (SELECT COUNT(*) FROM events) - (SELECT COALESCE(SUM(events), 0) FROM " R " WHERE proj = 0)" \
+    " + (SELECT COALESCE(SUM(cost_pusd), 0) FROM events)"                                       \
+    " - (SELECT COALESCE(SUM(cost_pusd), 0) FROM " R " WHERE proj = 0)"                         \
+    " + (SELECT COALESCE(SUM(total_tokens), 0) FROM events)"                                    \
+    " - (SELECT COALESCE(SUM(total_tokens), 0) FROM " R " WHERE proj = 1)"
 #define CHECK_ROLLUPS_OK "ok   rollups: event, cost and token totals equal the rollups'"
 #define CHECK_ROLLUPS_FAIL "FAIL rollups: the rollups differ from the events by %lld"
-#define CHECK_USER_ROLLUPS                                                                         \
-    "SELECT abs((SELECT COUNT(*) FROM events)"                                                     \
-    " - (SELECT COALESCE(SUM(events), 0) FROM rollup WHERE proj = 2))"                             \
-    " + abs((SELECT COALESCE(SUM(cost_pusd), 0) FROM events)"                                      \
-    " - (SELECT COALESCE(SUM(cost_pusd), 0) FROM urollup WHERE proj = 3))"                         \
-    " + abs((SELECT COALESCE(SUM(total_tokens), 0) FROM events)"                                   \
-    " - (SELECT COALESCE(SUM(total_tokens), 0) FROM urollup WHERE proj = 4))"
+#define CHECK_USER_ROLLUPS CHECK_USER_ROLLUPS_IN("rollup", "urollup")
+#define CHECK_USER_ROLLUPS_IN(R, U)                                                           \
+    "SELECT abs((SELECT COUNT(*) FROM events)"                                                 \
+    " - (SELECT COALESCE(SUM(events), 0) FROM " R " WHERE proj = 2))"                          \
+    " + abs((SELECT COALESCE(SUM(cost_pusd), 0) FROM events)"                                  \
+    " - (SELECT COALESCE(SUM(cost_pusd), 0) FROM " U " WHERE proj = 3))"                       \
+    " + abs((SELECT COALESCE(SUM(total_tokens), 0) FROM events)"                               \
+    " - (SELECT COALESCE(SUM(total_tokens), 0) FROM " U " WHERE proj = 4))"
 #define CHECK_USER_ROLLUPS_OK "ok   user rollups: event, cost and token totals equal the per-user rollups'"
 #define CHECK_USER_ROLLUPS_FAIL "FAIL user rollups: the per-user rollups differ from the events by %lld"
 #define CHECK_NAMES                                                                             \

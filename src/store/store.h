@@ -72,7 +72,8 @@ struct tm_store_ops {
      * stored again), 2 where it replaced the stored copy (TM__HAS_REPLACE),
      * else 0. The cells added by the new events are merged
      * into *cells (for the in-memory rollups) and *version gets the store's
-     * new commit count. On error nothing of the batch is stored. Writer
+     * new commit count (-1 from a backend with load_changes: the rollups
+     * read the commit from the store). On error nothing of the batch is stored. Writer
      * thread only. */
     int (*append)(tm_store *s, tm_event *const *evs, size_t n, unsigned char *dup,
                   tm_cellset *cells, int64_t *version);
@@ -94,8 +95,18 @@ struct tm_store_ops {
                            int32_t h0, int32_t h1, int (*fn)(void *arg, const tm_cell *c),
                            void *arg);
 
-    /* The commit count: it changes with every commit by any process. */
+    /* The version: it changes with every commit by any process. */
     int (*version)(tm_store *s, int64_t *out);
+
+    /* Like load_rollups, but only the cells' changes committed since
+     * version `since` (as load_rollups or a previous load_changes returned
+     * it), without the count call: fn adds them to rollups that were
+     * current at since. TM_ENOTFOUND when it cannot tell them (load
+     * whole). NULL in a backend whose append returns the version the
+     * commit hook merges at (SQLite). Any thread. */
+    int (*load_changes)(tm_store *s, int64_t since, int users,
+                        int (*fn)(void *arg, const tm_cell *c, int64_t count), void *arg,
+                        int64_t *version);
 
     /* Calls fn for each stored event with from ≤ ts < to (and, with nusers,
      * a user_id among users) as a fact, in no particular order. */

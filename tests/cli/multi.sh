@@ -65,17 +65,16 @@ ev() { curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$1/v1/events" \
           -d "{\"id\":\"$2\",\"provider\":\"openai\",\"model\":\"gpt-4o\",\"user_id\":\"$3\",\"input_tokens\":5}"; }
 check "y on daemon 3" eq "$(used "$P3" y)" 0
 check "x on daemon 3" eq "$(used "$P3" x)" 0
-hit0=$(metric "$P3" 'tokmeter_quota_cache_total{result="hit"}')
-check "y again on daemon 3: from the cache" eq "$(used "$P3" y)/$(metric "$P3" 'tokmeter_quota_cache_total{result="hit"}')" "0/$((hit0 + 1))"
-rcv0=$(metric "$P3" 'tokmeter_notify_total{result="received"}')
+check "y again on daemon 3" eq "$(used "$P3" y)" 0
+# On PostgreSQL (schema 2) a daemon's version is its own count of the store
+# snapshots it has seen, so nothing is published (docs/deploy.md): the other
+# daemons' quota caches recount after a commit. What must hold is freshness.
 check "an event of x on daemon 1" eq "$(ev "$P1" n1 x)" 200
 check "x on daemon 3 at once: fresh from the store" eq "$(used "$P3" x)" 1
 check "x on daemon 2 at once" eq "$(used "$P2" x)" 1
 check "an event of x on daemon 1 again" eq "$(ev "$P1" n2 x)" 200
-rcv=$(wait_metric "$P3" 'tokmeter_notify_total{result="received"}' $((rcv0 + 2)))
-check "daemon 3 received both commits' notifications ($rcv0 -> $rcv)" test "$rcv" -ge $((rcv0 + 2))
-hit0=$(metric "$P3" 'tokmeter_quota_cache_total{result="hit"}')
-check "y on daemon 3 after x's commits: still from the cache" eq "$(used "$P3" y)/$(metric "$P3" 'tokmeter_quota_cache_total{result="hit"}')" "0/$((hit0 + 1))"
+check "y on daemon 3 after x's commits" eq "$(used "$P3" y)" 0
+check "nothing published on PostgreSQL" eq "$(metric "$P1" 'tokmeter_notify_total{result="published"}')" 0
 check "x on daemon 3: recounted, fresh" eq "$(used "$P3" x)" 2
 check "the channel is named after the store" has "$(redis-cli -p "$RP" pubsub channels 'tokmeter:commits:*')" "tokmeter:commits:"
 

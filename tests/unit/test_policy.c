@@ -484,6 +484,11 @@ static int cached(tm *t, const char *user, int step)
 
 Test(policy, usage_cache_notified_of_other_commits_drops_only_their_users)
 {
+    /* The notifications number commits with the store's shared commit
+     * counter; PostgreSQL's schema 2 has none (its versions are each
+     * daemon's own snapshots of the change log: docs/deploy.md). */
+    if (tst_pg())
+        cr_skip_test("no shared commit counter on PostgreSQL");
     char dir[] = "/tmp/tmun.XXXXXX", db[512], cfg[128];
     scratch(dir, db, cfg, uc_config);
     tm *t = NULL, *other = NULL;
