@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../core/buf.h"
@@ -245,6 +247,10 @@ void tm__rollups_clear(tm_rollups *r)
     free(r->hours);
     r->hours = NULL;
     r->nhours = r->caphours = 0;
+    if (r->map) /* after the cells: their sketches may still be lent from it */
+        munmap(r->map, r->maplen);
+    r->map = NULL;
+    r->maplen = 0;
     r->version = -1;
     r->loaded = r->users_loaded = 0;
     r->nmetrics = 0;
@@ -376,17 +382,47 @@ int tm__rollups_each(const tm_rollups *r, int proj, int32_t h0, int32_t h1,
 
 /* ---- the snapshot ---- */
 
-/* The file: this header, then each cell as it lies in memory (its sketch's
- * pointer cleared) followed by its sketch's bins. Read only by the same
- * build (cell_size and the magic), on the same machine. */
+/* The file, read only by the same build (cell_size and the magic) on the
+ * same machine:
+ *
+ *   snap_head
+ *   cells[n]       as they lie in memory, sketch bins NULL and cap 0
+ *   slots[nslots]  the cells' hash index (tm_cellset.slots)
+ *   bins[nbins]    every cell's sketch bins, in cell order (8-aligned)
+ *
+ * The cells and slots are read into memory (they change); the bins stay
+ * in the file, mapped, and lent to the cells: reading and allocating them
+ * one sketch at a time was most of a restart. */
 typedef struct snap_head {
     char magic[8];
     uint32_t cell_size, nslot;
     int64_t version;
-    uint64_t ident[4], n;
+    uint64_t ident[4], n, nslots, nbins;
     int32_t users_loaded, pad;
 } snap_head;
-static const char SNAP_MAGIC[8] = "tmroll1";
+static const char SNAP_MAGIC[8] = "tmroll2";
+
+/* Where each part starts; 0 when the sizes do not fit in a file. */
+typedef struct snap_layout {
+    uint64_t cells, slots, bins, end;
+} snap_layout;
+
+static snap_layout snap_layout_of(const snap_head *h)
+{
+    snap_layout l = {0};
+    if (h->n >= UINT32_MAX || h->nslots > ((uint64_t)1 << 40) || h->nbins > ((uint64_t)1 << 48))
+        return l;
+    l.cells = (sizeof(snap_head) + 15) / 16 * 16; /* tm_cell holds 128-bit sums */
+    l.slots = l.cells + h->n * sizeof(tm_cell);
+    l.bins = (l.slots + h->nslots * sizeof(uint32_t) + 7) / 8 * 8;
+    l.end = l.bins + h->nbins * sizeof(tm_sketch_bin);
+    return l;
+}
+
+static int write_at(FILE *f, uint64_t off)
+{
+    return fseeko(f, (off_t)off, SEEK_SET) == 0;
+}
 
 void tm__rollups_save(const tm_rollups *r, int64_t version, const uint64_t ident[4])
 {
@@ -402,18 +438,26 @@ void tm__rollups_save(const tm_rollups *r, int64_t version, const uint64_t ident
     int ok = f != NULL;
     if (!f && fd >= 0)
         close(fd);
+    const tm_cellset *cs = &r->cells;
     snap_head h = {.cell_size = sizeof(tm_cell), .nslot = TM_NSLOT, .version = version,
-                   .ident = {ident[0], ident[1], ident[2], ident[3]}, .n = r->cells.n,
-                   .users_loaded = r->users_loaded};
+                   .ident = {ident[0], ident[1], ident[2], ident[3]}, .n = cs->n,
+                   .nslots = cs->n ? cs->nslots : 0, .users_loaded = r->users_loaded};
     memcpy(h.magic, SNAP_MAGIC, sizeof h.magic);
-    if (ok)
-        ok = fwrite(&h, sizeof h, 1, f) == 1;
-    for (size_t i = 0; ok && i < r->cells.n; i++) {
-        tm_cell c = r->cells.cells[i];
+    for (size_t i = 0; i < cs->n; i++)
+        h.nbins += cs->cells[i].sk.n;
+    snap_layout l = snap_layout_of(&h);
+    ok = ok && l.end && fwrite(&h, sizeof h, 1, f) == 1 && write_at(f, l.cells);
+    for (size_t i = 0; ok && i < cs->n; i++) {
+        tm_cell c = cs->cells[i];
         c.sk.bins = NULL;
-        c.sk.cap = c.sk.n;
-        ok = fwrite(&c, sizeof c, 1, f) == 1 &&
-             (!c.sk.n || fwrite(r->cells.cells[i].sk.bins, sizeof *c.sk.bins, c.sk.n, f) == c.sk.n);
+        c.sk.cap = 0;
+        ok = fwrite(&c, sizeof c, 1, f) == 1;
+    }
+    ok = ok && (!h.nslots || fwrite(cs->slots, sizeof *cs->slots, h.nslots, f) == h.nslots) &&
+         write_at(f, l.bins);
+    for (size_t i = 0; ok && i < cs->n; i++) {
+        const tm_sketch *sk = &cs->cells[i].sk;
+        ok = !sk->n || fwrite(sk->bins, sizeof *sk->bins, sk->n, f) == sk->n;
     }
     if (f) {
         ok = ok && fflush(f) == 0 && fdatasync(fileno(f)) == 0;
@@ -424,51 +468,83 @@ void tm__rollups_save(const tm_rollups *r, int64_t version, const uint64_t ident
     free(tmp);
 }
 
+/* Reads len bytes at off; 1 when all were read. */
+static int read_at(int fd, void *buf, uint64_t len, uint64_t off)
+{
+    for (uint64_t got = 0; got < len;) {
+        ssize_t k = pread(fd, (char *)buf + got, (size_t)(len - got), (off_t)(off + got));
+        if (k <= 0)
+            return 0;
+        got += (uint64_t)k;
+    }
+    return 1;
+}
+
+/* The snapshot's hash index, checked: n cells each listed once would need
+ * a scan of keys, so it checks what a look-up relies on not to go astray
+ * (a power-of-two size with room, every entry a cell or empty, n used). */
+static int slots_sane(const uint32_t *slots, uint64_t nslots, uint64_t n)
+{
+    if (nslots == 0)
+        return n == 0;
+    if ((nslots & (nslots - 1)) || nslots < 2 * n)
+        return 0;
+    uint64_t used = 0;
+    for (uint64_t i = 0; i < nslots; i++) {
+        if (slots[i] > n)
+            return 0;
+        used += slots[i] != 0;
+    }
+    return used == n;
+}
+
 int tm__rollups_restore(tm_rollups *r, int64_t version, int users)
 {
     if (!r->snapshot)
         return 0;
-    FILE *f = fopen(r->snapshot, "rb");
+    int fd = open(r->snapshot, O_RDONLY | O_CLOEXEC);
     unlink(r->snapshot); /* used once, whatever it holds */
-    if (!f)
+    if (fd < 0)
         return 0;
+    struct stat st;
     snap_head h;
-    int ok = fread(&h, sizeof h, 1, f) == 1 && memcmp(h.magic, SNAP_MAGIC, sizeof h.magic) == 0 &&
-             h.cell_size == sizeof(tm_cell) && h.nslot == TM_NSLOT && h.version == version &&
-             memcmp(h.ident, r->ident, sizeof h.ident) == 0 && (h.users_loaded || !users) &&
-             h.n < UINT32_MAX && tm__cellset_reserve(&r->cells, (size_t)h.n) == TM_OK;
+    snap_layout l = {0};
+    int ok = fstat(fd, &st) == 0 && read_at(fd, &h, sizeof h, 0) &&
+             memcmp(h.magic, SNAP_MAGIC, sizeof h.magic) == 0 && h.cell_size == sizeof(tm_cell) &&
+             h.nslot == TM_NSLOT && h.version == version && memcmp(h.ident, r->ident, sizeof h.ident) == 0 &&
+             (h.users_loaded || !users) && (l = snap_layout_of(&h)).end == (uint64_t)st.st_size;
+    /* The cells, with room to grow as tm__rollups_reserve leaves, and
+     * their hash index as it was. */
+    tm_cellset *cs = &r->cells;
+    size_t cap = ok ? (size_t)h.n + (size_t)h.n / 16 + 64 : 0;
+    ok = ok && (cs->cells = malloc(cap * sizeof *cs->cells)) != NULL && read_at(fd, cs->cells, h.n * sizeof(tm_cell), l.cells);
+    cs->cap = cs->cells ? cap : 0;
+    ok = ok && (!h.nslots || ((cs->slots = malloc((size_t)h.nslots * sizeof *cs->slots)) != NULL &&
+                              read_at(fd, cs->slots, h.nslots * sizeof *cs->slots, l.slots)));
+    cs->nslots = cs->slots ? (size_t)h.nslots : 0;
+    ok = ok && slots_sane(cs->slots, h.nslots, h.n);
+    if (ok && h.nbins) {
+        void *map = mmap(NULL, (size_t)l.end, PROT_READ, MAP_PRIVATE, fd, 0);
+        ok = map != MAP_FAILED;
+        r->map = ok ? map : NULL;
+        r->maplen = ok ? (size_t)l.end : 0;
+    }
+    close(fd);
+    const tm_sketch_bin *bins = r->map ? (const tm_sketch_bin *)((const char *)r->map + l.bins) : NULL;
+    uint64_t used = 0;
     for (uint64_t i = 0; ok && i < h.n; i++) {
-        tm_cell *c = &r->cells.cells[i];
-        ok = fread(c, sizeof *c, 1, f) == 1 && c->sk.n == c->sk.cap && c->key.proj >= 0 &&
-             c->key.proj < TM_NSLOT;
-        c->sk.bins = NULL;
+        tm_cell *c = &cs->cells[i];
+        ok = c->key.proj >= 0 && c->key.proj < TM_NSLOT && c->sk.cap == 0 && c->sk.n <= h.nbins - used;
+        c->sk.bins = ok && c->sk.n ? (tm_sketch_bin *)(bins + used) : NULL; /* lent (sketch.h) */
         if (!ok)
             break;
-        r->cells.n = (size_t)i + 1; /* owned from here: cleared on failure */
-        if (c->sk.n && (!(c->sk.bins = malloc(c->sk.n * sizeof *c->sk.bins)) ||
-                        fread(c->sk.bins, sizeof *c->sk.bins, c->sk.n, f) != c->sk.n)) {
-            ok = 0;
-            break;
-        }
-        if (index_cell(r, (uint32_t)i) != TM_OK) {
-            ok = 0;
-            break;
-        }
+        cs->n = (size_t)i + 1; /* listed from here: cleared on failure */
+        used += c->sk.n;
+        ok = index_cell(r, (uint32_t)i) == TM_OK;
         if (c->key.proj == TM_PROJ_USER)
             note_metric(r, c->key.dim[TM_D_METRIC]);
     }
-    ok = ok && fgetc(f) == EOF;
-    fclose(f);
-    /* The cells are in place: index them by key (the reserve above left
-     * the hash empty; reserving again with the cells present rehashes). */
-    if (ok) {
-        size_t n = r->cells.n;
-        free(r->cells.slots);
-        r->cells.slots = NULL;
-        r->cells.nslots = 0;
-        ok = tm__cellset_reserve(&r->cells, n) == TM_OK;
-    }
-    if (!ok) {
+    if (!ok || used != h.nbins) {
         tm__rollups_clear(r);
         return 0;
     }

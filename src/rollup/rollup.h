@@ -130,10 +130,12 @@ typedef struct tm_rollups {
     int nmetrics;           /* -1: more than 32 (look-ups by key impossible) */
     char *snapshot;         /* the store's snapshot file (owned), or NULL    */
     uint64_t ident[4];      /* the store file's as opened (see tm__rollups_save) */
+    void *map;              /* the snapshot read back, mapped: the restored  */
+    size_t maplen;          /* cells' sketch bins are lent from it; or NULL  */
 } tm_rollups;
 
 void tm__rollups_init(tm_rollups *r);
-void tm__rollups_clear(tm_rollups *r);   /* frees the cells; not the lock */
+void tm__rollups_clear(tm_rollups *r);   /* frees the cells and the map; not the lock */
 void tm__rollups_destroy(tm_rollups *r);
 
 /* Merges a cell (from the store or a committed batch) into r: an hour
@@ -156,11 +158,15 @@ int tm__rollups_merge(tm_rollups *r, const tm_cell *c);
  *
  * Save writes r (current at store version `version`, the store file's
  * identity now `ident`; caller holds a lock or is alone) through a
- * temporary file, synced and renamed: the file is whole or absent. Restore (caller holds the write lock; r empty) loads it when it
- * is for `version` and holds user cells if `users`; 1 when restored, 0
- * when not (no file, stale, another store, or no memory: r stays empty
- * and the caller loads from the store). Neither reports an error: the
- * snapshot is a cache. */
+ * temporary file, synced and renamed: the file is whole or absent.
+ * Restore (caller holds the write lock; r empty) loads it when it is for
+ * `version` and holds user cells if `users`; 1 when restored, 0 when not
+ * (no file, stale, another store, malformed, or no memory: r stays empty
+ * and the caller loads from the store). The cells and their hash come
+ * back in two reads; the sketch bins, most of the file, stay in the file,
+ * mapped read-only (r->map) and lent to the cells (sketch.h) until
+ * tm__rollups_clear: the unlinked file's disk space is held until then.
+ * Neither reports an error: the snapshot is a cache. */
 void tm__rollups_save(const tm_rollups *r, int64_t version, const uint64_t ident[4]);
 int tm__rollups_restore(tm_rollups *r, int64_t version, int users);
 

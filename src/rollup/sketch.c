@@ -29,8 +29,26 @@ static double bin_value(int i)
     return 2.0 * pow(GAMMA, i) / (GAMMA + 1.0);
 }
 
+static int lent(const tm_sketch *s) { return !s->cap && s->n; } /* see sketch.h */
+
+/* Lent bins become the sketch's own before a change. */
+static int own_bins(tm_sketch *s)
+{
+    if (!lent(s))
+        return TM_OK;
+    tm_sketch_bin *b = malloc((size_t)s->n * 2 * sizeof *b);
+    if (!b)
+        return TM_ENOMEM;
+    memcpy(b, s->bins, s->n * sizeof *b);
+    s->bins = b;
+    s->cap = s->n * 2;
+    return TM_OK;
+}
+
 static int add_bin(tm_sketch *s, int index, uint64_t count)
 {
+    if (own_bins(s))
+        return TM_ENOMEM;
     uint32_t lo = 0, hi = s->n;
     if (s->n && s->bins[s->n - 1].index < index) /* appending in order */
         lo = hi = s->n;
@@ -99,7 +117,8 @@ int tm__sketch_merge(tm_sketch *into, const tm_sketch *from)
             j++;
         }
     }
-    free(into->bins);
+    if (!lent(into))
+        free(into->bins);
     into->bins = b;
     into->n = n;
     into->cap = cap;
@@ -108,7 +127,8 @@ int tm__sketch_merge(tm_sketch *into, const tm_sketch *from)
 
 void tm__sketch_free(tm_sketch *s)
 {
-    free(s->bins);
+    if (!lent(s))
+        free(s->bins);
     memset(s, 0, sizeof *s);
 }
 

@@ -21,8 +21,13 @@ typedef struct tm_sketch_bin {
     uint32_t count;
 } tm_sketch_bin;
 
+/* The bins are owned (malloc'd, freed by tm__sketch_free) unless cap is 0
+ * while n is not: then they are lent, lying in memory that another owns
+ * and frees (the rollups snapshot's read-only mapping, rollup.c): never
+ * written, grown or freed here; the first change copies them into bins of
+ * the sketch's own. */
 typedef struct tm_sketch {
-    tm_sketch_bin *bins;    /* sorted by index; owned                       */
+    tm_sketch_bin *bins;    /* sorted by index; owned or lent (above)       */
     uint32_t n, cap;
     uint64_t zeros;         /* values of exactly 0                          */
 } tm_sketch;
