@@ -523,14 +523,16 @@ int tm__rollups_restore(tm_rollups *r, int64_t version, int users)
                               read_at(fd, cs->slots, h.nslots * sizeof *cs->slots, l.slots)));
     cs->nslots = cs->slots ? (size_t)h.nslots : 0;
     ok = ok && slots_sane(cs->slots, h.nslots, h.n);
+    /* The bins, from the page they start in. */
+    uint64_t from = l.bins / (uint64_t)sysconf(_SC_PAGESIZE) * (uint64_t)sysconf(_SC_PAGESIZE);
     if (ok && h.nbins) {
-        void *map = mmap(NULL, (size_t)l.end, PROT_READ, MAP_PRIVATE, fd, 0);
+        void *map = mmap(NULL, (size_t)(l.end - from), PROT_READ, MAP_PRIVATE, fd, (off_t)from);
         ok = map != MAP_FAILED;
         r->map = ok ? map : NULL;
-        r->maplen = ok ? (size_t)l.end : 0;
+        r->maplen = ok ? (size_t)(l.end - from) : 0;
     }
     close(fd);
-    const tm_sketch_bin *bins = r->map ? (const tm_sketch_bin *)((const char *)r->map + l.bins) : NULL;
+    const tm_sketch_bin *bins = r->map ? (const tm_sketch_bin *)((const char *)r->map + (l.bins - from)) : NULL;
     uint64_t used = 0;
     for (uint64_t i = 0; ok && i < h.n; i++) {
         tm_cell *c = &cs->cells[i];
