@@ -420,6 +420,21 @@ static int resolve_time(const char *text, const tm_tz *tz, int64_t *out, const c
     return TM_OK;
 }
 
+int tm__query_range(const tm_query_spec *q, int64_t now_us, tm_tz **tz, int64_t *from, int64_t *to)
+{
+    int rc = tm__tz_load(q->tz ? q->tz : "UTC", tz);
+    if (rc)
+        return rc;
+    /* By default the 30 days up to now. */
+    *to = now_us;
+    if (q->to && (rc = resolve_time(q->to, *tz, to, "to")))
+        return rc;
+    *from = *to - 30 * 24 * US_PER_HOUR;
+    if (q->from && (rc = resolve_time(q->from, *tz, from, "from")))
+        return rc;
+    return *from < *to ? TM_OK : tm__fail(TM_EINVAL, "from: must be before to");
+}
+
 static int cmp_str(const char *a, const char *b) { return strcmp(a ? a : "", b ? b : ""); }
 
 static long double metric_num(const tm_qrow *r, int m)
@@ -518,19 +533,8 @@ int tm__query_run(tm_store *s, tm_rollups *r, const tm_query_spec *q, int64_t no
     res->ngroup = q->ngroup;
     memcpy(res->group, q->group, sizeof res->group);
     res->totals.period = 0;
-    if ((rc = tm__tz_load(q->tz ? q->tz : "UTC", &res->tz)))
+    if ((rc = tm__query_range(q, now_us, &res->tz, &res->from, &res->to)))
         goto out;
-    /* The range: default the 30 days up to now. */
-    res->to = now_us;
-    if (q->to && (rc = resolve_time(q->to, res->tz, &res->to, "to")))
-        goto out;
-    res->from = res->to - 30 * 24 * US_PER_HOUR;
-    if (q->from && (rc = resolve_time(q->from, res->tz, &res->from, "from")))
-        goto out;
-    if (res->from >= res->to) {
-        rc = tm__fail(TM_EINVAL, "from: must be before to");
-        goto out;
-    }
     for (int i = 0; i < q->ngroup; i++)
         x.grouped |= 1u << q->group[i];
     unsigned needed = x.grouped;

@@ -323,6 +323,41 @@ eq('dark: the dark background', bg, 'rgb(17, 19, 23)');
 await page.screenshot({ path: `${OUT}/overview-dark.png` });
 await page.emulateMedia({ colorScheme: 'light' });
 
+// ---- keyboard: the chart legend's toggles, by Tab, Enter and Space ----
+await view(page, '#view=overview&range=30d&interval=day&tz=UTC&group=provider', 'overview');
+let onLegend = null;
+for (let i = 0; i < 80 && !onLegend; i++) {
+  await page.keyboard.press('Tab');
+  onLegend = await page.evaluate(() => {
+    const th = document.activeElement.closest('#costchart .u-legend th');
+    return th && { label: th.textContent, role: th.getAttribute('role'), pressed: th.getAttribute('aria-pressed'), outline: getComputedStyle(th).outlineStyle };
+  });
+}
+check('legend: an entry is reachable by Tab', !!onLegend, onLegend, 'focus on a #costchart legend entry');
+if (onLegend) {
+  eq('legend: the entry is a toggle button', onLegend.role, 'button');
+  eq('legend: aria-pressed while shown', onLegend.pressed, 'true');
+  check('legend: the focus is visible', onLegend.outline !== 'none', onLegend.outline, 'an outline');
+  const shown = () => page.evaluate(() => {
+    const th = document.activeElement;
+    const u = document.querySelector('#costchart')._chart.u;
+    const i = [...th.closest('tbody').children].indexOf(th.closest('tr'));
+    return { pressed: th.getAttribute('aria-pressed'), show: u.series[i].show, top: u.data[1].reduce((a, v) => a + (v || 0), 0) };
+  });
+  const k0 = await shown();
+  await page.keyboard.press('Enter');
+  const k1 = await shown();
+  eq('legend: Enter hides the series', k1.show, false);
+  eq('legend: aria-pressed follows (Enter)', k1.pressed, 'false');
+  await page.keyboard.press(' ');
+  const k2 = await shown();
+  eq('legend: Space shows it again', k2.show, true);
+  eq('legend: aria-pressed follows (Space)', k2.pressed, 'true');
+  check('legend: the stack is the same again', Math.abs(k2.top - k0.top) < 1e-9, k2.top, k0.top);
+  eq('legend: the page did not scroll or change view on Space', await hashOf(page), decodeURIComponent('#view=overview&range=30d&interval=day&tz=UTC&group=provider'));
+}
+noErrors(page, 'legend keyboard');
+
 // ---- keyboard: the views and the filter are reachable by Tab ----
 await view(page, '#view=breakdowns&range=30d&interval=day&tz=UTC&dim=provider', 'breakdowns');
 let reached = false;
