@@ -7,8 +7,8 @@
 
 #include "query.h"
 
-/* The most events GET /v1/errors reads: about 10 ms of reading here. */
-#define TM_ERRORS_SCAN 20000
+/* The most events GET /v1/errors reads: ~2.4 µs each here (SQLite), 12 ms. */
+#define TM_ERRORS_SCAN 5000
 
 /* Failed calls with one status code (0: none given) and error text. */
 typedef struct tm_error_group {

@@ -333,7 +333,7 @@ export const latency = {
       { id: 'toperrors', none: 'No errors in this range.' },
     );
     // By message: the failed calls among the newest events (GET /v1/errors
-    // reads at most 20,000), which may not reach back over the whole range.
+    // reads at most 5,000), which may not reach back over the whole range.
     const sc = d.msgs.scanned;
     const since = new Date(sc.since).toLocaleString('en-GB', { dateStyle: 'medium', timeStyle: 'short', timeZone: s.tz });
     $(m, '#errscope').textContent = sc.complete
