@@ -26,6 +26,8 @@ typedef struct scan_ctx {
     failed *v;
     size_t n, cap;
     int rc;
+    size_t max;                 /* events to read at most                   */
+    int more;                   /* the range has more than max: stopped      */
 } scan_ctx;
 
 static const char *field(const tm_event *e, int d)
@@ -59,6 +61,10 @@ static int each_event(void *arg, const tm_event *e)
 {
     scan_ctx *x = arg;
     tm_top_errors *o = x->out;
+    if ((size_t)o->scanned == x->max) { /* one more than max was asked for */
+        x->more = 1;
+        return TM_EINVAL; /* stops the scan; not an error (more is set) */
+    }
     o->scanned++;
     o->oldest = e->ts_us;
     if (e->success || !passes(x->q, e))
@@ -104,7 +110,7 @@ static int cmp_group(const void *pa, const void *pb)
 int tm__top_errors(tm_store *s, const tm_query_spec *q, int64_t now_us, size_t scan_max,
                    tm_top_errors *out)
 {
-    scan_ctx x = {q, out, NULL, 0, 0, TM_OK};
+    scan_ctx x = {q, out, NULL, 0, 0, TM_OK, scan_max, 0};
     tm_tz *tz = NULL;
     memset(out, 0, sizeof *out);
     int rc = tm__query_range(q, now_us, &tz, &out->from, &out->to);
@@ -115,14 +121,17 @@ int tm__top_errors(tm_store *s, const tm_query_spec *q, int64_t now_us, size_t s
     tm_event_filter f = {0};
     f.since_us = out->from;
     f.until_us = out->to;
-    f.limit = scan_max;
+    f.limit = scan_max + 1;
     if (q->nwhere[TM_D_USER] == 1)
         f.user_id = q->where[TM_D_USER][0];
     if (q->nwhere[TM_D_PROVIDER] == 1)
         f.provider = q->where[TM_D_PROVIDER][0];
-    if ((rc = s->ops->scan(s, &f, each_event, &x)))
+    rc = s->ops->scan(s, &f, each_event, &x);
+    if (x.more)
+        rc = TM_OK;
+    if (rc)
         goto out;
-    out->complete = (uint64_t)out->scanned < scan_max;
+    out->complete = !x.more;
     if (out->complete)
         out->oldest = out->from;
     /* Groups: runs of one (status, error) in the sorted failures; each
