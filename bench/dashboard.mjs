@@ -5,8 +5,11 @@
 // page), RUNS times after one warm-up (fewer once 30 s have passed): p50
 // and p99. Run by bench/dashboard.sh.
 //
-//   node bench/dashboard.mjs URL [TZ]     (env RUNS, default 50)
-import { mkdtempSync, rmSync } from 'node:fs';
+//   node bench/dashboard.mjs URL [TZ [PID]]   (env RUNS, default 50)
+//
+// With the daemon's PID, also its CPU time per call (user + system over
+// the runs, from /proc): what a call costs, whatever else runs beside it.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +19,8 @@ const { chromium } = require('playwright-core');
 const base = process.argv[2];
 const tz = process.argv[3] || 'UTC';
 const runs = Number(process.env.RUNS || 50);
+const pid = process.argv[4];
+const ticks = () => (pid ? readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ').slice(11, 13).reduce((a, x) => a + Number(x), 0) : 0);
 const args = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
@@ -65,15 +70,16 @@ for (const [p, who] of calls) {
   await (await fetch(base + p)).arrayBuffer();
   const v = [];
   let bytes = 0;
-  const start = performance.now();
+  const start = performance.now(), t0 = ticks();
   for (let i = 0; i < runs && performance.now() - start < 30000; i++) { // fewer after 30 s
     const t0 = performance.now();
     const r = await fetch(base + p);
     bytes = (await r.arrayBuffer()).byteLength;
     v.push(performance.now() - t0);
   }
+  const cpu = pid ? `  cpu ${(((ticks() - t0) * 10) / v.length).toFixed(1).padStart(6)} ms` : '';
   v.sort((a, b) => a - b);
   const q = x => v[Math.min(v.length - 1, Math.floor(x * v.length))];
   const slow = (q(0.99) >= 50 ? '  > 50 ms' : '') + (v.length < runs ? ` (${v.length} runs)` : '');
-  console.log(`  p50 ${q(0.5).toFixed(2).padStart(9)} ms  p99 ${q(0.99).toFixed(2).padStart(9)} ms  ${String(bytes).padStart(7)} B  ${decodeURIComponent(p)}  [${[...new Set(who)].join(', ')}]${slow}`);
+  console.log(`  p50 ${q(0.5).toFixed(2).padStart(9)} ms  p99 ${q(0.99).toFixed(2).padStart(9)} ms${cpu}  ${String(bytes).padStart(8)} B  ${decodeURIComponent(p).replace(/(user_id:[^&,]*,[^&,]*,)[^&]*/, '$1…')}  [${[...new Set(who)].join(', ')}]${slow}`);
 }

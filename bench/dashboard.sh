@@ -9,7 +9,8 @@
 # once, then reused: remove DIR to make it again), starts the daemon on it,
 # and runs bench/dashboard.mjs: each view's first render in Chromium with
 # the page's defaults (and the by-user views at 30 and 90 days), then every
-# API call those pages made, timed again (RUNS, default 50): p50 and p99.
+# API call those pages made, timed again (RUNS, default 50): p50 and p99,
+# and the daemon's CPU time per call.
 # TM=path runs another tokmeter binary (a before/after comparison).
 set -eu
 cd "$(dirname "$0")/.."
@@ -33,4 +34,4 @@ i=0; until curl -s "http://127.0.0.1:$port/readyz" | grep -q ok || [ $i -ge 600 
 curl -s -o /dev/null "http://127.0.0.1:$port/v1/usage"
 curl -s -o /dev/null "http://127.0.0.1:$port/v1/usage?group_by=user_id&limit=1&order_by=events&from=$(date -u -d '-2 days' +%F)&to=$(date -u +%F)&tz=UTC"
 echo "dashboard over $n events ($(du -h "$db" | cut -f1) store, $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), $(date -u '+%F %H:%M') UTC)"
-node bench/dashboard.mjs "http://127.0.0.1:$port" "$tz"
+node bench/dashboard.mjs "http://127.0.0.1:$port" "$tz" "$pid"

@@ -130,5 +130,5 @@ export function sparkline(values, colour) {
   if (!values.length) return '';
   const step = values.length > 1 ? w / (values.length - 1) : 0;
   const pts = values.map((v, i) => `${(i * step).toFixed(1)},${(h - 2 - (max > 0 ? (v / max) * (h - 4) : 0)).toFixed(1)}`);
-  return `<svg class="spark" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" aria-hidden="true"><polyline fill="none" stroke="${colour}" stroke-width="1.5" points="${pts.join(' ')}"/></svg>`;
+  return `<svg class="spark" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" preserveAspectRatio="none" aria-hidden="true"><polyline fill="none" stroke="${colour}" stroke-width="1.5" points="${pts.join(' ')}"/></svg>`;
 }

@@ -171,7 +171,7 @@ export const overview = {
 
 // ---- Breakdowns ----
 
-const BREAKDOWN_ROWS = 100;
+const BREAKDOWN_ROWS = 50;
 const SORTS = ['name', 'requests', 'total_tokens', 'cost_usd', 'errors', 'error_rate', 'latency_p95_ms'];
 
 export const breakdowns = {
