@@ -136,7 +136,8 @@ int tm__top_errors(tm_store *s, const tm_query_spec *q, int64_t now_us, size_t s
         out->oldest = out->from;
     /* Groups: runs of one (status, error) in the sorted failures; each
      * group's provider and model are its most frequent pair. */
-    qsort(x.v, x.n, sizeof *x.v, cmp_failed);
+    if (x.n)
+        qsort(x.v, x.n, sizeof *x.v, cmp_failed);
     for (size_t i = 0, j; i < x.n; i = j) {
         tm_error_group g = {x.v[i].status, x.v[i].error, NULL, NULL, 0, 0, 0};
         for (j = i; j < x.n && x.v[j].status == g.status && strcmp(x.v[j].error, g.error) == 0;) {
@@ -162,7 +163,8 @@ int tm__top_errors(tm_store *s, const tm_query_spec *q, int64_t now_us, size_t s
         out->groups = v;
         out->groups[out->ngroups++] = g;
     }
-    qsort(out->groups, out->ngroups, sizeof *out->groups, cmp_group);
+    if (out->ngroups)
+        qsort(out->groups, out->ngroups, sizeof *out->groups, cmp_group);
     if (q->limit && out->ngroups > q->limit)
         out->ngroups = q->limit;
 out:

@@ -263,10 +263,28 @@ static tm_cell *row_for_key(run *x, int64_t period, const uint32_t dim[TM_NDIM])
     return tm__cellset_get(&x->rows, &k);
 }
 
+/* Dense arrays indexed by dict id (ids below BY_ID_MAX): arr, of *n
+ * elements of elem bytes, grown zero-filled to hold id. The array, or NULL
+ * when out of memory (arr is then unchanged). */
+#define BY_ID_MAX (1u << 24)
+static void *by_id_room(void *arr, size_t *n, size_t elem, uint32_t id)
+{
+    if (id < *n)
+        return arr;
+    size_t m = *n ? *n : 1024;
+    while (m <= id)
+        m *= 2;
+    char *p = realloc(arr, m * elem);
+    if (!p)
+        return NULL;
+    memset(p + *n * elem, 0, (m - *n) * elem);
+    *n = m;
+    return p;
+}
+
 /* The row of a cell or event. Grouped by one dimension over one period
  * (top users: a row for each of ~10^5 cells), rows are found by the
  * dimension's dict id in an array rather than by hashing the key. */
-#define BY_ID_MAX (1u << 24)
 static tm_cell *row_for(run *x, int64_t period, const uint32_t dim[TM_NDIM])
 {
     if (x->by_id < 0)
@@ -277,17 +295,10 @@ static tm_cell *row_for(run *x, int64_t period, const uint32_t dim[TM_NDIM])
     tm_cell *row = row_for_key(x, period, dim);
     if (!row || id >= BY_ID_MAX)
         return row;
-    if (id >= x->nrow_of_id) {
-        size_t n = x->nrow_of_id ? x->nrow_of_id : 4096;
-        while (n <= id)
-            n *= 2;
-        uint32_t *p = realloc(x->row_of_id, n * sizeof *p);
-        if (!p)
-            return NULL;
-        memset(p + x->nrow_of_id, 0, (n - x->nrow_of_id) * sizeof *p);
-        x->row_of_id = p;
-        x->nrow_of_id = n;
-    }
+    uint32_t *ix = by_id_room(x->row_of_id, &x->nrow_of_id, sizeof *ix, id);
+    if (!ix)
+        return NULL;
+    x->row_of_id = ix;
     x->row_of_id[id] = (uint32_t)(row - x->rows.cells) + 1;
     return row;
 }
@@ -323,10 +334,6 @@ static int add_cell(void *arg, const tm_cell *c)
         return TM_ENOMEM;
     if (x->later_sk) { /* the order metric; the rest for the kept rows, later */
         add_order_sums(&row->s, &c->s, x->q->order_by);
-    } else {
-        tm__sums_add(&row->s, &c->s);
-    }
-    if (x->later_sk) { /* remember the cell and its row for the second pass */
         struct visit *v = tm__grow(x->visit, x->nvisit, &x->capvisit, sizeof *v, 4096);
         if (!v)
             return TM_ENOMEM;
@@ -334,6 +341,7 @@ static int add_cell(void *arg, const tm_cell *c)
         x->visit[x->nvisit++] = (struct visit){c, (uint32_t)(row - x->rows.cells)};
         return TM_OK;
     }
+    tm__sums_add(&row->s, &c->s);
     tm_sketch_acc *acc = c->sk.n || c->sk.zeros ? acc_for(x, row) : NULL;
     return acc ? tm__sketch_acc_merge(acc, &c->sk) : c->sk.n || c->sk.zeros ? TM_ENOMEM : TM_OK;
 }
@@ -578,19 +586,12 @@ static int name_rows(run *x, tm_qresult *res)
                 res->rows[i].dim[d] = dim_name(x, d, id);
                 continue;
             }
-            if (id >= nnames) {
-                size_t n = nnames ? nnames : 1024;
-                while (n <= id)
-                    n *= 2;
-                const char **p = realloc(names, n * sizeof *p);
-                if (!p) {
-                    free(names);
-                    return TM_ENOMEM;
-                }
-                memset(p + nnames, 0, (n - nnames) * sizeof *p);
-                names = p;
-                nnames = n;
+            const char **more = by_id_room(names, &nnames, sizeof *names, id);
+            if (!more) {
+                free(names);
+                return TM_ENOMEM;
             }
+            names = more;
             if (!names[id])
                 names[id] = dim_name(x, d, id);
             res->rows[i].dim[d] = names[id];

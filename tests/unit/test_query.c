@@ -720,6 +720,13 @@ Test(query, top_errors_by_message)
         cr_expect_eq(te.groups[0].last, 1775000000000000LL + 5000000LL);
         tm__top_errors_free(&te);
     }
+    /* a range without events (the daemon's default range here): nothing */
+    const char *none[] = {"from", "2020-01-01", "to", "2020-02-01", NULL};
+    top_errors(t, none, 100, &te);
+    cr_expect_eq(te.scanned, 0);
+    cr_expect_eq(te.ngroups, 0);
+    cr_expect_eq(te.complete, 1);
+    tm__top_errors_free(&te);
     /* filters, and limit */
     const char *openai[] = {"from", "2026-01-01", "to", "2027-01-01", "where", "provider:openai", "limit", "1", NULL};
     top_errors(t, openai, 100, &te);
