@@ -76,6 +76,17 @@ struct tm_writer *tm__writer(tm *t);
 struct tm_pctx;
 const struct tm_pctx *tm__pctx(tm *t);
 
+/* Change notifications (policy/notify.c): when the policy names a Redis,
+ * publishes each commit there and subscribes to the other daemons' on the
+ * same store; a no-op without Redis or when already on. Taken from the
+ * policy at the time of the call: a reload does not move it. */
+int tm__notify_enable(tm *t);
+/* The notifier, or NULL (off). Valid while the handle is open. */
+tm_notify *tm__notifier(tm *t);
+/* 16 hex digits naming the store (a hash of its path or URL), for keys
+ * shared by the daemons on one store. */
+const char *tm__store_tag(tm *t);
+
 /* SIGHUP: loads the policy (tiers, rate limits) from the config file and
  * the price catalog from prices (NULL: built-in only), and replaces both
  * only when both load; on any error the old ones stay whole. */

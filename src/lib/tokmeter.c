@@ -13,6 +13,7 @@
  * commits chunk k, then waits for every chunk before answering, so a large
  * body streams through bounded memory and still answers only when durable.
  */
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,8 @@ struct tm_handle {
     tm_policy *retired;     /* the policy before the last reload             */
     void (*event_hook)(void *, const tm_event *);
     void *event_hook_arg;
+    tm_notify *notify;      /* change notifications, or NULL (atomic)        */
+    char tag[17];           /* the store's name in shared keys               */
 };
 
 /* The writer's commit hook: fold the committed cells into the in-memory
@@ -52,6 +55,9 @@ static void commit_hook(void *arg, const tm_cellset *cells, int64_t version,
 {
     tm *t = arg;
     tm__usage_commit(t->pc.usage, evs, dup, n, version);
+    tm_notify *nt = __atomic_load_n(&t->notify, __ATOMIC_ACQUIRE);
+    if (nt)
+        tm__notify_commit(nt, evs, dup, n, version);
     pthread_rwlock_wrlock(&t->rollups.lock);
     if (t->rollups.loaded) {
         int rc = t->rollups.version + 1 == version ? TM_OK : TM_EBUSY;
@@ -77,6 +83,14 @@ int tm_open(tm **out, const char *path, const tm_options *opts)
         return TM_ENOMEM;
     tm__rollups_init(&t->rollups);
     t->pc.rollups = &t->rollups;
+    unsigned char h[8];
+    if (sodium_init() < 0) {
+        rc = tm__fail(TM_EIO, "tm_open: libsodium failed to start");
+        goto out;
+    }
+    crypto_generichash(h, sizeof h, (const unsigned char *)path, strlen(path), NULL, 0);
+    for (int i = 0; i < 8; i++)
+        snprintf(t->tag + 2 * i, 3, "%02x", h[i]);
     pthread_rwlock_init(&t->catalog_lock, NULL);
     if (!(t->pc.usage = tm__usage_new())) {
         rc = TM_ENOMEM;
@@ -108,6 +122,7 @@ int tm_close(tm *t)
     if (!t)
         return TM_OK;
     int rc = tm__writer_stop(t->pc.writer);
+    tm__notify_stop(t->notify); /* after the writer: its last commits publish */
     tm__store_close(t->pc.store);
     tm__catalog_free(t->catalog);
     tm__policy_free(t->pc.policy);
@@ -667,6 +682,20 @@ int tm_user_usage(tm *t, const char *user, const char *period, const char *tz, c
 }
 
 struct tm_store *tm__store(tm *t) { return t->pc.store; }
+tm_notify *tm__notifier(tm *t) { return __atomic_load_n(&t->notify, __ATOMIC_ACQUIRE); }
+const char *tm__store_tag(tm *t) { return t->tag; }
+
+int tm__notify_enable(tm *t)
+{
+    const char *url = tm__redis_url(tm__pctx_policy(&t->pc)->redis);
+    tm_notify *n = NULL;
+    if (!url || tm__notifier(t))
+        return TM_OK;
+    int rc = tm__notify_start(&n, url, t->tag, t->pc.usage);
+    if (rc == TM_OK)
+        __atomic_store_n(&t->notify, n, __ATOMIC_RELEASE);
+    return rc;
+}
 const tm_pctx *tm__pctx(tm *t) { return &t->pc; }
 
 /* Swaps in a new policy (its rate limiter's buckets carried over from the

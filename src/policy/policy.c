@@ -347,6 +347,18 @@ static int rate_key(const tm_rate_rule *r, int i, const char *user, const char *
     return 1;
 }
 
+/* Copies the shared state's times (Redis's answer) into the local map,
+ * where they are later: should Redis fail, the local limiter goes on from
+ * where all the daemons together were, not from a full bucket. */
+static void mirror(tm_policy *p, int n, char (*keys)[300], const int64_t *shared)
+{
+    for (int k = 0; k < n; k++) {
+        int64_t tat = 0;
+        if (!tm__strmap_get(&p->tat, keys[k], &tat) || tat < shared[k])
+            tm__strmap_put(&p->tat, keys[k], shared[k]);
+    }
+}
+
 int tm__rate_check(tm_policy *p, const char *user, const char *operation, int64_t requests,
                    int64_t tokens, int64_t now_us, int debit, double *retry_after_s, char *why,
                    size_t whylen)
@@ -384,9 +396,13 @@ int tm__rate_check(tm_policy *p, const char *user, const char *operation, int64_
         rk[n] = rkeys[n];
         idx[n++] = i;
     }
-    if (wait >= 0 && n > 0 &&
-        (!p->redis || tm__redis_gcra(p->redis, (size_t)n, rk, (const double(*)[4])rule, now_us, debit,
-                                     &allowed, &worst, &wi) != TM_OK)) {
+    int64_t shared[64];
+    int in_redis = wait >= 0 && n > 0 && p->redis &&
+                   tm__redis_gcra(p->redis, (size_t)n, rk, (const double(*)[4])rule, now_us, debit,
+                                  &allowed, &worst, &wi, shared) == TM_OK;
+    if (in_redis)
+        mirror(p, n, keys, shared);
+    if (wait >= 0 && n > 0 && !in_redis) {
         /* Locally: conforms when the new TAT is at most τ + T ahead of now. */
         int64_t new_tat[64];
         allowed = 1, worst = 0, wi = 0;
@@ -472,7 +488,10 @@ void tm__rate_consume(tm_policy *p, const char *user, const char *operation, int
         rk[n] = rkeys[n];
         n++;
     }
-    if (n && (!p->redis || tm__redis_consume(p->redis, (size_t)n, rk, inc, now_us) != TM_OK))
+    int64_t shared[64];
+    if (n && p->redis && tm__redis_consume(p->redis, (size_t)n, rk, inc, now_us, shared) == TM_OK)
+        mirror(p, n, keys, shared);
+    else
         for (int k = 0; k < n; k++) {
             int64_t tat = now_us;
             if (!tm__strmap_get(&p->tat, keys[k], &tat) || tat < now_us)
@@ -481,6 +500,27 @@ void tm__rate_consume(tm_policy *p, const char *user, const char *operation, int
         }
     pthread_mutex_unlock(&p->mu);
 }
+
+/* SET (nx: if not set) tokmeter:claim:KEY, or DEL it when ttl_ms < 0. */
+static int claim(tm_policy *p, const char *key, int64_t ttl_ms, int nx)
+{
+    if (!p || !p->redis)
+        return 1;
+    char rkey[600];
+    snprintf(rkey, sizeof rkey, "tokmeter:claim:%s", key);
+    pthread_mutex_lock(&p->mu);
+    int rc = 1;
+    if (ttl_ms < 0)
+        tm__redis_unclaim(p->redis, rkey);
+    else
+        rc = tm__redis_claim(p->redis, rkey, ttl_ms, nx);
+    pthread_mutex_unlock(&p->mu);
+    return rc != 0;
+}
+
+int tm__policy_claim(tm_policy *p, const char *key, int64_t ttl_ms) { return claim(p, key, ttl_ms, 1); }
+void tm__policy_claim_done(tm_policy *p, const char *key, int64_t ttl_ms) { claim(p, key, ttl_ms, 0); }
+void tm__policy_unclaim(tm_policy *p, const char *key) { claim(p, key, -1, 0); }
 
 uint64_t tm__rate_redis_errors(tm_policy *p, char *last, size_t cap)
 {

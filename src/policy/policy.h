@@ -69,14 +69,25 @@ int tm__redis_new(const char *url, const char *origin, tm_redis **out);
 void tm__redis_free(tm_redis *r);
 void tm__redis_key(const char *key, char *buf, size_t cap);
 /* One atomic GCRA decision over n keys; rule[i] = {T µs, tau µs, cost,
- * tokens 0/1}. Sets *allowed, the largest *over_us and its key's index. */
+ * tokens 0/1}. Sets *allowed, the largest *over_us and its key's index,
+ * and tats[i] to each key's theoretical arrival time after it. */
 int tm__redis_gcra(tm_redis *r, size_t n, const char *const *keys, const double (*rule)[4],
-                   int64_t now_us, int debit, int *allowed, double *over_us, size_t *worst);
-/* Moves each key's time on by inc_us[i] (tokens spent). */
+                   int64_t now_us, int debit, int *allowed, double *over_us, size_t *worst,
+                   int64_t *tats);
+/* Moves each key's time on by inc_us[i] (tokens spent); tats[i] gets it. */
 int tm__redis_consume(tm_redis *r, size_t n, const char *const *keys, const double *inc_us,
-                      int64_t now_us);
-/* Failures so far, and the last one in last (cap bytes). */
+                      int64_t now_us, int64_t *tats);
+/* Outages so far (a failure after a success, or the first failure), and
+ * the last failure in last (cap bytes). */
 uint64_t tm__redis_errors(const tm_redis *r, char *last, size_t cap);
+/* Parses redis://HOST[:PORT] (origin names the setting in errors). */
+int tm__redis_addr(const char *url, const char *origin, char host[256], int *port);
+const char *tm__redis_url(const tm_redis *r); /* as configured; NULL without Redis */
+/* SET key with an expiry, with nx only if it is not set: 1 set here, 0
+ * claimed before (by any daemon), -1 Redis failed. unclaim deletes the key
+ * (a claim whose work failed). */
+int tm__redis_claim(tm_redis *r, const char *key, int64_t ttl_ms, int nx);
+void tm__redis_unclaim(tm_redis *r, const char *key);
 
 typedef struct tm_policy {
     tm_tier *tiers;
@@ -114,8 +125,16 @@ int tm__rate_check(tm_policy *p, const char *user, const char *operation, int64_
                    int64_t tokens, int64_t now_us, int debit, double *retry_after_s,
                    char *why, size_t whylen);
 
-/* The shared limiter's failures so far (0 without Redis), and the last in
- * last (cap bytes). */
+/* Claims key (under the policy's mutex) in the shared Redis for ttl_ms: 1
+ * claimed here or no Redis to ask (or it failed: then the caller acts as
+ * if alone), 0 already claimed by some daemon. done holds it for ttl_ms
+ * from now (the work is done); unclaim gives it back (the work failed). */
+int tm__policy_claim(tm_policy *p, const char *key, int64_t ttl_ms);
+void tm__policy_claim_done(tm_policy *p, const char *key, int64_t ttl_ms);
+void tm__policy_unclaim(tm_policy *p, const char *key);
+
+/* The shared limiter's outages so far (0 without Redis; tm__redis_errors),
+ * and the last failure in last (cap bytes). */
 uint64_t tm__rate_redis_errors(tm_policy *p, char *last, size_t cap);
 
 /* Carries the limiter state of `from` into `to` (a reloaded policy): each
@@ -158,6 +177,30 @@ struct tm_usage_cache *tm__usage_new(void);
 void tm__usage_free(struct tm_usage_cache *c);
 void tm__usage_commit(struct tm_usage_cache *c, tm_event *const *evs, const unsigned char *dup,
                       size_t n, int64_t version);
+/* Another process's commit that made the store's version `version`
+ * changed the sums of users (names each ended by '\n'; NULL: of anyone).
+ * Kept until the cache reaches the version before it (notifications may
+ * come out of order); one missing leaves the cache to empty itself. */
+void tm__usage_notify(struct tm_usage_cache *c, int64_t version, const char *users);
+/* Checks answered from the cache and not, so far. */
+void tm__usage_stats(struct tm_usage_cache *c, uint64_t *hits, uint64_t *misses);
+
+/* Change notifications through Redis (notify.c): each commit is published
+ * on a channel named after the store (store_tag), and every message from
+ * the channel goes to uc (tm__usage_notify). Two threads of their own;
+ * commit only queues (never waits on Redis). */
+typedef struct tm_notify tm_notify;
+typedef struct tm_notify_stats {
+    uint64_t outages;       /* times Redis went from answering to failing    */
+    int down;               /* failing now                                    */
+    uint64_t published, received, dropped;
+} tm_notify_stats;
+int tm__notify_start(tm_notify **out, const char *redis_url, const char *store_tag,
+                     struct tm_usage_cache *uc);
+void tm__notify_stop(tm_notify *n);
+void tm__notify_commit(tm_notify *n, tm_event *const *evs, const unsigned char *dup, size_t count,
+                       int64_t version);
+void tm__notify_stats(tm_notify *n, tm_notify_stats *st, char *last, size_t cap);
 
 /* set: a user's tier (NULL: keep) and limit overrides as JSON
  * {"limits": {...}} (NULL: none). */

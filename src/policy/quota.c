@@ -15,6 +15,14 @@
  * it is never stale: a commit the hook did not see (another process, a
  * reprice) or one that replaced a stored copy empties the cache, and sums
  * computed while a commit landed are not kept.
+ *
+ * Another daemon's commits reach the cache as notifications (notify.c,
+ * through Redis): "version v changed these users' sums" (or everyone's).
+ * When the notifications of every version from the cache's to the store's
+ * have arrived, only the users they name are dropped; a version without
+ * one (a lost message, a daemon killed before it published, Redis down, a
+ * reprice) empties the cache as before. The sums themselves always come
+ * from the store.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -48,12 +56,16 @@ typedef struct uc_entry {
     usage_sums u;
 } uc_entry;
 
+#define UC_PENDING 64      /* notifications ahead of the cache, kept         */
+
 struct tm_usage_cache {
     pthread_mutex_t mu;
     int64_t version;        /* the store version every entry reflects        */
     tm_strmap index;        /* user → i + 1                                   */
     uc_entry *e;
     size_t n, cap;
+    struct { int64_t v; char *users; } pending[UC_PENDING]; /* v 0: free     */
+    uint64_t hits, misses;
 };
 
 struct tm_usage_cache *tm__usage_new(void)
@@ -79,6 +91,8 @@ void tm__usage_free(struct tm_usage_cache *c)
     if (!c)
         return;
     uc_clear(c);
+    for (int i = 0; i < UC_PENDING; i++)
+        free(c->pending[i].users);
     free(c->e);
     pthread_mutex_destroy(&c->mu);
     free(c);
@@ -110,6 +124,68 @@ static int uc_add(usage_sums *u, const tm_event *ev)
     return 0;
 }
 
+/* Applies one notification at the cache's next version: users is a list
+ * of names each ended by '\n', or NULL for everyone. */
+static void uc_apply(struct tm_usage_cache *c, int64_t version, const char *users)
+{
+    if (!users)
+        uc_clear(c);
+    for (const char *u = users; u && *u;) {
+        const char *end = strchr(u, '\n');
+        char name[256];
+        size_t len = end ? (size_t)(end - u) : strlen(u);
+        if (len < sizeof name) {
+            memcpy(name, u, len);
+            name[len] = '\0';
+            uc_entry *e = uc_find(c, name);
+            if (e)
+                e->valid = 0;
+        } else {
+            uc_clear(c); /* no cached user has so long a name; be safe */
+        }
+        u += len + (end != NULL);
+    }
+    c->version = version;
+}
+
+/* Applies the kept notifications whose turn has come. */
+static void uc_drain(struct tm_usage_cache *c)
+{
+    for (int more = 1; more;) {
+        more = 0;
+        for (int i = 0; i < UC_PENDING; i++)
+            if (c->pending[i].v && c->pending[i].v == c->version + 1) {
+                uc_apply(c, c->pending[i].v, c->pending[i].users);
+                free(c->pending[i].users);
+                c->pending[i].v = 0, c->pending[i].users = NULL, more = 1;
+            }
+    }
+}
+
+void tm__usage_notify(struct tm_usage_cache *c, int64_t version, const char *users)
+{
+    pthread_mutex_lock(&c->mu);
+    if (version > c->version + 1 && c->version >= 0) { /* early: keep it for later */
+        int slot = -1;
+        for (int i = 0; i < UC_PENDING; i++) {
+            if (c->pending[i].v == version)
+                slot = -2; /* already kept */
+            if (slot == -1 && (c->pending[i].v == 0 || c->pending[i].v <= c->version))
+                slot = i;
+        }
+        char *copy = slot >= 0 && users ? strdup(users) : NULL;
+        if (slot >= 0 && (copy || !users)) {
+            free(c->pending[slot].users);
+            c->pending[slot].v = version;
+            c->pending[slot].users = copy;
+        }
+    } else if (version == c->version + 1) {
+        uc_apply(c, version, users);
+        uc_drain(c);
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
 void tm__usage_commit(struct tm_usage_cache *c, tm_event *const *evs, const unsigned char *dup,
                       size_t n, int64_t version)
 {
@@ -129,6 +205,15 @@ void tm__usage_commit(struct tm_usage_cache *c, tm_event *const *evs, const unsi
         if (uc_add(&e->u, ev) != 0) /* a metric type too many */
             e->valid = 0;
     }
+    uc_drain(c);
+    pthread_mutex_unlock(&c->mu);
+}
+
+void tm__usage_stats(struct tm_usage_cache *c, uint64_t *hits, uint64_t *misses)
+{
+    pthread_mutex_lock(&c->mu);
+    *hits = c->hits;
+    *misses = c->misses;
     pthread_mutex_unlock(&c->mu);
 }
 
@@ -163,6 +248,7 @@ static void uc_put(struct tm_usage_cache *c, const char *user, int64_t from, int
         e->u = *u;
         e->valid = 1;
     }
+    uc_drain(c);
     pthread_mutex_unlock(&c->mu);
 }
 
@@ -175,6 +261,8 @@ static int uc_get(struct tm_usage_cache *c, const char *user, int64_t from, int6
     int hit = e && e->valid && e->from == from && e->to == to;
     if (hit)
         *out = e->u;
+    c->hits += hit != 0;
+    c->misses += !hit;
     pthread_mutex_unlock(&c->mu);
     return hit;
 }

@@ -5,11 +5,17 @@
  * Each check is one Lua script (EVAL: atomic on the Redis server) over
  * every rule's key: it reads each theoretical arrival time, decides as
  * policy.c's local GCRA does, and when all conform and the check debits,
- * writes the new times with an expiry. The state is advisory: when Redis
- * does not answer within the timeout, the caller falls back to its local
- * limiter, and Redis is not tried again for a second. Nothing here ever
+ * writes the new times with an expiry. Each answer carries every key's
+ * time, which the caller copies into its local limiter, so that when Redis
+ * does not answer within the timeout the local fallback goes on from the
+ * shared state (not from a full bucket); Redis is then not tried again
+ * for a second. Nothing here ever
  * delays or loses an event: only checks consult it. Caller holds the
  * policy's mutex.
+ *
+ * The same connection claims the soft-limit outbox's notifications (SET
+ * NX PX), so of N daemons one records and delivers each; notify.c has
+ * the change notifications (their own connections).
  */
 #include <hiredis/hiredis.h>
 #include <stdio.h>
@@ -26,24 +32,28 @@
 
 struct tm_redis {
     char host[256];
+    char url[300];
     int port;
     int timeout_ms;
     redisContext *c;
     int64_t down_until;     /* no attempt before this (µs)                   */
-    uint64_t errors;
+    uint64_t outages;       /* failures after a success (or the first)       */
+    int down;               /* the last call failed                           */
     char last[512];         /* the last failure                               */
 };
 
 /* KEYS: the rules' keys. ARGV: now, debit, then per key T, tau, cost,
- * tokens (0/1). Returns {allowed, worst over (µs), index of its key}. */
+ * tokens (0/1). Returns {allowed, worst over (µs), index of its key, then
+ * each key's theoretical arrival time after the decision}. */
 static const char gcra_lua[] =
     "local now = tonumber(ARGV[1]) local debit = tonumber(ARGV[2])\n"
-    "local allowed, worst, wi, news = 1, 0, 0, {}\n"
+    "local allowed, worst, wi, news, tats = 1, 0, 0, {}, {}\n"
     "for i, k in ipairs(KEYS) do\n"
     "  local b = 2 + (i - 1) * 4\n"
     "  local T, tau, cost = tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])\n"
     "  local tat = tonumber(redis.call('GET', k) or now)\n"
     "  if tat < now then tat = now end\n"
+    "  tats[i] = tat\n"
     "  local nxt = tat + T * cost\n"
     "  local over = nxt - now - tau - T\n"
     "  if over > 0 then allowed = 0 if over > worst then worst, wi = over, i end end\n"
@@ -53,31 +63,36 @@ static const char gcra_lua[] =
     "  for i, k in ipairs(KEYS) do\n"
     "    if news[i] >= 0 then\n"
     "      redis.call('SET', k, string.format('%.0f', news[i]), 'PX', math.floor((news[i] - now) / 1000) + 1000)\n"
+    "      tats[i] = news[i]\n"
     "    end\n"
     "  end\n"
     "end\n"
-    "return {allowed, string.format('%.0f', worst), wi}\n";
+    "local out = {allowed, string.format('%.0f', worst), wi}\n"
+    "for i = 1, #KEYS do out[3 + i] = string.format('%.0f', tats[i]) end\n"
+    "return out\n";
 
-/* KEYS: token rules' keys. ARGV: now, then per key the increment (µs). */
+/* KEYS: token rules' keys. ARGV: now, then per key the increment (µs).
+ * Returns each key's new theoretical arrival time. */
 static const char consume_lua[] =
     "local now = tonumber(ARGV[1])\n"
+    "local out = {}\n"
     "for i, k in ipairs(KEYS) do\n"
     "  local tat = tonumber(redis.call('GET', k) or now)\n"
     "  if tat < now then tat = now end\n"
     "  local nxt = tat + tonumber(ARGV[i + 1])\n"
     "  redis.call('SET', k, string.format('%.0f', nxt), 'PX', math.floor((nxt - now) / 1000) + 1000)\n"
+    "  out[i] = string.format('%.0f', nxt)\n"
     "end\n"
-    "return 1\n";
+    "return out\n";
 
-int tm__redis_new(const char *url, const char *origin, tm_redis **out)
+int tm__redis_addr(const char *url, const char *origin, char host[256], int *port)
 {
     const char *hp = strncmp(url, "redis://", 8) == 0 ? url + 8 : NULL;
-    char host[256] = "";
-    int port = 6379;
-    *out = NULL;
+    *port = 6379;
+    host[0] = '\0';
     if (hp) {
         size_t n = strcspn(hp, ":/");
-        if (n == 0 || n >= sizeof host)
+        if (n == 0 || n >= 256)
             hp = NULL;
         else {
             memcpy(host, hp, n);
@@ -86,24 +101,38 @@ int tm__redis_new(const char *url, const char *origin, tm_redis **out)
             char *end = NULL;
             if (*rest == ':') {
                 long p = strtol(rest + 1, &end, 10);
-                port = end != rest + 1 && p > 0 && p < 65536 ? (int)p : -1;
+                *port = end != rest + 1 && p > 0 && p < 65536 ? (int)p : -1;
                 rest = end;
             }
-            if (port < 0 || (*rest && strcmp(rest, "/") != 0))
+            if (*port < 0 || (*rest && strcmp(rest, "/") != 0))
                 hp = NULL;
         }
     }
     if (!hp)
         return tm__fail(TM_EINVAL, "%s: redis: must be redis://HOST[:PORT], not '%s'", origin, url);
+    return TM_OK;
+}
+
+int tm__redis_new(const char *url, const char *origin, tm_redis **out)
+{
+    char host[256];
+    int port;
+    *out = NULL;
+    int rc = tm__redis_addr(url, origin, host, &port);
+    if (rc)
+        return rc;
     tm_redis *r = calloc(1, sizeof *r);
     if (!r)
         return TM_ENOMEM;
     snprintf(r->host, sizeof r->host, "%s", host);
+    snprintf(r->url, sizeof r->url, "%s", url);
     r->port = port;
     r->timeout_ms = 100;
     *out = r;
     return TM_OK;
 }
+
+const char *tm__redis_url(const tm_redis *r) { return r ? r->url : NULL; }
 
 void tm__redis_free(tm_redis *r)
 {
@@ -120,12 +149,14 @@ uint64_t tm__redis_errors(const tm_redis *r, char *last, size_t cap)
         return 0;
     if (last)
         snprintf(last, cap, "%s", r->last);
-    return r->errors;
+    return r->outages;
 }
 
 static void failed(tm_redis *r, int64_t now, const char *why)
 {
-    r->errors++;
+    if (!r->down)
+        r->outages++;
+    r->down = 1;
     snprintf(r->last, sizeof r->last, "redis %s:%d: %s", r->host, r->port, why);
     if (r->c) {
         redisFree(r->c);
@@ -134,9 +165,8 @@ static void failed(tm_redis *r, int64_t now, const char *why)
     r->down_until = now + RETRY_US;
 }
 
-/* Runs EVAL script over n keys with argv; *out gets the reply. */
-static int eval(tm_redis *r, const char *script, size_t n, const char *const *keys, size_t nargs,
-                char (*args)[32], redisReply **out)
+/* Sends one command (argc words) within the timeout; *out gets the reply. */
+static int command(tm_redis *r, int argc, const char **argv, redisReply **out)
 {
     int64_t now = tm__now_us();
     *out = NULL;
@@ -151,8 +181,28 @@ static int eval(tm_redis *r, const char *script, size_t n, const char *const *ke
         }
         redisSetTimeout(r->c, tv);
     }
+    redisReply *rep = redisCommandArgv(r->c, argc, argv, NULL);
+    if (!rep) {
+        failed(r, now, r->c->errstr[0] ? r->c->errstr : "no reply");
+        return TM_EIO;
+    }
+    if (rep->type == REDIS_REPLY_ERROR) {
+        failed(r, now, rep->str);
+        freeReplyObject(rep);
+        return TM_EIO;
+    }
+    r->down = 0;
+    *out = rep;
+    return TM_OK;
+}
+
+/* Runs EVAL script over n keys with argv; *out gets the reply. */
+static int eval(tm_redis *r, const char *script, size_t n, const char *const *keys, size_t nargs,
+                char (*args)[32], redisReply **out)
+{
     size_t argc = 3 + n + nargs;
     const char **argv = malloc(argc * sizeof *argv);
+    *out = NULL;
     if (!argv)
         return TM_ENOMEM;
     char nk[24];
@@ -164,23 +214,52 @@ static int eval(tm_redis *r, const char *script, size_t n, const char *const *ke
         argv[3 + i] = keys[i];
     for (size_t i = 0; i < nargs; i++)
         argv[3 + n + i] = args[i];
-    redisReply *rep = redisCommandArgv(r->c, (int)argc, argv, NULL);
+    int rc = command(r, (int)argc, argv, out);
     free(argv);
-    if (!rep) {
-        failed(r, now, r->c->errstr[0] ? r->c->errstr : "no reply");
-        return TM_EIO;
-    }
-    if (rep->type == REDIS_REPLY_ERROR) {
-        failed(r, now, rep->str);
+    return rc;
+}
+
+int tm__redis_claim(tm_redis *r, const char *key, int64_t ttl_ms, int nx)
+{
+    char ttl[24];
+    redisReply *rep = NULL;
+    snprintf(ttl, sizeof ttl, "%lld", (long long)(ttl_ms > 0 ? ttl_ms : 1));
+    const char *argv[] = {"SET", key, "1", "PX", ttl, "NX"};
+    int rc = command(r, nx ? 6 : 5, argv, &rep);
+    if (rc)
+        return -1;
+    rc = rep->type == REDIS_REPLY_STATUS ? 1 : rep->type == REDIS_REPLY_NIL ? 0 : -1;
+    freeReplyObject(rep);
+    return rc;
+}
+
+void tm__redis_unclaim(tm_redis *r, const char *key)
+{
+    redisReply *rep = NULL;
+    const char *argv[] = {"DEL", key};
+    if (command(r, 2, argv, &rep) == TM_OK)
         freeReplyObject(rep);
-        return TM_EIO;
+}
+
+/* Reads reply elements [from, from + n) as times into tats; 0 when one is
+ * not a number's text. */
+static int read_tats(const redisReply *rep, size_t from, size_t n, int64_t *tats)
+{
+    for (size_t i = 0; i < n; i++) {
+        const redisReply *e = rep->element[from + i];
+        char *end = NULL;
+        if (e->type != REDIS_REPLY_STRING)
+            return 0;
+        tats[i] = strtoll(e->str, &end, 10);
+        if (end == e->str || *end)
+            return 0;
     }
-    *out = rep;
-    return TM_OK;
+    return 1;
 }
 
 int tm__redis_gcra(tm_redis *r, size_t n, const char *const *keys, const double (*rule)[4],
-                   int64_t now_us, int debit, int *allowed, double *over_us, size_t *worst)
+                   int64_t now_us, int debit, int *allowed, double *over_us, size_t *worst,
+                   int64_t *tats)
 {
     char (*args)[32] = calloc(2 + 4 * n, sizeof *args);
     redisReply *rep = NULL;
@@ -195,9 +274,9 @@ int tm__redis_gcra(tm_redis *r, size_t n, const char *const *keys, const double 
     free(args);
     if (rc)
         return rc;
-    if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 3 ||
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 3 + n ||
         rep->element[0]->type != REDIS_REPLY_INTEGER || rep->element[1]->type != REDIS_REPLY_STRING ||
-        rep->element[2]->type != REDIS_REPLY_INTEGER) {
+        rep->element[2]->type != REDIS_REPLY_INTEGER || !read_tats(rep, 3, n, tats)) {
         failed(r, now_us, "unexpected reply to the GCRA script");
         rc = TM_EIO;
     } else {
@@ -210,7 +289,7 @@ int tm__redis_gcra(tm_redis *r, size_t n, const char *const *keys, const double 
 }
 
 int tm__redis_consume(tm_redis *r, size_t n, const char *const *keys, const double *inc_us,
-                      int64_t now_us)
+                      int64_t now_us, int64_t *tats)
 {
     char (*args)[32] = calloc(1 + n, sizeof *args);
     redisReply *rep = NULL;
@@ -221,6 +300,10 @@ int tm__redis_consume(tm_redis *r, size_t n, const char *const *keys, const doub
         snprintf(args[1 + i], sizeof args[0], "%.0f", inc_us[i]);
     int rc = eval(r, consume_lua, n, keys, 1 + n, args, &rep);
     free(args);
+    if (rc == TM_OK && (rep->type != REDIS_REPLY_ARRAY || rep->elements != n || !read_tats(rep, 0, n, tats))) {
+        failed(r, now_us, "unexpected reply to the consume script");
+        rc = TM_EIO;
+    }
     if (rep)
         freeReplyObject(rep);
     return rc;

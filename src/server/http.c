@@ -486,7 +486,24 @@ void tm__soft_limit_alert(srv *s, const char *user, const char *warning, int64_t
     tm__json_str(&b, warning, strlen(warning));
     tm__buf_printf(&b, ", \"at\": \"%s\"}", at);
     tm_alert_change c = {rule, key, "", "", b.data, 1, 0};
-    if (b.data && tm__alert_record(tm__pctx(s->t), &c) == TM_OK && c.changed) {
+    /* With Redis, one daemon claims it (for a minute: one killed meanwhile
+     * leaves it to a later check), records it and then holds the claim
+     * until the period resets; the others skip the store write. Redis
+     * failing: record as if alone (the store's row lock keeps it once). */
+    char claim[400];
+    tm_policy *p = tm__pctx_policy(tm__pctx(s->t));
+    int64_t hold = (reset_us - tm__now_us()) / 1000 + 3600 * 1000;
+    snprintf(claim, sizeof claim, "%s:soft-limit:%s", tm__store_tag(s->t), key);
+    if (b.data && !tm__policy_claim(p, claim, 60 * 1000)) {
+        tm__buf_free(&b);
+        return;
+    }
+    int rc = b.data ? tm__alert_record(tm__pctx(s->t), &c) : TM_ENOMEM;
+    if (rc)
+        tm__policy_unclaim(p, claim); /* not recorded: let a later check try */
+    else
+        tm__policy_claim_done(p, claim, hold > 40LL * 86400 * 1000 ? 40LL * 86400 * 1000 : hold);
+    if (rc == TM_OK && c.changed) {
         const char *kv[] = {"alert", b.data, NULL};
         tm__log(s, 2, "alert transition", kv);
         pthread_mutex_lock(&s->amu);
@@ -542,6 +559,7 @@ static void *evaluator(void *arg)
         }
         s->adirty = 0;
         last = tm__now_us();
+        tm__redis_log(s);
         if (s->astop || !s->alerts || !s->alerts->nrules)
             continue;
         /* Evaluate a copy, unlocked: a reload or a stop need not wait for it. */
@@ -680,7 +698,7 @@ int tm__server_run(tm *t, tm_server_config *cfg, const char *config_path)
     int evaluating = 0, reaping = 0;
     if ((rc = parse_listen(cfg->listen, &ss, &loopback)) || (rc = tm__keys_count(t, &nkeys, &everkeys)) ||
         (rc = tm__alerts_load(&s->alerts, config_path)) ||
-        (rc = tm__proxy_start(&s->proxy, s, config_path)))
+        (rc = tm__proxy_start(&s->proxy, s, config_path)) || (rc = tm__notify_enable(t)))
         goto out;
     if (!loopback && nkeys == 0) {
         rc = tm__fail(TM_EINVAL, "listen: %s is not a loopback address, and no API key exists: "

@@ -150,6 +150,27 @@ void tm__metrics_render(srv *s, tm_buf *b)
                       "# HELP tokmeter_store_bytes Size of the store file and its log.\n"
                       "# TYPE tokmeter_store_bytes gauge\ntokmeter_store_bytes %llu\n",
                    (long long)stored, (unsigned long long)bytes);
+    uint64_t hits = 0, misses = 0;
+    tm__usage_stats(tm__pctx(s->t)->usage, &hits, &misses);
+    tm__buf_printf(b, "# HELP tokmeter_quota_cache_total Quota checks answered from the users' sums kept in memory, or read from the store.\n"
+                      "# TYPE tokmeter_quota_cache_total counter\n"
+                      "tokmeter_quota_cache_total{result=\"hit\"} %llu\n"
+                      "tokmeter_quota_cache_total{result=\"miss\"} %llu\n",
+                   (unsigned long long)hits, (unsigned long long)misses);
+    tm_notify *nt = tm__notifier(s->t);
+    if (nt) {
+        tm_notify_stats st;
+        tm__notify_stats(nt, &st, NULL, 0);
+        tm__buf_printf(b, "# HELP tokmeter_notify_total Change notifications through Redis.\n"
+                          "# TYPE tokmeter_notify_total counter\n"
+                          "tokmeter_notify_total{result=\"published\"} %llu\n"
+                          "tokmeter_notify_total{result=\"received\"} %llu\n"
+                          "tokmeter_notify_total{result=\"dropped\"} %llu\n"
+                          "# HELP tokmeter_notify_up Whether Redis answers the change notifications.\n"
+                          "# TYPE tokmeter_notify_up gauge\ntokmeter_notify_up %d\n",
+                       (unsigned long long)st.published, (unsigned long long)st.received,
+                       (unsigned long long)st.dropped, !st.down);
+    }
     tm__proxy_metrics(s->proxy, b);
     /* Spend by provider, all time (day rollups): bounded to 50 providers. */
     tm_query_spec q;

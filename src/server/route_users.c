@@ -76,16 +76,26 @@ enum MHD_Result tm__route_put_user(req *r)
     return ret;
 }
 
-/* Says once per failure that the shared limiter (Redis) failed and this
- * daemon decides with its local state meanwhile. */
-static void redis_log(const srv *s)
+/* Says once per outage that the shared limiter (Redis) failed and this
+ * daemon decides with its local state meanwhile, and that change
+ * notifications stopped (caches then recount from the store). */
+void tm__redis_log(const srv *s)
 {
-    static uint64_t seen;
+    static uint64_t seen, outages;
     char last[512];
     uint64_t n = tm__rate_redis_errors(tm__pctx_policy(tm__pctx(s->t)), last, sizeof last);
     if (n > __atomic_exchange_n(&seen, n, __ATOMIC_RELAXED)) {
         const char *kv[] = {"error", last, NULL};
         tm__log(s, 2, "rate limits: Redis failed; local limits meanwhile", kv);
+    }
+    tm_notify *nt = tm__notifier(s->t);
+    tm_notify_stats st;
+    if (nt) {
+        tm__notify_stats(nt, &st, last, sizeof last);
+        if (st.outages > __atomic_exchange_n(&outages, st.outages, __ATOMIC_RELAXED)) {
+            const char *kv[] = {"error", last, NULL};
+            tm__log(s, 2, "change notifications: Redis failed; caches check the store's version meanwhile", kv);
+        }
     }
 }
 
@@ -129,7 +139,7 @@ enum MHD_Result tm__route_post_check(req *r)
         rc = tm__check(tm__pctx(r->s->t), &rq, &res, &b);
     if (rc == TM_OK && res.soft_exceeded)
         tm__soft_limit_alert(r->s, rq.user_id, res.warning, res.reset_us);
-    redis_log(r->s);
+    tm__redis_log(r->s);
     if (rc)
         ret = tm__reply_rc(r, rc, "invalid_body");
     else

@@ -119,6 +119,8 @@ void *tm__conn_reaper(void *srv);
 
 /* Events were stored: let the evaluator run the alert rules soon. */
 void tm__alerts_nudge(srv *s);
+/* Logs a new failure of Redis (rate limits, change notifications) once. */
+void tm__redis_log(const srv *s);
 
 /* A soft quota limit was passed at a check: record the alert (once per
  * user and limit until the period resets) and queue its notification. */

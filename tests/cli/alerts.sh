@@ -10,8 +10,7 @@ cd "$(dirname "$0")/../.."
 TM=./build/tokmeter
 W=$(mktemp -d /tmp/tma.XXXXXX)
 trap 'for p in "$W"/*.pid; do [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null; done; rm -rf "$W"' EXIT
-HP=$((21000 + $$ % 20000))
-DEAD=$((HP + 1))
+HP=$(free_port); DEAD=$(free_port); H500=$(free_port)
 
 python3 tests/cli/hook.py "$HP" s3cret "$W/hooks" & echo $! > "$W/hook.pid"
 sleep 0.5
@@ -26,7 +25,7 @@ cat > "$W/cfg.json" <<JSON
      {"name": "quota-80", "metric": "quota_percent", "scope": "user_id", "window": "month", "op": ">=", "threshold": 80},
      {"name": "quota-100", "metric": "quota_percent", "scope": "user_id", "window": "month", "op": ">=", "threshold": 100}]}}
 JSON
-A="$TM --db $W/a.db --config $W/cfg.json"
+A="$TM --store $(st a) --config $W/cfg.json"
 T=2026-06-10T12:00:00Z
 # The transitions one `alerts check` reports, sorted; a failed check (an
 # exit status but 0, or stderr other than its one summary line) is its
@@ -75,16 +74,16 @@ out=$($A alerts list --firing | wc -l); check "nothing firing now" eq "$out" 0
 sed "s/127.0.0.1:$HP/127.0.0.1:$DEAD/" "$W/cfg.json" > "$W/dead.json"
 printf '%s\n' '{"timestamp":"2026-06-20T09:00:00Z","provider":"x","cost_usd":"60"}' | $A ingest >/dev/null
 t0=$(date +%s.%N)
-$TM --db "$W/a.db" --config "$W/dead.json" alerts check --at 2026-06-20T12:00:00Z >/dev/null 2>"$W/err"; rc=$?
+$TM --store "$(st a)" --config "$W/dead.json" alerts check --at 2026-06-20T12:00:00Z >/dev/null 2>"$W/err"; rc=$?
 t1=$(date +%s.%N)
 check "undelivered: exit 1" eq "$rc" 1
 check "undelivered: says why" greps "$W/err" "not delivered after 3 tries"
 check "undelivered: backed off" num "$(awk "BEGIN { print $t1 - $t0 }")" ">=" 0.6
 
 # The daemon evaluates on its own and keeps serving while a receiver is down.
-P=$((HP + 2))
-printf '%s\n' '{"timestamp":"'"$(date -u +%Y-%m-%dT%H:%M:%SZ)"'","provider":"y","cost_usd":"99"}' | $TM --db "$W/d.db" ingest >/dev/null
-$TM --db "$W/d.db" --config "$W/dead.json" serve --listen "127.0.0.1:$P" 2>"$W/d.log" & echo $! > "$W/d.pid"
+P=$(free_port)
+printf '%s\n' '{"timestamp":"'"$(date -u +%Y-%m-%dT%H:%M:%SZ)"'","provider":"y","cost_usd":"99"}' | $TM --store "$(st d)" ingest >/dev/null
+$TM --store "$(st d)" --config "$W/dead.json" serve --listen "127.0.0.1:$P" 2>"$W/d.log" & echo $! > "$W/d.pid"
 sleep 2.5
 t=$(curl -s -o /dev/null -w '%{time_total}' "http://127.0.0.1:$P/v1/usage")
 check "serving while webhooks fail" num "$t" "<" 0.5
@@ -102,10 +101,11 @@ cat > "$W/live.json" <<JSON
    "webhooks": [{"url": "http://127.0.0.1:$HP/hook", "secret": "s3cret"}],
    "rules": [{"name": "hourly-errors", "metric": "errors", "window": "1h", "op": ">=", "threshold": 1}]}}
 JSON
-P=$((HP + 3)); U="http://127.0.0.1:$P"
+P=$(free_port); U="http://127.0.0.1:$P"
 : > "$W/hooks"
-$TM --db "$W/live.db" --config "$W/live.json" serve --listen "127.0.0.1:$P" --quiet 2>"$W/live.log" & echo $! > "$W/live.pid"
-i=0; until curl -s "$U/healthz" >/dev/null 2>&1 || [ $i -ge 100 ]; do sleep 0.05; i=$((i + 1)); done
+$TM --store "$(st live)" --config "$W/live.json" serve --listen "127.0.0.1:$P" --quiet 2>"$W/live.log" & echo $! > "$W/live.pid"
+i=0; until curl -s "$U/healthz" >/dev/null 2>&1 || [ $i -ge 200 ]; do sleep 0.05; i=$((i + 1)); done
+check "live daemon started" sh -c "curl -sf '$U/healthz' >/dev/null || { tail -5 '$W/live.log' >&2; false; }"
 sleep 1.2
 curl -s "$U/v1/events" -d '[{"user_id":"v1","provider":"p","success":false},{"user_id":"v1","provider":"p"}]' >/dev/null
 sleep 1.5
@@ -127,31 +127,31 @@ check "live daemon exits 0 (it ran throughout)" eq "$rc" 0
 hookcfg() { # hookcfg PORT WEBHOOK-EXTRA: a config whose one webhook is PORT
     printf '{"alerts": {"interval_s": 60, "max_tries": 3, "backoff_s": 0.1, "webhooks": [{"url": "http://127.0.0.1:%s/hook"%s}], "rules": [{"name": "big", "metric": "cost_usd", "window": "day", "op": ">", "threshold": "1"}]}}\n' "$1" "$2" > "$W/hk.json"
 }
-fire() { # fire DB: an event over the rule, then one alerts check; "EXIT|STDERR"
-    printf '%s\n' '{"timestamp":"2026-08-01T09:00:00Z","provider":"x","cost_usd":"2"}' | $TM --db "$1" ingest >/dev/null
-    $TM --db "$1" --config "$W/hk.json" alerts check --at 2026-08-01T12:00:00Z >/dev/null 2>"$W/hk.err"
+fire() { # fire STORE: an event over the rule, then one alerts check; "EXIT|STDERR"
+    printf '%s\n' '{"timestamp":"2026-08-01T09:00:00Z","provider":"x","cost_usd":"2"}' | $TM --store "$(st "$1")" ingest >/dev/null
+    $TM --store "$(st "$1")" --config "$W/hk.json" alerts check --at 2026-08-01T12:00:00Z >/dev/null 2>"$W/hk.err"
     echo "$?|$(cat "$W/hk.err")"
 }
 : > "$W/hooks"
 hookcfg "$HP" ', "secret_env": "TM_TEST_HOOK_SECRET"'
-out=$(TM_TEST_HOOK_SECRET=s3cret fire "$W/h1.db")
+out=$(TM_TEST_HOOK_SECRET=s3cret fire h1)
 check "secret_env: delivered" eq "$out" "0|1 rules evaluated, 1 transitions"
 check "secret_env: signed with the secret from the environment" eq "$(cut -d' ' -f1 "$W/hooks")" "ok"
-out=$(fire "$W/h2.db")
+out=$(fire h2)
 check "secret_env unset: refused, naming it" eq "$out" "1|tokmeter alerts: $W/hk.json: alerts.webhooks[0].secret_env: TM_TEST_HOOK_SECRET is not set"
 : > "$W/hooks"
 hookcfg "$HP" ""
-out=$(fire "$W/h3.db")
+out=$(fire h3)
 check "no secret: delivered" eq "$out" "0|1 rules evaluated, 1 transitions"
 check "no secret: no signature header" eq "$(cut -d' ' -f1 "$W/hooks")" "nosig"
-python3 tests/cli/hook.py "$((HP + 4))" s3cret "$W/hooks500" 500 & echo $! > "$W/hook500.pid"
-i=0; until curl -s -o /dev/null "http://127.0.0.1:$((HP + 4))/" 2>/dev/null || [ $i -ge 100 ]; do sleep 0.05; i=$((i + 1)); done
-hookcfg "$((HP + 4))" ', "secret": "s3cret"'
-out=$(fire "$W/h4.db")
+python3 tests/cli/hook.py "$H500" s3cret "$W/hooks500" 500 & echo $! > "$W/hook500.pid"
+i=0; until curl -s -o /dev/null "http://127.0.0.1:$H500/" 2>/dev/null || [ $i -ge 100 ]; do sleep 0.05; i=$((i + 1)); done
+hookcfg "$H500" ', "secret": "s3cret"'
+out=$(fire h4)
 check "a receiver answering 500: exit 1, says so" has "$out" "not delivered after 3 tries"
 check "a receiver answering 500: names the status" has "$out" "HTTP 500"
 check "a receiver answering 500: tried 3 times, signed" eq "$(cut -d' ' -f1 "$W/hooks500" | tr '\n' ' ')" "ok ok ok "
-out=$($TM --db "$W/h4.db" alerts list --firing | wc -l)
+out=$($TM --store "$(st h4)" alerts list --firing | wc -l)
 check "a receiver answering 500: the alert is still recorded" eq "$out" 1
 
 # --- thresholds compare exactly: a pico-dollar over $12,345,678 is over -------
@@ -161,7 +161,7 @@ cat > "$W/exact.json" <<JSON
   {"name": "over", "metric": "cost_usd", "window": "day", "op": ">", "threshold": "12345678"},
   {"name": "at-most", "metric": "cost_usd", "window": "day", "op": "<=", "threshold": "1.2345678e7"}]}}
 JSON
-X="$TM --db $W/exact.db --config $W/exact.json"
+X="$TM --store $(st exact) --config $W/exact.json"
 printf '%s\n' '{"timestamp":"2026-06-10T09:00:00Z","provider":"x","cost_usd":"6000000.000000000001"}' \
     '{"timestamp":"2026-06-10T10:00:00Z","provider":"x","cost_usd":"6345678"}' | $X ingest >/dev/null
 out=$($X alerts check --at 2026-06-10T12:00:00Z 2>"$W/exact.err"); rc=$?
@@ -171,7 +171,7 @@ case "$out" in *'"at-most"'*) bad "exact threshold: at-most must not fire: $out"
 cat > "$W/badthr.json" <<JSON
 {"alerts": {"rules": [{"name": "b", "metric": "cost_usd", "window": "day", "threshold": "5O"}]}}
 JSON
-out=$($TM --db "$W/exact.db" --config "$W/badthr.json" alerts check 2>&1); rc=$?
+out=$($TM --store "$(st exact)" --config "$W/badthr.json" alerts check 2>&1); rc=$?
 check "threshold that is not a number: refused" has "$out/$rc" 'threshold: must be a number'
 
 finish

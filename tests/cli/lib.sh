@@ -9,6 +9,13 @@
 #   greps FILE RE       FILE has a line matching the grep RE (prints its tail when not)
 #   jget EXPR           evaluates the Python EXPR over the JSON on stdin (as d)
 #   finish              prints "N passed, N failed"; fails if any failed
+#   free_port           a free TCP port on 127.0.0.1
+#   redis_start         a redis-server on a free loopback port, without
+#                       persistence, its files in $W: sets RP, writes
+#                       $W/redis.pid, checks that it answers
+#   st NAME             the store named NAME for --store: a SQLite file in $W,
+#                       or with TM_TEST_PG set (tests/cli/on_pg.sh) the schema
+#                       NAME of that PostgreSQL
 #
 # A sanitizer finding exits 99/98, never 1 or 2, so it cannot pass for an
 # ordinary error.
@@ -25,4 +32,13 @@ num() { awk -v a="$1" -v op="$2" -v b="$3" 'BEGIN { if (a !~ /^-?[0-9]+(\.[0-9]*
 greps() { grep -q -- "$2" "$1" 2>/dev/null ||
         { printf '  no line matching: %s\n  in %s, ending:\n' "$2" "$1" >&2; tail -5 "$1" 2>&1 | sed 's/^/    /' >&2; return 1; }; }
 jget() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+redis_start() {
+    RP=$(free_port)
+    redis-server --port "$RP" --bind 127.0.0.1 --save '' --appendonly no --dir "$W" >"$W/redis.log" 2>&1 &
+    echo $! > "$W/redis.pid"
+    i=0; until redis-cli -p "$RP" ping >/dev/null 2>&1 || [ $i -ge 100 ]; do sleep 0.05; i=$((i + 1)); done
+    check "redis-server started" eq "$(redis-cli -p "$RP" ping)" PONG
+}
+st() { if [ -n "${TM_TEST_PG:-}" ]; then echo "$TM_TEST_PG?schema=$1"; else echo "$W/$1.db"; fi; }
 finish() { echo "$pass passed, $fail failed"; [ "$fail" -eq 0 ]; }

@@ -20,7 +20,7 @@ chk() { # chk USER TOKENS: "allowed|reason|retry_after_s" of one /v1/check
         jget '"%s|%s|%s" % (d["allowed"], d["reason"], d["retry_after_s"])'
 }
 rules '{"scope": "global", "tokens_per_minute": 6000}, {"scope": "user", "requests_per_minute": 3}'
-$TMSAN --db "$W/p.db" serve --config "$W/cfg.json" 2>"$W/d.log" &
+$TMSAN --store "$(st p)" serve --config "$W/cfg.json" 2>"$W/d.log" &
 echo $! > "$W/d.pid"
 i=0; until curl -s "$U/healthz" >/dev/null 2>&1 || [ $i -ge 100 ]; do sleep 0.05; i=$((i + 1)); done
 

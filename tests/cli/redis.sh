@@ -1,20 +1,17 @@
 #!/bin/sh
 # tests/cli/redis.sh — rate limits shared through a real redis-server on
 # loopback: two daemons with the config's "redis" enforce one limit (without
-# it, each its own); with Redis stopped mid-run they answer at once from
-# local limits, log it, and still store events.
+# it, each its own); with Redis hung (SIGSTOP) checks and events answer
+# within bounded time; with Redis stopped mid-run they answer at once from
+# local limits that go on from the shared state, log it, and still store
+# events.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/cli/lib.sh
 TM=./build/tokmeter
 W=$(mktemp -d /tmp/tmredis.XXXXXX)
 trap 'kill -KILL $(cat "$W"/*.pid 2>/dev/null) 2>/dev/null; rm -rf "$W"' EXIT
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-RP=$(free_port)
-redis-server --port "$RP" --bind 127.0.0.1 --save '' --appendonly no --dir "$W" >"$W/redis.log" 2>&1 &
-echo $! > "$W/redis.pid"
-i=0; until redis-cli -p "$RP" ping >/dev/null 2>&1 || [ $i -ge 100 ]; do sleep 0.05; i=$((i + 1)); done
-check "redis-server started" eq "$(redis-cli -p "$RP" ping)" PONG
+redis_start
 
 # 6 a minute: a burst of 6, then one each 10 s (the test's checks take less).
 for mode in shared local; do
@@ -51,11 +48,28 @@ out=$(curl -s "http://127.0.0.1:$(cat "$W/a.port")/v1/check" -d '{"user_id":"u1"
 check "a denial names the rule" has "$out" "rate limit: global 6 requests per minute"
 check "a denial says how long to wait" has "$out" '"retry_after_s": '
 
+# Redis hangs (SIGSTOP): checks and events still answer within bounded time
+# (100 ms per Redis call, then Redis is left alone for a second).
+kill -STOP "$(cat "$W/redis.pid")"
+t0=$(date +%s%N)
+code=$(curl -s -o "$W/body" -w '%{http_code}' --max-time 5 "http://127.0.0.1:$(cat "$W/a.port")/v1/events" \
+       -d '{"id":"h1","provider":"openai","model":"gpt-4o","user_id":"u1","input_tokens":5}')
+t1=$(date +%s%N)
+check "redis hung: an event stored" eq "$code" 200
+check "redis hung: the event answered within 1 s ($(( (t1 - t0) / 1000000 )) ms)" test $(( (t1 - t0) / 1000000 )) -lt 1000
+t0=$(date +%s%N)
+out=$(allowed 4 b); t1=$(date +%s%N)
+check "redis hung: 4 checks within 2 s ($(( (t1 - t0) / 1000000 )) ms)" test $(( (t1 - t0) / 1000000 )) -lt 2000
+kill -CONT "$(cat "$W/redis.pid")"
+
 # Redis stops: answers come at once from each daemon's local limiter.
 kill -TERM "$(cat "$W/redis.pid")"; wait "$(cat "$W/redis.pid")" 2>/dev/null; rm -f "$W/redis.pid"
 t0=$(date +%s%N)
 out=$(allowed 8 a); t1=$(date +%s%N)
-check "redis down: local limit of daemon a (6 of 8)" eq "$out" 6
+# Daemon a copied the shared state from each Redis answer: the 6 were spent
+# through Redis, so locally it goes on from an empty bucket (one each 10 s),
+# not from a full one (6 more).
+check "redis down: daemon a goes on from the shared state (at most 1 of 8, not 6)" test "$out" -le 1
 check "redis down: 8 checks within 4 s ($(( (t1 - t0) / 1000000 )) ms)" test $(( (t1 - t0) / 1000000 )) -lt 4000
 check "redis down: logged" has "$(cat "$W/a.log")" "Redis failed; local limits meanwhile"
 code=$(curl -s -o "$W/body" -w '%{http_code}' "http://127.0.0.1:$(cat "$W/b.port")/v1/events" \

@@ -149,10 +149,14 @@ for d in 1 2 3; do
     ports="$ports${ports:+,}$port"
     i=0; until curl -s "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 || [ $i -ge 200 ]; do sleep 0.05; i=$((i + 1)); done
 done
-out=$(python3 tests/cli/multi_daemon.py "$ports" "$W/acked" 3000 6 40 80 "kill -KILL $(cat "$W/d2.pid")"); rc=$?
-check "load ran" eq "$rc" 0
-set -- $out
-echo "three daemons: $1 batches of 40 sent, $2 distinct ids acknowledged, daemon 2 killed after 80 batches"
+python3 tests/cli/multi_load.py "$ports" "$W/load.json" 3000 6 6 0 - 2 "kill -KILL $(cat "$W/d2.pid")" 6 true
+check "load ran" eq "$?" 0
+set -- $(python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+open(sys.argv[2], "w").write("".join("m-%d\n" % k for k in d["acked"]))
+print(d["sent"], len(d["acked"]), d["failed"])' "$W/load.json" "$W/acked")
+echo "three daemons: $1 batches of 40 sent, $2 distinct ids acknowledged, daemon 2 killed at 2 s"
 check "every batch acknowledged by a live daemon" eq "$3" 0
 check "daemon 2 was killed" sh -c "! kill -0 $(cat "$W/d2.pid") 2>/dev/null"
 psql "$URL" -Atc "SELECT id FROM s4.events ORDER BY id" > "$W/stored"

@@ -388,13 +388,16 @@ static void expect_quota_equals_report(tm *t, const char *user, int step)
     tm__buf_free(&b);
 }
 
+/* A tier with a limit of each kind, for the usage cache's tests. */
+static const char uc_config[] =
+    "{\"tiers\": {\"std\": {\"period\": \"month\", \"limits\": {\"requests\": 1000000,"
+    " \"total_tokens\": 100000000, \"cost_usd\": \"1000\", \"events:evaluation_run\": 100000,"
+    " \"value:compute_minutes\": \"1000000\"}}}, \"default_tier\": \"std\"}";
+
 Test(policy, usage_cache_equals_the_report_through_every_kind_of_write)
 {
     char dir[] = "/tmp/tmuc.XXXXXX", db[512], cfg[128];
-    scratch(dir, db, cfg,
-            "{\"tiers\": {\"std\": {\"period\": \"month\", \"limits\": {\"requests\": 1000000,"
-            " \"total_tokens\": 100000000, \"cost_usd\": \"1000\", \"events:evaluation_run\": 100000,"
-            " \"value:compute_minutes\": \"1000000\"}}}, \"default_tier\": \"std\"}");
+    scratch(dir, db, cfg, uc_config);
     tm *t = NULL, *other = NULL;
     tm_options o = {.config = cfg};
     cr_assert_eq(tm_open(&t, db, &o), TM_OK, "%s", tm_errmsg());
@@ -443,6 +446,99 @@ Test(policy, usage_cache_equals_the_report_through_every_kind_of_write)
     }
     for (int u = 0; u < 3; u++)
         expect_quota_equals_report(t, users[u], 400);
+    tm_close(other);
+    tm_close(t);
+    scratch_free(dir);
+}
+
+/* Another daemon's commits arrive as notifications (notify.c): "version v
+ * changed these users". The cache then keeps every other user's sums, and
+ * applies a notification only when it holds every version before it; a
+ * missing one (lost, or never sent) leaves the cache to recount. The sums
+ * always equal the report. */
+static void other_commit(tm *other, const char *user, int64_t tokens, int64_t *version)
+{
+    tm_event ev;
+    tm_event_init(&ev);
+    ev.user_id = user;
+    ev.provider = "openai";
+    ev.model = "gpt-4o-mini";
+    ev.input_tokens = tokens;
+    ev.has = TM_HAS_TOKENS;
+    int dup = 0;
+    cr_assert_eq(tm_track_sync(other, &ev, &dup), TM_OK, "%s", tm_errmsg());
+    tm_store *s = tm__store(other);
+    cr_assert_eq(s->ops->version(s, version), TM_OK);
+}
+
+/* Checks user's quota on t and says whether the cache answered it. */
+static int cached(tm *t, const char *user, int step)
+{
+    uint64_t h0, m0, h1, m1;
+    tm__usage_stats(tm__pctx(t)->usage, &h0, &m0);
+    expect_quota_equals_report(t, user, step);
+    tm__usage_stats(tm__pctx(t)->usage, &h1, &m1);
+    cr_assert(h1 + m1 > h0 + m0, "step %d: the check did not ask the cache", step);
+    return h1 > h0;
+}
+
+Test(policy, usage_cache_notified_of_other_commits_drops_only_their_users)
+{
+    char dir[] = "/tmp/tmun.XXXXXX", db[512], cfg[128];
+    scratch(dir, db, cfg, uc_config);
+    tm *t = NULL, *other = NULL;
+    tm_options o = {.config = cfg};
+    cr_assert_eq(tm_open(&t, db, &o), TM_OK, "%s", tm_errmsg());
+    cr_assert_eq(tm_open(&other, db, &o), TM_OK, "%s", tm_errmsg());
+    struct tm_usage_cache *uc = tm__pctx(t)->usage;
+    int64_t v;
+    other_commit(other, "alice", 10, &v);
+    for (int i = 0; i < 3; i++) /* computed once, then from the cache */
+        cr_expect_eq(cached(t, (const char *[]){"alice", "bob", "carol"}[i], 1), 0);
+    cr_expect_eq(cached(t, "bob", 2), 1, "bob's second check is not from the cache");
+
+    /* Without a notification, another's commit empties the cache (today's fallback). */
+    other_commit(other, "alice", 20, &v);
+    cr_expect_eq(cached(t, "bob", 3), 0, "an unseen commit kept bob's sums");
+    cached(t, "alice", 3), cached(t, "carol", 3);
+
+    /* Notified: only alice's sums go; bob's and carol's stay. */
+    other_commit(other, "alice", 30, &v);
+    tm__usage_notify(uc, v, "alice\n");
+    cr_expect_eq(cached(t, "bob", 4), 1, "bob's sums were dropped by a commit of alice's");
+    cr_expect_eq(cached(t, "alice", 4), 0, "alice's stale sums were used");
+    cr_expect_eq(cached(t, "alice", 5), 1);
+
+    /* Out of order: v+2 arrives before v+1; applied when v+1 comes. */
+    int64_t v1, v2;
+    other_commit(other, "bob", 40, &v1);
+    other_commit(other, "alice", 50, &v2);
+    cr_assert_eq(v2, v1 + 1);
+    tm__usage_notify(uc, v2, "alice\n");
+    cr_expect_eq(cached(t, "carol", 6), 0, "v+1 not yet notified: the cache must recount");
+    cached(t, "alice", 6), cached(t, "bob", 6);
+    other_commit(other, "bob", 60, &v1);
+    other_commit(other, "alice", 70, &v2);
+    tm__usage_notify(uc, v2, "alice\n");
+    tm__usage_notify(uc, v1, "bob\n");
+    cr_expect_eq(cached(t, "carol", 7), 1, "both notified (out of order): carol's sums stay");
+    cr_expect_eq(cached(t, "bob", 7), 0, "bob's stale sums were used");
+    cr_expect_eq(cached(t, "alice", 7), 0, "alice's stale sums were used");
+
+    /* A gap (a commit never notified) and then a later one: no shortcut. */
+    other_commit(other, "carol", 80, &v1);
+    other_commit(other, "alice", 90, &v2);
+    tm__usage_notify(uc, v2, "alice\n");
+    cr_expect_eq(cached(t, "bob", 8), 0, "a commit without its notification was skipped");
+    cached(t, "carol", 8), cached(t, "alice", 8);
+
+    /* "*" (NULL): anyone may have changed. A duplicate or old one: ignored. */
+    other_commit(other, "carol", 90, &v);
+    tm__usage_notify(uc, v, NULL);
+    tm__usage_notify(uc, v, "nobody\n");
+    cr_expect_eq(cached(t, "bob", 9), 0, "a notification for anyone kept bob's sums");
+    for (int i = 0; i < 3; i++)
+        expect_quota_equals_report(t, (const char *[]){"alice", "bob", "carol"}[i], 10);
     tm_close(other);
     tm_close(t);
     scratch_free(dir);
