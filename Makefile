@@ -264,7 +264,7 @@ unit-asan: build/asan/test_unit
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./build/asan/test_unit --jobs 2
 
 # Every script runs even when one fails; the failures are listed at the end.
-CLI_TESTS := run daemon guard limits alerts collect import ccusage messages install graph export policy shared proxy web store redis multi on_pg
+CLI_TESTS := run daemon guard limits alerts collect import ccusage messages install graph export policy shared proxy web store redis multi on_pg writepath
 cli-test: build/tokmeter build/asan/tokmeter $(TESTHELP)
 	@failed=; for t in $(CLI_TESTS); do echo "sh tests/cli/$$t.sh"; \
 	  sh tests/cli/$$t.sh || failed="$$failed $$t"; done; \

@@ -13,13 +13,16 @@
  * must agree exactly on counts and costs, or the run fails), then timed
  * REPS times, the systems interleaved (A B C A B C ...).
  */
+#include <fcntl.h>
 #include <libpq-fe.h>
 #include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -350,10 +353,177 @@ static void sq_percentiles(sqlite3 *db, int64_t from, int64_t to, answer *a)
     a->rows = 1;
 }
 
+/* The disk's floor for one durable write, in calls/s: 1 / the median of
+ * one 4 KiB write + fdatasync in dir, for secs, each write appended to a
+ * fresh file as SQLite appends frames to its log between checkpoints. */
+static double fsync_floor(const char *dir, double secs)
+{
+    static double lat[1 << 16];
+    static char block[4096];
+    char path[1024];
+    snprintf(path, sizeof path, "%s/compare-floor.bin", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600), n = 0;
+    if (fd < 0)
+        return 0;
+    for (double until = bench_now() + secs; bench_now() < until && n < (1 << 16); n++) {
+        double t0 = bench_now();
+        if (pwrite(fd, block, sizeof block, (off_t)n * 4096) != 4096 || fdatasync(fd) != 0)
+            break;
+        lat[n] = bench_now() - t0;
+    }
+    close(fd);
+    unlink(path);
+    qsort(lat, (size_t)n, sizeof *lat, bench_cmpd);
+    return n ? 1 / lat[n / 2] : 0;
+}
+
 static int64_t file_size(const char *p)
 {
     struct stat st;
     return stat(p, &st) == 0 ? st.st_size : 0;
+}
+
+/* ---- the daemon over HTTP (tokmeter only): restart to ready, POSTs ---- */
+
+/* Starts `tokmeter serve` on the store db on a free port (stderr to log),
+ * sets *pid and returns the port once the startup line names it, or 0. */
+static int serve_start(const char *db, const char *log, pid_t *pid)
+{
+    char cmd[3300];
+    unlink(log);
+    snprintf(cmd, sizeof cmd, "exec ./build/tokmeter --db '%s' serve --listen 127.0.0.1:0 --log-level warn 2>'%s'", db, log);
+    *pid = fork();
+    if (*pid == 0) {
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; *pid > 0 && i < 2000; i++) { /* up to 20 s */
+        FILE *f = fopen(log, "r");
+        char line[1024];
+        int port = 0;
+        while (f && !port && fgets(line, sizeof line, f)) {
+            const char *p = strstr(line, "tokmeter serving") ? strstr(line, " port=") : NULL;
+            port = p ? atoi(p + 6) : 0;
+        }
+        if (f)
+            fclose(f);
+        if (port)
+            return port;
+        usleep(10000);
+    }
+    return 0;
+}
+
+static void serve_stop(pid_t pid)
+{
+    int st;
+    kill(pid, SIGTERM);
+    waitpid(pid, &st, 0);
+}
+
+/* The HTTP status of GET path on port, or -1. */
+static int http_get(int port, const char *path)
+{
+    enum { CAP = 4 << 20 }; /* a 30-day daily answer is ~100 KB of JSON */
+    char req[512], *resp = malloc(CAP);
+    int fd = resp ? bench_connect(port) : -1;
+    if (fd < 0) {
+        free(resp);
+        return -1;
+    }
+    int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", path);
+    int code = write(fd, req, (size_t)n) == n ? bench_read_response(fd, resp, CAP) : -1;
+    close(fd);
+    free(resp);
+    return code;
+}
+
+/* Restart to ready: from starting `tokmeter serve` on the loaded store to
+ * its first answer to a 30-day daily query (the rollups it needs loaded),
+ * reps times each: from the snapshot the last clean close left, and with
+ * it removed (the rollups rebuilt from the store's rows), alternated. */
+static void restart_rows(const char *tdb, const char *dir, int reps)
+{
+    char log[1100], snap[1100];
+    snprintf(log, sizeof log, "%s/compare-serve.log", dir);
+    snprintf(snap, sizeof snap, "%s-rollups", tdb);
+    figure *f[2] = {fig("restart to ready: `tokmeter serve` to its first 30-day answer (rollups snapshot)", "s", 0),
+                    fig("restart to ready: the same without the snapshot (rollups from the store)", "s", 0)};
+    for (int rep = 0; rep < reps; rep++)
+        for (int k = 0; k < 2; k++) {
+            pid_t pid;
+            struct stat st;
+            if (k == 1)
+                unlink(snap);
+            else if (stat(snap, &st) != 0) {
+                fprintf(stderr, "compare: no rollups snapshot at %s after a clean close\n", snap);
+                exit(1);
+            }
+            double t0 = bench_now();
+            int port = serve_start(tdb, log, &pid), code = -1;
+            while (port && (code = http_get(port, "/v1/usage?interval=day&group_by=provider&from=2026-10-02&to=2026-11-01")) != 200 &&
+                   bench_now() - t0 < 60)
+                usleep(1000);
+            double dt = bench_now() - t0;
+            if (pid > 0)
+                serve_stop(pid);
+            if (code != 200) {
+                fprintf(stderr, "compare: the daemon did not answer (HTTP %d; see %s)\n", code, log);
+                exit(1);
+            }
+            f[k]->v[0][f[k]->n[0]++] = dt;
+        }
+    fprintf(stderr, "compare: restart to ready measured\n");
+}
+
+/* Runs build/bench_http MODE CONNS secs against port; its figures. */
+static void bench_http(int port, const char *mode, int conns, double secs, double *rps, double *evps,
+                       double *p50, double *p99)
+{
+    char cmd[200], line[512];
+    snprintf(cmd, sizeof cmd, "./build/bench_http %d %s %d %d", port, mode, conns, secs < 1 ? 1 : (int)secs);
+    FILE *p = popen(cmd, "r");
+    int got = 0;
+    while (p && fgets(line, sizeof line, p)) {
+        const char *r = strstr(line, "requests");
+        if (r && sscanf(r, "requests %lf req/s %lf events/s p50 %lf ms p99 %lf ms", rps, evps, p50, p99) == 4)
+            got = !strstr(line, "FAILED");
+    }
+    if (!p || pclose(p) != 0 || !got) {
+        fprintf(stderr, "compare: %s failed\n", cmd);
+        exit(1);
+    }
+}
+
+/* Events POSTed to the daemon on the loaded store: one per request on 64
+ * connections, and 1,000-event NDJSON bodies on 8, each for secs seconds,
+ * reps times. They go in after the queries were compared, and their
+ * timestamps (now) lie outside every query's range. */
+static void http_rows(const char *tdb, const char *dir, int reps, double secs)
+{
+    char log[1100];
+    snprintf(log, sizeof log, "%s/compare-serve.log", dir);
+    figure *fr = fig("HTTP: single-event POSTs, 64 connections", "req/s", 1);
+    figure *f50 = fig("HTTP: single-event POSTs, 64 connections, p50", "ms", 0);
+    figure *f99 = fig("HTTP: single-event POSTs, 64 connections, p99", "ms", 0);
+    figure *fb = fig("HTTP: batched ingest, 1,000-event NDJSON bodies, 8 connections", "events/s", 1);
+    pid_t pid;
+    int port = serve_start(tdb, log, &pid);
+    if (!port) {
+        fprintf(stderr, "compare: the daemon did not start (see %s)\n", log);
+        exit(1);
+    }
+    for (int rep = 0; rep < reps; rep++) {
+        double rps, evps, p50, p99;
+        bench_http(port, "single", 64, secs / reps, &rps, &evps, &p50, &p99);
+        fr->v[0][fr->n[0]++] = rps;
+        f50->v[0][f50->n[0]++] = p50;
+        f99->v[0][f99->n[0]++] = p99;
+        bench_http(port, "batch", 8, secs / reps, &rps, &evps, &p50, &p99);
+        fb->v[0][fb->n[0]++] = evps;
+    }
+    serve_stop(pid);
+    fprintf(stderr, "compare: HTTP ingest measured\n");
 }
 
 int main(int argc, char **argv)
@@ -397,6 +567,7 @@ int main(int argc, char **argv)
     /* 1. Durable single writes for single_s seconds each, interleaved in
      * slices, starting from the same events. */
     figure *fs = fig("ingest: one durable write per call", "events/s", 1);
+    figure *ff = fig("disk: fdatasync floor (1 / p50 of a 4 KiB write + fdatasync), same run", "calls/s", 1);
     long done[3] = {0, 0, 0};
     double spent[3] = {0, 0, 0};
     sqlite3_stmt *ins;
@@ -430,6 +601,7 @@ int main(int argc, char **argv)
             spent[sys] += dt;
             done[sys] = k;
         }
+        ff->v[0][ff->n[0]++] = fsync_floor(dir, single_s / reps);
     }
     /* 2. Batched: everything left, in batches of 1,000 (PostgreSQL also COPY). */
     figure *fb = fig("ingest: batched (tokmeter tm_track; PG/SQLite 1,000-row transactions)", "events/s", 1);
@@ -584,6 +756,12 @@ int main(int argc, char **argv)
                 f->v[sys][f->n[sys]++] = (bench_now() - t0) * 1e3;
             }
     }
+    /* The daemon: restart to ready, then HTTP ingest (which adds events,
+     * so after every query). */
+    tm_close(t);
+    t = NULL;
+    restart_rows(tdb, dir, reps);
+    http_rows(tdb, dir, reps, single_s);
     /* 5. The table. */
     FILE *o = fopen(out, "w");
     char host[256] = "?", cpu[256] = "?";
@@ -627,7 +805,6 @@ int main(int argc, char **argv)
         fprintf(o, "\n");
     }
     fclose(o);
-    tm_close(t);
     sqlite3_close(sq);
     PQfinish(pg);
     fprintf(stderr, "compare: wrote %s\n", out);

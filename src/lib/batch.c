@@ -36,6 +36,9 @@ struct tm_batch {
     size_t nq;
     bchunk *head, *tail;        /* in flight, oldest first                  */
     size_t nflight;
+    void (*ready)(void *arg);   /* tm__batch_notify: called once all commit  */
+    void *ready_arg;
+    size_t unfinished;          /* chunks not yet committed, + 1 until armed */
 };
 
 int tm__batch_open(tm *t, size_t chunk, size_t inflight, void (*fate)(void *arg, size_t tag, int dup),
@@ -76,6 +79,17 @@ static int wait_oldest(tm_batch *b)
     return rc;
 }
 
+/* A chunk's ticket is done (writer thread, its lock held): the last of
+ * an armed batch calls ready, and touches b no more (b may be freed then). */
+static void chunk_done(void *arg)
+{
+    tm_batch *b = arg;
+    void (*ready)(void *) = b->ready;
+    void *ready_arg = b->ready_arg;
+    if (__atomic_sub_fetch(&b->unfinished, 1, __ATOMIC_ACQ_REL) == 0)
+        ready(ready_arg);
+}
+
 static int submit(tm_batch *b)
 {
     if (!b->nq)
@@ -95,7 +109,12 @@ static int submit(tm_batch *b)
         return TM_ENOMEM;
     memcpy(c->tags, b->qtags, b->nq * sizeof *c->tags);
     c->n = b->nq;
-    c->ticket = (tm_ticket){c->n, 0, c->dup, NULL};
+    c->ticket = (tm_ticket){c->n, 0, c->dup, NULL, NULL, NULL};
+    if (b->ready) {
+        c->ticket.done = chunk_done;
+        c->ticket.done_arg = b;
+        __atomic_add_fetch(&b->unfinished, 1, __ATOMIC_ACQ_REL);
+    }
     if (b->tail)
         b->tail->next = c;
     else
@@ -128,6 +147,22 @@ int tm__batch_flush(tm_batch *b)
             rc = r;
     }
     return rc;
+}
+
+void tm__batch_notify(tm_batch *b, void (*ready)(void *arg), void *arg)
+{
+    b->ready = ready;
+    b->ready_arg = arg;
+    b->unfinished = 1; /* the guard tm__batch_arm drops */
+}
+
+void tm__batch_arm(tm_batch *b)
+{
+    submit(b); /* an error is the chunk's: its ticket is done, flush reports it */
+    void (*ready)(void *) = b->ready;
+    void *ready_arg = b->ready_arg;
+    if (__atomic_sub_fetch(&b->unfinished, 1, __ATOMIC_ACQ_REL) == 0)
+        ready(ready_arg);
 }
 
 void tm__batch_free(tm_batch *b)

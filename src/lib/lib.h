@@ -38,6 +38,19 @@ int tm__user_month_json(const tm_user_month *u, const char *user, tm_buf *b);
 int tm__track_json(tm *t, const char *json, size_t len, unsigned flags, const char *id_default,
                    size_t max_events, tm_batch_result **out);
 
+/* The same in two halves, so that a caller can wait without a thread:
+ * tm__track_start decodes, admits and submits (an error: nothing is left
+ * in flight, no job, ready is never called); tm__track_arm submits the rest
+ * and from then on ready(arg) is called exactly once when every event has
+ * committed (see tm__batch_arm: possibly on the writer thread, possibly
+ * inside tm__track_arm); tm__track_end gives the result (waiting for the
+ * commits when ready was NULL) and frees the job. */
+typedef struct tm_track_job tm_track_job;
+int tm__track_start(tm *t, const char *json, size_t len, unsigned flags, const char *id_default,
+                    size_t max_events, void (*ready)(void *arg), void *ready_arg, tm_track_job **out);
+void tm__track_arm(tm_track_job *j);
+int tm__track_end(tm_track_job *j, tm_batch_result **out);
+
 /* ---- the batch pipeline (batch.c): every bulk way in ----
  *
  * Events go in one by one (admitted by the caller; the batch takes them),
@@ -52,6 +65,15 @@ int tm__batch_open(tm *t, size_t chunk, size_t inflight, void (*fate)(void *arg,
 int tm__batch_add(tm_batch *b, tm_event *ev, size_t tag);
 int tm__batch_flush(tm_batch *b);
 void tm__batch_free(tm_batch *b);
+/* Waiting without a thread: after tm__batch_notify (right after open),
+ * tm__batch_arm submits the rest and ready(arg) is called exactly once when
+ * every chunk has committed (or failed): on the writer thread under its
+ * lock, or in tm__batch_arm itself when nothing is left in flight. ready
+ * must be quick and must not call the writer; flush then returns at once
+ * with the fates. Before arm, nothing calls ready, so an error path may
+ * flush or free as usual. */
+void tm__batch_notify(tm_batch *b, void (*ready)(void *arg), void *arg);
+void tm__batch_arm(tm_batch *b);
 /* The queued, not yet submitted event `back` places from the newest (1:
  * the newest), or NULL: a caller may replace it (freeing the old one). */
 tm_event **tm__batch_recent(tm_batch *b, size_t back);

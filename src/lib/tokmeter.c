@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "../core/err.h"
 #include "../core/event.h"
@@ -71,6 +72,36 @@ static void commit_hook(void *arg, const tm_cellset *cells, int64_t version,
     pthread_rwlock_unlock(&t->rollups.lock);
 }
 
+/* The identity of the store file at path for its rollups snapshot (see
+ * tm__rollups_save): zeros when it does not exist yet. */
+static void store_ident(const char *path, uint64_t ident[4])
+{
+    struct stat st;
+    memset(ident, 0, 4 * sizeof *ident);
+    if (stat(path, &st) != 0)
+        return;
+    ident[0] = (uint64_t)st.st_dev;
+    ident[1] = (uint64_t)st.st_ino;
+    ident[2] = (uint64_t)st.st_mtim.tv_sec * 1000000000u + (uint64_t)st.st_mtim.tv_nsec;
+    ident[3] = (uint64_t)st.st_size;
+}
+
+/* A SQLite store's rollups snapshot is the file beside it, PATH-rollups;
+ * r->ident is the store file's identity before it is opened. */
+static int snapshot_path(tm_rollups *r, const char *path)
+{
+    if (tm__store_is_postgres(path))
+        return TM_OK;
+    if (strncmp(path, "sqlite:", 7) == 0)
+        path += 7;
+    size_t len = strlen(path) + sizeof "-rollups";
+    if (!(r->snapshot = malloc(len)))
+        return TM_ENOMEM;
+    snprintf(r->snapshot, len, "%s-rollups", path);
+    store_ident(path, r->ident);
+    return TM_OK;
+}
+
 int tm_open(tm **out, const char *path, const tm_options *opts)
 {
     tm *t = NULL;
@@ -98,6 +129,7 @@ int tm_open(tm **out, const char *path, const tm_options *opts)
     }
     if ((rc = tm__catalog_load(&t->catalog, opts ? opts->prices : NULL)) ||
         (rc = tm__policy_load(&t->pc.policy, opts ? opts->config : NULL)) ||
+        (rc = snapshot_path(&t->rollups, path)) ||
         (rc = tm__store_open(path, opts ? opts->store_mode : 0, &t->pc.store)))
         goto out;
     rc = tm__writer_start(&t->pc.writer, t->pc.store, opts ? opts->queue_max : 0,
@@ -123,7 +155,23 @@ int tm_close(tm *t)
         return TM_OK;
     int rc = tm__writer_stop(t->pc.writer);
     tm__notify_stop(t->notify); /* after the writer: its last commits publish */
+    int64_t version = -1;
+    /* Every commit is in the rollups now (the hook): keep them for the
+     * next open, if they are the store's current state, with the store
+     * file's identity once closed. */
+    int save = rc == TM_OK && t->rollups.loaded && t->rollups.snapshot &&
+               t->pc.store->ops->version(t->pc.store, &version) == TM_OK;
     tm__store_close(t->pc.store);
+    if (save) {
+        uint64_t ident[4];
+        size_t len = strlen(t->rollups.snapshot) - (sizeof "-rollups" - 1);
+        char *db = strndup(t->rollups.snapshot, len);
+        if (db) {
+            store_ident(db, ident);
+            tm__rollups_save(&t->rollups, version, ident);
+            free(db);
+        }
+    }
     tm__catalog_free(t->catalog);
     tm__policy_free(t->pc.policy);
     tm__policy_free(t->retired);
@@ -218,7 +266,7 @@ int tm_flush(tm *t)
 
 /* ---- JSON ingest ---- */
 
-typedef struct jctx {
+struct tm_track_job {
     tm *t;
     tm_batch_result *res;
     size_t cap;
@@ -228,7 +276,8 @@ typedef struct jctx {
     const char *id_default;
     size_t max_events;          /* 0: no limit                              */
     int64_t now;
-} jctx;
+};
+typedef struct tm_track_job jctx;
 
 static int add_item(jctx *c, size_t line, tm_item_status st, const char *error)
 {
@@ -388,41 +437,79 @@ int tm_track_json(tm *t, const char *json, size_t len, unsigned flags, const cha
 int tm__track_json(tm *t, const char *json, size_t len, unsigned flags, const char *id_default,
                    size_t max_events, tm_batch_result **out)
 {
-    jctx c;
-    memset(&c, 0, sizeof c);
-    c.t = t;
-    c.max_events = max_events;
-    c.id_default = id_default;
-    c.now = tm__now_us();
+    tm_track_job *j = NULL;
+    *out = NULL;
+    int rc = tm__track_start(t, json, len, flags, id_default, max_events, NULL, NULL, &j);
+    return rc ? rc : tm__track_end(j, out);
+}
+
+int tm__track_start(tm *t, const char *json, size_t len, unsigned flags, const char *id_default,
+                    size_t max_events, void (*ready)(void *arg), void *ready_arg, tm_track_job **out)
+{
+    jctx *c = calloc(1, sizeof *c);
     *out = NULL;
     tm__clear_err();
+    if (!c)
+        return tm__fail(TM_ENOMEM, "%s", tm_strerror(TM_ENOMEM));
+    c->t = t;
+    c->max_events = max_events;
+    c->id_default = id_default;
+    c->now = tm__now_us();
     int rc = TM_OK;
     /* Chunks of CHUNK events, all in flight at once: the answer waits for
      * the last anyway, and the writer commits them back to back. */
-    if (!(c.res = calloc(1, sizeof *c.res)))
+    if (!(c->res = calloc(1, sizeof *c->res)))
         rc = TM_ENOMEM;
     else
-        rc = tm__batch_open(t, CHUNK, 0, fate, &c, &c.batch);
+        rc = tm__batch_open(t, CHUNK, 0, fate, c, &c->batch);
+    if (rc == TM_OK && ready)
+        tm__batch_notify(c->batch, ready, ready_arg);
     if (rc == TM_OK)
-        rc = decode(&c, json, len, flags);
-    if (rc == TM_OK)
-        rc = tm__batch_flush(c.batch);
-    tm__batch_free(c.batch); /* after an error: waits for what is in flight */
-    for (size_t i = 0; c.res && i < c.res->n; i++) {
-        tm_item_status st = c.res->items[i].status;
-        c.res->accepted += st == TM_ITEM_ACCEPTED;
-        c.res->duplicates += st == TM_ITEM_DUPLICATE;
-        c.res->rejected += st == TM_ITEM_REJECTED;
+        rc = decode(c, json, len, flags);
+    if (rc == TM_OK) {
+        *out = c;
+        return TM_OK;
     }
-    tm__arena_free(&c.arena);
-    tm__arena_free(&c.doc);
+    tm__batch_free(c->batch); /* waits for what is in flight; ready is not called */
+    tm__arena_free(&c->arena);
+    tm__arena_free(&c->doc);
+    tm_batch_result_free(c->res);
+    free(c);
+    if (!*tm_errmsg()) /* a bare TM_ENOMEM from below: the answer still says why */
+        tm__fail(rc, "%s", tm_strerror(rc));
+    return rc;
+}
+
+void tm__track_arm(tm_track_job *c)
+{
+    tm__batch_arm(c->batch);
+}
+
+int tm__track_end(tm_track_job *c, tm_batch_result **out)
+{
+    *out = NULL;
+    if (!c)
+        return TM_OK;
+    tm__clear_err();
+    int rc = tm__batch_flush(c->batch);
+    tm__batch_free(c->batch);
+    for (size_t i = 0; c->res && i < c->res->n; i++) {
+        tm_item_status st = c->res->items[i].status;
+        c->res->accepted += st == TM_ITEM_ACCEPTED;
+        c->res->duplicates += st == TM_ITEM_DUPLICATE;
+        c->res->rejected += st == TM_ITEM_REJECTED;
+    }
+    tm__arena_free(&c->arena);
+    tm__arena_free(&c->doc);
+    tm_batch_result *res = c->res;
+    free(c);
     if (rc) {
-        tm_batch_result_free(c.res);
-        if (!*tm_errmsg()) /* a bare TM_ENOMEM from below: the answer still says why */
+        tm_batch_result_free(res);
+        if (!*tm_errmsg())
             tm__fail(rc, "%s", tm_strerror(rc));
         return rc;
     }
-    *out = c.res;
+    *out = res;
     return TM_OK;
 }
 

@@ -412,15 +412,17 @@ static int fresh_rollups(tm_store *s, tm_rollups *r, int users)
             int64_t got = -1;
             int with_users = users || r->users_loaded;
             tm__rollups_clear(r);
-            r->users_loaded = with_users; /* lets the load merge user cells */
-            rc = s->ops->load_rollups(s, with_users, load_cell, r, &got);
-            if (rc) {
-                tm__rollups_clear(r);
-                pthread_rwlock_unlock(&r->lock);
-                return rc;
+            if (!tm__rollups_restore(r, v, with_users)) { /* the snapshot, once */
+                r->users_loaded = with_users; /* lets the load merge user cells */
+                rc = s->ops->load_rollups(s, with_users, load_cell, r, &got);
+                if (rc) {
+                    tm__rollups_clear(r);
+                    pthread_rwlock_unlock(&r->lock);
+                    return rc;
+                }
+                r->version = got;
+                r->loaded = 1;
             }
-            r->version = got;
-            r->loaded = 1;
         }
         pthread_rwlock_unlock(&r->lock);
         if (attempt == 3) { /* writers keep moving: use what is loaded */

@@ -8,8 +8,11 @@
  */
 #include "rollup.h"
 
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../core/buf.h"
 #include "../core/strmap.h"
@@ -250,6 +253,8 @@ void tm__rollups_clear(tm_rollups *r)
 void tm__rollups_destroy(tm_rollups *r)
 {
     tm__rollups_clear(r);
+    free(r->snapshot);
+    r->snapshot = NULL;
     pthread_rwlock_destroy(&r->lock);
 }
 
@@ -321,6 +326,26 @@ int tm__rollups_merge(tm_rollups *r, const tm_cell *src)
     return rc ? rc : merge_one(r, &day);
 }
 
+/* Lists cell i under its hour, in its projection's slot. */
+static int index_cell(tm_rollups *r, uint32_t i)
+{
+    const tm_cell *c = &r->cells.cells[i];
+    struct hour_ix *hx = hour_at(r, c->key.hour);
+    if (!hx)
+        return TM_ENOMEM;
+    struct hour_list *hl = &hx->slot[c->key.proj];
+    if (hl->n == hl->cap) {
+        uint32_t cap = hl->cap ? hl->cap * 2 : 8;
+        uint32_t *ix = realloc(hl->ix, cap * sizeof *ix);
+        if (!ix)
+            return TM_ENOMEM;
+        hl->ix = ix;
+        hl->cap = cap;
+    }
+    hl->ix[hl->n++] = i;
+    return TM_OK;
+}
+
 static int merge_one(tm_rollups *r, const tm_cell *src)
 {
     size_t before = r->cells.n;
@@ -332,21 +357,7 @@ static int merge_one(tm_rollups *r, const tm_cell *src)
         return TM_ENOMEM;
     if (r->cells.n == before)
         return TM_OK;
-    /* A new cell: index it under its hour. */
-    struct hour_ix *hx = hour_at(r, src->key.hour);
-    if (!hx)
-        return TM_ENOMEM;
-    struct hour_list *hl = &hx->slot[src->key.proj];
-    if (hl->n == hl->cap) {
-        uint32_t cap = hl->cap ? hl->cap * 2 : 8;
-        uint32_t *ix = realloc(hl->ix, cap * sizeof *ix);
-        if (!ix)
-            return TM_ENOMEM;
-        hl->ix = ix;
-        hl->cap = cap;
-    }
-    hl->ix[hl->n++] = (uint32_t)(c - r->cells.cells);
-    return TM_OK;
+    return index_cell(r, (uint32_t)(c - r->cells.cells)); /* a new cell */
 }
 
 int tm__rollups_each(const tm_rollups *r, int proj, int32_t h0, int32_t h1,
@@ -367,4 +378,108 @@ int tm__rollups_each(const tm_rollups *r, int proj, int32_t h0, int32_t h1,
         }
     }
     return TM_OK;
+}
+
+/* ---- the snapshot ---- */
+
+/* The file: this header, then each cell as it lies in memory (its sketch's
+ * pointer cleared) followed by its sketch's bins. Read only by the same
+ * build (cell_size and the magic), on the same machine. */
+typedef struct snap_head {
+    char magic[8];
+    uint32_t cell_size, nslot;
+    int64_t version;
+    uint64_t ident[4], n;
+    int32_t users_loaded, pad;
+} snap_head;
+static const char SNAP_MAGIC[8] = "tmroll1";
+
+void tm__rollups_save(const tm_rollups *r, int64_t version, const uint64_t ident[4])
+{
+    if (!r->snapshot || !r->loaded || r->version != version)
+        return;
+    size_t len = strlen(r->snapshot) + 32;
+    char *tmp = malloc(len);
+    if (!tmp)
+        return;
+    snprintf(tmp, len, "%s.%ld.tmp", r->snapshot, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    int ok = f != NULL;
+    if (!f && fd >= 0)
+        close(fd);
+    snap_head h = {.cell_size = sizeof(tm_cell), .nslot = TM_NSLOT, .version = version,
+                   .ident = {ident[0], ident[1], ident[2], ident[3]}, .n = r->cells.n,
+                   .users_loaded = r->users_loaded};
+    memcpy(h.magic, SNAP_MAGIC, sizeof h.magic);
+    if (ok)
+        ok = fwrite(&h, sizeof h, 1, f) == 1;
+    for (size_t i = 0; ok && i < r->cells.n; i++) {
+        tm_cell c = r->cells.cells[i];
+        c.sk.bins = NULL;
+        c.sk.cap = c.sk.n;
+        ok = fwrite(&c, sizeof c, 1, f) == 1 &&
+             (!c.sk.n || fwrite(r->cells.cells[i].sk.bins, sizeof *c.sk.bins, c.sk.n, f) == c.sk.n);
+    }
+    if (f) {
+        ok = ok && fflush(f) == 0 && fdatasync(fileno(f)) == 0;
+        ok = fclose(f) == 0 && ok;
+    }
+    if (!ok || rename(tmp, r->snapshot) != 0)
+        unlink(tmp);
+    free(tmp);
+}
+
+int tm__rollups_restore(tm_rollups *r, int64_t version, int users)
+{
+    if (!r->snapshot)
+        return 0;
+    FILE *f = fopen(r->snapshot, "rb");
+    unlink(r->snapshot); /* used once, whatever it holds */
+    if (!f)
+        return 0;
+    snap_head h;
+    int ok = fread(&h, sizeof h, 1, f) == 1 && memcmp(h.magic, SNAP_MAGIC, sizeof h.magic) == 0 &&
+             h.cell_size == sizeof(tm_cell) && h.nslot == TM_NSLOT && h.version == version &&
+             memcmp(h.ident, r->ident, sizeof h.ident) == 0 && (h.users_loaded || !users) &&
+             h.n < UINT32_MAX && tm__cellset_reserve(&r->cells, (size_t)h.n) == TM_OK;
+    for (uint64_t i = 0; ok && i < h.n; i++) {
+        tm_cell *c = &r->cells.cells[i];
+        ok = fread(c, sizeof *c, 1, f) == 1 && c->sk.n == c->sk.cap && c->key.proj >= 0 &&
+             c->key.proj < TM_NSLOT;
+        c->sk.bins = NULL;
+        if (!ok)
+            break;
+        r->cells.n = (size_t)i + 1; /* owned from here: cleared on failure */
+        if (c->sk.n && (!(c->sk.bins = malloc(c->sk.n * sizeof *c->sk.bins)) ||
+                        fread(c->sk.bins, sizeof *c->sk.bins, c->sk.n, f) != c->sk.n)) {
+            ok = 0;
+            break;
+        }
+        if (index_cell(r, (uint32_t)i) != TM_OK) {
+            ok = 0;
+            break;
+        }
+        if (c->key.proj == TM_PROJ_USER)
+            note_metric(r, c->key.dim[TM_D_METRIC]);
+    }
+    ok = ok && fgetc(f) == EOF;
+    fclose(f);
+    /* The cells are in place: index them by key (the reserve above left
+     * the hash empty; reserving again with the cells present rehashes). */
+    if (ok) {
+        size_t n = r->cells.n;
+        free(r->cells.slots);
+        r->cells.slots = NULL;
+        r->cells.nslots = 0;
+        ok = tm__cellset_reserve(&r->cells, n) == TM_OK;
+    }
+    if (!ok) {
+        tm__rollups_clear(r);
+        return 0;
+    }
+    r->version = version;
+    r->loaded = 1;
+    r->users_loaded = h.users_loaded;
+    return 1;
 }

@@ -193,6 +193,11 @@ void *tm__conn_reaper(void *arg)
         if (until.tv_nsec >= 1000000000L)
             until.tv_sec++, until.tv_nsec -= 1000000000L;
         pthread_cond_timedwait(&s->ccv, &s->cmu, &until);
+        pthread_mutex_unlock(&s->cmu);
+        tm__wake_lost(s); /* connects to the daemon: conn_notify takes cmu */
+        pthread_mutex_lock(&s->cmu);
+        if (s->cstop)
+            break;
         unsigned req_s = __atomic_load_n(&s->cfg.request_timeout_s, __ATOMIC_RELAXED);
         unsigned idle_s = s->cfg.idle_timeout_s;
         int64_t head_us = (int64_t)(idle_s < req_s ? idle_s : req_s) * 1000000;

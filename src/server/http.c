@@ -6,9 +6,13 @@
  * length over the cap is refused with 413 before it is read; a body that
  * takes longer than request_timeout_s gets 408) → handler → reply → log.
  *
- * Threads: a pool of cfg.threads threads each runs its own epoll loop; a
- * request that waits for its commit holds only its thread, so the pool
- * size is how many requests can share one group commit.
+ * Threads: a pool of cfg.threads threads each runs its own epoll loop. A
+ * request that stores events does not hold its thread while they commit:
+ * route_events.c suspends the connection once the events are with the
+ * writer, and the writer's completion resumes it (the handler runs again
+ * and answers; a 200 still means on disk). Shutdown first stops suspending
+ * and waits for the suspended requests to be answered (tm__events_drain),
+ * then stops libmicrohttpd, which must not stop with one suspended.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -75,6 +79,64 @@ void tm__log(const srv *s, int level, const char *msg, const char *const *kv)
     if (b.data)
         fputs(b.data, stderr);
     tm__buf_free(&b);
+}
+
+/* libmicrohttpd's messages, on stderr as with MHD_USE_ERROR_LOG; notes on
+ * the calling thread when a resume could not be signalled (tm__resume). */
+static _Thread_local int resume_unsignalled;
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    if (strstr(fmt, "signal resume"))
+        resume_unsignalled = 1;
+    vfprintf(stderr, fmt, ap);
+}
+
+/* A connection to the listening socket wakes the pool threads (each polls
+ * it) and each then takes its pending resumes; the one that accepts it
+ * sees it closed at once. One per thread: a wake may reach only one. */
+static void wake(srv *s)
+{
+    for (unsigned i = 0; s->selflen && i < s->cfg.threads; i++) {
+        int fd = socket(s->self.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+            return;
+        int rc = connect(fd, (struct sockaddr *)&s->self, s->selflen);
+        (void)rc; /* nothing more to try now: the reaper tries again */
+        close(fd);
+    }
+}
+
+void tm__resume(req *r)
+{
+    resume_unsignalled = 0;
+    MHD_resume_connection(r->c);
+    if (!resume_unsignalled)
+        return;
+    pthread_mutex_lock(&r->s->wmu);
+    r->unsignalled = 1;
+    r->s->nunsignalled++;
+    pthread_mutex_unlock(&r->s->wmu);
+    wake(r->s);
+}
+
+void tm__resumed(req *r)
+{
+    pthread_mutex_lock(&r->s->wmu);
+    if (r->unsignalled)
+        r->s->nunsignalled--;
+    r->unsignalled = 0;
+    pthread_mutex_unlock(&r->s->wmu);
+}
+
+void tm__wake_lost(srv *s)
+{
+    pthread_mutex_lock(&s->wmu);
+    unsigned lost = s->nunsignalled;
+    pthread_mutex_unlock(&s->wmu);
+    if (lost)
+        wake(s);
 }
 
 /* ---- replies ---- */
@@ -406,30 +468,36 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
         *con_cls = NULL;
         return;
     }
-    double secs = (double)(tm__now_us() - r->start_us) / 1e6;
+    tm__events_completed(r);
+    int64_t took_us = tm__now_us() - r->start_us;
+    double secs = (double)took_us / 1e6;
     int ix = r->route_ix;
     __atomic_fetch_add(&s->requests[ix][status_ix(r->status)], 1, __ATOMIC_RELAXED);
     __atomic_fetch_add(&s->dur_count[ix], 1, __ATOMIC_RELAXED);
     for (int b = 0; b < NBUCKETS; b++)
         if (secs <= tm__dur_bounds[b])
             __atomic_fetch_add(&s->dur_le[ix][b], 1, __ATOMIC_RELAXED);
-    __atomic_fetch_add(&s->dur_sum_us[ix], (uint64_t)(tm__now_us() - r->start_us), __ATOMIC_RELAXED);
-    char st[8], ms[32], ev[24];
-    snprintf(st, sizeof st, "%u", r->status);
-    snprintf(ms, sizeof ms, "%.3f", secs * 1e3);
-    snprintf(ev, sizeof ev, "%zu", r->nevents);
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    char ip[64] = "?";
-    if (ci && ci->client_addr) {
-        const struct sockaddr *sa = ci->client_addr;
-        if (sa->sa_family == AF_INET)
-            inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, ip, sizeof ip);
-        else if (sa->sa_family == AF_INET6)
-            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, ip, sizeof ip);
+    __atomic_fetch_add(&s->dur_sum_us[ix], (uint64_t)took_us, __ATOMIC_RELAXED);
+    int level = r->status >= 500 ? 3 : 1;
+    if (level >= __atomic_load_n(&s->cfg.log_level, __ATOMIC_RELAXED)) {
+        /* Formatted only when it is logged (level warn: not for a 200). */
+        char st[8], ms[32], ev[24];
+        snprintf(st, sizeof st, "%u", r->status);
+        snprintf(ms, sizeof ms, "%.3f", secs * 1e3);
+        snprintf(ev, sizeof ev, "%zu", r->nevents);
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        char ip[64] = "?";
+        if (ci && ci->client_addr) {
+            const struct sockaddr *sa = ci->client_addr;
+            if (sa->sa_family == AF_INET)
+                inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, ip, sizeof ip);
+            else if (sa->sa_family == AF_INET6)
+                inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, ip, sizeof ip);
+        }
+        const char *kv[] = {"method", r->method, "path", r->url, "status", st, "ms", ms,
+                            "ip", ip, "events", ev, "key", r->has_key ? r->key.id : "-", NULL};
+        tm__log(s, level, "request", kv);
     }
-    const char *kv[] = {"method", r->method, "path", r->url, "status", st, "ms", ms,
-                        "ip", ip, "events", ev, "key", r->has_key ? r->key.id : "-", NULL};
-    tm__log(s, r->status >= 500 ? 3 : 1, "request", kv);
     if (r->px)
         tm__proxy_completed(r);
     tm__buf_free(&r->body);
@@ -694,6 +762,8 @@ int tm__server_run(tm *t, tm_server_config *cfg, const char *config_path)
     pthread_cond_init(&s->acv, NULL);
     pthread_mutex_init(&s->cmu, NULL);
     pthread_cond_init(&s->ccv, NULL);
+    pthread_mutex_init(&s->wmu, NULL);
+    pthread_cond_init(&s->wcv, NULL);
     pthread_t eval_thread, reaper_thread;
     int evaluating = 0, reaping = 0;
     if ((rc = parse_listen(cfg->listen, &ss, &loopback)) || (rc = tm__keys_count(t, &nkeys, &everkeys)) ||
@@ -730,7 +800,7 @@ int tm__server_run(tm *t, tm_server_config *cfg, const char *config_path)
          * libmicrohttpd's hard limit leaves room for those being closed. */
         MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections + 64, MHD_OPTION_NOTIFY_CONNECTION,
         tm__conn_notify, s,
-        MHD_OPTION_URI_LOG_CALLBACK, uri_seen, s,
+        MHD_OPTION_URI_LOG_CALLBACK, uri_seen, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->max_header + 16384 + TM_MAX_QUERY_ARGS * 64,
         MHD_OPTION_LISTEN_BACKLOG_SIZE,
         (unsigned)1024, MHD_OPTION_END);
@@ -740,8 +810,15 @@ int tm__server_run(tm *t, tm_server_config *cfg, const char *config_path)
         rc = tm__fail(TM_EIO, "listen: cannot listen on %s: %s", cfg->listen, strerror(errno));
         goto out;
     }
+    const union MHD_DaemonInfo *bound = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    s->self = ss; /* the address it listens on, with the port it got (0 picks one) */
+    if (ss.ss_family == AF_INET6)
+        ((struct sockaddr_in6 *)&s->self)->sin6_port = htons(bound ? bound->port : bind_port);
+    else
+        ((struct sockaddr_in *)&s->self)->sin_port = htons(bound ? bound->port : bind_port);
+    s->selflen = ss.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
     if (!cfg->quiet) {
-        const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+        const union MHD_DaemonInfo *info = bound;
         char port[16], keys[16];
         snprintf(port, sizeof port, "%u", info ? info->port : 0);
         snprintf(keys, sizeof keys, "%d", nkeys);
@@ -762,7 +839,11 @@ int tm__server_run(tm *t, tm_server_config *cfg, const char *config_path)
     snprintf(sn, sizeof sn, "%d", sig);
     const char *kv[] = {"signal", sn, NULL};
     tm__log(s, 1, "stopping: finishing requests in flight", kv);
-    tm__proxy_stop(s->proxy, 10); /* proxied calls in flight end first (suspended ones too) */
+    /* Requests suspended while their events commit are answered first (the
+     * writer runs until tm_close), then proxied calls in flight end (their
+     * suspended ones too): libmicrohttpd must not stop with one suspended. */
+    tm__events_drain(s, 10);
+    tm__proxy_stop(s->proxy, 10);
     MHD_stop_daemon(d); /* waits for in-flight requests */
     tm__set_event_hook(t, NULL, NULL);
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
@@ -790,6 +871,8 @@ out:
     pthread_cond_destroy(&s->acv);
     pthread_mutex_destroy(&s->cmu);
     pthread_cond_destroy(&s->ccv);
+    pthread_mutex_destroy(&s->wmu);
+    pthread_cond_destroy(&s->wcv);
     free(s);
     return rc;
 }

@@ -7,6 +7,7 @@
 
 #include <microhttpd.h>
 #include <pthread.h>
+#include <sys/socket.h>
 #include <stdint.h>
 
 #include "../core/buf.h"
@@ -56,6 +57,17 @@ struct srv {
     pthread_mutex_t cmu;
     pthread_cond_t ccv;
     int cstop;
+    /* Requests whose connection is suspended while their events commit
+     * (route_events.c), counted from suspend to completion, under wmu; at
+     * shutdown wstop makes new ones wait on their thread instead, and the
+     * stop waits for the count to reach 0 before libmicrohttpd stops. */
+    pthread_mutex_t wmu;
+    pthread_cond_t wcv;
+    unsigned nwaiting;
+    int wstop;
+    struct sockaddr_storage self; /* where the daemon listens (tm__resume)    */
+    unsigned selflen;       /* 0: not listening (the fuzz harness)            */
+    unsigned nunsignalled;  /* resumes whose signal failed, not yet taken (wmu) */
 };
 
 struct req {
@@ -75,6 +87,10 @@ struct req {
     struct px_call *px;     /* a proxied call (proxy.c), or NULL              */
     int proxied;
     char allow[32];         /* a 405's Allow header: the route's methods       */
+    struct tm_track_job *job; /* events committing while the connection is
+                               suspended (route_events.c)                    */
+    int waiting;            /* counted in srv.nwaiting until completed          */
+    int unsignalled;        /* counted in srv.nunsignalled until resumed        */
 };
 
 extern const route tm__routes[];
@@ -126,6 +142,23 @@ void tm__redis_log(const srv *s);
  * user and limit until the period resets) and queue its notification. */
 void tm__soft_limit_alert(srv *s, const char *user, const char *warning, int64_t reset_us);
 void tm__metrics_render(srv *s, tm_buf *b);
+
+/* MHD_resume_connection, from any thread. libmicrohttpd wakes the
+ * connection's thread with a write to its inter-thread channel; should that
+ * write fail (fault injection makes every write(2) fail), the thread would
+ * sleep until some other event, so tm__resume wakes them all with a
+ * connection to the daemon's own listening socket instead. */
+void tm__resume(req *r);
+/* The resume of r has been taken (its handler runs again, or it closed). */
+void tm__resumed(req *r);
+/* The reaper's tick: while a resume's signal is lost, wake the threads again. */
+void tm__wake_lost(srv *s);
+/* A request that stores events is over (completed, shutdown): frees its
+ * job if the answer never went out, and ends its count in nwaiting. */
+void tm__events_completed(req *r);
+/* Shutdown: no request suspends from now on; waits (up to max_s) for the
+ * suspended ones to be answered. */
+void tm__events_drain(srv *s, unsigned max_s);
 
 /* GET /v1/export (route_export.c). */
 enum MHD_Result tm__get_export(req *r);

@@ -25,7 +25,9 @@
  * (events.idh: ~15 bytes an entry, a third of a text UUID's), and only
  * client ids are in it (generated ids are unique by construction; idh is
  * NULL). A hash match is confirmed on the id text, so a collision can never
- * drop an event. events_ts grows in time order, so it mostly appends.
+ * drop an event. events_ts grows in time order, so it mostly appends, and
+ * the per-user index is keyed by UTC day first (events_day_user, schema 9)
+ * so that a commit inserts into the current day's part of it only.
  *
  * Durability: synchronous=FULL in WAL mode fsyncs the log at every commit,
  * so a returned append is on disk. Connections: the writer's (used only by
@@ -55,7 +57,7 @@
 #include "sql.h"
 #include "store.h"
 
-#define SCHEMA_VERSION 8
+#define SCHEMA_VERSION 9
 
 static const char *const migrations[] = {
     /* 0 → 1 */
@@ -124,7 +126,19 @@ static const char *const migrations[] = {
     " cost_pusd INTEGER NOT NULL, unpriced INTEGER NOT NULL, errors INTEGER NOT NULL,"
     " lat_n INTEGER NOT NULL, lat_sum_ns INTEGER NOT NULL, sketch BLOB,"
     " PRIMARY KEY(proj, hour, d2, d0, d1, d3, d4, d5, d6)) WITHOUT ROWID;",
+    /* 8 → 9: the per-user index keyed by UTC day first. Keyed by user
+     * first, every commit inserted into every user's part of it, so a large
+     * store's commit dirtied most of its pages (the per-user rollups answer
+     * most user questions now; the events serve only partial days); keyed
+     * by day, a commit inserts into the current day's part only, and a
+     * user's days are one seek each (EVENT_DAY in scan_facts). */
+    "DROP INDEX IF EXISTS events_user_ts;"
+    "CREATE INDEX IF NOT EXISTS events_day_user ON events(ts / 86400000000, user_id);",
 };
+
+/* The day of an event's ts in events_day_user (SQL and C both truncate
+ * toward zero, so both sides agree on any ts). */
+#define EVENT_DAY_US 86400000000LL
 
 /* Adds a cell to its stored row, or stores it: one statement, the counts
  * added by tm_add (an error past 64 bits, where SQL's + would turn into a
@@ -279,6 +293,7 @@ static int migrate(sqlite3 *db)
     }
     if (sqlite3_step(st) == SQLITE_ROW)
         version = sqlite3_column_int(st, 0);
+    sqlite3_reset(st); /* a statement under way would lock the schema (DROP INDEX) */
     if (version > SCHEMA_VERSION) {
         rc = tm__fail(TM_EVERSION,
                       "store: schema version %d is newer than this tokmeter understands (%d); "
@@ -294,7 +309,9 @@ static int migrate(sqlite3 *db)
         if ((rc = exec(db, sql)))
             goto out;
     }
-    /* Rollups arrived in version 2 and per-user ones in 8; a store older
+    /* (A migration that changes stored rollups must also add to
+     * meta.commits, or a rollups snapshot of the old ones could be read
+     * back: tm__rollups_restore.) Rollups arrived in version 2 and per-user ones in 8; a store older
      * than that gets them from its events once every column the backfill
      * reads exists. */
     if (version < 8 && (rc = backfill_rollups(db, version < 2 ? 0 : TM_PROJ_USER)))
@@ -1185,6 +1202,27 @@ static int sq_version(tm_store *base, int64_t *out)
     return meta_value(base, "SELECT value FROM meta WHERE key = 'commits'", out);
 }
 
+/* One user's facts are read through events_day_user: the days of [from,
+ * to) listed, so each (day, user) is one seek; a range of more days than
+ * that is worth listing is read as a range of days. */
+#define USER_DAYS_LISTED 1000
+static int user_days(tm_buf *sql, int64_t from, int64_t to)
+{
+    if (to <= from)
+        return TM_OK;
+    int64_t first = from / EVENT_DAY_US, last = (to - 1) / EVENT_DAY_US;
+    if (last - first >= USER_DAYS_LISTED) {
+        tm__buf_printf(sql, "AND (e.ts / %lld) BETWEEN %lld AND %lld ", EVENT_DAY_US,
+                       (long long)first, (long long)last);
+    } else {
+        tm__buf_printf(sql, "AND (e.ts / %lld) IN (", EVENT_DAY_US);
+        for (int64_t d = first; d <= last; d++)
+            tm__buf_printf(sql, "%s%lld", d > first ? "," : "", (long long)d);
+        tm__buf_puts(sql, ") ");
+    }
+    return sql->data ? TM_OK : TM_ENOMEM;
+}
+
 static int sq_scan_facts(tm_store *base, int64_t from, int64_t to, const uint32_t *users,
                          size_t nusers, int (*fn)(void *, const tm_fact *), void *arg)
 {
@@ -1194,7 +1232,8 @@ static int sq_scan_facts(tm_store *base, int64_t from, int64_t to, const uint32_
     int rc = TM_OK, step = SQLITE_DONE;
     reader *rd = take(s, SCAN);
     int64_t llm = dict_lookup(rd->db, "llm_call");
-    if ((rc = tm__sql_scan_facts(&sql, "?1", "?2", users, nusers)))
+    if ((rc = tm__sql_scan_facts(&sql, "?1", "?2", users, nusers)) ||
+        (nusers && (rc = user_days(&sql, from, to))))
         goto out;
     if (sqlite3_prepare_v2(rd->db, sql.data, -1, &st, NULL) != SQLITE_OK) {
         rc = sqerr(rd->db, "prepare scan");

@@ -218,6 +218,13 @@ typedef struct tm_ticket {
     int err;                /* first error of a commit that held them       */
     unsigned char *dup;     /* per event: 1 duplicate, 0 stored              */
     pthread_cond_t *cv;     /* set by tm__writer_wait: wake only this waiter */
+    /* Called once when pending reaches 0 (the last event committed or was
+     * refused), on the writer thread under its lock, or on the submitting
+     * thread when the writer is closing: it must be quick and must not call
+     * the writer. Lets a caller wait without a thread (the daemon suspends
+     * the connection and this resumes it). */
+    void (*done)(void *arg);
+    void *done_arg;
 } tm_ticket;
 
 /* Called on the writer thread after each commit, before the events are

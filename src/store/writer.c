@@ -5,12 +5,16 @@
  *   producers ──submit──► ring [ev|ticket|slot] ... ──► writer thread
  *                                                        take ≤ batch_max
  *                                                        store->append (fsync)
- *   waiters ◄──broadcast `done` after each commit─────── fill tickets
+ *   waiters ◄──signal each ticket's last event─────────── fill tickets
+ *   (or its done callback: the daemon resumes a suspended connection)
  *
  * While one batch commits, the next one gathers in the ring, so the cost of
  * an fsync is shared by everything that arrived during the previous one:
  * under load batches grow, when idle a lone event commits at once.
  * Sequence numbers (queued, committed) make tm__writer_flush exact.
+ * A waiter that finds the writer idle and a few events queued commits them
+ * on its own thread (busy keeps one committer at a time): a lone caller
+ * then pays for its fsync, not for two thread wake-ups.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -42,6 +46,7 @@ struct tm_writer {
     char async_msg[512];        /* its message                             */
     char last_msg[512];         /* message of the latest failed commit     */
     int stopping;
+    int busy;                   /* a batch or task is being committed       */
     tm_commit_hook hook;
     void *hook_arg;
     tm_writer_stats stats;
@@ -57,6 +62,74 @@ static double mono_s(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* One of t's events is finished (w->mu held): the last one wakes its waiter. */
+static void ticket_step(tm_ticket *t)
+{
+    if (--t->pending > 0)
+        return;
+    if (t->cv)
+        pthread_cond_signal(t->cv);
+    if (t->done)
+        t->done(t->done_arg);
+}
+
+/* Takes up to max queued events (stopping at a task) off the ring, appends
+ * them in one transaction and settles their tickets. Called with w->mu held
+ * and w->busy set by the caller (the writer thread, or a waiter that found
+ * the writer idle); unlocks while it appends and returns with the lock. */
+static void commit_batch(tm_writer *w, item *batch, tm_event **evs, unsigned char *dup, size_t max)
+{
+    size_t n = 0, most = w->len < max ? w->len : max;
+    while (n < most && !w->ring[(w->head + n) % w->cap].task)
+        n++;
+    for (size_t i = 0; i < n; i++) {
+        batch[i] = w->ring[(w->head + i) % w->cap];
+        evs[i] = batch[i].ev;
+    }
+    w->head = (w->head + n) % w->cap;
+    w->len -= n;
+    pthread_cond_broadcast(&w->has_room);
+    pthread_mutex_unlock(&w->mu);
+
+    tm_cellset cells = {0};
+    int64_t version = 0;
+    double t0 = mono_s();
+    /* Room for the batch's cells: an event adds to a cell of each
+     * projection, and the per-user ones are mostly its own. */
+    int rc = batch && evs && dup && tm__cellset_reserve(&cells, 3 * n) == TM_OK
+                 ? w->store->ops->append(w->store, evs, n, dup, &cells, &version)
+                 : TM_ENOMEM;
+    if (rc == TM_OK && w->hook) /* before anyone is told: reads stay fresh */
+        w->hook(w->hook_arg, &cells, version, evs, dup, n);
+    tm__cellset_free(&cells);
+
+    double took = mono_s() - t0;
+    pthread_mutex_lock(&w->mu);
+    w->stats.count++;
+    w->stats.events += n;
+    w->stats.sum_s += took;
+    for (int b = 0; b < TM_COMMIT_BUCKETS; b++)
+        w->stats.le[b] += took <= tm__commit_bounds[b];
+    if (rc)
+        snprintf(w->last_msg, sizeof w->last_msg, "%s",
+                 *tm_errmsg() ? tm_errmsg() : tm_strerror(rc));
+    for (size_t i = 0; i < n; i++) {
+        tm_ticket *t = batch[i].t;
+        if (t) {
+            t->dup[batch[i].slot] = rc ? 0 : dup[i];
+            if (rc && !t->err)
+                t->err = rc;
+            ticket_step(t);
+        } else if (rc && !w->async_err) {
+            w->async_err = rc;
+            memcpy(w->async_msg, w->last_msg, sizeof w->async_msg);
+        }
+        free(batch[i].ev);
+    }
+    w->committed += n;
+    pthread_cond_broadcast(&w->done);
+}
+
 static void *run(void *arg)
 {
     tm_writer *w = arg;
@@ -67,10 +140,11 @@ static void *run(void *arg)
 
     pthread_mutex_lock(&w->mu);
     for (;;) {
-        while (w->len == 0 && !w->stopping)
+        while (w->busy || (w->len == 0 && !w->stopping))
             pthread_cond_wait(&w->has_work, &w->mu);
-        if (w->len == 0 && w->stopping)
+        if (w->len == 0) /* stopping, and everything is committed */
             break;
+        w->busy = 1;
         if (w->ring[w->head].task) { /* a task runs alone, in queue order */
             item it = w->ring[w->head];
             w->head = (w->head + 1) % w->cap;
@@ -83,62 +157,13 @@ static void *run(void *arg)
                 snprintf(w->last_msg, sizeof w->last_msg, "%s",
                          *tm_errmsg() ? tm_errmsg() : tm_strerror(trc));
             it.t->err = trc;
-            if (--it.t->pending == 0 && it.t->cv)
-                pthread_cond_signal(it.t->cv);
+            ticket_step(it.t);
             w->committed++;
             pthread_cond_broadcast(&w->done);
-            continue;
+        } else {
+            commit_batch(w, batch, evs, dup, w->batch_max);
         }
-        size_t n = 0, most = w->len < w->batch_max ? w->len : w->batch_max;
-        while (n < most && !w->ring[(w->head + n) % w->cap].task)
-            n++;
-        for (size_t i = 0; i < n; i++) {
-            batch[i] = w->ring[(w->head + i) % w->cap];
-            evs[i] = batch[i].ev;
-        }
-        w->head = (w->head + n) % w->cap;
-        w->len -= n;
-        pthread_cond_broadcast(&w->has_room);
-        pthread_mutex_unlock(&w->mu);
-
-        tm_cellset cells = {0};
-        int64_t version = 0;
-        double t0 = mono_s();
-        /* Room for the batch's cells: an event adds to a cell of each
-         * projection, and the per-user ones are mostly its own. */
-        int rc = batch && evs && dup && tm__cellset_reserve(&cells, 3 * n) == TM_OK
-                     ? w->store->ops->append(w->store, evs, n, dup, &cells, &version)
-                     : TM_ENOMEM;
-        if (rc == TM_OK && w->hook) /* before anyone is told: reads stay fresh */
-            w->hook(w->hook_arg, &cells, version, evs, dup, n);
-        tm__cellset_free(&cells);
-
-        double took = mono_s() - t0;
-        pthread_mutex_lock(&w->mu);
-        w->stats.count++;
-        w->stats.events += n;
-        w->stats.sum_s += took;
-        for (int b = 0; b < TM_COMMIT_BUCKETS; b++)
-            w->stats.le[b] += took <= tm__commit_bounds[b];
-        if (rc)
-            snprintf(w->last_msg, sizeof w->last_msg, "%s",
-                     *tm_errmsg() ? tm_errmsg() : tm_strerror(rc));
-        for (size_t i = 0; i < n; i++) {
-            tm_ticket *t = batch[i].t;
-            if (t) {
-                t->dup[batch[i].slot] = rc ? 0 : dup[i];
-                if (rc && !t->err)
-                    t->err = rc;
-                if (--t->pending == 0 && t->cv)
-                    pthread_cond_signal(t->cv);
-            } else if (rc && !w->async_err) {
-                w->async_err = rc;
-                memcpy(w->async_msg, w->last_msg, sizeof w->async_msg);
-            }
-            free(batch[i].ev);
-        }
-        w->committed += n;
-        pthread_cond_broadcast(&w->done);
+        w->busy = 0;
     }
     pthread_mutex_unlock(&w->mu);
     free(batch);
@@ -189,8 +214,7 @@ int tm__writer_submit(tm_writer *w, tm_event **evs, size_t n, tm_ticket *t)
                 free(evs[k]);
                 if (t) {
                     t->err = TM_ECLOSED;
-                    if (--t->pending == 0 && t->cv)
-                        pthread_cond_signal(t->cv);
+                    ticket_step(t);
                 }
             }
             pthread_cond_broadcast(&w->done);
@@ -226,14 +250,30 @@ int tm__writer_exec(tm_writer *w, int (*fn)(tm_store *, void *), void *arg)
     return tm__writer_wait(w, &t);
 }
 
+/* A waiter that finds the writer idle and few events queued commits them
+ * itself: a lone caller's event then costs no wake-up of the writer thread
+ * and none back, only its fsync. Its arrays live on the stack. */
+#define SELF_MAX 64
+
 int tm__writer_wait(tm_writer *w, tm_ticket *t)
 {
     pthread_cond_t cv;
     pthread_cond_init(&cv, NULL);
     pthread_mutex_lock(&w->mu);
     t->cv = &cv; /* the writer signals it when the last event commits */
-    while (t->pending > 0)
+    while (t->pending > 0) {
+        if (!w->busy && w->len > 0 && w->len <= SELF_MAX && !w->ring[w->head].task) {
+            item batch[SELF_MAX];
+            tm_event *evs[SELF_MAX];
+            unsigned char dup[SELF_MAX];
+            w->busy = 1;
+            commit_batch(w, batch, evs, dup, SELF_MAX);
+            w->busy = 0;
+            pthread_cond_signal(&w->has_work); /* more may have come meanwhile */
+            continue;
+        }
         pthread_cond_wait(&cv, &w->mu);
+    }
     t->cv = NULL;
     int rc = t->err;
     if (rc)

@@ -37,7 +37,7 @@ for k in sorted(set(cc) | set(tt)):
     if a is None or b is None or a[:4] != b[:4] or abs(a[4] - b[4]) > 1e-9 * max(1.0, abs(a[4])):
         bad += 1
         if bad <= 5:
-            print("  %s %s: ccusage %s, tokmeter %s" % ((name,) + k + (a, b)), file=sys.stderr)
+            print("  %s %s %s: ccusage %s, tokmeter %s" % (name, k[0], k[1], a, b), file=sys.stderr)
 print("  %s: %d day/model cells, %d differ" % (name, len(cc), bad))
 sys.exit(1 if bad or not cc else 0)
 PY

@@ -12,7 +12,7 @@ W=$(mktemp -d /tmp/tmcol.XXXXXX)
 trap 'kill $(cat "$W"/*.pid 2>/dev/null) 2>/dev/null; rm -rf "$W"' EXIT
 export TOKMETER_DB="$W/c.db" TOKMETER_CONFIG="$W/config.json"
 
-PORT=$((20000 + $$ % 20000))
+PORT=$(free_port)
 python3 tests/cli/fake_usage.py "$PORT" "$W" & echo $! > "$W/fake.pid"
 for i in 1 2 3 4 5 6 7 8 9 10; do
     curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break; sleep 0.2

@@ -10,7 +10,7 @@ TMSAN=./build/asan/tokmeter
 W=$(mktemp -d /tmp/tmd.XXXXXX)
 export TZ=UTC
 trap 'for p in "$W"/*.pid; do [ -f "$p" ] && kill -9 "$(cat "$p")" 2>/dev/null; done; rm -rf "$W"' EXIT
-port() { echo $((20000 + ($$ * 7 + $1) % 30000)); }
+port() { free_port; }
 
 start() { # start NAME DB PORT [ARGS...]
     name=$1 db=$2 p=$3; shift 3

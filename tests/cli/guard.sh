@@ -12,7 +12,7 @@ TMSAN=${TMSAN:-./build/asan/tokmeter}
 W=$(mktemp -d /tmp/tmg.XXXXXX)
 export TZ=UTC
 trap 'for p in "$W"/*.pid; do [ -f "$p" ] && kill -9 "$(cat "$p")" 2>/dev/null; done; rm -rf "$W"' EXIT
-port() { echo $((20000 + ($$ * 11 + $1) % 30000)); }
+port() { free_port; }
 
 # start NAME DB PORT [ARGS...]: the daemon on a free port (the machine is
 # shared: a fixed one may be taken), which then is $P, and $U its address.

@@ -14,7 +14,7 @@ TMSAN=./build/asan/tokmeter
 W=$(mktemp -d /tmp/tmlim.XXXXXX)
 export TZ=UTC
 trap 'for p in "$W"/*.pid; do [ -f "$p" ] && kill -9 "$(cat "$p")" 2>/dev/null; done; rm -rf "$W"' EXIT
-P=$((20000 + ($$ * 11) % 30000)); U="http://127.0.0.1:$P"
+P=$(free_port); U="http://127.0.0.1:$P"
 
 gen() { # gen N FORMAT PREFIX: N events as a JSON array or NDJSON
     python3 - "$1" "$2" "$3" <<'PY'

@@ -10,7 +10,7 @@ TMSAN=./build/asan/tokmeter
 W=$(mktemp -d /tmp/tmpol.XXXXXX)
 export TZ=UTC
 trap '[ -f "$W/d.pid" ] && kill -9 "$(cat "$W/d.pid")" 2>/dev/null; rm -rf "$W"' EXIT
-P=$((20000 + ($$ * 7 + 11) % 30000)); U="http://127.0.0.1:$P"
+P=$(free_port); U="http://127.0.0.1:$P"
 
 rules() { # the config with these rate_limits
     printf '{"listen": "127.0.0.1:%s", "log": {"format": "json", "level": "info"}, "rate_limits": [%s]}\n' "$P" "$1" > "$W/cfg.json"

@@ -267,7 +267,7 @@ check "disk full: verify after" eq "$(cat "$W/df.verify")" 0
 
 # --- serve ----------------------------------------------------------------
 SDB="$W/serve.db"
-PORT=$((20000 + $$ % 20000))
+PORT=$(free_port)
 $TMSAN --db "$SDB" serve --listen "127.0.0.1:$PORT" --max-body 100000 2>"$W/serve.log" &
 echo $! > "$W/serve.pid"
 i=0; until curl -s "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 || [ $i -ge 50 ]; do sleep 0.1; i=$((i + 1)); done

@@ -11,7 +11,7 @@ TM=./build/tokmeter
 TMSAN=./build/asan/tokmeter
 W=$(mktemp -d /tmp/tmsh.XXXXXX)
 trap '[ -f "$W/d.pid" ] && kill -9 "$(cat "$W/d.pid")" 2>/dev/null; rm -rf "$W"' EXIT
-P=$((20000 + ($$ * 7 + 13) % 30000)); U="http://127.0.0.1:$P"
+P=$(free_port); U="http://127.0.0.1:$P"
 DB="$W/s.db"
 export TZ=UTC
 

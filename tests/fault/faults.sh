@@ -19,7 +19,7 @@ cd "$(dirname "$0")/../.."
 . tests/cli/lib.sh
 W=$(mktemp -d /tmp/tmfault.XXXXXX)
 trap '[ -n "${pid:-}" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$W"' EXIT
-P=$((20000 + ($$ * 13) % 30000)); U="http://127.0.0.1:$P"
+P=$(free_port); U="http://127.0.0.1:$P"
 DB="$W/f.db"
 : > "$W/acked"
 n=0
