@@ -47,23 +47,27 @@ int tm__route_query(req *r, tm_query_spec *q, tm_qresult **res, enum MHD_Result 
     return 1;
 }
 
+/* Reads the query string into q through it; a user-bound key may ask for
+ * exactly its own user, nothing wider. 1 with *ret the answer if refused. */
+static int read_args(req *r, tm_query_spec *q, MHD_KeyValueIterator it, enum MHD_Result *ret)
+{
+    qargs a = {q, TM_OK, ""};
+    MHD_get_connection_values(r->c, MHD_GET_ARGUMENT_KIND, it, &a);
+    if (a.rc) {
+        *ret = tm__reply_error(r, 400, "invalid_query", "%s", a.bad);
+        return 1;
+    }
+    return r->has_key && r->key.user[0] &&
+           tm__forbid_user(r, q->nwhere[TM_D_USER] == 1 ? q->where[TM_D_USER][0] : NULL, ret);
+}
+
 enum MHD_Result tm__route_get_usage(req *r)
 {
     tm_query_spec q;
     tm_qresult *res = NULL;
     enum MHD_Result ret;
     tm__query_init(&q);
-    qargs a = {&q, TM_OK, ""};
-    MHD_get_connection_values(r->c, MHD_GET_ARGUMENT_KIND, each_arg, &a);
-    if (a.rc) {
-        ret = tm__reply_error(r, 400, "invalid_query", "%s", a.bad);
-        goto out;
-    }
-    /* A user-bound key: exactly its own user, nothing wider. */
-    if (r->has_key && r->key.user[0] &&
-        tm__forbid_user(r, q.nwhere[TM_D_USER] == 1 ? q.where[TM_D_USER][0] : NULL, &ret))
-        goto out;
-    if (tm__route_query(r, &q, &res, &ret))
+    if (read_args(r, &q, each_arg, &ret) || tm__route_query(r, &q, &res, &ret))
         goto out;
     tm_buf b = TM_BUF_INIT;
     tm__qresult_json(res, &b);
@@ -96,14 +100,7 @@ enum MHD_Result tm__route_get_errors(req *r)
     enum MHD_Result ret;
     tm__query_init(&q);
     q.limit = 10;
-    qargs a = {&q, TM_OK, ""};
-    MHD_get_connection_values(r->c, MHD_GET_ARGUMENT_KIND, each_error_arg, &a);
-    if (a.rc) {
-        ret = tm__reply_error(r, 400, "invalid_query", "%s", a.bad);
-        goto out;
-    }
-    if (r->has_key && r->key.user[0] &&
-        tm__forbid_user(r, q.nwhere[TM_D_USER] == 1 ? q.where[TM_D_USER][0] : NULL, &ret))
+    if (read_args(r, &q, each_error_arg, &ret))
         goto out;
     int rc = tm__run_top_errors(r->s->t, &q, &te);
     if (rc) {
