@@ -6,11 +6,15 @@
  *
  * Generates EVENTS events over 90 days (10,000 users with a skewed
  * distribution, 40 models over 8 providers, 50 endpoints, heavy-tailed
- * latencies, 3% errors) into DIR/bench-query.db unless a store with that
- * many events is already there, then prints:
+ * latencies, 3% errors with a status code and message) into
+ * DIR/bench-query-EVENTS.db unless a store with that many events is already
+ * there, then prints:
  *   - ingest rate of the generation (tm_track, group commit, rollups);
  *   - restart-to-ready: tm_open plus the first query (loads the rollups);
  *   - p50/p99 latency of each query type over 200 runs.
+ * The 90 days end on 2026-11-01 (UTC), or on the date in BENCH_END
+ * (YYYY-MM-DD): bench/dashboard.sh makes a store that ends near today, as
+ * the dashboard's presets end now (the queries below keep their dates).
  */
 #include <math.h>
 #include <stdio.h>
@@ -24,7 +28,20 @@
 #include "tokmeter.h"
 
 #define DAYS 90
-static const int64_t END_US = 1793491200000000LL; /* 2026-11-01T00:00:00Z */
+static int64_t END_US = 1793491200000000LL; /* 2026-11-01T00:00:00Z */
+
+/* Failed calls: a status code and the provider's message, some more often. */
+static const struct {
+    int status;
+    const char *error;
+} failures[6] = {
+    {429, "rate_limit_exceeded: Rate limit reached for requests"},
+    {429, "rate_limit_exceeded: Rate limit reached for requests"},
+    {500, "internal_error: The server had an error processing your request"},
+    {503, "overloaded: The engine is currently overloaded, please try again later"},
+    {400, "context_length_exceeded: This model's maximum context length is 128000 tokens"},
+    {408, "timeout: Request timed out"},
+};
 
 static uint64_t rng = 0x2545F4914F6CDD1Dull;
 
@@ -63,6 +80,11 @@ static void generate(tm *t, long n)
         ev.success = bench_next(&rng) % 100 >= 3;
         ev.cost_pusd = (int64_t)(bench_unit(&rng) * 20000000000.0); /* up to 2 cents, reported */
         ev.has = TM_HAS_TS | TM_HAS_TOKENS | TM_HAS_LATENCY | TM_HAS_SUCCESS | TM_HAS_COST;
+        if (!ev.success) {
+            ev.status_code = failures[i % 6].status;
+            ev.error = failures[i % 6].error;
+            ev.has |= TM_HAS_STATUS;
+        }
         if (tm_track(t, &ev)) {
             fprintf(stderr, "track: %s\n", tm_errmsg());
             exit(1);
@@ -123,6 +145,17 @@ int main(int argc, char **argv)
 {
     const char *dir = argc > 1 ? argv[1] : "/var/tmp";
     long n = argc > 2 ? strtol(argv[2], NULL, 10) : 10000000;
+    const char *end = getenv("BENCH_END");
+    if (end && *end) {
+        struct tm d = {0};
+        if (sscanf(end, "%d-%d-%d", &d.tm_year, &d.tm_mon, &d.tm_mday) != 3) {
+            fprintf(stderr, "BENCH_END: want a date YYYY-MM-DD, got %s\n", end);
+            return 1;
+        }
+        d.tm_year -= 1900;
+        d.tm_mon -= 1;
+        END_US = (int64_t)timegm(&d) * 1000000;
+    }
     char path[1024];
     snprintf(path, sizeof path, "%s/bench-query-%ld.db", dir, n);
     tm *t = NULL;

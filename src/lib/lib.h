@@ -6,11 +6,16 @@
 #define TM_LIB_LIB_H
 
 #include "../policy/policy.h"
+#include "../query/errors.h"
 #include "../query/query.h"
 #include "tokmeter.h"
 
 /* Runs q on t's store and rollups (see query.h). */
 int tm__run_query(tm *t, const tm_query_spec *q, tm_qresult **out);
+
+/* The top errors by message (errors.h) over t's store, reading at most
+ * TM_ERRORS_SCAN events. */
+int tm__run_top_errors(tm *t, const tm_query_spec *q, tm_top_errors *out);
 
 /* One user's month, the seed lesson's dashboard: `period` (YYYY-MM; NULL:
  * the current month in tz), its totals, its days and its top endpoints.

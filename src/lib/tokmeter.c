@@ -602,6 +602,12 @@ int tm__run_query(tm *t, const tm_query_spec *q, tm_qresult **out)
     return tm__query_run(t->pc.store, &t->rollups, q, tm__now_us(), out);
 }
 
+int tm__run_top_errors(tm *t, const tm_query_spec *q, tm_top_errors *out)
+{
+    tm__clear_err();
+    return tm__top_errors(t->pc.store, q, tm__now_us(), TM_ERRORS_SCAN, out);
+}
+
 struct tm_report {
     tm_qresult *res;
     tm_buf json;

@@ -172,10 +172,15 @@ typedef struct run {
     int64_t cache_slot[1024], cache_period[1024]; /* 15-minute slots  */
     uint64_t read;                  /* rows read, against q->max_rows     */
     int later_sk;                   /* top N: rows' sketches after the cut */
-    tm_sketch_acc all_sk;           /* meanwhile, the totals' sketch     */
-    uint32_t *visit;                /* the row of each cell added, in order */
-    size_t nvisit, capvisit, next;
+    struct visit {                  /* meanwhile, each cell added and its row */
+        const tm_cell *cell;
+        uint32_t row;
+    } *visit;
+    size_t nvisit, capvisit;
     int32_t *kept;                  /* row cell index → kept row, or -1  */
+    int by_id;                      /* one grouped dim, one period: its id   */
+    uint32_t *row_of_id;            /* dict id → row index + 1 (0: none yet) */
+    size_t nrow_of_id;
 } run;
 
 /* The cost of a run: every event and rollup cell read counts, matching or
@@ -245,7 +250,7 @@ static tm_sketch_acc *acc_for(run *x, const tm_cell *row)
     return &x->accs[i];
 }
 
-static tm_cell *row_for(run *x, int64_t period, const uint32_t dim[TM_NDIM])
+static tm_cell *row_for_key(run *x, int64_t period, const uint32_t dim[TM_NDIM])
 {
     tm_cell_key k;
     memset(&k, 0, sizeof k);
@@ -258,6 +263,65 @@ static tm_cell *row_for(run *x, int64_t period, const uint32_t dim[TM_NDIM])
     return tm__cellset_get(&x->rows, &k);
 }
 
+/* Dense arrays indexed by dict id (ids below BY_ID_MAX): arr, of *n
+ * elements of elem bytes, grown zero-filled to hold id. The array, or NULL
+ * when out of memory (arr is then unchanged). */
+#define BY_ID_MAX (1u << 24)
+static void *by_id_room(void *arr, size_t *n, size_t elem, uint32_t id)
+{
+    if (id < *n)
+        return arr;
+    size_t m = *n ? *n : 1024;
+    while (m <= id)
+        m *= 2;
+    char *p = realloc(arr, m * elem);
+    if (!p)
+        return NULL;
+    memset(p + *n * elem, 0, (m - *n) * elem);
+    *n = m;
+    return p;
+}
+
+/* The row of a cell or event. Grouped by one dimension over one period
+ * (top users: a row for each of ~10^5 cells), rows are found by the
+ * dimension's dict id in an array rather than by hashing the key. */
+static tm_cell *row_for(run *x, int64_t period, const uint32_t dim[TM_NDIM])
+{
+    if (x->by_id < 0)
+        return row_for_key(x, period, dim);
+    uint32_t id = dim[x->by_id];
+    if (id < x->nrow_of_id && x->row_of_id[id])
+        return &x->rows.cells[x->row_of_id[id] - 1];
+    tm_cell *row = row_for_key(x, period, dim);
+    if (!row || id >= BY_ID_MAX)
+        return row;
+    uint32_t *ix = by_id_room(x->row_of_id, &x->nrow_of_id, sizeof *ix, id);
+    if (!ix)
+        return NULL;
+    x->row_of_id = ix;
+    x->row_of_id[id] = (uint32_t)(row - x->rows.cells) + 1;
+    return row;
+}
+
+/* Adds to a what metric_num(m) reads of b: top N ranks by it alone. */
+static void add_order_sums(tm_sums *a, const tm_sums *b, int m)
+{
+    switch (m) {
+    case TM_M_EVENTS: a->events += b->events; break;
+    case TM_M_REQUESTS: a->requests += b->requests; break;
+    case TM_M_VALUE: a->value += b->value; break;
+    case TM_M_INPUT: a->input += b->input; break;
+    case TM_M_OUTPUT: a->output += b->output; break;
+    case TM_M_CACHE_READ: a->cache_read += b->cache_read; break;
+    case TM_M_CACHE_WRITE: a->cache_write += b->cache_write; break;
+    case TM_M_REASONING: a->reasoning += b->reasoning; break;
+    case TM_M_TOTAL: a->total += b->total; break;
+    case TM_M_COST: a->cost += b->cost; break;
+    case TM_M_UNPRICED: a->unpriced += b->unpriced; break;
+    default: tm__sums_add(a, b);
+    }
+}
+
 static int add_cell(void *arg, const tm_cell *c)
 {
     run *x = arg;
@@ -268,31 +332,31 @@ static int add_cell(void *arg, const tm_cell *c)
     tm_cell *row = row_for(x, period_of(x, (int64_t)c->key.hour * US_PER_HOUR), c->key.dim);
     if (!row)
         return TM_ENOMEM;
-    tm__sums_add(&row->s, &c->s);
-    if (x->later_sk) { /* remember the row: the second pass visits the same cells */
-        uint32_t *v = tm__grow(x->visit, x->nvisit, &x->capvisit, sizeof *v, 4096);
+    if (x->later_sk) { /* the order metric; the rest for the kept rows, later */
+        add_order_sums(&row->s, &c->s, x->q->order_by);
+        struct visit *v = tm__grow(x->visit, x->nvisit, &x->capvisit, sizeof *v, 4096);
         if (!v)
             return TM_ENOMEM;
         x->visit = v;
-        x->visit[x->nvisit++] = (uint32_t)(row - x->rows.cells);
-        return tm__sketch_acc_merge(&x->all_sk, &c->sk);
+        x->visit[x->nvisit++] = (struct visit){c, (uint32_t)(row - x->rows.cells)};
+        return TM_OK;
     }
+    tm__sums_add(&row->s, &c->s);
     tm_sketch_acc *acc = c->sk.n || c->sk.zeros ? acc_for(x, row) : NULL;
     return acc ? tm__sketch_acc_merge(acc, &c->sk) : c->sk.n || c->sk.zeros ? TM_ENOMEM : TM_OK;
 }
 
-/* The second pass of a top N (later_sk), over the same cells in the same
- * order (under the same read lock): a cell's sketch into its row's, for the
- * rows that made the cut. */
-static int add_cell_sketch(void *arg, const tm_cell *c)
+/* The totals of a top N (later_sk) over whole UTC days: from the model
+ * projection's day cells, which hold the same events (the filters are on
+ * metric_type at most) in far fewer cells; sums add and sketches merge
+ * exactly, so they are the totals of the rows. */
+static int add_total(void *arg, const tm_cell *c)
 {
     run *x = arg;
     if (!passes(x, c->key.dim))
-        return 0;
-    if (x->next >= x->nvisit)
-        return tm__fail(TM_EIO, "query: the rollups changed under a read lock");
-    int32_t kept = x->kept[x->visit[x->next++]];
-    return kept < 0 ? TM_OK : tm__sketch_acc_merge(&x->res->rows[kept].sk, &c->sk);
+        return TM_OK;
+    tm__sums_add(&x->res->totals.s, &c->s);
+    return tm__sketch_acc_merge(&x->res->totals.sk, &c->sk);
 }
 
 static int add_fact(void *arg, const tm_fact *f)
@@ -433,6 +497,21 @@ static int resolve_time(const char *text, const tm_tz *tz, int64_t *out, const c
     return TM_OK;
 }
 
+int tm__query_range(const tm_query_spec *q, int64_t now_us, tm_tz **tz, int64_t *from, int64_t *to)
+{
+    int rc = tm__tz_load(q->tz ? q->tz : "UTC", tz);
+    if (rc)
+        return rc;
+    /* By default the 30 days up to now. */
+    *to = now_us;
+    if (q->to && (rc = resolve_time(q->to, *tz, to, "to")))
+        return rc;
+    *from = *to - 30 * 24 * US_PER_HOUR;
+    if (q->from && (rc = resolve_time(q->from, *tz, from, "from")))
+        return rc;
+    return *from < *to ? TM_OK : tm__fail(TM_EINVAL, "from: must be before to");
+}
+
 static int cmp_str(const char *a, const char *b) { return strcmp(a ? a : "", b ? b : ""); }
 
 static long double metric_num(const tm_qrow *r, int m)
@@ -504,13 +583,33 @@ static const char *dim_name(run *x, int d, uint32_t id)
     return tm__arena_strndup(&x->res->arena, buf, strlen(buf));
 }
 
-/* Names the grouped dimensions of res's rows from their cells' dict ids. */
+/* Names the grouped dimensions of res's rows from their cells' dict ids,
+ * each id read from the store once: rows of many periods repeat them, and
+ * a store read is a statement (3000 rows: a third of a query's time). */
 static int name_rows(run *x, tm_qresult *res)
 {
+    const char **names = NULL;
+    size_t nnames = 0;
     for (size_t i = 0; i < res->nrows; i++)
-        for (int d = 0; d < TM_NDIM; d++)
-            if (x->grouped & (1u << d))
-                res->rows[i].dim[d] = dim_name(x, d, x->rows.cells[res->rows[i].cell].key.dim[d]);
+        for (int d = 0; d < TM_NDIM; d++) {
+            if (!(x->grouped & (1u << d)))
+                continue;
+            uint32_t id = x->rows.cells[res->rows[i].cell].key.dim[d];
+            if (d == TM_D_SUCCESS || id >= BY_ID_MAX) {
+                res->rows[i].dim[d] = dim_name(x, d, id);
+                continue;
+            }
+            const char **more = by_id_room(names, &nnames, sizeof *names, id);
+            if (!more) {
+                free(names);
+                return TM_ENOMEM;
+            }
+            names = more;
+            if (!names[id])
+                names[id] = dim_name(x, d, id);
+            res->rows[i].dim[d] = names[id];
+        }
+    free(names);
     return TM_OK;
 }
 
@@ -524,6 +623,7 @@ int tm__query_run(tm_store *s, tm_rollups *r, const tm_query_spec *q, int64_t no
     x.store = s;
     x.q = q;
     x.res = res;
+    x.by_id = -1;
     *out = NULL;
     if (!res)
         return TM_ENOMEM;
@@ -531,21 +631,12 @@ int tm__query_run(tm_store *s, tm_rollups *r, const tm_query_spec *q, int64_t no
     res->ngroup = q->ngroup;
     memcpy(res->group, q->group, sizeof res->group);
     res->totals.period = 0;
-    if ((rc = tm__tz_load(q->tz ? q->tz : "UTC", &res->tz)))
+    if ((rc = tm__query_range(q, now_us, &res->tz, &res->from, &res->to)))
         goto out;
-    /* The range: default the 30 days up to now. */
-    res->to = now_us;
-    if (q->to && (rc = resolve_time(q->to, res->tz, &res->to, "to")))
-        goto out;
-    res->from = res->to - 30 * 24 * US_PER_HOUR;
-    if (q->from && (rc = resolve_time(q->from, res->tz, &res->from, "from")))
-        goto out;
-    if (res->from >= res->to) {
-        rc = tm__fail(TM_EINVAL, "from: must be before to");
-        goto out;
-    }
     for (int i = 0; i < q->ngroup; i++)
         x.grouped |= 1u << q->group[i];
+    if (q->ngroup == 1 && q->interval == TM_I_NONE)
+        x.by_id = q->group[0];
     unsigned needed = x.grouped;
     /* Filters: names to dict ids; an unknown name matches nothing. */
     for (int d = 0; d < TM_NDIM; d++) {
@@ -585,8 +676,12 @@ int tm__query_run(tm_store *s, tm_rollups *r, const tm_query_spec *q, int64_t no
     int64_t d1 = floor_div(res->to, 24 * US_PER_HOUR) * 24;
     if (proj >= 0 && tm__proj_daily(proj) && days_in_periods(res) && d0 < d1) {
         /* Whole UTC days from the user cells, the partial days from events.
-         * Top N users over whole days: per-row sketches (a third of the
-         * time) only for the rows that make the cut, in a second pass. */
+         * Top N users over whole days: the first pass adds only the order
+         * metric of each row (cells are ~200 bytes: reading less of them
+         * is what counts at 10^6 cells); the other sums and the sketches
+         * only for the rows that make the cut, in a second pass over the
+         * cells the first one kept; the totals from the model projection's
+         * day cells. */
         x.later_sk = proj == TM_PROJ_USER && !q->nwhere[TM_D_USER] && q->order_by >= 0 &&
                      !(q->fill && res->interval != TM_I_NONE) &&
                      (q->order_by < TM_M_P50 || q->order_by > TM_M_P99) && q->limit &&
@@ -644,11 +739,14 @@ int tm__query_run(tm_store *s, tm_rollups *r, const tm_query_spec *q, int64_t no
             row->sk = x.accs[i];
             x.accs[i] = (tm_sketch_acc){0};
         }
+        if (x.later_sk) /* the order metric alone so far: totals below */
+            continue;
         tm__sums_add(&res->totals.s, &row->s);
         if ((rc = tm__sketch_acc_merge_acc(&res->totals.sk, &row->sk)))
             goto out;
     }
-    if (x.later_sk && (rc = tm__sketch_acc_merge_acc(&res->totals.sk, &x.all_sk)))
+    if (x.later_sk &&
+        (rc = tm__rollups_each(r, TM_PROJ_MODEL + TM_DAY, (int32_t)d0, (int32_t)d1, add_total, &x)))
         goto out;
     /* Filling empty periods groups rows by their names: name them all first. */
     int fill = q->fill && res->interval != TM_I_NONE;
@@ -667,16 +765,25 @@ int tm__query_run(tm_store *s, tm_rollups *r, const tm_query_spec *q, int64_t no
             tm__sketch_acc_free(&res->rows[i].sk);
         res->nrows = keep;
     }
-    if (x.later_sk) { /* the kept rows' sketches, under the same read lock */
+    if (x.later_sk) { /* the kept rows' sums and sketches, under the same read lock */
         if (!(x.kept = malloc((x.rows.n ? x.rows.n : 1) * sizeof *x.kept))) {
             rc = TM_ENOMEM;
             goto out;
         }
         for (size_t i = 0; i < x.rows.n; i++)
             x.kept[i] = -1;
-        for (size_t i = 0; i < res->nrows; i++)
+        for (size_t i = 0; i < res->nrows; i++) {
             x.kept[res->rows[i].cell] = (int32_t)i;
-        if ((rc = tm__rollups_each(r, TM_PROJ_USER, (int32_t)d0, (int32_t)d1, add_cell_sketch, &x)))
+            memset(&res->rows[i].s, 0, sizeof res->rows[i].s);
+        }
+        for (size_t i = 0; i < x.nvisit && rc == TM_OK; i++) {
+            int32_t kept = x.kept[x.visit[i].row];
+            if (kept < 0)
+                continue;
+            tm__sums_add(&res->rows[kept].s, &x.visit[i].cell->s);
+            rc = tm__sketch_acc_merge(&res->rows[kept].sk, &x.visit[i].cell->sk);
+        }
+        if (rc)
             goto out;
     }
     if (!fill && (rc = name_rows(&x, res)))
@@ -690,7 +797,7 @@ int tm__query_run(tm_store *s, tm_rollups *r, const tm_query_spec *q, int64_t no
 out:
     if (locked)
         pthread_rwlock_unlock(&r->lock);
-    tm__sketch_acc_free(&x.all_sk);
+    free(x.row_of_id);
     free(x.kept);
     free(x.visit);
     tm__cellset_free(&x.rows);

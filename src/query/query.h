@@ -59,6 +59,11 @@ int tm__query_set(tm_query_spec *q, const char *key, const char *value);
  * for callers that hold times rather than text. */
 int tm__query_span(tm_query_spec *q, int64_t from_us, int64_t to_us);
 
+/* q's zone (*tz, freed with tm__tz_free, also after an error) and range,
+ * UTC µs: dates are midnight in the zone; by default the 30 days up to now. */
+int tm__query_range(const tm_query_spec *q, int64_t now_us, tm_tz **tz, int64_t *from,
+                    int64_t *to);
+
 typedef struct tm_qrow {
     int64_t period;             /* UTC µs of the period's start                */
     const char *dim[TM_NDIM];   /* values of the grouped dimensions            */

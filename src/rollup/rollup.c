@@ -391,9 +391,15 @@ static int merge_one(tm_rollups *r, const tm_cell *src)
 int tm__rollups_each(const tm_rollups *r, int proj, int32_t h0, int32_t h1,
                      int (*fn)(void *, const tm_cell *), void *arg)
 {
+    enum { AHEAD = 8 }; /* cells are ~200 bytes apart in no useful order: */
     for (size_t k = hour_search(r, h0); k < r->nhours && r->hours[k].hour < h1; k++) {
         const struct hour_list *hl = &r->hours[k].slot[proj];
         for (uint32_t i = 0; i < hl->n; i++) {
+            if (i + AHEAD < hl->n) { /* fetch ahead the key's and the sums' lines */
+                const char *next = (const char *)&r->cells.cells[hl->ix[i + AHEAD]];
+                __builtin_prefetch(next);
+                __builtin_prefetch(next + offsetof(tm_cell, s.cost));
+            }
             int rc = fn(arg, &r->cells.cells[hl->ix[i]]);
             if (rc)
                 return rc;

@@ -1,6 +1,7 @@
 /*
- * route_usage.c — reads: GET /v1/usage (the general query, docs/queries.md)
- * and one user's month (GET /v1/users/{id}/usage). Every read runs the
+ * route_usage.c — reads: GET /v1/usage (the general query, docs/queries.md),
+ * the top errors by message (GET /v1/errors) and one user's month
+ * (GET /v1/users/{id}/usage). Every read runs the
  * query engine on the handle, bounded by limits.max_query_rows.
  */
 #include <stdio.h>
@@ -46,23 +47,27 @@ int tm__route_query(req *r, tm_query_spec *q, tm_qresult **res, enum MHD_Result 
     return 1;
 }
 
+/* Reads the query string into q through it; a user-bound key may ask for
+ * exactly its own user, nothing wider. 1 with *ret the answer if refused. */
+static int read_args(req *r, tm_query_spec *q, MHD_KeyValueIterator it, enum MHD_Result *ret)
+{
+    qargs a = {q, TM_OK, ""};
+    MHD_get_connection_values(r->c, MHD_GET_ARGUMENT_KIND, it, &a);
+    if (a.rc) {
+        *ret = tm__reply_error(r, 400, "invalid_query", "%s", a.bad);
+        return 1;
+    }
+    return r->has_key && r->key.user[0] &&
+           tm__forbid_user(r, q->nwhere[TM_D_USER] == 1 ? q->where[TM_D_USER][0] : NULL, ret);
+}
+
 enum MHD_Result tm__route_get_usage(req *r)
 {
     tm_query_spec q;
     tm_qresult *res = NULL;
     enum MHD_Result ret;
     tm__query_init(&q);
-    qargs a = {&q, TM_OK, ""};
-    MHD_get_connection_values(r->c, MHD_GET_ARGUMENT_KIND, each_arg, &a);
-    if (a.rc) {
-        ret = tm__reply_error(r, 400, "invalid_query", "%s", a.bad);
-        goto out;
-    }
-    /* A user-bound key: exactly its own user, nothing wider. */
-    if (r->has_key && r->key.user[0] &&
-        tm__forbid_user(r, q.nwhere[TM_D_USER] == 1 ? q.where[TM_D_USER][0] : NULL, &ret))
-        goto out;
-    if (tm__route_query(r, &q, &res, &ret))
+    if (read_args(r, &q, each_arg, &ret) || tm__route_query(r, &q, &res, &ret))
         goto out;
     tm_buf b = TM_BUF_INIT;
     tm__qresult_json(res, &b);
@@ -70,6 +75,44 @@ enum MHD_Result tm__route_get_usage(req *r)
     tm__buf_free(&b);
 out:
     tm__qresult_free(res);
+    tm__query_free(&q);
+    return ret;
+}
+
+/* GET /v1/errors: from, to, tz, where and limit (default 10) only. */
+static enum MHD_Result each_error_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value)
+{
+    qargs *a = cls;
+    static const char *const ok[] = {"from", "to", "tz", "where", "limit"};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+        if (strcmp(key, ok[i]) == 0)
+            return each_arg(cls, kind, key, value);
+    a->rc = TM_EINVAL;
+    snprintf(a->bad, sizeof a->bad, "%s: unknown parameter (from, to, tz, where, limit)", key);
+    return MHD_NO;
+}
+
+enum MHD_Result tm__route_get_errors(req *r)
+{
+    tm_query_spec q;
+    tm_top_errors te = {0};
+    enum MHD_Result ret;
+    tm__query_init(&q);
+    q.limit = 10;
+    if (read_args(r, &q, each_error_arg, &ret))
+        goto out;
+    int rc = tm__run_top_errors(r->s->t, &q, &te);
+    if (rc) {
+        ret = tm__reply_rc(r, rc, "invalid_query");
+        goto out;
+    }
+    tm_buf b = TM_BUF_INIT;
+    tm__top_errors_json(&te, &b);
+    ret = tm__reply(r, 200, &b);
+    tm__buf_free(&b);
+out:
+    tm__top_errors_free(&te);
     tm__query_free(&q);
     return ret;
 }

@@ -12,6 +12,7 @@ const route tm__routes[] = {
     {"POST", "/v1/events", "", "/v1/events", SC_INGEST, tm__route_post_events},
     {"POST", "/api/usage/track", "", "/api/usage/track", SC_INGEST, tm__route_post_events},
     {"GET", "/v1/usage", "", "/v1/usage", SC_READ, tm__route_get_usage},
+    {"GET", "/v1/errors", "", "/v1/errors", SC_READ, tm__route_get_errors},
     {"GET", "/v1/users/", "/usage", "/v1/users/{id}/usage", SC_READ, tm__route_get_user_usage},
     {"GET", "/v1/users/", "/quota", "/v1/users/{id}/quota", SC_READ, tm__route_get_user_quota},
     {"PUT", "/v1/users/", "", "/v1/users/{id}", SC_INGEST, tm__route_put_user},

@@ -169,6 +169,7 @@ enum MHD_Result tm__get_web(req *r);
 /* The route handlers (route_*.c), for the table in routes.c. */
 enum MHD_Result tm__route_post_events(req *r);
 enum MHD_Result tm__route_get_usage(req *r);
+enum MHD_Result tm__route_get_errors(req *r);
 enum MHD_Result tm__route_get_user_usage(req *r);
 enum MHD_Result tm__route_get_user_quota(req *r);
 enum MHD_Result tm__route_put_user(req *r);

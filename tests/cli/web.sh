@@ -10,17 +10,20 @@ TM=./build/tokmeter
 TMSAN=./build/asan/tokmeter
 W=$(mktemp -d /tmp/tmweb.XXXXXX)
 trap 'for p in "$W"/*.pid; do [ -f "$p" ] && kill -9 "$(cat "$p")" 2>/dev/null; done; rm -rf "$W"' EXIT
-port() { free_port; }
 start() { # start NAME DB PORT [ARGS...]
     name=$1 db=$2 p=$3; shift 3
     $TMSAN --db "$db" serve --listen "127.0.0.1:$p" "$@" 2>"$W/$name.log" &
     echo $! > "$W/$name.pid"
-    i=0; until curl -s "http://127.0.0.1:$p/healthz" >/dev/null 2>&1 || [ $i -ge 100 ]; do sleep 0.05; i=$((i + 1)); done
+    i=0; until curl -s "http://127.0.0.1:$p/healthz" >/dev/null 2>&1 || [ $i -ge 300 ]; do sleep 0.05; i=$((i + 1)); done
+    log="$W/$name.log"
+    check "$name daemon started" eq "$(curl -s "http://127.0.0.1:$p/healthz")" '{"status":"ok"}' || tail -5 "$log" >&2
 }
 stop() { kill -TERM "$(cat "$W/$1.pid")"; wait "$(cat "$W/$1.pid")"; rc=$?; rm -f "$W/$1.pid"; return $rc; }
 
-P=$(port 1); U="http://127.0.0.1:$P"
-P2=$(port 2); U2="http://127.0.0.1:$P2"
+# Free ports, not ports from the pid: other sessions' daemons share the
+# machine (an empty daemon on a taken port once failed the whole script).
+P=$(free_port); U="http://127.0.0.1:$P"
+P2=$(free_port); U2="http://127.0.0.1:$P2"
 # A tier for everyone, so users have quota bars; a soft cost limit that a
 # check passes, so an alert is firing.
 cat > "$W/cfg.json" <<JSON

@@ -24,6 +24,7 @@
 
 #include "../../src/core/dec.h"
 #include "../../src/core/json.h"
+#include "../../src/core/tmtime.h"
 #include "../../src/lib/lib.h"
 #include "store_helper.h"
 #include "tokmeter.h"
@@ -806,4 +807,83 @@ Test(query, rollup_sums_past_64_bits)
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", d);
     cr_expect_eq(system(cmd), 0);
+}
+
+/* GET /v1/errors: the failed events of the newest scan_max, grouped by
+ * status and message, most first; `complete` only when the range held no
+ * more than scan_max events (the bound at N-1, N and N+1 of the 7 here). */
+static void top_errors(tm *t, const char *const *kv, size_t scan_max, tm_top_errors *out)
+{
+    tm_query_spec q;
+    tm__query_init(&q);
+    for (size_t i = 0; kv[i]; i += 2)
+        cr_assert_eq(tm__query_set(&q, kv[i], kv[i + 1]), TM_OK, "%s", tm_errmsg());
+    cr_assert_eq(tm__top_errors(tm__store(t), &q, tm__now_us(), scan_max, out), TM_OK, "%s", tm_errmsg());
+    tm__query_free(&q);
+}
+
+Test(query, top_errors_by_message)
+{
+    snprintf(dir, sizeof dir, "/tmp/tmq.XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    tst_store_path(dir, "e.db", path, sizeof path);
+    tm *t = NULL;
+    cr_assert_eq(tm_open(&t, path, NULL), TM_OK, "%s", tm_errmsg());
+    /* oldest first: 429 a (openai), ok, 500 b, 429 a (anthropic), ok, 429 a (anthropic), 429 c */
+    static const struct { int status; const char *error, *provider; } ev[] = {
+        {429, "rate limited", "openai"}, {0, NULL, "openai"}, {500, "internal", "openai"},
+        {429, "rate limited", "anthropic"}, {0, NULL, "openai"}, {429, "rate limited", "anthropic"},
+        {429, "quota", "openai"},
+    };
+    for (int i = 0; i < 7; i++) {
+        tm_event e;
+        tm_event_init(&e);
+        e.ts_us = 1775000000000000LL + i * 1000000LL;
+        e.provider = ev[i].provider;
+        e.model = "m";
+        e.has = TM_HAS_TS;
+        if (ev[i].status) {
+            e.status_code = ev[i].status;
+            e.error = ev[i].error;
+            e.has |= TM_HAS_STATUS;
+        }
+        cr_assert_eq(tm_track_sync(t, &e, NULL), TM_OK, "%s", tm_errmsg());
+    }
+    const char *all[] = {"from", "2026-01-01", "to", "2027-01-01", NULL};
+    tm_top_errors te;
+    for (size_t bound = 6; bound <= 8; bound++) {
+        top_errors(t, all, bound, &te);
+        cr_expect_eq(te.scanned, bound < 7 ? (int64_t)bound : 7, "bound %zu: scanned %lld", bound, (long long)te.scanned);
+        cr_expect_eq(te.complete, bound >= 7, "bound %zu: complete %d", bound, te.complete);
+        cr_expect_eq(te.failed, bound < 7 ? 4 : 5, "bound %zu: failed %lld", bound, (long long)te.failed);
+        cr_assert_eq(te.ngroups, 3, "bound %zu: %zu groups", bound, te.ngroups);
+        cr_expect_eq(te.groups[0].status, 429);
+        cr_expect_str_eq(te.groups[0].error, "rate limited");
+        cr_expect_eq(te.groups[0].count, bound < 7 ? 2 : 3);
+        cr_expect_str_eq(te.groups[0].provider, "anthropic", "the group's most frequent provider");
+        cr_expect_eq(te.groups[0].top_count, 2);
+        cr_expect_eq(te.groups[0].last, 1775000000000000LL + 5000000LL);
+        tm__top_errors_free(&te);
+    }
+    /* a range without events (the daemon's default range here): nothing */
+    const char *none[] = {"from", "2020-01-01", "to", "2020-02-01", NULL};
+    top_errors(t, none, 100, &te);
+    cr_expect_eq(te.scanned, 0);
+    cr_expect_eq(te.ngroups, 0);
+    cr_expect_eq(te.complete, 1);
+    tm__top_errors_free(&te);
+    /* filters, and limit */
+    const char *openai[] = {"from", "2026-01-01", "to", "2027-01-01", "where", "provider:openai", "limit", "1", NULL};
+    top_errors(t, openai, 100, &te);
+    cr_expect_eq(te.failed, 3);
+    cr_assert_eq(te.ngroups, 1);
+    cr_expect_eq(te.groups[0].count, 1);
+    cr_expect_eq(te.groups[0].status, 429, "ties: the newest group first");
+    cr_expect_str_eq(te.groups[0].error, "quota");
+    tm_buf b = TM_BUF_INIT;
+    cr_assert_eq(tm__top_errors_json(&te, &b), TM_OK);
+    cr_expect(strstr(b.data, "\"scanned\": {\"events\": 5, \"failed\": 3, \"since\": \"2026-01-01T00:00:00Z\", \"complete\": true}") != NULL, "%s", b.data);
+    tm__buf_free(&b);
+    tm__top_errors_free(&te);
+    cleanup(t);
 }

@@ -252,6 +252,11 @@ const p95s = await page.$$eval('#lattable tbody tr td:nth-child(4)', t => t.map(
 const fms = v => (v >= 10000 ? (v / 1000).toFixed(1) + ' s' : v >= 1000 ? (v / 1000).toFixed(2) + ' s' : (v >= 100 ? v.toFixed(0) : v.toFixed(1)) + ' ms');
 eq('latency: p95 per provider = API', JSON.stringify(p95s), JSON.stringify(lt.rows.map(x => fms(x.latency_p95_ms))));
 check('latency: top errors listed', (await page.$$('#toperrors tbody tr')).length >= 3);
+const em = await api('/v1/errors', { from: r.from, to: r.to, tz: 'UTC', limit: 10 });
+check('top errors by message: the API read the whole range', em.scanned.complete && em.errors.length >= 3, em.scanned, 'complete, >= 3 groups');
+const msgRows = await page.$$eval('#errmessages tbody tr', trs => trs.map(tr => [...tr.children].slice(0, 3).map(td => td.textContent.trim())));
+eq('top errors by message: status, message, count = API', JSON.stringify(msgRows), JSON.stringify(em.errors.map(x => [String(x.status_code), x.error, x.count.toLocaleString('en-US')])));
+has('top errors by message: says what it read', await text(page, '#errscope'), `All ${em.scanned.failed.toLocaleString('en-US')} failed calls of the range`);
 await page.screenshot({ path: `${OUT}/latency.png`, fullPage: true });
 
 // ---- Users: the top, one user's page with quota bars ----
@@ -311,9 +316,27 @@ check('phone: no sideways scrolling at 375 px', wide <= 375, wide, '<= 375');
 const cw = await page.$eval('#costchart canvas', c => c.getBoundingClientRect().width);
 check('phone: the chart fits', cw <= 375, cw, '<= 375');
 await page.screenshot({ path: `${OUT}/phone.png`, fullPage: true });
-await view(page, '#view=breakdowns&range=30d&interval=day&tz=UTC&dim=model', 'breakdowns');
-const tw = await page.evaluate(() => document.documentElement.scrollWidth);
-check('phone: wide tables scroll in their box', tw <= 375, tw, '<= 375');
+// Every table fits: low-priority columns are left out, nothing scrolls
+// sideways, neither the page nor a table in its box; names and figures stay.
+for (const [hash, v, must] of [
+  ['#view=breakdowns&range=30d&interval=day&tz=UTC&dim=model', 'breakdowns', ['Model', 'Requests', 'Cost', 'Cost trend']],
+  ['#view=breakdowns&range=30d&interval=day&tz=UTC&dim=user_id', 'breakdowns', ['User', 'Requests', 'Cost', 'Cost trend']],
+  ['#view=latency&range=30d&interval=day&tz=UTC', 'latency', ['Provider', 'p50', 'p95', 'p99', 'Status', 'Error', 'Count']],
+  ['#view=users&range=30d&interval=day&tz=UTC', 'users', ['User', 'Requests', 'Cost']],
+  ['#view=users&user=u1&range=30d&interval=day&tz=UTC', 'users', ['Date', 'Cost', 'Endpoint', 'Calls']],
+  ['#view=alerts&range=30d&tz=UTC', 'alerts', ['At', 'Rule', 'State', 'Message']],
+]) {
+  await view(page, hash, v);
+  const fit = await page.evaluate(() => ({
+    page: document.documentElement.scrollWidth,
+    boxes: [...document.querySelectorAll('main .scroll')].map(b => b.scrollWidth - b.clientWidth),
+    heads: [...document.querySelectorAll('main th')].filter(th => th.offsetParent !== null).map(th => th.textContent.replace(/[↑↓]/g, '').trim()),
+  }));
+  check(`phone ${hash}: the page does not scroll sideways`, fit.page <= 375, fit.page, '<= 375');
+  check(`phone ${hash}: no table scrolls in its box`, fit.boxes.length > 0 && fit.boxes.every(x => x <= 0), fit.boxes, 'every overflow <= 0');
+  check(`phone ${hash}: the main columns are shown`, must.every(h => fit.heads.includes(h)), fit.heads, must);
+  if (hash.includes('dim=model')) await page.screenshot({ path: `${OUT}/phone-breakdowns.png`, fullPage: true });
+}
 noErrors(page, 'phone');
 await page.setViewportSize({ width: 1280, height: 900 });
 await page.emulateMedia({ colorScheme: 'dark' });
@@ -322,6 +345,41 @@ const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundC
 eq('dark: the dark background', bg, 'rgb(17, 19, 23)');
 await page.screenshot({ path: `${OUT}/overview-dark.png` });
 await page.emulateMedia({ colorScheme: 'light' });
+
+// ---- keyboard: the chart legend's toggles, by Tab, Enter and Space ----
+await view(page, '#view=overview&range=7d&interval=day&tz=UTC&group=provider', 'overview');
+let onLegend = null;
+for (let i = 0; i < 80 && !onLegend; i++) {
+  await page.keyboard.press('Tab');
+  onLegend = await page.evaluate(() => {
+    const th = document.activeElement.closest('#costchart .u-legend th');
+    return th && { label: th.textContent, role: th.getAttribute('role'), pressed: th.getAttribute('aria-pressed'), outline: getComputedStyle(th).outlineStyle };
+  });
+}
+check('legend: an entry is reachable by Tab', !!onLegend, onLegend, 'focus on a #costchart legend entry');
+if (onLegend) {
+  eq('legend: the entry is a toggle button', onLegend.role, 'button');
+  eq('legend: aria-pressed while shown', onLegend.pressed, 'true');
+  check('legend: the focus is visible', onLegend.outline !== 'none', onLegend.outline, 'an outline');
+  const shown = () => page.evaluate(() => {
+    const th = document.activeElement;
+    const u = document.querySelector('#costchart')._chart.u;
+    const i = [...th.closest('tbody').children].indexOf(th.closest('tr'));
+    return { pressed: th.getAttribute('aria-pressed'), show: u.series[i].show, top: u.data[1].reduce((a, v) => a + (v || 0), 0) };
+  });
+  const k0 = await shown();
+  await page.keyboard.press('Enter');
+  const k1 = await shown();
+  eq('legend: Enter hides the series', k1.show, false);
+  eq('legend: aria-pressed follows (Enter)', k1.pressed, 'false');
+  await page.keyboard.press(' ');
+  const k2 = await shown();
+  eq('legend: Space shows it again', k2.show, true);
+  eq('legend: aria-pressed follows (Space)', k2.pressed, 'true');
+  check('legend: the stack is the same again', Math.abs(k2.top - k0.top) < 1e-9, k2.top, k0.top);
+  eq('legend: the page did not scroll or change view on Space', await hashOf(page), '#view=overview&range=7d&interval=day&tz=UTC&group=provider');
+}
+noErrors(page, 'legend keyboard');
 
 // ---- keyboard: the views and the filter are reachable by Tab ----
 await view(page, '#view=breakdowns&range=30d&interval=day&tz=UTC&dim=provider', 'breakdowns');

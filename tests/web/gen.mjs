@@ -32,7 +32,10 @@ for (let i = 0; i < n; i++) {
     output_tokens: 20 + Math.floor(rnd() * 800),
     latency_ms: Math.round((150 + rnd() * rnd() * 4000) * 1000) / 1000,
   };
-  if (fail) Object.assign(ev, { success: false, status_code: pick([429, 500, 503]), error: 'upstream error' });
+  if (fail) {
+    const status = pick([429, 500, 503]);
+    Object.assign(ev, { success: false, status_code: status, error: { 429: 'rate_limit_exceeded: slow down', 500: 'upstream error', 503: 'overloaded' }[status] });
+  }
   out.push(JSON.stringify(ev));
 }
 // Two events in the current hour, so Live and 24h have something.

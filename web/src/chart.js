@@ -1,5 +1,6 @@
 // chart.js — time-series charts on uPlot: lines, or bars stacked by group
-// (the legend toggles a group and the stack is rebuilt), a crosshair shared
+// (the legend toggles a group, by mouse or by keyboard: each entry is a
+// toggle button, and the stack is rebuilt), a crosshair shared
 // by the charts of a view, resized with their box, and updated in place so
 // a refresh never blanks a chart. Also the tables' SVG sparklines.
 import uPlot from 'uplot';
@@ -79,6 +80,7 @@ export function draw(el, o, data) {
     hooks: {
       setSeries: [
         (u, si) => {
+          pressed(u);
           if (!o.stacked || si == null) return;
           st.shown[order[si - 1]] = u.series[si].show;
           u.setData(st.view());
@@ -87,12 +89,38 @@ export function draw(el, o, data) {
     },
   };
   st.u = new uPlot(opts, st.view(), el);
+  keyboardLegend(st.u);
   st.ro = new ResizeObserver(() => {
     const w = Math.max(el.clientWidth, 200);
     if (Math.abs(w - st.u.width) > 2) st.u.setSize({ width: w, height: opts.height });
   });
   st.ro.observe(el);
   el._chart = st;
+}
+
+// The legend's entries (uPlot toggles a series on a click of its label) as
+// toggle buttons: reached by Tab, Enter or Space toggles, aria-pressed says
+// whether the series is shown.
+function legendLabels(u) {
+  return [...u.root.querySelectorAll('.u-legend tr.u-series > th')];
+}
+
+function pressed(u) {
+  legendLabels(u).forEach((th, i) => i > 0 && th.setAttribute('aria-pressed', String(!!u.series[i].show)));
+}
+
+function keyboardLegend(u) {
+  legendLabels(u).forEach((th, i) => {
+    if (i === 0) return; // the time column
+    th.tabIndex = 0;
+    th.setAttribute('role', 'button');
+    th.addEventListener('keydown', ev => {
+      if (ev.key !== 'Enter' && ev.key !== ' ') return;
+      ev.preventDefault();
+      u.setSeries(i, { show: !u.series[i].show });
+    });
+  });
+  pressed(u);
 }
 
 // A small line for a table row (values ≥ 0), as SVG markup.
@@ -102,5 +130,5 @@ export function sparkline(values, colour) {
   if (!values.length) return '';
   const step = values.length > 1 ? w / (values.length - 1) : 0;
   const pts = values.map((v, i) => `${(i * step).toFixed(1)},${(h - 2 - (max > 0 ? (v / max) * (h - 4) : 0)).toFixed(1)}`);
-  return `<svg class="spark" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" aria-hidden="true"><polyline fill="none" stroke="${colour}" stroke-width="1.5" points="${pts.join(' ')}"/></svg>`;
+  return `<svg class="spark" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" preserveAspectRatio="none" aria-hidden="true"><polyline fill="none" stroke="${colour}" stroke-width="1.5" points="${pts.join(' ')}"/></svg>`;
 }

@@ -74,14 +74,26 @@ export function write(s) {
 
 const HOUR = 3600e3;
 
-// The range the API is asked for, in epoch ms: presets end at the next
-// whole hour (so they are read from hourly rollups and a refresh keeps the
-// same range for the hour); custom ranges are dates or times as typed,
-// resolved by the server in the zone.
+// The range the API is asked for. 24h: the 24 hours up to the next whole
+// hour (read from hourly rollups; a refresh keeps the range for the hour).
+// 7d, 30d, 90d: that many whole days in the zone, today the last of them,
+// as dates the server resolves in the zone (so the first day is not cut,
+// and in UTC they are read from whole-day rollups, by user too). Custom
+// ranges: dates or times as typed, resolved the same way.
 export function range(s, now = Date.now()) {
   if (s.range === 'custom') return { from: s.from, to: s.to, custom: true };
-  const to = Math.ceil((now + 1) / HOUR) * HOUR;
-  return { from: iso(to - PRESETS[s.range] * HOUR), to: iso(to), custom: false };
+  if (s.range === '24h') {
+    const to = Math.ceil((now + 1) / HOUR) * HOUR;
+    return { from: iso(to - PRESETS[s.range] * HOUR), to: iso(to), custom: false };
+  }
+  let p;
+  try {
+    p = parts(s.tz, now);
+  } catch (e) {
+    p = parts('UTC', now); // a zone the browser does not know: the server says what is wrong
+  }
+  const day = n => new Date(Date.UTC(+p.year, +p.month - 1, +p.day + n)).toISOString().slice(0, 10);
+  return { from: day(1 - PRESETS[s.range] / 24), to: day(1), custom: false };
 }
 
 export function iso(t) {

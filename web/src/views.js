@@ -59,17 +59,22 @@ async function emptyState(s, r) {
   return `<div class="empty" data-empty="range"><h2>No events in this range</h2><p>Nothing matches ${s.where.length ? 'these filters' : 'this range'}. Try a longer range${s.where.length ? ' or remove a filter' : ''}.</p></div>`;
 }
 
+// A column: { label, cell(row), num (right-aligned figures), lo (left out
+// at phone width, so the table fits 375 px without scrolling sideways),
+// key and nosort (sortable tables) }.
+const cls = c => [c.num ? 'num' : '', c.lo ? 'lo' : ''].join(' ').trim();
+
 function table(cols, rows, opts = {}) {
   const head = cols
     .map(c => {
-      if (!opts.sortable || c.nosort) return `<th scope="col" class="${c.num ? 'num' : ''}">${c.label}</th>`;
+      if (!opts.sortable || c.nosort) return `<th scope="col" class="${cls(c)}">${c.label}</th>`;
       const on = opts.sort === c.key;
       const aria = on ? (opts.dir === 'asc' ? 'ascending' : 'descending') : 'none';
-      return `<th scope="col" class="${c.num ? 'num' : ''}" aria-sort="${aria}"><button type="button" class="sort" data-sort="${c.key}">${c.label}${on ? (opts.dir === 'asc' ? ' ↑' : ' ↓') : ''}</button></th>`;
+      return `<th scope="col" class="${cls(c)}" aria-sort="${aria}"><button type="button" class="sort" data-sort="${c.key}">${c.label}${on ? (opts.dir === 'asc' ? ' ↑' : ' ↓') : ''}</button></th>`;
     })
     .join('');
   const body = rows.length
-    ? rows.map(r => `<tr${r.attrs || ''}>${cols.map(c => `<td class="${c.num ? 'num' : ''}">${c.cell(r.row)}</td>`).join('')}</tr>`).join('')
+    ? rows.map(r => `<tr${r.attrs || ''}>${cols.map(c => `<td class="${cls(c)}">${c.cell(r.row)}</td>`).join('')}</tr>`).join('')
     : `<tr><td colspan="${cols.length}" class="none">${opts.none || 'Nothing here for this range.'}</td></tr>`;
   return `<div class="scroll"><table${opts.id ? ` id="${opts.id}"` : ''}${opts.caption ? '' : ''}>${opts.caption ? `<caption>${opts.caption}</caption>` : ''}<thead><tr>${head}</tr></thead><tbody>${body}</tbody></table></div>`;
 }
@@ -148,7 +153,7 @@ export const overview = {
       [
         { label: DIM_NAMES[s.group], cell: r => `<span class="swatch" style="background:${colourOf(r.g.name)}"></span>${e(r.g.name)}` },
         { label: 'Requests', num: 1, cell: r => countCell(r.sum.requests) },
-        { label: 'Tokens', num: 1, cell: r => countCell(r.sum.total_tokens, true) },
+        { label: 'Tokens', num: 1, lo: 1, cell: r => countCell(r.sum.total_tokens, true) },
         { label: 'Cost', num: 1, cell: r => moneyCell(r.g.total) + unpricedNote(r.sum.unpriced) },
         { label: 'Share', num: 1, cell: r => (total > 0n ? pct(Number((r.g.total * 10000n) / total) / 10000, 1) : '—') },
       ],
@@ -166,6 +171,7 @@ export const overview = {
 
 // ---- Breakdowns ----
 
+const BREAKDOWN_ROWS = 50;
 const SORTS = ['name', 'requests', 'total_tokens', 'cost_usd', 'errors', 'error_rate', 'latency_p95_ms'];
 
 export const breakdowns = {
@@ -178,12 +184,14 @@ export const breakdowns = {
   },
   async load(s) {
     const r = range(s);
-    const [tot, ser] = await Promise.all([
-      usage(s, r, { group_by: s.dim, order_by: 'cost_usd', limit: 500 }),
-      usage(s, r, { group_by: s.dim, interval: s.interval }),
-    ]);
+    // The costliest rows, then their sparklines: named, when the table may
+    // leave rows out (users are many), so only the rows shown are read.
+    const tot = await usage(s, r, { group_by: s.dim, order_by: 'cost_usd', limit: BREAKDOWN_ROWS });
+    const cut = tot.rows.length >= BREAKDOWN_ROWS && !s.where.some(w => w.startsWith(s.dim + ':'));
+    const names = tot.rows.map(x => x[s.dim] ?? '').filter(v => !v.includes(',')); // "," separates values
+    const ser = await usage(s, r, { group_by: s.dim, interval: s.interval, ...(cut ? { where: [...s.where, `${s.dim}:${names.join(',')}`] } : {}) });
     const empty = tot.totals.events === 0 ? await emptyState(s, r) : '';
-    return { tot, ser, empty, span: tot };
+    return { tot, ser, empty, cut, span: tot };
   },
   render(m, s, d) {
     m.querySelectorAll('[data-dim]').forEach(b => b.setAttribute('aria-pressed', String(b.dataset.dim === s.dim)));
@@ -205,17 +213,17 @@ export const breakdowns = {
       [
         { key: 'name', label: DIM_NAMES[s.dim], cell: r => `<span class="swatch" style="background:${colourOf(name(r, s.dim))}"></span>${e(name(r, s.dim))}` },
         { key: 'requests', label: 'Requests', num: 1, cell: r => countCell(r.requests) },
-        { key: 'total_tokens', label: 'Tokens', num: 1, cell: r => countCell(r.total_tokens, true) },
+        { key: 'total_tokens', label: 'Tokens', num: 1, lo: 1, cell: r => countCell(r.total_tokens, true) },
         { key: 'cost_usd', label: 'Cost', num: 1, cell: r => moneyCell(r.cost_usd) + unpricedNote(r.unpriced) },
-        { key: 'share', label: 'Share', num: 1, nosort: 1, cell: r => (total > 0n ? pct(Number((toPico(r.cost_usd) * 10000n) / total) / 10000, 1) : '—') },
-        { key: 'errors', label: 'Errors', num: 1, cell: r => countCell(r.errors) },
-        { key: 'error_rate', label: 'Error rate', num: 1, cell: r => pct(r.error_rate) },
-        { key: 'latency_p95_ms', label: 'p95', num: 1, cell: r => ms(r.latency_p95_ms) },
+        { key: 'share', label: 'Share', num: 1, lo: 1, nosort: 1, cell: r => (total > 0n ? pct(Number((toPico(r.cost_usd) * 10000n) / total) / 10000, 1) : '—') },
+        { key: 'errors', label: 'Errors', num: 1, lo: 1, cell: r => countCell(r.errors) },
+        { key: 'error_rate', label: 'Error rate', num: 1, lo: 1, cell: r => pct(r.error_rate) },
+        { key: 'latency_p95_ms', label: 'p95', num: 1, lo: 1, cell: r => ms(r.latency_p95_ms) },
         { key: 'trend', label: 'Cost trend', nosort: 1, cell: r => sparkline(spark.get(name(r, s.dim)) || [], colourOf(name(r, s.dim))) },
       ],
       rows.map(r => ({ row: r, attrs: ` tabindex="0" class="pick" data-pick="${e(r[s.dim] ?? '')}" title="Filter by ${e(DIM_NAMES[s.dim])} ${e(name(r, s.dim))}"` })),
       { sortable: true, sort: key, dir: s.dir, id: 'breakdown', none: 'No events in this range.' },
-    );
+    ) + (d.cut ? `<p class="note" id="cut">The ${BREAKDOWN_ROWS} costliest (the share is of the whole range); filter to see others.</p>` : '');
   },
   csv() {
     const s = this.state, d = this.resp;
@@ -271,19 +279,21 @@ export const latency = {
         <div class="toggle" role="group" aria-label="Percentile">${['p50', 'p95', 'p99'].map(p => `<button type="button" data-pct="${p}">${p}</button>`).join('')}</div></div>
         <div class="chart" id="latgroup"></div><div id="lattable"></div></section>
       <section class="panel"><div class="panel-head"><h2>Error rate</h2></div><div class="chart" id="errchart"></div></section>
-      <section class="panel"><div class="panel-head"><h2>Top errors</h2></div><p class="note">Where failed calls (success false) come from, by provider and model.</p><div id="toperr"></div></section>
+      <section class="panel"><div class="panel-head"><h2>Top errors</h2></div><p class="note">Where failed calls (success false) come from over the range, by provider and model.</p><div id="toperr"></div>
+        <h3>By message</h3><p class="note" id="errscope"></p><div id="errmsgs"></div></section>
       <div id="empty"></div>`;
   },
   async load(s) {
     const r = range(s);
-    const [all, per, tab, errs] = await Promise.all([
+    const [all, per, tab, errs, msgs] = await Promise.all([
       usage(s, r, { interval: s.interval }),
       usage(s, r, { interval: s.interval, group_by: s.group }),
       usage(s, r, { group_by: s.group, order_by: 'requests', limit: 50 }),
       usage(s, r, { group_by: 'provider,model', order_by: 'errors', limit: 10 }),
+      api.get('/v1/errors', { from: r.from, to: r.to, tz: s.tz, where: s.where, limit: 10 }),
     ]);
     const empty = tab.totals.events === 0 ? await emptyState(s, r) : '';
-    return { all, per, tab, errs, empty, span: tab };
+    return { all, per, tab, errs, msgs, empty, span: tab };
   },
   render(m, s, d) {
     m.querySelectorAll('[data-group]').forEach(b => b.setAttribute('aria-pressed', String(b.dataset.group === s.group)));
@@ -301,12 +311,12 @@ export const latency = {
     $(m, '#lattable').innerHTML = table(
       [
         { label: DIM_NAMES[s.group], cell: r => `<span class="swatch" style="background:${colourOf(name(r, s.group))}"></span>${e(name(r, s.group))}` },
-        { label: 'Requests', num: 1, cell: r => countCell(r.requests) },
+        { label: 'Requests', num: 1, lo: 1, cell: r => countCell(r.requests) },
         { label: 'p50', num: 1, cell: r => ms(r.latency_p50_ms) },
         { label: 'p95', num: 1, cell: r => ms(r.latency_p95_ms) },
         { label: 'p99', num: 1, cell: r => ms(r.latency_p99_ms) },
-        { label: 'Mean', num: 1, cell: r => ms(r.latency_avg_ms) },
-        { label: 'Error rate', num: 1, cell: r => pct(r.error_rate) },
+        { label: 'Mean', num: 1, lo: 1, cell: r => ms(r.latency_avg_ms) },
+        { label: 'Error rate', num: 1, lo: 1, cell: r => pct(r.error_rate) },
       ],
       d.tab.rows.map(r => ({ row: r })),
       { caption: `Latency by ${s.group} over the range` },
@@ -321,6 +331,25 @@ export const latency = {
       ],
       d.errs.rows.filter(r => r.errors > 0).map(r => ({ row: r })),
       { id: 'toperrors', none: 'No errors in this range.' },
+    );
+    // By message: the failed calls among the newest events (GET /v1/errors
+    // reads at most 5,000), which may not reach back over the whole range.
+    const sc = d.msgs.scanned;
+    const since = new Date(sc.since).toLocaleString('en-GB', { dateStyle: 'medium', timeStyle: 'short', timeZone: s.tz });
+    $(m, '#errscope').textContent = sc.complete
+      ? `All ${int(sc.failed)} failed calls of the range, by status code and message.`
+      : `The ${int(sc.failed)} failed calls among the newest ${int(sc.events)} events (since ${since}), by status code and message.`;
+    $(m, '#errmsgs').innerHTML = table(
+      [
+        { label: 'Status', num: 1, cell: r => e(r.status_code ?? '—') },
+        { label: 'Error', cell: r => `<span class="errtext" title="${e(r.error)}">${e(r.error || '(no message)')}</span>` },
+        { label: 'Count', num: 1, cell: r => countCell(r.count) },
+        { label: 'Share', num: 1, lo: 1, cell: r => pct(sc.failed ? r.count / sc.failed : 0, 1) },
+        { label: 'Mostly', lo: 1, cell: r => `${e(r.provider || '(none)')} / ${e(r.model || '(none)')}` },
+        { label: 'Last', lo: 1, cell: r => e(new Date(r.last_at).toLocaleString('en-GB', { dateStyle: 'short', timeStyle: 'short', timeZone: s.tz })) },
+      ],
+      d.msgs.errors.map(r => ({ row: r })),
+      { id: 'errmessages', none: 'No failed calls read.' },
     );
   },
   events(m, app) {
@@ -385,9 +414,9 @@ export const users = {
           [
             { label: 'User', cell: r => `<a href="${app.link({ view: 'users', user: r.user_id })}">${e(name(r, 'user_id'))}</a>` },
             { label: 'Requests', num: 1, cell: r => countCell(r.requests) },
-            { label: 'Tokens', num: 1, cell: r => countCell(r.total_tokens, true) },
+            { label: 'Tokens', num: 1, lo: 1, cell: r => countCell(r.total_tokens, true) },
             { label: 'Cost', num: 1, cell: r => moneyCell(r.cost_usd) },
-            { label: 'Errors', num: 1, cell: r => countCell(r.errors) },
+            { label: 'Errors', num: 1, lo: 1, cell: r => countCell(r.errors) },
           ],
           d.top.rows.filter(r => r.user_id !== '').map(r => ({ row: r })),
           { id: 'topusers', none: 'No events with a user_id in this range.' },
@@ -461,11 +490,11 @@ export const alerts = {
     const cols = [
       { label: 'At', cell: a => e(when(a)) },
       { label: 'Rule', cell: a => e(a.rule) },
-      { label: 'Key', cell: a => e(a.key || '') },
+      { label: 'Key', lo: 1, cell: a => e(a.key || '') },
       { label: 'State', cell: a => `<span class="state ${a.state === 'firing' ? 'bad' : 'good'}">${e(a.state)}</span>` },
-      { label: 'Metric', cell: a => e(a.metric || '') },
-      { label: 'Value', num: 1, cell: a => e(a.value ?? '') },
-      { label: 'Threshold', num: 1, cell: a => e(a.op ? `${a.op} ${a.threshold}` : '') },
+      { label: 'Metric', lo: 1, cell: a => e(a.metric || '') },
+      { label: 'Value', num: 1, lo: 1, cell: a => e(a.value ?? '') },
+      { label: 'Threshold', num: 1, lo: 1, cell: a => e(a.op ? `${a.op} ${a.threshold}` : '') },
       { label: 'Message', cell: a => e(a.message || '') },
     ];
     $(m, '#firing').innerHTML = table(cols, d.firing.alerts.map(a => ({ row: a })), { id: 'firingtable', none: 'No alerts are firing.' });
