@@ -196,6 +196,8 @@ struct sqlite_store {
 static int sqerr(sqlite3 *db, const char *what)
 {
     int code = sqlite3_errcode(db);
+    if (sqlite3_extended_errcode(db) == SQLITE_IOERR_NOMEM) /* a malloc in the I/O layer */
+        return tm__fail(TM_ENOMEM, "store: %s: out of memory", what);
     int err = code == SQLITE_BUSY || code == SQLITE_LOCKED ? TM_EBUSY
               : code == SQLITE_NOMEM                       ? TM_ENOMEM
               : code == SQLITE_CORRUPT || code == SQLITE_NOTADB ? TM_ECORRUPT
