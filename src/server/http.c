@@ -117,6 +117,10 @@ void tm__resume(req *r)
     pthread_mutex_lock(&r->s->wmu);
     r->unsignalled = 1;
     r->s->nunsignalled++;
+    /* libmicrohttpd can't signal its threads (its write(2) fails): until
+     * it can again, storing requests wait on their own thread, as at
+     * shutdown, so only the requests already suspended need the wake. */
+    r->s->plain_until_us = tm__now_us() + 10 * 1000000LL;
     pthread_mutex_unlock(&r->s->wmu);
     wake(r->s);
 }

@@ -83,7 +83,7 @@ enum MHD_Result tm__route_post_events(req *r)
         return tm__reply_error(r, 400, "invalid_header", "Idempotency-Key: must be 1 to 128 bytes");
     srv *s = r->s;
     pthread_mutex_lock(&s->wmu);
-    int suspend = !s->wstop;
+    int suspend = !s->wstop && tm__now_us() >= s->plain_until_us;
     s->nwaiting += (unsigned)suspend;
     r->waiting = suspend;
     pthread_mutex_unlock(&s->wmu);

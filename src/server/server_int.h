@@ -68,6 +68,8 @@ struct srv {
     struct sockaddr_storage self; /* where the daemon listens (tm__resume)    */
     unsigned selflen;       /* 0: not listening (the fuzz harness)            */
     unsigned nunsignalled;  /* resumes whose signal failed, not yet taken (wmu) */
+    int64_t plain_until_us; /* a resume signal failed: requests wait on their
+                             * thread until then instead of suspending (wmu) */
 };
 
 struct req {
