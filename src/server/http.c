@@ -145,21 +145,31 @@ void tm__wake_lost(srv *s)
 
 /* ---- replies ---- */
 
-enum MHD_Result tm__reply(req *r, unsigned status, const tm_buf *b)
+enum MHD_Result tm__reply_as(req *r, unsigned status, const void *data, size_t len,
+                             int persistent, const char *type, const char *const *extra)
 {
     struct MHD_Response *resp = MHD_create_response_from_buffer(
-        b->len, b->data ? b->data : "", MHD_RESPMEM_MUST_COPY);
+        len, (void *)(data ? data : ""), persistent ? MHD_RESPMEM_PERSISTENT : MHD_RESPMEM_MUST_COPY);
     if (!resp)
         return MHD_NO;
-    MHD_add_response_header(resp, "Content-Type", "application/json");
-    if (status == 401)
-        MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"tokmeter\"");
-    if (status == 405 && r->allow[0])
-        MHD_add_response_header(resp, "Allow", r->allow);
+    MHD_add_response_header(resp, "Content-Type", type);
+    for (size_t i = 0; extra && extra[i]; i += 2)
+        MHD_add_response_header(resp, extra[i], extra[i + 1]);
     r->status = status;
     enum MHD_Result ok = tm__conn_enter(r->s, r->c, CONN_BUSY) ? MHD_NO : MHD_queue_response(r->c, status, resp);
     MHD_destroy_response(resp);
     return ok;
+}
+
+enum MHD_Result tm__reply(req *r, unsigned status, const tm_buf *b)
+{
+    const char *extra[5] = {NULL};
+    size_t n = 0;
+    if (status == 401)
+        extra[n++] = "WWW-Authenticate", extra[n++] = "Bearer realm=\"tokmeter\"";
+    if (status == 405 && r->allow[0])
+        extra[n++] = "Allow", extra[n++] = r->allow;
+    return tm__reply_as(r, status, b->data, b->len, 0, "application/json", extra);
 }
 
 enum MHD_Result tm__reply_error(req *r, unsigned status, const char *code, const char *fmt, ...)

@@ -235,20 +235,11 @@ static enum MHD_Result reply_error(req *r, int api, unsigned status, const char 
     va_end(ap);
     tm_buf b = TM_BUF_INIT;
     error_body(&b, api, status, code, msg);
-    struct MHD_Response *resp = MHD_create_response_from_buffer(b.len, b.data ? b.data : "",
-                                                                MHD_RESPMEM_MUST_COPY);
+    char ra[24];
+    snprintf(ra, sizeof ra, "%ld", retry_after);
+    const char *extra[] = {retry_after > 0 ? "Retry-After" : NULL, ra, NULL};
+    enum MHD_Result ok = tm__reply_as(r, status, b.data, b.len, 0, "application/json", extra);
     tm__buf_free(&b);
-    if (!resp)
-        return MHD_NO;
-    MHD_add_response_header(resp, "Content-Type", "application/json");
-    if (retry_after > 0) {
-        char ra[24];
-        snprintf(ra, sizeof ra, "%ld", retry_after);
-        MHD_add_response_header(resp, "Retry-After", ra);
-    }
-    r->status = status;
-    enum MHD_Result ok = MHD_queue_response(r->c, status, resp);
-    MHD_destroy_response(resp);
     return ok;
 }
 

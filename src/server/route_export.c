@@ -52,21 +52,14 @@ enum MHD_Result tm__get_export(req *r)
     if (rc) {
         ret = tm__reply_rc(r, rc, "invalid_query");
     } else {
-        struct MHD_Response *resp = MHD_create_response_from_buffer(b.len, b.data ? b.data : "",
-                                                                    MHD_RESPMEM_MUST_COPY);
         char name[96], disp[160];
-        ret = MHD_NO;
-        if (resp) {
-            tm__export_filename(e, fmt, name, sizeof name);
-            snprintf(disp, sizeof disp, "attachment; filename=\"%s\"", name);
-            MHD_add_response_header(resp, "Content-Type", fmt == TM_EXPORT_JSON
-                                                              ? "application/json"
-                                                              : "text/csv; charset=utf-8; header=present");
-            MHD_add_response_header(resp, "Content-Disposition", disp);
-            r->status = 200;
-            ret = MHD_queue_response(r->c, 200, resp);
-            MHD_destroy_response(resp);
-        }
+        tm__export_filename(e, fmt, name, sizeof name);
+        snprintf(disp, sizeof disp, "attachment; filename=\"%s\"", name);
+        const char *extra[] = {"Content-Disposition", disp, NULL};
+        ret = tm__reply_as(r, 200, b.data, b.len, 0,
+                           fmt == TM_EXPORT_JSON ? "application/json"
+                                                 : "text/csv; charset=utf-8; header=present",
+                           extra);
     }
     tm__buf_free(&b);
     tm__export_free(e);

@@ -41,30 +41,15 @@ extern const unsigned long tm__openapi_yaml_len;
 
 enum MHD_Result tm__route_openapi(req *r)
 {
-    struct MHD_Response *resp = MHD_create_response_from_buffer(
-        tm__openapi_yaml_len, (void *)tm__openapi_yaml, MHD_RESPMEM_PERSISTENT);
-    if (!resp)
-        return MHD_NO;
-    MHD_add_response_header(resp, "Content-Type", "application/yaml");
-    r->status = 200;
-    enum MHD_Result ok = MHD_queue_response(r->c, 200, resp);
-    MHD_destroy_response(resp);
-    return ok;
+    return tm__reply_as(r, 200, tm__openapi_yaml, tm__openapi_yaml_len, 1, "application/yaml", NULL);
 }
 
 enum MHD_Result tm__route_metrics(req *r)
 {
     tm_buf b = TM_BUF_INIT;
     tm__metrics_render(r->s, &b);
-    struct MHD_Response *resp = MHD_create_response_from_buffer(b.len, b.data ? b.data : "",
-                                                                MHD_RESPMEM_MUST_COPY);
+    enum MHD_Result ok = tm__reply_as(r, 200, b.data, b.len, 0, "text/plain; version=0.0.4", NULL);
     tm__buf_free(&b);
-    if (!resp)
-        return MHD_NO;
-    MHD_add_response_header(resp, "Content-Type", "text/plain; version=0.0.4");
-    r->status = 200;
-    enum MHD_Result ok = MHD_queue_response(r->c, 200, resp);
-    MHD_destroy_response(resp);
     return ok;
 }
 

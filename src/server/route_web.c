@@ -14,21 +14,13 @@ extern const unsigned long tm__web_nfiles __attribute__((weak));
 
 static enum MHD_Result reply_file(req *r, const tm__web_file *f)
 {
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(f->len, (void *)f->data, MHD_RESPMEM_PERSISTENT);
-    if (!resp)
-        return MHD_NO;
-    MHD_add_response_header(resp, "Content-Type", f->type);
-    MHD_add_response_header(resp, "Cache-Control", "no-cache");
-    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-    MHD_add_response_header(
-        resp, "Content-Security-Policy",
+    static const char *const extra[] = {
+        "Cache-Control", "no-cache", "X-Content-Type-Options", "nosniff",
+        "Content-Security-Policy",
         "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-        "frame-ancestors 'none'");
-    r->status = 200;
-    enum MHD_Result ok = MHD_queue_response(r->c, 200, resp);
-    MHD_destroy_response(resp);
-    return ok;
+        "frame-ancestors 'none'",
+        NULL};
+    return tm__reply_as(r, 200, f->data, f->len, 1, f->type, extra);
 }
 
 enum MHD_Result tm__get_web(req *r)

@@ -99,6 +99,11 @@ extern const route tm__routes[];
 extern const unsigned tm__statuses[NSTATUS]; /* the metrics' status labels; last: other */
 extern const size_t tm__nroutes;
 
+/* Queues status with len bytes of data as Content-Type type, plus the
+ * header pairs in extra (name, value, ..., NULL; extra may be NULL);
+ * persistent: data outlives the response and is not copied. */
+enum MHD_Result tm__reply_as(req *r, unsigned status, const void *data, size_t len,
+                             int persistent, const char *type, const char *const *extra);
 enum MHD_Result tm__reply(req *r, unsigned status, const tm_buf *b);
 enum MHD_Result tm__reply_error(req *r, unsigned status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
