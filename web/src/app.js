@@ -2,7 +2,7 @@
 // (range, interval, zone, filters), the URL as the state, and the loop that
 // loads and renders the current view (Live refreshes itself).
 import * as api from './api.js';
-import { escapeHtml as e } from './fmt.js';
+import { escapeHtml as e, when } from './fmt.js';
 import * as st from './state.js';
 import { VIEW_IMPL, bindUser } from './views.js';
 import './style.css';
@@ -191,7 +191,7 @@ function spanInfo(span, tz) {
     delete el.dataset.from;
     return;
   }
-  const f = t => new Date(t).toLocaleString('en-GB', { dateStyle: 'medium', timeStyle: 'short', timeZone: tz });
+  const f = t => when(t, tz);
   el.textContent = `${f(span.from)} – ${f(span.to)}`;
   el.title = `[${span.from}, ${span.to}) in ${tz}`;
   el.dataset.from = span.from;

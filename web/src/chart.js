@@ -5,6 +5,7 @@
 // a refresh never blanks a chart. Also the tables' SVG sparklines.
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
+import { when } from './fmt.js';
 
 function theme() {
   const cs = getComputedStyle(document.documentElement);
@@ -22,7 +23,8 @@ function stack(raw, shown) {
 }
 
 // el: a box; o: { sync, tz, series: [{label, colour}] (stack bottom first),
-// stacked, bars, yfmt, vfmt(seriesIndex, pointIndex) for the legend,
+// stacked, bars, yfmt, yticks(values) for the axis (default: yfmt each),
+// vfmt(seriesIndex, pointIndex) for the legend,
 // height }. data: [xs (seconds), ...one array per series].
 export function draw(el, o, data) {
   const sig = JSON.stringify([o.series.map(s => s.label), o.stacked, o.bars, o.tz, o.kind]);
@@ -49,7 +51,7 @@ export function draw(el, o, data) {
     return [st.raw[0], ...order.map(i => ys[i])];
   };
   const bars = o.bars ? uPlot.paths.bars({ size: [0.7, 48], align: 0 }) : undefined;
-  const series = [{ value: (u, v) => (v == null ? '' : new Date(v * 1e3).toLocaleString('en-GB', { timeZone: o.tz, dateStyle: 'medium', timeStyle: 'short' })) }];
+  const series = [{ value: (u, v) => (v == null ? '' : when(v * 1e3, o.tz)) }];
   order.forEach(i => {
     const s = o.series[i];
     series.push({
@@ -74,7 +76,7 @@ export function draw(el, o, data) {
     scales: { x: { time: true, range: (u, lo, hi) => (lo === hi ? [lo - 43200, hi + 43200] : [lo, hi]) }, y: { range: (u, lo, hi) => [0, hi > 0 ? hi * 1.08 : 1] } },
     axes: [
       { stroke: t.fg, grid: { stroke: t.grid, width: 1 }, ticks: { stroke: t.grid } },
-      { stroke: t.fg, grid: { stroke: t.grid, width: 1 }, ticks: { stroke: t.grid }, size: 70, values: (u, vals) => vals.map(v => o.yfmt(v)) },
+      { stroke: t.fg, grid: { stroke: t.grid, width: 1 }, ticks: { stroke: t.grid }, size: 70, values: (u, vals) => (o.yticks ? o.yticks(vals) : vals.map(v => o.yfmt(v))) },
     ],
     series,
     hooks: {

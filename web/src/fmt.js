@@ -83,6 +83,21 @@ export function ms(v) {
   return (v >= 100 ? v.toFixed(0) : v.toFixed(1)) + ' ms';
 }
 
+// A moment as the page writes it everywhere ("2 Nov 2026, 00:00"), in zone tz;
+// with seconds when they matter (alert transitions).
+export function when(t, tz, seconds = false) {
+  return new Date(t).toLocaleString('en-GB', { dateStyle: 'medium', timeStyle: seconds ? 'medium' : 'short', timeZone: tz });
+}
+
+// An axis's milliseconds in one unit: seconds when the top tick is a second
+// or more (as ms() writes it), so 0 reads "0.00 s" beside "1.00 s".
+export function msTicks(vals) {
+  const top = Math.max(0, ...vals.filter(v => v != null));
+  if (top < 1000) return vals.map(ms);
+  const digits = top >= 10000 ? 1 : 2;
+  return vals.map(v => (v == null ? '' : (v / 1000).toFixed(digits) + ' s'));
+}
+
 // The change against the previous period: text, and whether it is good.
 // up_is_bad: more cost or errors is bad; more requests is neither.
 export function delta(cur, prev, upIsBad) {

@@ -4,7 +4,7 @@
 import * as api from './api.js';
 import { draw, sparkline } from './chart.js';
 import { add, costOf, costPico, name, series, topN } from './data.js';
-import { colourOf, compact, csv, delta, escapeHtml as e, int, money, moneyExact, ms, pct, picoToDec, toPico } from './fmt.js';
+import { colourOf, compact, csv, delta, escapeHtml as e, int, money, moneyExact, ms, msTicks, pct, picoToDec, toPico, when } from './fmt.js';
 import { DIMS, DIM_NAMES, iso, month, oddOffset, range } from './state.js';
 
 const $ = (root, sel) => root.querySelector(sel);
@@ -303,10 +303,10 @@ export const latency = {
     const a = series(d.all, null, s.interval, s.tz);
     const cells = a.groups[0] ? a.groups[0].cells : a.xs.map(() => null);
     const v = (c, k) => (c && c[k] != null ? c[k] : null);
-    draw($(m, '#latall'), { kind: 'lat', sync: 'latency', tz: s.tz, series: ['p50', 'p95', 'p99'].map(p => ({ label: p, colour: PCT_COLOURS[p] })), yfmt: ms }, [a.xs, ...['p50', 'p95', 'p99'].map(p => cells.map(c => v(c, `latency_${p}_ms`)))]);
+    draw($(m, '#latall'), { kind: 'lat', sync: 'latency', tz: s.tz, series: ['p50', 'p95', 'p99'].map(p => ({ label: p, colour: PCT_COLOURS[p] })), yfmt: ms, yticks: msTicks }, [a.xs, ...['p50', 'p95', 'p99'].map(p => cells.map(c => v(c, `latency_${p}_ms`)))]);
     const pr = series(d.per, s.group, s.interval, s.tz, 'requests');
     const gs = pr.groups.slice(0, 8);
-    draw($(m, '#latgroup'), { kind: 'latg', sync: 'latency', tz: s.tz, series: gs.map(g => ({ label: g.name, colour: colourOf(g.name) })), yfmt: ms }, [pr.xs, ...gs.map(g => g.cells.map(c => v(c, `latency_${s.pct}_ms`)))]);
+    draw($(m, '#latgroup'), { kind: 'latg', sync: 'latency', tz: s.tz, series: gs.map(g => ({ label: g.name, colour: colourOf(g.name) })), yfmt: ms, yticks: msTicks }, [pr.xs, ...gs.map(g => g.cells.map(c => v(c, `latency_${s.pct}_ms`)))]);
     draw($(m, '#errchart'), { kind: 'err', sync: 'latency', tz: s.tz, series: [{ label: 'error rate', colour: '#D55E00' }], yfmt: r => pct(r, 1) }, [a.xs, cells.map(c => (c ? c.error_rate : 0))]);
     $(m, '#lattable').innerHTML = table(
       [
@@ -335,7 +335,7 @@ export const latency = {
     // By message: the failed calls among the newest events (GET /v1/errors
     // reads at most 5,000), which may not reach back over the whole range.
     const sc = d.msgs.scanned;
-    const since = new Date(sc.since).toLocaleString('en-GB', { dateStyle: 'medium', timeStyle: 'short', timeZone: s.tz });
+    const since = when(sc.since, s.tz);
     $(m, '#errscope').textContent = sc.complete
       ? `All ${int(sc.failed)} failed calls of the range, by status code and message.`
       : `The ${int(sc.failed)} failed calls among the newest ${int(sc.events)} events (since ${since}), by status code and message.`;
@@ -346,7 +346,7 @@ export const latency = {
         { label: 'Count', num: 1, cell: r => countCell(r.count) },
         { label: 'Share', num: 1, lo: 1, cell: r => pct(sc.failed ? r.count / sc.failed : 0, 1) },
         { label: 'Mostly', lo: 1, cell: r => `${e(r.provider || '(none)')} / ${e(r.model || '(none)')}` },
-        { label: 'Last', lo: 1, cell: r => e(new Date(r.last_at).toLocaleString('en-GB', { dateStyle: 'short', timeStyle: 'short', timeZone: s.tz })) },
+        { label: 'Last', lo: 1, cell: r => e(when(r.last_at, s.tz)) },
       ],
       d.msgs.errors.map(r => ({ row: r })),
       { id: 'errmessages', none: 'No failed calls read.' },
@@ -366,7 +366,7 @@ export const latency = {
 
 function quotaBars(q) {
   const names = Object.keys(q.limits || {});
-  const reset = new Date(q.reset_at).toLocaleString('en-GB', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' }) + ' UTC';
+  const reset = when(q.reset_at, 'UTC') + ' UTC';
   if (!names.length)
     return `<p class="note" id="noquota">No quota for this user${q.tier ? ` (tier ${e(q.tier)} sets no limits)` : ' (no tier)'}. Set one with <code>tokmeter users set-tier ${e(q.user_id)} TIER</code>.</p>`;
   return (
@@ -486,9 +486,8 @@ export const alerts = {
       $(m, '#history').innerHTML = '';
       return;
     }
-    const when = a => new Date(a.at).toLocaleString('en-GB', { dateStyle: 'medium', timeStyle: 'medium', timeZone: s.tz });
     const cols = [
-      { label: 'At', cell: a => e(when(a)) },
+      { label: 'At', cell: a => e(when(a.at, s.tz, true)) },
       { label: 'Rule', cell: a => e(a.rule) },
       { label: 'Key', lo: 1, cell: a => e(a.key || '') },
       { label: 'State', cell: a => `<span class="state ${a.state === 'firing' ? 'bad' : 'good'}">${e(a.state)}</span>` },
