@@ -107,6 +107,40 @@ Test(store, invalid_event_changes_nothing)
     tm_close(t);
 }
 
+/* A waiter that finds the writer idle commits up to SELF_MAX (64) queued
+ * events itself (writer.c); more are left to the writer thread. Either
+ * way, 63, 64 and 65 events in one call are each stored once, and a
+ * second call finds every one a duplicate. */
+Test(store, writer_self_commit_boundary)
+{
+    tm *t = open_or_die();
+    const int ns[] = {63, 64, 65};
+    for (size_t k = 0; k < sizeof ns / sizeof ns[0]; k++) {
+        tm_buf b = TM_BUF_INIT;
+        tm__buf_putc(&b, '[');
+        for (int i = 0; i < ns[k]; i++)
+            tm__buf_printf(&b, "%s{\"id\":\"self-%d-%d\",\"provider\":\"p\",\"input_tokens\":%d}",
+                           i ? "," : "", ns[k], i, i);
+        tm__buf_putc(&b, ']');
+        for (int pass = 0; pass < 2; pass++) {
+            int64_t before = 0, after = 0;
+            tm_batch_result *r = NULL;
+            cr_assert_eq(tm_count(t, &before), TM_OK);
+            cr_assert_eq(tm_track_json(t, b.data, b.len, 0, NULL, &r), TM_OK, "%s", tm_errmsg());
+            cr_assert_eq(tm_count(t, &after), TM_OK);
+            cr_expect_eq(r->accepted, pass ? 0 : (size_t)ns[k], "n=%d pass %d: %zu accepted", ns[k], pass,
+                         r->accepted);
+            cr_expect_eq(r->duplicates, pass ? (size_t)ns[k] : 0, "n=%d pass %d: %zu duplicates", ns[k], pass,
+                         r->duplicates);
+            cr_expect_eq(after - before, pass ? 0 : ns[k], "n=%d pass %d: %lld stored, want %d", ns[k], pass,
+                         (long long)(after - before), pass ? 0 : ns[k]);
+            tm_batch_result_free(r);
+        }
+        tm__buf_free(&b);
+    }
+    tm_close(t);
+}
+
 Test(store, track_json_per_item_results)
 {
     tm *t = open_or_die();
