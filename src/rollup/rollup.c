@@ -207,7 +207,7 @@ int tm__rollup_add_fact(tm_cellset *batch, const tm_fact *f, int sign)
         tm_cell_key k;
         memset(&k, 0, sizeof k);
         k.proj = p;
-        k.hour = (int32_t)(tm__proj_daily(p) ? hour - ((hour % 24) + 24) % 24 : hour);
+        k.hour = (int32_t)(tm__proj_daily(p) ? tm__day_hour(hour) : hour);
         for (int d = 0; d < TM_NDIM; d++)
             if (tm__proj_dims[p] & (1u << d))
                 k.dim[d] = f->dim[d];
@@ -323,13 +323,13 @@ int tm__rollups_merge(tm_rollups *r, const tm_cell *src)
         if (!r->users_loaded) /* loaded from the store on first use */
             return TM_OK;
         note_metric(r, src->key.dim[TM_D_METRIC]);
-        return merge_one(r, src);
     }
-    tm_cell day = *src;
-    day.key.proj = src->key.proj + TM_DAY;
-    day.key.hour = (int32_t)((src->key.hour - ((src->key.hour % 24) + 24) % 24));
+    tm_cell up = *src; /* the day cell of an hour cell, the week cell of a user cell */
+    up.key.proj = src->key.proj + TM_DAY;
+    up.key.hour = (int32_t)(src->key.proj == TM_PROJ_USER ? tm__week_hour(src->key.hour)
+                                                          : tm__day_hour(src->key.hour));
     int rc = merge_one(r, src);
-    return rc ? rc : merge_one(r, &day);
+    return rc ? rc : merge_one(r, &up);
 }
 
 /* Lists cell i under hour hx, in slot proj. */
@@ -428,7 +428,7 @@ typedef struct snap_head {
     uint64_t ident[4], n, nslots, nbins;
     int32_t users_loaded, pad;
 } snap_head;
-static const char SNAP_MAGIC[8] = "tmroll2";
+static const char SNAP_MAGIC[8] = "tmroll3"; /* 3: user week cells */
 
 /* Where each part starts; 0 when the sizes do not fit in a file. */
 typedef struct snap_layout {

@@ -261,6 +261,17 @@ int tm__sketch_acc_add(tm_sketch_acc *a, int64_t ns)
     return TM_OK;
 }
 
+void tm__sketch_acc_take(tm_sketch_acc *a, int64_t ns)
+{
+    if (ns <= 0) {
+        a->zeros -= a->zeros > 0;
+        return;
+    }
+    int i = tm__sketch_bin_of(ns);
+    if (a->n && i >= a->lo && i < a->lo + (int)a->n && a->c[i - a->lo])
+        a->c[i - a->lo]--;
+}
+
 int tm__sketch_acc_merge_acc(tm_sketch_acc *a, const tm_sketch_acc *b)
 {
     a->zeros += b->zeros;

@@ -460,12 +460,18 @@ static void user_queries(tm *t)
     /* a quota's period in a zone: one period, cut at local midnights */
     user_case(t, "America/New_York", "none", "metric_type", "2026-03-01T05:00:00Z", "2026-04-01T04:00:00Z",
               "user_id=u2", "rollups+events");
+    /* days cut by local midnights: the cells stand for the longest piece
+     * of each UTC day, the events of the rest are read */
+    user_case(t, "Europe/Berlin", "day", "user_id", A, B, NULL, "rollups+events");
     /* shapes the user cells cannot answer: events, still exact */
-    user_case(t, "Europe/Berlin", "day", "user_id", A, B, NULL, "events");
     user_case(t, "UTC", "hour", NULL, "2026-03-10T00:00:00Z", "2026-03-12T00:00:00Z", "user_id=u3", "events");
     user_case(t, "UTC", "none", "success", A, B, "user_id=u3", "events");
     user_case(t, "UTC", "none", "user_id,model", A, B, NULL, "events");
-    user_case(t, "UTC", "none", "model", "2026-03-10T03:00:00Z", "2026-03-10T20:00:00Z", "user_id=u3", "events");
+    /* 17 hours of a day: the day's cells less the other 7 hours' events */
+    user_case(t, "UTC", "none", "model", "2026-03-10T03:00:00Z", "2026-03-10T20:00:00Z", "user_id=u3",
+              "rollups+events");
+    /* 7 hours of a day: its events alone */
+    user_case(t, "UTC", "none", "model", "2026-03-10T03:00:00Z", "2026-03-10T10:00:00Z", "user_id=u3", "events");
     for (size_t m = 0; m < sizeof metrics / sizeof metrics[0]; m++)
         top_users(t, metrics[m], 1772409600000000LL, 1776470400000000LL, A, B);
     /* A user named twice is counted once. */
