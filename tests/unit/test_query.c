@@ -540,7 +540,7 @@ Test(query, user_rollups_built_for_an_older_store, .timeout = 120)
     sqlite3_stmt *st = NULL;
     cr_assert_eq(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
     cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
-    cr_expect_eq(sqlite3_column_int(st, 0), 9, "schema version %d, want 9", sqlite3_column_int(st, 0));
+    cr_expect_eq(sqlite3_column_int(st, 0), 10, "schema version %d, want 10", sqlite3_column_int(st, 0));
     sqlite3_finalize(st);
     sqlite3_close(db);
     cleanup(t);
@@ -563,7 +563,7 @@ static void event_indexes(char *out, size_t cap)
 }
 
 /* Schema 8 → 9: the per-user index on events, (user_id, ts), becomes
- * (UTC day, user_id); the user queries that read events (partial days)
+ * (UTC day, user_id), and 9 → 10 (UTC day, user_id, ts); the user queries that read events (partial days)
  * still equal the brute force after the migration. */
 Test(query, user_index_by_day_after_migration, .timeout = 120)
 {
@@ -586,6 +586,28 @@ Test(query, user_index_by_day_after_migration, .timeout = 120)
     cr_assert_eq(tm_open(&t, path, NULL), TM_OK, "%s", tm_errmsg());
     event_indexes(ix, sizeof ix);
     cr_expect_str_eq(ix, "events_day_user,events_idh,events_ts", "after migrating a schema-8 store");
+    user_queries(t);
+    /* Schema 9 → 10: ts joins the index (a few hours of a user's day are a
+     * range of it). */
+    tm_close(t);
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(db, "BEGIN; DROP INDEX events_day_user; CREATE INDEX events_day_user"
+                                  " ON events(ts / 86400000000, user_id); PRAGMA user_version = 9; COMMIT;",
+                              NULL, NULL, &msg),
+                 SQLITE_OK, "%s", msg ? msg : "");
+    sqlite3_close(db);
+    unlink(snapshot_file());
+    t = NULL;
+    cr_assert_eq(tm_open(&t, path, NULL), TM_OK, "%s", tm_errmsg());
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    cr_assert_eq(sqlite3_prepare_v2(db, "SELECT sql FROM sqlite_master WHERE name = 'events_day_user'", -1,
+                                    &st, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+    cr_expect(strstr((const char *)sqlite3_column_text(st, 0), "user_id, ts)") != NULL,
+              "after migrating a schema-9 store: %s, want ts last", sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
     user_queries(t);
     cleanup(t);
 }
