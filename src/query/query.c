@@ -264,22 +264,6 @@ static int passes(const run *x, const uint32_t dim[TM_NDIM])
     return 1;
 }
 
-/* The row's latency accumulator (rows and accs share indexes). */
-static tm_sketch_acc *acc_for(run *x, const tm_cell *row)
-{
-    size_t i = (size_t)(row - x->rows.cells);
-    if (i >= x->naccs) {
-        size_t n = x->rows.cap;
-        tm_sketch_acc *p = realloc(x->accs, n * sizeof *p);
-        if (!p)
-            return NULL;
-        memset(p + x->naccs, 0, (n - x->naccs) * sizeof *p);
-        x->accs = p;
-        x->naccs = n;
-    }
-    return &x->accs[i];
-}
-
 static tm_cell *row_for_key(run *x, int64_t period, const uint32_t dim[TM_NDIM])
 {
     tm_cell_key k;
@@ -352,20 +336,20 @@ static void add_order_sums(tm_sums *a, const tm_sums *b, int m)
     }
 }
 
-/* The row's upper bound (top_by_bounds), zero when new. */
+/* The row's latency accumulator, and its upper bound (top_by_bounds):
+ * arrays by row index (rows and they share indexes), zero when new. */
+static tm_sketch_acc *acc_for(run *x, const tm_cell *row)
+{
+    uint32_t i = (uint32_t)(row - x->rows.cells);
+    tm_sketch_acc *p = by_id_room(x->accs, &x->naccs, sizeof *p, i);
+    return p ? &(x->accs = p)[i] : NULL;
+}
+
 static tm_sums *hi_for(run *x, const tm_cell *row)
 {
-    size_t i = (size_t)(row - x->rows.cells);
-    if (i >= x->nhi) {
-        size_t n = x->rows.cap;
-        tm_sums *p = realloc(x->hi, n * sizeof *p);
-        if (!p)
-            return NULL;
-        memset(p + x->nhi, 0, (n - x->nhi) * sizeof *p);
-        x->hi = p;
-        x->nhi = n;
-    }
-    return &x->hi[i];
+    uint32_t i = (uint32_t)(row - x->rows.cells);
+    tm_sums *p = by_id_room(x->hi, &x->nhi, sizeof *p, i);
+    return p ? &(x->hi = p)[i] : NULL;
 }
 
 #define NO_PERIOD INT64_MIN
