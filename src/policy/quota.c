@@ -56,15 +56,16 @@ typedef struct uc_entry {
     usage_sums u;
 } uc_entry;
 
-#define UC_PENDING 64      /* notifications ahead of the cache, kept         */
+#define UC_PENDING 64      /* messages of commits past the cache's, kept    */
 
 struct tm_usage_cache {
     pthread_mutex_t mu;
     int64_t version;        /* the store version every entry reflects        */
+    int64_t horizon;        /* every commit named below it is in that version */
     tm_strmap index;        /* user → i + 1                                   */
     uc_entry *e;
     size_t n, cap;
-    struct { int64_t v; char *users; } pending[UC_PENDING]; /* v 0: free     */
+    struct { int64_t id; char *users; } pending[UC_PENDING]; /* id 0: free    */
     uint64_t hits, misses;
 };
 
@@ -124,9 +125,9 @@ static int uc_add(usage_sums *u, const tm_event *ev)
     return 0;
 }
 
-/* Applies one notification at the cache's next version: users is a list
- * of names each ended by '\n', or NULL for everyone. */
-static void uc_apply(struct tm_usage_cache *c, int64_t version, const char *users)
+/* Drops the sums of users: a list of names each ended by '\n', or NULL
+ * for everyone. */
+static void uc_drop(struct tm_usage_cache *c, const char *users)
 {
     if (!users)
         uc_clear(c);
@@ -145,53 +146,92 @@ static void uc_apply(struct tm_usage_cache *c, int64_t version, const char *user
         }
         u += len + (end != NULL);
     }
-    c->version = version;
 }
 
-/* Applies the kept notifications whose turn has come. */
-static void uc_drain(struct tm_usage_cache *c)
+static int uc_kept(const struct tm_usage_cache *c, int64_t id)
 {
-    for (int more = 1; more;) {
-        more = 0;
-        for (int i = 0; i < UC_PENDING; i++)
-            if (c->pending[i].v && c->pending[i].v == c->version + 1) {
-                uc_apply(c, c->pending[i].v, c->pending[i].users);
-                free(c->pending[i].users);
-                c->pending[i].v = 0, c->pending[i].users = NULL, more = 1;
+    for (int i = 0; i < UC_PENDING; i++)
+        if (c->pending[i].id == id)
+            return i;
+    return -1;
+}
+
+/* The cache at version v, past every commit named below horizon: the
+ * messages of those are done. */
+static void uc_at(struct tm_usage_cache *c, int64_t v, int64_t horizon)
+{
+    c->version = v;
+    c->horizon = horizon;
+    for (int i = 0; i < UC_PENDING; i++)
+        if (c->pending[i].id && c->pending[i].id < horizon) {
+            free(c->pending[i].users);
+            c->pending[i].id = 0, c->pending[i].users = NULL;
+        }
+}
+
+/* The commits of the step from version k - 1 to k (store s's `commits`;
+ * SQLite: commit k), and the horizon at k; 0 when they are not known. */
+static int uc_step(tm_store *s, int64_t k, int64_t *ids, size_t *n, int64_t *horizon)
+{
+    *n = 1, ids[0] = k, *horizon = k + 1;
+    return !s->ops->commits || s->ops->commits(s, k, ids, n, horizon) == TM_OK;
+}
+
+/* Moves the cache to store version v (ahead of it), step by step: a step
+ * whose commits' messages are all kept drops only their users; any other
+ * empties the cache. Further than UC_PENDING steps: empty at once. */
+static void uc_advance(struct tm_usage_cache *c, tm_store *s, int64_t v)
+{
+    int64_t ids[TM_STEP_MAX], horizon;
+    size_t n;
+    if (c->version < 0 || v - c->version > UC_PENDING) {
+        uc_clear(c);
+        uc_step(s, v, ids, &n, &horizon);
+        uc_at(c, v, horizon);
+    }
+    while (c->version < v) {
+        int64_t k = c->version + 1;
+        int known = uc_step(s, k, ids, &n, &horizon);
+        for (size_t i = 0; known && i < n; i++)
+            known = uc_kept(c, ids[i]) >= 0;
+        for (size_t i = 0; known && i < n; i++)
+            uc_drop(c, c->pending[uc_kept(c, ids[i])].users);
+        if (!known)
+            uc_clear(c);
+        uc_at(c, k, horizon);
+        for (size_t i = 0; i < n; i++) { /* a step's messages are done with it */
+            int j = uc_kept(c, ids[i]);
+            if (j >= 0) {
+                free(c->pending[j].users);
+                c->pending[j].id = 0, c->pending[j].users = NULL;
             }
+        }
     }
 }
 
-void tm__usage_notify(struct tm_usage_cache *c, int64_t version, const char *users)
+void tm__usage_notify(struct tm_usage_cache *c, int64_t id, const char *users)
 {
     pthread_mutex_lock(&c->mu);
-    if (version > c->version + 1 && c->version >= 0) { /* early: keep it for later */
-        int slot = -1;
-        for (int i = 0; i < UC_PENDING; i++) {
-            if (c->pending[i].v == version)
-                slot = -2; /* already kept */
-            if (slot == -1 && (c->pending[i].v == 0 || c->pending[i].v <= c->version))
-                slot = i;
-        }
-        char *copy = slot >= 0 && users ? strdup(users) : NULL;
-        if (slot >= 0 && (copy || !users)) {
-            free(c->pending[slot].users);
-            c->pending[slot].v = version;
-            c->pending[slot].users = copy;
-        }
-    } else if (version == c->version + 1) {
-        uc_apply(c, version, users);
-        uc_drain(c);
+    int slot = -1;
+    for (int i = 0; id > 0 && id >= c->horizon && slot == -1 && i < UC_PENDING; i++)
+        if (c->pending[i].id == 0 || c->pending[i].id == id)
+            slot = c->pending[i].id == id ? -2 : i; /* free, or already kept */
+    char *copy = slot >= 0 && users ? strdup(users) : NULL;
+    if (slot >= 0 && (copy || !users)) {
+        c->pending[slot].id = id;
+        c->pending[slot].users = copy;
     }
     pthread_mutex_unlock(&c->mu);
 }
 
-void tm__usage_commit(struct tm_usage_cache *c, tm_event *const *evs, const unsigned char *dup,
-                      size_t n, int64_t version)
+void tm__usage_commit(struct tm_usage_cache *c, tm_store *s, tm_event *const *evs,
+                      const unsigned char *dup, size_t n, int64_t version)
 {
     pthread_mutex_lock(&c->mu);
+    if (c->version >= 0 && c->version < version - 1)
+        uc_advance(c, s, version - 1); /* others' commits first, if notified */
     int seen = c->version == version - 1;
-    c->version = version;
+    uc_at(c, version, version + 1);
     for (size_t i = 0; seen && c->n && i < n; i++)
         if (dup[i] == 2) /* it replaced a copy whose user and sums are unknown here */
             seen = 0;
@@ -205,7 +245,6 @@ void tm__usage_commit(struct tm_usage_cache *c, tm_event *const *evs, const unsi
         if (uc_add(&e->u, ev) != 0) /* a metric type too many */
             e->valid = 0;
     }
-    uc_drain(c);
     pthread_mutex_unlock(&c->mu);
 }
 
@@ -217,16 +256,15 @@ void tm__usage_stats(struct tm_usage_cache *c, uint64_t *hits, uint64_t *misses)
     pthread_mutex_unlock(&c->mu);
 }
 
-/* Keeps u as user's sums over [from, to) at store version v, if the cache
- * is at v (else a commit landed meanwhile and u may be off by it). */
-static void uc_put(struct tm_usage_cache *c, const char *user, int64_t from, int64_t to,
-                   int64_t v, const usage_sums *u)
+/* Keeps u as user's sums over [from, to) at store version v, moving the
+ * cache there if it is behind (if it is ahead, a commit may have landed
+ * since v and u be off by it). */
+static void uc_put(struct tm_usage_cache *c, tm_store *s, const char *user, int64_t from,
+                   int64_t to, int64_t v, const usage_sums *u)
 {
     pthread_mutex_lock(&c->mu);
-    if (c->version < v) { /* behind: commits by others; start at v */
-        uc_clear(c);
-        c->version = v;
-    }
+    if (c->version < v)
+        uc_advance(c, s, v);
     uc_entry *e = c->version == v ? uc_find(c, user) : NULL;
     if (c->version == v && !e && c->n == UC_MAX)
         uc_clear(c);
@@ -248,15 +286,17 @@ static void uc_put(struct tm_usage_cache *c, const char *user, int64_t from, int
         e->u = *u;
         e->valid = 1;
     }
-    uc_drain(c);
     pthread_mutex_unlock(&c->mu);
 }
 
-/* user's sums over [from, to) as of store version v, if cached. */
-static int uc_get(struct tm_usage_cache *c, const char *user, int64_t from, int64_t to,
-                  int64_t v, usage_sums *out)
+/* user's sums over [from, to) as of store version v, if cached (the cache
+ * first moved to v if it is behind). */
+static int uc_get(struct tm_usage_cache *c, tm_store *s, const char *user, int64_t from,
+                  int64_t to, int64_t v, usage_sums *out)
 {
     pthread_mutex_lock(&c->mu);
+    if (c->version < v)
+        uc_advance(c, s, v);
     uc_entry *e = c->version == v ? uc_find(c, user) : NULL;
     int hit = e && e->valid && e->from == from && e->to == to;
     if (hit)
@@ -265,6 +305,18 @@ static int uc_get(struct tm_usage_cache *c, const char *user, int64_t from, int6
     c->misses += !hit;
     pthread_mutex_unlock(&c->mu);
     return hit;
+}
+
+/* Did no commit land from version v0 to v1 (the store tells each step's
+ * commits, and there were none)? */
+static int quiet(tm_store *s, int64_t v0, int64_t v1)
+{
+    int64_t ids[TM_STEP_MAX], horizon;
+    size_t n = 0;
+    for (int64_t k = v0 + 1; k <= v1; k++)
+        if (!s->ops->commits || k - v0 > TM_STEP_MAX || s->ops->commits(s, k, ids, &n, &horizon) || n)
+            return 0;
+    return 1;
 }
 
 typedef struct user_ctx {
@@ -348,7 +400,7 @@ static int user_sums(const tm_pctx *pc, const char *user, const tm_tier *tier, i
     int64_t v0 = -1, v1 = -2;
     memset(u, 0, sizeof *u);
     int rc = s->ops->version(s, &v0);
-    if (rc == TM_OK && uc_get(pc->usage, user, from, to, v0, u))
+    if (rc == TM_OK && uc_get(pc->usage, s, user, from, to, v0, u))
         return TM_OK;
     snprintf(w, sizeof w, "user_id=%s", user);
     tm__query_init(&q);
@@ -378,8 +430,8 @@ static int user_sums(const tm_pctx *pc, const char *user, const tm_tier *tier, i
             }
         rc = s->ops->version(s, &v1);
     }
-    if (rc == TM_OK && fits && v0 == v1)
-        uc_put(pc->usage, user, from, to, v0, u);
+    if (rc == TM_OK && fits && (v0 == v1 || quiet(s, v0, v1)))
+        uc_put(pc->usage, s, user, from, to, v1, u);
     tm__qresult_free(res);
     tm__query_free(&q);
     return rc;
