@@ -178,6 +178,7 @@ static void *subscriber(void *arg)
             failed(n, "subscribe", c->errstr[0] ? c->errstr : "unexpected reply");
         if (ok)
             up(n);
+        tm__usage_remote(n->uc, ok);
         while (ok && !__atomic_load_n(&n->stop, __ATOMIC_ACQUIRE)) {
             void *r = NULL;
             if (redisGetReplyFromReader(c, &r) != REDIS_OK) {
@@ -197,6 +198,7 @@ static void *subscriber(void *arg)
             if ((k < 0 && errno != EINTR) || (k > 0 && redisBufferRead(c) != REDIS_OK))
                 ok = 0;
         }
+        tm__usage_remote(n->uc, 0);
         if (!ok && c && !__atomic_load_n(&n->stop, __ATOMIC_ACQUIRE))
             failed(n, "subscription", c->errstr[0] ? c->errstr : "connection lost");
         if (c)

@@ -188,6 +188,10 @@ void tm__usage_commit(struct tm_usage_cache *c, tm_store *s, tm_event *const *ev
  * cache moves past the commit; a missing one leaves the cache to empty
  * itself. */
 void tm__usage_notify(struct tm_usage_cache *c, int64_t id, const char *users);
+/* Whether other processes' messages are coming (the subscription to
+ * Redis is up): a step's missing message is then waited for a little
+ * longer before the cache empties. */
+void tm__usage_remote(struct tm_usage_cache *c, int on);
 /* Checks answered from the cache and not, so far. */
 void tm__usage_stats(struct tm_usage_cache *c, uint64_t *hits, uint64_t *misses);
 

@@ -28,7 +28,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "../core/buf.h"
 #include "../core/err.h"
 #include "../core/json.h"
 #include "../core/strmap.h"
@@ -57,15 +59,23 @@ typedef struct uc_entry {
 } uc_entry;
 
 #define UC_PENDING 64      /* messages of commits past the cache's, kept    */
+#define UC_HISTORY 16      /* steps whose dropped users are remembered      */
+#define UC_WAIT_US 5000    /* for a step's messages on their way (Redis)    */
+#define UC_WAIT_LOCAL_US 200 /* (no Redis: only this process's own commits)  */
 
 struct tm_usage_cache {
     pthread_mutex_t mu;
+    pthread_cond_t cv;      /* a message came, or the version moved          */
     int64_t version;        /* the store version every entry reflects        */
     int64_t horizon;        /* every commit named below it is in that version */
+    int remote;             /* other processes' messages are coming (Redis)  */
     tm_strmap index;        /* user → i + 1                                   */
     uc_entry *e;
     size_t n, cap;
     struct { int64_t id; char *users; } pending[UC_PENDING]; /* id 0: free    */
+    /* The users each of the latest steps dropped: "\n" then names each
+     * ended by '\n'; NULL: everyone (or not known). */
+    struct { int64_t v; char *users; } hist[UC_HISTORY];
     uint64_t hits, misses;
 };
 
@@ -74,6 +84,7 @@ struct tm_usage_cache *tm__usage_new(void)
     struct tm_usage_cache *c = calloc(1, sizeof *c);
     if (c) {
         pthread_mutex_init(&c->mu, NULL);
+        pthread_cond_init(&c->cv, NULL);
         c->version = -1;
     }
     return c;
@@ -94,7 +105,10 @@ void tm__usage_free(struct tm_usage_cache *c)
     uc_clear(c);
     for (int i = 0; i < UC_PENDING; i++)
         free(c->pending[i].users);
+    for (int i = 0; i < UC_HISTORY; i++)
+        free(c->hist[i].users);
     free(c->e);
+    pthread_cond_destroy(&c->cv);
     pthread_mutex_destroy(&c->mu);
     free(c);
 }
@@ -156,17 +170,41 @@ static int uc_kept(const struct tm_usage_cache *c, int64_t id)
     return -1;
 }
 
-/* The cache at version v, past every commit named below horizon: the
- * messages of those are done. */
-static void uc_at(struct tm_usage_cache *c, int64_t v, int64_t horizon)
+static void uc_unkeep(struct tm_usage_cache *c, int i)
+{
+    free(c->pending[i].users);
+    c->pending[i].id = 0, c->pending[i].users = NULL;
+}
+
+/* The cache at version v, the step to it having dropped users (taken:
+ * "\n" then names, or NULL for everyone), past every commit named below
+ * horizon: the messages of those are done. */
+static void uc_at(struct tm_usage_cache *c, int64_t v, int64_t horizon, char *users)
 {
     c->version = v;
     c->horizon = horizon;
+    free(c->hist[v % UC_HISTORY].users);
+    c->hist[v % UC_HISTORY].v = v;
+    c->hist[v % UC_HISTORY].users = users;
     for (int i = 0; i < UC_PENDING; i++)
-        if (c->pending[i].id && c->pending[i].id < horizon) {
-            free(c->pending[i].users);
-            c->pending[i].id = 0, c->pending[i].users = NULL;
-        }
+        if (c->pending[i].id && c->pending[i].id < horizon)
+            uc_unkeep(c, i);
+    pthread_cond_broadcast(&c->cv);
+}
+
+/* Could a step after v0, up to the cache's version, have changed user's
+ * sums (or is that no longer known)? */
+static int uc_changed(const struct tm_usage_cache *c, const char *user, int64_t v0)
+{
+    char pat[260];
+    if (snprintf(pat, sizeof pat, "\n%s\n", user) >= (int)sizeof pat)
+        return 1;
+    for (int64_t k = v0 + 1; k <= c->version; k++) {
+        const char *u = c->hist[k % UC_HISTORY].users;
+        if (c->hist[k % UC_HISTORY].v != k || !u || strstr(u, pat))
+            return 1;
+    }
+    return 0;
 }
 
 /* The commits of the step from version k - 1 to k (store s's `commits`;
@@ -179,33 +217,52 @@ static int uc_step(tm_store *s, int64_t k, int64_t *ids, size_t *n, int64_t *hor
 
 /* Moves the cache to store version v (ahead of it), step by step: a step
  * whose commits' messages are all kept drops only their users; any other
- * empties the cache. Further than UC_PENDING steps: empty at once. */
+ * empties the cache. A message not yet come (Redis is a hop behind the
+ * store; the own commit hook runs just after the commit) is waited for up
+ * to UC_WAIT_US. Further than UC_PENDING steps: empty at once. mu held. */
 static void uc_advance(struct tm_usage_cache *c, tm_store *s, int64_t v)
 {
-    int64_t ids[TM_STEP_MAX], horizon;
+    int64_t ids[TM_STEP_MAX], horizon, deadline = 0;
     size_t n;
     if (c->version < 0 || v - c->version > UC_PENDING) {
         uc_clear(c);
         uc_step(s, v, ids, &n, &horizon);
-        uc_at(c, v, horizon);
+        uc_at(c, v, horizon, NULL);
     }
     while (c->version < v) {
         int64_t k = c->version + 1;
         int known = uc_step(s, k, ids, &n, &horizon);
+        size_t have = 0;
         for (size_t i = 0; known && i < n; i++)
-            known = uc_kept(c, ids[i]) >= 0;
-        for (size_t i = 0; known && i < n; i++)
-            uc_drop(c, c->pending[uc_kept(c, ids[i])].users);
-        if (!known)
-            uc_clear(c);
-        uc_at(c, k, horizon);
-        for (size_t i = 0; i < n; i++) { /* a step's messages are done with it */
-            int j = uc_kept(c, ids[i]);
-            if (j >= 0) {
-                free(c->pending[j].users);
-                c->pending[j].id = 0, c->pending[j].users = NULL;
+            have += uc_kept(c, ids[i]) >= 0;
+        if (known && have < n) {
+            int64_t now = tm__now_us();
+            deadline = deadline ? deadline : now + (c->remote ? UC_WAIT_US : UC_WAIT_LOCAL_US);
+            if (now < deadline) {
+                struct timespec until;
+                clock_gettime(CLOCK_REALTIME, &until);
+                until.tv_nsec += (long)(deadline - now) * 1000;
+                until.tv_sec += until.tv_nsec / 1000000000L;
+                until.tv_nsec %= 1000000000L;
+                pthread_cond_timedwait(&c->cv, &c->mu, &until);
+                continue; /* another thread may have moved the cache meanwhile */
             }
         }
+        tm_buf users = TM_BUF_INIT;
+        int all = !known || have < n || tm__buf_putc(&users, '\n') != TM_OK;
+        for (size_t i = 0; !all && i < n; i++) {
+            const char *u = c->pending[uc_kept(c, ids[i])].users;
+            all = !u || tm__buf_puts(&users, u) != TM_OK;
+        }
+        if (all)
+            tm__buf_free(&users);
+        uc_drop(c, all ? NULL : users.data + 1);
+        for (size_t i = 0; i < n; i++) { /* a step's messages are done with it */
+            int j = uc_kept(c, ids[i]);
+            if (j >= 0)
+                uc_unkeep(c, j);
+        }
+        uc_at(c, k, horizon, all ? NULL : users.data);
     }
 }
 
@@ -220,7 +277,15 @@ void tm__usage_notify(struct tm_usage_cache *c, int64_t id, const char *users)
     if (slot >= 0 && (copy || !users)) {
         c->pending[slot].id = id;
         c->pending[slot].users = copy;
+        pthread_cond_broadcast(&c->cv);
     }
+    pthread_mutex_unlock(&c->mu);
+}
+
+void tm__usage_remote(struct tm_usage_cache *c, int on)
+{
+    pthread_mutex_lock(&c->mu);
+    c->remote = on;
     pthread_mutex_unlock(&c->mu);
 }
 
@@ -231,7 +296,7 @@ void tm__usage_commit(struct tm_usage_cache *c, tm_store *s, tm_event *const *ev
     if (c->version >= 0 && c->version < version - 1)
         uc_advance(c, s, version - 1); /* others' commits first, if notified */
     int seen = c->version == version - 1;
-    uc_at(c, version, version + 1);
+    uc_at(c, version, version + 1, NULL); /* a recount across it is not kept */
     for (size_t i = 0; seen && c->n && i < n; i++)
         if (dup[i] == 2) /* it replaced a copy whose user and sums are unknown here */
             seen = 0;
@@ -256,19 +321,22 @@ void tm__usage_stats(struct tm_usage_cache *c, uint64_t *hits, uint64_t *misses)
     pthread_mutex_unlock(&c->mu);
 }
 
-/* Keeps u as user's sums over [from, to) at store version v, moving the
- * cache there if it is behind (if it is ahead, a commit may have landed
- * since v and u be off by it). */
+/* Keeps u, user's sums over [from, to) counted between store versions v0
+ * and v1, if no step after v0 changed them: then they are the sums at
+ * every version from v0 to v1. The cache moves to v0 if behind, keeps u at
+ * its version if no step since v0 named user, and moves on to v1 (which
+ * drops u again if a step up to v1 names user). */
 static void uc_put(struct tm_usage_cache *c, tm_store *s, const char *user, int64_t from,
-                   int64_t to, int64_t v, const usage_sums *u)
+                   int64_t to, int64_t v0, int64_t v1, const usage_sums *u)
 {
     pthread_mutex_lock(&c->mu);
-    if (c->version < v)
-        uc_advance(c, s, v);
-    uc_entry *e = c->version == v ? uc_find(c, user) : NULL;
-    if (c->version == v && !e && c->n == UC_MAX)
+    if (c->version < v0)
+        uc_advance(c, s, v0);
+    int keep = c->version >= v0 && !uc_changed(c, user, v0);
+    uc_entry *e = keep ? uc_find(c, user) : NULL;
+    if (keep && !e && c->n == UC_MAX)
         uc_clear(c);
-    if (c->version == v && !e) {
+    if (keep && !e) {
         uc_entry *p = tm__grow(c->e, c->n, &c->cap, sizeof *p, 64);
         char *copy = p ? strdup(user) : NULL;
         if (p)
@@ -286,18 +354,20 @@ static void uc_put(struct tm_usage_cache *c, tm_store *s, const char *user, int6
         e->u = *u;
         e->valid = 1;
     }
+    if (keep && c->version < v1)
+        uc_advance(c, s, v1);
     pthread_mutex_unlock(&c->mu);
 }
 
-/* user's sums over [from, to) as of store version v, if cached (the cache
- * first moved to v if it is behind). */
+/* user's sums over [from, to) as of store version v or later, if cached
+ * (the cache first moved to v if it is behind). */
 static int uc_get(struct tm_usage_cache *c, tm_store *s, const char *user, int64_t from,
                   int64_t to, int64_t v, usage_sums *out)
 {
     pthread_mutex_lock(&c->mu);
     if (c->version < v)
         uc_advance(c, s, v);
-    uc_entry *e = c->version == v ? uc_find(c, user) : NULL;
+    uc_entry *e = c->version >= v ? uc_find(c, user) : NULL;
     int hit = e && e->valid && e->from == from && e->to == to;
     if (hit)
         *out = e->u;
@@ -305,18 +375,6 @@ static int uc_get(struct tm_usage_cache *c, tm_store *s, const char *user, int64
     c->misses += !hit;
     pthread_mutex_unlock(&c->mu);
     return hit;
-}
-
-/* Did no commit land from version v0 to v1 (the store tells each step's
- * commits, and there were none)? */
-static int quiet(tm_store *s, int64_t v0, int64_t v1)
-{
-    int64_t ids[TM_STEP_MAX], horizon;
-    size_t n = 0;
-    for (int64_t k = v0 + 1; k <= v1; k++)
-        if (!s->ops->commits || k - v0 > TM_STEP_MAX || s->ops->commits(s, k, ids, &n, &horizon) || n)
-            return 0;
-    return 1;
 }
 
 typedef struct user_ctx {
@@ -430,8 +488,8 @@ static int user_sums(const tm_pctx *pc, const char *user, const tm_tier *tier, i
             }
         rc = s->ops->version(s, &v1);
     }
-    if (rc == TM_OK && fits && (v0 == v1 || quiet(s, v0, v1)))
-        uc_put(pc->usage, s, user, from, to, v1, u);
+    if (rc == TM_OK && fits)
+        uc_put(pc->usage, s, user, from, to, v0, v1, u);
     tm__qresult_free(res);
     tm__query_free(&q);
     return rc;
