@@ -9,20 +9,23 @@
  *
  * The query reads every event of the user's period; a check must not. So
  * the handle keeps each checked user's period sums (usage cache) at one
- * store version, and the commit hook adds each committed event to its
- * user's sums, moving the cache to the new version, before the events are
- * acknowledged. A sum is used only at the store version it reflects, so
- * it is never stale: a commit the hook did not see (another process, a
- * reprice) or one that replaced a stored copy empties the cache, and sums
- * computed while a commit landed are not kept.
+ * store version. A check reads the store's version first and uses sums
+ * only at that version or a later one, so it is never stale.
  *
- * Another daemon's commits reach the cache as notifications (notify.c,
- * through Redis): "version v changed these users' sums" (or everyone's).
- * When the notifications of every version from the cache's to the store's
- * have arrived, only the users they name are dropped; a version without
- * one (a lost message, a daemon killed before it published, Redis down, a
- * reprice) empties the cache as before. The sums themselves always come
- * from the store.
+ * The cache moves from version v - 1 to v past the commits of that step
+ * (SQLite: commit v, a counter every process shares; PostgreSQL: the
+ * transaction ids the store's `commits` names for the step of this
+ * handle's own versions). Each commit comes with a message, "commit c
+ * changed these users' sums" (or everyone's): this process's own from the
+ * commit hook, other daemons' through Redis (notify.c). When the cache
+ * holds the message of every commit in the step it drops only the users
+ * they name; otherwise (a lost message, a daemon killed before it
+ * published, Redis down, a CLI import, a reprice, retention, a fold) it
+ * empties. A message still on its way is waited for a little (Redis is a
+ * hop behind the store). On SQLite the commit hook also adds each of its
+ * own new events to its user's sums. Sums recounted between versions v0
+ * and v1 are kept when no step after v0 named the user. The sums
+ * themselves always come from the store; messages only say whose to drop.
  */
 #include <pthread.h>
 #include <stdio.h>

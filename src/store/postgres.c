@@ -44,14 +44,19 @@
  * does, sums checked for overflow) and records that horizon.
  *
  * Freshness: the version is this handle's own counter, each value tied to
- * a PostgreSQL snapshot (pg_current_snapshot). version() asks whether any
- * log row is not visible in the latest one (one indexed query), and if so
- * moves to a new value tied to the current snapshot; load_changes hands
- * the rows committed between two of them to the in-memory rollups, so a
- * query reads only what changed since its last one, its own commits
- * included (append returns version -1: the commit hook leaves the
- * rollups to load_changes). A whole reload happens only after retention
- * (the epoch moved) or a fold past the rollups' snapshot. Dictionary
+ * a PostgreSQL snapshot (pg_current_snapshot). version() asks which
+ * commits' log rows are visible now that the latest snapshot did not see
+ * (one statement: a skip scan of the xid index), and if any (or retention
+ * or a fold ran) moves to a new value tied to the current snapshot,
+ * remembering the step's commits: commits() names them by transaction id
+ * (an append's *commit, pg_current_xact_id() read by its count update),
+ * which is how a quota cache keeps the users no commit of the step named
+ * (policy/quota.c). load_changes hands the rows committed between two
+ * versions to the in-memory rollups, so a query reads only what changed
+ * since its last one, its own commits included (append returns version
+ * -1: the commit hook leaves the rollups to load_changes). A whole reload
+ * happens only after retention (the epoch moved) or a fold past the
+ * rollups' snapshot. Dictionary
  * strings are interned before the transaction, each chunk in its own short
  * transaction (an unused id left by a rolled-back batch is harmless).
  *
