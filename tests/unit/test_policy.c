@@ -459,7 +459,7 @@ Test(policy, usage_cache_equals_the_report_through_every_kind_of_write)
  * and moves past a step only when it holds the message of every commit in
  * it; a missing one (lost, or never sent) leaves the cache to recount. The
  * sums always equal the report. */
-static void other_commit(tm *other, const char *user, int64_t tokens, int64_t *id)
+static void track_one(tm *h, const char *user, int64_t tokens)
 {
     tm_event ev;
     tm_event_init(&ev);
@@ -469,11 +469,16 @@ static void other_commit(tm *other, const char *user, int64_t tokens, int64_t *i
     ev.input_tokens = tokens;
     ev.has = TM_HAS_TOKENS;
     int dup = 0;
+    cr_assert_eq(tm_track_sync(h, &ev, &dup), TM_OK, "%s", tm_errmsg());
+}
+
+static void other_commit(tm *other, const char *user, int64_t tokens, int64_t *id)
+{
     tm_store *s = tm__store(other);
     int64_t v0, v, ids[TM_STEP_MAX], horizon;
     size_t n = 0;
     cr_assert_eq(s->ops->version(s, &v0), TM_OK);
-    cr_assert_eq(tm_track_sync(other, &ev, &dup), TM_OK, "%s", tm_errmsg());
+    track_one(other, user, tokens);
     cr_assert_eq(s->ops->version(s, &v), TM_OK);
     *id = v;
     if (s->ops->commits) { /* the step past other's own commit names just it */
@@ -482,6 +487,16 @@ static void other_commit(tm *other, const char *user, int64_t tokens, int64_t *i
         cr_assert_eq(n, 1, "the step to version %lld names %zu commits, wanted 1", (long long)v, n);
         *id = ids[0];
     }
+}
+
+/* Two handles on one scratch store with uc_config: t checks, other
+ * commits as another daemon would. */
+static void open_two(char *dir, char *db, char *cfg, tm **t, tm **other)
+{
+    scratch(dir, db, cfg, uc_config);
+    tm_options o = {.config = cfg};
+    cr_assert_eq(tm_open(t, db, &o), TM_OK, "%s", tm_errmsg());
+    cr_assert_eq(tm_open(other, db, &o), TM_OK, "%s", tm_errmsg());
 }
 
 /* Checks user's quota on t and says whether the cache answered it. */
@@ -498,11 +513,8 @@ static int cached(tm *t, const char *user, int step)
 Test(policy, usage_cache_notified_of_other_commits_drops_only_their_users)
 {
     char dir[] = "/tmp/tmun.XXXXXX", db[512], cfg[128];
-    scratch(dir, db, cfg, uc_config);
     tm *t = NULL, *other = NULL;
-    tm_options o = {.config = cfg};
-    cr_assert_eq(tm_open(&t, db, &o), TM_OK, "%s", tm_errmsg());
-    cr_assert_eq(tm_open(&other, db, &o), TM_OK, "%s", tm_errmsg());
+    open_two(dir, db, cfg, &t, &other);
     struct tm_usage_cache *uc = tm__pctx(t)->usage;
     int64_t v;
     other_commit(other, "alice", 10, &v);
@@ -573,11 +585,8 @@ Test(policy, usage_cache_notified_of_other_commits_drops_only_their_users)
 Test(policy, usage_cache_keeps_64_pending_notifications)
 {
     char dir[] = "/tmp/tmun.XXXXXX", db[512], cfg[128];
-    scratch(dir, db, cfg, uc_config);
     tm *t = NULL, *other = NULL;
-    tm_options o = {.config = cfg};
-    cr_assert_eq(tm_open(&t, db, &o), TM_OK, "%s", tm_errmsg());
-    cr_assert_eq(tm_open(&other, db, &o), TM_OK, "%s", tm_errmsg());
+    open_two(dir, db, cfg, &t, &other);
     struct tm_usage_cache *uc = tm__pctx(t)->usage;
     tm_store *ts = tm__store(t);
     for (int n = 63; n <= 65; n++) {
@@ -619,15 +628,7 @@ Test(policy, a_postgres_step_names_at_most_64_commits)
         size_t k = 0;
         cr_assert_eq(ts->ops->version(ts, &v0), TM_OK);
         for (int i = 0; i < n; i++) {
-            tm_event ev;
-            tm_event_init(&ev);
-            ev.user_id = "alice";
-            ev.provider = "openai";
-            ev.model = "gpt-4o-mini";
-            ev.input_tokens = 1;
-            ev.has = TM_HAS_TOKENS;
-            int dup = 0;
-            cr_assert_eq(tm_track_sync(w[i % 5], &ev, &dup), TM_OK, "%s", tm_errmsg());
+            track_one(w[i % 5], "alice", 1);
             tm_store *ws = tm__store(w[i % 5]); /* the writer's own step: its commit's id */
             size_t one = 0;
             cr_assert_eq(ws->ops->version(ws, &v), TM_OK);
