@@ -601,3 +601,28 @@ Test(store, pg_two_handles_see_each_other)
     tm_close(a);
     tm_close(b);
 }
+
+/* A name one handle looked up before another stored it (a dictionary miss
+ * is asked again, never remembered), and names read back by id, are right
+ * on both backends (PostgreSQL keeps the ones it read). */
+Test(store, dictionary_names_seen_by_other_handles)
+{
+    tm *a = open_or_die(), *b = open_or_die();
+    const char *params[] = {"from", "2020-01-01", "to", "2030-01-01", "where", "user_id=late",
+                            "group_by", "user_id", NULL};
+    tm_report *r = NULL;
+    track_at(a, "d0", "early", 1780012800000000LL);
+    cr_assert_eq(tm_report_run(a, params, &r), TM_OK, "%s", tm_errmsg());
+    cr_assert_null(strstr(tm_report_json(r), "\"late\""), "%s", tm_report_json(r));
+    tm_report_free(r);
+    track_at(b, "d1", "late", 1780012800000000LL + 3600000000LL);
+    for (int pass = 0; pass < 2; pass++) { /* the second from what a kept */
+        cr_assert_eq(tm_report_run(a, params, &r), TM_OK, "%s", tm_errmsg());
+        const char *j = tm_report_json(r);
+        cr_assert_not_null(strstr(j, "\"user_id\": \"late\""), "pass %d: %s", pass, j);
+        cr_assert_not_null(strstr(j, "\"totals\": {\"events\": 1,"), "pass %d: %s", pass, j);
+        tm_report_free(r);
+    }
+    tm_close(a);
+    tm_close(b);
+}
