@@ -626,3 +626,26 @@ Test(store, dictionary_names_seen_by_other_handles)
     tm_close(a);
     tm_close(b);
 }
+
+/* Retention cuts at the start of a UTC day only: the per-user cells are
+ * whole UTC days. An hour inside a day (23:00, 01:00) is refused and
+ * removes nothing; midnight removes exactly the events before it. */
+Test(store, retention_cuts_at_utc_days_only)
+{
+    tm *t = open_or_die();
+    const int64_t day = 1780012800000000LL, hour = 3600000000LL;
+    track_at(t, "r0", "u", day - hour);
+    track_at(t, "r1", "u", day);
+    track_at(t, "r2", "u", day + hour);
+    int64_t deleted = -1;
+    for (int h = -1; h <= 1; h += 2) {
+        cr_assert_eq(tm_retain(t, day + h * hour, &deleted), TM_EINVAL, "cut at %+d h", h);
+        cr_assert(strstr(tm_errmsg(), "start of a UTC day"), "%s", tm_errmsg());
+        cr_assert_eq(deleted, 0);
+        cr_assert_eq(total_events(t), 3);
+    }
+    cr_assert_eq(tm_retain(t, day, &deleted), TM_OK, "%s", tm_errmsg());
+    cr_assert_eq(deleted, 1);
+    cr_assert_eq(total_events(t), 2);
+    tm_close(t);
+}
