@@ -85,7 +85,7 @@
 #define LOCK_MAINT 7516109101003LL
 #define LOCK_FOLD 7516109101004LL
 #define MONTHS_AHEAD 2
-#define FOLD_EVERY 16       /* commits of this handle between fold tries,  */
+#define FOLD_EVERY 128      /* commits of this handle between fold tries,  */
 #define FOLD_MAX 50000      /* or log rows it wrote; rows a fold moves     */
 #define FOLD_MAX_S "50000"
 #define NSNAP 64            /* versions whose snapshots load_changes knows */
