@@ -600,8 +600,8 @@ int tm_retain(tm *t, int64_t before_us, int64_t *deleted)
     retain_ctx r = {before_us, 0};
     tm__clear_err();
     *deleted = 0;
-    if (before_us % 3600000000LL != 0)
-        return tm__fail(TM_EINVAL, "retention: the cut-off must be a whole UTC hour");
+    if (before_us % (24 * 3600000000LL) != 0)
+        return tm__fail(TM_EINVAL, "retention: the cut-off must be the start of a UTC day (00:00Z)");
     int rc = tm__writer_exec(t->pc.writer, retain_task, &r);
     if (rc == TM_OK)
         *deleted = r.deleted;

@@ -58,7 +58,9 @@
  * happens only after retention (the epoch moved) or a fold past the
  * rollups' snapshot. Dictionary
  * strings are interned before the transaction, each chunk in its own short
- * transaction (an unused id left by a rolled-back batch is harmless).
+ * transaction (an unused id left by a rolled-back batch is harmless);
+ * readers keep every id and string they looked up (an id never changes
+ * its string; a name not found is asked again, another daemon may add it).
  *
  * Durability: synchronous_commit is set on for every connection, so a
  * returned append is committed and flushed. Connections: the writer's
@@ -88,7 +90,7 @@
 #define LOCK_MAINT 7516109101003LL
 #define LOCK_FOLD 7516109101004LL
 #define MONTHS_AHEAD 2
-#define FOLD_EVERY 16       /* commits of this handle between fold tries,  */
+#define FOLD_EVERY 128      /* commits of this handle between fold tries,  */
 #define FOLD_MAX 50000      /* or log rows it wrote; rows a fold moves     */
 #define FOLD_MAX_S "50000"
 #define NSNAP 64            /* versions whose snapshots load_changes knows */
@@ -190,6 +192,12 @@ typedef struct pg_store {
     pgreader rd[NREAD];
     unsigned rd_next;           /* where take() starts looking               */
     tm_strmap dict;             /* string → dict id (writer side)           */
+    /* Dictionary entries the readers looked up (under nmu): an id never
+     * changes its string, so each is asked of the server once. */
+    pthread_mutex_t nmu;
+    tm_strmap rdict;            /* string → id (only ids that exist)         */
+    char **names;               /* id → string, or NULL                      */
+    size_t capnames;
     int32_t *months;            /* months (since 1970) with a partition      */
     size_t nmonths, capmonths;
     unsigned commits;           /* this handle's commits since a fold try    */
@@ -483,6 +491,11 @@ static void pg_close(tm_store *base)
         pthread_mutex_destroy(&s->rd[i].mu);
     }
     tm__strmap_clear(&s->dict);
+    tm__strmap_clear(&s->rdict);
+    for (size_t i = 0; i < s->capnames; i++)
+        free(s->names[i]);
+    free(s->names);
+    pthread_mutex_destroy(&s->nmu);
     free(s->months);
     free(s->fold_next);
     for (int i = 0; i < NSNAP; i++)
@@ -625,6 +638,7 @@ static int pg_open(const char *url, unsigned mode, tm_store **out)
     for (int i = 0; i < NREAD; i++)
         pthread_mutex_init(&s->rd[i].mu, NULL);
     pthread_mutex_init(&s->vmu, NULL);
+    pthread_mutex_init(&s->nmu, NULL);
     pthread_mutex_init(&s->fmu, NULL);
     pthread_cond_init(&s->fcv, NULL);
     if ((rc = parse_url(url, conninfo, sizeof conninfo, schema, sizeof schema)) ||
@@ -1749,12 +1763,43 @@ out:
     return rc;
 }
 
+/* Keeps id's name in the readers' dictionary cache (best effort). nmu held. */
+static void remember(pg_store *s, uint32_t id, const char *name)
+{
+    if (id >= s->capnames) {
+        size_t cap = s->capnames ? s->capnames : 256;
+        while (cap <= id)
+            cap *= 2;
+        char **more = realloc(s->names, cap * sizeof *more);
+        if (!more)
+            return;
+        memset(more + s->capnames, 0, (cap - s->capnames) * sizeof *more);
+        s->names = more;
+        s->capnames = cap;
+    }
+    if (!s->names[id] && (s->names[id] = strdup(name)) && tm__strmap_put(&s->rdict, name, id)) {
+        free(s->names[id]);
+        s->names[id] = NULL;
+    }
+}
+
 static int pg_dict_id(tm_store *base, const char *name, uint32_t *id)
 {
     pg_store *s = (pg_store *)base;
-    pgreader *rd = take(s, QUICK);
-    *id = (uint32_t)dict_lookup(rd->c, name);
-    give(rd);
+    int64_t got = 0;
+    pthread_mutex_lock(&s->nmu);
+    int hit = tm__strmap_get(&s->rdict, name, &got);
+    pthread_mutex_unlock(&s->nmu);
+    if (!hit) { /* 0 (never stored) is asked again: another daemon may store it */
+        pgreader *rd = take(s, QUICK);
+        got = dict_lookup(rd->c, name);
+        give(rd);
+        pthread_mutex_lock(&s->nmu);
+        if (got > 0)
+            remember(s, (uint32_t)got, name);
+        pthread_mutex_unlock(&s->nmu);
+    }
+    *id = (uint32_t)got;
     return TM_OK;
 }
 
@@ -1762,16 +1807,28 @@ static int pg_dict_name(tm_store *base, uint32_t id, char *buf, size_t cap)
 {
     pg_store *s = (pg_store *)base;
     PGresult *res = NULL;
+    int rc = TM_OK;
+    pthread_mutex_lock(&s->nmu);
+    int hit = id < s->capnames && s->names[id];
+    if (hit)
+        snprintf(buf, cap, "%s", s->names[id]);
+    pthread_mutex_unlock(&s->nmu);
+    if (hit)
+        return TM_OK;
     PARAMS(p, 12);
     p_i64(&p, id);
     pgreader *rd = take(s, QUICK);
-    int rc = run(rd->c, "dict", "SELECT s FROM dict WHERE id = $1::int", &p, &res);
-    if (rc == TM_OK && PQntuples(res) == 1)
-        snprintf(buf, cap, "%s", PQgetvalue(res, 0, 0));
-    else if (rc == TM_OK)
-        rc = TM_ENOTFOUND;
-    PQclear(res);
+    rc = run(rd->c, "dict", "SELECT s FROM dict WHERE id = $1::int", &p, &res);
     give(rd);
+    if (rc == TM_OK && PQntuples(res) == 1) {
+        snprintf(buf, cap, "%s", PQgetvalue(res, 0, 0));
+        pthread_mutex_lock(&s->nmu);
+        remember(s, id, PQgetvalue(res, 0, 0));
+        pthread_mutex_unlock(&s->nmu);
+    } else if (rc == TM_OK) {
+        rc = TM_ENOTFOUND;
+    }
+    PQclear(res);
     return rc;
 }
 
