@@ -609,8 +609,8 @@ Test(policy, usage_cache_keeps_64_pending_notifications)
 
 /* On PostgreSQL one step of a handle's versions names at most 64 commits
  * (TM_STEP_MAX): after 63 or 64 commits by others (five handles, none
- * folding: each commits fewer than 16 times) the step names each; after
- * 65 it is unknown, and the quota cache empties. */
+ * folding: each commits 39 times at most, a fold try comes every 128) the
+ * step names each; after 65 it is unknown, and the quota cache empties. */
 Test(policy, a_postgres_step_names_at_most_64_commits)
 {
     if (!tst_pg())
