@@ -62,7 +62,8 @@ typedef struct uc_entry {
 } uc_entry;
 
 #define UC_PENDING 64      /* messages of commits past the cache's, kept    */
-#define UC_HISTORY 16      /* steps whose dropped users are remembered      */
+#define UC_HISTORY 16      /* steps whose dropped users are remembered,     */
+#define UC_HISTORY_MAX 16384 /* up to this many bytes of names a step        */
 #define UC_WAIT_US 5000    /* for a step's messages on their way (Redis)    */
 #define UC_WAIT_LOCAL_US 200 /* (no Redis: only this process's own commits)  */
 
@@ -265,6 +266,8 @@ static void uc_advance(struct tm_usage_cache *c, tm_store *s, int64_t v)
             if (j >= 0)
                 uc_unkeep(c, j);
         }
+        if (!all && users.len > UC_HISTORY_MAX) /* remembered as everyone */
+            tm__buf_free(&users);
         uc_at(c, k, horizon, all ? NULL : users.data);
     }
 }
