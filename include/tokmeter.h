@@ -306,8 +306,10 @@ int tm_reprice(tm *t, int64_t since_us, int64_t until_us, tm_reprice_result *out
 /* ---- retention and copying -------------------------------------------- */
 
 /* Removes every event with ts < before_us and the rollup cells of those
- * hours, in one transaction (PostgreSQL: drops the month partitions wholly
- * before it). before_us must be a whole UTC hour (TM_EINVAL otherwise).
+ * hours and days, in one transaction (PostgreSQL: drops the month
+ * partitions wholly before it). before_us must be the start of a UTC day
+ * (TM_EINVAL otherwise): the per-user cells are whole UTC days, and a cut
+ * inside one would drop its later events' share of them.
  * *deleted gets the number of events removed. */
 int tm_retain(tm *t, int64_t before_us, int64_t *deleted);
 

@@ -51,17 +51,31 @@ struct tm_handle {
  * rollups before the events are acknowledged, so a read after an ack sees
  * them. If another process committed in between, the rollups are dropped
  * and reloaded by the next query. A store with a change log (version -1)
- * leaves both the rollups and the quota cache to catch up through it. */
-static void commit_hook(void *arg, const tm_cellset *cells, int64_t version,
+ * leaves the rollups to catch up through it; the quota cache is told which
+ * users the commit (by its identity) changed, so it keeps the others' sums
+ * when its version moves past it. Other daemons are told through Redis. */
+static void commit_hook(void *arg, const tm_cellset *cells, int64_t version, int64_t commit,
                         tm_event *const *evs, const unsigned char *dup, size_t n)
 {
     tm *t = arg;
-    if (version < 0) /* the store's change log brings the commit to them */
-        return;
-    tm__usage_commit(t->pc.usage, evs, dup, n, version);
     tm_notify *nt = __atomic_load_n(&t->notify, __ATOMIC_ACQUIRE);
+    tm_buf users = TM_BUF_INIT;
+    if (version < 0 ? commit > 0 : nt != NULL)
+        tm__commit_users(&users, evs, dup, n);
+    if (version < 0) { /* the store's change log brings the commit to the rollups */
+        if (commit > 0) {
+            const char *u = users.data ? users.data : "";
+            tm__usage_notify(t->pc.usage, commit, strcmp(u, "*\n") ? u : NULL);
+            if (nt)
+                tm__notify_commit(nt, commit, u);
+        }
+        tm__buf_free(&users);
+        return;
+    }
+    tm__usage_commit(t->pc.usage, t->pc.store, evs, dup, n, version);
     if (nt)
-        tm__notify_commit(nt, evs, dup, n, version);
+        tm__notify_commit(nt, version, users.data);
+    tm__buf_free(&users);
     pthread_rwlock_wrlock(&t->rollups.lock);
     if (t->rollups.loaded) {
         int rc = t->rollups.version + 1 == version ? TM_OK : TM_EBUSY;
@@ -586,8 +600,8 @@ int tm_retain(tm *t, int64_t before_us, int64_t *deleted)
     retain_ctx r = {before_us, 0};
     tm__clear_err();
     *deleted = 0;
-    if (before_us % 3600000000LL != 0)
-        return tm__fail(TM_EINVAL, "retention: the cut-off must be a whole UTC hour");
+    if (before_us % (24 * 3600000000LL) != 0)
+        return tm__fail(TM_EINVAL, "retention: the cut-off must be the start of a UTC day (00:00Z)");
     int rc = tm__writer_exec(t->pc.writer, retain_task, &r);
     if (rc == TM_OK)
         *deleted = r.deleted;
@@ -781,7 +795,7 @@ int tm__notify_enable(tm *t)
     tm_notify *n = NULL;
     if (!url || tm__notifier(t))
         return TM_OK;
-    int rc = tm__notify_start(&n, url, t->tag, t->pc.usage);
+    int rc = tm__notify_start(&n, url, t->tag, t->pc.store->ops->commits != NULL, t->pc.usage);
     if (rc == TM_OK)
         __atomic_store_n(&t->notify, n, __ATOMIC_RELEASE);
     return rc;

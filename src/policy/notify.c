@@ -1,14 +1,18 @@
 /*
  * notify.c — change notifications between daemons through Redis. After
- * each commit a daemon PUBLISHes "VERSION\n" and the users whose quota
- * sums the commit changed (one a line, or "*" for anyone) on a channel
- * named after its store; every daemon SUBSCRIBEs to it and hands each
- * message to its usage cache (quota.c), which then drops only those users'
- * sums instead of all of them.
+ * each commit a daemon PUBLISHes the commit's identity and the users whose
+ * quota sums the commit changed (one a line, or "*" for anyone) on a
+ * channel named after its store; every daemon SUBSCRIBEs to it and hands
+ * each message to its usage cache (quota.c), which then drops only those
+ * users' sums instead of all of them. The identity: on SQLite the version
+ * the commit made ("VERSION\n", a commit count every process shares), on
+ * PostgreSQL its transaction id ("x" XID "\n"), which every daemon's
+ * store tells among the commits a version step made visible.
  *
- * Advisory only: the cache applies a message only once it holds every
- * version before it, so a lost message (Redis down, a daemon killed before
- * it published) costs a recount from the store, never a stale answer. The
+ * Advisory only: the cache moves past a commit keeping other users' sums
+ * only when it holds that commit's message, so a lost message (Redis
+ * down, a daemon killed before it published) costs a recount from the
+ * store, never a stale answer. The
  * writer thread never waits on Redis: it queues the message (at most
  * NOTIFY_QUEUE; more are dropped) for the publisher thread. Every Redis
  * call has a 100 ms timeout; after a failure Redis is left alone for a
@@ -40,6 +44,7 @@ struct tm_notify {
     char host[256];
     int port;
     char channel[96];
+    int by_xid;             /* messages name PostgreSQL transaction ids      */
     struct tm_usage_cache *uc;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -140,14 +145,16 @@ static void *publisher(void *arg)
     return NULL;
 }
 
-/* One message's payload to the cache: "VERSION\n" then "*\n" or users. */
+/* One message's payload to the cache: "VERSION\n" (or, by_xid, "xXID\n")
+ * then "*\n" or users. A message of the other kind is not this store's. */
 static void deliver(tm_notify *n, const char *msg, size_t len)
 {
     char *end = NULL;
-    if (memchr(msg, '\0', len))
+    if (memchr(msg, '\0', len) || (msg[0] == 'x') != n->by_xid)
         return;
-    long long v = strtoll(msg, &end, 10);
-    if (end == msg || *end != '\n' || v <= 0)
+    msg += n->by_xid;
+    long long v = msg[0] >= '0' && msg[0] <= '9' ? strtoll(msg, &end, 10) : 0;
+    if (!end || *end != '\n' || v <= 0)
         return;
     const char *users = end + 1;
     tm__usage_notify(n->uc, v, strcmp(users, "*\n") == 0 ? NULL : users);
@@ -171,6 +178,7 @@ static void *subscriber(void *arg)
             failed(n, "subscribe", c->errstr[0] ? c->errstr : "unexpected reply");
         if (ok)
             up(n);
+        tm__usage_remote(n->uc, ok);
         while (ok && !__atomic_load_n(&n->stop, __ATOMIC_ACQUIRE)) {
             void *r = NULL;
             if (redisGetReplyFromReader(c, &r) != REDIS_OK) {
@@ -190,6 +198,7 @@ static void *subscriber(void *arg)
             if ((k < 0 && errno != EINTR) || (k > 0 && redisBufferRead(c) != REDIS_OK))
                 ok = 0;
         }
+        tm__usage_remote(n->uc, 0);
         if (!ok && c && !__atomic_load_n(&n->stop, __ATOMIC_ACQUIRE))
             failed(n, "subscription", c->errstr[0] ? c->errstr : "connection lost");
         if (c)
@@ -202,7 +211,7 @@ static void *subscriber(void *arg)
     return NULL;
 }
 
-int tm__notify_start(tm_notify **out, const char *redis_url, const char *store_tag,
+int tm__notify_start(tm_notify **out, const char *redis_url, const char *store_tag, int by_xid,
                      struct tm_usage_cache *uc)
 {
     *out = NULL;
@@ -216,6 +225,7 @@ int tm__notify_start(tm_notify **out, const char *redis_url, const char *store_t
     }
     snprintf(n->channel, sizeof n->channel, "tokmeter:commits:%s", store_tag);
     n->uc = uc;
+    n->by_xid = by_xid != 0;
     pthread_mutex_init(&n->mu, NULL);
     pthread_cond_init(&n->cv, NULL);
     if (pthread_create(&n->pub, NULL, publisher, n) == 0)
@@ -249,15 +259,12 @@ void tm__notify_stop(tm_notify *n)
     free(n);
 }
 
-void tm__notify_commit(tm_notify *n, tm_event *const *evs, const unsigned char *dup, size_t count,
-                       int64_t version)
+void tm__commit_users(tm_buf *b, tm_event *const *evs, const unsigned char *dup, size_t n)
 {
-    tm_buf b = TM_BUF_INIT;
     tm_strmap seen = {0};
     int all = 0;
-    tm__buf_printf(&b, "%lld\n", (long long)version);
-    size_t head = b.len;
-    for (size_t i = 0; i < count && !all; i++) {
+    size_t head = b->len;
+    for (size_t i = 0; i < n && !all; i++) {
         const char *u = evs[i]->user_id;
         if (dup[i] == 2)
             all = 1; /* it replaced a copy whose user is not known here */
@@ -266,19 +273,25 @@ void tm__notify_commit(tm_notify *n, tm_event *const *evs, const unsigned char *
         int64_t x;
         if (tm__strmap_get(&seen, u, &x))
             continue;
-        if (strchr(u, '\n') || strlen(u) >= 256 || b.len > NOTIFY_MAX ||
+        if (strchr(u, '\n') || strlen(u) >= 256 || b->len - head > NOTIFY_MAX ||
             tm__strmap_put(&seen, u, 1) != TM_OK) {
             all = 1;
             continue;
         }
-        tm__buf_puts(&b, u);
-        tm__buf_putc(&b, '\n');
+        tm__buf_puts(b, u);
+        tm__buf_putc(b, '\n');
     }
     tm__strmap_clear(&seen);
     if (all) {
-        b.len = head;
-        tm__buf_puts(&b, "*\n");
+        b->len = head;
+        tm__buf_puts(b, "*\n");
     }
+}
+
+void tm__notify_commit(tm_notify *n, int64_t id, const char *users)
+{
+    tm_buf b = TM_BUF_INIT;
+    tm__buf_printf(&b, "%s%lld\n%s", n->by_xid ? "x" : "", (long long)id, users ? users : "");
     pthread_mutex_lock(&n->mu);
     if (b.data && n->nq < NOTIFY_QUEUE) {
         n->q[n->nq++] = b.data;

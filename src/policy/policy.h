@@ -171,35 +171,51 @@ static inline tm_policy *tm__pctx_policy(const tm_pctx *c)
     return __atomic_load_n(&c->policy, __ATOMIC_ACQUIRE);
 }
 
-/* Users' sums over their current quota period, kept current by the commit
- * hook so a check need not read the user's events. */
+/* Users' sums over their current quota period, valid at one store
+ * version, so a check need not read the user's events. The cache moves
+ * from version v - 1 to v keeping every user but the ones the step's
+ * commits changed, when it holds a message (tm__usage_notify) for each of
+ * them (the store's `commits`; SQLite: commit v), else empty. */
 struct tm_usage_cache *tm__usage_new(void);
 void tm__usage_free(struct tm_usage_cache *c);
-void tm__usage_commit(struct tm_usage_cache *c, tm_event *const *evs, const unsigned char *dup,
-                      size_t n, int64_t version);
-/* Another process's commit that made the store's version `version`
- * changed the sums of users (names each ended by '\n'; NULL: of anyone).
- * Kept until the cache reaches the version before it (notifications may
- * come out of order); one missing leaves the cache to empty itself. */
-void tm__usage_notify(struct tm_usage_cache *c, int64_t version, const char *users);
+/* This process's commit that made s's version `version` (SQLite): its
+ * events are added to their users' sums. */
+void tm__usage_commit(struct tm_usage_cache *c, tm_store *s, tm_event *const *evs,
+                      const unsigned char *dup, size_t n, int64_t version);
+/* The commit with identity id (SQLite: the version it made; PostgreSQL:
+ * its transaction id) changed the sums of users (names each ended by
+ * '\n'; NULL: of anyone). Kept (at most 64 ahead of the cache) until the
+ * cache moves past the commit; a missing one leaves the cache to empty
+ * itself. */
+void tm__usage_notify(struct tm_usage_cache *c, int64_t id, const char *users);
+/* Whether other processes' messages are coming (the subscription to
+ * Redis is up): a step's missing message is then waited for a little
+ * longer before the cache empties. */
+void tm__usage_remote(struct tm_usage_cache *c, int on);
 /* Checks answered from the cache and not, so far. */
 void tm__usage_stats(struct tm_usage_cache *c, uint64_t *hits, uint64_t *misses);
 
+/* The users whose quota sums a committed batch changed (dup as append set
+ * it), each ended by '\n', into b; "*\n" when anyone's may have (it
+ * replaced a copy, or the list is too long). */
+void tm__commit_users(tm_buf *b, tm_event *const *evs, const unsigned char *dup, size_t n);
+
 /* Change notifications through Redis (notify.c): each commit is published
  * on a channel named after the store (store_tag), and every message from
- * the channel goes to uc (tm__usage_notify). Two threads of their own;
- * commit only queues (never waits on Redis). */
+ * the channel goes to uc (tm__usage_notify). Commits are named by their
+ * version, or with by_xid by their PostgreSQL transaction id. Two threads
+ * of their own; commit only queues (never waits on Redis). */
 typedef struct tm_notify tm_notify;
 typedef struct tm_notify_stats {
     uint64_t outages;       /* times Redis went from answering to failing    */
     int down;               /* failing now                                    */
     uint64_t published, received, dropped;
 } tm_notify_stats;
-int tm__notify_start(tm_notify **out, const char *redis_url, const char *store_tag,
+int tm__notify_start(tm_notify **out, const char *redis_url, const char *store_tag, int by_xid,
                      struct tm_usage_cache *uc);
 void tm__notify_stop(tm_notify *n);
-void tm__notify_commit(tm_notify *n, tm_event *const *evs, const unsigned char *dup, size_t count,
-                       int64_t version);
+/* Publishes that commit id changed users (as tm__commit_users wrote them). */
+void tm__notify_commit(tm_notify *n, int64_t id, const char *users);
 void tm__notify_stats(tm_notify *n, tm_notify_stats *st, char *last, size_t cap);
 
 /* set: a user's tier (NULL: keep) and limit overrides as JSON

@@ -9,26 +9,31 @@
  *
  * The query reads every event of the user's period; a check must not. So
  * the handle keeps each checked user's period sums (usage cache) at one
- * store version, and the commit hook adds each committed event to its
- * user's sums, moving the cache to the new version, before the events are
- * acknowledged. A sum is used only at the store version it reflects, so
- * it is never stale: a commit the hook did not see (another process, a
- * reprice) or one that replaced a stored copy empties the cache, and sums
- * computed while a commit landed are not kept.
+ * store version. A check reads the store's version first and uses sums
+ * only at that version or a later one, so it is never stale.
  *
- * Another daemon's commits reach the cache as notifications (notify.c,
- * through Redis): "version v changed these users' sums" (or everyone's).
- * When the notifications of every version from the cache's to the store's
- * have arrived, only the users they name are dropped; a version without
- * one (a lost message, a daemon killed before it published, Redis down, a
- * reprice) empties the cache as before. The sums themselves always come
- * from the store.
+ * The cache moves from version v - 1 to v past the commits of that step
+ * (SQLite: commit v, a counter every process shares; PostgreSQL: the
+ * transaction ids the store's `commits` names for the step of this
+ * handle's own versions). Each commit comes with a message, "commit c
+ * changed these users' sums" (or everyone's): this process's own from the
+ * commit hook, other daemons' through Redis (notify.c). When the cache
+ * holds the message of every commit in the step it drops only the users
+ * they name; otherwise (a lost message, a daemon killed before it
+ * published, Redis down, a CLI import, a reprice, retention, a fold) it
+ * empties. A message still on its way is waited for a little (Redis is a
+ * hop behind the store). On SQLite the commit hook also adds each of its
+ * own new events to its user's sums. Sums recounted between versions v0
+ * and v1 are kept when no step after v0 named the user. The sums
+ * themselves always come from the store; messages only say whose to drop.
  */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "../core/buf.h"
 #include "../core/err.h"
 #include "../core/json.h"
 #include "../core/strmap.h"
@@ -56,15 +61,25 @@ typedef struct uc_entry {
     usage_sums u;
 } uc_entry;
 
-#define UC_PENDING 64      /* notifications ahead of the cache, kept         */
+#define UC_PENDING 64      /* messages of commits past the cache's, kept    */
+#define UC_HISTORY 16      /* steps whose dropped users are remembered,     */
+#define UC_HISTORY_MAX 16384 /* up to this many bytes of names a step        */
+#define UC_WAIT_US 5000    /* for a step's messages on their way (Redis)    */
+#define UC_WAIT_LOCAL_US 200 /* (no Redis: only this process's own commits)  */
 
 struct tm_usage_cache {
     pthread_mutex_t mu;
+    pthread_cond_t cv;      /* a message came, or the version moved          */
     int64_t version;        /* the store version every entry reflects        */
+    int64_t horizon;        /* every commit named below it is in that version */
+    int remote;             /* other processes' messages are coming (Redis)  */
     tm_strmap index;        /* user → i + 1                                   */
     uc_entry *e;
     size_t n, cap;
-    struct { int64_t v; char *users; } pending[UC_PENDING]; /* v 0: free     */
+    struct { int64_t id; char *users; } pending[UC_PENDING]; /* id 0: free    */
+    /* The users each of the latest steps dropped: "\n" then names each
+     * ended by '\n'; NULL: everyone (or not known). */
+    struct { int64_t v; char *users; } hist[UC_HISTORY];
     uint64_t hits, misses;
 };
 
@@ -73,6 +88,7 @@ struct tm_usage_cache *tm__usage_new(void)
     struct tm_usage_cache *c = calloc(1, sizeof *c);
     if (c) {
         pthread_mutex_init(&c->mu, NULL);
+        pthread_cond_init(&c->cv, NULL);
         c->version = -1;
     }
     return c;
@@ -93,7 +109,10 @@ void tm__usage_free(struct tm_usage_cache *c)
     uc_clear(c);
     for (int i = 0; i < UC_PENDING; i++)
         free(c->pending[i].users);
+    for (int i = 0; i < UC_HISTORY; i++)
+        free(c->hist[i].users);
     free(c->e);
+    pthread_cond_destroy(&c->cv);
     pthread_mutex_destroy(&c->mu);
     free(c);
 }
@@ -124,9 +143,9 @@ static int uc_add(usage_sums *u, const tm_event *ev)
     return 0;
 }
 
-/* Applies one notification at the cache's next version: users is a list
- * of names each ended by '\n', or NULL for everyone. */
-static void uc_apply(struct tm_usage_cache *c, int64_t version, const char *users)
+/* Drops the sums of users: a list of names each ended by '\n', or NULL
+ * for everyone. */
+static void uc_drop(struct tm_usage_cache *c, const char *users)
 {
     if (!users)
         uc_clear(c);
@@ -145,53 +164,145 @@ static void uc_apply(struct tm_usage_cache *c, int64_t version, const char *user
         }
         u += len + (end != NULL);
     }
-    c->version = version;
 }
 
-/* Applies the kept notifications whose turn has come. */
-static void uc_drain(struct tm_usage_cache *c)
+static int uc_kept(const struct tm_usage_cache *c, int64_t id)
 {
-    for (int more = 1; more;) {
-        more = 0;
-        for (int i = 0; i < UC_PENDING; i++)
-            if (c->pending[i].v && c->pending[i].v == c->version + 1) {
-                uc_apply(c, c->pending[i].v, c->pending[i].users);
-                free(c->pending[i].users);
-                c->pending[i].v = 0, c->pending[i].users = NULL, more = 1;
+    for (int i = 0; i < UC_PENDING; i++)
+        if (c->pending[i].id == id)
+            return i;
+    return -1;
+}
+
+static void uc_unkeep(struct tm_usage_cache *c, int i)
+{
+    free(c->pending[i].users);
+    c->pending[i].id = 0, c->pending[i].users = NULL;
+}
+
+/* The cache at version v, the step to it having dropped users (taken:
+ * "\n" then names, or NULL for everyone), past every commit named below
+ * horizon: the messages of those are done. */
+static void uc_at(struct tm_usage_cache *c, int64_t v, int64_t horizon, char *users)
+{
+    c->version = v;
+    c->horizon = horizon;
+    free(c->hist[v % UC_HISTORY].users);
+    c->hist[v % UC_HISTORY].v = v;
+    c->hist[v % UC_HISTORY].users = users;
+    for (int i = 0; i < UC_PENDING; i++)
+        if (c->pending[i].id && c->pending[i].id < horizon)
+            uc_unkeep(c, i);
+    pthread_cond_broadcast(&c->cv);
+}
+
+/* Could a step after v0, up to the cache's version, have changed user's
+ * sums (or is that no longer known)? */
+static int uc_changed(const struct tm_usage_cache *c, const char *user, int64_t v0)
+{
+    char pat[260];
+    if (snprintf(pat, sizeof pat, "\n%s\n", user) >= (int)sizeof pat)
+        return 1;
+    for (int64_t k = v0 + 1; k <= c->version; k++) {
+        const char *u = c->hist[k % UC_HISTORY].users;
+        if (c->hist[k % UC_HISTORY].v != k || !u || strstr(u, pat))
+            return 1;
+    }
+    return 0;
+}
+
+/* The commits of the step from version k - 1 to k (store s's `commits`;
+ * SQLite: commit k), and the horizon at k; 0 when they are not known. */
+static int uc_step(tm_store *s, int64_t k, int64_t *ids, size_t *n, int64_t *horizon)
+{
+    *n = 1, ids[0] = k, *horizon = k + 1;
+    return !s->ops->commits || s->ops->commits(s, k, ids, n, horizon) == TM_OK;
+}
+
+/* Moves the cache to store version v (ahead of it), step by step: a step
+ * whose commits' messages are all kept drops only their users; any other
+ * empties the cache. A message not yet come (Redis is a hop behind the
+ * store; the own commit hook runs just after the commit) is waited for up
+ * to UC_WAIT_US. Further than UC_PENDING steps: empty at once. mu held. */
+static void uc_advance(struct tm_usage_cache *c, tm_store *s, int64_t v)
+{
+    int64_t ids[TM_STEP_MAX], horizon, deadline = 0;
+    size_t n;
+    if (c->version < 0 || v - c->version > UC_PENDING) {
+        uc_clear(c);
+        uc_step(s, v, ids, &n, &horizon);
+        uc_at(c, v, horizon, NULL);
+    }
+    while (c->version < v) {
+        int64_t k = c->version + 1;
+        int known = uc_step(s, k, ids, &n, &horizon);
+        size_t have = 0;
+        for (size_t i = 0; known && i < n; i++)
+            have += uc_kept(c, ids[i]) >= 0;
+        if (known && have < n) {
+            int64_t now = tm__now_us();
+            deadline = deadline ? deadline : now + (c->remote ? UC_WAIT_US : UC_WAIT_LOCAL_US);
+            if (now < deadline) {
+                struct timespec until;
+                clock_gettime(CLOCK_REALTIME, &until);
+                until.tv_nsec += (long)(deadline - now) * 1000;
+                until.tv_sec += until.tv_nsec / 1000000000L;
+                until.tv_nsec %= 1000000000L;
+                pthread_cond_timedwait(&c->cv, &c->mu, &until);
+                continue; /* another thread may have moved the cache meanwhile */
             }
+        }
+        tm_buf users = TM_BUF_INIT;
+        int all = !known || have < n || tm__buf_putc(&users, '\n') != TM_OK;
+        for (size_t i = 0; !all && i < n; i++) {
+            const char *u = c->pending[uc_kept(c, ids[i])].users;
+            all = !u || tm__buf_puts(&users, u) != TM_OK;
+        }
+        if (all)
+            tm__buf_free(&users);
+        uc_drop(c, all ? NULL : users.data + 1);
+        for (size_t i = 0; i < n; i++) { /* a step's messages are done with it */
+            int j = uc_kept(c, ids[i]);
+            if (j >= 0)
+                uc_unkeep(c, j);
+        }
+        if (!all && users.len > UC_HISTORY_MAX) /* remembered as everyone */
+            tm__buf_free(&users);
+        uc_at(c, k, horizon, all ? NULL : users.data);
     }
 }
 
-void tm__usage_notify(struct tm_usage_cache *c, int64_t version, const char *users)
+void tm__usage_notify(struct tm_usage_cache *c, int64_t id, const char *users)
 {
     pthread_mutex_lock(&c->mu);
-    if (version > c->version + 1 && c->version >= 0) { /* early: keep it for later */
-        int slot = -1;
-        for (int i = 0; i < UC_PENDING; i++) {
-            if (c->pending[i].v == version)
-                slot = -2; /* already kept */
-            if (slot == -1 && (c->pending[i].v == 0 || c->pending[i].v <= c->version))
-                slot = i;
-        }
-        char *copy = slot >= 0 && users ? strdup(users) : NULL;
-        if (slot >= 0 && (copy || !users)) {
-            free(c->pending[slot].users);
-            c->pending[slot].v = version;
-            c->pending[slot].users = copy;
-        }
-    } else if (version == c->version + 1) {
-        uc_apply(c, version, users);
-        uc_drain(c);
+    int slot = -1;
+    for (int i = 0; id > 0 && id >= c->horizon && slot == -1 && i < UC_PENDING; i++)
+        if (c->pending[i].id == 0 || c->pending[i].id == id)
+            slot = c->pending[i].id == id ? -2 : i; /* free, or already kept */
+    char *copy = slot >= 0 && users ? strdup(users) : NULL;
+    if (slot >= 0 && (copy || !users)) {
+        c->pending[slot].id = id;
+        c->pending[slot].users = copy;
+        pthread_cond_broadcast(&c->cv);
     }
     pthread_mutex_unlock(&c->mu);
 }
 
-void tm__usage_commit(struct tm_usage_cache *c, tm_event *const *evs, const unsigned char *dup,
-                      size_t n, int64_t version)
+void tm__usage_remote(struct tm_usage_cache *c, int on)
 {
     pthread_mutex_lock(&c->mu);
+    c->remote = on;
+    pthread_mutex_unlock(&c->mu);
+}
+
+void tm__usage_commit(struct tm_usage_cache *c, tm_store *s, tm_event *const *evs,
+                      const unsigned char *dup, size_t n, int64_t version)
+{
+    pthread_mutex_lock(&c->mu);
+    if (c->version >= 0 && c->version < version - 1)
+        uc_advance(c, s, version - 1); /* others' commits first, if notified */
     int seen = c->version == version - 1;
-    c->version = version;
+    uc_at(c, version, version + 1, NULL); /* a recount across it is not kept */
     for (size_t i = 0; seen && c->n && i < n; i++)
         if (dup[i] == 2) /* it replaced a copy whose user and sums are unknown here */
             seen = 0;
@@ -205,7 +316,6 @@ void tm__usage_commit(struct tm_usage_cache *c, tm_event *const *evs, const unsi
         if (uc_add(&e->u, ev) != 0) /* a metric type too many */
             e->valid = 0;
     }
-    uc_drain(c);
     pthread_mutex_unlock(&c->mu);
 }
 
@@ -217,20 +327,22 @@ void tm__usage_stats(struct tm_usage_cache *c, uint64_t *hits, uint64_t *misses)
     pthread_mutex_unlock(&c->mu);
 }
 
-/* Keeps u as user's sums over [from, to) at store version v, if the cache
- * is at v (else a commit landed meanwhile and u may be off by it). */
-static void uc_put(struct tm_usage_cache *c, const char *user, int64_t from, int64_t to,
-                   int64_t v, const usage_sums *u)
+/* Keeps u, user's sums over [from, to) counted between store versions v0
+ * and v1, if no step after v0 changed them: then they are the sums at
+ * every version from v0 to v1. The cache moves to v0 if behind, keeps u at
+ * its version if no step since v0 named user, and moves on to v1 (which
+ * drops u again if a step up to v1 names user). */
+static void uc_put(struct tm_usage_cache *c, tm_store *s, const char *user, int64_t from,
+                   int64_t to, int64_t v0, int64_t v1, const usage_sums *u)
 {
     pthread_mutex_lock(&c->mu);
-    if (c->version < v) { /* behind: commits by others; start at v */
+    if (c->version < v0)
+        uc_advance(c, s, v0);
+    int keep = c->version >= v0 && !uc_changed(c, user, v0);
+    uc_entry *e = keep ? uc_find(c, user) : NULL;
+    if (keep && !e && c->n == UC_MAX)
         uc_clear(c);
-        c->version = v;
-    }
-    uc_entry *e = c->version == v ? uc_find(c, user) : NULL;
-    if (c->version == v && !e && c->n == UC_MAX)
-        uc_clear(c);
-    if (c->version == v && !e) {
+    if (keep && !e) {
         uc_entry *p = tm__grow(c->e, c->n, &c->cap, sizeof *p, 64);
         char *copy = p ? strdup(user) : NULL;
         if (p)
@@ -248,16 +360,20 @@ static void uc_put(struct tm_usage_cache *c, const char *user, int64_t from, int
         e->u = *u;
         e->valid = 1;
     }
-    uc_drain(c);
+    if (keep && c->version < v1)
+        uc_advance(c, s, v1);
     pthread_mutex_unlock(&c->mu);
 }
 
-/* user's sums over [from, to) as of store version v, if cached. */
-static int uc_get(struct tm_usage_cache *c, const char *user, int64_t from, int64_t to,
-                  int64_t v, usage_sums *out)
+/* user's sums over [from, to) as of store version v or later, if cached
+ * (the cache first moved to v if it is behind). */
+static int uc_get(struct tm_usage_cache *c, tm_store *s, const char *user, int64_t from,
+                  int64_t to, int64_t v, usage_sums *out)
 {
     pthread_mutex_lock(&c->mu);
-    uc_entry *e = c->version == v ? uc_find(c, user) : NULL;
+    if (c->version < v)
+        uc_advance(c, s, v);
+    uc_entry *e = c->version >= v ? uc_find(c, user) : NULL;
     int hit = e && e->valid && e->from == from && e->to == to;
     if (hit)
         *out = e->u;
@@ -348,7 +464,7 @@ static int user_sums(const tm_pctx *pc, const char *user, const tm_tier *tier, i
     int64_t v0 = -1, v1 = -2;
     memset(u, 0, sizeof *u);
     int rc = s->ops->version(s, &v0);
-    if (rc == TM_OK && uc_get(pc->usage, user, from, to, v0, u))
+    if (rc == TM_OK && uc_get(pc->usage, s, user, from, to, v0, u))
         return TM_OK;
     snprintf(w, sizeof w, "user_id=%s", user);
     tm__query_init(&q);
@@ -378,8 +494,8 @@ static int user_sums(const tm_pctx *pc, const char *user, const tm_tier *tier, i
             }
         rc = s->ops->version(s, &v1);
     }
-    if (rc == TM_OK && fits && v0 == v1)
-        uc_put(pc->usage, user, from, to, v0, u);
+    if (rc == TM_OK && fits)
+        uc_put(pc->usage, s, user, from, to, v0, v1, u);
     tm__qresult_free(res);
     tm__query_free(&q);
     return rc;

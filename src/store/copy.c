@@ -26,8 +26,8 @@ typedef struct copy_ctx {
 static int flush(copy_ctx *c)
 {
     tm_cellset cells = {0};
-    int64_t version = 0;
-    int rc = c->n ? c->dst->ops->append(c->dst, c->evs, c->n, c->dup, &cells, &version) : TM_OK;
+    int64_t version = 0, commit = 0;
+    int rc = c->n ? c->dst->ops->append(c->dst, c->evs, c->n, c->dup, &cells, &version, &commit) : TM_OK;
     for (size_t i = 0; i < c->n; i++) {
         c->events += rc == TM_OK && c->dup[i] != 1;
         free(c->evs[i]);

@@ -44,16 +44,23 @@
  * does, sums checked for overflow) and records that horizon.
  *
  * Freshness: the version is this handle's own counter, each value tied to
- * a PostgreSQL snapshot (pg_current_snapshot). version() asks whether any
- * log row is not visible in the latest one (one indexed query), and if so
- * moves to a new value tied to the current snapshot; load_changes hands
- * the rows committed between two of them to the in-memory rollups, so a
- * query reads only what changed since its last one, its own commits
- * included (append returns version -1: the commit hook leaves the
- * rollups to load_changes). A whole reload happens only after retention
- * (the epoch moved) or a fold past the rollups' snapshot. Dictionary
+ * a PostgreSQL snapshot (pg_current_snapshot). version() asks which
+ * commits' log rows are visible now that the latest snapshot did not see
+ * (one statement: a skip scan of the xid index), and if any (or retention
+ * or a fold ran) moves to a new value tied to the current snapshot,
+ * remembering the step's commits: commits() names them by transaction id
+ * (an append's *commit, pg_current_xact_id() read by its count update),
+ * which is how a quota cache keeps the users no commit of the step named
+ * (policy/quota.c). load_changes hands the rows committed between two
+ * versions to the in-memory rollups, so a query reads only what changed
+ * since its last one, its own commits included (append returns version
+ * -1: the commit hook leaves the rollups to load_changes). A whole reload
+ * happens only after retention (the epoch moved) or a fold past the
+ * rollups' snapshot. Dictionary
  * strings are interned before the transaction, each chunk in its own short
- * transaction (an unused id left by a rolled-back batch is harmless).
+ * transaction (an unused id left by a rolled-back batch is harmless);
+ * readers keep every id and string they looked up (an id never changes
+ * its string; a name not found is asked again, another daemon may add it).
  *
  * Durability: synchronous_commit is set on for every connection, so a
  * returned append is committed and flushed. Connections: the writer's
@@ -83,7 +90,7 @@
 #define LOCK_MAINT 7516109101003LL
 #define LOCK_FOLD 7516109101004LL
 #define MONTHS_AHEAD 2
-#define FOLD_EVERY 16       /* commits of this handle between fold tries,  */
+#define FOLD_EVERY 128      /* commits of this handle between fold tries,  */
 #define FOLD_MAX 50000      /* or log rows it wrote; rows a fold moves     */
 #define FOLD_MAX_S "50000"
 #define NSNAP 64            /* versions whose snapshots load_changes knows */
@@ -185,6 +192,12 @@ typedef struct pg_store {
     pgreader rd[NREAD];
     unsigned rd_next;           /* where take() starts looking               */
     tm_strmap dict;             /* string → dict id (writer side)           */
+    /* Dictionary entries the readers looked up (under nmu): an id never
+     * changes its string, so each is asked of the server once. */
+    pthread_mutex_t nmu;
+    tm_strmap rdict;            /* string → id (only ids that exist)         */
+    char **names;               /* id → string, or NULL                      */
+    size_t capnames;
     int32_t *months;            /* months (since 1970) with a partition      */
     size_t nmonths, capmonths;
     unsigned commits;           /* this handle's commits since a fold try    */
@@ -197,12 +210,16 @@ typedef struct pg_store {
     pthread_cond_t fcv;
     char *fold_next;            /* xmin (xid8 text) at the last fold try     */
     /* Versions and their snapshots (under vmu): version v's rollups hold
-     * every log row visible in snap[v % NSNAP], with the epoch then. */
+     * every log row visible in snap[v % NSNAP], with the epoch then, and
+     * the step from v - 1 to v made the commits ids visible (known: 0
+     * when they cannot be told). */
     pthread_mutex_t vmu;
     int64_t version;
     struct vsnap {
-        int64_t version, epoch;
+        int64_t version, epoch, xmin;
         char *snap;
+        int known, nids;
+        int64_t ids[TM_STEP_MAX];
     } snaps[NSNAP];
 } pg_store;
 
@@ -474,6 +491,11 @@ static void pg_close(tm_store *base)
         pthread_mutex_destroy(&s->rd[i].mu);
     }
     tm__strmap_clear(&s->dict);
+    tm__strmap_clear(&s->rdict);
+    for (size_t i = 0; i < s->capnames; i++)
+        free(s->names[i]);
+    free(s->names);
+    pthread_mutex_destroy(&s->nmu);
     free(s->months);
     free(s->fold_next);
     for (int i = 0; i < NSNAP; i++)
@@ -482,15 +504,20 @@ static void pg_close(tm_store *base)
     free(s);
 }
 
-/* Starts a new version tied to snapshot snap (text) and epoch. vmu held. */
-static int new_version(pg_store *s, const char *snap, int64_t epoch)
+/* Starts a new version tied to snapshot snap (text) and epoch, the step
+ * to it having made the nids commits ids visible (known 0: not told).
+ * vmu held. */
+static int new_version(pg_store *s, const char *snap, int64_t epoch, int known,
+                       const int64_t *ids, int nids)
 {
     char *copy = strdup(snap);
     if (!copy)
         return TM_ENOMEM;
     struct vsnap *v = &s->snaps[(s->version + 1) % NSNAP];
     free(v->snap);
-    *v = (struct vsnap){s->version + 1, epoch, copy};
+    *v = (struct vsnap){s->version + 1, epoch, strtoll(snap, NULL, 10), copy, known, 0, {0}};
+    for (int i = 0; known && i < nids && i < TM_STEP_MAX; i++)
+        v->ids[v->nids++] = ids[i];
     s->version++;
     return TM_OK;
 }
@@ -518,29 +545,83 @@ static void snap_params(const char *snap, char *xmin, char *xmax, char *xip, par
     p_text(p, xip);
 }
 
-/* The current snapshot and epoch, as a new version: the first statement of
- * c's transaction, so in REPEATABLE READ the snapshot every later read of
- * it uses. With from, also whether the rows committed since version from's
- * snapshot can be read from the log: not after retention (the epoch moved)
- * or a fold past it (*whole = 1). vmu held. */
-static int take_version(pg_store *s, PGconn *c, const struct vsnap *from, int *whole)
+/* The statement that starts a version: the current snapshot, the epoch,
+ * the fold horizon, and the commits whose log rows it sees that the latest
+ * version's snapshot did not ($1 its xmin, $2 its xmax, $3 its in-progress
+ * ids: snap_params; NULL before the first), at most TM_STEP_MAX + 1 of
+ * them: a skip scan of the xid index (one probe a commit, however many
+ * rows each wrote) and one probe an in-progress id. */
+#define STEP_SQL                                                                                 \
+    "SELECT pg_current_snapshot()::text, e.value, f.value, ARRAY("                               \
+    " WITH RECURSIVE n(x) AS (SELECT (SELECT min(xid) FROM rollup_log"                            \
+    "   WHERE xid >= $2::xid8 AND $1::xid8 IS NOT NULL)"                                         \
+    "  UNION ALL SELECT (SELECT min(xid) FROM rollup_log WHERE xid > n.x) FROM n"                 \
+    "   WHERE n.x IS NOT NULL)"                                                                   \
+    " SELECT x FROM n WHERE x IS NOT NULL UNION ALL"                                              \
+    " SELECT x FROM unnest($3::xid8[]) x WHERE EXISTS(SELECT 1 FROM rollup_log WHERE xid = x)"    \
+    " LIMIT " STEP_LIMIT ")::text FROM tm_meta e, tm_meta f WHERE e.key = 'epoch' AND f.key = 'fold'"
+#define STEP_LIMIT "65"
+_Static_assert(TM_STEP_MAX == 64, "STEP_LIMIT is TM_STEP_MAX + 1");
+
+/* Runs the step statement on c (the first of its transaction, in REPEATABLE
+ * READ the snapshot every later read of it uses) and starts a new version
+ * when always, or when the step is not empty: commits became visible,
+ * retention ran, or a fold passed the latest snapshot (then the step's
+ * commits are not known). *epoch and *fold (may be NULL) get the store's.
+ * vmu held. */
+static int step(pg_store *s, PGconn *c, int always, int64_t *epoch, int64_t *fold)
 {
     PGresult *res = NULL;
+    const struct vsnap *prev = snap_of(s, s->version);
+    char xmin[24] = "0", xmax[24] = "0", *xip = prev ? malloc(strlen(prev->snap) + 3) : NULL;
     PARAMS(p, 4);
-    p_text(&p, from ? from->snap : NULL);
-    p_i64(&p, from ? from->epoch : 0);
-    int rc = run(c, "snapshot", "SELECT pg_current_snapshot()::text, e.value,"
-                 " $1::text IS NOT NULL AND (e.value != $2::bigint OR f.value >"
-                 "  pg_snapshot_xmin($1::text::pg_snapshot)::text::bigint)"
-                 " FROM tm_meta e, tm_meta f WHERE e.key = 'epoch' AND f.key = 'fold'", &p, &res);
+    if (prev && !xip)
+        return TM_ENOMEM;
+    if (prev) {
+        snap_params(prev->snap, xmin, xmax, xip, &p);
+    } else {
+        p_text(&p, NULL);
+        p_text(&p, NULL);
+        p_text(&p, NULL);
+    }
+    int rc = run(c, "version", STEP_SQL, &p, &res);
+    free(xip);
     if (rc == TM_OK && PQntuples(res) != 1)
         rc = tm__fail(TM_ECORRUPT, "store: tm_meta has no epoch or fold row");
     if (rc == TM_OK) {
-        if (whole)
-            *whole = PQgetvalue(res, 0, 2)[0] == 't';
-        rc = new_version(s, PQgetvalue(res, 0, 0), i64(res, 0, 1));
+        int64_t e = i64(res, 0, 1), f = i64(res, 0, 2), ids[TM_STEP_MAX + 1];
+        int n = 0;
+        for (const char *a = PQgetvalue(res, 0, 3); *a && n <= TM_STEP_MAX;) {
+            char *end;
+            long long x = strtoll(a + 1, &end, 10); /* after '{' or ',' */
+            if (end == a + 1)
+                break;
+            ids[n++] = x;
+            a = end;
+        }
+        int moved = !prev || n || e != prev->epoch || f > prev->xmin;
+        if (epoch)
+            *epoch = e;
+        if (fold)
+            *fold = f;
+        if (always || moved)
+            rc = new_version(s, PQgetvalue(res, 0, 0), e,
+                             prev && e == prev->epoch && f <= prev->xmin && n <= TM_STEP_MAX, ids, n);
     }
     PQclear(res);
+    return rc;
+}
+
+/* The current snapshot and epoch, as a new version: the first statement of
+ * c's transaction. With from, also whether the rows committed since
+ * version from's snapshot can be read from the log: not after retention
+ * (the epoch moved) or a fold past it (*whole = 1). vmu held. */
+static int take_version(pg_store *s, PGconn *c, const struct vsnap *from, int *whole)
+{
+    int64_t e = 0, f = 0, from_epoch = from ? from->epoch : 0, from_xmin = from ? from->xmin : 0;
+    int rc = step(s, c, 1, &e, &f); /* may reuse from's slot */
+    if (rc == TM_OK && whole)
+        *whole = from && (e != from_epoch || f > from_xmin);
     return rc;
 }
 
@@ -557,6 +638,7 @@ static int pg_open(const char *url, unsigned mode, tm_store **out)
     for (int i = 0; i < NREAD; i++)
         pthread_mutex_init(&s->rd[i].mu, NULL);
     pthread_mutex_init(&s->vmu, NULL);
+    pthread_mutex_init(&s->nmu, NULL);
     pthread_mutex_init(&s->fmu, NULL);
     pthread_cond_init(&s->fcv, NULL);
     if ((rc = parse_url(url, conninfo, sizeof conninfo, schema, sizeof schema)) ||
@@ -954,16 +1036,19 @@ static int end_txn(PGconn *c, int rc)
     return rc;
 }
 
-/* Adds delta to this writer's row of counts (inside the transaction). */
-static int add_count(PGconn *c, int64_t delta)
+/* Adds delta to this writer's row of counts (inside the transaction);
+ * *xid (may be NULL) gets the transaction's id, or 0 when delta is 0. */
+static int add_count(PGconn *c, int64_t delta, int64_t *xid)
 {
+    int64_t ignored;
     if (delta == 0)
-        return TM_OK;
+        return xid ? (*xid = 0, TM_OK) : TM_OK;
     PARAMS(p, 4);
     p_i64(&p, PQbackendPID(c));
     p_i64(&p, delta);
-    return run(c, "count", "INSERT INTO counts VALUES($1::bigint, $2::bigint) ON CONFLICT (writer)"
-               " DO UPDATE SET events = counts.events + EXCLUDED.events", &p, NULL);
+    return query_int(c, "INSERT INTO counts VALUES($1::bigint, $2::bigint) ON CONFLICT (writer)"
+                     " DO UPDATE SET events = counts.events + EXCLUDED.events"
+                     " RETURNING pg_current_xact_id()::text::bigint", &p, xid ? xid : &ignored);
 }
 
 /* Moves up to FOLD_MAX log rows of the transactions before this handle's
@@ -1257,7 +1342,7 @@ static int store_chunk(pg_store *s, tm_event *const *evs, uint32_t (*ids)[NDIMS]
 
 /* One try at storing evs (ids: their dict ids) in one transaction. */
 static int append_txn(pg_store *s, tm_event *const *evs, size_t n, uint32_t (*ids)[NDIMS],
-                      unsigned char *dup, tm_cellset *cells)
+                      unsigned char *dup, tm_cellset *cells, int64_t *commit)
 {
     int64_t added = 0;
     int rc = begin_maint(s->w, 0);
@@ -1280,16 +1365,17 @@ static int append_txn(pg_store *s, tm_event *const *evs, size_t n, uint32_t (*id
     if (rc == TM_OK)
         rc = log_cells(s->w, cells);
     if (rc == TM_OK)
-        rc = add_count(s->w, added);
+        rc = add_count(s->w, added, commit);
     return end_txn(s->w, rc);
 }
 
 static int pg_append(tm_store *base, tm_event *const *evs, size_t n, unsigned char *dup,
-                     tm_cellset *cells, int64_t *version)
+                     tm_cellset *cells, int64_t *version, int64_t *commit)
 {
     pg_store *s = (pg_store *)base;
     int rc = TM_OK;
     *version = -1; /* the rollups read this commit through load_changes */
+    *commit = 0;
     uint32_t(*ids)[NDIMS] = calloc(n ? n : 1, sizeof *ids);
     if (!ids)
         return TM_ENOMEM;
@@ -1310,11 +1396,12 @@ static int pg_append(tm_store *base, tm_event *const *evs, size_t n, unsigned ch
     /* A deadlock or serialization failure (TM_EBUSY) rolled it all back:
      * try again from scratch. */
     for (int attempt = 0; rc == TM_OK; attempt++) {
-        rc = append_txn(s, evs, n, ids, dup, cells);
+        rc = append_txn(s, evs, n, ids, dup, cells, commit);
         if (rc != TM_EBUSY || attempt == RETRIES)
             break;
         memset(dup, 0, n);
         tm__cellset_free(cells);
+        *commit = 0;
         rc = TM_OK;
     }
     free(ids);
@@ -1620,35 +1707,31 @@ static int meta_value(tm_store *base, const char *sql, int64_t *out)
 }
 
 /* The current version: a new one when a log row was committed since the
- * last one's snapshot, or retention or a fold ran (one indexed query). */
+ * last one's snapshot, or retention or a fold ran (one indexed query,
+ * which also tells the step's commits: pg_commits). */
 static int pg_version(tm_store *base, int64_t *out)
 {
     pg_store *s = (pg_store *)base;
-    PGresult *res = NULL;
     pthread_mutex_lock(&s->vmu);
-    const struct vsnap *v = snap_of(s, s->version);
-    PARAMS(p, 8);
-    p_i64(&p, v->epoch);
-    char xmin[24] = "0", xmax[24] = "0", *xip = malloc(strlen(v->snap) + 3);
-    if (!xip) {
-        pthread_mutex_unlock(&s->vmu);
-        return TM_ENOMEM;
-    }
-    snap_params(v->snap, xmin, xmax, xip, &p);
     pgreader *rd = take(s, QUICK);
-    int rc = run(rd->c, "version", "SELECT COALESCE((SELECT max(xid) FROM rollup_log) >= $3::xid8, false)"
-                 " OR EXISTS(SELECT 1 FROM rollup_log WHERE xid = ANY($4::xid8[]))"
-                 " OR e.value != $1::bigint OR f.value > $2::bigint, pg_current_snapshot()::text, e.value"
-                 " FROM tm_meta e, tm_meta f WHERE e.key = 'epoch' AND f.key = 'fold'", &p, &res);
-    free(xip);
+    int rc = step(s, rd->c, 0, NULL, NULL);
     give(rd);
-    if (rc == TM_OK && PQntuples(res) != 1)
-        rc = tm__fail(TM_ECORRUPT, "store: tm_meta has no epoch or fold row");
-    if (rc == TM_OK && PQgetvalue(res, 0, 0)[0] == 't')
-        rc = new_version(s, PQgetvalue(res, 0, 1), i64(res, 0, 2));
     *out = s->version;
     pthread_mutex_unlock(&s->vmu);
-    PQclear(res);
+    return rc;
+}
+
+static int pg_commits(tm_store *base, int64_t v, int64_t *ids, size_t *n, int64_t *horizon)
+{
+    pg_store *s = (pg_store *)base;
+    pthread_mutex_lock(&s->vmu);
+    const struct vsnap *x = snap_of(s, v);
+    int rc = x && x->known ? TM_OK : TM_ENOTFOUND;
+    *n = 0;
+    *horizon = x ? x->xmin : 0;
+    for (int i = 0; rc == TM_OK && i < x->nids; i++)
+        ids[(*n)++] = x->ids[i];
+    pthread_mutex_unlock(&s->vmu);
     return rc;
 }
 
@@ -1680,12 +1763,43 @@ out:
     return rc;
 }
 
+/* Keeps id's name in the readers' dictionary cache (best effort). nmu held. */
+static void remember(pg_store *s, uint32_t id, const char *name)
+{
+    if (id >= s->capnames) {
+        size_t cap = s->capnames ? s->capnames : 256;
+        while (cap <= id)
+            cap *= 2;
+        char **more = realloc(s->names, cap * sizeof *more);
+        if (!more)
+            return;
+        memset(more + s->capnames, 0, (cap - s->capnames) * sizeof *more);
+        s->names = more;
+        s->capnames = cap;
+    }
+    if (!s->names[id] && (s->names[id] = strdup(name)) && tm__strmap_put(&s->rdict, name, id)) {
+        free(s->names[id]);
+        s->names[id] = NULL;
+    }
+}
+
 static int pg_dict_id(tm_store *base, const char *name, uint32_t *id)
 {
     pg_store *s = (pg_store *)base;
-    pgreader *rd = take(s, QUICK);
-    *id = (uint32_t)dict_lookup(rd->c, name);
-    give(rd);
+    int64_t got = 0;
+    pthread_mutex_lock(&s->nmu);
+    int hit = tm__strmap_get(&s->rdict, name, &got);
+    pthread_mutex_unlock(&s->nmu);
+    if (!hit) { /* 0 (never stored) is asked again: another daemon may store it */
+        pgreader *rd = take(s, QUICK);
+        got = dict_lookup(rd->c, name);
+        give(rd);
+        pthread_mutex_lock(&s->nmu);
+        if (got > 0)
+            remember(s, (uint32_t)got, name);
+        pthread_mutex_unlock(&s->nmu);
+    }
+    *id = (uint32_t)got;
     return TM_OK;
 }
 
@@ -1693,16 +1807,28 @@ static int pg_dict_name(tm_store *base, uint32_t id, char *buf, size_t cap)
 {
     pg_store *s = (pg_store *)base;
     PGresult *res = NULL;
+    int rc = TM_OK;
+    pthread_mutex_lock(&s->nmu);
+    int hit = id < s->capnames && s->names[id];
+    if (hit)
+        snprintf(buf, cap, "%s", s->names[id]);
+    pthread_mutex_unlock(&s->nmu);
+    if (hit)
+        return TM_OK;
     PARAMS(p, 12);
     p_i64(&p, id);
     pgreader *rd = take(s, QUICK);
-    int rc = run(rd->c, "dict", "SELECT s FROM dict WHERE id = $1::int", &p, &res);
-    if (rc == TM_OK && PQntuples(res) == 1)
-        snprintf(buf, cap, "%s", PQgetvalue(res, 0, 0));
-    else if (rc == TM_OK)
-        rc = TM_ENOTFOUND;
-    PQclear(res);
+    rc = run(rd->c, "dict", "SELECT s FROM dict WHERE id = $1::int", &p, &res);
     give(rd);
+    if (rc == TM_OK && PQntuples(res) == 1) {
+        snprintf(buf, cap, "%s", PQgetvalue(res, 0, 0));
+        pthread_mutex_lock(&s->nmu);
+        remember(s, id, PQgetvalue(res, 0, 0));
+        pthread_mutex_unlock(&s->nmu);
+    } else if (rc == TM_OK) {
+        rc = TM_ENOTFOUND;
+    }
+    PQclear(res);
     return rc;
 }
 
@@ -1852,7 +1978,7 @@ static int pg_retain(tm_store *base, int64_t before_us, int64_t *deleted)
     if (rc == TM_OK)
         rc = run(s->w, "delete rollups", "DELETE FROM rollup_log WHERE hour < $1::bigint", &p, NULL);
     if (rc == TM_OK)
-        rc = add_count(s->w, -*deleted);
+        rc = add_count(s->w, -*deleted, NULL);
     if (rc == TM_OK) /* every daemon's rollups reload */
         rc = exec(s->w, "epoch", "UPDATE tm_meta SET value = value + 1 WHERE key = 'epoch'");
     rc = end_txn(s->w, rc);
@@ -2091,7 +2217,7 @@ static int pg_file_put(tm_store *base, const tm_file_rec *recs, size_t n, int64_
 const struct tm_store_ops tm__postgres_ops = {
     .name = "postgres", .open = pg_open, .close = pg_close, .append = pg_append,
     .load_rollups = pg_load_rollups, .scan_user_cells = pg_scan_user_cells,
-    .version = pg_version, .load_changes = pg_load_changes, .scan_facts = pg_scan_facts,
+    .version = pg_version, .commits = pg_commits, .load_changes = pg_load_changes, .scan_facts = pg_scan_facts,
     .dict_id = pg_dict_id, .dict_name = pg_dict_name, .scan = pg_scan, .count = pg_count,
     .reprice = pg_reprice, .verify = pg_verify, .set_cache = pg_set_cache, .retain = pg_retain,
 };

@@ -905,10 +905,11 @@ static int insert_one(sqlite_store *s, const tm_event *e, unsigned char *dup, tm
 }
 
 static int sq_append(tm_store *base, tm_event *const *evs, size_t n, unsigned char *dup,
-                     tm_cellset *cells, int64_t *version)
+                     tm_cellset *cells, int64_t *version, int64_t *commit)
 {
     sqlite_store *s = (sqlite_store *)base;
     int64_t added = 0;
+    *commit = 0; /* the version names the commit */
     int rc = step_done(s->w, s->begin, "begin");
     if (rc)
         return rc;

@@ -17,6 +17,10 @@
 
 typedef struct tm_store tm_store;
 
+/* The most commits one version step names (store `commits`); a step with
+ * more is reported unknown, and a cache drops everything. */
+#define TM_STEP_MAX 64
+
 /* One transition of the alert history, as stored (strings valid during
  * the callback). */
 typedef struct tm_alert_entry {
@@ -73,10 +77,12 @@ struct tm_store_ops {
      * else 0. The cells added by the new events are merged
      * into *cells (for the in-memory rollups) and *version gets the store's
      * new commit count (-1 from a backend with load_changes: the rollups
-     * read the commit from the store). On error nothing of the batch is stored. Writer
-     * thread only. */
+     * read the commit from the store). *commit gets the commit's identity
+     * as `commits` names it (PostgreSQL: its transaction id; 0 when none:
+     * SQLite, or nothing added). On error nothing of the batch is stored.
+     * Writer thread only. */
     int (*append)(tm_store *s, tm_event *const *evs, size_t n, unsigned char *dup,
-                  tm_cellset *cells, int64_t *version);
+                  tm_cellset *cells, int64_t *version, int64_t *commit);
 
     /* Calls fn(arg, NULL, count) once with the number of stored rollup
      * cells, then fn(arg, cell, 0) for each, and sets *version to the commit
@@ -97,6 +103,16 @@ struct tm_store_ops {
 
     /* The version: it changes with every commit by any process. */
     int (*version)(tm_store *s, int64_t *out);
+
+    /* The commits that became visible from version v - 1 to version v (as
+     * this handle's version() or load_* numbered them): their identities
+     * (append's *commit) into ids (room for TM_STEP_MAX), their number in
+     * *n, and *horizon: every commit with an identity below it was visible
+     * at v - 1 or before, or never committed. TM_ENOTFOUND when they cannot
+     * be told: v is no longer kept, retention ran or a fold passed v - 1,
+     * or more than TM_STEP_MAX. NULL in a backend whose version counts
+     * commits (SQLite: the step to v is commit v). Any thread. */
+    int (*commits)(tm_store *s, int64_t v, int64_t *ids, size_t *n, int64_t *horizon);
 
     /* Like load_rollups, but only the cells' changes committed since
      * version `since` (as load_rollups or a previous load_changes returned
@@ -239,10 +255,11 @@ typedef struct tm_ticket {
 } tm_ticket;
 
 /* Called on the writer thread after each commit, before the events are
- * acknowledged, with the cells the commit added, the new version, and the
- * committed batch (dup[i] as append set it: 0 new, 1 duplicate, 2 replaced). */
+ * acknowledged, with the cells the commit added, the new version, its
+ * identity (append's *commit: 0 when none), and the committed batch (dup[i] as append set it: 0 new, 1 duplicate, 2 replaced). */
 typedef void (*tm_commit_hook)(void *arg, const tm_cellset *cells, int64_t version,
-                               tm_event *const *evs, const unsigned char *dup, size_t n);
+                               int64_t commit, tm_event *const *evs, const unsigned char *dup,
+                               size_t n);
 
 /* Starts the writer thread over s (borrowed: the writer must be stopped
  * before s is closed). hook may be NULL. */

@@ -92,15 +92,15 @@ static void commit_batch(tm_writer *w, item *batch, tm_event **evs, unsigned cha
     pthread_mutex_unlock(&w->mu);
 
     tm_cellset cells = {0};
-    int64_t version = 0;
+    int64_t version = 0, commit = 0;
     double t0 = mono_s();
     /* Room for the batch's cells: an event adds to a cell of each
      * projection, and the per-user ones are mostly its own. */
     int rc = batch && evs && dup && tm__cellset_reserve(&cells, 3 * n) == TM_OK
-                 ? w->store->ops->append(w->store, evs, n, dup, &cells, &version)
+                 ? w->store->ops->append(w->store, evs, n, dup, &cells, &version, &commit)
                  : TM_ENOMEM;
     if (rc == TM_OK && w->hook) /* before anyone is told: reads stay fresh */
-        w->hook(w->hook_arg, &cells, version, evs, dup, n);
+        w->hook(w->hook_arg, &cells, version, commit, evs, dup, n);
     tm__cellset_free(&cells);
 
     double took = mono_s() - t0;

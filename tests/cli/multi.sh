@@ -2,8 +2,11 @@
 # tests/cli/multi.sh — three daemons on one PostgreSQL with one Redis (real
 # servers on loopback: scripts/pg.sh, redis-server; temporary directories,
 # free ports, stopped at the end):
-#  - change notifications: a commit on one daemon reaches the others, whose
-#    quota caches then drop only that user's sums (metrics show it);
+#  - change notifications: a commit on one daemon reaches the others (by
+#    its PostgreSQL transaction id), whose quota caches then drop only that
+#    user's sums (metrics show it); a check of that user right after the
+#    commit recounts from the store, fresh; with Redis stopped the checks
+#    still answer correctly, from the store;
 #  - the soft-limit outbox: checks over a soft limit on all three daemons
 #    deliver one webhook, recorded once;
 #  - load: concurrent clients send overlapping ids to all three and check a
@@ -63,19 +66,36 @@ done
 used() { curl -s "http://127.0.0.1:$1/v1/check" -d "{\"user_id\":\"$2\"}" | jget 'd["quota"]["limits"]["requests"]["used"]'; }
 ev() { curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$1/v1/events" \
           -d "{\"id\":\"$2\",\"provider\":\"openai\",\"model\":\"gpt-4o\",\"user_id\":\"$3\",\"input_tokens\":5}"; }
+rem() { curl -s "http://127.0.0.1:$1/v1/check" -d "{\"user_id\":\"$2\"}" | jget 'd["quota"]["limits"]["requests"]["remaining"]'; }
+hits() { metric "$1" 'tokmeter_quota_cache_total{result="hit"}'; }
+misses() { metric "$1" 'tokmeter_quota_cache_total{result="miss"}'; }
+received() { metric "$1" 'tokmeter_notify_total{result="received"}'; }
 check "y on daemon 3" eq "$(used "$P3" y)" 0
 check "x on daemon 3" eq "$(used "$P3" x)" 0
+h=$(hits "$P3")
 check "y again on daemon 3" eq "$(used "$P3" y)" 0
-# On PostgreSQL (schema 2) a daemon's version is its own count of the store
-# snapshots it has seen, so nothing is published (docs/deploy.md): the other
-# daemons' quota caches recount after a commit. What must hold is freshness.
+check "y again on daemon 3: from the cache" eq "$(($(hits "$P3") - h))" 1
+# A commit of x on daemon 1: daemon 1 publishes "x<its transaction id>"
+# and x; daemon 3's store names that id in its next version step, so its
+# cache keeps y's sums once the message is in.
+r=$(received "$P3")
 check "an event of x on daemon 1" eq "$(ev "$P1" n1 x)" 200
+check "daemon 3 received daemon 1's message" test "$(wait_metric "$P3" 'tokmeter_notify_total{result="received"}' $((r + 1)))" -gt "$r"
+check "daemon 1 published it" test "$(metric "$P1" 'tokmeter_notify_total{result="published"}')" -ge 1
+h=$(hits "$P3"); m=$(misses "$P3")
+check "y on daemon 3 after daemon 1's commit of x" eq "$(used "$P3" y)" 0
+check "y on daemon 3: from the cache (hits +1, misses +0)" eq "$(($(hits "$P3") - h)) $(($(misses "$P3") - m))" "1 0"
+h=$(hits "$P3"); m=$(misses "$P3")
 check "x on daemon 3 at once: fresh from the store" eq "$(used "$P3" x)" 1
+check "x on daemon 3: recounted (hits +0, misses +1)" eq "$(($(hits "$P3") - h)) $(($(misses "$P3") - m))" "0 1"
 check "x on daemon 2 at once" eq "$(used "$P2" x)" 1
-check "an event of x on daemon 1 again" eq "$(ev "$P1" n2 x)" 200
+# The same user right after another daemon's ack, without waiting for any
+# message: the check reads the store's version first, so it recounts.
+check "an event of x on daemon 2" eq "$(ev "$P2" n2 x)" 200
+check "x's remaining on daemon 3 at once: the limit less both events" eq "$(rem "$P3" x)" 99999998
+check "x on daemon 1 at once" eq "$(used "$P1" x)" 2
 check "y on daemon 3 after x's commits" eq "$(used "$P3" y)" 0
-check "nothing published on PostgreSQL" eq "$(metric "$P1" 'tokmeter_notify_total{result="published"}')" 0
-check "x on daemon 3: recounted, fresh" eq "$(used "$P3" x)" 2
+check "x on daemon 3 again: from the cache" eq "$(h=$(hits "$P3"); used "$P3" x >/dev/null; echo $(($(hits "$P3") - h)))" 1
 check "the channel is named after the store" has "$(redis-cli -p "$RP" pubsub channels 'tokmeter:commits:*')" "tokmeter:commits:"
 
 # --- the soft-limit outbox: one delivery for three daemons ----------------
@@ -189,6 +209,15 @@ for d in 1 3; do
     check "daemon $d: notifications down" eq "$(metric "$(cat "$W/d$d.port")" tokmeter_notify_up)" 0
 done
 check "after Redis stopped, events still acknowledged" eq "$(ev "$P1" late-1 x)" 200
+# Without Redis no message comes: daemon 3's cache empties at each other
+# daemon's commit, and its checks recount from the store, correct.
+check "x on daemon 3 after Redis stopped: fresh" eq "$(used "$P3" x)" 3
+check "y on daemon 3" eq "$(used "$P3" y)" 0
+check "an event of y on daemon 1, Redis stopped" eq "$(ev "$P1" late-2 y)" 200
+h=$(hits "$P3"); m=$(misses "$P3")
+check "x on daemon 3: unchanged" eq "$(used "$P3" x)" 3
+check "y on daemon 3 at once: fresh" eq "$(used "$P3" y)" 1
+check "both recounted (hits +0, misses +2)" eq "$(($(hits "$P3") - h)) $(($(misses "$P3") - m))" "0 2"
 kill -TERM "$(cat "$W/d1.pid")" "$(cat "$W/d3.pid")"
 wait "$(cat "$W/d1.pid")"; r1=$?; wait "$(cat "$W/d3.pid")"; r3=$?
 check "daemons 1 and 3 exit 0 (no sanitizer finding)" eq "$r1/$r3" "0/0"

@@ -451,12 +451,15 @@ Test(policy, usage_cache_equals_the_report_through_every_kind_of_write)
     scratch_free(dir);
 }
 
-/* Another daemon's commits arrive as notifications (notify.c): "version v
- * changed these users". The cache then keeps every other user's sums, and
- * applies a notification only when it holds every version before it; a
- * missing one (lost, or never sent) leaves the cache to recount. The sums
- * always equal the report. */
-static void other_commit(tm *other, const char *user, int64_t tokens, int64_t *version)
+/* Another daemon's commits arrive as notifications (notify.c): "commit c
+ * changed these users". A commit is named by the version it made on SQLite
+ * (a commit count every process shares), by its transaction id on
+ * PostgreSQL (each daemon's store tells which commits a step of its own
+ * versions made visible). The cache then keeps every other user's sums,
+ * and moves past a step only when it holds the message of every commit in
+ * it; a missing one (lost, or never sent) leaves the cache to recount. The
+ * sums always equal the report. */
+static void track_one(tm *h, const char *user, int64_t tokens)
 {
     tm_event ev;
     tm_event_init(&ev);
@@ -466,9 +469,34 @@ static void other_commit(tm *other, const char *user, int64_t tokens, int64_t *v
     ev.input_tokens = tokens;
     ev.has = TM_HAS_TOKENS;
     int dup = 0;
-    cr_assert_eq(tm_track_sync(other, &ev, &dup), TM_OK, "%s", tm_errmsg());
+    cr_assert_eq(tm_track_sync(h, &ev, &dup), TM_OK, "%s", tm_errmsg());
+}
+
+static void other_commit(tm *other, const char *user, int64_t tokens, int64_t *id)
+{
     tm_store *s = tm__store(other);
-    cr_assert_eq(s->ops->version(s, version), TM_OK);
+    int64_t v0, v, ids[TM_STEP_MAX], horizon;
+    size_t n = 0;
+    cr_assert_eq(s->ops->version(s, &v0), TM_OK);
+    track_one(other, user, tokens);
+    cr_assert_eq(s->ops->version(s, &v), TM_OK);
+    *id = v;
+    if (s->ops->commits) { /* the step past other's own commit names just it */
+        cr_assert_eq(v, v0 + 1, "version %lld after %lld", (long long)v, (long long)v0);
+        cr_assert_eq(s->ops->commits(s, v, ids, &n, &horizon), TM_OK, "%s", tm_errmsg());
+        cr_assert_eq(n, 1, "the step to version %lld names %zu commits, wanted 1", (long long)v, n);
+        *id = ids[0];
+    }
+}
+
+/* Two handles on one scratch store with uc_config: t checks, other
+ * commits as another daemon would. */
+static void open_two(char *dir, char *db, char *cfg, tm **t, tm **other)
+{
+    scratch(dir, db, cfg, uc_config);
+    tm_options o = {.config = cfg};
+    cr_assert_eq(tm_open(t, db, &o), TM_OK, "%s", tm_errmsg());
+    cr_assert_eq(tm_open(other, db, &o), TM_OK, "%s", tm_errmsg());
 }
 
 /* Checks user's quota on t and says whether the cache answered it. */
@@ -484,17 +512,9 @@ static int cached(tm *t, const char *user, int step)
 
 Test(policy, usage_cache_notified_of_other_commits_drops_only_their_users)
 {
-    /* The notifications number commits with the store's shared commit
-     * counter; PostgreSQL's schema 2 has none (its versions are each
-     * daemon's own snapshots of the change log: docs/deploy.md). */
-    if (tst_pg())
-        cr_skip_test("no shared commit counter on PostgreSQL");
     char dir[] = "/tmp/tmun.XXXXXX", db[512], cfg[128];
-    scratch(dir, db, cfg, uc_config);
     tm *t = NULL, *other = NULL;
-    tm_options o = {.config = cfg};
-    cr_assert_eq(tm_open(&t, db, &o), TM_OK, "%s", tm_errmsg());
-    cr_assert_eq(tm_open(&other, db, &o), TM_OK, "%s", tm_errmsg());
+    open_two(dir, db, cfg, &t, &other);
     struct tm_usage_cache *uc = tm__pctx(t)->usage;
     int64_t v;
     other_commit(other, "alice", 10, &v);
@@ -518,7 +538,6 @@ Test(policy, usage_cache_notified_of_other_commits_drops_only_their_users)
     int64_t v1, v2;
     other_commit(other, "bob", 40, &v1);
     other_commit(other, "alice", 50, &v2);
-    cr_assert_eq(v2, v1 + 1);
     tm__usage_notify(uc, v2, "alice\n");
     cr_expect_eq(cached(t, "carol", 6), 0, "v+1 not yet notified: the cache must recount");
     cached(t, "alice", 6), cached(t, "bob", 6);
@@ -544,7 +563,98 @@ Test(policy, usage_cache_notified_of_other_commits_drops_only_their_users)
     cr_expect_eq(cached(t, "bob", 9), 0, "a notification for anyone kept bob's sums");
     for (int i = 0; i < 3; i++)
         expect_quota_equals_report(t, (const char *[]){"alice", "bob", "carol"}[i], 10);
+
+    /* The daemon's own commits need no message from Redis: bob's sums stay
+     * (on SQLite alice's too: the commit adds to them; on PostgreSQL they
+     * are recounted once). */
+    cr_expect_eq(cached(t, "bob", 11), 1);
+    for (int k = 0; k < 3; k++) {
+        other_commit(t, "alice", 100 + k, &v);
+        cr_expect_eq(cached(t, "bob", 12 + k), 1, "round %d: t's own commit of alice's dropped bob's sums", k);
+        cr_expect_eq(cached(t, "alice", 12 + k), !tst_pg(), "round %d: alice's sums after t's commit", k);
+        cr_expect_eq(cached(t, "alice", 12 + k), 1, "round %d: alice's recounted sums were not kept", k);
+    }
     tm_close(other);
+    tm_close(t);
+    scratch_free(dir);
+}
+
+/* The cache keeps at most 64 messages ahead of it (UC_PENDING): 63 or 64
+ * notified commits (each a version step of t's) between two checks keep
+ * bob's sums, 65 empty the cache. */
+Test(policy, usage_cache_keeps_64_pending_notifications)
+{
+    char dir[] = "/tmp/tmun.XXXXXX", db[512], cfg[128];
+    tm *t = NULL, *other = NULL;
+    open_two(dir, db, cfg, &t, &other);
+    struct tm_usage_cache *uc = tm__pctx(t)->usage;
+    tm_store *ts = tm__store(t);
+    for (int n = 63; n <= 65; n++) {
+        cached(t, "bob", n);
+        cr_assert_eq(cached(t, "bob", n), 1, "%d: bob's sums were not kept", n);
+        for (int k = 0; k < n; k++) {
+            int64_t id, v;
+            other_commit(other, "alice", 1, &id);
+            tm__usage_notify(uc, id, "alice\n");
+            cr_assert_eq(ts->ops->version(ts, &v), TM_OK); /* t's store sees it: a step */
+        }
+        cr_expect_eq(cached(t, "bob", n), n <= 64, "%d notified commits: bob's sums %s, wanted %s", n,
+                     n <= 64 ? "dropped" : "kept", n <= 64 ? "kept" : "dropped");
+        cr_expect_eq(cached(t, "alice", n), 0, "%d: alice's stale sums were used", n);
+    }
+    tm_close(other);
+    tm_close(t);
+    scratch_free(dir);
+}
+
+/* On PostgreSQL one step of a handle's versions names at most 64 commits
+ * (TM_STEP_MAX): after 63 or 64 commits by others (five handles, none
+ * folding: each commits 39 times at most, a fold try comes every 128) the
+ * step names each; after 65 it is unknown, and the quota cache empties. */
+Test(policy, a_postgres_step_names_at_most_64_commits)
+{
+    if (!tst_pg())
+        cr_skip_test("PostgreSQL's version steps");
+    char dir[] = "/tmp/tmun.XXXXXX", db[512], cfg[128];
+    scratch(dir, db, cfg, uc_config);
+    tm *t = NULL, *w[5] = {NULL};
+    tm_options o = {.config = cfg};
+    cr_assert_eq(tm_open(&t, db, &o), TM_OK, "%s", tm_errmsg());
+    for (int i = 0; i < 5; i++)
+        cr_assert_eq(tm_open(&w[i], db, &o), TM_OK, "%s", tm_errmsg());
+    tm_store *ts = tm__store(t);
+    for (int n = 63; n <= 65; n++) {
+        int64_t v0, v, ids[TM_STEP_MAX], horizon, got[65];
+        size_t k = 0;
+        cr_assert_eq(ts->ops->version(ts, &v0), TM_OK);
+        for (int i = 0; i < n; i++) {
+            track_one(w[i % 5], "alice", 1);
+            tm_store *ws = tm__store(w[i % 5]); /* the writer's own step: its commit's id */
+            size_t one = 0;
+            cr_assert_eq(ws->ops->version(ws, &v), TM_OK);
+            cr_assert_eq(ws->ops->commits(ws, v, ids, &one, &horizon), TM_OK, "%s", tm_errmsg());
+            got[i] = 0; /* the newest: its own (the commits run one after another) */
+            for (size_t j = 0; j < one; j++)
+                got[i] = ids[j] > got[i] ? ids[j] : got[i];
+        }
+        cr_assert_eq(ts->ops->version(ts, &v), TM_OK);
+        cr_assert_eq(v, v0 + 1, "%d commits: version %lld, wanted %lld", n, (long long)v, (long long)v0 + 1);
+        int rc = ts->ops->commits(ts, v, ids, &k, &horizon);
+        if (n > TM_STEP_MAX) {
+            cr_expect_eq(rc, TM_ENOTFOUND, "%d commits in one step: told (%d), wanted unknown", n, rc);
+            continue;
+        }
+        cr_assert_eq(rc, TM_OK, "%d commits in one step: %s", n, tm_errmsg());
+        cr_expect_eq(k, (size_t)n, "%d commits in one step: %zu named", n, k);
+        for (int i = 0; i < n && k == (size_t)n; i++) {
+            int found = 0;
+            for (size_t j = 0; j < k; j++)
+                found |= ids[j] == got[i];
+            cr_expect(found, "%d commits: commit %d (xid %lld) not named", n, i, (long long)got[i]);
+        }
+    }
+    for (int i = 0; i < 5; i++)
+        tm_close(w[i]);
     tm_close(t);
     scratch_free(dir);
 }

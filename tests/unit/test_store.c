@@ -584,20 +584,82 @@ Test(store, pg_two_handles_see_each_other)
         cr_skip_test("a PostgreSQL test");
     tm *a = open_or_die(), *b = open_or_die();
     cr_assert_eq(total_events(a), 0);
-    for (int i = 0; i < 40; i++) {
+    /* b commits 300 times: past its second fold try (every 128 commits; the
+     * first only records its horizon). */
+    const int n = 400;
+    for (int i = 0; i < n; i++) {
         char id[16];
         snprintf(id, sizeof id, "x%d", i);
-        track_at(i % 3 ? b : a, id, i % 2 ? "u1" : "u2", 1780012800000000LL + (int64_t)i * 3600000000LL);
+        track_at(i % 4 ? b : a, id, i % 2 ? "u1" : "u2", 1780012800000000LL + (int64_t)(i % 40) * 3600000000LL);
+        if (i >= 40 && i % 10)
+            continue;
         cr_assert_eq(total_events(a), i + 1, "a after %d commits", i + 1);
         cr_assert_eq(total_events(b), i + 1, "b after %d commits", i + 1);
     }
+    /* The fold runs on b's own thread: wait for its rows, then read again. */
+    const char *folded = "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM rollup) THEN RAISE 'not folded'; END IF; END $$";
+    int tries = 0;
+    while (tst_store_exec(path, "SELECT 1", folded) != 0 && tries++ < 100)
+        usleep(50000);
+    cr_assert_lt(tries, 100, "no fold after %d commits of b", 3 * n / 4);
+    track_at(b, "after-fold", "u1", 1780012800000000LL + 30 * 3600000000LL);
+    cr_assert_eq(total_events(a), n + 1);
+    cr_assert_eq(total_events(b), n + 1);
     int64_t deleted = 0;
     cr_assert_eq(tm_retain(b, 1780012800000000LL + 24 * 3600000000LL, &deleted), TM_OK, "%s", tm_errmsg());
-    cr_assert_eq(deleted, 24);
-    cr_assert_eq(total_events(a), 16);
+    cr_assert_eq(deleted, 24 * n / 40);
+    cr_assert_eq(total_events(a), n + 1 - 24 * n / 40);
     track_at(a, "y", "u1", 1780012800000000LL + 50 * 3600000000LL);
-    cr_assert_eq(total_events(b), 17);
+    cr_assert_eq(total_events(b), n + 2 - 24 * n / 40);
     cr_assert_eq(tm_verify(a, sink, NULL), TM_OK, "%s", tm_errmsg());
     tm_close(a);
     tm_close(b);
+}
+
+/* A name one handle looked up before another stored it (a dictionary miss
+ * is asked again, never remembered), and names read back by id, are right
+ * on both backends (PostgreSQL keeps the ones it read). */
+Test(store, dictionary_names_seen_by_other_handles)
+{
+    tm *a = open_or_die(), *b = open_or_die();
+    const char *params[] = {"from", "2020-01-01", "to", "2030-01-01", "where", "user_id=late",
+                            "group_by", "user_id", NULL};
+    tm_report *r = NULL;
+    track_at(a, "d0", "early", 1780012800000000LL);
+    cr_assert_eq(tm_report_run(a, params, &r), TM_OK, "%s", tm_errmsg());
+    cr_assert_null(strstr(tm_report_json(r), "\"late\""), "%s", tm_report_json(r));
+    tm_report_free(r);
+    track_at(b, "d1", "late", 1780012800000000LL + 3600000000LL);
+    for (int pass = 0; pass < 2; pass++) { /* the second from what a kept */
+        cr_assert_eq(tm_report_run(a, params, &r), TM_OK, "%s", tm_errmsg());
+        const char *j = tm_report_json(r);
+        cr_assert_not_null(strstr(j, "\"user_id\": \"late\""), "pass %d: %s", pass, j);
+        cr_assert_not_null(strstr(j, "\"totals\": {\"events\": 1,"), "pass %d: %s", pass, j);
+        tm_report_free(r);
+    }
+    tm_close(a);
+    tm_close(b);
+}
+
+/* Retention cuts at the start of a UTC day only: the per-user cells are
+ * whole UTC days. An hour inside a day (23:00, 01:00) is refused and
+ * removes nothing; midnight removes exactly the events before it. */
+Test(store, retention_cuts_at_utc_days_only)
+{
+    tm *t = open_or_die();
+    const int64_t day = 1780012800000000LL, hour = 3600000000LL;
+    track_at(t, "r0", "u", day - hour);
+    track_at(t, "r1", "u", day);
+    track_at(t, "r2", "u", day + hour);
+    int64_t deleted = -1;
+    for (int h = -1; h <= 1; h += 2) {
+        cr_assert_eq(tm_retain(t, day + h * hour, &deleted), TM_EINVAL, "cut at %+d h", h);
+        cr_assert(strstr(tm_errmsg(), "start of a UTC day"), "%s", tm_errmsg());
+        cr_assert_eq(deleted, 0);
+        cr_assert_eq(total_events(t), 3);
+    }
+    cr_assert_eq(tm_retain(t, day, &deleted), TM_OK, "%s", tm_errmsg());
+    cr_assert_eq(deleted, 1);
+    cr_assert_eq(total_events(t), 2);
+    tm_close(t);
 }
