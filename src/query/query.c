@@ -196,6 +196,8 @@ typedef struct run {
     uint32_t *cand_users;           /* their users, or NULL: every user      */
     size_t ncand_users;
     int read_events;                /* an event was asked for (the plan)     */
+    int64_t cut_period;             /* move_hour: the piece its day stands for */
+    int subtracted;                 /* a row had events or cells taken away  */
 } run;
 
 /* How a UTC day of the range is read (daily_cells). */
@@ -440,6 +442,7 @@ static int fact_into(run *x, int64_t period, const tm_fact *f, int sign)
     if (x->bounds && (i >= x->ncand || !x->cand[i]))
         return TM_OK;
     tm__sums_add_fact(&row->s, f, sign);
+    x->subtracted |= sign < 0;
     if (!f->has_latency)
         return TM_OK;
     tm_sketch_acc *acc = acc_for(x, row);
@@ -574,6 +577,59 @@ static int days_in_periods(const tm_qresult *res)
 {
     return res->interval == TM_I_NONE ||
            (res->interval != TM_I_HOUR && strcmp(tm__tz_name(res->tz), "UTC") == 0);
+}
+
+static void plan_day(run *x, int64_t t0, struct day_plan *dp);
+
+/* An hour cell of a day whose day cell stands for another piece of it
+ * (hour_days): added to its own period and taken from that piece's. The
+ * day cell is added first, so its sketch holds what is taken. */
+static int move_hour(void *arg, const tm_cell *c)
+{
+    run *x = arg;
+    int rc = add_cell(x, c);
+    if (rc || !passes(x, c->key.dim))
+        return rc;
+    tm_cell *row = row_for(x, x->cut_period, c->key.dim);
+    tm_sketch_acc *acc = row && (c->sk.n || c->sk.zeros) ? acc_for(x, row) : NULL;
+    if (!row || (!acc && (c->sk.n || c->sk.zeros)))
+        return TM_ENOMEM;
+    tm__sums_add_signed(&row->s, &c->s, -1);
+    if (acc)
+        tm__sketch_acc_take_sketch(acc, &c->sk);
+    x->subtracted = 1;
+    return TM_OK;
+}
+
+/* The whole UTC days [d0, d1) (their first hours) of an hourly projection
+ * from its day cells, in a zone whose period starts are whole hours: runs
+ * of days each in one period whole; a day cut by a period start (a Berlin
+ * day by week or month on Sundays, by day every day) stands for its
+ * longest piece, and the hour cells of the rest move to their periods. */
+static int hour_days(run *x, const tm_rollups *r, int proj, int64_t d0, int64_t d1)
+{
+    if (days_in_periods(x->res))
+        return tm__rollups_each(r, proj + TM_DAY, (int32_t)d0, (int32_t)d1, add_cell, x);
+    int rc = TM_OK;
+    struct day_plan dp, next;
+    for (int64_t d = d0, e; d < d1 && rc == TM_OK; d = e) {
+        plan_day(x, d * US_PER_HOUR, &dp);
+        for (e = d + 24; dp.kind == DAY_WHOLE && e < d1; e += 24) {
+            plan_day(x, e * US_PER_HOUR, &next);
+            if (next.kind != DAY_WHOLE || next.period != dp.period)
+                break;
+        }
+        x->cell_period = dp.period;
+        rc = tm__rollups_each(r, proj + TM_DAY, (int32_t)d, (int32_t)e, add_cell, x);
+        x->cell_period = NO_PERIOD;
+        if (rc == TM_OK && dp.kind != DAY_WHOLE) {
+            x->cut_period = dp.period;
+            rc = tm__rollups_each(r, proj, (int32_t)d, (int32_t)(dp.ps / US_PER_HOUR), move_hour, x);
+            if (rc == TM_OK)
+                rc = tm__rollups_each(r, proj, (int32_t)(dp.pe / US_PER_HOUR), (int32_t)e, move_hour, x);
+        }
+    }
+    return rc;
 }
 
 /* The cells of projection proj for the UTC days [h0, h1) (the hours they
@@ -1051,9 +1107,9 @@ int tm__query_run(tm_store *s, tm_rollups *r, const tm_query_spec *q, int64_t no
         if ((rc = fresh_rollups(s, r, 0)))
             goto out;
         locked = 1;
-        /* Whole UTC days in one period each: day cells, hours around. */
-        if (days_in_periods(res) && d0 < d1) {
-            rc = tm__rollups_each(r, proj + TM_DAY, (int32_t)d0, (int32_t)d1, add_cell, &x);
+        /* Whole UTC days from day cells (hour_days), hours around. */
+        if (res->interval != TM_I_HOUR && d0 < d1) {
+            rc = hour_days(&x, r, proj, d0, d1);
             if (rc == TM_OK)
                 rc = tm__rollups_each(r, proj, (int32_t)h0, (int32_t)d0, add_cell, &x);
             if (rc == TM_OK)
@@ -1084,8 +1140,8 @@ int tm__query_run(tm_store *s, tm_rollups *r, const tm_query_spec *q, int64_t no
     int whole = x.later_sk || x.bounds; /* rows so far: the order metric, or candidates */
     for (size_t i = 0; i < x.rows.n; i++) {
         tm_cell *c = &x.rows.cells[i];
-        if ((x.bounds && !x.cand[i]) || (x.days && !x.later_sk && c->s.events == 0))
-            continue; /* not a candidate, or every event taken away (daily_cells) */
+        if ((x.bounds && !x.cand[i]) || (x.subtracted && !x.later_sk && c->s.events == 0))
+            continue; /* not a candidate, or every event taken away */
         tm_qrow *row = &res->rows[res->nrows++];
         int64_t minutes = (int64_t)c->key.proj * ((int64_t)1 << 31) + c->key.hour; /* proj < 0 before 1970 */
         row->period = minutes * 60000000;

@@ -52,22 +52,24 @@ void tm__sums_add_fact(tm_sums *s, const tm_fact *f, int sign)
     }
 }
 
-void tm__sums_add(tm_sums *a, const tm_sums *b)
+void tm__sums_add(tm_sums *a, const tm_sums *b) { tm__sums_add_signed(a, b, 1); }
+
+void tm__sums_add_signed(tm_sums *a, const tm_sums *b, int sign)
 {
-    a->events += b->events;
-    a->requests += b->requests;
-    a->value += b->value;
-    a->input += b->input;
-    a->output += b->output;
-    a->cache_read += b->cache_read;
-    a->cache_write += b->cache_write;
-    a->reasoning += b->reasoning;
-    a->total += b->total;
-    a->cost += b->cost;
-    a->unpriced += b->unpriced;
-    a->errors += b->errors;
-    a->lat_n += b->lat_n;
-    a->lat_sum += b->lat_sum;
+    a->events += sign * b->events;
+    a->requests += sign * b->requests;
+    a->value += sign * b->value;
+    a->input += sign * b->input;
+    a->output += sign * b->output;
+    a->cache_read += sign * b->cache_read;
+    a->cache_write += sign * b->cache_write;
+    a->reasoning += sign * b->reasoning;
+    a->total += sign * b->total;
+    a->cost += sign * b->cost;
+    a->unpriced += sign * b->unpriced;
+    a->errors += sign * b->errors;
+    a->lat_n += sign * b->lat_n;
+    a->lat_sum += sign * b->lat_sum;
 }
 
 /* Cell keys are 32-bit words: mix them a word at a time (FNV's byte loop

@@ -86,6 +86,8 @@ typedef struct tm_fact {
 /* Adds f to s (sign 1), or takes it away (sign -1). */
 void tm__sums_add_fact(tm_sums *s, const tm_fact *f, int sign);
 void tm__sums_add(tm_sums *into, const tm_sums *from);
+/* Adds from (sign 1) or takes it away (sign -1). */
+void tm__sums_add_signed(tm_sums *into, const tm_sums *from, int sign);
 
 typedef struct tm_cell {
     tm_cell_key key;

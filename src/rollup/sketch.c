@@ -272,6 +272,16 @@ void tm__sketch_acc_take(tm_sketch_acc *a, int64_t ns)
         a->c[i - a->lo]--;
 }
 
+void tm__sketch_acc_take_sketch(tm_sketch_acc *a, const tm_sketch *s)
+{
+    a->zeros -= a->zeros < s->zeros ? a->zeros : s->zeros;
+    for (uint32_t i = 0; i < s->n; i++) {
+        int k = s->bins[i].index - a->lo;
+        if (a->n && k >= 0 && k < (int)a->n)
+            a->c[k] -= a->c[k] < s->bins[i].count ? a->c[k] : s->bins[i].count;
+    }
+}
+
 int tm__sketch_acc_merge_acc(tm_sketch_acc *a, const tm_sketch_acc *b)
 {
     a->zeros += b->zeros;
