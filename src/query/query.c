@@ -4,16 +4,23 @@
  * Plan:
  *   needed = group_by ∪ where dimensions
  *   an hourly projection (model, endpoint) holds all of needed, and the
- *   zone's offsets are whole hours?
- *           → whole UTC hours of the range from the in-memory rollups,
- *             the partial hours at either end from the events;
+ *   zone's offsets are whole hours (or interval is none)?
+ *           → whole UTC days from the day cells (a day cut by a local
+ *             period start: its cell for the longest piece, the hour cells
+ *             of the rest moved to their periods), whole hours around them
+ *             from the hour cells (by hour: hour cells only), the partial
+ *             hours at either end from the events (hour_days);
  *   a daily user projection holds all of needed (those kept only in the
- *   store: the query names its users), and each UTC day falls in one
- *   period (interval none, or UTC and not hourly)?
- *           → whole UTC days from the user cells, the partial days at
- *             either end from the events;
+ *   store: the query names its users), and interval is not hour?
+ *           → each UTC day of the range planned (plan_day): a day in the
+ *             range and one period from its cells; a day cut by the range
+ *             or a local period start from its cells for its longest piece
+ *             and the events of the rest of the day (moved to their
+ *             periods, taken from that piece), or from the events of its
+ *             part in the range when fewer (daily_cells); top N by bounds
+ *             when days are cut (top_by_bounds);
  *   else    → everything from the events (exact for any range and zone;
- *             user_id filters use the (user_id, ts) index).
+ *             user_id filters use the (day, user_id, ts) index).
  *
  * Rows are accumulated in a cell set keyed by (period, grouped dims); the
  * period is the UTC start of the local hour, day, week or month.
