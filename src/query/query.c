@@ -608,11 +608,56 @@ static int move_hour(void *arg, const tm_cell *c)
     return TM_OK;
 }
 
+/* An event of a part of a cut day outside the piece its day cell stands
+ * for (hour_days): added to its own period and taken from that piece's. */
+static int move_fact(void *arg, const tm_fact *f)
+{
+    run *x = arg;
+    if (count_read(x))
+        return TM_ETOOBIG;
+    if (!passes(x, f->dim))
+        return 0;
+    int rc = fact_into(x, period_of(x, f->ts_us), f, 1);
+    return rc ? rc : fact_into(x, x->cut_period, f, -1);
+}
+
+/* The events of [from, to) through fn (the hourly plan's few). */
+static int events_of(run *x, int64_t from, int64_t to, int (*fn)(void *, const tm_fact *))
+{
+    if (from >= to)
+        return TM_OK;
+    x->read_events = 1;
+    return x->store->ops->scan_facts(x->store, from, to, NULL, 0, fn, x);
+}
+
+/* The hour cells of proj for the hours [a, b) through fn; an hour that a
+ * period start cuts (a zone of half- or quarter-hour offsets: Kolkata's
+ * days start at 18:30 UTC) from its events through ffn instead. */
+static int hours_of(run *x, const tm_rollups *r, int proj, int64_t a, int64_t b,
+                    int (*fn)(void *, const tm_cell *), int (*ffn)(void *, const tm_fact *))
+{
+    if (x->res->interval == TM_I_NONE || tm__tz_whole_hours(x->res->tz))
+        return a < b ? tm__rollups_each(r, proj, (int32_t)a, (int32_t)b, fn, x) : TM_OK;
+    int rc = TM_OK;
+    for (int64_t h = a, from = a; h <= b && rc == TM_OK; h++) {
+        int cut = h < b && period_of(x, h * US_PER_HOUR) != period_of(x, (h + 1) * US_PER_HOUR - 1);
+        if (h < b && !cut)
+            continue;
+        if (from < h)
+            rc = tm__rollups_each(r, proj, (int32_t)from, (int32_t)h, fn, x);
+        if (rc == TM_OK && cut)
+            rc = events_of(x, h * US_PER_HOUR, (h + 1) * US_PER_HOUR, ffn);
+        from = h + 1;
+    }
+    return rc;
+}
+
 /* The whole UTC days [d0, d1) (their first hours) of an hourly projection
- * from its day cells, in a zone whose period starts are whole hours: runs
- * of days each in one period whole; a day cut by a period start (a Berlin
- * day by week or month on Sundays, by day every day) stands for its
- * longest piece, and the hour cells of the rest move to their periods. */
+ * from its day cells: runs of days each in one period whole; a day cut by
+ * a period start (a Berlin day by week or month on Sundays, by day every
+ * day) stands for its longest piece, and the rest moves to its periods:
+ * its whole hours' cells, and the events of a part of an hour (zones of
+ * half- or quarter-hour offsets). */
 static int hour_days(run *x, const tm_rollups *r, int proj, int64_t d0, int64_t d1)
 {
     if (days_in_periods(x->res))
@@ -630,10 +675,15 @@ static int hour_days(run *x, const tm_rollups *r, int proj, int64_t d0, int64_t 
         rc = tm__rollups_each(r, proj + TM_DAY, (int32_t)d, (int32_t)e, add_cell, x);
         x->cell_period = NO_PERIOD;
         if (rc == TM_OK && dp.kind != DAY_WHOLE) {
+            int64_t hs = floor_div(dp.ps, US_PER_HOUR), he = floor_div(dp.pe + US_PER_HOUR - 1, US_PER_HOUR);
             x->cut_period = dp.period;
-            rc = tm__rollups_each(r, proj, (int32_t)d, (int32_t)(dp.ps / US_PER_HOUR), move_hour, x);
+            rc = hours_of(x, r, proj, d, hs, move_hour, move_fact);
             if (rc == TM_OK)
-                rc = tm__rollups_each(r, proj, (int32_t)(dp.pe / US_PER_HOUR), (int32_t)e, move_hour, x);
+                rc = events_of(x, hs * US_PER_HOUR, dp.ps, move_fact);
+            if (rc == TM_OK)
+                rc = events_of(x, dp.pe, he * US_PER_HOUR, move_fact);
+            if (rc == TM_OK)
+                rc = hours_of(x, r, proj, he, e, move_hour, move_fact);
         }
     }
     return rc;
@@ -1110,7 +1160,7 @@ int tm__query_run(tm_store *s, tm_rollups *r, const tm_query_spec *q, int64_t no
         (res->to - res->from) / (24 * US_PER_HOUR) < MAX_DAYS) {
         rc = daily_cells(&x, s, r, proj, &locked);
     } else if (proj >= 0 && !tm__proj_daily(proj) && h0 < h1 &&
-               (tm__tz_whole_hours(res->tz) || res->interval == TM_I_NONE)) {
+               (tm__tz_whole_hours(res->tz) || res->interval != TM_I_HOUR)) {
         if ((rc = fresh_rollups(s, r, 0)))
             goto out;
         locked = 1;
@@ -1118,11 +1168,11 @@ int tm__query_run(tm_store *s, tm_rollups *r, const tm_query_spec *q, int64_t no
         if (res->interval != TM_I_HOUR && d0 < d1) {
             rc = hour_days(&x, r, proj, d0, d1);
             if (rc == TM_OK)
-                rc = tm__rollups_each(r, proj, (int32_t)h0, (int32_t)d0, add_cell, &x);
+                rc = hours_of(&x, r, proj, h0, d0, add_cell, add_fact);
             if (rc == TM_OK)
-                rc = tm__rollups_each(r, proj, (int32_t)d1, (int32_t)h1, add_cell, &x);
+                rc = hours_of(&x, r, proj, d1, h1, add_cell, add_fact);
         } else {
-            rc = tm__rollups_each(r, proj, (int32_t)h0, (int32_t)h1, add_cell, &x);
+            rc = hours_of(&x, r, proj, h0, h1, add_cell, add_fact);
         }
         pthread_rwlock_unlock(&r->lock);
         locked = 0;
@@ -1130,8 +1180,9 @@ int tm__query_run(tm_store *s, tm_rollups *r, const tm_query_spec *q, int64_t no
             rc = scan_events(&x, res->from, h0 * US_PER_HOUR);
         if (rc == TM_OK)
             rc = scan_events(&x, h1 * US_PER_HOUR, res->to);
-        res->plan = h0 * US_PER_HOUR == res->from && h1 * US_PER_HOUR == res->to ? "rollups"
-                                                                                 : "rollups+events";
+        res->plan = h0 * US_PER_HOUR == res->from && h1 * US_PER_HOUR == res->to && !x.read_events
+                        ? "rollups"
+                        : "rollups+events";
     } else {
         rc = scan_events(&x, res->from, res->to);
         res->plan = "events";
