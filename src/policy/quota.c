@@ -471,6 +471,7 @@ static int user_sums(const tm_pctx *pc, const char *user, const tm_tier *tier, i
     if (rc == TM_OK) rc = tm__query_span(&q, from, to);
     if (rc == TM_OK) rc = tm__query_set(&q, "where", w);
     if (rc == TM_OK) rc = tm__query_set(&q, "group_by", "metric_type");
+    if (rc == TM_OK) rc = tm__query_set(&q, "metrics", "events,requests,value,total_tokens,cost_usd");
     if (rc == TM_OK)
         rc = tm__query_run(s, pc->rollups, &q, tm__now_us(), &res);
     int fits = 1;

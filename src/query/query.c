@@ -156,9 +156,23 @@ int tm__query_set(tm_query_spec *q, const char *key, const char *value)
         if (tm__uint_parse(v, strlen(v), 100000000, &n) != TM_DEC_OK)
             return tm__fail(TM_EINVAL, "limit: must be a non-negative integer, not '%s'", v);
         q->limit = (size_t)n;
+    } else if (strcmp(key, "metrics") == 0) {
+        q->metrics = 0;
+        for (const char *p = v;; p++) {
+            size_t n = strcspn(p, ","), m = 0;
+            while (m < TM_NMETRIC && (strlen(tm__metric_names[m]) != n || strncmp(tm__metric_names[m], p, n)))
+                m++;
+            if (m == TM_NMETRIC)
+                return tm__fail(TM_EINVAL, "metrics: unknown metric '%.*s' (events, requests, "
+                                           "total_tokens, cost_usd, latency_p95_ms, ...)", (int)n, p);
+            q->metrics |= 1u << m;
+            p += n;
+            if (!*p)
+                break;
+        }
     } else {
         return tm__fail(TM_EINVAL, "%s: unknown parameter (from, to, interval, tz, group_by, "
-                                   "where, order_by, limit, fill)", key);
+                                   "where, order_by, limit, fill, metrics)", key);
     }
     return TM_OK;
 }
@@ -179,6 +193,7 @@ typedef struct run {
     int64_t cache_slot[1024], cache_period[1024]; /* 15-minute slots  */
     uint64_t read;                  /* rows read, against q->max_rows     */
     int later_sk;                   /* top N: rows' sketches after the cut */
+    int no_sk;                      /* no quantile shown or ordered by: no sketches */
     struct visit {                  /* meanwhile, each cell added and its row */
         const tm_cell *cell;
         uint32_t row;
@@ -361,6 +376,13 @@ static tm_sums *hi_for(run *x, const tm_cell *row)
     return p ? &(x->hi = p)[i] : NULL;
 }
 
+/* A cell's sketch, or an empty one when the query needs none (no_sk). */
+static const tm_sketch no_sketch;
+#define SK(x, c) ((x)->no_sk ? &no_sketch : &(c)->sk)
+/* Whether fact f's latency counts (has one, and sketches are built). */
+#define LAT(x, f) ((f)->has_latency && !(x)->no_sk)
+
+#define QUANTILES (1u << TM_M_P50 | 1u << TM_M_P95 | 1u << TM_M_P99)
 #define NO_PERIOD INT64_MIN
 #define MAX_DAYS (1 << 17) /* days planned at most (daily_cells): 3 MB, 358 years */
 
@@ -395,8 +417,9 @@ static int add_cell(void *arg, const tm_cell *c)
         return TM_OK;
     }
     tm__sums_add(&row->s, &c->s);
-    tm_sketch_acc *acc = c->sk.n || c->sk.zeros ? acc_for(x, row) : NULL;
-    return acc ? tm__sketch_acc_merge(acc, &c->sk) : c->sk.n || c->sk.zeros ? TM_ENOMEM : TM_OK;
+    const tm_sketch *sk = SK(x, c);
+    tm_sketch_acc *acc = sk->n || sk->zeros ? acc_for(x, row) : NULL;
+    return acc ? tm__sketch_acc_merge(acc, sk) : sk->n || sk->zeros ? TM_ENOMEM : TM_OK;
 }
 
 /* The totals of a top N from user cells (later_sk, bounds): from the
@@ -409,7 +432,7 @@ static int add_total(void *arg, const tm_cell *c)
     if (!passes(x, c->key.dim))
         return TM_OK;
     tm__sums_add(&x->res->totals.s, &c->s);
-    return tm__sketch_acc_merge(&x->res->totals.sk, &c->sk);
+    return tm__sketch_acc_merge(&x->res->totals.sk, SK(x, c));
 }
 
 static int add_total_fact(void *arg, const tm_fact *f)
@@ -418,7 +441,7 @@ static int add_total_fact(void *arg, const tm_fact *f)
     if (!passes(x, f->dim))
         return TM_OK;
     tm__sums_add_fact(&x->res->totals.s, f, 1);
-    return f->has_latency ? tm__sketch_acc_add(&x->res->totals.sk, f->latency_ns) : TM_OK;
+    return LAT(x, f) ? tm__sketch_acc_add(&x->res->totals.sk, f->latency_ns) : TM_OK;
 }
 
 static int add_fact(void *arg, const tm_fact *f)
@@ -432,7 +455,7 @@ static int add_fact(void *arg, const tm_fact *f)
     if (!row)
         return TM_ENOMEM;
     tm__sums_add_fact(&row->s, f, 1);
-    if (!f->has_latency)
+    if (!LAT(x, f))
         return TM_OK;
     tm_sketch_acc *acc = acc_for(x, row);
     return acc ? tm__sketch_acc_add(acc, f->latency_ns) : TM_ENOMEM;
@@ -450,7 +473,7 @@ static int fact_into(run *x, int64_t period, const tm_fact *f, int sign)
         return TM_OK;
     tm__sums_add_fact(&row->s, f, sign);
     x->subtracted |= sign < 0;
-    if (!f->has_latency)
+    if (!LAT(x, f))
         return TM_OK;
     tm_sketch_acc *acc = acc_for(x, row);
     if (!acc)
@@ -598,12 +621,13 @@ static int move_hour(void *arg, const tm_cell *c)
     if (rc || !passes(x, c->key.dim))
         return rc;
     tm_cell *row = row_for(x, x->cut_period, c->key.dim);
-    tm_sketch_acc *acc = row && (c->sk.n || c->sk.zeros) ? acc_for(x, row) : NULL;
-    if (!row || (!acc && (c->sk.n || c->sk.zeros)))
+    const tm_sketch *sk = SK(x, c);
+    tm_sketch_acc *acc = row && (sk->n || sk->zeros) ? acc_for(x, row) : NULL;
+    if (!row || (!acc && (sk->n || sk->zeros)))
         return TM_ENOMEM;
     tm__sums_add_signed(&row->s, &c->s, -1);
     if (acc)
-        tm__sketch_acc_take_sketch(acc, &c->sk);
+        tm__sketch_acc_take_sketch(acc, sk);
     x->subtracted = 1;
     return TM_OK;
 }
@@ -848,7 +872,7 @@ static int top_by_bounds(run *x)
         tm_cell *row = &x->rows.cells[v->row];
         tm__sums_add(&row->s, &v->cell->s);
         tm_sketch_acc *acc = acc_for(x, row);
-        rc = acc ? tm__sketch_acc_merge(acc, &v->cell->sk) : TM_ENOMEM;
+        rc = acc ? tm__sketch_acc_merge(acc, SK(x, v->cell)) : TM_ENOMEM;
     }
     if (rc == TM_OK && ncand < n) { /* else every user's events */
         if (!(x->cand_users = malloc((ncand ? ncand : 1) * sizeof *x->cand_users)))
@@ -1110,6 +1134,8 @@ int tm__query_run(tm_store *s, tm_rollups *r, const tm_query_spec *q, int64_t no
     if (!res)
         return TM_ENOMEM;
     res->interval = q->interval;
+    res->metrics = q->metrics ? q->metrics : (1u << TM_NMETRIC) - 1;
+    x.no_sk = !(res->metrics & QUANTILES) && !(q->order_by >= 0 && (QUANTILES >> q->order_by & 1));
     res->ngroup = q->ngroup;
     memcpy(res->group, q->group, sizeof res->group);
     res->totals.period = 0;
@@ -1263,7 +1289,7 @@ int tm__query_run(tm_store *s, tm_rollups *r, const tm_query_spec *q, int64_t no
             if (kept < 0)
                 continue;
             tm__sums_add(&res->rows[kept].s, &x.visit[i].cell->s);
-            rc = tm__sketch_acc_merge(&res->rows[kept].sk, &x.visit[i].cell->sk);
+            rc = tm__sketch_acc_merge(&res->rows[kept].sk, SK(&x, x.visit[i].cell));
         }
         if (rc)
             goto out;
@@ -1380,13 +1406,17 @@ void tm__metric_text(const tm_sums *s, const tm_sketch_acc *sk, int m, char *buf
     snprintf(buf, cap, "%lld", (long long)v[m]);
 }
 
-static int json_metrics(tm_buf *b, const tm_qrow *r)
+static int json_metrics(tm_buf *b, const tm_qrow *r, uint32_t shown)
 {
     int rc = TM_OK;
+    const char *sep = "";
     for (int m = 0; m < TM_NMETRIC && rc == TM_OK; m++) {
+        if (!(shown >> m & 1))
+            continue;
         char t[64];
         tm__metric_text(&r->s, &r->sk, m, t, sizeof t);
-        rc = tm__buf_printf(b, "%s\"%s\": %s", m ? ", " : "", tm__metric_names[m], t);
+        rc = tm__buf_printf(b, "%s\"%s\": %s", sep, tm__metric_names[m], t);
+        sep = ", ";
     }
     return rc;
 }
@@ -1421,14 +1451,14 @@ int tm__qresult_json(const tm_qresult *res, tm_buf *b)
                 rc = tm__buf_puts(b, ", ");
         }
         if (rc == TM_OK)
-            rc = json_metrics(b, r);
+            rc = json_metrics(b, r, res->metrics);
         if (rc == TM_OK)
             rc = tm__buf_putc(b, '}');
     }
     if (rc == TM_OK)
         rc = tm__buf_puts(b, res->nrows ? "\n ],\n \"totals\": {" : "],\n \"totals\": {");
     if (rc == TM_OK)
-        rc = json_metrics(b, &res->totals);
+        rc = json_metrics(b, &res->totals, res->metrics);
     if (rc == TM_OK)
         rc = tm__buf_puts(b, "}}\n");
     return rc;
@@ -1439,8 +1469,14 @@ int tm__qresult_csv(const tm_qresult *res, tm_buf *b)
     int rc = res->interval != TM_I_NONE ? tm__buf_puts(b, "period,") : TM_OK;
     for (int g = 0; g < res->ngroup && rc == TM_OK; g++)
         rc = tm__buf_printf(b, "%s,", tm__dim_names[res->group[g]]);
+    const char *sep = "";
     for (int m = 0; m < TM_NMETRIC && rc == TM_OK; m++)
-        rc = tm__buf_printf(b, "%s%s", tm__metric_names[m], m + 1 < TM_NMETRIC ? "," : "\r\n");
+        if (res->metrics >> m & 1) {
+            rc = tm__buf_printf(b, "%s%s", sep, tm__metric_names[m]);
+            sep = ",";
+        }
+    if (rc == TM_OK)
+        rc = tm__buf_puts(b, "\r\n");
     for (size_t i = 0; i < res->nrows && rc == TM_OK; i++) {
         const tm_qrow *r = &res->rows[i];
         if (res->interval != TM_I_NONE) {
@@ -1453,11 +1489,17 @@ int tm__qresult_csv(const tm_qresult *res, tm_buf *b)
             if (rc == TM_OK)
                 rc = tm__buf_putc(b, ',');
         }
+        sep = "";
         for (int m = 0; m < TM_NMETRIC && rc == TM_OK; m++) {
+            if (!(res->metrics >> m & 1))
+                continue;
             char t[64];
             tm__metric_text(&r->s, &r->sk, m, t, sizeof t);
-            rc = tm__buf_printf(b, "%s%s", strcmp(t, "null") ? t : "", m + 1 < TM_NMETRIC ? "," : "\r\n");
+            rc = tm__buf_printf(b, "%s%s", sep, strcmp(t, "null") ? t : "");
+            sep = ",";
         }
+        if (rc == TM_OK)
+            rc = tm__buf_puts(b, "\r\n");
     }
     return rc;
 }

@@ -13,6 +13,9 @@
  *   limit           top N rows after ordering
  *   fill            zero: every period of the range gets a row for each
  *                   group seen (zero when nothing happened); none (default)
+ *   metrics         the metrics each row carries in JSON and CSV, comma-
+ *                   separated (default: all); without a latency quantile
+ *                   (and not ordered by one) no latency sketch is built
  */
 #ifndef TM_QUERY_QUERY_H
 #define TM_QUERY_QUERY_H
@@ -46,6 +49,7 @@ typedef struct tm_query_spec {
     uint64_t max_rows;          /* rows read (events, rollup cells) before the
                                  * run stops with TM_ETOOBIG; 0: no limit      */
     int fill;                   /* 1: empty periods as zero rows (fill.c)     */
+    uint32_t metrics;           /* bit 1 << TM_M_*: the metrics shown; 0: all */
     tm_arena arena;
 } tm_query_spec;
 
@@ -81,6 +85,7 @@ typedef struct tm_qresult {
     size_t nrows;
     tm_qrow totals;             /* over the whole range, before limit        */
     const char *plan;           /* "rollups", "events", "rollups+events"      */
+    uint32_t metrics;           /* bit 1 << TM_M_*: the metrics JSON and CSV show */
     tm_arena arena;             /* dimension names                           */
 } tm_qresult;
 

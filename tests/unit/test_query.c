@@ -852,7 +852,11 @@ Test(query, bad_parameters)
         {"tz", "Mars/Base", "tz: unknown time zone 'Mars/Base' (IANA names like America/New_York; looked in /usr/share/zoneinfo)"},
         {"from", "yesterday", "from: 'yesterday' must be RFC 3339 (2026-10-01T13:05:00Z) or epoch milliseconds"},
         {"fill", "gaps", "fill: must be zero or none, not 'gaps'"},
-        {"bogus", "1", "bogus: unknown parameter (from, to, interval, tz, group_by, where, order_by, limit, fill)"},
+        {"metrics", "speed", "metrics: unknown metric 'speed' (events, requests, total_tokens, cost_usd, latency_p95_ms, ...)"},
+        {"metrics", "", "metrics: unknown metric '' (events, requests, total_tokens, cost_usd, latency_p95_ms, ...)"},
+        {"metrics", "cost_usd,", "metrics: unknown metric '' (events, requests, total_tokens, cost_usd, latency_p95_ms, ...)"},
+        {"metrics", "cost_usd,,events", "metrics: unknown metric '' (events, requests, total_tokens, cost_usd, latency_p95_ms, ...)"},
+        {"bogus", "1", "bogus: unknown parameter (from, to, interval, tz, group_by, where, order_by, limit, fill, metrics)"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         const char *params[] = {bad[i].k, bad[i].v, NULL};
@@ -986,5 +990,98 @@ Test(query, top_errors_by_message)
     cr_expect(strstr(b.data, "\"scanned\": {\"events\": 5, \"failed\": 3, \"since\": \"2026-01-01T00:00:00Z\", \"complete\": true}") != NULL, "%s", b.data);
     tm__buf_free(&b);
     tm__top_errors_free(&te);
+    cleanup(t);
+}
+
+/* metrics=: each row and the totals carry exactly the metrics asked for
+ * (after the period and the groups), equal to the same query's answer
+ * without it, on every plan: hourly and day cells, user cells with days
+ * cut by the zone, top N by bounds, ordered by a quantile not shown (its
+ * sketches are still built) and a quantile alone. */
+static void metrics_case(tm *t, const char *const *base, const char *metrics, int nshown)
+{
+    const char *params[32];
+    size_t n = 0;
+    while (base[n])
+        params[n] = base[n], n++;
+    params[n] = NULL;
+    tm_report *all = NULL, *some = NULL;
+    cr_assert_eq(tm_report_run(t, params, &all), TM_OK, "%s", tm_errmsg());
+    params[n] = "metrics";
+    params[n + 1] = metrics;
+    params[n + 2] = NULL;
+    cr_assert_eq(tm_report_run(t, params, &some), TM_OK, "%s", tm_errmsg());
+    tm_arena a = TM_ARENA_INIT;
+    tm_jv *va, *vs;
+    char err[200];
+    const char *ja = tm_report_json(all), *js = tm_report_json(some);
+    cr_assert_eq(tm__json_parse(&a, ja, strlen(ja), &va, err, sizeof err), TM_OK, "%s", err);
+    cr_assert_eq(tm__json_parse(&a, js, strlen(js), &vs, err, sizeof err), TM_OK, "%s", err);
+    const tm_jv *ra = tm__json_get(va, "rows"), *rs = tm__json_get(vs, "rows");
+    cr_assert_eq(rs->n, ra->n, "%s metrics=%s: %zu rows, wanted %zu", base[1], metrics, rs->n, ra->n);
+    cr_assert_gt(ra->n, 0, "%s: no rows to compare", base[1]);
+    int ngroup = (int)tm__json_get(va, "group_by")->n + (tm__json_get(va, "rows")->n &&
+                 tm__json_get(ra->vals[0], "period") ? 1 : 0);
+    for (size_t i = 0; i <= rs->n; i++) {
+        const tm_jv *x = i < rs->n ? rs->vals[i] : tm__json_get(vs, "totals");
+        const tm_jv *y = i < rs->n ? ra->vals[i] : tm__json_get(va, "totals");
+        int want = (i < rs->n ? ngroup : 0) + nshown;
+        cr_assert_eq((int)x->n, want, "%s metrics=%s row %zu: %zu keys, wanted %d: %s", base[1], metrics,
+                     i, x->n, want, js);
+        for (size_t k = 0; k < x->n; k++) {
+            const tm_jv *other = tm__json_get(y, x->keys[k]);
+            cr_assert_not_null(other, "key %s", x->keys[k]);
+            const char *g = x->vals[k]->s ? x->vals[k]->s : "null", *w = other->s ? other->s : "null";
+            cr_assert_str_eq(g, w, "%s metrics=%s row %zu %s: got %s, wanted %s", base[1], metrics, i,
+                             x->keys[k], g, w);
+        }
+    }
+    tm__arena_free(&a);
+    tm_report_free(all);
+    tm_report_free(some);
+}
+
+Test(query, metrics_shown_equal_the_full_answer, .timeout = 120)
+{
+    tm *t = build();
+    const char *hourly[] = {"from", "2026-03-02", "to", "2026-04-15", "interval", "week", "group_by",
+                            "provider", "tz", "Europe/Berlin", NULL};
+    const char *days[] = {"from", "2026-03-02", "to", "2026-04-15", "interval", "day", "group_by",
+                          "model", "tz", "UTC", NULL};
+    const char *users[] = {"from", "2026-03-02", "to", "2026-04-15", "interval", "day", "group_by",
+                           "user_id", "tz", "America/New_York", NULL};
+    const char *top[] = {"from", "2026-03-02", "to", "2026-04-15", "group_by", "user_id", "order_by",
+                         "cost_usd", "limit", "3", "tz", "Europe/Berlin", NULL};
+    const char *by_p95[] = {"from", "2026-03-02", "to", "2026-04-15", "group_by", "user_id", "order_by",
+                            "latency_p95_ms", "limit", "3", "tz", "UTC", NULL};
+    const char *events[] = {"from", "2026-03-10T00:30:00Z", "to", "2026-03-12T00:00:00Z", "group_by",
+                            "endpoint", NULL};
+    const char *const *cases[] = {hourly, days, users, top, by_p95, events};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        metrics_case(t, cases[c], "cost_usd", 1);
+        metrics_case(t, cases[c], "latency_p95_ms", 1);
+        metrics_case(t, cases[c], "latency_avg_ms,requests,events", 3); /* shown in their usual order */
+    }
+    /* CSV: the header and each line carry the same columns. */
+    const char *csvq[] = {"from", "2026-03-02", "to", "2026-04-15", "group_by", "provider", "metrics",
+                          "requests,cost_usd", NULL};
+    tm_query_spec q;
+    tm__query_init(&q);
+    for (size_t i = 0; csvq[i]; i += 2)
+        cr_assert_eq(tm__query_set(&q, csvq[i], csvq[i + 1]), TM_OK, "%s", tm_errmsg());
+    tm_qresult *res = NULL;
+    cr_assert_eq(tm__run_query(t, &q, &res), TM_OK, "%s", tm_errmsg());
+    tm_buf b = TM_BUF_INIT;
+    cr_assert_eq(tm__qresult_csv(res, &b), TM_OK);
+    cr_assert(strncmp(b.data, "provider,requests,cost_usd\r\n", 28) == 0, "%s", b.data);
+    for (char *line = strstr(b.data, "\r\n") + 2; *line; line = strstr(line, "\r\n") + 2) {
+        int commas = 0;
+        for (char *p = line; *p != '\r'; p++)
+            commas += *p == ',';
+        cr_assert_eq(commas, 2, "%s", line);
+    }
+    tm__buf_free(&b);
+    tm__qresult_free(res);
+    tm__query_free(&q);
     cleanup(t);
 }

@@ -189,7 +189,8 @@ export const breakdowns = {
     const tot = await usage(s, r, { group_by: s.dim, order_by: 'cost_usd', limit: BREAKDOWN_ROWS });
     const cut = tot.rows.length >= BREAKDOWN_ROWS && !s.where.some(w => w.startsWith(s.dim + ':'));
     const names = tot.rows.map(x => x[s.dim] ?? '').filter(v => !v.includes(',')); // "," separates values
-    const ser = await usage(s, r, { group_by: s.dim, interval: s.interval, ...(cut ? { where: [...s.where, `${s.dim}:${names.join(',')}`] } : {}) });
+    // The sparklines draw cost alone: the rest of each row is not asked for.
+    const ser = await usage(s, r, { group_by: s.dim, interval: s.interval, metrics: 'cost_usd', ...(cut ? { where: [...s.where, `${s.dim}:${names.join(',')}`] } : {}) });
     const empty = tot.totals.events === 0 ? await emptyState(s, r) : '';
     return { tot, ser, empty, cut, span: tot };
   },
