@@ -807,14 +807,16 @@ int tm__server_run(tm *t, tm_server_config *cfg, const char *config_path)
     struct MHD_Daemon *d = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME |
             (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
-        bind_port, NULL, NULL, handler, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        /* The logger first: libmicrohttpd warns on stderr about any option before it. */
+        bind_port, NULL, NULL, handler, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_THREAD_POOL_SIZE, cfg->threads, MHD_OPTION_NOTIFY_COMPLETED, completed, s,
         MHD_OPTION_CONNECTION_TIMEOUT, cfg->idle_timeout_s,
         /* conns.c keeps both limits by closing the longest waiting connection;
          * libmicrohttpd's hard limit leaves room for those being closed. */
         MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections + 64, MHD_OPTION_NOTIFY_CONNECTION,
         tm__conn_notify, s,
-        MHD_OPTION_URI_LOG_CALLBACK, uri_seen, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+        MHD_OPTION_URI_LOG_CALLBACK, uri_seen, s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->max_header + 16384 + TM_MAX_QUERY_ARGS * 64,
         MHD_OPTION_LISTEN_BACKLOG_SIZE,
         (unsigned)1024, MHD_OPTION_END);
