@@ -98,6 +98,20 @@ check "copy into a non-empty store refused" eq "$rc" 64
 check "copy refusal says why" has "$out" "not empty"
 check "refused copy changed nothing" eq "$(rep "$P")" "$(rep "$A")"
 out=$($TM copy --from "$A" 2>&1); check "copy without --to" eq "$?" 64
+# A mistyped --from is not copied as an empty store: a missing SQLite file is
+# refused before anything is created, an empty store (a new schema) before
+# the destination is opened; a store holding one key alone is copied.
+out=$($TM copy --from "$W/typo.db" --to "$W/c.db" 2>&1); rc=$?
+check "copy from a missing file refused" eq "$rc" 64
+check "copy from a missing file says so" has "$out" "the source $W/typo.db does not exist"
+check "copy from a missing file creates neither" eq "$(ls "$W/typo.db" "$W/c.db" 2>/dev/null)" ""
+out=$($TM copy --from "$URL?schema=typo" --to "$W/c.db" 2>&1); rc=$?
+check "copy from an empty schema refused" eq "$rc" 64
+check "copy from an empty schema says so" has "$out" "schema=typo is empty"
+check "copy from an empty schema creates no destination" eq "$(ls "$W/c.db" 2>/dev/null)" ""
+$TM --db "$W/onekey.db" keys create --scope read >/dev/null
+out=$($TM copy --from "$W/onekey.db" --to "$W/c.db" --json); rc=$?
+check "copy of a store holding one key" eq "$out/$rc" '{"events":0,"keys":1,"users":0,"alerts":0}/0'
 
 # --- retention on both backends ------------------------------------------
 cut=$(python3 -c 'import datetime; n = datetime.datetime.now(datetime.timezone.utc); m = n.year * 12 + n.month - 1 - 13; print("%04d-%02d-01" % (m // 12, m % 12 + 1))')
