@@ -28,6 +28,7 @@
 #include "../core/event.h"
 #include "../core/json.h"
 #include "../core/tmtime.h"
+#include "../store/store.h"
 #include "../policy/alert.h"
 #include "proxy.h"
 #include "server_int.h"
@@ -838,7 +839,9 @@ int tm__server_run(tm *t, tm_server_config *cfg, const char *config_path)
         char port[16], keys[16];
         snprintf(port, sizeof port, "%u", info ? info->port : 0);
         snprintf(keys, sizeof keys, "%d", nkeys);
-        const char *kv[] = {"listen", cfg->listen, "port", port, "store", cfg->db,
+        char store[sizeof cfg->db];
+        const char *kv[] = {"listen", cfg->listen, "port", port,
+                            "store", tm__store_shown(cfg->db, store, sizeof store),
                             "keys", keys, "version", TM_VERSION, NULL};
         tm__log(s, s->cfg.log_level > 1 ? s->cfg.log_level : 1, "tokmeter serving", kv);
     }

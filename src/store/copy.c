@@ -131,10 +131,11 @@ static int holdings(tm_store *d, int64_t n[4])
 static int check_source(tm_store *src, const char *from)
 {
     int64_t n[4];
+    char shown[4096];
     int rc = holdings(src, n);
     if (rc == TM_OK && n[0] + n[1] + n[2] + n[3] == 0)
         rc = tm__fail(TM_EINVAL, "copy: the source %s is empty (no events, keys, users or alerts); "
-                                 "is it the store you meant?", from);
+                                 "is it the store you meant?", tm__store_shown(from, shown, sizeof shown));
     return rc;
 }
 
@@ -142,12 +143,13 @@ static int check_source(tm_store *src, const char *from)
 static int check_empty(tm_store *d, const char *to)
 {
     int64_t n[4];
+    char shown[4096];
     int rc = holdings(d, n);
     if (rc == TM_OK && n[0] + n[1] + n[2] + n[3])
         rc = tm__fail(TM_EINVAL,
                       "copy: the destination %s is not empty (%lld events, %lld keys, %lld users,"
                       " %s alerts); copy into a new store",
-                      to, (long long)n[0], (long long)n[1], (long long)n[2], n[3] ? "some" : "no");
+                      tm__store_shown(to, shown, sizeof shown), (long long)n[0], (long long)n[1], (long long)n[2], n[3] ? "some" : "no");
     return rc;
 }
 

@@ -58,6 +58,21 @@ out=$($TM --store "$S1" migrate); rc=$?
 check "migrate" eq "$out/$rc" "store $S1: schema up to date/0"
 out=$($TM --store "$S1" migrate); rc=$?
 check "migrate twice" eq "$rc" 0
+# A password in the URL is never shown: not by migrate, verify, a failed
+# open or the daemon's log (the server's trust authentication ignores it).
+PW=$(echo "$URL?schema=s1" | sed 's#://postgres@#://postgres:s3cret@#')
+PWSHOWN=$(echo "$PW" | sed 's#:s3cret@#:***@#')
+out=$($TM --store "$PW" migrate); rc=$?
+check "migrate: the password as ***" eq "$out/$rc" "store $PWSHOWN: schema up to date/0"
+out=$($TM --store "$PW&password=s3cret" verify 2>&1); rc=$?
+check "verify: neither password shown" eq "$(echo "$out" | tail -1)/$rc" "store $PWSHOWN&password=***: 0 events, all checks passed/0"
+out=$($TM --store "$(echo "$PW" | sed 's#@127.0.0.1:[0-9]*/#@127.0.0.1:1/#')" report 2>&1)
+check "a failed open: the password as ***" has "$out" "cannot open store postgres://postgres:***@127.0.0.1:1/"
+$TM --store "$PW" serve --listen 127.0.0.1:0 2>"$W/pw.log" & echo $! > "$W/pw.pid"
+i=0; until grep -q 'tokmeter serving' "$W/pw.log" || [ $i -ge 100 ]; do sleep 0.05; i=$((i + 1)); done
+kill -TERM "$(cat "$W/pw.pid")"; wait "$(cat "$W/pw.pid")"; rm -f "$W/pw.pid"
+check "serve: the store logged as ***" has "$(cat "$W/pw.log")" "store=\"$PWSHOWN\""
+check "serve: no password in its log" eq "$(grep -c s3cret "$W/pw.log")" 0
 for i in 1 2 3 4; do $TM --store "$URL?schema=race" migrate >/dev/null 2>"$W/m$i.err" & eval "m$i=\$!"; done
 rcs=""; for i in 1 2 3 4; do eval "wait \$m$i"; rcs="$rcs$?"; done
 check "four processes migrating a new schema together" eq "$rcs/$(cat "$W"/m?.err)" "0000/"
