@@ -1801,6 +1801,8 @@ int tm__store_open(const char *path, unsigned mode, tm_store **out)
         return tm__postgres_ops.open(path, mode, out);
     if (strncmp(path, "sqlite:", 7) == 0)
         path += 7;
+    if (!*path) /* SQLite would open a temporary store, gone at close */
+        return tm__fail(TM_EINVAL, "store: the path is empty");
     pthread_once(&sqlite_once, sqlite_setup);
     return tm__sqlite_ops.open(path, mode, out);
 }

@@ -73,6 +73,21 @@ i=0; until grep -q 'tokmeter serving' "$W/pw.log" || [ $i -ge 100 ]; do sleep 0.
 kill -TERM "$(cat "$W/pw.pid")"; wait "$(cat "$W/pw.pid")"; rm -f "$W/pw.pid"
 check "serve: the store logged as ***" has "$(cat "$W/pw.log")" "store=\"$PWSHOWN\""
 check "serve: no password in its log" eq "$(grep -c s3cret "$W/pw.log")" 0
+# The config file's "store" (a URL) or "db" (a path) is the daemon's store
+# (it was emptied on the way, and the daemon ran on a temporary store).
+for st in "$URL?schema=cfgstore" "$W/cfgdb.db"; do
+    case $st in /*) key=db ;; *) key=store ;; esac
+    printf '{"%s": "%s"}\n' "$key" "$st" > "$W/storecfg.json"
+    $TM --config "$W/storecfg.json" serve --listen 127.0.0.1:0 2>"$W/sc.log" & echo $! > "$W/sc.pid"
+    i=0; until grep -q 'tokmeter serving' "$W/sc.log" || [ $i -ge 100 ]; do sleep 0.05; i=$((i + 1)); done
+    port=$(sed -n 's/.* port=\([0-9]*\) .*/\1/p' "$W/sc.log")
+    curl -s "http://127.0.0.1:$port/v1/events" -d '{"id": "cfg-1", "provider": "openai", "input_tokens": 5}' >/dev/null
+    kill -TERM "$(cat "$W/sc.pid")"; wait "$(cat "$W/sc.pid")"; rm -f "$W/sc.pid"
+    check "config $key: the daemon logs its store" has "$(cat "$W/sc.log")" "$st"
+    check "config $key: the event is in $st" eq "$($TM --store "$st" events --json --all | grep -c '"cfg-1"')" 1
+done
+out=$($TM --store sqlite: report 2>&1); rc=$?
+check "an empty store path refused" eq "$out/$rc" "tokmeter report: cannot open store sqlite:: store: the path is empty/1"
 for i in 1 2 3 4; do $TM --store "$URL?schema=race" migrate >/dev/null 2>"$W/m$i.err" & eval "m$i=\$!"; done
 rcs=""; for i in 1 2 3 4; do eval "wait \$m$i"; rcs="$rcs$?"; done
 check "four processes migrating a new schema together" eq "$rcs/$(cat "$W"/m?.err)" "0000/"
