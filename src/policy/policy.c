@@ -165,8 +165,12 @@ static int parse_rate(tm_rate_rule *r, size_t i, const tm_jv *o, const char *ori
                                        "requests_per_second, requests_per_minute, tokens_per_minute)",
                             origin, i, key);
         uint64_t n;
-        if (have++ || v->type != TM_J_NUMBER || tm__uint_parse(v->s, v->n, 1000000000, &n) || !n)
-            return tm__fail(TM_EINVAL, "%s: rate_limits[%zu]: give one positive whole rate", origin, i);
+        if (have++)
+            return tm__fail(TM_EINVAL, "%s: rate_limits[%zu].%s: a rule has one rate; give a rule "
+                                       "of its own for each", origin, i, key);
+        if (v->type != TM_J_NUMBER || tm__uint_parse(v->s, v->n, 1000000000, &n) || !n)
+            return tm__fail(TM_EINVAL, "%s: rate_limits[%zu].%s: must be a whole number from 1 to "
+                                       "1000000000", origin, i, key);
         r->tokens = units[u].tokens;
         r->per_s = (double)n * units[u].per_s;
         r->per_minute = u != 0;

@@ -254,6 +254,14 @@ Test(policy, gcra_state_carried_across_a_reload)
     tm__policy_free(r);
 }
 
+/* A rate's bounds: 0 and 1000000001 are refused (bad_configs), 1 and
+ * 1000000000 load. */
+Test(policy, rate_bounds)
+{
+    tm__policy_free(policy("{\"rate_limits\": [{\"requests_per_minute\": 1}]}"));
+    tm__policy_free(policy("{\"rate_limits\": [{\"tokens_per_minute\": 1000000000}]}"));
+}
+
 Test(policy, bad_configs)
 {
     static const struct { const char *json, *err; } bad[] = {
@@ -265,6 +273,16 @@ Test(policy, bad_configs)
         {"{\"default_tier\": \"gold\"}", "default_tier: must name a tier"},
         {"{\"rate_limits\": [{\"scope\": \"team\", \"requests_per_second\": 1}]}", "rate_limits[0].scope"},
         {"{\"rate_limits\": [{\"scope\": \"user\"}]}", "rate_limits[0]: needs a rate"},
+        {"{\"rate_limits\": [{\"requests_per_minute\": 0}]}",
+         "rate_limits[0].requests_per_minute: must be a whole number from 1 to 1000000000"},
+        {"{\"rate_limits\": [{\"tokens_per_minute\": 1000000001}]}",
+         "rate_limits[0].tokens_per_minute: must be a whole number from 1 to 1000000000"},
+        {"{\"rate_limits\": [{\"requests_per_second\": 1.5}]}",
+         "rate_limits[0].requests_per_second: must be a whole number from 1 to 1000000000"},
+        {"{\"rate_limits\": [{\"requests_per_second\": \"2\"}]}",
+         "rate_limits[0].requests_per_second: must be a whole number from 1 to 1000000000"},
+        {"{\"rate_limits\": [{\"requests_per_second\": 1, \"requests_per_minute\": 60}]}",
+         "rate_limits[0].requests_per_minute: a rule has one rate; give a rule of its own for each"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char path[] = "/tmp/tmpol.XXXXXX";
