@@ -269,8 +269,10 @@ static int authorize(req *r, enum MHD_Result *ret)
         *ret = tm__reply_error(r, 401, "unauthorized", "the Authorization header must be 'Bearer KEY'");
         return 1;
     }
-    if (tm__key_check(r->s->t, h + 7, &r->key) != TM_OK) {
-        *ret = tm__reply_error(r, 401, "unauthorized", "%s", tm_errmsg());
+    int rc = tm__key_check(r->s->t, h + 7, &r->key);
+    if (rc != TM_OK) { /* an unknown key is 401; a store that could not say, 503 */
+        *ret = rc == TM_ENOTFOUND ? tm__reply_error(r, 401, "unauthorized", "%s", tm_errmsg())
+                                  : tm__reply_error(r, 503, "store_error", "%s", tm_errmsg());
         return 1;
     }
     r->has_key = 1;

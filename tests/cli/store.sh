@@ -218,4 +218,22 @@ done
 kill -TERM "$(cat "$W/d1.pid")" "$(cat "$W/d3.pid")"; wait "$(cat "$W/d1.pid")" "$(cat "$W/d3.pid")" 2>/dev/null
 $TM --store "$S4" verify >/dev/null; check "verify after the kill" eq "$?" 0
 
+# --- PostgreSQL stopped under a running daemon --------------------------------
+# A key the store cannot check is a store error worth retrying (503), never
+# "not valid" (401), which a client would take for a bad key.
+S5="$URL?schema=s5"
+K=$($TM --store "$S5" keys create --scope admin | head -1)
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+$TM --store "$S5" serve --listen "127.0.0.1:$port" --quiet 2>"$W/d5.log" & echo $! > "$W/d5.pid"
+i=0; until curl -s "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 || [ $i -ge 200 ]; do sleep 0.05; i=$((i + 1)); done
+code() { curl -s -o "$W/body" -w '%{http_code}' "$@"; }
+check "store up: a keyed read" eq "$(code "http://127.0.0.1:$port/v1/me" -H "Authorization: Bearer $K")" 200
+sh scripts/pg.sh halt "$PG"
+out=$(code "http://127.0.0.1:$port/v1/me" -H "Authorization: Bearer $K")/$(jget 'd["error"]["code"]' < "$W/body")
+check "store down: a key check is 503 store_error" eq "$out" "503/store_error"
+check "store down: /readyz is 503" eq "$(code "http://127.0.0.1:$port/readyz")" 503
+check "store down: /healthz is 200" eq "$(code "http://127.0.0.1:$port/healthz")" 200
+sh scripts/pg.sh resume "$PG"
+kill -TERM "$(cat "$W/d5.pid")"; wait "$(cat "$W/d5.pid")" 2>/dev/null; rm -f "$W/d5.pid"
+
 finish
