@@ -233,7 +233,20 @@ out=$(code "http://127.0.0.1:$port/v1/me" -H "Authorization: Bearer $K")/$(jget 
 check "store down: a key check is 503 store_error" eq "$out" "503/store_error"
 check "store down: /readyz is 503" eq "$(code "http://127.0.0.1:$port/readyz")" 503
 check "store down: /healthz is 200" eq "$(code "http://127.0.0.1:$port/healthz")" 200
+out=$(code "http://127.0.0.1:$port/v1/events" -H "Authorization: Bearer $K" -d '{"id": "down-1", "provider": "openai", "input_tokens": 3}')
+check "store down: an event is not acknowledged, 503" eq "$out" 503
 sh scripts/pg.sh resume "$PG"
-kill -TERM "$(cat "$W/d5.pid")"; wait "$(cat "$W/d5.pid")" 2>/dev/null; rm -f "$W/d5.pid"
+# The server is back: the daemon's connections are opened again at their
+# next use (a restart, a failover), with no restart of the daemon.
+check "store back: /readyz is 200" eq "$(code "http://127.0.0.1:$port/readyz")" 200
+check "store back: a keyed read" eq "$(code "http://127.0.0.1:$port/v1/me" -H "Authorization: Bearer $K")" 200
+out=$(code "http://127.0.0.1:$port/v1/events" -H "Authorization: Bearer $K" -d '{"id": "down-1", "provider": "openai", "input_tokens": 3}')
+check "store back: the event stored" eq "$out/$(jget 'd["accepted"]' < "$W/body")" "200/1"
+out=$(curl -s "http://127.0.0.1:$port/v1/usage?from=2000-01-01&to=2100-01-01" -H "Authorization: Bearer $K" | jget 'd["totals"]["input_tokens"]')
+check "store back: the daemon's query sees it" eq "$out" 3
+check "store back: set a user's tier" eq "$(code -X PUT "http://127.0.0.1:$port/v1/users/u1" -H "Authorization: Bearer $K" -d '{}')" 200
+kill -TERM "$(cat "$W/d5.pid")"; wait "$(cat "$W/d5.pid")"; rc=$?; rm -f "$W/d5.pid"
+check "store back: the daemon exits 0" eq "$rc" 0
+$TM --store "$S5" verify >/dev/null; check "verify after the restart" eq "$?" 0
 
 finish
