@@ -52,22 +52,24 @@ void tm__sums_add_fact(tm_sums *s, const tm_fact *f, int sign)
     }
 }
 
-void tm__sums_add(tm_sums *a, const tm_sums *b)
+void tm__sums_add(tm_sums *a, const tm_sums *b) { tm__sums_add_signed(a, b, 1); }
+
+void tm__sums_add_signed(tm_sums *a, const tm_sums *b, int sign)
 {
-    a->events += b->events;
-    a->requests += b->requests;
-    a->value += b->value;
-    a->input += b->input;
-    a->output += b->output;
-    a->cache_read += b->cache_read;
-    a->cache_write += b->cache_write;
-    a->reasoning += b->reasoning;
-    a->total += b->total;
-    a->cost += b->cost;
-    a->unpriced += b->unpriced;
-    a->errors += b->errors;
-    a->lat_n += b->lat_n;
-    a->lat_sum += b->lat_sum;
+    a->events += sign * b->events;
+    a->requests += sign * b->requests;
+    a->value += sign * b->value;
+    a->input += sign * b->input;
+    a->output += sign * b->output;
+    a->cache_read += sign * b->cache_read;
+    a->cache_write += sign * b->cache_write;
+    a->reasoning += sign * b->reasoning;
+    a->total += sign * b->total;
+    a->cost += sign * b->cost;
+    a->unpriced += sign * b->unpriced;
+    a->errors += sign * b->errors;
+    a->lat_n += sign * b->lat_n;
+    a->lat_sum += sign * b->lat_sum;
 }
 
 /* Cell keys are 32-bit words: mix them a word at a time (FNV's byte loop
@@ -207,7 +209,7 @@ int tm__rollup_add_fact(tm_cellset *batch, const tm_fact *f, int sign)
         tm_cell_key k;
         memset(&k, 0, sizeof k);
         k.proj = p;
-        k.hour = (int32_t)(tm__proj_daily(p) ? hour - ((hour % 24) + 24) % 24 : hour);
+        k.hour = (int32_t)(tm__proj_daily(p) ? tm__day_hour(hour) : hour);
         for (int d = 0; d < TM_NDIM; d++)
             if (tm__proj_dims[p] & (1u << d))
                 k.dim[d] = f->dim[d];
@@ -323,13 +325,13 @@ int tm__rollups_merge(tm_rollups *r, const tm_cell *src)
         if (!r->users_loaded) /* loaded from the store on first use */
             return TM_OK;
         note_metric(r, src->key.dim[TM_D_METRIC]);
-        return merge_one(r, src);
     }
-    tm_cell day = *src;
-    day.key.proj = src->key.proj + TM_DAY;
-    day.key.hour = (int32_t)((src->key.hour - ((src->key.hour % 24) + 24) % 24));
+    tm_cell up = *src; /* the day cell of an hour cell, the week cell of a user cell */
+    up.key.proj = src->key.proj + TM_DAY;
+    up.key.hour = (int32_t)(src->key.proj == TM_PROJ_USER ? tm__week_hour(src->key.hour)
+                                                          : tm__day_hour(src->key.hour));
     int rc = merge_one(r, src);
-    return rc ? rc : merge_one(r, &day);
+    return rc ? rc : merge_one(r, &up);
 }
 
 /* Lists cell i under hour hx, in slot proj. */
@@ -428,7 +430,7 @@ typedef struct snap_head {
     uint64_t ident[4], n, nslots, nbins;
     int32_t users_loaded, pad;
 } snap_head;
-static const char SNAP_MAGIC[8] = "tmroll2";
+static const char SNAP_MAGIC[8] = "tmroll3"; /* 3: user week cells */
 
 /* Where each part starts; 0 when the sizes do not fit in a file. */
 typedef struct snap_layout {

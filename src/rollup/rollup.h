@@ -34,7 +34,9 @@ extern const char *const tm__dim_names[TM_NDIM];
  *                     for UTC queries over whole days;
  *   user              {user_id, metric_type} per UTC day (keyed by the day's
  *                     first hour), in memory: top users, one user's days,
- *                     quota use;
+ *                     quota use; each also has week cells there (slot
+ *                     TM_USER_WEEK, keyed by the first hour of the UTC week
+ *                     from Monday) for long ranges;
  *   user_model,       {user_id, provider, model, metric_type} and
  *   user_endpoint     {user_id, endpoint, metric_type} per UTC day, only in
  *                     the store (table urollup, keyed by user first) and read
@@ -46,10 +48,20 @@ enum {
 };
 #define TM_DAY TM_NPROJ_ALL         /* in-memory slot of proj's day cells */
 #define TM_NSLOT (TM_NPROJ_ALL + TM_NPROJ)
+#define TM_USER_WEEK (TM_PROJ_USER + TM_DAY) /* user cells have no day slot: weeks */
 extern const unsigned tm__proj_dims[TM_NPROJ_ALL];
 
 /* Cells of projection p are per UTC day (else per hour). */
 static inline int tm__proj_daily(int p) { return p >= TM_PROJ_USER; }
+
+/* The first hour of the UTC day, and of the UTC week from Monday, that
+ * holds hour h (hours since 1970; 1970-01-01 was a Thursday). */
+static inline int64_t tm__day_hour(int64_t h) { return h - ((h % 24) + 24) % 24; }
+static inline int64_t tm__week_hour(int64_t h)
+{
+    int64_t d = tm__day_hour(h) / 24;
+    return (d - ((d + 3) % 7 + 7) % 7) * 24;
+}
 
 typedef struct tm_cell_key {
     int32_t proj;
@@ -74,6 +86,8 @@ typedef struct tm_fact {
 /* Adds f to s (sign 1), or takes it away (sign -1). */
 void tm__sums_add_fact(tm_sums *s, const tm_fact *f, int sign);
 void tm__sums_add(tm_sums *into, const tm_sums *from);
+/* Adds from (sign 1) or takes it away (sign -1). */
+void tm__sums_add_signed(tm_sums *into, const tm_sums *from, int sign);
 
 typedef struct tm_cell {
     tm_cell_key key;
@@ -139,8 +153,8 @@ void tm__rollups_clear(tm_rollups *r);   /* frees the cells and the map; not the
 void tm__rollups_destroy(tm_rollups *r);
 
 /* Merges a cell (from the store or a committed batch) into r: an hour
- * cell also into its day cell; a user cell as it is, if user cells are
- * loaded; cells of projections kept only in the store are skipped. Caller
+ * cell also into its day cell; a user cell also into its week cell, if
+ * user cells are loaded; cells of projections kept only in the store are skipped. Caller
  * holds the write lock. */
 int tm__rollups_merge(tm_rollups *r, const tm_cell *c);
 

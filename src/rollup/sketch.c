@@ -261,6 +261,27 @@ int tm__sketch_acc_add(tm_sketch_acc *a, int64_t ns)
     return TM_OK;
 }
 
+void tm__sketch_acc_take(tm_sketch_acc *a, int64_t ns)
+{
+    if (ns <= 0) {
+        a->zeros -= a->zeros > 0;
+        return;
+    }
+    int i = tm__sketch_bin_of(ns);
+    if (a->n && i >= a->lo && i < a->lo + (int)a->n && a->c[i - a->lo])
+        a->c[i - a->lo]--;
+}
+
+void tm__sketch_acc_take_sketch(tm_sketch_acc *a, const tm_sketch *s)
+{
+    a->zeros -= a->zeros < s->zeros ? a->zeros : s->zeros;
+    for (uint32_t i = 0; i < s->n; i++) {
+        int k = s->bins[i].index - a->lo;
+        if (a->n && k >= 0 && k < (int)a->n)
+            a->c[k] -= a->c[k] < s->bins[i].count ? a->c[k] : s->bins[i].count;
+    }
+}
+
 int tm__sketch_acc_merge_acc(tm_sketch_acc *a, const tm_sketch_acc *b)
 {
     a->zeros += b->zeros;

@@ -61,6 +61,11 @@ typedef struct tm_sketch_acc {
 
 int tm__sketch_acc_merge(tm_sketch_acc *a, const tm_sketch *s);   /* TM_OK / ENOMEM */
 int tm__sketch_acc_add(tm_sketch_acc *a, int64_t latency_ns);
+/* Takes away one value that a merged sketch holds (a cell's, less an event
+ * of it that the query leaves out): bins count exactly, so the rest is the
+ * sketch of the other values. A value it does not hold is ignored. */
+void tm__sketch_acc_take(tm_sketch_acc *a, int64_t latency_ns);
+void tm__sketch_acc_take_sketch(tm_sketch_acc *a, const tm_sketch *s); /* each value of s */
 int tm__sketch_acc_merge_acc(tm_sketch_acc *a, const tm_sketch_acc *b);
 double tm__sketch_acc_quantile(const tm_sketch_acc *a, double q); /* as tm__sketch_quantile */
 void tm__sketch_acc_free(tm_sketch_acc *a);

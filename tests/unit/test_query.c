@@ -380,21 +380,54 @@ static void user_case(tm *t, const char *zone, const char *interval, const char 
                      group ? group : "-", where ? where : "-");
 }
 
-static int cmp_i128_desc(const void *a, const void *b)
+/* The range a report resolved (its "from" and "to"), in µs. */
+static void resolved(const tm_jv *v, int64_t *from, int64_t *to)
 {
-    __int128 x = *(const __int128 *)a, y = *(const __int128 *)b;
-    return x < y ? 1 : x > y ? -1 : 0;
+    for (int k = 0; k < 2; k++) {
+        struct tm ft = {0};
+        sscanf(tm__json_get(v, k ? "to" : "from")->s, "%d-%d-%dT%d:%d:%d", &ft.tm_year, &ft.tm_mon,
+               &ft.tm_mday, &ft.tm_hour, &ft.tm_min, &ft.tm_sec);
+        ft.tm_year -= 1900, ft.tm_mon -= 1;
+        *(k ? to : from) = (int64_t)timegm(&ft) * 1000000;
+    }
 }
 
-/* Top 3 users by metric over [from, to): the report's values in order equal
- * the brute force's three largest. */
-static void top_users(tm *t, const char *metric, int64_t from, int64_t to, const char *from_s,
-                      const char *to_s)
+static __int128 metric_of(const bev *b, const char *metric)
 {
+    if (strcmp(metric, "cost_usd") == 0)
+        return b->cost;
+    if (strcmp(metric, "total_tokens") == 0)
+        return b->total;
+    if (strcmp(metric, "errors") == 0)
+        return !b->success;
+    if (strcmp(metric, "reasoning_tokens") == 0)
+        return b->reason; /* 0 for every event: every user ties */
+    return 1;
+}
+
+/* Top `limit` users by metric over from_s..to_s in zone: the report's rows
+ * are the brute force's, in order (the metric descending, then the name),
+ * every metric of each row and of the totals equal; read from cells. */
+static void top_users(tm *t, const char *metric, const char *zone, const char *from_s,
+                      const char *to_s, size_t limit)
+{
+    char lim[16];
+    snprintf(lim, sizeof lim, "%zu", limit);
     const char *params[] = {"from", from_s, "to", to_s, "group_by", "user_id", "order_by", metric,
-                            "limit", "3", "tz", "UTC", NULL};
+                            "limit", lim, "tz", zone, NULL};
     static const char *users[] = {"", "u0", "u1", "u2", "u3", "u4", "u5", "u6"};
-    __int128 want[8] = {0};
+    enum { NU = 8 };
+    tm_report *rep = NULL;
+    cr_assert_eq(tm_report_run(t, params, &rep), TM_OK, "%s", tm_errmsg());
+    tm_arena a = TM_ARENA_INIT;
+    tm_jv *v;
+    char err[200], buf[64], what[160];
+    const char *json = tm_report_json(rep);
+    cr_assert_eq(tm__json_parse(&a, json, strlen(json), &v, err, sizeof err), TM_OK, "%s", err);
+    int64_t from, to;
+    resolved(v, &from, &to);
+    __int128 sum[NU] = {0};
+    int seen[NU] = {0}, order[NU];
     for (size_t i = 0; i < nev; i++) {
         const bev *b = &evs[i];
         if (b->ts_us < from || b->ts_us >= to)
@@ -402,33 +435,39 @@ static void top_users(tm *t, const char *metric, int64_t from, int64_t to, const
         size_t u = 0;
         while (strcmp(users[u], b->user) != 0)
             u++;
-        want[u] += strcmp(metric, "cost_usd") == 0 ? b->cost : strcmp(metric, "total_tokens") == 0 ? b->total
-                   : strcmp(metric, "errors") == 0 ? !b->success : 1;
+        sum[u] += metric_of(b, metric);
+        seen[u] = 1;
     }
-    qsort(want, 8, sizeof want[0], cmp_i128_desc);
-    tm_report *rep = NULL;
-    cr_assert_eq(tm_report_run(t, params, &rep), TM_OK, "%s", tm_errmsg());
-    tm_arena a = TM_ARENA_INIT;
-    tm_jv *v;
-    char err[200], buf[64];
-    const char *json = tm_report_json(rep);
-    cr_assert_eq(tm__json_parse(&a, json, strlen(json), &v, err, sizeof err), TM_OK, "%s", err);
+    size_t n = 0;
+    for (int u = 0; u < NU; u++) /* by name already: a stable insertion by value */
+        if (seen[u]) {
+            size_t k = n++;
+            for (; k > 0 && sum[order[k - 1]] < sum[u]; k--)
+                order[k] = order[k - 1];
+            order[k] = u;
+        }
+    size_t want = n < limit ? n : limit;
     const tm_jv *rows = tm__json_get(v, "rows");
-    cr_assert_eq(rows->n, 3, "top users by %s: %zu rows, want 3", metric, rows->n);
-    for (size_t i = 0; i < 3; i++) {
+    snprintf(what, sizeof what, "top %zu users by %s, %s %s..%s", limit, metric, zone, from_s, to_s);
+    cr_assert_eq(rows->n, want, "%s: %zu rows, want %zu", what, rows->n, want);
+    for (size_t i = 0; i < want; i++) {
+        int u = order[i];
         if (strcmp(metric, "cost_usd") == 0)
-            tm__dec_format(want[i], 12, buf);
+            tm__dec_format(sum[u], 12, buf);
         else
-            snprintf(buf, sizeof buf, "%lld", (long long)want[i]);
-        cr_expect_str_eq(tm__json_get(rows->vals[i], metric)->s, buf, "top users by %s, row %zu", metric, i);
+            snprintf(buf, sizeof buf, "%lld", (long long)sum[u]);
+        cr_expect_str_eq(tm__json_get(rows->vals[i], "user_id")->s, users[u], "%s, row %zu: user", what, i);
+        cr_expect_str_eq(tm__json_get(rows->vals[i], metric)->s, buf, "%s, row %zu", what, i);
         /* and every metric of the row, latency percentiles included */
         const char *g[] = {"user_id"};
-        char what[64];
-        snprintf(what, sizeof what, "top users by %s, row %zu", metric, i);
-        check_row(rows->vals[i], g, 1, from, to, NULL, NULL, what);
+        char row_what[200];
+        snprintf(row_what, sizeof row_what, "%s, row %zu", what, i);
+        check_row(rows->vals[i], g, 1, from, to, NULL, NULL, row_what);
     }
-    check_row(tm__json_get(v, "totals"), NULL, 0, from, to, NULL, NULL, "top users: totals");
-    cr_expect_str_eq(plan_of(t, params), "rollups", "top users by %s read cells", metric);
+    snprintf(what + strlen(what), sizeof what - strlen(what), ": totals");
+    check_row(tm__json_get(v, "totals"), NULL, 0, from, to, NULL, NULL, what);
+    const char *plan = plan_of(t, params);
+    cr_expect(strncmp(plan, "rollups", 7) == 0, "%s: plan %s, want cells", what, plan);
     tm__arena_free(&a);
     tm_report_free(rep);
 }
@@ -460,14 +499,54 @@ static void user_queries(tm *t)
     /* a quota's period in a zone: one period, cut at local midnights */
     user_case(t, "America/New_York", "none", "metric_type", "2026-03-01T05:00:00Z", "2026-04-01T04:00:00Z",
               "user_id=u2", "rollups+events");
+    /* days cut by local midnights: the cells stand for the longest piece
+     * of each UTC day, the events of the rest are read */
+    user_case(t, "Europe/Berlin", "day", "user_id", A, B, NULL, "rollups+events");
     /* shapes the user cells cannot answer: events, still exact */
-    user_case(t, "Europe/Berlin", "day", "user_id", A, B, NULL, "events");
     user_case(t, "UTC", "hour", NULL, "2026-03-10T00:00:00Z", "2026-03-12T00:00:00Z", "user_id=u3", "events");
     user_case(t, "UTC", "none", "success", A, B, "user_id=u3", "events");
     user_case(t, "UTC", "none", "user_id,model", A, B, NULL, "events");
-    user_case(t, "UTC", "none", "model", "2026-03-10T03:00:00Z", "2026-03-10T20:00:00Z", "user_id=u3", "events");
-    for (size_t m = 0; m < sizeof metrics / sizeof metrics[0]; m++)
-        top_users(t, metrics[m], 1772409600000000LL, 1776470400000000LL, A, B);
+    /* 17 hours of a day: the day's cells less the other 7 hours' events */
+    user_case(t, "UTC", "none", "model", "2026-03-10T03:00:00Z", "2026-03-10T20:00:00Z", "user_id=u3",
+              "rollups+events");
+    /* 7 hours of a day: its events alone */
+    user_case(t, "UTC", "none", "model", "2026-03-10T03:00:00Z", "2026-03-10T10:00:00Z", "user_id=u3", "events");
+    /* Top users: whole UTC days (weeks from Monday among them), and local
+     * days in zones whose midnights cut UTC days (Kolkata's by half an
+     * hour): by bounds, exact for the candidates; a range reaching past the
+     * events (empty partial days); every user tied (reasoning_tokens: 0). */
+    static const char *const ranges[][3] = {
+        {"UTC", "2026-03-02T00:00:00Z", "2026-04-18T00:00:00Z"},
+        {"Europe/Berlin", "2026-03-05", "2026-03-19"},
+        {"America/New_York", "2026-03-02", "2026-04-18"},
+        {"Asia/Kolkata", "2026-03-05", "2026-03-12"},
+        {"UTC", "2026-02-20T05:45:00Z", "2026-05-01T10:30:00Z"},
+        {"Europe/Berlin", "2026-02-20", "2026-05-01"},
+    };
+    for (size_t k = 0; k < sizeof ranges / sizeof ranges[0]; k++) {
+        for (size_t m = 0; m < sizeof metrics / sizeof metrics[0]; m++)
+            top_users(t, metrics[m], ranges[k][0], ranges[k][1], ranges[k][2], 3);
+        top_users(t, "reasoning_tokens", ranges[k][0], ranges[k][1], ranges[k][2], 3);
+    }
+    /* a limit around the number of users (8, the empty name among them) */
+    for (size_t limit = 7; limit <= 9; limit++) {
+        top_users(t, "cost_usd", "Europe/Berlin", "2026-03-05", "2026-03-19", limit);
+        top_users(t, "cost_usd", "UTC", A, B, limit);
+    }
+    /* every user, and one user, by local period in zones that cut UTC days */
+    static const char *const cut[] = {"Europe/Berlin", "America/New_York", "Asia/Kolkata", "Australia/Sydney"};
+    static const char *const ivs[] = {"none", "day", "week", "month"};
+    for (size_t z = 0; z < sizeof cut / sizeof cut[0]; z++)
+        for (size_t i = 0; i < sizeof ivs / sizeof ivs[0]; i++) {
+            const char *u[] = {"from", "2026-03-04", "to", "2026-04-10", "interval", ivs[i], "tz", cut[z],
+                               "group_by", "user_id", NULL};
+            const char *one[] = {"from", "2026-03-04", "to", "2026-04-10", "interval", ivs[i], "tz", cut[z],
+                                 "group_by", "metric_type", "where", "user_id=u3", NULL};
+            run_case(t, cut[z], ivs[i], "user_id", "2026-03-04", "2026-04-10", NULL);
+            run_case(t, cut[z], ivs[i], "metric_type", "2026-03-04", "2026-04-10", "user_id=u3");
+            cr_expect_str_eq(plan_of(t, u), "rollups+events", "every user by %s in %s", ivs[i], cut[z]);
+            cr_expect_str_eq(plan_of(t, one), "rollups+events", "u3 by %s in %s", ivs[i], cut[z]);
+        }
     /* A user named twice is counted once. */
     const char *once[] = {"from", A, "to", B, "group_by", "endpoint", "where", "user_id=u3", NULL};
     const char *twice[] = {"from", A, "to", B, "group_by", "endpoint", "where", "user_id=u3,u3", NULL};
@@ -534,7 +613,7 @@ Test(query, user_rollups_built_for_an_older_store, .timeout = 120)
     sqlite3_stmt *st = NULL;
     cr_assert_eq(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
     cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
-    cr_expect_eq(sqlite3_column_int(st, 0), 9, "schema version %d, want 9", sqlite3_column_int(st, 0));
+    cr_expect_eq(sqlite3_column_int(st, 0), 10, "schema version %d, want 10", sqlite3_column_int(st, 0));
     sqlite3_finalize(st);
     sqlite3_close(db);
     cleanup(t);
@@ -557,7 +636,7 @@ static void event_indexes(char *out, size_t cap)
 }
 
 /* Schema 8 → 9: the per-user index on events, (user_id, ts), becomes
- * (UTC day, user_id); the user queries that read events (partial days)
+ * (UTC day, user_id), and 9 → 10 (UTC day, user_id, ts); the user queries that read events (partial days)
  * still equal the brute force after the migration. */
 Test(query, user_index_by_day_after_migration, .timeout = 120)
 {
@@ -580,6 +659,28 @@ Test(query, user_index_by_day_after_migration, .timeout = 120)
     cr_assert_eq(tm_open(&t, path, NULL), TM_OK, "%s", tm_errmsg());
     event_indexes(ix, sizeof ix);
     cr_expect_str_eq(ix, "events_day_user,events_idh,events_ts", "after migrating a schema-8 store");
+    user_queries(t);
+    /* Schema 9 → 10: ts joins the index (a few hours of a user's day are a
+     * range of it). */
+    tm_close(t);
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(db, "BEGIN; DROP INDEX events_day_user; CREATE INDEX events_day_user"
+                                  " ON events(ts / 86400000000, user_id); PRAGMA user_version = 9; COMMIT;",
+                              NULL, NULL, &msg),
+                 SQLITE_OK, "%s", msg ? msg : "");
+    sqlite3_close(db);
+    unlink(snapshot_file());
+    t = NULL;
+    cr_assert_eq(tm_open(&t, path, NULL), TM_OK, "%s", tm_errmsg());
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    cr_assert_eq(sqlite3_prepare_v2(db, "SELECT sql FROM sqlite_master WHERE name = 'events_day_user'", -1,
+                                    &st, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+    cr_expect(strstr((const char *)sqlite3_column_text(st, 0), "user_id, ts)") != NULL,
+              "after migrating a schema-9 store: %s, want ts last", sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
     user_queries(t);
     cleanup(t);
 }

@@ -95,6 +95,56 @@ Test(rollup, lent_sketch_merge_and_free)
     munmap(page, 4096);
 }
 
+/* ---- taking values away (the query's cut days) ---- */
+
+/* A row's sketch less the values it leaves out is the sketch of the rest,
+ * value by value or a whole cell's sketch at once; what it does not hold
+ * is ignored (counts never wrap below zero). */
+Test(rollup, sketch_values_taken_away)
+{
+    const int64_t ms[] = {3000000, 150000000, 150000000, 900000000, 0};
+    tm_sketch all = {0}, rest = {0}, out = {0};
+    for (int i = 0; i < 5; i++) {
+        cr_assert_eq(tm__sketch_add(&all, ms[i], 1), TM_OK);
+        cr_assert_eq(tm__sketch_add(i % 2 ? &out : &rest, ms[i], 1), TM_OK);
+    }
+    tm_sketch_acc one = {0}, whole = {0}, want = {0};
+    cr_assert_eq(tm__sketch_acc_merge(&one, &all), TM_OK);
+    cr_assert_eq(tm__sketch_acc_merge(&whole, &all), TM_OK);
+    cr_assert_eq(tm__sketch_acc_merge(&want, &rest), TM_OK);
+    for (int i = 1; i < 5; i += 2)
+        tm__sketch_acc_take(&one, ms[i]);
+    tm__sketch_acc_take_sketch(&whole, &out);
+    const tm_sketch_acc *got[] = {&one, &whole};
+    for (int k = 0; k < 2; k++) {
+        cr_expect_eq(got[k]->zeros, want.zeros, "%s: %llu zeros, want %llu", k ? "sketch" : "values",
+                     (unsigned long long)got[k]->zeros, (unsigned long long)want.zeros);
+        for (int q = 0; q <= 4; q++)
+            cr_expect_eq(tm__sketch_acc_quantile(got[k], q / 4.0), tm__sketch_acc_quantile(&want, q / 4.0),
+                         "%s: quantile %.2f is %f, want %f", k ? "sketch" : "values", q / 4.0,
+                         tm__sketch_acc_quantile(got[k], q / 4.0), tm__sketch_acc_quantile(&want, q / 4.0));
+    }
+    /* not held: a value in no bin, a bin already empty, zeros past none */
+    tm__sketch_acc_take(&one, 90000000000LL);
+    tm__sketch_acc_take(&one, ms[3]); /* its one value was taken above */
+    tm__sketch_acc_take(&one, ms[3]);
+    tm__sketch_acc_take_sketch(&whole, &all);
+    tm__sketch_acc_take_sketch(&whole, &all);
+    uint64_t n = whole.zeros;
+    for (uint32_t i = 0; i < whole.n; i++)
+        n += whole.c[i];
+    cr_expect_eq(n, 0, "everything taken twice: %llu values left, want 0", (unsigned long long)n);
+    cr_expect_eq(tm__sketch_acc_quantile(&one, 0.5), tm__sketch_acc_quantile(&want, 0.5),
+                 "after taking what it does not hold: median %f, want %f",
+                 tm__sketch_acc_quantile(&one, 0.5), tm__sketch_acc_quantile(&want, 0.5));
+    tm__sketch_acc_free(&one);
+    tm__sketch_acc_free(&whole);
+    tm__sketch_acc_free(&want);
+    tm__sketch_free(&all);
+    tm__sketch_free(&rest);
+    tm__sketch_free(&out);
+}
+
 /* ---- the snapshot ---- */
 
 static char snap_path[64];
