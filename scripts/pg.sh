@@ -6,6 +6,8 @@
 #
 #   sh scripts/pg.sh start DIR    initdb into DIR and start; prints the URL
 #   sh scripts/pg.sh stop DIR     stop it and remove DIR
+#   sh scripts/pg.sh halt DIR     stop it, keeping DIR (a server restart)
+#   sh scripts/pg.sh resume DIR   start it again on its port
 #   sh scripts/pg.sh run CMD...   start in a new temporary directory, run CMD
 #                                 with TOKMETER_PG_URL set, stop; CMD's status
 #
@@ -41,9 +43,22 @@ stop() {
     rm -rf "$dir"
 }
 
+halt() {
+    as_owner "$PGBIN/pg_ctl -D '$1/data' -m fast -w stop >/dev/null"
+}
+
+resume() {
+    dir=$1
+    port=$(sed 's#.*:\([0-9]*\)/.*#\1#' "$dir/url")
+    as_owner "$PGBIN/pg_ctl -D '$dir/data' -l '$dir/log' -o \"-p $port -k '$dir' -c listen_addresses=127.0.0.1 ${PG_OPTS:-}\" -w start >/dev/null" ||
+        { cat "$dir/log" >&2; exit 1; }
+}
+
 case "${1:-}" in
 start) start "$2" ;;
 stop) stop "$2" ;;
+halt) halt "$2" ;;
+resume) resume "$2" ;;
 run)
     shift
     dir=$(mktemp -d "${TMPDIR:-/tmp}/tm-pg.XXXXXX")
@@ -55,5 +70,5 @@ run)
     rc=$?
     exit $rc
     ;;
-*) echo "usage: scripts/pg.sh start DIR | stop DIR | run CMD..." >&2; exit 64 ;;
+*) echo "usage: scripts/pg.sh start DIR | stop DIR | halt DIR | resume DIR | run CMD..." >&2; exit 64 ;;
 esac

@@ -12,6 +12,7 @@
 #include "../core/event.h"
 #include "../core/text.h"
 #include "../core/tmtime.h"
+#include "../store/store.h"
 
 static const cli_opt *find(const cli_opt *opts, const char *name, size_t n)
 {
@@ -133,6 +134,12 @@ const char *cli_db_path(const cli_global *g)
     return path;
 }
 
+const char *cli_db_shown(const cli_global *g)
+{
+    static char shown[4096];
+    return tm__store_shown(cli_db_path(g), shown, sizeof shown);
+}
+
 /* m past a leading "p: ", when it starts so. */
 static const char *past(const char *m, const char *p)
 {
@@ -221,7 +228,7 @@ tm *cli_open(const cli_global *g)
             if (strncmp(m + strlen(o.prices), ": ", 2) == 0)
                 m += strlen(o.prices) + 2;
         } else
-            snprintf(what, sizeof what, "cannot open store %s", path);
+            snprintf(what, sizeof what, "cannot open store %s", cli_db_shown(g));
         fprintf(stderr, "tokmeter %s: %s: %s\n", cur_cmd, what, m && *m ? m : tm_strerror(rc));
         return NULL;
     }

@@ -61,6 +61,8 @@ void cli_help(const cli_cmd *cmd, const cli_opt *opts, const char *extra);
  * else $XDG_DATA_HOME/tokmeter/tokmeter.db, else
  * ~/.local/share/tokmeter/tokmeter.db. */
 const char *cli_db_path(const cli_global *g);
+/* The same, to show: a PostgreSQL URL's password as "***". */
+const char *cli_db_shown(const cli_global *g);
 
 /* Opens the store (with the price file of --prices or $TOKMETER_PRICES) or
  * prints why not; returns NULL on failure. */

@@ -16,7 +16,8 @@ static int run(cli_global *g, int argc, char **argv)
         cli_help(&cmd_copy, opts,
                  "Copies every event (ids, times, tokens and costs unchanged), API key, user\n"
                  "and alert transition, so `tokmeter report` totals the same on both. Stop\n"
-                 "the daemons writing to --from first.\n");
+                 "the daemons writing to --from first. A --from that does not exist or holds\n"
+                 "nothing is refused (exit status 64), as is a --to that holds anything.\n");
         return EXIT_OK;
     }
     if (npos != 0)

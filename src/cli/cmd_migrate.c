@@ -25,7 +25,7 @@ static int run(cli_global *g, int argc, char **argv)
         cli_error("migrate", rc);
         return EXIT_FAIL;
     }
-    printf("store %s: schema up to date\n", cli_db_path(g));
+    printf("store %s: schema up to date\n", cli_db_shown(g));
     return EXIT_OK;
 }
 

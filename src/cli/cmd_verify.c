@@ -28,7 +28,7 @@ static int run(cli_global *g, int argc, char **argv)
     if (rc == TM_OK)
         rc = tm_verify(t, line, NULL);
     if (rc == TM_OK)
-        printf("store %s: %lld events, all checks passed\n", cli_db_path(g), (long long)n);
+        printf("store %s: %lld events, all checks passed\n", cli_db_shown(g), (long long)n);
     else
         cli_error("verify", rc);
     tm_close(t);

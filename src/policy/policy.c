@@ -165,10 +165,15 @@ static int parse_rate(tm_rate_rule *r, size_t i, const tm_jv *o, const char *ori
                                        "requests_per_second, requests_per_minute, tokens_per_minute)",
                             origin, i, key);
         uint64_t n;
-        if (have++ || v->type != TM_J_NUMBER || tm__uint_parse(v->s, v->n, 1000000000, &n) || !n)
-            return tm__fail(TM_EINVAL, "%s: rate_limits[%zu]: give one positive whole rate", origin, i);
+        if (have++)
+            return tm__fail(TM_EINVAL, "%s: rate_limits[%zu].%s: a rule has one rate; give a rule "
+                                       "of its own for each", origin, i, key);
+        if (v->type != TM_J_NUMBER || tm__uint_parse(v->s, v->n, 1000000000, &n) || !n)
+            return tm__fail(TM_EINVAL, "%s: rate_limits[%zu].%s: must be a whole number from 1 to "
+                                       "1000000000", origin, i, key);
         r->tokens = units[u].tokens;
         r->per_s = (double)n * units[u].per_s;
+        r->per_minute = u != 0;
         r->burst = u == 0 ? (double)n : (double)n; /* one second's or one minute's worth */
     }
     if (!have)
@@ -320,12 +325,12 @@ static const char *scope_name(const tm_rate_rule *r)
 /* A rule's rate as configured: tokens or requests per minute, or per second. */
 static double rule_amount(const tm_rate_rule *r)
 {
-    return r->tokens ? r->per_s * 60 : r->per_s >= 1 ? r->per_s : r->per_s * 60;
+    return r->per_minute ? r->per_s * 60 : r->per_s;
 }
 
 static const char *rule_unit(const tm_rate_rule *r)
 {
-    return r->tokens || r->per_s < 1 ? "minute" : "second";
+    return r->per_minute ? "minute" : "second";
 }
 
 /* The limiter key of rule i for (user, operation) in key, and in rkey its

@@ -59,6 +59,7 @@ typedef struct tm_rate_rule {
     char operation[129];    /* only this operation ("" any), for scope 2        */
     int tokens;             /* 1: counts tokens, else requests                 */
     double per_s;           /* allowed per second                             */
+    int per_minute;         /* 1: configured per minute (as messages say it)  */
     double burst;           /* bucket depth, in the same units                */
 } tm_rate_rule;
 

@@ -398,9 +398,11 @@ int tm__user_set(const tm_pctx *pc, const char *user, const char *tier, const ch
     tm_policy *p = tm__pctx_policy(pc);
     if (!*user || strlen(user) > 128)
         return tm__fail(TM_EINVAL, "user: must be 1 to 128 bytes");
+    if (tier && !tm__policy_tier(p, tier) && (!p || !p->ntiers))
+        return tm__fail(TM_EINVAL, "tier: no tier named '%s': no tiers are configured (the config "
+                                   "file: --config FILE or $TOKMETER_CONFIG)", tier);
     if (tier && !tm__policy_tier(p, tier))
-        return tm__fail(TM_EINVAL, "tier: no tier named '%s' in the config (%d tiers)", tier,
-                        p ? p->ntiers : 0);
+        return tm__fail(TM_EINVAL, "tier: no tier named '%s' in the config (%d tiers)", tier, p->ntiers);
     if (overrides) { /* check them against some tier before storing */
         tm_tier scratch;
         memset(&scratch, 0, sizeof scratch);

@@ -28,6 +28,7 @@
 #include "../core/event.h"
 #include "../core/json.h"
 #include "../core/tmtime.h"
+#include "../store/store.h"
 #include "../policy/alert.h"
 #include "proxy.h"
 #include "server_int.h"
@@ -268,8 +269,10 @@ static int authorize(req *r, enum MHD_Result *ret)
         *ret = tm__reply_error(r, 401, "unauthorized", "the Authorization header must be 'Bearer KEY'");
         return 1;
     }
-    if (tm__key_check(r->s->t, h + 7, &r->key) != TM_OK) {
-        *ret = tm__reply_error(r, 401, "unauthorized", "%s", tm_errmsg());
+    int rc = tm__key_check(r->s->t, h + 7, &r->key);
+    if (rc != TM_OK) { /* an unknown key is 401; a store that could not say, 503 */
+        *ret = rc == TM_ENOTFOUND ? tm__reply_error(r, 401, "unauthorized", "%s", tm_errmsg())
+                                  : tm__reply_error(r, 503, "store_error", "%s", tm_errmsg());
         return 1;
     }
     r->has_key = 1;
@@ -807,14 +810,16 @@ int tm__server_run(tm *t, tm_server_config *cfg, const char *config_path)
     struct MHD_Daemon *d = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME |
             (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
-        bind_port, NULL, NULL, handler, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        /* The logger first: libmicrohttpd warns on stderr about any option before it. */
+        bind_port, NULL, NULL, handler, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_THREAD_POOL_SIZE, cfg->threads, MHD_OPTION_NOTIFY_COMPLETED, completed, s,
         MHD_OPTION_CONNECTION_TIMEOUT, cfg->idle_timeout_s,
         /* conns.c keeps both limits by closing the longest waiting connection;
          * libmicrohttpd's hard limit leaves room for those being closed. */
         MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections + 64, MHD_OPTION_NOTIFY_CONNECTION,
         tm__conn_notify, s,
-        MHD_OPTION_URI_LOG_CALLBACK, uri_seen, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+        MHD_OPTION_URI_LOG_CALLBACK, uri_seen, s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->max_header + 16384 + TM_MAX_QUERY_ARGS * 64,
         MHD_OPTION_LISTEN_BACKLOG_SIZE,
         (unsigned)1024, MHD_OPTION_END);
@@ -836,7 +841,9 @@ int tm__server_run(tm *t, tm_server_config *cfg, const char *config_path)
         char port[16], keys[16];
         snprintf(port, sizeof port, "%u", info ? info->port : 0);
         snprintf(keys, sizeof keys, "%d", nkeys);
-        const char *kv[] = {"listen", cfg->listen, "port", port, "store", cfg->db,
+        char store[sizeof cfg->db];
+        const char *kv[] = {"listen", cfg->listen, "port", port,
+                            "store", tm__store_shown(cfg->db, store, sizeof store),
                             "keys", keys, "version", TM_VERSION, NULL};
         tm__log(s, s->cfg.log_level > 1 ? s->cfg.log_level : 1, "tokmeter serving", kv);
     }

@@ -4,8 +4,10 @@
  * time, tokens and cost, the API keys (hashes), users' tiers and the alert
  * history, through the backends' own functions.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "../core/err.h"
 #include "../core/event.h"
@@ -109,22 +111,45 @@ static int count_alert_cb(void *arg, const tm_alert_entry *e)
     return TM_OK;
 }
 
+/* What a store holds: events, keys, users, alert transitions (the last
+ * only as "some" or none: one is enough to say). */
+static int holdings(tm_store *d, int64_t n[4])
+{
+    n[0] = n[1] = n[2] = n[3] = 0;
+    int rc = d->ops->count(d, &n[0]);
+    if (rc == TM_OK)
+        rc = d->meta->key_list(d, NULL, count_cb, &n[1]);
+    if (rc == TM_OK)
+        rc = d->meta->user_list(d, count_user_cb, &n[2]);
+    if (rc == TM_OK)
+        rc = d->meta->alert_list(d, 0, 1, count_alert_cb, &n[3]);
+    return rc;
+}
+
+/* The source must hold something: a mistyped --from (a new, empty
+ * PostgreSQL schema) is not taken for an empty store to copy. */
+static int check_source(tm_store *src, const char *from)
+{
+    int64_t n[4];
+    char shown[4096];
+    int rc = holdings(src, n);
+    if (rc == TM_OK && n[0] + n[1] + n[2] + n[3] == 0)
+        rc = tm__fail(TM_EINVAL, "copy: the source %s is empty (no events, keys, users or alerts); "
+                                 "is it the store you meant?", tm__store_shown(from, shown, sizeof shown));
+    return rc;
+}
+
 /* The destination must be empty: then "exactly" is well defined. */
 static int check_empty(tm_store *d, const char *to)
 {
-    int64_t events = 0, keys = 0, users = 0, alerts = 0;
-    int rc = d->ops->count(d, &events);
-    if (rc == TM_OK)
-        rc = d->meta->key_list(d, NULL, count_cb, &keys);
-    if (rc == TM_OK)
-        rc = d->meta->user_list(d, count_user_cb, &users);
-    if (rc == TM_OK)
-        rc = d->meta->alert_list(d, 0, 1, count_alert_cb, &alerts);
-    if (rc == TM_OK && events + keys + users + alerts)
+    int64_t n[4];
+    char shown[4096];
+    int rc = holdings(d, n);
+    if (rc == TM_OK && n[0] + n[1] + n[2] + n[3])
         rc = tm__fail(TM_EINVAL,
                       "copy: the destination %s is not empty (%lld events, %lld keys, %lld users,"
                       " %s alerts); copy into a new store",
-                      to, (long long)events, (long long)keys, (long long)users, alerts ? "some" : "no");
+                      tm__store_shown(to, shown, sizeof shown), (long long)n[0], (long long)n[1], (long long)n[2], n[3] ? "some" : "no");
     return rc;
 }
 
@@ -141,8 +166,16 @@ int tm_store_copy(const char *from, const char *to, tm_copy_result *out)
         rc = tm__fail(TM_EINVAL, "copy: give two different stores");
         goto out;
     }
-    if ((rc = tm__store_open(from, 0, &src)) || (rc = tm__store_open(to, 0, &dst)) ||
-        (rc = check_empty(dst, to)))
+    /* Opening a SQLite path creates it: a source that does not exist is
+     * refused before anything is created. */
+    const char *path = strncmp(from, "sqlite:", 7) == 0 ? from + 7 : from;
+    struct stat st;
+    if (!tm__store_is_postgres(from) && stat(path, &st) != 0 && errno == ENOENT) {
+        rc = tm__fail(TM_EINVAL, "copy: the source %s does not exist", path);
+        goto out;
+    }
+    if ((rc = tm__store_open(from, 0, &src)) || (rc = check_source(src, from)) ||
+        (rc = tm__store_open(to, 0, &dst)) || (rc = check_empty(dst, to)))
         goto out;
     c->dst = dst;
     if ((rc = src->ops->scan(src, NULL, event_cb, c)) || (rc = flush(c)))

@@ -68,6 +68,7 @@
  * its own mutex.
  */
 #include <libpq-fe.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -188,6 +189,7 @@ enum { QUICK, SCAN };
 
 typedef struct pg_store {
     struct tm_store base;
+    char schema[64];            /* ?schema=, "" none (revive sets it again)  */
     PGconn *w;                  /* writer connection                        */
     pgreader rd[NREAD];
     unsigned rd_next;           /* where take() starts looking               */
@@ -223,22 +225,27 @@ typedef struct pg_store {
     } snaps[NSNAP];
 } pg_store;
 
+static int revive(pg_store *s, PGconn *c);
+
 /* A read connection, held until give(): QUICK reads get reader 0; a SCAN
  * the first free one of the others, or waits its turn at one of them. */
 static pgreader *take(pg_store *s, int kind)
 {
+    pgreader *rd = NULL;
     if (kind == QUICK) {
-        pthread_mutex_lock(&s->rd[0].mu);
-        return &s->rd[0];
+        rd = &s->rd[0];
+        pthread_mutex_lock(&rd->mu);
+    } else {
+        unsigned start = __atomic_fetch_add(&s->rd_next, 1, __ATOMIC_RELAXED);
+        for (unsigned i = 0; i < NREAD - 1 && !rd; i++)
+            if (pthread_mutex_trylock(&s->rd[1 + (start + i) % (NREAD - 1)].mu) == 0)
+                rd = &s->rd[1 + (start + i) % (NREAD - 1)];
+        if (!rd) {
+            rd = &s->rd[1 + start % (NREAD - 1)];
+            pthread_mutex_lock(&rd->mu);
+        }
     }
-    unsigned start = __atomic_fetch_add(&s->rd_next, 1, __ATOMIC_RELAXED);
-    for (unsigned i = 0; i < NREAD - 1; i++) {
-        pgreader *rd = &s->rd[1 + (start + i) % (NREAD - 1)];
-        if (pthread_mutex_trylock(&rd->mu) == 0)
-            return rd;
-    }
-    pgreader *rd = &s->rd[1 + start % (NREAD - 1)];
-    pthread_mutex_lock(&rd->mu);
+    (void)revive(s, rd->c); /* still down: the reader's statement says so */
     return rd;
 }
 
@@ -271,8 +278,11 @@ static int pgfail(PGconn *c, const PGresult *res, const char *what)
     size_t n = strlen(msg);
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
         msg[--n] = '\0';
+    /* A lost connection is worth retrying (503): the next operation
+     * connects again (revive). */
     int err = state && strncmp(state, "22003", 5) == 0 ? TM_EINVAL
               : state && strncmp(state, "40", 2) == 0    ? TM_EBUSY
+              : PQstatus(c) == CONNECTION_BAD            ? TM_EBUSY
                                                         : TM_EIO;
     return tm__fail(err, "store: %s: %s", what, msg);
 }
@@ -365,14 +375,10 @@ static int parse_url(const char *url, char *conninfo, size_t cap, char *schema, 
     return TM_OK;
 }
 
-static int connect_one(const char *conninfo, const char *schema, PGconn **out)
+/* A new connection's session settings (set again after a reconnect). */
+static int session(PGconn *c, const char *schema)
 {
     int rc;
-    PGconn *c = *out = PQconnectdb(conninfo);
-    if (!c)
-        return TM_ENOMEM;
-    if (PQstatus(c) != CONNECTION_OK)
-        return pgfail(c, NULL, "connect");
     PQsetNoticeProcessor(c, quiet, NULL);
     if ((rc = exec(c, "settings", "SET synchronous_commit = on; SET client_min_messages = warning;"
                                   " SET TIME ZONE 'UTC'")))
@@ -383,6 +389,35 @@ static int connect_one(const char *conninfo, const char *schema, PGconn **out)
         rc = exec(c, "search_path", sql);
     }
     return rc;
+}
+
+static int connect_one(const char *conninfo, const char *schema, PGconn **out)
+{
+    PGconn *c = *out = PQconnectdb(conninfo);
+    if (!c)
+        return TM_ENOMEM;
+    if (PQstatus(c) != CONNECTION_OK)
+        return pgfail(c, NULL, "connect");
+    return session(c, schema);
+}
+
+/* A connection the server dropped (a restart, a failover) is opened again
+ * at the start of its next operation, with its settings: never inside a
+ * transaction (whose earlier statements the server has rolled back), so
+ * each operation runs whole on one connection or fails. While the server
+ * is down, each operation tries once and fails with the reason. */
+static int revive(pg_store *s, PGconn *c)
+{
+    /* Between operations the server has nothing to say (no LISTEN here):
+     * anything to read on an idle connection is its going away (a shutdown
+     * notice, the end of the stream), seen at once, without waiting. */
+    struct pollfd pfd = {PQsocket(c), POLLIN, 0};
+    if (PQstatus(c) == CONNECTION_OK && poll(&pfd, 1, 0) == 0)
+        return TM_OK;
+    PQreset(c);
+    if (PQstatus(c) != CONNECTION_OK)
+        return pgfail(c, NULL, "reconnect");
+    return session(c, s->schema);
 }
 
 /* Months since 1970-01 of a time in µs, and the first µs of a month. */
@@ -641,8 +676,10 @@ static int pg_open(const char *url, unsigned mode, tm_store **out)
     pthread_mutex_init(&s->nmu, NULL);
     pthread_mutex_init(&s->fmu, NULL);
     pthread_cond_init(&s->fcv, NULL);
-    if ((rc = parse_url(url, conninfo, sizeof conninfo, schema, sizeof schema)) ||
-        (rc = connect_one(conninfo, schema, &s->w)) || (rc = migrate(s, schema)))
+    if ((rc = parse_url(url, conninfo, sizeof conninfo, schema, sizeof schema)))
+        goto out;
+    memcpy(s->schema, schema, sizeof schema);
+    if ((rc = connect_one(conninfo, schema, &s->w)) || (rc = migrate(s, schema)))
         goto out;
     for (int i = 0; i < NREAD && rc == TM_OK; i++)
         rc = connect_one(conninfo, schema, &s->rd[i].c);
@@ -1032,7 +1069,7 @@ static int end_txn(PGconn *c, int rc)
     if (rc == TM_OK)
         rc = exec(c, "commit", "COMMIT");
     if (rc != TM_OK && PQtransactionStatus(c) != PQTRANS_IDLE)
-        exec(c, "rollback", "ROLLBACK");
+        PQclear(PQexec(c, "ROLLBACK")); /* its own failure would hide rc's reason */
     return rc;
 }
 
@@ -1062,7 +1099,9 @@ static int fold(pg_store *s)
     int64_t got = 0;
     char sql[96];
     snprintf(sql, sizeof sql, "SELECT pg_try_advisory_xact_lock(%lld)::int", LOCK_FOLD);
-    int rc = exec(s->fc, "fold", "BEGIN");
+    int rc = revive(s, s->fc);
+    if (rc == TM_OK)
+        rc = exec(s->fc, "fold", "BEGIN");
     if (rc == TM_OK)
         rc = query_int(s->fc, sql, NULL, &got);
     if (rc || !got)
@@ -1376,6 +1415,8 @@ static int pg_append(tm_store *base, tm_event *const *evs, size_t n, unsigned ch
     int rc = TM_OK;
     *version = -1; /* the rollups read this commit through load_changes */
     *commit = 0;
+    if ((rc = revive(s, s->w)))
+        return rc;
     uint32_t(*ids)[NDIMS] = calloc(n ? n : 1, sizeof *ids);
     if (!ids)
         return TM_ENOMEM;
@@ -1536,7 +1577,9 @@ static int pg_reprice(tm_store *base, int64_t since, int64_t until, int (*fn)(vo
     tm_cellset deltas = {0};
     *examined = *changed = 0;
     *delta = 0;
-    int rc = begin_maint(s->w, 1);
+    int rc = revive(s, s->w);
+    if (rc == TM_OK)
+        rc = begin_maint(s->w, 1);
     int64_t llm = dict_lookup(s->w, "llm_call");
     PARAMS(p, 12);
     p_i64(&p, since ? since : INT64_MIN);
@@ -1636,7 +1679,7 @@ static int read_cells(pg_store *s, int64_t since, int users, int (*fn)(void *, c
         rc = each_cell(res, fn, arg);
 out:
     PQclear(res);
-    exec(rd->c, "commit", "COMMIT");
+    PQclear(PQexec(rd->c, "COMMIT")); /* read only: its failure would hide rc's reason */
     give(rd);
     free(from);
     free(xip);
@@ -1890,7 +1933,7 @@ static int pg_verify(tm_store *base, void (*fn)(void *, const char *), void *arg
         }
     }
 out:
-    exec(rd->c, "commit", "COMMIT");
+    PQclear(PQexec(rd->c, "COMMIT")); /* read only: its failure would hide rc's reason */
     give(rd);
     if (rc == TM_OK && failed)
         rc = tm__fail(TM_ECORRUPT, "verify: the store failed a check");
@@ -1900,6 +1943,9 @@ out:
 static int pg_alert_put(tm_store *base, const tm_alert_entry *e)
 {
     pg_store *s = (pg_store *)base;
+    int rc = revive(s, s->w);
+    if (rc)
+        return rc;
     PARAMS(p, 8);
     p_i64(&p, e->ts_us);
     p_text(&p, e->rule);
@@ -1908,7 +1954,7 @@ static int pg_alert_put(tm_store *base, const tm_alert_entry *e)
     p_text(&p, e->value);
     p_text(&p, e->threshold);
     p_text(&p, e->body);
-    int rc = exec(s->w, "begin", "BEGIN");
+    rc = exec(s->w, "begin", "BEGIN");
     if (rc == TM_OK)
         rc = run(s->w, "copy alert", "INSERT INTO alert_events(ts, rule, key, state, value, threshold, body)"
                  " VALUES($1::bigint, $2, $3, $4, $5, $6, $7)", &p, NULL);
@@ -1945,7 +1991,9 @@ static int pg_retain(tm_store *base, int64_t before_us, int64_t *deleted)
     *deleted = 0;
     char fl[64];
     snprintf(fl, sizeof fl, "SELECT pg_advisory_xact_lock(%lld)", LOCK_FOLD);
-    int rc = begin_maint(s->w, 1);
+    int rc = revive(s, s->w);
+    if (rc == TM_OK)
+        rc = begin_maint(s->w, 1);
     if (rc == TM_OK)
         rc = exec(s->w, "fold lock", fl);
     if (rc == TM_OK)
@@ -2000,6 +2048,9 @@ static int pg_set_cache(tm_store *base, size_t kib)
 static int pg_key_put(tm_store *base, const tm_key_rec *k)
 {
     pg_store *s = (pg_store *)base;
+    int rc = revive(s, s->w);
+    if (rc)
+        return rc;
     char hex[2 * sizeof k->hash + 3] = "\\x";
     for (size_t i = 0; i < sizeof k->hash; i++)
         snprintf(hex + 2 + 2 * i, 3, "%02x", k->hash[i]);
@@ -2047,11 +2098,15 @@ static int pg_key_list(tm_store *base, const char *id, int (*fn)(void *, const t
 static int pg_key_revoke(tm_store *base, const char *id, int64_t now_us, int *found)
 {
     pg_store *s = (pg_store *)base;
+    *found = 0;
+    int rc = revive(s, s->w);
+    if (rc)
+        return rc;
     PGresult *res = NULL;
     PARAMS(p, 12);
     p_text(&p, id);
     p_i64(&p, now_us);
-    int rc = run(s->w, "revoke key", "UPDATE keys SET revoked = $2::bigint WHERE id = $1 AND revoked IS NULL",
+    rc = run(s->w, "revoke key", "UPDATE keys SET revoked = $2::bigint WHERE id = $1 AND revoked IS NULL",
                  &p, &res);
     *found = rc == TM_OK && atoi(PQcmdTuples(res)) > 0;
     PQclear(res);
@@ -2062,6 +2117,9 @@ static int pg_user_put(tm_store *base, const char *id, const char *tier, const c
                        int64_t now_us)
 {
     pg_store *s = (pg_store *)base;
+    int rc = revive(s, s->w);
+    if (rc)
+        return rc;
     PARAMS(p, 12);
     p_text(&p, id);
     p_text(&p, tier);
@@ -2097,7 +2155,9 @@ static int pg_user_get(tm_store *base, const char *id, char *tier, size_t tcap, 
 static int pg_alert_set(tm_store *base, const tm_alert_change *chs, size_t n, int64_t now_us)
 {
     pg_store *s = (pg_store *)base;
-    int rc = exec(s->w, "begin", "BEGIN");
+    int rc = revive(s, s->w);
+    if (rc == TM_OK)
+        rc = exec(s->w, "begin", "BEGIN");
     for (size_t i = 0; rc == TM_OK && i < n; i++) {
         tm_alert_change *c = (tm_alert_change *)&chs[i];
         PARAMS(p, 12);
@@ -2190,7 +2250,9 @@ static int pg_file_list(tm_store *base, const char *kind, int (*fn)(void *, cons
 static int pg_file_put(tm_store *base, const tm_file_rec *recs, size_t n, int64_t now_us)
 {
     pg_store *s = (pg_store *)base;
-    int rc = exec(s->w, "begin", "BEGIN");
+    int rc = revive(s, s->w);
+    if (rc == TM_OK)
+        rc = exec(s->w, "begin", "BEGIN");
     for (size_t i = 0; i < n && rc == TM_OK; i++) {
         const tm_file_rec *r = &recs[i];
         const int64_t v[7] = {r->dev, r->ino, r->size, r->mtime_ns, r->offset, r->head, r->tail};

@@ -1776,12 +1776,41 @@ int tm__store_is_postgres(const char *path)
     return strncmp(path, "postgres://", 11) == 0 || strncmp(path, "postgresql://", 13) == 0;
 }
 
+const char *tm__store_shown(const char *path, char *buf, size_t cap)
+{
+    tm_buf b = TM_BUF_INIT;
+    const char *p = path;
+    if (tm__store_is_postgres(path)) {
+        const char *auth = strstr(path, "://") + 3, *end = auth + strcspn(auth, "/?#");
+        const char *at = memchr(auth, '@', (size_t)(end - auth));
+        const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+        if (colon) { /* user:password@ */
+            tm__buf_add(&b, path, (size_t)(colon + 1 - path));
+            tm__buf_puts(&b, "***");
+            p = at;
+        }
+        for (const char *q = strstr(p, "password="); q; q = strstr(q + 9, "password=")) {
+            if (q[-1] != '?' && q[-1] != '&')
+                continue;
+            tm__buf_add(&b, p, (size_t)(q + 9 - p));
+            tm__buf_puts(&b, "***");
+            p = q + 9 + strcspn(q + 9, "&#");
+        }
+    }
+    tm__buf_puts(&b, p);
+    snprintf(buf, cap, "%s", b.data ? b.data : "");
+    tm__buf_free(&b);
+    return buf;
+}
+
 int tm__store_open(const char *path, unsigned mode, tm_store **out)
 {
     if (tm__store_is_postgres(path))
         return tm__postgres_ops.open(path, mode, out);
     if (strncmp(path, "sqlite:", 7) == 0)
         path += 7;
+    if (!*path) /* SQLite would open a temporary store, gone at close */
+        return tm__fail(TM_EINVAL, "store: the path is empty");
     pthread_once(&sqlite_once, sqlite_setup);
     return tm__sqlite_ops.open(path, mode, out);
 }

@@ -218,6 +218,11 @@ extern const struct tm_meta_ops tm__postgres_meta;
 /* 1 when path names a PostgreSQL store (postgres:// or postgresql://). */
 int tm__store_is_postgres(const char *path);
 
+/* The store's name to show (logs, messages, output): a PostgreSQL URL with
+ * its password, in the user part or a password= parameter, as "***"; any
+ * other name as it is. Written to buf (cut to cap); returns buf. */
+const char *tm__store_shown(const char *path, char *buf, size_t cap);
+
 /* The WAL sizes (in pages) past which a commit wakes the checkpointer and
  * past which the writer restarts the WAL itself: 2048 and 65536 unless
  * set (tests set small ones). Call before the first write. SQLite only (a

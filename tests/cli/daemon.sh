@@ -31,6 +31,9 @@ out=$(python3 tests/cli/openapi.py src/server/routes.c docs/openapi.yaml "$P"); 
 echo "  $out" >&2
 check "openapi.yaml: the routes the daemon registers, served" eq "$rc" 0
 stop docs; check "docs daemon exits 0" eq "$?" 0
+# libmicrohttpd writes to stderr on its own when an option comes before its
+# logger: a daemon's stderr must hold only its own log lines.
+check "docs daemon: stderr holds only log lines" eq "$(grep -v '^ts=' "$W/docs.log" | head -3)" ""
 
 # --- routes and shapes, no keys ----------------------------------------------
 P=$(port 2); U="http://127.0.0.1:$P"; DB="$W/routes.db"

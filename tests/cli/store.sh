@@ -58,6 +58,36 @@ out=$($TM --store "$S1" migrate); rc=$?
 check "migrate" eq "$out/$rc" "store $S1: schema up to date/0"
 out=$($TM --store "$S1" migrate); rc=$?
 check "migrate twice" eq "$rc" 0
+# A password in the URL is never shown: not by migrate, verify, a failed
+# open or the daemon's log (the server's trust authentication ignores it).
+PW=$(echo "$URL?schema=s1" | sed 's#://postgres@#://postgres:s3cret@#')
+PWSHOWN=$(echo "$PW" | sed 's#:s3cret@#:***@#')
+out=$($TM --store "$PW" migrate); rc=$?
+check "migrate: the password as ***" eq "$out/$rc" "store $PWSHOWN: schema up to date/0"
+out=$($TM --store "$PW&password=s3cret" verify 2>&1); rc=$?
+check "verify: neither password shown" eq "$(echo "$out" | tail -1)/$rc" "store $PWSHOWN&password=***: 0 events, all checks passed/0"
+out=$($TM --store "$(echo "$PW" | sed 's#@127.0.0.1:[0-9]*/#@127.0.0.1:1/#')" report 2>&1)
+check "a failed open: the password as ***" has "$out" "cannot open store postgres://postgres:***@127.0.0.1:1/"
+$TM --store "$PW" serve --listen 127.0.0.1:0 2>"$W/pw.log" & echo $! > "$W/pw.pid"
+i=0; until grep -q 'tokmeter serving' "$W/pw.log" || [ $i -ge 100 ]; do sleep 0.05; i=$((i + 1)); done
+kill -TERM "$(cat "$W/pw.pid")"; wait "$(cat "$W/pw.pid")"; rm -f "$W/pw.pid"
+check "serve: the store logged as ***" has "$(cat "$W/pw.log")" "store=\"$PWSHOWN\""
+check "serve: no password in its log" eq "$(grep -c s3cret "$W/pw.log")" 0
+# The config file's "store" (a URL) or "db" (a path) is the daemon's store
+# (it was emptied on the way, and the daemon ran on a temporary store).
+for st in "$URL?schema=cfgstore" "$W/cfgdb.db"; do
+    case $st in /*) key=db ;; *) key=store ;; esac
+    printf '{"%s": "%s"}\n' "$key" "$st" > "$W/storecfg.json"
+    $TM --config "$W/storecfg.json" serve --listen 127.0.0.1:0 2>"$W/sc.log" & echo $! > "$W/sc.pid"
+    i=0; until grep -q 'tokmeter serving' "$W/sc.log" || [ $i -ge 100 ]; do sleep 0.05; i=$((i + 1)); done
+    port=$(sed -n 's/.* port=\([0-9]*\) .*/\1/p' "$W/sc.log")
+    curl -s "http://127.0.0.1:$port/v1/events" -d '{"id": "cfg-1", "provider": "openai", "input_tokens": 5}' >/dev/null
+    kill -TERM "$(cat "$W/sc.pid")"; wait "$(cat "$W/sc.pid")"; rm -f "$W/sc.pid"
+    check "config $key: the daemon logs its store" has "$(cat "$W/sc.log")" "$st"
+    check "config $key: the event is in $st" eq "$($TM --store "$st" events --json --all | grep -c '"cfg-1"')" 1
+done
+out=$($TM --store sqlite: report 2>&1); rc=$?
+check "an empty store path refused" eq "$out/$rc" "tokmeter report: cannot open store sqlite:: store: the path is empty/1"
 for i in 1 2 3 4; do $TM --store "$URL?schema=race" migrate >/dev/null 2>"$W/m$i.err" & eval "m$i=\$!"; done
 rcs=""; for i in 1 2 3 4; do eval "wait \$m$i"; rcs="$rcs$?"; done
 check "four processes migrating a new schema together" eq "$rcs/$(cat "$W"/m?.err)" "0000/"
@@ -98,6 +128,20 @@ check "copy into a non-empty store refused" eq "$rc" 64
 check "copy refusal says why" has "$out" "not empty"
 check "refused copy changed nothing" eq "$(rep "$P")" "$(rep "$A")"
 out=$($TM copy --from "$A" 2>&1); check "copy without --to" eq "$?" 64
+# A mistyped --from is not copied as an empty store: a missing SQLite file is
+# refused before anything is created, an empty store (a new schema) before
+# the destination is opened; a store holding one key alone is copied.
+out=$($TM copy --from "$W/typo.db" --to "$W/c.db" 2>&1); rc=$?
+check "copy from a missing file refused" eq "$rc" 64
+check "copy from a missing file says so" has "$out" "the source $W/typo.db does not exist"
+check "copy from a missing file creates neither" eq "$(ls "$W/typo.db" "$W/c.db" 2>/dev/null)" ""
+out=$($TM copy --from "$URL?schema=typo" --to "$W/c.db" 2>&1); rc=$?
+check "copy from an empty schema refused" eq "$rc" 64
+check "copy from an empty schema says so" has "$out" "schema=typo is empty"
+check "copy from an empty schema creates no destination" eq "$(ls "$W/c.db" 2>/dev/null)" ""
+$TM --db "$W/onekey.db" keys create --scope read >/dev/null
+out=$($TM copy --from "$W/onekey.db" --to "$W/c.db" --json); rc=$?
+check "copy of a store holding one key" eq "$out/$rc" '{"events":0,"keys":1,"users":0,"alerts":0}/0'
 
 # --- retention on both backends ------------------------------------------
 cut=$(python3 -c 'import datetime; n = datetime.datetime.now(datetime.timezone.utc); m = n.year * 12 + n.month - 1 - 13; print("%04d-%02d-01" % (m // 12, m % 12 + 1))')
@@ -173,5 +217,36 @@ for p in $p1 $p3; do
 done
 kill -TERM "$(cat "$W/d1.pid")" "$(cat "$W/d3.pid")"; wait "$(cat "$W/d1.pid")" "$(cat "$W/d3.pid")" 2>/dev/null
 $TM --store "$S4" verify >/dev/null; check "verify after the kill" eq "$?" 0
+
+# --- PostgreSQL stopped under a running daemon --------------------------------
+# A key the store cannot check is a store error worth retrying (503), never
+# "not valid" (401), which a client would take for a bad key.
+S5="$URL?schema=s5"
+K=$($TM --store "$S5" keys create --scope admin | head -1)
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+$TM --store "$S5" serve --listen "127.0.0.1:$port" --quiet 2>"$W/d5.log" & echo $! > "$W/d5.pid"
+i=0; until curl -s "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 || [ $i -ge 200 ]; do sleep 0.05; i=$((i + 1)); done
+code() { curl -s -o "$W/body" -w '%{http_code}' "$@"; }
+check "store up: a keyed read" eq "$(code "http://127.0.0.1:$port/v1/me" -H "Authorization: Bearer $K")" 200
+sh scripts/pg.sh halt "$PG"
+out=$(code "http://127.0.0.1:$port/v1/me" -H "Authorization: Bearer $K")/$(jget 'd["error"]["code"]' < "$W/body")
+check "store down: a key check is 503 store_error" eq "$out" "503/store_error"
+check "store down: /readyz is 503" eq "$(code "http://127.0.0.1:$port/readyz")" 503
+check "store down: /healthz is 200" eq "$(code "http://127.0.0.1:$port/healthz")" 200
+out=$(code "http://127.0.0.1:$port/v1/events" -H "Authorization: Bearer $K" -d '{"id": "down-1", "provider": "openai", "input_tokens": 3}')
+check "store down: an event is not acknowledged, 503" eq "$out" 503
+sh scripts/pg.sh resume "$PG"
+# The server is back: the daemon's connections are opened again at their
+# next use (a restart, a failover), with no restart of the daemon.
+check "store back: /readyz is 200" eq "$(code "http://127.0.0.1:$port/readyz")" 200
+check "store back: a keyed read" eq "$(code "http://127.0.0.1:$port/v1/me" -H "Authorization: Bearer $K")" 200
+out=$(code "http://127.0.0.1:$port/v1/events" -H "Authorization: Bearer $K" -d '{"id": "down-1", "provider": "openai", "input_tokens": 3}')
+check "store back: the event stored" eq "$out/$(jget 'd["accepted"]' < "$W/body")" "200/1"
+out=$(curl -s "http://127.0.0.1:$port/v1/usage?from=2000-01-01&to=2100-01-01" -H "Authorization: Bearer $K" | jget 'd["totals"]["input_tokens"]')
+check "store back: the daemon's query sees it" eq "$out" 3
+check "store back: set a user's tier" eq "$(code -X PUT "http://127.0.0.1:$port/v1/users/u1" -H "Authorization: Bearer $K" -d '{}')" 200
+kill -TERM "$(cat "$W/d5.pid")"; wait "$(cat "$W/d5.pid")"; rc=$?; rm -f "$W/d5.pid"
+check "store back: the daemon exits 0" eq "$rc" 0
+$TM --store "$S5" verify >/dev/null; check "verify after the restart" eq "$?" 0
 
 finish

@@ -109,6 +109,32 @@ static tm_policy *policy(const char *json)
     return p;
 }
 
+/* A denial names the rate as it was configured: 60 a minute is not "1
+ * requests per second", 1 a second is not "60 per minute" (59, 60, 61 a
+ * minute and 1 a second: the old guess switched units at 60). */
+Test(policy, rate_reason_in_the_configured_unit)
+{
+    static const struct { const char *rule; const char *want; } rates[] = {
+        {"\"requests_per_minute\": 59", "per user 59 requests per minute"},
+        {"\"requests_per_minute\": 60", "per user 60 requests per minute"},
+        {"\"requests_per_minute\": 61", "per user 61 requests per minute"},
+        {"\"requests_per_second\": 1", "per user 1 requests per second"}};
+    int64_t t0 = 1790000000000000LL;
+    for (size_t c = 0; c < sizeof rates / sizeof *rates; c++) {
+        char json[200], why[200] = "";
+        double wait;
+        snprintf(json, sizeof json, "{\"rate_limits\": [{\"scope\": \"user\", %s}]}", rates[c].rule);
+        tm_policy *p = policy(json);
+        int denied = 0;
+        for (int i = 0; i < 62 && !denied; i++)
+            denied = !tm__rate_check(p, "u", NULL, 1, 0, t0, 1, &wait, why, sizeof why);
+        cr_expect(denied, "%s: never denied", rates[c].rule);
+        cr_expect(strstr(why, rates[c].want) != NULL, "%s: got '%s', want '%s'", rates[c].rule, why,
+                  rates[c].want);
+        tm__policy_free(p);
+    }
+}
+
 Test(policy, gcra_rate_and_retry_after)
 {
     tm_policy *p = policy("{\"rate_limits\": [{\"scope\": \"user\", \"requests_per_second\": 10}]}");
@@ -228,6 +254,14 @@ Test(policy, gcra_state_carried_across_a_reload)
     tm__policy_free(r);
 }
 
+/* A rate's bounds: 0 and 1000000001 are refused (bad_configs), 1 and
+ * 1000000000 load. */
+Test(policy, rate_bounds)
+{
+    tm__policy_free(policy("{\"rate_limits\": [{\"requests_per_minute\": 1}]}"));
+    tm__policy_free(policy("{\"rate_limits\": [{\"tokens_per_minute\": 1000000000}]}"));
+}
+
 Test(policy, bad_configs)
 {
     static const struct { const char *json, *err; } bad[] = {
@@ -239,6 +273,16 @@ Test(policy, bad_configs)
         {"{\"default_tier\": \"gold\"}", "default_tier: must name a tier"},
         {"{\"rate_limits\": [{\"scope\": \"team\", \"requests_per_second\": 1}]}", "rate_limits[0].scope"},
         {"{\"rate_limits\": [{\"scope\": \"user\"}]}", "rate_limits[0]: needs a rate"},
+        {"{\"rate_limits\": [{\"requests_per_minute\": 0}]}",
+         "rate_limits[0].requests_per_minute: must be a whole number from 1 to 1000000000"},
+        {"{\"rate_limits\": [{\"tokens_per_minute\": 1000000001}]}",
+         "rate_limits[0].tokens_per_minute: must be a whole number from 1 to 1000000000"},
+        {"{\"rate_limits\": [{\"requests_per_second\": 1.5}]}",
+         "rate_limits[0].requests_per_second: must be a whole number from 1 to 1000000000"},
+        {"{\"rate_limits\": [{\"requests_per_second\": \"2\"}]}",
+         "rate_limits[0].requests_per_second: must be a whole number from 1 to 1000000000"},
+        {"{\"rate_limits\": [{\"requests_per_second\": 1, \"requests_per_minute\": 60}]}",
+         "rate_limits[0].requests_per_minute: a rule has one rate; give a rule of its own for each"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char path[] = "/tmp/tmpol.XXXXXX";

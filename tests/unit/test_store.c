@@ -59,6 +59,29 @@ static int count_cb(void *arg, const tm_event *ev)
     return 0;
 }
 
+/* A store's name as logs and messages show it: a PostgreSQL password,
+ * in the user part or a password= parameter, never appears. */
+Test(store, shown_without_password)
+{
+    static const struct { const char *in, *want; } names[] = {
+        {"postgres://tm@db:5432/tm", "postgres://tm@db:5432/tm"},
+        {"postgres://tm:s3cret@db:5432/tm?schema=a", "postgres://tm:***@db:5432/tm?schema=a"},
+        {"postgresql://tm:@db/tm", "postgresql://tm:***@db/tm"},
+        {"postgres://tm@db/tm?sslmode=require&password=s3cret", "postgres://tm@db/tm?sslmode=require&password=***"},
+        {"postgres://tm:a@db/tm?password=b&schema=c", "postgres://tm:***@db/tm?password=***&schema=c"},
+        {"postgres://db/tm?schema=mypassword=x", "postgres://db/tm?schema=mypassword=x"},
+        {"postgres://db:5432/tm", "postgres://db:5432/tm"},
+        {"/var/lib/tm:a@b/tokmeter.db", "/var/lib/tm:a@b/tokmeter.db"},
+        {"sqlite:/x?password=y", "sqlite:/x?password=y"}};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        char buf[256];
+        cr_expect_str_eq(tm__store_shown(names[i].in, buf, sizeof buf), names[i].want, "%s: got %s, want %s",
+                         names[i].in, buf, names[i].want);
+    }
+    char small[12];
+    cr_expect_str_eq(tm__store_shown("postgres://tm:s3cret@db/tm", small, sizeof small), "postgres://");
+}
+
 Test(store, track_sync_and_dedup_across_reopen)
 {
     tm *t = open_or_die();
