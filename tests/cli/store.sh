@@ -136,8 +136,13 @@ check "copy from a missing file refused" eq "$rc" 64
 check "copy from a missing file says so" has "$out" "the source $W/typo.db does not exist"
 check "copy from a missing file creates neither" eq "$(ls "$W/typo.db" "$W/c.db" 2>/dev/null)" ""
 out=$($TM copy --from "$URL?schema=typo" --to "$W/c.db" 2>&1); rc=$?
+check "copy from a schema that does not exist refused" eq "$rc" 64
+check "copy from a schema that does not exist says so" has "$out" "schema=typo holds no tokmeter store"
+check "copy from a schema that does not exist creates it not" eq "$(psql "$URL" -Atc "SELECT COUNT(*) FROM pg_namespace WHERE nspname = 'typo'")" 0
+$TM --store "$URL?schema=empty1" migrate >/dev/null
+out=$($TM copy --from "$URL?schema=empty1" --to "$W/c.db" 2>&1); rc=$?
 check "copy from an empty schema refused" eq "$rc" 64
-check "copy from an empty schema says so" has "$out" "schema=typo is empty"
+check "copy from an empty schema says so" has "$out" "schema=empty1 is empty"
 check "copy from an empty schema creates no destination" eq "$(ls "$W/c.db" 2>/dev/null)" ""
 $TM --db "$W/onekey.db" keys create --scope read >/dev/null
 out=$($TM copy --from "$W/onekey.db" --to "$W/c.db" --json); rc=$?
