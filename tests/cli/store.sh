@@ -55,9 +55,13 @@ check "alerts check" eq "$?" 0
 
 # --- migrate, and bad stores ---------------------------------------------
 out=$($TM --store "$S1" migrate); rc=$?
-check "migrate" eq "$out/$rc" "store $S1: schema up to date/0"
+check "migrate a new store: created" eq "$out/$rc" "store $S1: created/0"
 out=$($TM --store "$S1" migrate); rc=$?
-check "migrate twice" eq "$rc" 0
+check "migrate twice: up to date" eq "$out/$rc" "store $S1: schema up to date/0"
+out=$($TM --store "$S1" migrate --json); rc=$?
+check "migrate --json" eq "$out/$rc" "{\"store\": \"$S1\", \"created\": false}/0"
+out=$($TM --db "$W/new-mig.db" migrate --json); rc=$?
+check "migrate --json of a new SQLite store" eq "$out/$rc" "{\"store\": \"$W/new-mig.db\", \"created\": true}/0"
 # A password in the URL is never shown: not by migrate, verify, a failed
 # open or the daemon's log (the server's trust authentication ignores it).
 PW=$(echo "$URL?schema=s1" | sed 's#://postgres@#://postgres:s3cret@#')
