@@ -60,11 +60,12 @@ static void commit_hook(void *arg, const tm_cellset *cells, int64_t version, int
     tm *t = arg;
     tm_notify *nt = __atomic_load_n(&t->notify, __ATOMIC_ACQUIRE);
     tm_buf users = TM_BUF_INIT;
+    int listed = 1; /* else out of memory: anyone's sums may have changed */
     if (version < 0 ? commit > 0 : nt != NULL)
-        tm__commit_users(&users, evs, dup, n);
+        listed = tm__commit_users(&users, evs, dup, n) == TM_OK;
+    const char *u = !listed ? "*\n" : users.data ? users.data : "";
     if (version < 0) { /* the store's change log brings the commit to the rollups */
         if (commit > 0) {
-            const char *u = users.data ? users.data : "";
             tm__usage_notify(t->pc.usage, commit, strcmp(u, "*\n") ? u : NULL);
             if (nt)
                 tm__notify_commit(nt, commit, u);
@@ -74,7 +75,7 @@ static void commit_hook(void *arg, const tm_cellset *cells, int64_t version, int
     }
     tm__usage_commit(t->pc.usage, t->pc.store, evs, dup, n, version);
     if (nt)
-        tm__notify_commit(nt, version, users.data);
+        tm__notify_commit(nt, version, u);
     tm__buf_free(&users);
     pthread_rwlock_wrlock(&t->rollups.lock);
     if (t->rollups.loaded) {

@@ -259,10 +259,10 @@ void tm__notify_stop(tm_notify *n)
     free(n);
 }
 
-void tm__commit_users(tm_buf *b, tm_event *const *evs, const unsigned char *dup, size_t n)
+int tm__commit_users(tm_buf *b, tm_event *const *evs, const unsigned char *dup, size_t n)
 {
     tm_strmap seen = {0};
-    int all = 0;
+    int all = 0, rc = TM_OK;
     size_t head = b->len;
     for (size_t i = 0; i < n && !all; i++) {
         const char *u = evs[i]->user_id;
@@ -274,18 +274,20 @@ void tm__commit_users(tm_buf *b, tm_event *const *evs, const unsigned char *dup,
         if (tm__strmap_get(&seen, u, &x))
             continue;
         if (strchr(u, '\n') || strlen(u) >= 256 || b->len - head > NOTIFY_MAX ||
-            tm__strmap_put(&seen, u, 1) != TM_OK) {
-            all = 1;
+            tm__strmap_put(&seen, u, 1) != TM_OK || tm__buf_puts(b, u) != TM_OK ||
+            tm__buf_putc(b, '\n') != TM_OK) {
+            all = 1; /* a list cut short would leave a user's sums stale */
             continue;
         }
-        tm__buf_puts(b, u);
-        tm__buf_putc(b, '\n');
     }
     tm__strmap_clear(&seen);
     if (all) {
         b->len = head;
-        tm__buf_puts(b, "*\n");
+        if (b->data)
+            b->data[head] = '\0';
+        rc = tm__buf_puts(b, "*\n");
     }
+    return rc;
 }
 
 void tm__notify_commit(tm_notify *n, int64_t id, const char *users)

@@ -199,8 +199,9 @@ void tm__usage_stats(struct tm_usage_cache *c, uint64_t *hits, uint64_t *misses)
 
 /* The users whose quota sums a committed batch changed (dup as append set
  * it), each ended by '\n', into b; "*\n" when anyone's may have (it
- * replaced a copy, or the list is too long). */
-void tm__commit_users(tm_buf *b, tm_event *const *evs, const unsigned char *dup, size_t n);
+ * replaced a copy, or the list is too long or out of memory). TM_ENOMEM
+ * when even that could not be written: the caller takes it as "*". */
+int tm__commit_users(tm_buf *b, tm_event *const *evs, const unsigned char *dup, size_t n);
 
 /* Change notifications through Redis (notify.c): each commit is published
  * on a channel named after the store (store_tag), and every message from

@@ -1224,7 +1224,7 @@ int tm__query_run(tm_store *s, tm_rollups *r, const tm_query_spec *q, int64_t no
     int whole = x.later_sk || x.bounds; /* rows so far: the order metric, or candidates */
     for (size_t i = 0; i < x.rows.n; i++) {
         tm_cell *c = &x.rows.cells[i];
-        if ((x.bounds && !x.cand[i]) || (x.subtracted && !x.later_sk && c->s.events == 0))
+        if ((x.bounds && (i >= x.ncand || !x.cand[i])) || (x.subtracted && !x.later_sk && c->s.events == 0))
             continue; /* not a candidate, or every event taken away */
         tm_qrow *row = &res->rows[res->nrows++];
         int64_t minutes = (int64_t)c->key.proj * ((int64_t)1 << 31) + c->key.hour; /* proj < 0 before 1970 */

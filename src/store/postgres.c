@@ -1091,8 +1091,12 @@ static int begin_maint(PGconn *c, int exclusive)
 /* Ends the transaction: COMMIT when rc is TM_OK, else ROLLBACK (keeping rc). */
 static int end_txn(PGconn *c, int rc)
 {
-    if (rc == TM_OK)
-        rc = exec(c, "commit", "COMMIT");
+    if (rc == TM_OK && (rc = exec(c, "commit", "COMMIT")) && PQstatus(c) == CONNECTION_BAD)
+        /* Lost while committing: the server may have committed. Not a
+         * "try again" (503): events without an id would be stored twice. */
+        return tm__fail(TM_EIO, "store: the connection to PostgreSQL was lost during COMMIT, so "
+                                "whether it committed is unknown (resending events that carry an "
+                                "id is safe: they are stored once)");
     if (rc != TM_OK && PQtransactionStatus(c) != PQTRANS_IDLE)
         PQclear(PQexec(c, "ROLLBACK")); /* its own failure would hide rc's reason */
     return rc;
