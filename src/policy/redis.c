@@ -149,7 +149,7 @@ int tm__redis_parse(const char *url, const char *origin, tm_redis_addr *a)
         else if (decode(colon + 1, (size_t)(at - colon - 1), a->pass, sizeof a->pass))
             why = "the password has a bad %XX escape or a NUL, or is longer than 255 bytes";
         else if (!a->pass[0])
-            why = "the password is empty (leave out ':@' for none)";
+            why = "the password is empty";
         hp = at + 1;
     }
     size_t n = why ? 0 : strcspn(hp, ":/");
