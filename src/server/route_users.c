@@ -78,7 +78,8 @@ enum MHD_Result tm__route_put_user(req *r)
 
 /* Says once per outage that the shared limiter (Redis) failed and this
  * daemon decides with its local state meanwhile, and once when Redis
- * answers again (a failure and a recovery between two calls: both). */
+ * answers again (a failure and a recovery between two calls: both), at
+ * the same level (warn), so a log filtered to warnings pairs them. */
 void tm__redis_log(const srv *s)
 {
     static uint64_t seen;
@@ -92,7 +93,7 @@ void tm__redis_log(const srv *s)
         __atomic_store_n(&logged_down, 1, __ATOMIC_RELAXED);
     }
     if (!down && __atomic_exchange_n(&logged_down, 0, __ATOMIC_RELAXED))
-        tm__log(s, 1, "rate limits: Redis reachable again; shared limits resumed", NULL);
+        tm__log(s, 2, "rate limits: Redis reachable again; shared limits resumed", NULL);
 }
 
 /* The notifier's log hook (tm__notify_log): once per change. */
@@ -100,7 +101,7 @@ void tm__notify_logged(void *arg, int up, const char *why)
 {
     const char *kv[] = {"error", why, NULL};
     if (up)
-        tm__log(arg, 1, "change notifications: Redis reachable again", NULL);
+        tm__log(arg, 2, "change notifications: Redis reachable again", NULL);
     else
         tm__log(arg, 2, "change notifications: Redis failed; caches check the store's version meanwhile", kv);
 }
