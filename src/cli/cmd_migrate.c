@@ -1,8 +1,15 @@
 /*
  * cmd_migrate.c — `tokmeter migrate`: brings the store's schema up to this
  * tokmeter's (every open does the same; for PostgreSQL under an advisory
- * lock, so daemons starting together do not race).
+ * lock, so daemons starting together do not race), and says whether it
+ * created the store or found it.
  */
+#include <string.h>
+#include <sys/stat.h>
+
+#include "../core/buf.h"
+#include "../core/json.h"
+#include "../store/store.h"
 #include "cli.h"
 
 static int run(cli_global *g, int argc, char **argv)
@@ -12,11 +19,23 @@ static int run(cli_global *g, int argc, char **argv)
     if (g->help) {
         cli_help(&cmd_migrate, opts,
                  "Creates the store's tables, or migrates them forward, and exits. A store\n"
-                 "written by a newer tokmeter is refused (exit status 1).\n");
+                 "written by a newer tokmeter is refused (exit status 1).\n"
+                 "Prints 'store STORE: created' or 'store STORE: schema up to date';\n"
+                 "with --json {\"store\": STORE, \"created\": true|false}.\n");
         return EXIT_OK;
     }
     if (npos != 0)
         return EXIT_USAGE;
+    /* Whether there was a store before (opening creates one). */
+    const char *path = cli_db_path(g);
+    int existed = 1;
+    struct stat st;
+    if (tm__store_is_postgres(path)) {
+        if (tm__pg_store_exists(path, &existed) != TM_OK)
+            existed = 1; /* the open below says why */
+    } else {
+        existed = stat(strncmp(path, "sqlite:", 7) == 0 ? path + 7 : path, &st) == 0;
+    }
     tm *t = cli_open(g);
     if (!t)
         return EXIT_FAIL;
@@ -25,7 +44,16 @@ static int run(cli_global *g, int argc, char **argv)
         cli_error("migrate", rc);
         return EXIT_FAIL;
     }
-    printf("store %s: schema up to date\n", cli_db_shown(g));
+    if (g->json) {
+        tm_buf b = TM_BUF_INIT;
+        tm__buf_puts(&b, "{\"store\": ");
+        tm__json_str(&b, cli_db_shown(g), strlen(cli_db_shown(g)));
+        tm__buf_printf(&b, ", \"created\": %s}\n", existed ? "false" : "true");
+        fputs(b.data ? b.data : "", stdout);
+        tm__buf_free(&b);
+    } else {
+        printf("store %s: %s\n", cli_db_shown(g), existed ? "schema up to date" : "created");
+    }
     return EXIT_OK;
 }
 

@@ -26,7 +26,8 @@
 
 /* ---- config ---- */
 
-static int parse_limit(tm_limit *l, const char *name, const tm_jv *v, const char *origin)
+/* at: where the limits object is, for messages ("cfg.json: tiers.pro.limits"). */
+static int parse_limit(tm_limit *l, const char *name, const tm_jv *v, const char *at)
 {
     const tm_jv *amount = v;
     memset(l, 0, sizeof *l);
@@ -36,7 +37,7 @@ static int parse_limit(tm_limit *l, const char *name, const tm_jv *v, const char
         const tm_jv *soft = tm__json_get(v, "soft");
         l->soft = soft && soft->type == TM_J_TRUE;
         if (!amount)
-            return tm__fail(TM_EINVAL, "%s: limits.%s: needs \"limit\"", origin, name);
+            return tm__fail(TM_EINVAL, "%s.%s: needs \"limit\"", at, name);
     }
     int scale = 0;
     if (strcmp(name, "requests") == 0)
@@ -50,29 +51,33 @@ static int parse_limit(tm_limit *l, const char *name, const tm_jv *v, const char
     else if (strncmp(name, "value:", 6) == 0 && name[6])
         l->kind = TM_L_VALUE, scale = 9, snprintf(l->metric_type, sizeof l->metric_type, "%s", name + 6);
     else
-        return tm__fail(TM_EINVAL, "%s: limits.%s: unknown limit (requests, total_tokens, cost_usd, "
-                                   "events:METRIC_TYPE, value:METRIC_TYPE)", origin, name);
+        return tm__fail(TM_EINVAL, "%s.%s: unknown limit (requests, total_tokens, cost_usd, "
+                                   "events:METRIC_TYPE, value:METRIC_TYPE)", at, name);
     int64_t x;
     if ((amount->type != TM_J_NUMBER && amount->type != TM_J_STRING) ||
         tm__dec_parse(amount->s, amount->n, scale, 0, &x) != TM_DEC_OK ||
         (scale == 0 && strpbrk(amount->s, ".eE")))
-        return tm__fail(TM_EINVAL, "%s: limits.%s: must be a non-negative %s", origin, name,
+        return tm__fail(TM_EINVAL, "%s.%s: must be a non-negative %s", at, name,
                         scale ? "decimal" : "whole number");
     l->limit = x;
     return TM_OK;
 }
 
-static int parse_limits(tm_tier *t, const tm_jv *o, const char *origin)
+/* The limits object o of tier t. origin: the file, or NULL; path: where
+ * in it (tiers.NAME.limits, or limits for a user's overrides). */
+static int parse_limits(tm_tier *t, const tm_jv *o, const char *origin, const char *path)
 {
+    char at[400];
+    snprintf(at, sizeof at, "%s%s%s", origin ? origin : "", origin ? ": " : "", path);
     if (o->type != TM_J_OBJECT)
-        return tm__fail(TM_EINVAL, "%s: tiers.%s.limits: must be an object", origin, t->name);
+        return tm__fail(TM_EINVAL, "%s: must be an object", at);
     for (size_t i = 0; i < o->n; i++) {
         int k = 0;
         while (k < t->nlimits && strcmp(t->limits[k].name, o->keys[i]) != 0)
             k++;
         if (k == TM_MAX_LIMITS)
-            return tm__fail(TM_EINVAL, "%s: tiers.%s: more than %d limits", origin, t->name, TM_MAX_LIMITS);
-        int rc = parse_limit(&t->limits[k], o->keys[i], o->vals[i], origin);
+            return tm__fail(TM_EINVAL, "%s: more than %d limits", at, TM_MAX_LIMITS);
+        int rc = parse_limit(&t->limits[k], o->keys[i], o->vals[i], at);
         if (rc)
             return rc;
         if (k == t->nlimits)
@@ -116,7 +121,9 @@ static int parse_tier(tm_tier *t, const char *name, const tm_jv *o, const char *
             if (rc == TM_OK)
                 snprintf(t->tz, sizeof t->tz, "%s", v->s);
         } else if (strcmp(k, "limits") == 0) {
-            rc = parse_limits(t, v, origin);
+            char path[200];
+            snprintf(path, sizeof path, "tiers.%s.limits", name);
+            rc = parse_limits(t, v, origin, path);
         } else {
             rc = tm__fail(TM_EINVAL, "%s: tiers.%s.%s: unknown key (period, anchor_day, tz, limits)",
                           origin, name, k);
@@ -261,10 +268,10 @@ int tm__tier_override(tm_tier *t, const char *json, const char *origin)
     char jerr[200];
     int rc = tm__json_parse(&a, json, strlen(json), &v, jerr, sizeof jerr);
     if (rc == TM_EINVAL)
-        rc = tm__fail(TM_EINVAL, "%s: %s", origin, jerr);
+        rc = tm__fail(TM_EINVAL, "%s: %s", origin ? origin : "limits", jerr);
     const tm_jv *l = rc ? NULL : tm__json_get(v, "limits");
     if (rc == TM_OK && l)
-        rc = parse_limits(t, l, origin);
+        rc = parse_limits(t, l, origin, "limits");
     tm__arena_free(&a);
     return rc;
 }

@@ -131,7 +131,8 @@ void tm__policy_free(tm_policy *p);
 
 const tm_tier *tm__policy_tier(const tm_policy *p, const char *name);
 
-/* Applies a user's overrides (JSON {"limits": {...}}) over a tier's copy. */
+/* Applies a user's overrides (JSON {"limits": {...}}) over a tier's copy;
+ * origin names where they came from in messages, or NULL (the request). */
 int tm__tier_override(tm_tier *t, const char *json, const char *origin);
 
 /* [start, reset) of the period holding now. */

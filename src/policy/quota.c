@@ -401,12 +401,22 @@ int tm__user_set(const tm_pctx *pc, const char *user, const char *tier, const ch
     if (tier && !tm__policy_tier(p, tier) && (!p || !p->ntiers))
         return tm__fail(TM_EINVAL, "tier: no tier named '%s': no tiers are configured (the config "
                                    "file: --config FILE or $TOKMETER_CONFIG)", tier);
-    if (tier && !tm__policy_tier(p, tier))
-        return tm__fail(TM_EINVAL, "tier: no tier named '%s' in the config (%d tiers)", tier, p->ntiers);
+    if (tier && !tm__policy_tier(p, tier)) { /* name the ones there are */
+        char names[300] = "";
+        for (int i = 0; i < p->ntiers; i++) {
+            size_t n = strlen(names);
+            if (n + strlen(p->tiers[i].name) + 8 >= sizeof names) {
+                snprintf(names + n, sizeof names - n, ", ...");
+                break;
+            }
+            snprintf(names + n, sizeof names - n, "%s%s", i ? ", " : "", p->tiers[i].name);
+        }
+        return tm__fail(TM_EINVAL, "tier: no tier named '%s' in the config (its tiers: %s)", tier, names);
+    }
     if (overrides) { /* check them against some tier before storing */
         tm_tier scratch;
         memset(&scratch, 0, sizeof scratch);
-        int rc = tm__tier_override(&scratch, overrides, "limits");
+        int rc = tm__tier_override(&scratch, overrides, NULL);
         if (rc)
             return rc;
     }

@@ -875,6 +875,8 @@ int tm__server_run(tm *t, tm_server_config *cfg, const char *config_path)
     tm__proxy_stop(s->proxy, 10);
     MHD_stop_daemon(d); /* waits for in-flight requests */
     tm__set_event_hook(t, NULL, NULL);
+    tm__log(s, 1, "stopped: every request answered; closing the store (commits what is queued, "
+                  "saves the rollups snapshot)", NULL);
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
     rc = TM_OK;
 out:

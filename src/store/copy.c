@@ -166,14 +166,23 @@ int tm_store_copy(const char *from, const char *to, tm_copy_result *out)
         rc = tm__fail(TM_EINVAL, "copy: give two different stores");
         goto out;
     }
-    /* Opening a SQLite path creates it: a source that does not exist is
-     * refused before anything is created. */
+    /* Opening a store creates it (a SQLite file, a PostgreSQL schema's
+     * tables): a source that does not exist is refused before that. */
     const char *path = strncmp(from, "sqlite:", 7) == 0 ? from + 7 : from;
     struct stat st;
     if (!tm__store_is_postgres(from) && stat(path, &st) != 0 && errno == ENOENT) {
         rc = tm__fail(TM_EINVAL, "copy: the source %s does not exist", path);
         goto out;
     }
+    int exists = 1;
+    rc = TM_OK;
+    if (tm__store_is_postgres(from) && (rc = tm__pg_store_exists(from, &exists)) == TM_OK && !exists) {
+        char shown[4096];
+        rc = tm__fail(TM_EINVAL, "copy: the source %s holds no tokmeter store (no tm_schema table); "
+                                 "is it the store you meant?", tm__store_shown(from, shown, sizeof shown));
+    }
+    if (rc)
+        goto out;
     if ((rc = tm__store_open(from, 0, &src)) || (rc = check_source(src, from)) ||
         (rc = tm__store_open(to, 0, &dst)) || (rc = check_empty(dst, to)))
         goto out;

@@ -401,6 +401,31 @@ static int connect_one(const char *conninfo, const char *schema, PGconn **out)
     return session(c, schema);
 }
 
+int tm__pg_store_exists(const char *url, int *exists)
+{
+    char conninfo[4096], schema[64];
+    int64_t found = 0;
+    *exists = 0;
+    int rc = parse_url(url, conninfo, sizeof conninfo, schema, sizeof schema);
+    if (rc)
+        return rc;
+    PGconn *c = PQconnectdb(conninfo);
+    if (!c)
+        return TM_ENOMEM;
+    if (PQstatus(c) != CONNECTION_OK) {
+        rc = pgfail(c, NULL, "connect");
+    } else {
+        PARAMS(p, 2);
+        p_text(&p, schema);
+        rc = query_int(c, "SELECT CASE WHEN (CASE WHEN $1 = '' THEN to_regclass('tm_schema')"
+                          " ELSE to_regclass(format('%I.tm_schema', $1)) END) IS NULL THEN 0 ELSE 1 END",
+                       &p, &found);
+    }
+    PQfinish(c);
+    *exists = rc == TM_OK && found;
+    return rc;
+}
+
 /* A connection the server dropped (a restart, a failover) is opened again
  * at the start of its next operation, with its settings: never inside a
  * transaction (whose earlier statements the server has rolled back), so

@@ -218,6 +218,11 @@ extern const struct tm_meta_ops tm__postgres_meta;
 /* 1 when path names a PostgreSQL store (postgres:// or postgresql://). */
 int tm__store_is_postgres(const char *path);
 
+/* Sets *exists to 1 when the PostgreSQL store at url (its schema= or the
+ * search path) holds tokmeter's tables, else 0, creating nothing (opening
+ * a store migrates: copy checks its source first). */
+int tm__pg_store_exists(const char *url, int *exists);
+
 /* The store's name to show (logs, messages, output): a PostgreSQL URL with
  * its password, in the user part or a password= parameter, as "***"; any
  * other name as it is. Written to buf (cut to cap); returns buf. */

@@ -70,11 +70,11 @@ check "prices cost --model nope: unpriced is 2 too" eq "$(run $TM prices cost --
 check "prices cost of a priced model: 0" eq "$(run $TM prices cost --provider openai --model gpt-4o-mini --input-tokens 5)" 0
 
 # --- quota: a tier no loaded config defines ----------------------------------------
-printf '{"tiers": {"pro": {"limits": {"cost_usd": "10"}}}}' > "$W/tiers.json"
+printf '{"tiers": {"pro": {"limits": {"cost_usd": "10"}}, "team": {}}}' > "$W/tiers.json"
 check "set-tier without a config: says none is configured and where" eq "$(run $TM users set-tier u1 pro)/$(cat "$W/err")" \
     "64/tokmeter users set-tier: tier: no tier named 'pro': no tiers are configured (the config file: --config FILE or \$TOKMETER_CONFIG)"
 check "set-tier of a tier the config lacks" eq "$(run $TM --config "$W/tiers.json" users set-tier u1 gold)/$(cat "$W/err")" \
-    "64/tokmeter users set-tier: tier: no tier named 'gold' in the config (1 tiers)"
+    "64/tokmeter users set-tier: tier: no tier named 'gold' in the config (its tiers: pro, team)"
 check "set-tier with the config" eq "$(run $TM --config "$W/tiers.json" users set-tier u1 pro)" 0
 run $TM quota u1 >/dev/null
 check "quota without the config: the tier is named" has "$(cat "$W/out")" "u1: tier pro (not defined)"

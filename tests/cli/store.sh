@@ -55,9 +55,13 @@ check "alerts check" eq "$?" 0
 
 # --- migrate, and bad stores ---------------------------------------------
 out=$($TM --store "$S1" migrate); rc=$?
-check "migrate" eq "$out/$rc" "store $S1: schema up to date/0"
+check "migrate a new store: created" eq "$out/$rc" "store $S1: created/0"
 out=$($TM --store "$S1" migrate); rc=$?
-check "migrate twice" eq "$rc" 0
+check "migrate twice: up to date" eq "$out/$rc" "store $S1: schema up to date/0"
+out=$($TM --store "$S1" migrate --json); rc=$?
+check "migrate --json" eq "$out/$rc" "{\"store\": \"$S1\", \"created\": false}/0"
+out=$($TM --db "$W/new-mig.db" migrate --json); rc=$?
+check "migrate --json of a new SQLite store" eq "$out/$rc" "{\"store\": \"$W/new-mig.db\", \"created\": true}/0"
 # A password in the URL is never shown: not by migrate, verify, a failed
 # open or the daemon's log (the server's trust authentication ignores it).
 PW=$(echo "$URL?schema=s1" | sed 's#://postgres@#://postgres:s3cret@#')
@@ -136,8 +140,13 @@ check "copy from a missing file refused" eq "$rc" 64
 check "copy from a missing file says so" has "$out" "the source $W/typo.db does not exist"
 check "copy from a missing file creates neither" eq "$(ls "$W/typo.db" "$W/c.db" 2>/dev/null)" ""
 out=$($TM copy --from "$URL?schema=typo" --to "$W/c.db" 2>&1); rc=$?
+check "copy from a schema that does not exist refused" eq "$rc" 64
+check "copy from a schema that does not exist says so" has "$out" "schema=typo holds no tokmeter store"
+check "copy from a schema that does not exist creates it not" eq "$(psql "$URL" -Atc "SELECT COUNT(*) FROM pg_namespace WHERE nspname = 'typo'")" 0
+$TM --store "$URL?schema=empty1" migrate >/dev/null
+out=$($TM copy --from "$URL?schema=empty1" --to "$W/c.db" 2>&1); rc=$?
 check "copy from an empty schema refused" eq "$rc" 64
-check "copy from an empty schema says so" has "$out" "schema=typo is empty"
+check "copy from an empty schema says so" has "$out" "schema=empty1 is empty"
 check "copy from an empty schema creates no destination" eq "$(ls "$W/c.db" 2>/dev/null)" ""
 $TM --db "$W/onekey.db" keys create --scope read >/dev/null
 out=$($TM copy --from "$W/onekey.db" --to "$W/c.db" --json); rc=$?

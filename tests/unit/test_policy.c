@@ -262,13 +262,31 @@ Test(policy, rate_bounds)
     tm__policy_free(policy("{\"rate_limits\": [{\"tokens_per_minute\": 1000000000}]}"));
 }
 
+/* A user's overrides (PUT /v1/users/{id} "limits") name the field once. */
+Test(policy, bad_override_names_the_field)
+{
+    static const struct { const char *json, *err; } bad[] = {
+        {"{\"limits\": {\"cost_usd\": \"-1\"}}", "limits.cost_usd: must be a non-negative decimal"},
+        {"{\"limits\": {\"gpus\": 1}}", "limits.gpus: unknown limit (requests, total_tokens, cost_usd, "
+                                          "events:METRIC_TYPE, value:METRIC_TYPE)"},
+        {"{\"limits\": 5}", "limits: must be an object"},
+        {"{\"limits\": {\"requests\": {\"soft\": true}}}", "limits.requests: needs \"limit\""},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        tm_tier t;
+        memset(&t, 0, sizeof t);
+        cr_expect_eq(tm__tier_override(&t, bad[i].json, NULL), TM_EINVAL, "%s", bad[i].json);
+        cr_expect_str_eq(tm_errmsg(), bad[i].err);
+    }
+}
+
 Test(policy, bad_configs)
 {
     static const struct { const char *json, *err; } bad[] = {
         {"{\"tiers\": {\"a\": {\"period\": \"year\"}}}", "tiers.a.period: must be day, week or month"},
         {"{\"tiers\": {\"a\": {\"anchor_day\": 32}}}", "tiers.a.anchor_day: must be 1 to 31"},
-        {"{\"tiers\": {\"a\": {\"limits\": {\"requests\": 1.5}}}}", "limits.requests: must be a non-negative whole number"},
-        {"{\"tiers\": {\"a\": {\"limits\": {\"gpus\": 1}}}}", "limits.gpus: unknown limit"},
+        {"{\"tiers\": {\"a\": {\"limits\": {\"requests\": 1.5}}}}", ": tiers.a.limits.requests: must be a non-negative whole number"},
+        {"{\"tiers\": {\"a\": {\"limits\": {\"gpus\": 1}}}}", ": tiers.a.limits.gpus: unknown limit"},
         {"{\"tiers\": {\"a\": {\"tz\": \"Mars/Base\"}}}", "tiers.a.tz: not a time zone"},
         {"{\"default_tier\": \"gold\"}", "default_tier: must name a tier"},
         {"{\"rate_limits\": [{\"scope\": \"team\", \"requests_per_second\": 1}]}", "rate_limits[0].scope"},
