@@ -23,11 +23,12 @@ for mode in shared local; do
 done
 start() { # name config
     p=$(free_port)
-    $TM --db "$W/s.db" --config "$W/$2.json" serve --listen "127.0.0.1:$p" 2>"$W/$1.log" &
+    ${TMD:-$TM} --db "$W/s.db" --config "$W/$2.json" serve --listen "127.0.0.1:$p" 2>"$W/$1.log" &
     echo $! > "$W/$1.pid"; echo "$p" > "$W/$1.port"
     i=0; until curl -s "http://127.0.0.1:$p/healthz" >/dev/null 2>&1 || [ $i -ge 200 ]; do sleep 0.05; i=$((i + 1)); done
 }
-stop() { kill -TERM "$(cat "$W/$1.pid")"; wait "$(cat "$W/$1.pid")" 2>/dev/null; rm -f "$W/$1.pid"; }
+stop() { # name: its exit status in $W/name.rc
+    kill -TERM "$(cat "$W/$1.pid")"; wait "$(cat "$W/$1.pid")" 2>/dev/null; echo $? > "$W/$1.rc"; rm -f "$W/$1.pid"; }
 allowed() { # N checks alternating over the daemons named after N
     n=$1; shift; k=0; c=0
     while [ $k -lt "$n" ]; do
@@ -90,6 +91,7 @@ cfg() { printf '{"rate_limits": [{"scope": "global", "requests_per_minute": 6}],
 cfg auth "redis://:$PWE@127.0.0.1:$RP"
 cfg acl "redis://tmuser:tm-pass@127.0.0.1:$RP/"
 cfg wrong "redis://:wrong-Secret9@127.0.0.1:$RP"
+TMD=./build/asan/tokmeter # ASan and UBSan watch AUTH and the log hooks
 start a auth; start b acl
 check "password: one limit for both daemons, one by password, one by ACL user (6 of 12)" eq "$(allowed 12 a b)" 6
 check "password: the state is in redis" eq "$(redis-cli -p "$RP" --scan --pattern 'tokmeter:gcra:*')" "tokmeter:gcra:0|r|0.1|6|||"
@@ -125,6 +127,7 @@ check "redis back: a logged one outage of the limiter" eq "$(grep -c 'rate limit
 check "redis back: the state is in redis again" eq "$(redis-cli -p "$RP" --scan --pattern 'tokmeter:gcra:*')" "tokmeter:gcra:0|r|0.1|6|||"
 for d in a b d; do curl -s "http://127.0.0.1:$(cat "$W/$d.port")/metrics" >> "$W/$d.metrics"; done
 stop a; stop b; stop d
+check "the daemons (ASan) stopped cleanly" eq "$(cat "$W/a.rc" "$W/b.rc" "$W/c.rc" "$W/d.rc" | tr '\n' ' ')" "0 0 0 0 "
 for secret in "$PW" "$PWE" 's3cr' wrong-Secret9 tm-pass; do
     check "the password ($secret) is in no log and no metrics" eq "$(cat "$W"/[abcd].log "$W"/*.metrics | grep -c -F -- "$secret")" 0
 done
