@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include "../core/dec.h"
+#include "../core/err.h"
 #include "../core/event.h"
+#include "../core/json.h"
 #include "../core/text.h"
 #include "../core/tmtime.h"
 #include "../store/store.h"
@@ -103,7 +105,7 @@ void cli_help(const cli_cmd *cmd, const cli_opt *opts, const char *extra)
         snprintf(left, sizeof left, "--%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
         printf("  %-28s %s\n", left, o->help ? o->help : "");
     }
-    printf("  %-28s %s\n", "--db PATH", "the SQLite store (default $TOKMETER_DB, else ~/.local/share/tokmeter/tokmeter.db)");
+    printf("  %-28s %s\n", "--db PATH", "the SQLite store (default: the config's \"store\" or \"db\", else $TOKMETER_STORE, $TOKMETER_DB, else ~/.local/share/tokmeter/tokmeter.db)");
     printf("  %-28s %s\n", "--store URL", "the store as a URL: postgres://... or sqlite:PATH ($TOKMETER_STORE)");
     printf("  %-28s %s\n", "--prices FILE", "a price file to use before the built-in prices ($TOKMETER_PRICES)");
     printf("  %-28s %s\n", "--config FILE", "tiers, rate limits, alerts, sources ($TOKMETER_CONFIG, else ~/.config/tokmeter/config.json)");
@@ -111,6 +113,32 @@ void cli_help(const cli_cmd *cmd, const cli_opt *opts, const char *extra)
     printf("  %-28s %s\n", "-h, --help", "this help");
     if (extra)
         printf("\n%s", extra);
+}
+
+/* The config file's "store" (else its "db"), read once; NULL when the
+ * file or both keys are missing (a broken file is reported when the store
+ * opens and loads it). */
+static const char *config_store(const cli_global *g)
+{
+    static char store[4096];
+    static int read;
+    if (read)
+        return store[0] ? store : NULL;
+    read = 1;
+    const char *cfg = cli_config_path(g);
+    tm_arena a = TM_ARENA_INIT;
+    tm_jv *root = NULL;
+    if (cfg && tm__json_load_file(&a, cfg, 4u << 20, &root) == TM_OK && root->type == TM_J_OBJECT) {
+        const char *keys[] = {"store", "db"};
+        for (int k = 0; k < 2 && !store[0]; k++) {
+            const tm_jv *v = tm__json_get(root, keys[k]);
+            if (v && v->type == TM_J_STRING && v->n < sizeof store)
+                snprintf(store, sizeof store, "%s", v->s);
+        }
+    }
+    tm__arena_free(&a);
+    tm__clear_err();
+    return store[0] ? store : NULL;
 }
 
 const char *cli_db_path(const cli_global *g)
@@ -121,6 +149,8 @@ const char *cli_db_path(const cli_global *g)
         return g->store;
     if (g->db && *g->db)
         return g->db;
+    if ((env = config_store(g)))
+        return env;
     if ((env = getenv("TOKMETER_STORE")) && *env)
         return env;
     if ((env = getenv("TOKMETER_DB")) && *env)

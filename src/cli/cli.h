@@ -57,7 +57,8 @@ int cli_parse(const cli_cmd *cmd, const cli_opt *opts, cli_global *g, int argc, 
 /* Prints a command's --help from its option table. */
 void cli_help(const cli_cmd *cmd, const cli_opt *opts, const char *extra);
 
-/* The store: --store, else --db, else $TOKMETER_STORE, else $TOKMETER_DB,
+/* The store: --store, else --db, else the config file's "store" or "db",
+ * else $TOKMETER_STORE, else $TOKMETER_DB,
  * else $XDG_DATA_HOME/tokmeter/tokmeter.db, else
  * ~/.local/share/tokmeter/tokmeter.db. */
 const char *cli_db_path(const cli_global *g);

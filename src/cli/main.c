@@ -23,7 +23,8 @@ static void usage(FILE *f)
     for (size_t i = 0; i < NCMD; i++)
         fprintf(f, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
     fprintf(f, "\nglobal options:\n"
-               "  --db PATH    the store (default $TOKMETER_DB, else\n"
+               "  --db PATH    the store (default: the config file's \"store\" or\n"
+               "               \"db\", else $TOKMETER_STORE, $TOKMETER_DB, else\n"
                "               $XDG_DATA_HOME/tokmeter/tokmeter.db, else\n"
                "               ~/.local/share/tokmeter/tokmeter.db)\n"
                "  --store URL  the store as a URL: postgres://USER@HOST:PORT/DB\n"

@@ -89,7 +89,9 @@ for st in "$URL?schema=cfgstore" "$W/cfgdb.db"; do
     kill -TERM "$(cat "$W/sc.pid")"; wait "$(cat "$W/sc.pid")"; rm -f "$W/sc.pid"
     check "config $key: the daemon logs its store" has "$(cat "$W/sc.log")" "$st"
     check "config $key: the event is in $st" eq "$($TM --store "$st" events --json --all | grep -c '"cfg-1"')" 1
+    check "config $key: other commands read it too" eq "$(TOKMETER_STORE= TOKMETER_DB="$W/not-this.db" $TM --config "$W/storecfg.json" events --json --all | grep -c '"cfg-1"')" 1
 done
+check "the environment's store was not used" eq "$(ls "$W/not-this.db" 2>/dev/null)" ""
 out=$($TM --store sqlite: report 2>&1); rc=$?
 check "an empty store path refused" eq "$out/$rc" "tokmeter report: cannot open store sqlite:: store: the path is empty/1"
 for i in 1 2 3 4; do $TM --store "$URL?schema=race" migrate >/dev/null 2>"$W/m$i.err" & eval "m$i=\$!"; done
