@@ -16,8 +16,9 @@
  * writer thread never waits on Redis: it queues the message (at most
  * NOTIFY_QUEUE; more are dropped) for the publisher thread. Every Redis
  * call has a 100 ms timeout; after a failure Redis is left alone for a
- * second. Failures are counted as outages (up → down), for the daemon to
- * log once each.
+ * second. Failures are counted as outages (up → down), and each change
+ * (up → down, down → up) goes to the log hook once (tm__notify_log). The
+ * subscriber connects at start, so an outage at start is seen then.
  */
 #include <errno.h>
 #include <hiredis/hiredis.h>
@@ -41,8 +42,7 @@
 #define RETRY_MS 1000
 
 struct tm_notify {
-    char host[256];
-    int port;
+    tm_redis_addr a;
     char channel[96];
     int by_xid;             /* messages name PostgreSQL transaction ids      */
     struct tm_usage_cache *uc;
@@ -55,23 +55,36 @@ struct tm_notify {
     int npub;               /* threads started: 0, 1 (pub) or 2              */
     uint64_t outages, published, received, dropped;
     char last[512];
+    void (*log)(void *arg, int up, const char *why); /* tm__notify_log  */
+    void *log_arg;
 };
 
-/* Records a failure (under mu): a new outage when Redis was up. */
+/* Records a failure: a new outage (told to the log hook) when Redis was up. */
 static void failed(tm_notify *n, const char *what, const char *why)
 {
     pthread_mutex_lock(&n->mu);
-    if (!n->down)
+    snprintf(n->last, sizeof n->last, "redis %s:%d: %s: %s", n->a.host, n->a.port, what, why);
+    if (!n->down) {
         n->outages++;
+        if (n->log)
+            n->log(n->log_arg, 0, n->last);
+    }
     n->down = 1;
-    snprintf(n->last, sizeof n->last, "redis %s:%d: %s: %s", n->host, n->port, what, why);
     pthread_mutex_unlock(&n->mu);
+}
+
+/* Redis answered (mu held): told to the log hook when it was down. */
+static void up_locked(tm_notify *n)
+{
+    if (n->down && n->log)
+        n->log(n->log_arg, 1, NULL);
+    n->down = 0;
 }
 
 static void up(tm_notify *n)
 {
     pthread_mutex_lock(&n->mu);
-    n->down = 0;
+    up_locked(n);
     pthread_mutex_unlock(&n->mu);
 }
 
@@ -90,15 +103,10 @@ static void pause_ms(tm_notify *n, int ms)
 
 static redisContext *connect_to(tm_notify *n, const char *what)
 {
-    struct timeval tv = {0, TIMEOUT_MS * 1000};
-    redisContext *c = redisConnectWithTimeout(n->host, n->port, tv);
-    if (!c || c->err) {
-        failed(n, what, c ? c->errstr : "out of memory");
-        if (c)
-            redisFree(c);
-        return NULL;
-    }
-    redisSetTimeout(c, tv);
+    char why[400];
+    redisContext *c = tm__redis_connect(&n->a, TIMEOUT_MS, why, sizeof why);
+    if (!c)
+        failed(n, what, why);
     return c;
 }
 
@@ -135,7 +143,7 @@ static void *publisher(void *arg)
         free(msg);
         pthread_mutex_lock(&n->mu);
         if (ok)
-            n->published++, n->down = 0;
+            n->published++, up_locked(n);
         else
             n->dropped++;
     }
@@ -172,10 +180,11 @@ static void *subscriber(void *arg)
         redisContext *c = connect_to(n, "subscribe");
         redisReply *rep = c ? redisCommand(c, "SUBSCRIBE %s", n->channel) : NULL;
         int ok = rep && rep->type == REDIS_REPLY_ARRAY;
+        if (c && !ok)
+            failed(n, "subscribe", rep && rep->type == REDIS_REPLY_ERROR ? rep->str
+                                   : c->errstr[0] ? c->errstr : "unexpected reply");
         if (rep)
             freeReplyObject(rep);
-        if (c && !ok)
-            failed(n, "subscribe", c->errstr[0] ? c->errstr : "unexpected reply");
         if (ok)
             up(n);
         tm__usage_remote(n->uc, ok);
@@ -218,7 +227,7 @@ int tm__notify_start(tm_notify **out, const char *redis_url, const char *store_t
     tm_notify *n = calloc(1, sizeof *n);
     if (!n)
         return TM_ENOMEM;
-    int rc = tm__redis_addr(redis_url, "config", n->host, &n->port);
+    int rc = tm__redis_parse(redis_url, "config", &n->a);
     if (rc) {
         free(n);
         return rc;
@@ -316,5 +325,15 @@ void tm__notify_stats(tm_notify *n, tm_notify_stats *st, char *last, size_t cap)
     st->dropped = n->dropped;
     if (last)
         snprintf(last, cap, "%s", n->last);
+    pthread_mutex_unlock(&n->mu);
+}
+
+void tm__notify_log(tm_notify *n, void (*fn)(void *arg, int up, const char *why), void *arg)
+{
+    pthread_mutex_lock(&n->mu);
+    n->log = fn;
+    n->log_arg = arg;
+    if (fn && n->down)
+        fn(arg, 0, n->last);
     pthread_mutex_unlock(&n->mu);
 }

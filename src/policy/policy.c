@@ -206,7 +206,7 @@ int tm__policy_load(tm_policy **out, const char *path)
     const tm_jv *def = rc ? NULL : tm__json_get(root, "default_tier");
     const tm_jv *redis = rc ? NULL : tm__json_get(root, "redis");
     if (redis && redis->type != TM_J_STRING)
-        rc = tm__fail(TM_EINVAL, "%s: redis: must be a string (redis://HOST:PORT)", path);
+        rc = tm__fail(TM_EINVAL, "%s: redis: must be a string (redis://[[USER]:PASSWORD@]HOST[:PORT])", path);
     else if (redis)
         rc = tm__redis_new(redis->s, path, &p->redis);
     if (tiers && tiers->type != TM_J_OBJECT)
@@ -534,14 +534,24 @@ int tm__policy_claim(tm_policy *p, const char *key, int64_t ttl_ms) { return cla
 void tm__policy_claim_done(tm_policy *p, const char *key, int64_t ttl_ms) { claim(p, key, ttl_ms, 0); }
 void tm__policy_unclaim(tm_policy *p, const char *key) { claim(p, key, -1, 0); }
 
-uint64_t tm__rate_redis_errors(tm_policy *p, char *last, size_t cap)
+uint64_t tm__rate_redis_errors(tm_policy *p, int *down, char *last, size_t cap)
 {
+    *down = 0;
     if (!p || !p->redis)
         return 0;
     pthread_mutex_lock(&p->mu);
-    uint64_t n = tm__redis_errors(p->redis, last, cap);
+    uint64_t n = tm__redis_errors(p->redis, down, last, cap);
     pthread_mutex_unlock(&p->mu);
     return n;
+}
+
+void tm__rate_redis_probe(tm_policy *p)
+{
+    if (!p || !p->redis)
+        return;
+    pthread_mutex_lock(&p->mu);
+    tm__redis_probe(p->redis);
+    pthread_mutex_unlock(&p->mu);
 }
 
 void tm__limit_text(const tm_limit *l, tm_i128 v, char *buf)

@@ -15,7 +15,9 @@
  *   "rate_limits": [{"scope": "user", "requests_per_minute": 60},
  *                   {"scope": "user_operation", "requests_per_second": 2},
  *                   {"scope": "global", "tokens_per_minute": 1000000}],
- *   "redis": "redis://127.0.0.1:6379"     shared limiter state (policy/redis.c)
+ *   "redis": "redis://127.0.0.1:6379"     shared limiter state (policy/redis.c);
+ *            "redis://:PASSWORD@HOST:PORT" or "redis://USER:PASSWORD@HOST:PORT"
+ *            with a password (percent-encoded; never shown: tm__redis_shown)
  */
 #ifndef TM_POLICY_POLICY_H
 #define TM_POLICY_POLICY_H
@@ -80,10 +82,31 @@ int tm__redis_consume(tm_redis *r, size_t n, const char *const *keys, const doub
                       int64_t now_us, int64_t *tats);
 /* Outages so far (a failure after a success, or the first failure), and
  * the last failure in last (cap bytes). */
-uint64_t tm__redis_errors(const tm_redis *r, char *last, size_t cap);
-/* Parses redis://HOST[:PORT] (origin names the setting in errors). */
-int tm__redis_addr(const char *url, const char *origin, char host[256], int *port);
+uint64_t tm__redis_errors(const tm_redis *r, int *down, char *last, size_t cap);
+/* Tries Redis (PING) when it has not answered yet or failed last, so that
+ * an outage at start and a recovery are seen without a check; at most
+ * once a second while down. */
+void tm__redis_probe(tm_redis *r);
 const char *tm__redis_url(const tm_redis *r); /* as configured; NULL without Redis */
+
+/* Where Redis is: redis://[[USER]:PASSWORD@]HOST[:PORT][/], the user and
+ * password percent-decoded (RFC 3986); "" when not given. */
+typedef struct tm_redis_addr {
+    char host[256];
+    int port;
+    char user[256];
+    char pass[256];
+} tm_redis_addr;
+/* Parses url (origin names the file in errors, which say what is wrong
+ * with the "redis" key and show the URL masked). rediss:// is refused. */
+int tm__redis_parse(const char *url, const char *origin, tm_redis_addr *a);
+/* url with its password (or a user part without ':') as "***", written to
+ * buf (cut to cap); returns buf. */
+const char *tm__redis_shown(const char *url, char *buf, size_t cap);
+/* Connects within timeout_ms (also each later call's timeout) and sends
+ * AUTH when a password is given; NULL on failure, with why (Redis's own
+ * reason, never the password). */
+struct redisContext *tm__redis_connect(const tm_redis_addr *a, int timeout_ms, char *why, size_t cap);
 /* SET key with an expiry, with nx only if it is not set: 1 set here, 0
  * claimed before (by any daemon), -1 Redis failed. unclaim deletes the key
  * (a claim whose work failed). */
@@ -136,8 +159,10 @@ void tm__policy_claim_done(tm_policy *p, const char *key, int64_t ttl_ms);
 void tm__policy_unclaim(tm_policy *p, const char *key);
 
 /* The shared limiter's outages so far (0 without Redis; tm__redis_errors),
- * and the last failure in last (cap bytes). */
-uint64_t tm__rate_redis_errors(tm_policy *p, char *last, size_t cap);
+ * whether it failed last (*down), and the last failure in last (cap
+ * bytes). probe: tm__redis_probe under the policy's mutex. */
+uint64_t tm__rate_redis_errors(tm_policy *p, int *down, char *last, size_t cap);
+void tm__rate_redis_probe(tm_policy *p);
 
 /* Carries the limiter state of `from` into `to` (a reloaded policy): each
  * rule of `to` equal to one of `from` (scope, operation, unit, rate and
@@ -220,6 +245,11 @@ void tm__notify_stop(tm_notify *n);
 /* Publishes that commit id changed users (as tm__commit_users wrote them). */
 void tm__notify_commit(tm_notify *n, int64_t id, const char *users);
 void tm__notify_stats(tm_notify *n, tm_notify_stats *st, char *last, size_t cap);
+/* fn (NULL: none) is called, under the notifier's lock, when Redis fails
+ * after answering (up 0, why: the failure) and when it answers again after
+ * failing (up 1): once per change, not per retry. Called at once with up 0
+ * when it is down already. */
+void tm__notify_log(tm_notify *n, void (*fn)(void *arg, int up, const char *why), void *arg);
 
 /* set: a user's tier (NULL: keep) and limit overrides as JSON
  * {"limits": {...}} (NULL: none). */

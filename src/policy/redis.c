@@ -15,7 +15,9 @@
  *
  * The same connection claims the soft-limit outbox's notifications (SET
  * NX PX), so of N daemons one records and delivers each; notify.c has
- * the change notifications (their own connections).
+ * the change notifications (their own connections, made by
+ * tm__redis_connect as here: AUTH after each connect when the URL has a
+ * password, which no message shows).
  */
 #include <hiredis/hiredis.h>
 #include <stdio.h>
@@ -31,9 +33,8 @@
 #define RETRY_US 1000000
 
 struct tm_redis {
-    char host[256];
-    char url[300];
-    int port;
+    tm_redis_addr a;
+    char *url;              /* as configured (with its password)             */
     int timeout_ms;
     redisContext *c;
     int64_t down_until;     /* no attempt before this (µs)                   */
@@ -85,48 +86,144 @@ static const char consume_lua[] =
     "end\n"
     "return out\n";
 
-int tm__redis_addr(const char *url, const char *origin, char host[256], int *port)
+/* Percent-decodes s[0, n) into out (cap bytes with the NUL); -1 on a bad
+ * escape, a NUL or too long. */
+static int decode(const char *s, size_t n, char *out, size_t cap)
 {
-    const char *hp = strncmp(url, "redis://", 8) == 0 ? url + 8 : NULL;
-    *port = 6379;
-    host[0] = '\0';
-    if (hp) {
-        size_t n = strcspn(hp, ":/");
-        if (n == 0 || n >= 256)
-            hp = NULL;
-        else {
-            memcpy(host, hp, n);
-            host[n] = '\0';
-            const char *rest = hp + n;
-            char *end = NULL;
-            if (*rest == ':') {
-                long p = strtol(rest + 1, &end, 10);
-                *port = end != rest + 1 && p > 0 && p < 65536 ? (int)p : -1;
-                rest = end;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        int c = (unsigned char)s[i];
+        if (c == '%') {
+            int h = 0;
+            for (int j = 1; j <= 2; j++) {
+                int d = i + j < n ? (unsigned char)s[i + j] : 0;
+                d = d >= '0' && d <= '9' ? d - '0' : d >= 'a' && d <= 'f' ? d - 'a' + 10
+                  : d >= 'A' && d <= 'F' ? d - 'A' + 10 : -1;
+                if (d < 0)
+                    return -1;
+                h = h * 16 + d;
             }
-            if (*port < 0 || (*rest && strcmp(rest, "/") != 0))
-                hp = NULL;
+            c = h;
+            i += 2;
         }
+        if (c == 0 || k + 1 >= cap)
+            return -1;
+        out[k++] = (char)c;
     }
-    if (!hp)
-        return tm__fail(TM_EINVAL, "%s: redis: must be redis://HOST[:PORT], not '%s'", origin, url);
+    out[k] = '\0';
+    return 0;
+}
+
+const char *tm__redis_shown(const char *url, char *buf, size_t cap)
+{
+    const char *auth = strstr(url, "://");
+    const char *at = auth ? strrchr(auth + 3, '@') : NULL;
+    if (!at) {
+        snprintf(buf, cap, "%s", url);
+        return buf;
+    }
+    auth += 3;
+    const char *colon = memchr(auth, ':', (size_t)(at - auth));
+    const char *keep = colon ? colon + 1 : auth; /* a user part alone may be a password */
+    snprintf(buf, cap, "%.*s***%s", (int)(keep - url), url, at);
+    return buf;
+}
+
+int tm__redis_parse(const char *url, const char *origin, tm_redis_addr *a)
+{
+    const char *why = NULL, *hp = url + 8;
+    memset(a, 0, sizeof *a);
+    a->port = 6379;
+    if (strncmp(url, "rediss://", 9) == 0)
+        why = "TLS (rediss://) is not supported: reach Redis through a TLS tunnel (stunnel) or "
+              "on a private network, with redis://";
+    else if (strncmp(url, "redis://", 8) != 0)
+        why = "must start with redis://";
+    const char *at = why ? NULL : strrchr(hp, '@');
+    if (at) {
+        const char *colon = memchr(hp, ':', (size_t)(at - hp));
+        if (!colon)
+            why = "a password is given as redis://:PASSWORD@HOST or redis://USER:PASSWORD@HOST";
+        else if (decode(hp, (size_t)(colon - hp), a->user, sizeof a->user))
+            why = "the user has a bad %XX escape or a NUL, or is longer than 255 bytes";
+        else if (decode(colon + 1, (size_t)(at - colon - 1), a->pass, sizeof a->pass))
+            why = "the password has a bad %XX escape or a NUL, or is longer than 255 bytes";
+        else if (!a->pass[0])
+            why = "the password is empty";
+        hp = at + 1;
+    }
+    size_t n = why ? 0 : strcspn(hp, ":/");
+    if (why)
+        ;
+    else if (n == 0)
+        why = "the host is missing";
+    else if (n >= sizeof a->host)
+        why = "the host is longer than 255 bytes";
+    else {
+        memcpy(a->host, hp, n);
+        const char *rest = hp + n;
+        if (*rest == ':') {
+            size_t d = 0;
+            a->port = 0;
+            while (d < 6 && rest[1 + d] >= '0' && rest[1 + d] <= '9')
+                a->port = a->port * 10 + (rest[1 + d++] - '0');
+            if (d == 0 || a->port < 1 || a->port > 65535)
+                why = "the port must be 1 to 65535";
+            rest += 1 + d;
+        }
+        if (!why && *rest && strcmp(rest, "/") != 0)
+            why = "nothing may follow HOST:PORT (no database number, no options)";
+    }
+    if (why) {
+        char shown[600];
+        memset(a, 0, sizeof *a);
+        return tm__fail(TM_EINVAL, "%s: redis: %s, in '%s' (the form: redis://[[USER]:PASSWORD@]HOST[:PORT])",
+                        origin, why, tm__redis_shown(url, shown, sizeof shown));
+    }
     return TM_OK;
+}
+
+redisContext *tm__redis_connect(const tm_redis_addr *a, int timeout_ms, char *why, size_t cap)
+{
+    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+    redisContext *c = redisConnectWithTimeout(a->host, a->port, tv);
+    redisReply *rep = NULL;
+    if (!c || c->err) {
+        snprintf(why, cap, "%s", c ? c->errstr : "out of memory");
+        goto fail;
+    }
+    redisSetTimeout(c, tv);
+    if (!a->pass[0])
+        return c;
+    const char *argv[] = {"AUTH", a->user, a->pass};
+    rep = a->user[0] ? redisCommandArgv(c, 3, argv, NULL)
+                     : redisCommandArgv(c, 2, (const char *[]){"AUTH", a->pass}, NULL);
+    if (rep && rep->type != REDIS_REPLY_ERROR) {
+        freeReplyObject(rep);
+        return c;
+    }
+    snprintf(why, cap, "AUTH: %s", rep ? rep->str : c->errstr[0] ? c->errstr : "no reply");
+fail:
+    if (rep)
+        freeReplyObject(rep);
+    if (c)
+        redisFree(c);
+    return NULL;
 }
 
 int tm__redis_new(const char *url, const char *origin, tm_redis **out)
 {
-    char host[256];
-    int port;
+    tm_redis_addr a;
     *out = NULL;
-    int rc = tm__redis_addr(url, origin, host, &port);
+    int rc = tm__redis_parse(url, origin, &a);
     if (rc)
         return rc;
     tm_redis *r = calloc(1, sizeof *r);
-    if (!r)
+    if (!r || !(r->url = strdup(url))) {
+        free(r);
         return TM_ENOMEM;
-    snprintf(r->host, sizeof r->host, "%s", host);
-    snprintf(r->url, sizeof r->url, "%s", url);
-    r->port = port;
+    }
+    r->a = a;
     r->timeout_ms = 100;
     *out = r;
     return TM_OK;
@@ -140,11 +237,13 @@ void tm__redis_free(tm_redis *r)
         return;
     if (r->c)
         redisFree(r->c);
+    free(r->url);
     free(r);
 }
 
-uint64_t tm__redis_errors(const tm_redis *r, char *last, size_t cap)
+uint64_t tm__redis_errors(const tm_redis *r, int *down, char *last, size_t cap)
 {
+    *down = r && r->down;
     if (!r)
         return 0;
     if (last)
@@ -157,7 +256,7 @@ static void failed(tm_redis *r, int64_t now, const char *why)
     if (!r->down)
         r->outages++;
     r->down = 1;
-    snprintf(r->last, sizeof r->last, "redis %s:%d: %s", r->host, r->port, why);
+    snprintf(r->last, sizeof r->last, "redis %s:%d: %s", r->a.host, r->a.port, why);
     if (r->c) {
         redisFree(r->c);
         r->c = NULL;
@@ -172,14 +271,10 @@ static int command(tm_redis *r, int argc, const char **argv, redisReply **out)
     *out = NULL;
     if (now < r->down_until)
         return TM_EBUSY;
-    struct timeval tv = {0, r->timeout_ms * 1000};
-    if (!r->c) {
-        r->c = redisConnectWithTimeout(r->host, r->port, tv);
-        if (!r->c || r->c->err) {
-            failed(r, now, r->c ? r->c->errstr : "out of memory");
-            return TM_EIO;
-        }
-        redisSetTimeout(r->c, tv);
+    char why[400];
+    if (!r->c && !(r->c = tm__redis_connect(&r->a, r->timeout_ms, why, sizeof why))) {
+        failed(r, now, why);
+        return TM_EIO;
     }
     redisReply *rep = redisCommandArgv(r->c, argc, argv, NULL);
     if (!rep) {
@@ -194,6 +289,14 @@ static int command(tm_redis *r, int argc, const char **argv, redisReply **out)
     r->down = 0;
     *out = rep;
     return TM_OK;
+}
+
+void tm__redis_probe(tm_redis *r)
+{
+    redisReply *rep = NULL;
+    const char *argv[] = {"PING"};
+    if (r && (!r->c || r->down) && command(r, 1, argv, &rep) == TM_OK)
+        freeReplyObject(rep);
 }
 
 /* Runs EVAL script over n keys with argv; *out gets the reply. */

@@ -644,6 +644,9 @@ static void *evaluator(void *arg)
         }
         s->adirty = 0;
         last = tm__now_us();
+        pthread_mutex_unlock(&s->amu); /* a probe of a Redis that is down: up to 200 ms */
+        tm__rate_redis_probe(tm__pctx_policy(tm__pctx(s->t)));
+        pthread_mutex_lock(&s->amu);
         tm__redis_log(s);
         if (s->astop || !s->alerts || !s->alerts->nrules)
             continue;
@@ -787,6 +790,11 @@ int tm__server_run(tm *t, tm_server_config *cfg, const char *config_path)
         (rc = tm__alerts_load(&s->alerts, config_path)) ||
         (rc = tm__proxy_start(&s->proxy, s, config_path)) || (rc = tm__notify_enable(t)))
         goto out;
+    /* Redis's state at start is logged now, not at the first check. */
+    if (tm__notifier(t))
+        tm__notify_log(tm__notifier(t), tm__notify_logged, s);
+    tm__rate_redis_probe(tm__pctx_policy(tm__pctx(t)));
+    tm__redis_log(s);
     if (!loopback && nkeys == 0) {
         rc = tm__fail(TM_EINVAL, "listen: %s is not a loopback address, and no API key exists: "
                                  "anyone could read and write usage; create one first "
@@ -872,6 +880,8 @@ int tm__server_run(tm *t, tm_server_config *cfg, const char *config_path)
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
     rc = TM_OK;
 out:
+    if (tm__notifier(t)) /* it outlives the server */
+        tm__notify_log(tm__notifier(t), NULL, NULL);
     if (reaping) {
         pthread_mutex_lock(&s->cmu);
         s->cstop = 1;

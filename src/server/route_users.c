@@ -77,26 +77,33 @@ enum MHD_Result tm__route_put_user(req *r)
 }
 
 /* Says once per outage that the shared limiter (Redis) failed and this
- * daemon decides with its local state meanwhile, and that change
- * notifications stopped (caches then recount from the store). */
+ * daemon decides with its local state meanwhile, and once when Redis
+ * answers again (a failure and a recovery between two calls: both), at
+ * the same level (warn), so a log filtered to warnings pairs them. */
 void tm__redis_log(const srv *s)
 {
-    static uint64_t seen, outages;
+    static uint64_t seen;
+    static int logged_down;
     char last[512];
-    uint64_t n = tm__rate_redis_errors(tm__pctx_policy(tm__pctx(s->t)), last, sizeof last);
+    int down;
+    uint64_t n = tm__rate_redis_errors(tm__pctx_policy(tm__pctx(s->t)), &down, last, sizeof last);
     if (n > __atomic_exchange_n(&seen, n, __ATOMIC_RELAXED)) {
         const char *kv[] = {"error", last, NULL};
         tm__log(s, 2, "rate limits: Redis failed; local limits meanwhile", kv);
+        __atomic_store_n(&logged_down, 1, __ATOMIC_RELAXED);
     }
-    tm_notify *nt = tm__notifier(s->t);
-    tm_notify_stats st;
-    if (nt) {
-        tm__notify_stats(nt, &st, last, sizeof last);
-        if (st.outages > __atomic_exchange_n(&outages, st.outages, __ATOMIC_RELAXED)) {
-            const char *kv[] = {"error", last, NULL};
-            tm__log(s, 2, "change notifications: Redis failed; caches check the store's version meanwhile", kv);
-        }
-    }
+    if (!down && __atomic_exchange_n(&logged_down, 0, __ATOMIC_RELAXED))
+        tm__log(s, 2, "rate limits: Redis reachable again; shared limits resumed", NULL);
+}
+
+/* The notifier's log hook (tm__notify_log): once per change. */
+void tm__notify_logged(void *arg, int up, const char *why)
+{
+    const char *kv[] = {"error", why, NULL};
+    if (up)
+        tm__log(arg, 2, "change notifications: Redis reachable again", NULL);
+    else
+        tm__log(arg, 2, "change notifications: Redis failed; caches check the store's version meanwhile", kv);
 }
 
 /* POST /v1/check — before a call: quota and rate limits. A check debits the

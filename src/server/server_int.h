@@ -142,8 +142,10 @@ void *tm__conn_reaper(void *srv);
 
 /* Events were stored: let the evaluator run the alert rules soon. */
 void tm__alerts_nudge(srv *s);
-/* Logs a new failure of Redis (rate limits, change notifications) once. */
+/* Logs a new failure of the rate limits' Redis once, and its recovery. */
 void tm__redis_log(const srv *s);
+/* The change notifier's log hook (tm__notify_log; arg: the srv). */
+void tm__notify_logged(void *arg, int up, const char *why);
 
 /* A soft quota limit was passed at a check: record the alert (once per
  * user and limit until the period resets) and queue its notification. */

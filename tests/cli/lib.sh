@@ -10,9 +10,10 @@
 #   jget EXPR           evaluates the Python EXPR over the JSON on stdin (as d)
 #   finish              prints "N passed, N failed"; fails if any failed
 #   free_port           a free TCP port on 127.0.0.1
-#   redis_start         a redis-server on a free loopback port, without
-#                       persistence, its files in $W: sets RP, writes
-#                       $W/redis.pid, checks that it answers
+#   redis_start [ARG..] a redis-server on a free loopback port (on $RP when
+#                       set), without persistence, its files in $W, with
+#                       ARGs added: sets RP, writes $W/redis.pid, checks that
+#                       it answers (with $REDISCLI_AUTH when it needs one)
 #   st NAME             the store named NAME for --store: a SQLite file in $W,
 #                       or with TM_TEST_PG set (tests/cli/on_pg.sh) the schema
 #                       NAME of that PostgreSQL
@@ -34,8 +35,8 @@ greps() { grep -q -- "$2" "$1" 2>/dev/null ||
 jget() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 redis_start() {
-    RP=$(free_port)
-    redis-server --port "$RP" --bind 127.0.0.1 --save '' --appendonly no --dir "$W" >"$W/redis.log" 2>&1 &
+    RP=${RP:-$(free_port)}
+    redis-server --port "$RP" --bind 127.0.0.1 --save '' --appendonly no --dir "$W" "$@" >>"$W/redis.log" 2>&1 &
     echo $! > "$W/redis.pid"
     i=0; until redis-cli -p "$RP" ping >/dev/null 2>&1 || [ $i -ge 100 ]; do sleep 0.05; i=$((i + 1)); done
     check "redis-server started" eq "$(redis-cli -p "$RP" ping)" PONG

@@ -720,3 +720,62 @@ Test(policy, a_postgres_step_names_at_most_64_commits)
     tm_close(t);
     scratch_free(dir);
 }
+
+/* The "redis" URL at its edges: ports N-1/N/N+1 around 1 and 65535, user
+ * and password percent-decoded, what is refused and why; a refused URL is
+ * shown with its password masked. */
+Test(policy, redis_url_parse)
+{
+    static const struct { const char *url, *host, *user, *pass; int port; } good[] = {
+        {"redis://h", "h", "", "", 6379},
+        {"redis://h/", "h", "", "", 6379},
+        {"redis://h:1", "h", "", "", 1},
+        {"redis://h:65535", "h", "", "", 65535},
+        {"redis://:pw@h:6380", "h", "", "pw", 6380},
+        {"redis://alice:pw@10.0.0.1:7000/", "10.0.0.1", "alice", "pw", 7000},
+        {"redis://:a%40b%3Ac%2Fd%25@h", "h", "", "a@b:c/d%", 6379},
+        {"redis://u%3Ax:p%2a@h", "h", "u:x", "p*", 6379},
+        {"redis://:p@ss@h:9", "h", "", "p@ss", 9}, /* an '@' not encoded: the last one ends it */
+    };
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        tm_redis_addr a;
+        int rc = tm__redis_parse(good[i].url, "c.json", &a);
+        cr_expect_eq(rc, TM_OK, "%s: %s", good[i].url, tm_errmsg());
+        cr_expect_str_eq(a.host, good[i].host, "%s: host got %s want %s", good[i].url, a.host, good[i].host);
+        cr_expect_str_eq(a.user, good[i].user, "%s: user got %s want %s", good[i].url, a.user, good[i].user);
+        cr_expect_str_eq(a.pass, good[i].pass, "%s: pass got %s want %s", good[i].url, a.pass, good[i].pass);
+        cr_expect_eq(a.port, good[i].port, "%s: port got %d want %d", good[i].url, a.port, good[i].port);
+    }
+    static const struct { const char *url, *err; } bad[] = {
+        {"redis://h:0", "c.json: redis: the port must be 1 to 65535, in 'redis://h:0'"},
+        {"redis://h:65536", "the port must be 1 to 65535"},
+        {"redis://h:", "the port must be 1 to 65535"},
+        {"redis://h:-1", "the port must be 1 to 65535"},
+        {"redis://h:1234567", "the port must be 1 to 65535"},
+        {"redis://h:6379/0", "nothing may follow HOST:PORT"},
+        {"redis://", "the host is missing"},
+        {"redis://:secret@:6379", "the host is missing, in 'redis://:***@:6379'"},
+        {"redis://:@h", "the password is empty"},
+        {"redis://bob:@h", "the password is empty, in 'redis://bob:***@h'"},
+        {"redis://secret@h", "a password is given as redis://:PASSWORD@HOST or redis://USER:PASSWORD@HOST, in 'redis://***@h'"},
+        {"redis://:a%4@h", "the password has a bad %XX escape"},
+        {"redis://:a%zz@h", "the password has a bad %XX escape"},
+        {"redis://:a%00b@h", "the password has a bad %XX escape or a NUL"},
+        {"redis://u%g:p@h", "the user has a bad %XX escape"},
+        {"rediss://:secret@h:6380", "TLS (rediss://) is not supported: reach Redis through a TLS tunnel (stunnel) "
+                                    "or on a private network, with redis://, in 'rediss://:***@h:6380'"},
+        {"http://h", "c.json: redis: must start with redis://, in 'http://h' (the form: redis://[[USER]:PASSWORD@]HOST[:PORT])"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        tm_redis_addr a;
+        int rc = tm__redis_parse(bad[i].url, "c.json", &a);
+        cr_expect_eq(rc, TM_EINVAL, "%s: got %d want TM_EINVAL", bad[i].url, rc);
+        cr_expect(strstr(tm_errmsg(), bad[i].err) != NULL, "%s:\n  got:  %s\n  want: %s", bad[i].url,
+                  tm_errmsg(), bad[i].err);
+        cr_expect(!strstr(tm_errmsg(), "secret"), "%s: the password shown: %s", bad[i].url, tm_errmsg());
+    }
+    char buf[64];
+    cr_expect_str_eq(tm__redis_shown("redis://h:1", buf, sizeof buf), "redis://h:1");
+    cr_expect_str_eq(tm__redis_shown("redis://u:p%40w@h", buf, sizeof buf), "redis://u:***@h");
+    cr_expect_str_eq(tm__redis_shown("redis://:p@w@h", buf, sizeof buf), "redis://:***@h");
+}
