@@ -1117,6 +1117,40 @@ static int add_count(PGconn *c, int64_t delta, int64_t *xid)
                      " RETURNING pg_current_xact_id()::text::bigint", &p, xid ? xid : &ignored);
 }
 
+/* add_count and end_txn in one round trip: the count's INSERT and COMMIT
+ * sent as one query string (numbers only), the transaction's id read back
+ * from the first statement. */
+static int count_and_commit(PGconn *c, int64_t delta, int64_t *xid)
+{
+    char sql[300];
+    int rc = TM_OK, results = 0;
+    snprintf(sql, sizeof sql, "INSERT INTO counts VALUES(%d, %lld) ON CONFLICT (writer) DO UPDATE SET"
+                              " events = counts.events + EXCLUDED.events RETURNING"
+                              " pg_current_xact_id()::text::bigint; COMMIT",
+             PQbackendPID(c), (long long)delta);
+    if (!PQsendQuery(c, sql))
+        rc = pgfail(c, NULL, "commit");
+    for (PGresult *res; rc == TM_OK && (res = PQgetResult(c)); results++) {
+        ExecStatusType st = PQresultStatus(res);
+        if (st == PGRES_TUPLES_OK && results == 0 && PQntuples(res) == 1)
+            *xid = i64(res, 0, 0);
+        else if (st != PGRES_COMMAND_OK)
+            rc = pgfail(c, res, results == 0 ? "count" : "commit");
+        PQclear(res);
+    }
+    for (PGresult *res; (res = PQgetResult(c));) /* the rest, after an error */
+        PQclear(res);
+    if (rc == TM_OK && results != 2)
+        rc = tm__fail(TM_EIO, "store: commit: %d results, wanted 2", results);
+    if (rc && PQstatus(c) == CONNECTION_BAD) /* sent: the server may have run it all */
+        return tm__fail(TM_EIO, "store: the connection to PostgreSQL was lost during COMMIT, so "
+                                "whether it committed is unknown (resending events that carry an "
+                                "id is safe: they are stored once)");
+    if (rc && PQtransactionStatus(c) != PQTRANS_IDLE)
+        PQclear(PQexec(c, "ROLLBACK"));
+    return rc;
+}
+
 /* Moves up to FOLD_MAX log rows of the transactions before this handle's
  * previous try into rollup and urollup, if no other daemon is folding, and
  * records that horizon (on the fold thread, its own connection) (readers whose snapshot is older reload whole). Errors
@@ -1432,9 +1466,7 @@ static int append_txn(pg_store *s, tm_event *const *evs, size_t n, uint32_t (*id
     tm__strmap_clear(&seen);
     if (rc == TM_OK)
         rc = log_cells(s->w, cells);
-    if (rc == TM_OK)
-        rc = add_count(s->w, added, commit);
-    return end_txn(s->w, rc);
+    return rc || added == 0 ? (*commit = 0, end_txn(s->w, rc)) : count_and_commit(s->w, added, commit);
 }
 
 static int pg_append(tm_store *base, tm_event *const *evs, size_t n, unsigned char *dup,
