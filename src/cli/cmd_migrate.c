@@ -5,7 +5,6 @@
  * created the store or found it.
  */
 #include <string.h>
-#include <sys/stat.h>
 
 #include "../core/buf.h"
 #include "../core/json.h"
@@ -27,15 +26,9 @@ static int run(cli_global *g, int argc, char **argv)
     if (npos != 0)
         return EXIT_USAGE;
     /* Whether there was a store before (opening creates one). */
-    const char *path = cli_db_path(g);
     int existed = 1;
-    struct stat st;
-    if (tm__store_is_postgres(path)) {
-        if (tm__pg_store_exists(path, &existed) != TM_OK)
-            existed = 1; /* the open below says why */
-    } else {
-        existed = stat(strncmp(path, "sqlite:", 7) == 0 ? path + 7 : path, &st) == 0;
-    }
+    if (tm__store_exists(cli_db_path(g), &existed) != TM_OK)
+        existed = 1; /* the open below says why */
     tm *t = cli_open(g);
     if (!t)
         return EXIT_FAIL;

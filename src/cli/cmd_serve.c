@@ -81,14 +81,8 @@ static int run(cli_global *g, int argc, char **argv)
         }
     }
     cfg.quiet = quiet;
-    /* The store and prices: flags, then the config file, then the defaults.
-     * The config's store is copied out first: cli_db_path may return it,
-     * and snprintf into its own argument left cfg.db empty (a temporary
-     * SQLite store that vanished at exit). */
-    char file_db[sizeof cfg.db];
-    memcpy(file_db, cfg.db, sizeof file_db);
-    if (!g->db && !g->store && file_db[0])
-        g->db = file_db;
+    /* The store and prices: flags, then the config file, then the defaults
+     * (cli_db_path reads the config's store, as for every command). */
     if (!g->prices && cfg.prices[0])
         g->prices = cfg.prices;
     snprintf(cfg.db, sizeof cfg.db, "%s", cli_db_path(g));

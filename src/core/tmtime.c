@@ -164,3 +164,13 @@ int64_t tm__now_us(void)
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * TM_US_PER_SEC + ts.tv_nsec / 1000;
 }
+
+struct timespec tm__deadline(int64_t us)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t ns = ts.tv_nsec + us % TM_US_PER_SEC * 1000;
+    ts.tv_sec += (time_t)(us / TM_US_PER_SEC + ns / 1000000000);
+    ts.tv_nsec = (long)(ns % 1000000000);
+    return ts;
+}

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #define TM_US_PER_SEC 1000000LL
 #define TM_US_PER_DAY 86400000000LL
@@ -29,5 +30,9 @@ void tm__civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d);
 
 /* Wall-clock now, UTC microseconds. */
 int64_t tm__now_us(void);
+
+/* The realtime clock us microseconds from now, as pthread_cond_timedwait
+ * takes it. */
+struct timespec tm__deadline(int64_t us);
 
 #endif

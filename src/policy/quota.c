@@ -243,11 +243,7 @@ static void uc_advance(struct tm_usage_cache *c, tm_store *s, int64_t v)
             int64_t now = tm__now_us();
             deadline = deadline ? deadline : now + (c->remote ? UC_WAIT_US : UC_WAIT_LOCAL_US);
             if (now < deadline) {
-                struct timespec until;
-                clock_gettime(CLOCK_REALTIME, &until);
-                until.tv_nsec += (long)(deadline - now) * 1000;
-                until.tv_sec += until.tv_nsec / 1000000000L;
-                until.tv_nsec %= 1000000000L;
+                struct timespec until = tm__deadline(deadline - now);
                 pthread_cond_timedwait(&c->cv, &c->mu, &until);
                 continue; /* another thread may have moved the cache meanwhile */
             }
@@ -402,16 +398,13 @@ int tm__user_set(const tm_pctx *pc, const char *user, const char *tier, const ch
         return tm__fail(TM_EINVAL, "tier: no tier named '%s': no tiers are configured (the config "
                                    "file: --config FILE or $TOKMETER_CONFIG)", tier);
     if (tier && !tm__policy_tier(p, tier)) { /* name the ones there are */
-        char names[300] = "";
-        for (int i = 0; i < p->ntiers; i++) {
-            size_t n = strlen(names);
-            if (n + strlen(p->tiers[i].name) + 8 >= sizeof names) {
-                snprintf(names + n, sizeof names - n, ", ...");
-                break;
-            }
-            snprintf(names + n, sizeof names - n, "%s%s", i ? ", " : "", p->tiers[i].name);
-        }
-        return tm__fail(TM_EINVAL, "tier: no tier named '%s' in the config (its tiers: %s)", tier, names);
+        tm_buf names = TM_BUF_INIT;
+        for (int i = 0; i < p->ntiers; i++)
+            tm__buf_printf(&names, "%s%s", i ? ", " : "", p->tiers[i].name);
+        int rc = tm__fail(TM_EINVAL, "tier: no tier named '%s' in the config (its tiers: %s)", tier,
+                          names.data ? names.data : "");
+        tm__buf_free(&names);
+        return rc;
     }
     if (overrides) { /* check them against some tier before storing */
         tm_tier scratch;

@@ -57,6 +57,15 @@ void tm__query_init(tm_query_spec *q)
 
 void tm__query_free(tm_query_spec *q) { tm__arena_free(&q->arena); }
 
+/* The TM_M_* named by s[0..n), or -1. */
+static int metric_named(const char *s, size_t n)
+{
+    for (int m = 0; m < TM_NMETRIC; m++)
+        if (strlen(tm__metric_names[m]) == n && strncmp(tm__metric_names[m], s, n) == 0)
+            return m;
+    return -1;
+}
+
 static int dim_of(const char *name, size_t n)
 {
     for (int d = 0; d < TM_NDIM; d++)
@@ -140,11 +149,8 @@ int tm__query_set(tm_query_spec *q, const char *key, const char *value)
         q->order_asc = v[n] && strcmp(v + n + 1, "asc") == 0;
         if (v[n] && !q->order_asc && strcmp(v + n + 1, "desc") != 0)
             return tm__fail(TM_EINVAL, "order_by: '%s' must be METRIC, METRIC:desc or METRIC:asc", v);
-        for (int m = 0; m < TM_NMETRIC; m++)
-            if (strlen(tm__metric_names[m]) == n && strncmp(tm__metric_names[m], v, n) == 0) {
-                q->order_by = m;
-                return TM_OK;
-            }
+        if ((q->order_by = metric_named(v, n)) >= 0)
+            return TM_OK;
         return tm__fail(TM_EINVAL, "order_by: unknown metric '%.*s' (events, cost_usd, "
                                    "total_tokens, latency_p95_ms, ...)", (int)n, v);
     } else if (strcmp(key, "fill") == 0) {
@@ -159,10 +165,9 @@ int tm__query_set(tm_query_spec *q, const char *key, const char *value)
     } else if (strcmp(key, "metrics") == 0) {
         q->metrics = 0;
         for (const char *p = v;; p++) {
-            size_t n = strcspn(p, ","), m = 0;
-            while (m < TM_NMETRIC && (strlen(tm__metric_names[m]) != n || strncmp(tm__metric_names[m], p, n)))
-                m++;
-            if (m == TM_NMETRIC)
+            size_t n = strcspn(p, ",");
+            int m = metric_named(p, n);
+            if (m < 0)
                 return tm__fail(TM_EINVAL, "metrics: unknown metric '%.*s' (events, requests, "
                                            "total_tokens, cost_usd, latency_p95_ms, ...)", (int)n, p);
             q->metrics |= 1u << m;
@@ -384,7 +389,6 @@ static const tm_sketch no_sketch;
 
 #define QUANTILES (1u << TM_M_P50 | 1u << TM_M_P95 | 1u << TM_M_P99)
 #define NO_PERIOD INT64_MIN
-#define MAX_DAYS (1 << 17) /* days planned at most (daily_cells): 3 MB, 358 years */
 
 static int add_cell(void *arg, const tm_cell *c)
 {
@@ -1183,7 +1187,7 @@ int tm__query_run(tm_store *s, tm_rollups *r, const tm_query_spec *q, int64_t no
     int64_t d0 = floor_div(res->from + 24 * US_PER_HOUR - 1, 24 * US_PER_HOUR) * 24;
     int64_t d1 = floor_div(res->to, 24 * US_PER_HOUR) * 24;
     if (proj >= 0 && tm__proj_daily(proj) && res->interval != TM_I_HOUR &&
-        (res->to - res->from) / (24 * US_PER_HOUR) < MAX_DAYS) {
+        (res->to - res->from) / (24 * US_PER_HOUR) < TM_PLAN_DAYS_MAX) {
         rc = daily_cells(&x, s, r, proj, &locked);
     } else if (proj >= 0 && !tm__proj_daily(proj) && h0 < h1 &&
                (tm__tz_whole_hours(res->tz) || res->interval != TM_I_HOUR)) {

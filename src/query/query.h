@@ -76,6 +76,10 @@ typedef struct tm_qrow {
     uint32_t cell;              /* internal: the row's cell while unnamed      */
 } tm_qrow;
 
+/* The days a by-user query plans one by one at most (3 MB, 358 years);
+ * a longer range is read from the events. */
+#define TM_PLAN_DAYS_MAX (1 << 17)
+
 typedef struct tm_qresult {
     int64_t from, to;           /* resolved range, UTC µs                     */
     int interval;

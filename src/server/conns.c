@@ -187,11 +187,7 @@ void *tm__conn_reaper(void *arg)
     pthread_setname_np(pthread_self(), "tm-reaper");
     pthread_mutex_lock(&s->cmu);
     while (!s->cstop) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += 250000000L;
-        if (until.tv_nsec >= 1000000000L)
-            until.tv_sec++, until.tv_nsec -= 1000000000L;
+        struct timespec until = tm__deadline(250000);
         pthread_cond_timedwait(&s->ccv, &s->cmu, &until);
         pthread_mutex_unlock(&s->cmu);
         tm__wake_lost(s); /* connects to the daemon: conn_notify takes cmu */

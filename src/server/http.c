@@ -613,17 +613,11 @@ static void *evaluator(void *arg)
     pthread_mutex_lock(&s->amu);
     while (!s->astop) {
         unsigned every = s->alerts ? s->alerts->interval_s : 30;
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += every;
+        struct timespec until = tm__deadline((int64_t)every * 1000000);
         while (!s->astop && !s->noutbox && !(s->adirty && tm__now_us() - last >= 1000000) &&
                pthread_cond_timedwait(&s->acv, &s->amu, &until) == 0) {
-            if (s->adirty && tm__now_us() - last < 1000000) { /* throttle to once a second */
-                clock_gettime(CLOCK_REALTIME, &until);
-                until.tv_nsec += (long)((1000000 - (tm__now_us() - last)) * 1000);
-                if (until.tv_nsec >= 1000000000L)
-                    until.tv_sec++, until.tv_nsec -= 1000000000L;
-            }
+            if (s->adirty && tm__now_us() - last < 1000000) /* throttle to once a second */
+                until = tm__deadline(1000000 - (tm__now_us() - last));
         }
         while (s->noutbox && !s->astop) { /* soft-limit notifications */
             char *body = s->outbox[--s->noutbox];

@@ -122,9 +122,7 @@ void tm__events_completed(req *r)
 
 void tm__events_drain(srv *s, unsigned max_s)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += max_s;
+    struct timespec until = tm__deadline((int64_t)max_s * 1000000);
     pthread_mutex_lock(&s->wmu);
     s->wstop = 1;
     while (s->nwaiting && pthread_cond_timedwait(&s->wcv, &s->wmu, &until) == 0)

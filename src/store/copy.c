@@ -4,10 +4,8 @@
  * time, tokens and cost, the API keys (hashes), users' tiers and the alert
  * history, through the backends' own functions.
  */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "../core/err.h"
 #include "../core/event.h"
@@ -168,18 +166,15 @@ int tm_store_copy(const char *from, const char *to, tm_copy_result *out)
     }
     /* Opening a store creates it (a SQLite file, a PostgreSQL schema's
      * tables): a source that does not exist is refused before that. */
-    const char *path = strncmp(from, "sqlite:", 7) == 0 ? from + 7 : from;
-    struct stat st;
-    if (!tm__store_is_postgres(from) && stat(path, &st) != 0 && errno == ENOENT) {
-        rc = tm__fail(TM_EINVAL, "copy: the source %s does not exist", path);
-        goto out;
-    }
     int exists = 1;
-    rc = TM_OK;
-    if (tm__store_is_postgres(from) && (rc = tm__pg_store_exists(from, &exists)) == TM_OK && !exists) {
+    if ((rc = tm__store_exists(from, &exists)) == TM_OK && !exists) {
         char shown[4096];
-        rc = tm__fail(TM_EINVAL, "copy: the source %s holds no tokmeter store (no tm_schema table); "
-                                 "is it the store you meant?", tm__store_shown(from, shown, sizeof shown));
+        if (tm__store_is_postgres(from))
+            rc = tm__fail(TM_EINVAL, "copy: the source %s holds no tokmeter store (no tm_schema table); "
+                                     "is it the store you meant?", tm__store_shown(from, shown, sizeof shown));
+        else
+            rc = tm__fail(TM_EINVAL, "copy: the source %s does not exist",
+                          strncmp(from, "sqlite:", 7) == 0 ? from + 7 : from);
     }
     if (rc)
         goto out;

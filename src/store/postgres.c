@@ -391,14 +391,19 @@ static int session(PGconn *c, const char *schema)
     return rc;
 }
 
-static int connect_one(const char *conninfo, const char *schema, PGconn **out)
+/* A connection to conninfo (*out set even when it failed: PQfinish it). */
+static int connect_raw(const char *conninfo, PGconn **out)
 {
     PGconn *c = *out = PQconnectdb(conninfo);
     if (!c)
         return TM_ENOMEM;
-    if (PQstatus(c) != CONNECTION_OK)
-        return pgfail(c, NULL, "connect");
-    return session(c, schema);
+    return PQstatus(c) == CONNECTION_OK ? TM_OK : pgfail(c, NULL, "connect");
+}
+
+static int connect_one(const char *conninfo, const char *schema, PGconn **out)
+{
+    int rc = connect_raw(conninfo, out);
+    return rc ? rc : session(*out, schema);
 }
 
 int tm__pg_store_exists(const char *url, int *exists)
@@ -409,12 +414,8 @@ int tm__pg_store_exists(const char *url, int *exists)
     int rc = parse_url(url, conninfo, sizeof conninfo, schema, sizeof schema);
     if (rc)
         return rc;
-    PGconn *c = PQconnectdb(conninfo);
-    if (!c)
-        return TM_ENOMEM;
-    if (PQstatus(c) != CONNECTION_OK) {
-        rc = pgfail(c, NULL, "connect");
-    } else {
+    PGconn *c = NULL;
+    if ((rc = connect_raw(conninfo, &c)) == TM_OK) {
         PARAMS(p, 2);
         p_text(&p, schema);
         rc = query_int(c, "SELECT CASE WHEN (CASE WHEN $1 = '' THEN to_regclass('tm_schema')"
@@ -1089,32 +1090,39 @@ static int begin_maint(PGconn *c, int exclusive)
 }
 
 /* Ends the transaction: COMMIT when rc is TM_OK, else ROLLBACK (keeping rc). */
+/* The connection was lost while a COMMIT was on its way: the server may
+ * have committed. Not a "try again" (503): events without an id would be
+ * stored twice. */
+static int commit_unknown(void)
+{
+    return tm__fail(TM_EIO, "store: the connection to PostgreSQL was lost during COMMIT, so "
+                            "whether it committed is unknown (resending events that carry an "
+                            "id is safe: they are stored once)");
+}
+
 static int end_txn(PGconn *c, int rc)
 {
     if (rc == TM_OK && (rc = exec(c, "commit", "COMMIT")) && PQstatus(c) == CONNECTION_BAD)
-        /* Lost while committing: the server may have committed. Not a
-         * "try again" (503): events without an id would be stored twice. */
-        return tm__fail(TM_EIO, "store: the connection to PostgreSQL was lost during COMMIT, so "
-                                "whether it committed is unknown (resending events that carry an "
-                                "id is safe: they are stored once)");
+        return commit_unknown();
     if (rc != TM_OK && PQtransactionStatus(c) != PQTRANS_IDLE)
         PQclear(PQexec(c, "ROLLBACK")); /* its own failure would hide rc's reason */
     return rc;
 }
 
-/* Adds delta to this writer's row of counts (inside the transaction);
- * *xid (may be NULL) gets the transaction's id, or 0 when delta is 0. */
-static int add_count(PGconn *c, int64_t delta, int64_t *xid)
+/* Adds DELTA to this writer's (PID's) row of counts. */
+#define COUNT_SQL(pid, delta) \
+    "INSERT INTO counts VALUES(" pid ", " delta ") ON CONFLICT (writer) DO UPDATE SET" \
+    " events = counts.events + EXCLUDED.events"
+
+/* Adds delta to this writer's row of counts (inside the transaction). */
+static int add_count(PGconn *c, int64_t delta)
 {
-    int64_t ignored;
     if (delta == 0)
-        return xid ? (*xid = 0, TM_OK) : TM_OK;
+        return TM_OK;
     PARAMS(p, 4);
     p_i64(&p, PQbackendPID(c));
     p_i64(&p, delta);
-    return query_int(c, "INSERT INTO counts VALUES($1::bigint, $2::bigint) ON CONFLICT (writer)"
-                     " DO UPDATE SET events = counts.events + EXCLUDED.events"
-                     " RETURNING pg_current_xact_id()::text::bigint", &p, xid ? xid : &ignored);
+    return run(c, "count", COUNT_SQL("$1::bigint", "$2::bigint"), &p, NULL);
 }
 
 /* add_count and end_txn in one round trip: the count's INSERT and COMMIT
@@ -1124,9 +1132,7 @@ static int count_and_commit(PGconn *c, int64_t delta, int64_t *xid)
 {
     char sql[300];
     int rc = TM_OK, results = 0;
-    snprintf(sql, sizeof sql, "INSERT INTO counts VALUES(%d, %lld) ON CONFLICT (writer) DO UPDATE SET"
-                              " events = counts.events + EXCLUDED.events RETURNING"
-                              " pg_current_xact_id()::text::bigint; COMMIT",
+    snprintf(sql, sizeof sql, COUNT_SQL("%d", "%lld") " RETURNING pg_current_xact_id()::text::bigint; COMMIT",
              PQbackendPID(c), (long long)delta);
     if (!PQsendQuery(c, sql))
         rc = pgfail(c, NULL, "commit");
@@ -1143,9 +1149,7 @@ static int count_and_commit(PGconn *c, int64_t delta, int64_t *xid)
     if (rc == TM_OK && results != 2)
         rc = tm__fail(TM_EIO, "store: commit: %d results, wanted 2", results);
     if (rc && PQstatus(c) == CONNECTION_BAD) /* sent: the server may have run it all */
-        return tm__fail(TM_EIO, "store: the connection to PostgreSQL was lost during COMMIT, so "
-                                "whether it committed is unknown (resending events that carry an "
-                                "id is safe: they are stored once)");
+        return commit_unknown();
     if (rc && PQtransactionStatus(c) != PQTRANS_IDLE)
         PQclear(PQexec(c, "ROLLBACK"));
     return rc;
@@ -2087,7 +2091,7 @@ static int pg_retain(tm_store *base, int64_t before_us, int64_t *deleted)
     if (rc == TM_OK)
         rc = run(s->w, "delete rollups", "DELETE FROM rollup_log WHERE hour < $1::bigint", &p, NULL);
     if (rc == TM_OK)
-        rc = add_count(s->w, -*deleted, NULL);
+        rc = add_count(s->w, -*deleted);
     if (rc == TM_OK) /* every daemon's rollups reload */
         rc = exec(s->w, "epoch", "UPDATE tm_meta SET value = value + 1 WHERE key = 'epoch'");
     rc = end_txn(s->w, rc);

@@ -44,6 +44,7 @@
  * writer, which never block it.
  */
 #include <errno.h>
+#include <sys/stat.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
@@ -1801,6 +1802,15 @@ const char *tm__store_shown(const char *path, char *buf, size_t cap)
     snprintf(buf, cap, "%s", b.data ? b.data : "");
     tm__buf_free(&b);
     return buf;
+}
+
+int tm__store_exists(const char *path, int *exists)
+{
+    struct stat st;
+    if (tm__store_is_postgres(path))
+        return tm__pg_store_exists(path, exists);
+    *exists = stat(strncmp(path, "sqlite:", 7) == 0 ? path + 7 : path, &st) == 0 || errno != ENOENT;
+    return TM_OK;
 }
 
 int tm__store_open(const char *path, unsigned mode, tm_store **out)

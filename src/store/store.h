@@ -223,6 +223,11 @@ int tm__store_is_postgres(const char *path);
  * a store migrates: copy checks its source first). */
 int tm__pg_store_exists(const char *url, int *exists);
 
+/* Sets *exists to 1 when there is a store at path, creating nothing (an
+ * open creates it): a SQLite file there (or one stat cannot rule out: the
+ * open says why), a PostgreSQL schema holding tokmeter's tables. */
+int tm__store_exists(const char *path, int *exists);
+
 /* The store's name to show (logs, messages, output): a PostgreSQL URL with
  * its password, in the user part or a password= parameter, as "***"; any
  * other name as it is. Written to buf (cut to cap); returns buf. */
