@@ -37,7 +37,6 @@
 #include "policy.h"
 
 #define NOTIFY_QUEUE 256
-#define NOTIFY_MAX 8192     /* a longer list of users becomes "*"            */
 #define TIMEOUT_MS 100
 #define RETRY_MS 1000
 
@@ -91,12 +90,7 @@ static void up(tm_notify *n)
 /* Waits ms unless stopped (mu held). */
 static void pause_ms(tm_notify *n, int ms)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L)
-        until.tv_sec++, until.tv_nsec -= 1000000000L;
+    struct timespec until = tm__deadline((int64_t)ms * 1000);
     while (!n->stop && pthread_cond_timedwait(&n->cv, &n->mu, &until) == 0)
         ;
 }
@@ -282,7 +276,7 @@ int tm__commit_users(tm_buf *b, tm_event *const *evs, const unsigned char *dup, 
         int64_t x;
         if (tm__strmap_get(&seen, u, &x))
             continue;
-        if (strchr(u, '\n') || strlen(u) >= 256 || b->len - head > NOTIFY_MAX ||
+        if (strchr(u, '\n') || strlen(u) >= 256 || b->len - head > TM_NOTIFY_MAX ||
             tm__strmap_put(&seen, u, 1) != TM_OK || tm__buf_puts(b, u) != TM_OK ||
             tm__buf_putc(b, '\n') != TM_OK) {
             all = 1; /* a list cut short would leave a user's sums stale */

@@ -224,8 +224,10 @@ void tm__usage_stats(struct tm_usage_cache *c, uint64_t *hits, uint64_t *misses)
 
 /* The users whose quota sums a committed batch changed (dup as append set
  * it), each ended by '\n', into b; "*\n" when anyone's may have (it
- * replaced a copy, or the list is too long or out of memory). TM_ENOMEM
+ * replaced a copy, a name is 256 bytes or more or holds '\n', the list
+ * passed TM_NOTIFY_MAX bytes before a name, or out of memory). TM_ENOMEM
  * when even that could not be written: the caller takes it as "*". */
+#define TM_NOTIFY_MAX 8192
 int tm__commit_users(tm_buf *b, tm_event *const *evs, const unsigned char *dup, size_t n);
 
 /* Change notifications through Redis (notify.c): each commit is published

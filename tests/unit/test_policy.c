@@ -779,3 +779,54 @@ Test(policy, redis_url_parse)
     cr_expect_str_eq(tm__redis_shown("redis://u:p%40w@h", buf, sizeof buf), "redis://u:***@h");
     cr_expect_str_eq(tm__redis_shown("redis://:p@w@h", buf, sizeof buf), "redis://:***@h");
 }
+
+/* A commit's user list: kept while it is at most TM_NOTIFY_MAX bytes
+ * before a name (N-1, N), everyone ("*") past it (N+1); a name of 255
+ * bytes is listed, one of 256 makes it everyone. */
+static const char *commit_list(tm_buf *b, char (*names)[300], size_t n)
+{
+    tm_event evs[1000], *pev[1000];
+    unsigned char dup[1000] = {0};
+    cr_assert_leq(n, 1000);
+    for (size_t i = 0; i < n; i++) {
+        tm_event_init(&evs[i]);
+        evs[i].user_id = names[i];
+        pev[i] = &evs[i];
+    }
+    b->len = 0;
+    cr_assert_eq(tm__commit_users(b, pev, dup, n), TM_OK);
+    return b->data;
+}
+
+Test(policy, commit_user_list_limits)
+{
+    static char names[1000][300];
+    tm_buf b = TM_BUF_INIT;
+    const size_t lines = (TM_NOTIFY_MAX - 11) / 9; /* "u0000000\n": 9 bytes each */
+    for (size_t i = 0; i < lines; i++)
+        snprintf(names[i], sizeof names[i], "u%07zu", i);
+    for (int over = -1; over <= 1; over++) {
+        size_t before = lines * 9, fill = (size_t)(TM_NOTIFY_MAX + over) - before - 1;
+        memset(names[lines], 'f', fill);
+        names[lines][fill] = '\0';
+        snprintf(names[lines + 1], sizeof names[0], "last");
+        const char *got = commit_list(&b, names, lines + 2);
+        size_t want_len = (size_t)(TM_NOTIFY_MAX + over) + 5;
+        if (over <= 0)
+            cr_expect(strlen(got) == want_len && strcmp(got + want_len - 5, "last\n") == 0,
+                      "list of %d bytes before the last name: %zu bytes, ends '%s'",
+                      TM_NOTIFY_MAX + over, strlen(got), got + (strlen(got) > 5 ? strlen(got) - 5 : 0));
+        else
+            cr_expect_str_eq(got, "*\n", "list of %d bytes before the last name", TM_NOTIFY_MAX + over);
+    }
+    for (int len = 255; len <= 256; len++) {
+        memset(names[0], 'n', (size_t)len);
+        names[0][len] = '\0';
+        const char *got = commit_list(&b, names, 1);
+        if (len == 255)
+            cr_expect(strlen(got) == 256 && got[255] == '\n', "a 255-byte name: got %zu bytes", strlen(got));
+        else
+            cr_expect_str_eq(got, "*\n", "a 256-byte name");
+    }
+    tm__buf_free(&b);
+}

@@ -1135,3 +1135,20 @@ Test(query, top_by_bounds_event_without_a_cell)
     tm_report_free(r);
     tm_close(t);
 }
+
+/* A by-user query plans its days one by one up to TM_PLAN_DAYS_MAX days
+ * (N-1: from the user cells); N and N+1 days are read from the events:
+ * the same answer each way (run_case's brute force). */
+Test(query, user_days_planned_up_to_the_limit, .timeout = 120)
+{
+    tm *t = build();
+    for (int k = -1; k <= 1; k++) {
+        int64_t y;
+        unsigned m, d;
+        char to[24];
+        tm__civil_from_days(TM_PLAN_DAYS_MAX + k, &y, &m, &d);
+        snprintf(to, sizeof to, "%04lld-%02u-%02u", (long long)y, m, d);
+        user_case(t, "UTC", "none", "model", "1970-01-01", to, "user_id=u3", k < 0 ? "rollups" : "events");
+    }
+    cleanup(t);
+}
