@@ -43,6 +43,7 @@ check "GET /v1/me with no keys" eq "$(curl -s "$U/v1/me")" '{"key": null}'
 gz=$(cat build/web/index.html build/web/app.js build/web/app.css | gzip -9 | wc -c)
 echo "  dashboard: $(cat build/web/* | wc -c) bytes, $gz gzipped" >&2
 
+node tests/web/fmt.mjs >&2; check "axis formats (tests/web/fmt.mjs)" eq "$?" 0
 node tests/web/gen.mjs 3000 > "$W/events.ndjson"
 check "generated events stored" eq "$(curl -s "$U/v1/events" -H 'Content-Type: application/x-ndjson' --data-binary @"$W/events.ndjson")" '{"accepted":3002,"duplicates":0,"rejected":[]}'
 out=$(curl -s "$U/v1/check" -d '{"user_id": "u1", "operation": "chat", "estimated_cost_usd": "1"}' | jget 'd["allowed"]')

@@ -23,7 +23,8 @@ function stack(raw, shown) {
 }
 
 // el: a box; o: { sync, tz, series: [{label, colour}] (stack bottom first),
-// stacked, bars, yfmt, yticks(values) for the axis (default: yfmt each),
+// stacked, bars, yfmt (for the axis and legend when yticks and vfmt are
+// not given), yticks(values) for the axis,
 // vfmt(seriesIndex, pointIndex) for the legend,
 // height }. data: [xs (seconds), ...one array per series].
 export function draw(el, o, data) {

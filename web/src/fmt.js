@@ -98,6 +98,21 @@ export function msTicks(vals) {
   return vals.map(v => (v == null ? '' : (v / 1000).toFixed(digits) + ' s'));
 }
 
+// An axis's dollars with one number of decimals, as many as the step
+// between its ticks needs and at least two below a dollar: "$0.10" beside
+// "$0.08" (not "$0.080"), "$0.005" beside "$0.010", "$1,500" beside "$2,000".
+export function moneyTicks(vals) {
+  const vs = vals.filter(v => v != null);
+  const step = vs.length > 1 ? Math.abs(vs[1] - vs[0]) : 0;
+  const whole = x => Math.abs(x - Math.round(x)) < 1e-6 * Math.max(1, Math.abs(x));
+  let d = 0;
+  if (!(step >= 1 && whole(step) && vs.every(whole))) {
+    d = 2;
+    while (d < 8 && !whole(step * 10 ** d)) d++;
+  }
+  return vals.map(v => (v == null ? '' : '$' + v.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d })));
+}
+
 // The change against the previous period: text, and whether it is good.
 // up_is_bad: more cost or errors is bad; more requests is neither.
 export function delta(cur, prev, upIsBad) {

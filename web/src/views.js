@@ -4,7 +4,7 @@
 import * as api from './api.js';
 import { draw, sparkline } from './chart.js';
 import { add, costOf, costPico, name, series, topN } from './data.js';
-import { colourOf, compact, csv, delta, escapeHtml as e, int, money, moneyExact, ms, msTicks, pct, picoToDec, toPico, when } from './fmt.js';
+import { colourOf, compact, csv, delta, escapeHtml as e, int, money, moneyExact, moneyTicks, ms, msTicks, pct, picoToDec, toPico, when } from './fmt.js';
 import { DIMS, DIM_NAMES, iso, month, oddOffset, range } from './state.js';
 
 const $ = (root, sel) => root.querySelector(sel);
@@ -79,7 +79,6 @@ function table(cols, rows, opts = {}) {
   return `<div class="scroll"><table${opts.id ? ` id="${opts.id}"` : ''}${opts.caption ? '' : ''}>${opts.caption ? `<caption>${opts.caption}</caption>` : ''}<thead><tr>${head}</tr></thead><tbody>${body}</tbody></table></div>`;
 }
 
-const moneyFmt = v => (v >= 1 || v === 0 ? '$' + v.toLocaleString('en-US', { maximumFractionDigits: v >= 100 ? 0 : 2 }) : '$' + v.toPrecision(2));
 
 // ---- Overview ----
 
@@ -139,7 +138,7 @@ export const overview = {
       {
         kind: 'cost', sync: 'overview', tz: s.tz, stacked: true, bars: true,
         series: groups.slice().reverse().map(g => ({ label: g.name, colour: colourOf(g.name) })),
-        yfmt: moneyFmt,
+        yticks: moneyTicks,
         vfmt: (i, idx) => money(costPico(groups[groups.length - 1 - i].cells[idx])),
       },
       [sr.xs, ...groups.slice().reverse().map(g => g.cells.map(costOf))],
@@ -457,7 +456,7 @@ export const users = {
       )}</section>`;
     if (d.u.daily_breakdown.length) {
       const xs = days.map(x => Math.floor(Date.parse(x.date + 'T12:00:00Z') / 1000));
-      draw($(m, '#udaily'), { kind: 'udaily', sync: 'user', tz: 'UTC', bars: true, stacked: true, series: [{ label: 'cost', colour: '#0072B2' }], yfmt: moneyFmt, vfmt: (i, idx) => money(days[idx].cost) }, [xs, days.map(x => Number(x.cost))]);
+      draw($(m, '#udaily'), { kind: 'udaily', sync: 'user', tz: 'UTC', bars: true, stacked: true, series: [{ label: 'cost', colour: '#0072B2' }], yticks: moneyTicks, vfmt: (i, idx) => money(days[idx].cost) }, [xs, days.map(x => Number(x.cost))]);
     } else $(m, '#udaily').innerHTML = '<p class="note">No usage this period.</p>';
   },
   events(m, app) {
@@ -550,7 +549,7 @@ export const live = {
     $(m, '#liveinfo').textContent = `The last 24 hours, hour by hour, refreshed every 5 seconds. Updated ${new Date(d.at).toLocaleTimeString('en-GB')}.`;
     $(m, '#empty').innerHTML = d.empty;
     draw($(m, '#lreq'), { kind: 'lreq', sync: 'live', tz: s.tz, bars: true, stacked: true, series: [{ label: 'requests', colour: '#0072B2' }], yfmt: v => compact(v), vfmt: (i, idx) => int(cells[idx] ? cells[idx].requests : 0) }, [sr.xs, cells.map(c => (c ? c.requests : 0))]);
-    draw($(m, '#lcost'), { kind: 'lcost', sync: 'live', tz: s.tz, bars: true, stacked: true, series: [{ label: 'cost', colour: '#E69F00' }], yfmt: moneyFmt, vfmt: (i, idx) => money(costPico(cells[idx])) }, [sr.xs, cells.map(costOf)]);
+    draw($(m, '#lcost'), { kind: 'lcost', sync: 'live', tz: s.tz, bars: true, stacked: true, series: [{ label: 'cost', colour: '#E69F00' }], yticks: moneyTicks, vfmt: (i, idx) => money(costPico(cells[idx])) }, [sr.xs, cells.map(costOf)]);
   },
 };
 
